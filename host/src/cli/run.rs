@@ -1,0 +1,179 @@
+//! `squall run --component FILE ACTION [KEY=VALUE ...]`: one action, locally.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value};
+
+use crate::runtime::{ActionRequest, HostServices, Limits, Runtime, RuntimeConfig};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The pack component (`.wasm`) to load.
+    #[arg(long, value_name = "FILE")]
+    component: PathBuf,
+    /// The action to run: `NAME`, or `PACK.NAME` to also set the pack name.
+    #[arg(value_name = "ACTION")]
+    action: String,
+    /// Parameters. A value that parses as JSON is taken as JSON
+    /// (`count=3`, `tags=["a"]`), anything else as a string.
+    #[arg(value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Wall-clock deadline, e.g. `500ms`, `5s`, `2m`.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Memory cap for the sandbox, e.g. `64MiB`, `1GiB`.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    memory: u64,
+    /// Pack name the imports are scoped to (default: from ACTION, else the
+    /// file name).
+    #[arg(long)]
+    pack: Option<String>,
+    /// Compile cache directory.
+    #[arg(long, env = "SQUALL_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let params = parse_params(&args.params)?;
+    let (pack, action) = match args.action.split_once('.') {
+        Some((pack, action)) => (pack.to_owned(), action.to_owned()),
+        None => {
+            let stem = args
+                .component
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
+            (
+                args.pack
+                    .clone()
+                    .or(stem)
+                    .unwrap_or_else(|| "local".to_owned()),
+                args.action.clone(),
+            )
+        }
+    };
+    let cache_dir = match args.cache_dir {
+        Some(dir) => dir,
+        None => dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("squall")
+            .join("compiled"),
+    };
+    let limits = Limits {
+        timeout: args.timeout,
+        memory_bytes: args.memory,
+        ..Limits::default()
+    };
+    let config = RuntimeConfig {
+        max_concurrent_instances: 4,
+        max_memory_bytes: args
+            .memory
+            .max(RuntimeConfig::with_cache_dir(&cache_dir).max_memory_bytes),
+        ..RuntimeConfig::with_cache_dir(&cache_dir)
+    };
+
+    let runtime = Runtime::new(config, HostServices::default())?;
+    let component = runtime.load(&args.component, &pack)?;
+    let request = ActionRequest {
+        action,
+        params: Value::Object(params).to_string(),
+        execution_id: format!("local-{}", std::process::id()),
+        attempt: 1,
+    };
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let invocation = executor.block_on(component.run_action(&request, &limits));
+
+    for record in &invocation.logs.records {
+        eprintln!(
+            "[{}] {}",
+            serde_json::to_value(record.level)?
+                .as_str()
+                .unwrap_or("log"),
+            record.message
+        );
+    }
+    if invocation.logs.dropped > 0 {
+        eprintln!(
+            "[warn] {} further log lines were dropped",
+            invocation.logs.dropped
+        );
+    }
+    match invocation.result {
+        Ok(output) => {
+            println!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("error: {}.{}: {error}", pack, request.action);
+            Ok(ExitCode::from(super::EXIT_FAILED))
+        }
+    }
+}
+
+/// `KEY=VALUE` pairs into a JSON object; values are JSON where they parse.
+fn parse_params(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut params = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("parameter `{pair}`: expected KEY=VALUE");
+        };
+        if key.is_empty() {
+            bail!("parameter `{pair}`: the key before `=` is empty");
+        }
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        if params.insert(key.to_owned(), value).is_some() {
+            bail!("parameter `{key}` is given more than once");
+        }
+    }
+    Ok(params)
+}
+
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("expected a size such as 64MiB: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_json_where_they_parse_and_strings_otherwise() {
+        let pairs: Vec<String> = [
+            "n=3",
+            "flag=true",
+            "list=[1,\"a\"]",
+            "word=hi",
+            "quoted=\"7\"",
+            "empty=",
+        ]
+        .map(String::from)
+        .into();
+        let params = parse_params(&pairs).expect("valid pairs");
+        assert_eq!(
+            Value::Object(params).to_string(),
+            r#"{"empty":"","flag":true,"list":[1,"a"],"n":3,"quoted":"7","word":"hi"}"#
+        );
+    }
+
+    #[test]
+    fn malformed_pairs_name_the_parameter() {
+        let error = parse_params(&["novalue".to_owned()]).expect_err("no `=`");
+        assert_eq!(error.to_string(), "parameter `novalue`: expected KEY=VALUE");
+        let error = parse_params(&["a=1".to_owned(), "a=2".to_owned()]).expect_err("duplicate");
+        assert_eq!(error.to_string(), "parameter `a` is given more than once");
+    }
+
+    #[test]
+    fn sizes_accept_binary_units() {
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert!(parse_bytes("lots").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Squall: an event-driven automation host running sandboxed WebAssembly packs.
+pub mod cli;
+pub mod runtime;

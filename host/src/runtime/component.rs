@@ -1,0 +1,216 @@
+//! A loaded component (one `InstancePre`) and running its actions, each in a
+//! fresh sandbox.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::InstancePre;
+use wasmtime::{Store, Trap};
+
+use super::LoadOrigin;
+use super::bindings::{action, sensor, types};
+use super::error::{InvokeError, PackError, PackErrorKind, one_line};
+use super::limits::Limits;
+use super::sandbox::{LogBuffer, Sandbox};
+use super::services::HostServices;
+
+/// A compiled, linked component, ready to be instantiated many times.
+/// Cheap to share: instantiation reuses everything prepared here.
+pub struct LoadedComponent {
+    pub(crate) path: PathBuf,
+    pub(crate) pack: Arc<str>,
+    pub(crate) sha256: String,
+    pub(crate) origin: LoadOrigin,
+    pub(crate) pre: InstancePre<Sandbox>,
+    pub(crate) action: Option<action::GuestIndices>,
+    pub(crate) sensor: Option<sensor::GuestIndices>,
+    pub(crate) services: HostServices,
+    pub(crate) epoch_tick: Duration,
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("path", &self.path)
+            .field("pack", &self.pack)
+            .field("sha256", &self.sha256)
+            .field("origin", &self.origin)
+            .field("exports_action", &self.action.is_some())
+            .field("exports_sensor", &self.sensor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One action call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    /// The action's name within the pack, e.g. `echo`.
+    pub action: String,
+    /// Parameters as a JSON object.
+    pub params: String,
+    /// Stable execution id, the pack's idempotency key.
+    pub execution_id: String,
+    /// Attempt number, starting at 1.
+    pub attempt: u32,
+}
+
+/// What one invocation produced: its result and the logs captured on the
+/// way, which are kept whether it succeeded or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The output JSON, or why there is none.
+    pub result: Result<String, InvokeError>,
+    /// Log lines the pack wrote.
+    pub logs: LogBuffer,
+    /// Wall-clock time from sandbox creation to result.
+    pub elapsed: Duration,
+}
+
+impl LoadedComponent {
+    /// The file this component was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hex sha256 of the `.wasm` bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Whether this load compiled the component or reused the cache.
+    pub fn origin(&self) -> LoadOrigin {
+        self.origin
+    }
+
+    /// The pack name its imports are scoped to.
+    pub fn pack(&self) -> &str {
+        &self.pack
+    }
+
+    /// Whether the component exports `squall:pack/action`.
+    pub fn exports_action(&self) -> bool {
+        self.action.is_some()
+    }
+
+    /// Whether the component exports `squall:pack/sensor`.
+    pub fn exports_sensor(&self) -> bool {
+        self.sensor.is_some()
+    }
+
+    /// Runs one action in a fresh sandbox under `limits`.
+    pub async fn run_action(&self, request: &ActionRequest, limits: &Limits) -> Invocation {
+        let started = Instant::now();
+        let Some(indices) = &self.action else {
+            let component = self
+                .path
+                .file_name()
+                .unwrap_or(self.path.as_os_str())
+                .to_string_lossy();
+            return Invocation {
+                result: Err(InvokeError::NoActionExport {
+                    component: component.into_owned(),
+                }),
+                logs: LogBuffer::default(),
+                elapsed: started.elapsed(),
+            };
+        };
+
+        let mut store = self.new_store(limits);
+        let context = types::Context {
+            execution_id: request.execution_id.clone(),
+            pack: self.pack.to_string(),
+            attempt: request.attempt,
+        };
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            let guest = indices.load(&mut store, &instance)?;
+            guest
+                .call_run(&mut store, &request.action, &request.params, &context)
+                .await
+        };
+        // The epoch deadline stops guest code that computes; this timeout
+        // stops a guest parked in a host call (a sleep, a slow kv read).
+        let outcome = tokio::time::timeout(limits.timeout, call).await;
+
+        let result = match outcome {
+            Err(_elapsed) => Err(InvokeError::Timeout {
+                limit: limits.timeout,
+            }),
+            Ok(Err(error)) => Err(classify(&error, store.data(), limits)),
+            Ok(Ok(Err(error))) => Err(InvokeError::Pack(pack_error(error))),
+            Ok(Ok(Ok(output))) => check_output(output, limits),
+        };
+        Invocation {
+            result,
+            logs: std::mem::take(&mut store.data_mut().logs),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
+        let sandbox = Sandbox::new(self.pack.clone(), self.services.clone(), limits);
+        let mut store = Store::new(self.pre.engine(), sandbox);
+        store.limiter(|sandbox| &mut sandbox.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(limits.timeout, self.epoch_tick));
+        store
+    }
+}
+
+/// Ticks until the deadline, rounded up, plus one because the current tick
+/// is already partly over.
+fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(tick.as_nanos().max(1));
+    u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
+}
+
+fn classify(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> InvokeError {
+    if let Some(requested) = sandbox.limiter.refused {
+        return InvokeError::MemoryLimit {
+            limit: limits.memory_bytes,
+            requested,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => InvokeError::Timeout {
+            limit: limits.timeout,
+        },
+        Some(Trap::AllocationTooLarge) => InvokeError::MemoryLimit {
+            limit: limits.memory_bytes,
+            requested: limits.memory_bytes,
+        },
+        Some(_) => InvokeError::Trap(one_line(error)),
+        None if error
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some() =>
+        {
+            InvokeError::Instantiate(one_line(error))
+        }
+        None => InvokeError::Trap(one_line(error)),
+    }
+}
+
+fn pack_error(error: types::Error) -> PackError {
+    let (kind, message) = match error {
+        types::Error::InvalidInput(m) => (PackErrorKind::InvalidInput, m),
+        types::Error::Failed(m) => (PackErrorKind::Failed, m),
+        types::Error::Denied(m) => (PackErrorKind::Denied, m),
+        types::Error::Timeout(m) => (PackErrorKind::Timeout, m),
+    };
+    PackError { kind, message }
+}
+
+fn check_output(output: String, limits: &Limits) -> Result<String, InvokeError> {
+    // The memory cap already bounds what the guest can hand back; this bound
+    // keeps what the host stores and forwards small.
+    if output.len() > limits.max_output_bytes {
+        return Err(InvokeError::OutputTooLarge {
+            size: output.len(),
+            limit: limits.max_output_bytes,
+        });
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(&output)
+        .map_err(|e| InvokeError::OutputNotJson(e.to_string()))?;
+    Ok(output)
+}

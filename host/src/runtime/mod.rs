@@ -1,0 +1,211 @@
+//! The WebAssembly runtime: one engine, the compile cache, sandbox limits and
+//! the host side of the `squall:pack` imports. Only this module knows wasmtime.
+//!
+//! Every invocation gets a fresh `Store` (state never leaks between
+//! executions) with a memory cap and a wall-clock deadline; components are
+//! compiled once, cached on disk and pre-instantiated once.
+
+mod bindings;
+mod cache;
+mod component;
+mod error;
+mod host;
+mod limits;
+mod sandbox;
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use cache::LoadOrigin;
+pub use component::{ActionRequest, Invocation, LoadedComponent};
+pub use error::{
+    ACTION_INTERFACE, InvokeError, LoadError, PackError, PackErrorKind, RuntimeError,
+    SENSOR_INTERFACE,
+};
+pub use limits::Limits;
+pub use sandbox::{LogBuffer, LogLevel, LogRecord};
+pub use services::{BoxFuture, ConfigSource, HostServices, KvBackend, MemoryKv, StaticConfig};
+
+use bindings::{action, sensor};
+use sandbox::Sandbox;
+
+/// How the engine is set up. Fixed for the runtime's lifetime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Root of the compile cache; a subdirectory per engine version.
+    pub cache_dir: PathBuf,
+    /// Sandboxes that may exist at once (the size of the instance pool).
+    pub max_concurrent_instances: u32,
+    /// Largest linear memory any sandbox may be given, in bytes; per-call
+    /// caps ([`Limits::memory_bytes`]) are at most this.
+    pub max_memory_bytes: u64,
+    /// How often the epoch advances; deadlines are accurate to one tick.
+    pub epoch_tick: Duration,
+}
+
+impl RuntimeConfig {
+    /// Defaults with the compile cache under `cache_dir`.
+    pub fn with_cache_dir(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            max_concurrent_instances: 128,
+            max_memory_bytes: 4 << 30,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// The WebAssembly engine, its linker and compile cache, and the thread that
+/// drives deadlines. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    cache: cache::CompileCache,
+    config: RuntimeConfig,
+    services: HostServices,
+    // Dropping the sender stops the epoch thread.
+    _ticker: mpsc::Sender<()>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine with the pooling allocator and epoch interruption,
+    /// links the host interfaces and opens the compile cache.
+    pub fn new(config: RuntimeConfig, services: HostServices) -> Result<Self, RuntimeError> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| RuntimeError::Engine(error::one_line(&e)))?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(error::one_line(&e)))?;
+        let cache = cache::CompileCache::open(&config.cache_dir, &engine)?;
+        let ticker = spawn_epoch_ticker(engine.clone(), config.epoch_tick);
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            config,
+            services,
+            _ticker: ticker,
+        })
+    }
+
+    /// The directory compiled artefacts for this engine are kept in.
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.dir()
+    }
+
+    /// Reads, checks, compiles (or fetches from the cache) and links the
+    /// component at `path`, scoping its imports to `pack`.
+    pub fn load(&self, path: &Path, pack: &str) -> Result<LoadedComponent, LoadError> {
+        let wasm = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(path, &wasm, pack)
+    }
+
+    /// Like [`Runtime::load`] for bytes already in memory; `path` only names
+    /// them in errors.
+    pub fn load_bytes(
+        &self,
+        path: &Path,
+        wasm: &[u8],
+        pack: &str,
+    ) -> Result<LoadedComponent, LoadError> {
+        check_header(path, wasm)?;
+        let (component, origin, sha256) = self.cache.load(&self.engine, path, wasm)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                path: path.to_owned(),
+                message: error::one_line(&e),
+            })?;
+        let action = action::GuestIndices::new(&pre).ok();
+        let sensor = sensor::GuestIndices::new(&pre).ok();
+        if action.is_none() && sensor.is_none() {
+            return Err(LoadError::NoEntryPoint {
+                path: path.to_owned(),
+            });
+        }
+        Ok(LoadedComponent {
+            path: path.to_owned(),
+            pack: Arc::from(pack),
+            sha256,
+            origin,
+            pre,
+            action,
+            sensor,
+            services: self.services.clone(),
+            epoch_tick: self.config.epoch_tick,
+        })
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let instances = config.max_concurrent_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(16))
+        .max_core_instances_per_component(64)
+        .total_memories(instances.saturating_mul(2))
+        .max_memories_per_component(4)
+        .total_tables(instances.saturating_mul(8))
+        .max_tables_per_component(16)
+        .total_stacks(instances)
+        .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    wasm
+}
+
+/// Advances the engine's epoch every `tick` until the returned sender drops.
+fn spawn_epoch_ticker(engine: Engine, tick: Duration) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("squall-epoch".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                engine.increment_epoch();
+            }
+        });
+    if let Err(error) = spawned {
+        // Without the ticker deadlines cannot fire; the tokio timeout still
+        // bounds host waits, so run on but say so loudly.
+        tracing::error!(%error, "cannot start the epoch thread; CPU-bound guests will not time out");
+    }
+    stop
+}
+
+/// Distinguishes "not Wasm" and "a core module" from a broken component
+/// before the compiler sees the bytes, so that each gets its own message.
+fn check_header(path: &Path, wasm: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+    if !wasm.starts_with(MAGIC) {
+        return Err(LoadError::NotWasm {
+            path: path.to_owned(),
+        });
+    }
+    if wasm.get(4..8) == Some(&CORE_VERSION) {
+        return Err(LoadError::NotComponent {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}

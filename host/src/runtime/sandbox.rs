@@ -1,0 +1,126 @@
+//! The per-invocation store data: WASI context, resource table, limiter,
+//! captured logs and the handles the host imports answer from.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::host::http::DenyOutboundHttp;
+use super::limits::{Limits, MemoryLimiter};
+use super::services::HostServices;
+
+/// Everything one invocation's `Store` owns. Dropped with the store, so no
+/// state survives from one invocation to the next.
+pub(crate) struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    http_hooks: DenyOutboundHttp,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) logs: LogBuffer,
+    pub(crate) pack: Arc<str>,
+    pub(crate) services: HostServices,
+}
+
+impl Sandbox {
+    pub(crate) fn new(pack: Arc<str>, services: HostServices, limits: &Limits) -> Self {
+        // No preopened directories, no environment, no arguments, no sockets:
+        // a pack reaches the world only through the `squall:pack` imports.
+        // Clocks and randomness stay available.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: DenyOutboundHttp,
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            logs: LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
+            pack,
+            services,
+        }
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Sandbox {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+/// Severity of a captured log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// `trace`
+    Trace,
+    /// `debug`
+    Debug,
+    /// `info`
+    Info,
+    /// `warn`
+    Warn,
+    /// `error`
+    Error,
+}
+
+/// One line a pack logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogRecord {
+    /// Severity.
+    pub level: LogLevel,
+    /// The text.
+    pub message: String,
+}
+
+/// Log lines captured during one invocation, bounded in count and bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogBuffer {
+    /// Lines kept, in order.
+    pub records: Vec<LogRecord>,
+    /// Lines dropped because a bound was reached.
+    pub dropped: u64,
+    #[serde(skip)]
+    bytes: usize,
+    #[serde(skip)]
+    max_lines: usize,
+    #[serde(skip)]
+    max_bytes: usize,
+}
+
+impl LogBuffer {
+    pub(crate) fn new(max_lines: usize, max_bytes: usize) -> Self {
+        Self {
+            max_lines,
+            max_bytes,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn push(&mut self, level: LogLevel, message: String) {
+        if self.records.len() >= self.max_lines || self.bytes + message.len() > self.max_bytes {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += message.len();
+        self.records.push(LogRecord { level, message });
+    }
+}
