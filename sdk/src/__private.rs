@@ -15,11 +15,7 @@ pub use wit_sensor::{
 };
 
 pub fn context(context: WitContext) -> Context {
-    Context {
-        execution_id: context.execution_id,
-        pack: context.pack,
-        attempt: context.attempt,
-    }
+    Context { execution_id: context.execution_id, pack: context.pack, attempt: context.attempt }
 }
 
 pub fn unknown(kind: &str, name: &str) -> Error {
@@ -52,10 +48,7 @@ where
     let config = serde_json::from_str(config)
         .map_err(|e| Error::InvalidInput(format!("sensor config: {e}")))?;
     let poll = sensor(config, cursor)?;
-    Ok(WitPollResult {
-        events: poll.events.into_iter().map(event).collect(),
-        cursor: poll.cursor,
-    })
+    Ok(WitPollResult { events: poll.events.into_iter().map(event).collect(), cursor: poll.cursor })
 }
 
 pub fn run_webhook(
@@ -81,8 +74,5 @@ pub fn run_webhook(
 }
 
 fn event(event: crate::Event) -> wit_sensor::Event {
-    wit_sensor::Event {
-        trigger: event.trigger,
-        payload: event.payload,
-    }
+    wit_sensor::Event { trigger: event.trigger, payload: event.payload }
 }

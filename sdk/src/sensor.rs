@@ -16,10 +16,7 @@ pub struct Event {
 impl Event {
     /// An event of trigger type `trigger` carrying `payload`.
     pub fn new(trigger: impl Into<String>, payload: &impl Serialize) -> Result<Self> {
-        Ok(Self {
-            trigger: trigger.into(),
-            payload: serde_json::to_string(payload)?,
-        })
+        Ok(Self { trigger: trigger.into(), payload: serde_json::to_string(payload)? })
     }
 }
 
@@ -50,10 +47,7 @@ pub struct WebhookRequest {
 impl WebhookRequest {
     /// The first value of header `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -71,11 +65,7 @@ pub struct WebhookResponse {
 impl WebhookResponse {
     /// An empty response with `status`.
     pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Self { status, headers: Vec::new(), body: Vec::new() }
     }
 }
 

@@ -1,1 +1,8 @@
+//! The one integration-test binary: every test runs against the real
+//! runtime and components built from source by `tests/build.rs`.
 
+mod actions;
+mod cli;
+mod loading;
+mod sandbox;
+mod services;

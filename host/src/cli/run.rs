@@ -1,7 +1,7 @@
 //! `squall run --component FILE ACTION [KEY=VALUE ...]`: one action, locally.
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -36,36 +36,26 @@ pub(crate) struct RunArgs {
     cache_dir: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(
+    args: RunArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let params = parse_params(&args.params)?;
     let (pack, action) = match args.action.split_once('.') {
         Some((pack, action)) => (pack.to_owned(), action.to_owned()),
         None => {
-            let stem = args
-                .component
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned());
-            (
-                args.pack
-                    .clone()
-                    .or(stem)
-                    .unwrap_or_else(|| "local".to_owned()),
-                args.action.clone(),
-            )
+            let stem = args.component.file_stem().map(|s| s.to_string_lossy().into_owned());
+            (args.pack.clone().or(stem).unwrap_or_else(|| "local".to_owned()), args.action.clone())
         }
     };
     let cache_dir = match args.cache_dir {
         Some(dir) => dir,
-        None => dirs::cache_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("squall")
-            .join("compiled"),
+        None => {
+            dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("squall").join("compiled")
+        }
     };
-    let limits = Limits {
-        timeout: args.timeout,
-        memory_bytes: args.memory,
-        ..Limits::default()
-    };
+    let limits = Limits { timeout: args.timeout, memory_bytes: args.memory, ..Limits::default() };
     let config = RuntimeConfig {
         max_concurrent_instances: 4,
         max_memory_bytes: args
@@ -76,6 +66,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = Runtime::new(config, HostServices::default())?;
     let component = runtime.load(&args.component, &pack)?;
+    if !component.exports_action() {
+        let name =
+            args.component.file_name().unwrap_or(args.component.as_os_str()).to_string_lossy();
+        bail!(crate::runtime::InvokeError::NoActionExport { component: name.into_owned() });
+    }
     let request = ActionRequest {
         action,
         params: Value::Object(params).to_string(),
@@ -89,28 +84,19 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let invocation = executor.block_on(component.run_action(&request, &limits));
 
     for record in &invocation.logs.records {
-        eprintln!(
-            "[{}] {}",
-            serde_json::to_value(record.level)?
-                .as_str()
-                .unwrap_or("log"),
-            record.message
-        );
+        writeln!(stderr, "[{}] {}", record.level, record.message)?;
     }
     if invocation.logs.dropped > 0 {
-        eprintln!(
-            "[warn] {} further log lines were dropped",
-            invocation.logs.dropped
-        );
+        writeln!(stderr, "[warn] {} further log lines were dropped", invocation.logs.dropped)?;
     }
     match invocation.result {
         Ok(output) => {
-            println!("{output}");
-            Ok(ExitCode::SUCCESS)
+            writeln!(stdout, "{output}")?;
+            Ok(0)
         }
         Err(error) => {
-            eprintln!("error: {}.{}: {error}", pack, request.action);
-            Ok(ExitCode::from(super::EXIT_FAILED))
+            writeln!(stderr, "error: {pack}.{}: {error}", request.action)?;
+            Ok(super::EXIT_FAILED)
         }
     }
 }
@@ -145,16 +131,10 @@ mod tests {
 
     #[test]
     fn values_are_json_where_they_parse_and_strings_otherwise() {
-        let pairs: Vec<String> = [
-            "n=3",
-            "flag=true",
-            "list=[1,\"a\"]",
-            "word=hi",
-            "quoted=\"7\"",
-            "empty=",
-        ]
-        .map(String::from)
-        .into();
+        let pairs: Vec<String> =
+            ["n=3", "flag=true", "list=[1,\"a\"]", "word=hi", "quoted=\"7\"", "empty="]
+                .map(String::from)
+                .into();
         let params = parse_params(&pairs).expect("valid pairs");
         assert_eq!(
             Value::Object(params).to_string(),

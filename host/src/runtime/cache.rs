@@ -34,10 +34,8 @@ impl CompileCache {
     /// Opens (creating if needed) the cache for `engine` under `root`.
     pub(crate) fn open(root: &Path, engine: &Engine) -> Result<Self, RuntimeError> {
         let dir = root.join(engine_key(engine));
-        create_private_dir(&dir).map_err(|source| RuntimeError::CacheDir {
-            path: dir.clone(),
-            source,
-        })?;
+        create_private_dir(&dir)
+            .map_err(|source| RuntimeError::CacheDir { path: dir.clone(), source })?;
         Ok(Self { dir })
     }
 
@@ -80,10 +78,7 @@ impl CompileCache {
     }
 
     fn store(&self, cached: &Path, component: &Component) -> Result<(), LoadError> {
-        let cache_error = |source| LoadError::Cache {
-            path: cached.to_owned(),
-            source,
-        };
+        let cache_error = |source| LoadError::Cache { path: cached.to_owned(), source };
         let bytes = component
             .serialize()
             .map_err(|e| cache_error(std::io::Error::other(super::error::one_line(&e))))?;

@@ -102,15 +102,10 @@ impl LoadedComponent {
     pub async fn run_action(&self, request: &ActionRequest, limits: &Limits) -> Invocation {
         let started = Instant::now();
         let Some(indices) = &self.action else {
-            let component = self
-                .path
-                .file_name()
-                .unwrap_or(self.path.as_os_str())
-                .to_string_lossy();
+            let component =
+                self.path.file_name().unwrap_or(self.path.as_os_str()).to_string_lossy();
             return Invocation {
-                result: Err(InvokeError::NoActionExport {
-                    component: component.into_owned(),
-                }),
+                result: Err(InvokeError::NoActionExport { component: component.into_owned() }),
                 logs: LogBuffer::default(),
                 elapsed: started.elapsed(),
             };
@@ -125,18 +120,14 @@ impl LoadedComponent {
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
-            guest
-                .call_run(&mut store, &request.action, &request.params, &context)
-                .await
+            guest.call_run(&mut store, &request.action, &request.params, &context).await
         };
         // The epoch deadline stops guest code that computes; this timeout
         // stops a guest parked in a host call (a sleep, a slow kv read).
         let outcome = tokio::time::timeout(limits.timeout, call).await;
 
         let result = match outcome {
-            Err(_elapsed) => Err(InvokeError::Timeout {
-                limit: limits.timeout,
-            }),
+            Err(_elapsed) => Err(InvokeError::Timeout { limit: limits.timeout }),
             Ok(Err(error)) => Err(classify(&error, store.data(), limits)),
             Ok(Ok(Err(error))) => Err(InvokeError::Pack(pack_error(error))),
             Ok(Ok(Ok(output))) => check_output(output, limits),
@@ -167,24 +158,15 @@ fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
 
 fn classify(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> InvokeError {
     if let Some(requested) = sandbox.limiter.refused {
-        return InvokeError::MemoryLimit {
-            limit: limits.memory_bytes,
-            requested,
-        };
+        return InvokeError::MemoryLimit { limit: limits.memory_bytes, requested };
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => InvokeError::Timeout {
-            limit: limits.timeout,
-        },
-        Some(Trap::AllocationTooLarge) => InvokeError::MemoryLimit {
-            limit: limits.memory_bytes,
-            requested: limits.memory_bytes,
-        },
+        Some(Trap::Interrupt) => InvokeError::Timeout { limit: limits.timeout },
+        Some(Trap::AllocationTooLarge) => {
+            InvokeError::MemoryLimit { limit: limits.memory_bytes, requested: limits.memory_bytes }
+        }
         Some(_) => InvokeError::Trap(one_line(error)),
-        None if error
-            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-            .is_some() =>
-        {
+        None if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
             InvokeError::Instantiate(one_line(error))
         }
         None => InvokeError::Trap(one_line(error)),

@@ -39,10 +39,7 @@ pub(crate) struct MemoryLimiter {
 
 impl MemoryLimiter {
     pub(crate) fn new(limit: u64) -> Self {
-        Self {
-            limit,
-            refused: None,
-        }
+        Self { limit, refused: None }
     }
 }
 

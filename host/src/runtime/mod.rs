@@ -75,9 +75,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -91,14 +89,7 @@ impl Runtime {
         host::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(error::one_line(&e)))?;
         let cache = cache::CompileCache::open(&config.cache_dir, &engine)?;
         let ticker = spawn_epoch_ticker(engine.clone(), config.epoch_tick);
-        Ok(Self {
-            engine,
-            linker,
-            cache,
-            config,
-            services,
-            _ticker: ticker,
-        })
+        Ok(Self { engine, linker, cache, config, services, _ticker: ticker })
     }
 
     /// The directory compiled artefacts for this engine are kept in.
@@ -109,10 +100,8 @@ impl Runtime {
     /// Reads, checks, compiles (or fetches from the cache) and links the
     /// component at `path`, scoping its imports to `pack`.
     pub fn load(&self, path: &Path, pack: &str) -> Result<LoadedComponent, LoadError> {
-        let wasm = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let wasm = std::fs::read(path)
+            .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         self.load_bytes(path, &wasm, pack)
     }
 
@@ -129,16 +118,11 @@ impl Runtime {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link {
-                path: path.to_owned(),
-                message: error::one_line(&e),
-            })?;
+            .map_err(|e| LoadError::Link { path: path.to_owned(), message: error::one_line(&e) })?;
         let action = action::GuestIndices::new(&pre).ok();
         let sensor = sensor::GuestIndices::new(&pre).ok();
         if action.is_none() && sensor.is_none() {
-            return Err(LoadError::NoEntryPoint {
-                path: path.to_owned(),
-            });
+            return Err(LoadError::NoEntryPoint { path: path.to_owned() });
         }
         Ok(LoadedComponent {
             path: path.to_owned(),
@@ -177,13 +161,11 @@ fn engine_config(config: &RuntimeConfig) -> Config {
 /// Advances the engine's epoch every `tick` until the returned sender drops.
 fn spawn_epoch_ticker(engine: Engine, tick: Duration) -> mpsc::Sender<()> {
     let (stop, stopped) = mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("squall-epoch".into())
-        .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                engine.increment_epoch();
-            }
-        });
+    let spawned = std::thread::Builder::new().name("squall-epoch".into()).spawn(move || {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+            engine.increment_epoch();
+        }
+    });
     if let Err(error) = spawned {
         // Without the ticker deadlines cannot fire; the tokio timeout still
         // bounds host waits, so run on but say so loudly.
@@ -198,14 +180,10 @@ fn check_header(path: &Path, wasm: &[u8]) -> Result<(), LoadError> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
     if !wasm.starts_with(MAGIC) {
-        return Err(LoadError::NotWasm {
-            path: path.to_owned(),
-        });
+        return Err(LoadError::NotWasm { path: path.to_owned() });
     }
     if wasm.get(4..8) == Some(&CORE_VERSION) {
-        return Err(LoadError::NotComponent {
-            path: path.to_owned(),
-        });
+        return Err(LoadError::NotComponent { path: path.to_owned() });
     }
     Ok(())
 }

@@ -49,20 +49,13 @@ impl Sandbox {
 
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl WasiHttpView for Sandbox {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.http_hooks,
-        }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 
@@ -80,6 +73,18 @@ pub enum LogLevel {
     Warn,
     /// `error`
     Error,
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        })
+    }
 }
 
 /// One line a pack logged.
@@ -108,11 +113,7 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub(crate) fn new(max_lines: usize, max_bytes: usize) -> Self {
-        Self {
-            max_lines,
-            max_bytes,
-            ..Self::default()
-        }
+        Self { max_lines, max_bytes, ..Self::default() }
     }
 
     pub(crate) fn push(&mut self, level: LogLevel, message: String) {

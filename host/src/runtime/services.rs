@@ -53,10 +53,7 @@ pub struct HostServices {
 
 impl Default for HostServices {
     fn default() -> Self {
-        Self {
-            kv: Arc::new(MemoryKv::default()),
-            config: Arc::new(StaticConfig::default()),
-        }
+        Self { kv: Arc::new(MemoryKv::default()), config: Arc::new(StaticConfig::default()) }
     }
 }
 
@@ -73,10 +70,7 @@ pub struct MemoryKv {
 
 impl MemoryKv {
     fn with<T>(&self, f: impl FnOnce(&mut Scopes) -> T) -> T {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut entries)
     }
 }
@@ -110,9 +104,7 @@ impl KvBackend for MemoryKv {
     ) -> BoxFuture<'a, Result<(), String>> {
         let expiry = ttl.map(|ttl| Instant::now() + ttl);
         self.with(|all| {
-            all.entry(pack.to_owned())
-                .or_default()
-                .insert(key.to_owned(), (value, expiry))
+            all.entry(pack.to_owned()).or_default().insert(key.to_owned(), (value, expiry))
         });
         Box::pin(std::future::ready(Ok(())))
     }
@@ -120,9 +112,7 @@ impl KvBackend for MemoryKv {
     fn delete<'a>(&'a self, pack: &'a str, key: &'a str) -> BoxFuture<'a, Result<bool, String>> {
         let now = Instant::now();
         let removed = self.with(|all| {
-            all.get_mut(pack)
-                .and_then(|scope| scope.remove(key))
-                .is_some_and(|e| live(&e, now))
+            all.get_mut(pack).and_then(|scope| scope.remove(key)).is_some_and(|e| live(&e, now))
         });
         Box::pin(std::future::ready(Ok(removed)))
     }

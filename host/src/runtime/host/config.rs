@@ -8,10 +8,6 @@ use super::super::sandbox::Sandbox;
 
 impl Host for Sandbox {
     async fn get(&mut self) -> wasmtime::Result<Result<String, Error>> {
-        Ok(Ok(self
-            .services
-            .config
-            .config(&self.pack)
-            .unwrap_or_else(|| "{}".to_owned())))
+        Ok(Ok(self.services.config.config(&self.pack).unwrap_or_else(|| "{}".to_owned())))
     }
 }

@@ -8,9 +8,6 @@ use super::super::sandbox::Sandbox;
 impl Host for Sandbox {
     async fn run(&mut self, command: Command) -> wasmtime::Result<Result<Output, Error>> {
         tracing::info!(pack = %self.pack, program = %command.program, "denied host command");
-        Ok(Err(super::denied(format_args!(
-            "host command `{}`",
-            command.program
-        ))))
+        Ok(Err(super::denied(format_args!("host command `{}`", command.program))))
     }
 }

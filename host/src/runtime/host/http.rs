@@ -9,10 +9,7 @@ pub(crate) struct DenyOutboundHttp;
 type SendFuture = Box<
     dyn Future<
             Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), Error>> + Send>,
-                ),
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>),
                 Error,
             >,
         > + Send,

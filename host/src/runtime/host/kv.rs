@@ -28,12 +28,7 @@ impl Host for Sandbox {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self
-            .services
-            .kv
-            .get(&self.pack, &key)
-            .await
-            .map_err(Error::Failed))
+        Ok(self.services.kv.get(&self.pack, &key).await.map_err(Error::Failed))
     }
 
     async fn set(
@@ -52,32 +47,17 @@ impl Host for Sandbox {
             ))));
         }
         let ttl = ttl_seconds.map(Duration::from_secs);
-        Ok(self
-            .services
-            .kv
-            .set(&self.pack, &key, value, ttl)
-            .await
-            .map_err(Error::Failed))
+        Ok(self.services.kv.set(&self.pack, &key, value, ttl).await.map_err(Error::Failed))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self
-            .services
-            .kv
-            .delete(&self.pack, &key)
-            .await
-            .map_err(Error::Failed))
+        Ok(self.services.kv.delete(&self.pack, &key).await.map_err(Error::Failed))
     }
 
     async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        Ok(self
-            .services
-            .kv
-            .list_keys(&self.pack, &prefix)
-            .await
-            .map_err(Error::Failed))
+        Ok(self.services.kv.list_keys(&self.pack, &prefix).await.map_err(Error::Failed))
     }
 }

@@ -1,0 +1,54 @@
+//! Host imports backed by services: kv scoped per pack, config, context.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use squall::runtime::{HostServices, MemoryKv, StaticConfig};
+use squall_tests::{HOSTILE_GUEST, TestRuntime, call, request};
+
+#[tokio::test]
+async fn kv_persists_across_invocations_and_is_scoped_per_pack() {
+    let runtime = TestRuntime::with_services(HostServices {
+        kv: Arc::new(MemoryKv::default()),
+        ..Default::default()
+    });
+    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let other = runtime.load(HOSTILE_GUEST, "other");
+
+    let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
+    assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
+    let second = call(&ops, "kv", r#"{"key":"last-run","value":"tuesday"}"#).await.result;
+    assert_eq!(second, Ok(r#"{"after":"tuesday","before":"monday","listed":["last-run"]}"#.into()));
+    let elsewhere = call(&other, "kv", r#"{"key":"last-run","value":"never"}"#).await.result;
+    assert_eq!(elsewhere, Ok(r#"{"after":"never","before":null,"listed":["last-run"]}"#.into()));
+}
+
+#[tokio::test]
+async fn kv_refuses_an_empty_key_with_an_error_the_pack_sees() {
+    let runtime = TestRuntime::new();
+    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let error = call(&ops, "kv", r#"{"key":"","value":"x"}"#).await.result.expect_err("empty key");
+    assert_eq!(error.to_string(), "invalid-input: kv key must be 1 to 512 bytes, got 0 bytes");
+}
+
+#[tokio::test]
+async fn config_and_context_reach_the_pack() {
+    let config =
+        StaticConfig(HashMap::from([("ops".to_owned(), r#"{"region":"eu-west"}"#.to_owned())]));
+    let runtime =
+        TestRuntime::with_services(HostServices { config: Arc::new(config), ..Default::default() });
+    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let mut req = request("whoami", "{}");
+    req.execution_id = "exec-42".into();
+    req.attempt = 3;
+    let output = ops.run_action(&req, &Default::default()).await.result;
+    assert_eq!(
+        output,
+        Ok(r#"{"attempt":3,"config":{"region":"eu-west"},"execution_id":"exec-42","pack":"ops"}"#
+            .into())
+    );
+
+    let unconfigured = runtime.load(HOSTILE_GUEST, "plain");
+    let output = call(&unconfigured, "whoami", "{}").await.result.expect("whoami");
+    assert!(output.contains(r#""config":{}"#), "{output}");
+}
