@@ -138,6 +138,9 @@ impl Runtime {
     }
 }
 
+/// Bytes of each pooled memory, table and stack reset in place on reuse.
+const KEEP_RESIDENT: usize = 1 << 20;
+
 fn engine_config(config: &RuntimeConfig) -> Config {
     let instances = config.max_concurrent_instances.max(1);
     let mut pool = PoolingAllocationConfig::new();
@@ -149,7 +152,14 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .total_tables(instances.saturating_mul(8))
         .max_tables_per_component(16)
         .total_stacks(instances)
-        .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+        .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+        // Reset only the pages a sandbox dirtied (PAGEMAP_SCAN, Linux 6.7+),
+        // in place, instead of unmapping the slot: instantiation stays in
+        // the tens of microseconds. Falls back to madvise where unsupported.
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .async_stack_keep_resident(KEEP_RESIDENT);
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
