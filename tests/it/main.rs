@@ -6,3 +6,4 @@ mod cli;
 mod loading;
 mod sandbox;
 mod services;
+mod tidy;
