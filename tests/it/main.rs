@@ -5,5 +5,6 @@ mod actions;
 mod cli;
 mod loading;
 mod sandbox;
+mod sensors;
 mod services;
 mod tidy;

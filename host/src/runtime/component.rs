@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap};
 
 use super::LoadOrigin;
@@ -55,12 +55,13 @@ pub struct ActionRequest {
     pub attempt: u32,
 }
 
-/// What one invocation produced: its result and the logs captured on the
-/// way, which are kept whether it succeeded or not.
+/// What one invocation produced: its result (for actions, the output JSON)
+/// and the logs captured on the way, which are kept whether it succeeded or
+/// not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invocation {
-    /// The output JSON, or why there is none.
-    pub result: Result<String, InvokeError>,
+pub struct Invocation<T = String> {
+    /// What the pack returned, or why there is nothing.
+    pub result: Result<T, InvokeError>,
     /// Log lines the pack wrote.
     pub logs: LogBuffer,
     /// Wall-clock time from sandbox creation to result.
@@ -100,43 +101,60 @@ impl LoadedComponent {
 
     /// Runs one action in a fresh sandbox under `limits`.
     pub async fn run_action(&self, request: &ActionRequest, limits: &Limits) -> Invocation {
-        let started = Instant::now();
         let Some(indices) = &self.action else {
-            let component =
-                self.path.file_name().unwrap_or(self.path.as_os_str()).to_string_lossy();
-            return Invocation {
-                result: Err(InvokeError::NoActionExport { component: component.into_owned() }),
-                logs: LogBuffer::default(),
-                elapsed: started.elapsed(),
-            };
+            return Invocation::refused(InvokeError::NoActionExport {
+                component: self.file_name(),
+            });
         };
-
-        let mut store = self.new_store(limits);
         let context = types::Context {
             execution_id: request.execution_id.clone(),
             pack: self.pack.to_string(),
             attempt: request.attempt,
         };
-        let call = async {
+        let call = async |store: &mut Store<Sandbox>, instance: Instance| {
+            let guest = indices.load(&mut *store, &instance)?;
+            guest.call_run(store, &request.action, &request.params, &context).await
+        };
+        self.invoke(limits, call, |output| check_output(output, limits)).await
+    }
+
+    /// Instantiates a fresh sandbox, makes one `call` into it under `limits`,
+    /// and turns every way that can end into an [`Invocation`]; `accept`
+    /// checks what the pack returned.
+    pub(crate) async fn invoke<R, T>(
+        &self,
+        limits: &Limits,
+        call: impl AsyncFnOnce(
+            &mut Store<Sandbox>,
+            Instance,
+        ) -> wasmtime::Result<Result<R, types::Error>>,
+        accept: impl FnOnce(R) -> Result<T, InvokeError>,
+    ) -> Invocation<T> {
+        let started = Instant::now();
+        let mut store = self.new_store(limits);
+        let run = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.call_run(&mut store, &request.action, &request.params, &context).await
+            call(&mut store, instance).await
         };
         // The epoch deadline stops guest code that computes; this timeout
         // stops a guest parked in a host call (a sleep, a slow kv read).
-        let outcome = tokio::time::timeout(limits.timeout, call).await;
+        let outcome = tokio::time::timeout(limits.timeout, run).await;
 
         let result = match outcome {
             Err(_elapsed) => Err(InvokeError::Timeout { limit: limits.timeout }),
             Ok(Err(error)) => Err(classify(&error, store.data(), limits)),
             Ok(Ok(Err(error))) => Err(InvokeError::Pack(pack_error(error))),
-            Ok(Ok(Ok(output))) => check_output(output, limits),
+            Ok(Ok(Ok(returned))) => accept(returned),
         };
         Invocation {
             result,
             logs: std::mem::take(&mut store.data_mut().logs),
             elapsed: started.elapsed(),
         }
+    }
+
+    pub(crate) fn file_name(&self) -> String {
+        self.path.file_name().unwrap_or(self.path.as_os_str()).to_string_lossy().into_owned()
     }
 
     fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
@@ -146,6 +164,13 @@ impl LoadedComponent {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(limits.timeout, self.epoch_tick));
         store
+    }
+}
+
+impl<T> Invocation<T> {
+    /// An invocation refused before any sandbox was created.
+    pub(crate) fn refused(error: InvokeError) -> Self {
+        Self { result: Err(error), logs: LogBuffer::default(), elapsed: Duration::ZERO }
     }
 }
 
@@ -173,17 +198,28 @@ fn classify(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> Invo
     }
 }
 
+/// Longest pack error message kept, in bytes; the rest is cut, so a pack
+/// cannot flood the execution record through its error.
+const MAX_ERROR_MESSAGE_BYTES: usize = 64 << 10;
+
 fn pack_error(error: types::Error) -> PackError {
-    let (kind, message) = match error {
+    let (kind, mut message) = match error {
         types::Error::InvalidInput(m) => (PackErrorKind::InvalidInput, m),
         types::Error::Failed(m) => (PackErrorKind::Failed, m),
         types::Error::Denied(m) => (PackErrorKind::Denied, m),
         types::Error::Timeout(m) => (PackErrorKind::Timeout, m),
     };
+    if message.len() > MAX_ERROR_MESSAGE_BYTES {
+        let cut =
+            (0..=MAX_ERROR_MESSAGE_BYTES).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+        let dropped = message.len() - cut;
+        message.truncate(cut);
+        message.push_str(&format!("… ({dropped} more bytes cut)"));
+    }
     PackError { kind, message }
 }
 
-fn check_output(output: String, limits: &Limits) -> Result<String, InvokeError> {
+pub(crate) fn check_output(output: String, limits: &Limits) -> Result<String, InvokeError> {
     // The memory cap already bounds what the guest can hand back; this bound
     // keeps what the host stores and forwards small.
     if output.len() > limits.max_output_bytes {

@@ -99,6 +99,12 @@ pub enum InvokeError {
         /// The component's file name.
         component: String,
     },
+    /// The component has no `sensor` export.
+    #[error("{component}: does not export `{SENSOR_INTERFACE}`, so it has no sensors to call")]
+    NoSensorExport {
+        /// The component's file name.
+        component: String,
+    },
     /// The wall-clock deadline passed.
     #[error("timed out after {}", humantime::format_duration(*limit))]
     Timeout {
@@ -126,6 +132,10 @@ pub enum InvokeError {
     /// The output is not valid JSON.
     #[error("output is not valid JSON: {0}")]
     OutputNotJson(String),
+    /// A sensor returned something malformed (an event payload that is not
+    /// JSON, a status code that is not HTTP).
+    #[error("invalid sensor output: {0}")]
+    InvalidOutput(String),
     /// The guest trapped (a panic, an out-of-bounds access, `unreachable`).
     #[error("the pack crashed: {0}")]
     Trap(String),

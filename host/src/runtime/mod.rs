@@ -12,6 +12,7 @@ mod error;
 mod host;
 mod limits;
 mod sandbox;
+mod sensor;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -30,9 +31,10 @@ pub use error::{
 };
 pub use limits::Limits;
 pub use sandbox::{LogBuffer, LogLevel, LogRecord};
+pub use sensor::{Polled, SensorEvent, WebhookOutcome, WebhookRequest, WebhookResponse};
 pub use services::{BoxFuture, ConfigSource, HostServices, KvBackend, MemoryKv, StaticConfig};
 
-use bindings::{action, sensor};
+use bindings::action;
 use sandbox::Sandbox;
 
 /// How the engine is set up. Fixed for the runtime's lifetime.
@@ -120,7 +122,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link { path: path.to_owned(), message: error::one_line(&e) })?;
         let action = action::GuestIndices::new(&pre).ok();
-        let sensor = sensor::GuestIndices::new(&pre).ok();
+        let sensor = bindings::sensor::GuestIndices::new(&pre).ok();
         if action.is_none() && sensor.is_none() {
             return Err(LoadError::NoEntryPoint { path: path.to_owned() });
         }

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use squall_sdk::{Context, Error, Result, kv, log};
+use squall_sdk::{
+    Context, Error, Event, Poll, Result, WebhookRequest, WebhookResponse, WebhookResult, kv, log,
+};
 
 /// Never returns: only the epoch deadline can stop it.
 fn spin(_: Value, _: &Context) -> Result<Value> {
@@ -134,6 +136,56 @@ fn give_up(_: Value, _: &Context) -> Result<Value> {
     Err(Error::Timeout("upstream did not answer in 3s".into()))
 }
 
+#[derive(Deserialize)]
+struct Ticks {
+    batch: u64,
+}
+
+/// Emits `batch` numbered `hostile.tick` events after the cursor and moves
+/// the cursor past them.
+fn ticks(config: Ticks, cursor: Option<String>) -> Result<Poll> {
+    let start: u64 = match cursor {
+        None => 0,
+        Some(text) => text
+            .parse()
+            .map_err(|_| Error::invalid_input(format!("cursor `{text}` is not a number")))?,
+    };
+    let events = (start + 1..=start + config.batch)
+        .map(|n| Event::new("hostile.tick", &json!({ "n": n })))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Poll { events, cursor: Some((start + config.batch).to_string()) })
+}
+
+/// Emits an event whose payload is not JSON.
+fn junk(_: Value, _: Option<String>) -> Result<Poll> {
+    Ok(Poll {
+        events: vec![Event { trigger: "hostile.junk".into(), payload: "{not json".into() }],
+        cursor: None,
+    })
+}
+
+/// Turns any request into one `hostile.hook` event and answers 202.
+fn hook(request: WebhookRequest) -> Result<WebhookResult> {
+    let body = String::from_utf8(request.body.clone())
+        .map_err(|_| Error::invalid_input("body is not UTF-8"))?;
+    let event = Event::new(
+        "hostile.hook",
+        &json!({
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "signature": request.header("X-Signature"),
+            "body": body,
+        }),
+    )?;
+    let response = WebhookResponse {
+        status: 202,
+        headers: vec![("x-events".into(), "1".into())],
+        body: b"queued".to_vec(),
+    };
+    Ok(WebhookResult { events: vec![event], response })
+}
+
 squall_sdk::export_pack! {
     actions: {
         "spin" => spin,
@@ -146,5 +198,12 @@ squall_sdk::export_pack! {
         "kv" => kv_round_trip,
         "whoami" => whoami,
         "give-up" => give_up,
+    },
+    sensors: {
+        "ticks" => ticks,
+        "junk" => junk,
+    },
+    webhooks: {
+        "hook" => hook,
     },
 }
