@@ -27,9 +27,18 @@ impl TestRuntime {
 
     /// A fresh runtime backed by `services`, with an empty cache.
     pub fn with_services(services: HostServices) -> Self {
+        Self::build(services, 16)
+    }
+
+    /// A fresh runtime whose pool holds only `instances` sandboxes.
+    pub fn with_pool(instances: u32) -> Self {
+        Self::build(HostServices::default(), instances)
+    }
+
+    fn build(services: HostServices, instances: u32) -> Self {
         let cache = tempfile::tempdir().expect("temporary cache dir");
         let config = RuntimeConfig {
-            max_concurrent_instances: 16,
+            max_concurrent_instances: instances,
             ..RuntimeConfig::with_cache_dir(cache.path())
         };
         let runtime = Runtime::new(config, services).expect("runtime");

@@ -168,3 +168,39 @@ async fn logs_survive_a_failed_invocation() {
     assert!(matches!(invocation.result, Err(InvokeError::Pack(_))), "{:?}", invocation.result);
     assert_eq!(invocation.logs.records.len(), 2);
 }
+
+#[tokio::test]
+async fn a_huge_error_message_is_cut_not_stored_whole() {
+    let (_, _, hostile) = shared();
+    let Err(InvokeError::Pack(error)) = call(hostile, "rant", r#"{"kibibytes":1024}"#).await.result
+    else {
+        panic!("expected a pack error");
+    };
+    assert!(error.message.len() < 65 << 10, "kept {} bytes", error.message.len());
+    assert!(
+        error.message.ends_with("more bytes cut)"),
+        "{}",
+        &error.message[error.message.len() - 40..]
+    );
+    let short = call(hostile, "rant", r#"{"kibibytes":1}"#).await.result.expect_err("fails");
+    assert_eq!(short.to_string().len(), "failed: ".len() + 1024);
+}
+
+#[tokio::test]
+async fn more_sandboxes_than_the_pool_holds_are_refused_clearly() {
+    let runtime = std::sync::Arc::new(squall_tests::TestRuntime::with_pool(2));
+    let core = std::sync::Arc::new(runtime.load(squall_tests::CORE_PACK, "core"));
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let core = core.clone();
+        running.spawn(async move { call(&core, "sleep", r#"{"seconds":0.5}"#).await.result });
+    }
+    let results = running.join_all().await;
+    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2, "{results:?}");
+    assert_eq!(refused.len(), 1, "{results:?}");
+    assert!(matches!(refused[0], InvokeError::Instantiate(_)), "{:?}", refused[0]);
+    assert!(refused[0].to_string().starts_with("cannot start the sandbox: "), "{}", refused[0]);
+    // Once the others finish, their slots are free again.
+    assert_eq!(call(&core, "noop", "{}").await.result, Ok("null".to_owned()));
+}

@@ -131,6 +131,12 @@ fn whoami(_: Value, ctx: &Context) -> Result<Value> {
     }))
 }
 
+/// Fails with a message of `kibibytes` KiB.
+fn rant(params: Value, _: &Context) -> Result<Value> {
+    let kibibytes = params["kibibytes"].as_u64().unwrap_or(1) as usize;
+    Err(Error::failed("é".repeat(kibibytes << 9)))
+}
+
 /// Reports a timeout of its own making.
 fn give_up(_: Value, _: &Context) -> Result<Value> {
     Err(Error::Timeout("upstream did not answer in 3s".into()))
@@ -198,6 +204,7 @@ squall_sdk::export_pack! {
         "kv" => kv_round_trip,
         "whoami" => whoami,
         "give-up" => give_up,
+        "rant" => rant,
     },
     sensors: {
         "ticks" => ticks,
