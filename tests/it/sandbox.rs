@@ -204,3 +204,21 @@ async fn more_sandboxes_than_the_pool_holds_are_refused_clearly() {
     // Once the others finish, their slots are free again.
     assert_eq!(call(&core, "noop", "{}").await.result, Ok("null".to_owned()));
 }
+
+#[tokio::test]
+async fn a_cap_above_the_pool_slot_is_reported_at_the_slot_size() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let config = squall::runtime::RuntimeConfig {
+        max_concurrent_instances: 2,
+        max_memory_bytes: 32 << 20,
+        ..squall::runtime::RuntimeConfig::with_cache_dir(cache.path())
+    };
+    let runtime = squall::runtime::Runtime::new(config, Default::default()).expect("runtime");
+    let hostile =
+        runtime.load(std::path::Path::new(squall_tests::HOSTILE_GUEST), "hostile").expect("load");
+    let result = hostile.run_action(&request("bomb", "{}"), &limits(10_000, 1024)).await.result;
+    assert!(
+        matches!(result, Err(InvokeError::MemoryLimit { limit, .. }) if limit == 32 << 20),
+        "{result:?}"
+    );
+}

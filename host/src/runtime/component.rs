@@ -27,6 +27,7 @@ pub struct LoadedComponent {
     pub(crate) sensor: Option<sensor::GuestIndices>,
     pub(crate) services: HostServices,
     pub(crate) epoch_tick: Duration,
+    pub(crate) max_memory_bytes: u64,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -158,7 +159,11 @@ impl LoadedComponent {
     }
 
     fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
-        let sandbox = Sandbox::new(self.pack.clone(), self.services.clone(), limits);
+        // The pool cannot grow a memory past its slot size, so a larger cap
+        // would turn into a failed `memory.grow` (a crash) instead of a
+        // reported memory limit.
+        let memory_cap = limits.memory_bytes.min(self.max_memory_bytes);
+        let sandbox = Sandbox::new(self.pack.clone(), self.services.clone(), limits, memory_cap);
         let mut store = Store::new(self.pre.engine(), sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
         store.epoch_deadline_trap();
@@ -183,7 +188,7 @@ fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
 
 fn classify(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> InvokeError {
     if let Some(requested) = sandbox.limiter.refused {
-        return InvokeError::MemoryLimit { limit: limits.memory_bytes, requested };
+        return InvokeError::MemoryLimit { limit: sandbox.limiter.limit(), requested };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => InvokeError::Timeout { limit: limits.timeout },

@@ -41,6 +41,10 @@ impl MemoryLimiter {
     pub(crate) fn new(limit: u64) -> Self {
         Self { limit, refused: None }
     }
+
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
 }
 
 /// Tables are bounded too, so that a guest cannot exhaust host memory through

@@ -136,6 +136,7 @@ impl Runtime {
             sensor,
             services: self.services.clone(),
             epoch_tick: self.config.epoch_tick,
+            max_memory_bytes: self.config.max_memory_bytes,
         })
     }
 }

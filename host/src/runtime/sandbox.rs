@@ -25,7 +25,12 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
-    pub(crate) fn new(pack: Arc<str>, services: HostServices, limits: &Limits) -> Self {
+    pub(crate) fn new(
+        pack: Arc<str>,
+        services: HostServices,
+        limits: &Limits,
+        memory_cap: u64,
+    ) -> Self {
         // No preopened directories, no environment, no arguments, no sockets:
         // a pack reaches the world only through the `squall:pack` imports.
         // Clocks and randomness stay available.
@@ -39,7 +44,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             http_hooks: DenyOutboundHttp,
-            limiter: MemoryLimiter::new(limits.memory_bytes),
+            limiter: MemoryLimiter::new(memory_cap),
             logs: LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
             pack,
             services,
