@@ -4,7 +4,7 @@
 //! serialisable output; a sensor is a function from its config and the last
 //! cursor to a [`Poll`]. One [`export_pack!`] names them all:
 //!
-//! ```ignore
+//! ```no_run
 //! use serde::Deserialize;
 //! use squall_sdk::{Context, Result};
 //!
