@@ -1,3 +1,5 @@
 //! Squall: an event-driven automation host running sandboxed WebAssembly packs.
 pub mod cli;
+pub mod rules;
 pub mod runtime;
+pub mod store;

@@ -4,7 +4,9 @@
 mod actions;
 mod cli;
 mod loading;
+mod rules;
 mod sandbox;
 mod sensors;
 mod services;
+mod store;
 mod tidy;

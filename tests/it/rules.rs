@@ -1,0 +1,1 @@
+//! Rules: loading StackStorm rule YAML, criteria operators, templating, `squall rule test`.

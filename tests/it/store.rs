@@ -1,0 +1,1 @@
+//! The store: group commit, durability across reopen, retention.
