@@ -1,1 +1,283 @@
-//! The store: group commit, durability across reopen, retention.
+//! The store: group commit, durability across reopen, typed tables,
+//! retention — all against a real redb file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use squall::store::{
+    AuditEvent, Execution, ExecutionStatus, KvScope, OpenError, Retention, Store, StoreConfig,
+    TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
+};
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    let config = StoreConfig { retention: None, ..StoreConfig::default() };
+    Store::open(&dir.path().join("squall.redb"), config).expect("open store")
+}
+
+fn instance(status: TriggerInstanceStatus) -> TriggerInstance {
+    TriggerInstance {
+        id: new_id(),
+        trigger: "core.webhook".into(),
+        payload: json!({"body": {"disk": "/var"}}),
+        occurred_at: now_millis(),
+        status,
+    }
+}
+
+fn execution(status: ExecutionStatus, finished_at: Option<i64>) -> Execution {
+    let now = now_millis();
+    Execution {
+        id: new_id(),
+        action: "core.noop".into(),
+        parameters: json!({}),
+        status,
+        trigger_instance: None,
+        rule: None,
+        attempt: 1,
+        created_at: now,
+        updated_at: now,
+        finished_at,
+        result: None,
+        error: None,
+    }
+}
+
+#[tokio::test]
+async fn an_event_and_the_executions_it_starts_commit_together_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let event = instance(TriggerInstanceStatus::Pending);
+    store
+        .write({
+            let event = event.clone();
+            move |tx| tx.insert_trigger_instance(&event)
+        })
+        .await
+        .expect("insert event");
+
+    let mut started = execution(ExecutionStatus::Requested, None);
+    started.trigger_instance = Some(event.id);
+    started.rule = Some("ops.clean_disk".into());
+    store
+        .write({
+            let (id, started) = (event.id, started.clone());
+            move |tx| {
+                tx.mark_trigger_instance_processed(id)?;
+                tx.insert_execution(&started, true)
+            }
+        })
+        .await
+        .expect("rule decision");
+    drop(store);
+
+    let store = open(&dir);
+    let snapshot = store.read().expect("snapshot");
+    let stored = snapshot.trigger_instance(event.id).expect("read").expect("event kept");
+    assert_eq!(stored.status, TriggerInstanceStatus::Processed);
+    assert_eq!(stored.payload, event.payload);
+    assert_eq!(snapshot.execution(started.id).expect("read"), Some(started.clone()));
+    assert_eq!(snapshot.queued_executions().expect("queue"), 1);
+    let taken = store.write(|tx| tx.dequeue_executions(10)).await.expect("dequeue");
+    assert_eq!(taken, [started.id]);
+    assert_eq!(store.read().expect("snapshot").queued_executions().expect("queue"), 0);
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let mut writes = tokio::task::JoinSet::new();
+    for _ in 0..500 {
+        let store = store.clone();
+        let event = instance(TriggerInstanceStatus::Pending);
+        writes
+            .spawn(async move { store.write(move |tx| tx.insert_trigger_instance(&event)).await });
+    }
+    for result in writes.join_all().await {
+        result.expect("every write commits");
+    }
+    let stats = store.stats();
+    // Each caller was answered after a durable commit; far fewer commits
+    // than writes means many shared one fsync.
+    assert!(stats.operations >= 500, "{stats:?}");
+    assert!(stats.commits < 100, "no group commit: {stats:?}");
+    assert_eq!(
+        store.read().expect("snapshot").trigger_instances(None, 1000).expect("list").len(),
+        500
+    );
+}
+
+#[tokio::test]
+async fn a_failing_operation_changes_nothing_and_the_others_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(&dir));
+    let ghost = execution(ExecutionStatus::Running, None);
+    let real = execution(ExecutionStatus::Requested, None);
+    let (missing, inserted) = tokio::join!(
+        store.write({
+            let ghost = ghost.clone();
+            move |tx| tx.update_execution(&ghost)
+        }),
+        store.write({
+            let real = real.clone();
+            move |tx| tx.insert_execution(&real, false)
+        }),
+    );
+    assert_eq!(missing, Err(WriteError::NotFound(format!("execution {}", ghost.id))));
+    assert_eq!(inserted, Ok(()));
+    let snapshot = store.read().expect("snapshot");
+    assert_eq!(snapshot.execution(real.id).expect("read"), Some(real.clone()));
+    assert_eq!(snapshot.execution(ghost.id).expect("read"), None);
+
+    let again = store.write(move |tx| tx.insert_execution(&real, false)).await;
+    assert!(matches!(again, Err(WriteError::AlreadyExists(_))), "{again:?}");
+}
+
+#[tokio::test]
+async fn the_file_cannot_be_opened_twice_or_be_something_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _store = open(&dir);
+    let path = dir.path().join("squall.redb");
+    let error = Store::open(&path, StoreConfig::default()).expect_err("already open");
+    assert!(matches!(error, OpenError::AlreadyOpen { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .ends_with("squall.redb: the database is already open (is another squall running?)")
+    );
+
+    let text = dir.path().join("notes.redb");
+    std::fs::write(&text, "these are not the bytes you are looking for").expect("write");
+    let error = Store::open(&text, StoreConfig::default()).expect_err("not a database");
+    assert!(error.to_string().starts_with(&format!("{}: ", text.display())), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(&text).expect("read"),
+        "these are not the bytes you are looking for"
+    );
+}
+
+#[tokio::test]
+async fn key_value_entries_are_scoped_listed_and_expire() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let now = now_millis();
+    let ops = KvScope::Pack("ops".into());
+    store
+        .write(move |tx| {
+            tx.kv_set(&KvScope::System, "threshold", "90".into(), None)?;
+            tx.kv_set(&KvScope::Pack("ops".into()), "threshold", "75".into(), None)?;
+            tx.kv_set(&KvScope::Pack("ops".into()), "token.a", "a".into(), Some(now + 60_000))?;
+            tx.kv_set(&KvScope::Pack("ops".into()), "token.b", "b".into(), Some(now - 1))?;
+            Ok(())
+        })
+        .await
+        .expect("kv writes");
+    let snapshot = store.read().expect("snapshot");
+    assert_eq!(
+        snapshot.kv_get(&KvScope::System, "threshold", now).expect("get"),
+        Some("90".into())
+    );
+    assert_eq!(snapshot.kv_get(&ops, "threshold", now).expect("get"), Some("75".into()));
+    assert_eq!(snapshot.kv_keys(&ops, "token.", now).expect("keys"), ["token.a"]);
+    assert_eq!(snapshot.kv_get(&ops, "token.a", now + 120_000).expect("get"), None);
+
+    let refused = store.write(|tx| tx.kv_set(&KvScope::System, "", "x".into(), None)).await;
+    assert_eq!(
+        refused.expect_err("empty key").to_string(),
+        "invalid key: expected 1 to 512 bytes without NUL, got 0 bytes"
+    );
+    let removed = store.write(move |tx| tx.kv_delete(&KvScope::System, "threshold", now)).await;
+    assert_eq!(removed, Ok(true));
+    assert_eq!(
+        store.read().expect("snapshot").kv_get(&KvScope::System, "threshold", now).expect("get"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn cursors_and_the_audit_log_are_kept_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let event = |action: &str| AuditEvent {
+        at: now_millis(),
+        actor: "operator".into(),
+        action: action.into(),
+        subject: "ops".into(),
+        detail: json!({}),
+    };
+    let first = store.write({
+        let e = event("pack.install");
+        move |tx| tx.append_audit(&e)
+    });
+    let second = store.write({
+        let e = event("pack.remove");
+        move |tx| {
+            tx.set_sensor_cursor("ops.disk_watch", "offset-42")?;
+            tx.append_audit(&e)
+        }
+    });
+    let (first, second) = (first.await.expect("audit"), second.await.expect("audit"));
+    assert_eq!((first, second), (1, 2));
+    drop(store);
+
+    let store = open(&dir);
+    let snapshot = store.read().expect("snapshot");
+    assert_eq!(snapshot.sensor_cursor("ops.disk_watch").expect("cursor"), Some("offset-42".into()));
+    assert_eq!(snapshot.sensor_cursor("ops.other").expect("cursor"), None);
+    let log: Vec<_> =
+        snapshot.audit(0, 10).expect("audit").into_iter().map(|(n, e)| (n, e.action)).collect();
+    assert_eq!(log, [(1, "pack.install".to_owned()), (2, "pack.remove".to_owned())]);
+    assert_eq!(snapshot.audit(1, 10).expect("audit").len(), 1);
+}
+
+#[tokio::test]
+async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let now = now_millis();
+    // More than one collector batch (512 rows) of old, processed events.
+    let processed: Vec<_> = (0..1200).map(|_| instance(TriggerInstanceStatus::Processed)).collect();
+    let pending = instance(TriggerInstanceStatus::Pending);
+    let finished = execution(ExecutionStatus::Succeeded, Some(now));
+    let running = execution(ExecutionStatus::Running, None);
+    store
+        .write({
+            let (pending, finished, running) = (pending.clone(), finished.clone(), running.clone());
+            move |tx| {
+                for event in &processed {
+                    tx.insert_trigger_instance(event)?;
+                }
+                tx.insert_trigger_instance(&pending)?;
+                tx.insert_execution(&finished, false)?;
+                tx.insert_execution(&running, false)?;
+                tx.kv_set(&KvScope::System, "stale", "x".into(), Some(now + 1000))?;
+                tx.kv_set(&KvScope::System, "fresh", "y".into(), None)
+            }
+        })
+        .await
+        .expect("seed");
+
+    let retention = Retention {
+        trigger_instances: Duration::from_secs(24 * 3600),
+        executions: Duration::from_secs(24 * 3600),
+        interval: Duration::from_secs(3600),
+    };
+    // Nothing is a day old yet.
+    let today = store.collect_garbage(&retention, now + 2_000).await.expect("collect");
+    assert_eq!((today.trigger_instances, today.executions, today.kv_entries), (0, 0, 1));
+
+    let two_days_later = now + 2 * 24 * 3600 * 1000;
+    let later = store.collect_garbage(&retention, two_days_later).await.expect("collect");
+    assert_eq!((later.trigger_instances, later.executions), (1200, 1));
+    let snapshot = store.read().expect("snapshot");
+    let left: Vec<_> =
+        snapshot.trigger_instances(None, 10).expect("list").into_iter().map(|i| i.id).collect();
+    assert_eq!(left, [pending.id]);
+    assert_eq!(snapshot.execution(finished.id).expect("read"), None);
+    assert_eq!(snapshot.execution(running.id).expect("read"), Some(running));
+    assert_eq!(
+        snapshot.kv_get(&KvScope::System, "fresh", two_days_later).expect("get"),
+        Some("y".into())
+    );
+}

@@ -41,15 +41,26 @@ fn code(text: &str) -> String {
     text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
+/// Host files outside `owner` that use `dependency` in code.
+fn users_outside(owner: &str, dependency: &str) -> Vec<String> {
+    sources(&["host/src"])
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(owner))
+        .filter(|(_, text)| code(text).contains(dependency))
+        .map(|(path, _)| path.display().to_string())
+        .collect()
+}
+
 #[test]
 fn only_runtime_knows_wasmtime() {
-    let offenders: Vec<_> = sources(&["host/src"])
-        .into_iter()
-        .filter(|(path, _)| !path.starts_with("host/src/runtime"))
-        .filter(|(_, text)| code(text).contains("wasmtime"))
-        .map(|(path, _)| path.display().to_string())
-        .collect();
+    let offenders = users_outside("host/src/runtime", "wasmtime");
     assert!(offenders.is_empty(), "only host/src/runtime may use wasmtime: {offenders:?}");
+}
+
+#[test]
+fn only_store_knows_redb() {
+    let offenders = users_outside("host/src/store", "redb::");
+    assert!(offenders.is_empty(), "only host/src/store may use redb: {offenders:?}");
 }
 
 #[test]

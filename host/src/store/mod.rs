@@ -1,1 +1,185 @@
-//! The durable store on redb: schema, typed access, the group-commit writer, retention. Only this module knows redb.
+//! The durable store on redb: schema, typed access, the group-commit writer,
+//! retention. Only this module knows redb.
+//!
+//! Writes go through one writer thread that commits many operations per
+//! transaction ([`Store::write`] answers after the commit); reads take a
+//! [`Snapshot`] without waiting for it.
+
+mod codec;
+mod error;
+mod records;
+mod retention;
+mod schema;
+mod snapshot;
+mod tx;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+
+use redb::{Database, ReadableTable};
+
+pub use error::{OpenError, ReadError, WriteError};
+pub use records::{
+    AuditEvent, Execution, ExecutionStatus, KvScope, Millis, TriggerInstance,
+    TriggerInstanceStatus, new_id, now_millis,
+};
+pub use retention::{Collected, Retention};
+pub use snapshot::Snapshot;
+pub use tx::{MAX_KV_KEY_BYTES, Tx};
+
+/// How the store runs.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Most operations committed in one transaction.
+    pub max_batch: usize,
+    /// Background retention; `None` keeps everything.
+    pub retention: Option<Retention>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { max_batch: 1024, retention: Some(Retention::default()) }
+    }
+}
+
+/// What the writer has done since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Write transactions committed (one fsync each).
+    pub commits: u64,
+    /// Operations they carried.
+    pub operations: u64,
+}
+
+/// A handle to the open database. Cheap to clone; the file closes when the
+/// last handle is dropped, after every queued write has committed.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    db: Arc<Database>,
+    jobs: Option<mpsc::Sender<writer::Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<writer::WriterStats>,
+    _collector: Option<mpsc::Sender<()>>,
+}
+
+impl std::fmt::Debug for dyn writer::Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Operation")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and stop;
+        // joining it means the file is closed when the last handle is gone.
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and the schema) if needed.
+    pub fn open(path: &Path, config: StoreConfig) -> Result<Self, OpenError> {
+        let storage = |message: String| OpenError::Storage { path: path.to_owned(), message };
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(OpenError::AlreadyOpen { path: path.to_owned() });
+            }
+            Err(error) => return Err(storage(error.to_string())),
+        };
+        check_schema(&db, path)?;
+        let db = Arc::new(db);
+        let stats = Arc::new(writer::WriterStats::default());
+        let (jobs, queue) = mpsc::channel();
+        let writer = {
+            let (db, stats, max_batch) = (db.clone(), stats.clone(), config.max_batch.max(1));
+            std::thread::Builder::new()
+                .name("squall-store-writer".into())
+                .spawn(move || writer::run(db, queue, max_batch, stats))
+                .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
+        };
+        let inner = Arc::new_cyclic(|weak| Inner {
+            path: path.to_owned(),
+            db,
+            jobs: Some(jobs),
+            writer: Some(writer),
+            stats,
+            _collector: config.retention.map(|r| retention::spawn_collector(weak.clone(), r)),
+        });
+        Ok(Self { inner })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `operation` in the next group commit and returns its result once
+    /// the commit is durable. If `operation` fails, it must not have written
+    /// anything (every [`Tx`] method checks before it writes); the other
+    /// operations of the batch commit regardless.
+    pub async fn write<T, F>(&self, operation: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
+    {
+        let (job, answer) = writer::job(operation);
+        let jobs = self.inner.jobs.as_ref().ok_or(WriteError::Closed)?;
+        jobs.send(job).map_err(|_| WriteError::Closed)?;
+        answer.await.map_err(|_| WriteError::Closed)?
+    }
+
+    /// A consistent view of everything committed so far.
+    pub fn read(&self) -> Result<Snapshot, ReadError> {
+        Snapshot::begin(&self.inner.db)
+    }
+
+    /// Commits and operations since opening.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.inner.stats.commits.load(Ordering::Relaxed),
+            operations: self.inner.stats.operations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn check_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
+    let storage = |e: &dyn std::fmt::Display| OpenError::Storage {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let txn = db.begin_write().map_err(|e| storage(&e))?;
+    {
+        let mut meta = txn.open_table(schema::META).map_err(|e| storage(&e))?;
+        let found =
+            meta.get("schema_version").map_err(|e| storage(&e))?.map(|v| v.value().to_owned());
+        match found {
+            None => {
+                let version = schema::SCHEMA_VERSION.to_string();
+                meta.insert("schema_version", version.as_str()).map_err(|e| storage(&e))?;
+            }
+            Some(found) if found == schema::SCHEMA_VERSION.to_string() => {}
+            Some(found) => {
+                return Err(OpenError::SchemaVersion {
+                    path: path.to_owned(),
+                    found,
+                    expected: schema::SCHEMA_VERSION,
+                });
+            }
+        }
+    }
+    txn.commit().map_err(|e| storage(&e))
+}

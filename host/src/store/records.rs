@@ -1,0 +1,159 @@
+//! The records the store keeps, as the rest of the host sees them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// The current time in [`Millis`].
+pub fn now_millis() -> Millis {
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Millis::try_from(since_epoch.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// A new time-ordered id (UUIDv7): key order in the store is creation order.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// Whether a trigger instance's rules have been evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerInstanceStatus {
+    /// Committed, rules not yet evaluated.
+    Pending,
+    /// Rules evaluated; the executions they started are committed with it.
+    Processed,
+}
+
+/// One occurrence of a trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerInstance {
+    /// Time-ordered id.
+    pub id: Uuid,
+    /// Canonical trigger type ref.
+    pub trigger: String,
+    /// Payload, validated against the trigger type's schema.
+    pub payload: Value,
+    /// When it was received.
+    pub occurred_at: Millis,
+    /// Processing state.
+    pub status: TriggerInstanceStatus,
+}
+
+/// Where an execution is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Created, not yet accepted by the scheduler.
+    Requested,
+    /// Queued for a worker.
+    Scheduled,
+    /// A worker is running it.
+    Running,
+    /// Finished with output.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Stopped at its deadline.
+    Timeout,
+    /// Stopped on request.
+    Canceled,
+    /// Was running when the host stopped and is not retried.
+    Abandoned,
+}
+
+impl ExecutionStatus {
+    /// True for the states an execution never leaves.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Timeout | Self::Canceled | Self::Abandoned
+        )
+    }
+}
+
+/// One run (or attempted run) of an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Time-ordered id; also the action's idempotency key.
+    pub id: Uuid,
+    /// `pack.action`.
+    pub action: String,
+    /// Parameters after validation and defaults.
+    pub parameters: Value,
+    /// Current state.
+    pub status: ExecutionStatus,
+    /// The trigger instance that caused it, if a rule did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_instance: Option<Uuid>,
+    /// The rule that started it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last state change.
+    pub updated_at: Millis,
+    /// When it reached a finished state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Millis>,
+    /// Output JSON when it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Error message when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Who a key-value entry belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KvScope {
+    /// Operator-wide data (`st2kv.system`).
+    System,
+    /// Data of one pack.
+    Pack(String),
+}
+
+impl KvScope {
+    pub(crate) fn prefix(&self) -> String {
+        match self {
+            Self::System => "system\0".to_owned(),
+            Self::Pack(pack) => format!("pack:{pack}\0"),
+        }
+    }
+}
+
+/// A stored key-value entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KvEntry {
+    pub(crate) value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<Millis>,
+}
+
+impl KvEntry {
+    pub(crate) fn live_at(&self, now: Millis) -> bool {
+        self.expires_at.is_none_or(|expiry| expiry > now)
+    }
+}
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When it happened.
+    pub at: Millis,
+    /// Who did it: `operator`, `system`, `pack:<name>`, an API key's name.
+    pub actor: String,
+    /// What happened, e.g. `pack.install`, `capability.denied`.
+    pub action: String,
+    /// What it happened to.
+    pub subject: String,
+    /// Details; never secret values.
+    #[serde(default)]
+    pub detail: Value,
+}

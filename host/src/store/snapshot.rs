@@ -1,0 +1,159 @@
+//! [`Snapshot`]: a consistent read view, taken without waiting for writers.
+
+use redb::{ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use uuid::Uuid;
+
+use super::codec::decode;
+use super::error::{ReadError, storage_read};
+use super::records::{AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance};
+use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+
+/// A read transaction: every read through it sees the same committed state.
+pub struct Snapshot {
+    pub(crate) txn: ReadTransaction,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn begin(db: &redb::Database) -> Result<Self, ReadError> {
+        Ok(Self { txn: db.begin_read().map_err(storage_read)? })
+    }
+
+    /// A trigger instance by id.
+    pub fn trigger_instance(&self, id: Uuid) -> Result<Option<TriggerInstance>, ReadError> {
+        self.get_u128(TRIGGER_INSTANCES, "trigger_instances", id)
+    }
+
+    /// Trigger instances after `after` (exclusive), oldest first.
+    pub fn trigger_instances(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<TriggerInstance>, ReadError> {
+        self.page_u128(TRIGGER_INSTANCES, "trigger_instances", after, limit)
+    }
+
+    /// An execution by id.
+    pub fn execution(&self, id: Uuid) -> Result<Option<Execution>, ReadError> {
+        self.get_u128(EXECUTIONS, "executions", id)
+    }
+
+    /// Executions after `after` (exclusive), oldest first.
+    pub fn executions(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Execution>, ReadError> {
+        self.page_u128(EXECUTIONS, "executions", after, limit)
+    }
+
+    /// How many executions wait on the work queue.
+    pub fn queued_executions(&self) -> Result<u64, ReadError> {
+        match self.txn.open_table(EXECUTION_QUEUE) {
+            Ok(table) => table.len().map_err(storage_read),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(error) => Err(storage_read(error)),
+        }
+    }
+
+    /// The live value of `key` in `scope` at time `now`.
+    pub fn kv_get(
+        &self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<String>, ReadError> {
+        let Some(table) = self.open(KV)? else { return Ok(None) };
+        let Some(bytes) =
+            table.get(format!("{}{key}", scope.prefix()).as_str()).map_err(storage_read)?
+        else {
+            return Ok(None);
+        };
+        let entry: KvEntry = decode("kv", bytes.value())?;
+        Ok(entry.live_at(now).then_some(entry.value))
+    }
+
+    /// Live keys of `scope` starting with `prefix`, in order.
+    pub fn kv_keys(
+        &self,
+        scope: &KvScope,
+        prefix: &str,
+        now: Millis,
+    ) -> Result<Vec<String>, ReadError> {
+        let Some(table) = self.open(KV)? else { return Ok(Vec::new()) };
+        let scope_prefix = scope.prefix();
+        let start = format!("{scope_prefix}{prefix}");
+        let mut keys = Vec::new();
+        for row in table.range(start.as_str()..).map_err(storage_read)? {
+            let (key, bytes) = row.map_err(storage_read)?;
+            let Some(rest) = key.value().strip_prefix(start.as_str()) else { break };
+            let entry: KvEntry = decode("kv", bytes.value())?;
+            if entry.live_at(now) {
+                keys.push(format!("{prefix}{rest}"));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// A sensor's last committed cursor.
+    pub fn sensor_cursor(&self, sensor: &str) -> Result<Option<String>, ReadError> {
+        let Some(table) = self.open(SENSOR_CURSORS)? else { return Ok(None) };
+        Ok(table.get(sensor).map_err(storage_read)?.map(|c| c.value().to_owned()))
+    }
+
+    /// Audit events with sequence numbers after `after`, oldest first.
+    pub fn audit(&self, after: u64, limit: usize) -> Result<Vec<(u64, AuditEvent)>, ReadError> {
+        let Some(table) = self.open(AUDIT)? else { return Ok(Vec::new()) };
+        let mut events = Vec::new();
+        for row in table.range(after.saturating_add(1)..).map_err(storage_read)?.take(limit) {
+            let (seq, bytes) = row.map_err(storage_read)?;
+            events.push((seq.value(), decode("audit", bytes.value())?));
+        }
+        Ok(events)
+    }
+
+    fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        table: TableDefinition<'_, K, V>,
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>, ReadError> {
+        match self.txn.open_table(table) {
+            Ok(table) => Ok(Some(table)),
+            // A table is created by its first write; before that it is empty.
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(error) => Err(storage_read(error)),
+        }
+    }
+
+    fn get_u128<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, u128, &[u8]>,
+        name: &'static str,
+        id: Uuid,
+    ) -> Result<Option<T>, ReadError> {
+        let Some(table) = self.open(table)? else { return Ok(None) };
+        let bytes = table.get(id.as_u128()).map_err(storage_read)?;
+        bytes.map(|b| decode(name, b.value())).transpose()
+    }
+
+    fn page_u128<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, u128, &[u8]>,
+        name: &'static str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<T>, ReadError> {
+        let Some(table) = self.open(table)? else { return Ok(Vec::new()) };
+        let start = after.map_or(0, |id| id.as_u128().saturating_add(1));
+        let mut records = Vec::new();
+        for row in table.range(start..).map_err(storage_read)?.take(limit) {
+            let (_, bytes) = row.map_err(storage_read)?;
+            records.push(decode(name, bytes.value())?);
+        }
+        Ok(records)
+    }
+}

@@ -1,0 +1,257 @@
+//! [`Tx`]: the typed operations a write transaction offers. Every operation
+//! checks its preconditions before it writes, so one that fails leaves the
+//! transaction as it found it and the rest of the batch commits.
+
+use redb::{ReadableTable, WriteTransaction};
+use uuid::Uuid;
+
+use super::codec::{decode, encode};
+use super::error::{WriteError, storage_write};
+use super::records::{
+    AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance, TriggerInstanceStatus,
+};
+use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+
+/// Longest key-value key, in bytes.
+pub const MAX_KV_KEY_BYTES: usize = 512;
+
+/// One write transaction, shared by every operation of a batch.
+pub struct Tx<'a> {
+    pub(crate) txn: &'a WriteTransaction,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl Tx<'_> {
+    /// Records a new trigger instance.
+    pub fn insert_trigger_instance(
+        &mut self,
+        instance: &TriggerInstance,
+    ) -> Result<(), WriteError> {
+        let bytes = encode("trigger instance", instance)?;
+        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
+        if table.get(instance.id.as_u128()).map_err(storage_write)?.is_some() {
+            return Err(WriteError::AlreadyExists(format!("trigger instance {}", instance.id)));
+        }
+        table.insert(instance.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Marks a trigger instance's rules as evaluated.
+    pub fn mark_trigger_instance_processed(&mut self, id: Uuid) -> Result<(), WriteError> {
+        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
+        let mut instance: TriggerInstance = {
+            let stored = table.get(id.as_u128()).map_err(storage_write)?;
+            let stored =
+                stored.ok_or_else(|| WriteError::NotFound(format!("trigger instance {id}")))?;
+            decode("trigger_instances", stored.value())?
+        };
+        instance.status = TriggerInstanceStatus::Processed;
+        let bytes = encode("trigger instance", &instance)?;
+        table.insert(id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Records a new execution; `enqueue` also puts it on the work queue.
+    pub fn insert_execution(
+        &mut self,
+        execution: &Execution,
+        enqueue: bool,
+    ) -> Result<(), WriteError> {
+        let bytes = encode("execution", execution)?;
+        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
+        if table.get(execution.id.as_u128()).map_err(storage_write)?.is_some() {
+            return Err(WriteError::AlreadyExists(format!("execution {}", execution.id)));
+        }
+        table.insert(execution.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        if enqueue {
+            let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+            queue.insert(execution.id.as_u128(), ()).map_err(storage_write)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces an existing execution record.
+    pub fn update_execution(&mut self, execution: &Execution) -> Result<(), WriteError> {
+        let bytes = encode("execution", execution)?;
+        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
+        if table.get(execution.id.as_u128()).map_err(storage_write)?.is_none() {
+            return Err(WriteError::NotFound(format!("execution {}", execution.id)));
+        }
+        table.insert(execution.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Takes up to `limit` executions off the front of the work queue.
+    pub fn dequeue_executions(&mut self, limit: usize) -> Result<Vec<Uuid>, WriteError> {
+        let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+        let mut taken = Vec::new();
+        while taken.len() < limit {
+            match queue.pop_first().map_err(storage_write)? {
+                Some((id, _)) => taken.push(Uuid::from_u128(id.value())),
+                None => break,
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Stores `value` under `key` in `scope`, expiring at `expires_at`.
+    pub fn kv_set(
+        &mut self,
+        scope: &KvScope,
+        key: &str,
+        value: String,
+        expires_at: Option<Millis>,
+    ) -> Result<(), WriteError> {
+        check_kv_key(key)?;
+        let bytes = encode("kv value", &KvEntry { value, expires_at })?;
+        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        table
+            .insert(format!("{}{key}", scope.prefix()).as_str(), bytes.as_slice())
+            .map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Removes `key` from `scope`; true when a live entry was removed.
+    pub fn kv_delete(
+        &mut self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<bool, WriteError> {
+        check_kv_key(key)?;
+        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        let removed =
+            table.remove(format!("{}{key}", scope.prefix()).as_str()).map_err(storage_write)?;
+        match removed {
+            Some(bytes) => Ok(decode::<KvEntry>("kv", bytes.value())?.live_at(now)),
+            None => Ok(false),
+        }
+    }
+
+    /// Commits a sensor's cursor (with the events of the same poll).
+    pub fn set_sensor_cursor(&mut self, sensor: &str, cursor: &str) -> Result<(), WriteError> {
+        let mut table = self.txn.open_table(SENSOR_CURSORS).map_err(storage_write)?;
+        table.insert(sensor, cursor).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Appends to the audit log; returns the event's sequence number.
+    pub fn append_audit(&mut self, event: &AuditEvent) -> Result<u64, WriteError> {
+        let bytes = encode("audit event", event)?;
+        let mut table = self.txn.open_table(AUDIT).map_err(storage_write)?;
+        let next = match table.last().map_err(storage_write)? {
+            Some((seq, _)) => seq.value() + 1,
+            None => 1,
+        };
+        table.insert(next, bytes.as_slice()).map_err(storage_write)?;
+        Ok(next)
+    }
+}
+
+fn check_kv_key(key: &str) -> Result<(), WriteError> {
+    if key.is_empty() || key.len() > MAX_KV_KEY_BYTES || key.contains('\0') {
+        return Err(WriteError::Invalid {
+            field: "key",
+            message: format!(
+                "expected 1 to {MAX_KV_KEY_BYTES} bytes without NUL, got {} bytes",
+                key.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Where a garbage-collection pass stopped, so the next batch resumes there.
+pub(crate) type Resume = Option<u128>;
+
+impl Tx<'_> {
+    /// Deletes up to `limit` processed trigger instances that arrived before
+    /// `cutoff`, scanning from `start`. Pending ones are kept: their rules have
+    /// not run yet.
+    pub(crate) fn collect_trigger_instances(
+        &mut self,
+        cutoff: Millis,
+        start: u128,
+        limit: usize,
+    ) -> Result<(usize, Resume), WriteError> {
+        let end = id_floor(cutoff);
+        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
+        let mut doomed = Vec::new();
+        let mut resume = None;
+        for row in table.range(start..end).map_err(storage_write)? {
+            let (id, bytes) = row.map_err(storage_write)?;
+            if doomed.len() == limit {
+                resume = Some(id.value());
+                break;
+            }
+            let instance: TriggerInstance = decode("trigger_instances", bytes.value())?;
+            if instance.status == TriggerInstanceStatus::Processed {
+                doomed.push(id.value());
+            }
+        }
+        for id in &doomed {
+            table.remove(*id).map_err(storage_write)?;
+        }
+        Ok((doomed.len(), resume))
+    }
+
+    /// Deletes up to `limit` executions that finished before `cutoff`,
+    /// scanning from `start`.
+    pub(crate) fn collect_executions(
+        &mut self,
+        cutoff: Millis,
+        start: u128,
+        limit: usize,
+    ) -> Result<(usize, Resume), WriteError> {
+        let end = id_floor(cutoff);
+        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
+        let mut doomed = Vec::new();
+        let mut resume = None;
+        for row in table.range(start..end).map_err(storage_write)? {
+            let (id, bytes) = row.map_err(storage_write)?;
+            if doomed.len() == limit {
+                resume = Some(id.value());
+                break;
+            }
+            let execution: Execution = decode("executions", bytes.value())?;
+            if execution.status.is_finished() && execution.finished_at.is_some_and(|at| at < cutoff)
+            {
+                doomed.push(id.value());
+            }
+        }
+        for id in &doomed {
+            table.remove(*id).map_err(storage_write)?;
+        }
+        Ok((doomed.len(), resume))
+    }
+
+    /// Deletes up to `limit` expired key-value entries.
+    pub(crate) fn collect_kv(&mut self, now: Millis, limit: usize) -> Result<usize, WriteError> {
+        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        let mut doomed = Vec::new();
+        for row in table.iter().map_err(storage_write)? {
+            let (key, bytes) = row.map_err(storage_write)?;
+            if !decode::<KvEntry>("kv", bytes.value())?.live_at(now) {
+                doomed.push(key.value().to_owned());
+                if doomed.len() == limit {
+                    break;
+                }
+            }
+        }
+        for key in &doomed {
+            table.remove(key.as_str()).map_err(storage_write)?;
+        }
+        Ok(doomed.len())
+    }
+}
+
+/// The smallest UUIDv7 of millisecond `at`: every id created before `at`
+/// sorts below it.
+fn id_floor(at: Millis) -> u128 {
+    u128::from(u64::try_from(at).unwrap_or(0)) << 80
+}
