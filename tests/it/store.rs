@@ -281,3 +281,38 @@ async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
         Some("y".into())
     );
 }
+
+#[tokio::test]
+async fn the_background_collector_runs_on_its_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let retention = Retention {
+        trigger_instances: Duration::ZERO,
+        executions: Duration::ZERO,
+        interval: Duration::from_millis(20),
+    };
+    let config = StoreConfig { retention: Some(retention), ..StoreConfig::default() };
+    let store = Store::open(&dir.path().join("squall.redb"), config).expect("open");
+    let done = execution(ExecutionStatus::Failed, Some(now_millis() - 1));
+    let id = done.id;
+    store.write(move |tx| tx.insert_execution(&done, false)).await.expect("insert");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while store.read().expect("snapshot").execution(id).expect("read").is_some() {
+        assert!(std::time::Instant::now() < deadline, "the collector never deleted the execution");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Dropping the last handle stops both threads and closes the file (a
+    // collector pass in flight holds the file until it ends).
+    let path = store.path().to_owned();
+    drop(store);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match Store::open(&path, StoreConfig::default()) {
+            Ok(_) => break,
+            Err(OpenError::AlreadyOpen { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("reopen after close: {error}"),
+        }
+    }
+}
