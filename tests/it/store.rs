@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use squall::store::{
-    AuditEvent, Execution, ExecutionStatus, KvScope, OpenError, Retention, Store, StoreConfig,
-    TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
+    AuditEvent, Execution, ExecutionStatus, KvScope, MASKED_SECRET, OpenError, Retention, Store,
+    StoreConfig, TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
 };
 
 fn open(dir: &tempfile::TempDir) -> Store {
@@ -315,4 +315,91 @@ async fn the_background_collector_runs_on_its_interval() {
             Err(error) => panic!("reopen after close: {error}"),
         }
     }
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_masked_on_read_and_revealed_on_request() {
+    use std::os::unix::fs::PermissionsExt;
+    const PASSWORD: &str = "correct-horse-battery-staple";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let now = now_millis();
+    store
+        .write(|tx| tx.kv_set_secret(&KvScope::Pack("db".into()), "password", PASSWORD, None))
+        .await
+        .expect("set secret");
+    let db = KvScope::Pack("db".into());
+    let snapshot = store.read().expect("snapshot");
+    assert_eq!(snapshot.kv_get(&db, "password", now).expect("get"), Some(MASKED_SECRET.into()));
+    assert!(snapshot.kv_is_secret(&db, "password", now).expect("is secret"));
+    assert_eq!(snapshot.kv_reveal(&db, "password", now).expect("reveal"), Some(PASSWORD.into()));
+    assert_eq!(snapshot.kv_keys(&db, "", now).expect("keys"), ["password"]);
+    drop(snapshot);
+    let db_path = store.path().to_owned();
+    drop(store);
+
+    let raw = std::fs::read(&db_path).expect("database bytes");
+    assert!(!raw.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()), "plaintext on disk");
+    let key_file = dir.path().join("squall.redb.key");
+    let mode = std::fs::metadata(&key_file).expect("key file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The same key file opens it again after a restart.
+    let store = open(&dir);
+    let snapshot = store.read().expect("snapshot");
+    assert_eq!(snapshot.kv_reveal(&db, "password", now).expect("reveal"), Some(PASSWORD.into()));
+}
+
+#[tokio::test]
+async fn a_wrong_or_exposed_key_file_is_refused_without_showing_the_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .write(|tx| tx.kv_set_secret(&KvScope::System, "api-token", "s3cr3t-value", None))
+        .await
+        .expect("set");
+    drop(store);
+
+    // Another installation's key: the value does not open, and the error
+    // names the key only.
+    let other_key = dir.path().join("other.key");
+    let config =
+        StoreConfig { retention: None, secret_key: Some(other_key.clone()), ..Default::default() };
+    let store =
+        Store::open(&dir.path().join("squall.redb"), config).expect("open with another key");
+    let error = store
+        .read()
+        .expect("snapshot")
+        .kv_reveal(&KvScope::System, "api-token", now_millis())
+        .expect_err("wrong key");
+    assert_eq!(
+        error.to_string(),
+        "secret `api-token` cannot be decrypted (wrong key file or damaged entry)"
+    );
+    drop(store);
+
+    std::fs::set_permissions(&other_key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config =
+        StoreConfig { retention: None, secret_key: Some(other_key.clone()), ..Default::default() };
+    let error =
+        Store::open(&dir.path().join("squall.redb"), config).expect_err("readable key file");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "secret key file {0}: mode 644 lets other users read the key; expected 600 (chmod 600 {0})",
+            other_key.display()
+        )
+    );
+
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, b"too short").expect("write");
+    std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let config =
+        StoreConfig { retention: None, secret_key: Some(short.clone()), ..Default::default() };
+    let error = Store::open(&dir.path().join("squall.redb"), config).expect_err("short key");
+    assert_eq!(
+        error.to_string(),
+        format!("secret key file {}: expected 32 bytes, found 9", short.display())
+    );
 }

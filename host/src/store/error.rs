@@ -21,6 +21,14 @@ pub enum OpenError {
         /// Version this build writes.
         expected: u32,
     },
+    /// The key file for secrets is unusable.
+    #[error("secret key file {}: {message}", path.display())]
+    SecretKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// redb or the filesystem refused.
     #[error("{}: {message}", path.display())]
     Storage {
@@ -37,6 +45,13 @@ pub enum ReadError {
     /// redb could not read.
     #[error("store read failed: {0}")]
     Storage(String),
+    /// A secret did not decrypt: another key file, or a damaged entry. The
+    /// message names the key, never the value.
+    #[error("secret `{key}` cannot be decrypted (wrong key file or damaged entry)")]
+    SecretUnreadable {
+        /// The entry's key.
+        key: String,
+    },
     /// A stored record did not decode (a bug or a damaged file).
     #[error("store record in `{table}` does not decode: {message}")]
     Corrupt {

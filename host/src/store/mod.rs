@@ -10,6 +10,7 @@ mod error;
 mod records;
 mod retention;
 mod schema;
+mod secrets;
 mod snapshot;
 mod tx;
 mod writer;
@@ -22,7 +23,7 @@ use redb::{Database, ReadableTable};
 
 pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
-    AuditEvent, Execution, ExecutionStatus, KvScope, Millis, TriggerInstance,
+    AuditEvent, Execution, ExecutionStatus, KvScope, MASKED_SECRET, Millis, TriggerInstance,
     TriggerInstanceStatus, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
@@ -36,11 +37,14 @@ pub struct StoreConfig {
     pub max_batch: usize,
     /// Background retention; `None` keeps everything.
     pub retention: Option<Retention>,
+    /// The key file secrets are sealed with; default `<database>.key` beside
+    /// the database. Created (mode 0600) when missing.
+    pub secret_key: Option<PathBuf>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { max_batch: 1024, retention: Some(Retention::default()) }
+        Self { max_batch: 1024, retention: Some(Retention::default()), secret_key: None }
     }
 }
 
@@ -64,6 +68,7 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     db: Arc<Database>,
+    secrets: Arc<secrets::SecretKey>,
     jobs: Option<mpsc::Sender<writer::Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
     stats: Arc<writer::WriterStats>,
@@ -101,19 +106,23 @@ impl Store {
             Err(error) => return Err(storage(error.to_string())),
         };
         check_schema(&db, path)?;
+        let key_path = config.secret_key.clone().unwrap_or_else(|| secrets::default_key_path(path));
+        let secrets = Arc::new(secrets::SecretKey::load_or_create(&key_path)?);
         let db = Arc::new(db);
         let stats = Arc::new(writer::WriterStats::default());
         let (jobs, queue) = mpsc::channel();
         let writer = {
-            let (db, stats, max_batch) = (db.clone(), stats.clone(), config.max_batch.max(1));
+            let (db, secrets, stats) = (db.clone(), secrets.clone(), stats.clone());
+            let max_batch = config.max_batch.max(1);
             std::thread::Builder::new()
                 .name("squall-store-writer".into())
-                .spawn(move || writer::run(db, queue, max_batch, stats))
+                .spawn(move || writer::run(db, secrets, queue, max_batch, stats))
                 .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
         };
         let inner = Arc::new_cyclic(|weak| Inner {
             path: path.to_owned(),
             db,
+            secrets,
             jobs: Some(jobs),
             writer: Some(writer),
             stats,
@@ -144,7 +153,7 @@ impl Store {
 
     /// A consistent view of everything committed so far.
     pub fn read(&self) -> Result<Snapshot, ReadError> {
-        Snapshot::begin(&self.inner.db)
+        Snapshot::begin(&self.inner.db, self.inner.secrets.clone())
     }
 
     /// Commits and operations since opening.

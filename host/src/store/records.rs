@@ -126,12 +126,24 @@ impl KvScope {
             Self::Pack(pack) => format!("pack:{pack}\0"),
         }
     }
+
+    /// The row key of `key` in this scope.
+    pub(crate) fn row(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix())
+    }
 }
+
+/// What a read of a secret entry shows instead of its value (StackStorm's
+/// mask).
+pub const MASKED_SECRET: &str = "********";
 
 /// A stored key-value entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct KvEntry {
+    /// The value, or for a secret the hex of its sealed form.
     pub(crate) value: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) secret: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expires_at: Option<Millis>,
 }

@@ -3,14 +3,19 @@
 use redb::{ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::codec::decode;
 use super::error::{ReadError, storage_read};
+use super::records::MASKED_SECRET;
 use super::records::{AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance};
 use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+use super::secrets::SecretKey;
 
 /// A read transaction: every read through it sees the same committed state.
 pub struct Snapshot {
     pub(crate) txn: ReadTransaction,
+    pub(crate) secrets: Arc<SecretKey>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -20,8 +25,8 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn begin(db: &redb::Database) -> Result<Self, ReadError> {
-        Ok(Self { txn: db.begin_read().map_err(storage_read)? })
+    pub(crate) fn begin(db: &redb::Database, secrets: Arc<SecretKey>) -> Result<Self, ReadError> {
+        Ok(Self { txn: db.begin_read().map_err(storage_read)?, secrets })
     }
 
     /// A trigger instance by id.
@@ -61,21 +66,53 @@ impl Snapshot {
         }
     }
 
-    /// The live value of `key` in `scope` at time `now`.
+    /// The live value of `key` in `scope` at time `now`; a secret shows as
+    /// [`MASKED_SECRET`].
     pub fn kv_get(
         &self,
         scope: &KvScope,
         key: &str,
         now: Millis,
     ) -> Result<Option<String>, ReadError> {
+        Ok(self
+            .kv_entry(scope, key, now)?
+            .map(|entry| if entry.secret { MASKED_SECRET.to_owned() } else { entry.value }))
+    }
+
+    /// Whether `key` in `scope` holds a live secret.
+    pub fn kv_is_secret(&self, scope: &KvScope, key: &str, now: Millis) -> Result<bool, ReadError> {
+        Ok(self.kv_entry(scope, key, now)?.is_some_and(|entry| entry.secret))
+    }
+
+    /// The live value of `key` in `scope`, with a secret decrypted. Only for
+    /// handing a granted secret to a pack; never for display.
+    pub fn kv_reveal(
+        &self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<String>, ReadError> {
+        let Some(entry) = self.kv_entry(scope, key, now)? else { return Ok(None) };
+        if !entry.secret {
+            return Ok(Some(entry.value));
+        }
+        let unreadable = || ReadError::SecretUnreadable { key: key.to_owned() };
+        let sealed = hex::decode(&entry.value).map_err(|_| unreadable())?;
+        self.secrets.open(&scope.row(key), &sealed).map(Some).ok_or_else(unreadable)
+    }
+
+    fn kv_entry(
+        &self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<KvEntry>, ReadError> {
         let Some(table) = self.open(KV)? else { return Ok(None) };
-        let Some(bytes) =
-            table.get(format!("{}{key}", scope.prefix()).as_str()).map_err(storage_read)?
-        else {
+        let Some(bytes) = table.get(scope.row(key).as_str()).map_err(storage_read)? else {
             return Ok(None);
         };
         let entry: KvEntry = decode("kv", bytes.value())?;
-        Ok(entry.live_at(now).then_some(entry.value))
+        Ok(entry.live_at(now).then_some(entry))
     }
 
     /// Live keys of `scope` starting with `prefix`, in order.

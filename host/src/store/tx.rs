@@ -11,6 +11,7 @@ use super::records::{
     AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance, TriggerInstanceStatus,
 };
 use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+use super::secrets::SecretKey;
 
 /// Longest key-value key, in bytes.
 pub const MAX_KV_KEY_BYTES: usize = 512;
@@ -18,6 +19,7 @@ pub const MAX_KV_KEY_BYTES: usize = 512;
 /// One write transaction, shared by every operation of a batch.
 pub struct Tx<'a> {
     pub(crate) txn: &'a WriteTransaction,
+    pub(crate) secrets: &'a SecretKey,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -108,11 +110,31 @@ impl Tx<'_> {
         expires_at: Option<Millis>,
     ) -> Result<(), WriteError> {
         check_kv_key(key)?;
-        let bytes = encode("kv value", &KvEntry { value, expires_at })?;
+        self.put_kv(&scope.row(key), &KvEntry { value, secret: false, expires_at })
+    }
+
+    /// Stores a secret: sealed with the store's key before it is written, so
+    /// the plaintext never reaches the file. Reads show it masked.
+    pub fn kv_set_secret(
+        &mut self,
+        scope: &KvScope,
+        key: &str,
+        plaintext: &str,
+        expires_at: Option<Millis>,
+    ) -> Result<(), WriteError> {
+        check_kv_key(key)?;
+        let row = scope.row(key);
+        let sealed = self
+            .secrets
+            .seal(&row, plaintext)
+            .map_err(|message| WriteError::Invalid { field: "secret", message })?;
+        self.put_kv(&row, &KvEntry { value: hex::encode(sealed), secret: true, expires_at })
+    }
+
+    fn put_kv(&mut self, row: &str, entry: &KvEntry) -> Result<(), WriteError> {
+        let bytes = encode("kv value", entry)?;
         let mut table = self.txn.open_table(KV).map_err(storage_write)?;
-        table
-            .insert(format!("{}{key}", scope.prefix()).as_str(), bytes.as_slice())
-            .map_err(storage_write)?;
+        table.insert(row, bytes.as_slice()).map_err(storage_write)?;
         Ok(())
     }
 
@@ -125,8 +147,7 @@ impl Tx<'_> {
     ) -> Result<bool, WriteError> {
         check_kv_key(key)?;
         let mut table = self.txn.open_table(KV).map_err(storage_write)?;
-        let removed =
-            table.remove(format!("{}{key}", scope.prefix()).as_str()).map_err(storage_write)?;
+        let removed = table.remove(scope.row(key).as_str()).map_err(storage_write)?;
         match removed {
             Some(bytes) => Ok(decode::<KvEntry>("kv", bytes.value())?.live_at(now)),
             None => Ok(false),

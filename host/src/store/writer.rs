@@ -11,6 +11,7 @@ use redb::Database;
 use tokio::sync::oneshot;
 
 use super::error::{WriteError, storage_write};
+use super::secrets::SecretKey;
 use super::tx::Tx;
 
 /// An operation queued for the writer, with the caller's answer channel.
@@ -84,6 +85,7 @@ pub(crate) struct WriterStats {
 /// Runs until every sender is dropped, then returns after the last batch.
 pub(crate) fn run(
     db: Arc<Database>,
+    secrets: Arc<SecretKey>,
     jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     stats: Arc<WriterStats>,
@@ -97,13 +99,13 @@ pub(crate) fn run(
             }
         }
         let size = batch.len() as u64;
-        commit_batch(&db, batch);
+        commit_batch(&db, &secrets, batch);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.operations.fetch_add(size, Ordering::Relaxed);
     }
 }
 
-fn commit_batch(db: &Database, batch: Vec<Job>) {
+fn commit_batch(db: &Database, secrets: &SecretKey, batch: Vec<Job>) {
     let txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {
@@ -115,7 +117,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>) {
     };
     let mut pending = Vec::with_capacity(batch.len());
     {
-        let mut tx = Tx { txn: &txn };
+        let mut tx = Tx { txn: &txn, secrets };
         for job in batch {
             pending.push(job.apply(&mut tx));
         }
