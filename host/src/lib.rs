@@ -1,5 +1,6 @@
 //! Squall: an event-driven automation host running sandboxed WebAssembly packs.
 pub mod cli;
+pub mod engine;
 pub mod rules;
 pub mod runtime;
 pub mod store;

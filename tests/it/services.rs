@@ -52,3 +52,35 @@ async fn config_and_context_reach_the_pack() {
     let output = call(&unconfigured, "whoami", "{}").await.result.expect("whoami");
     assert!(output.contains(r#""config":{}"#), "{output}");
 }
+
+#[tokio::test]
+async fn pack_kv_backed_by_the_store_survives_a_restart() {
+    use squall::engine::StoreKv;
+    use squall::store::{KvScope, Store, StoreConfig, now_millis};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("squall.redb");
+    let config = || StoreConfig { retention: None, ..StoreConfig::default() };
+    {
+        let store = Store::open(&path, config()).expect("store");
+        let services =
+            HostServices { kv: Arc::new(StoreKv::new(store.clone())), ..Default::default() };
+        let runtime = TestRuntime::with_services(services);
+        let ops = runtime.load(HOSTILE_GUEST, "ops");
+        let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
+        assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
+    }
+
+    let store = Store::open(&path, config()).expect("reopen");
+    let stored = store.read().expect("snapshot").kv_get(
+        &KvScope::Pack("ops".into()),
+        "last-run",
+        now_millis(),
+    );
+    assert_eq!(stored, Ok(Some("monday".into())));
+    let services = HostServices { kv: Arc::new(StoreKv::new(store.clone())), ..Default::default() };
+    let runtime = TestRuntime::with_services(services);
+    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let second = call(&ops, "kv", r#"{"key":"last-run","value":"tuesday"}"#).await.result;
+    assert_eq!(second, Ok(r#"{"after":"tuesday","before":"monday","listed":["last-run"]}"#.into()));
+}

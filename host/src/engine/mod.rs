@@ -1,0 +1,8 @@
+//! The engine: trigger instances → rules → executions → workers → results,
+//! with sensors, timers and policies. It is the one module that knows
+//! `rules`, `workflow`, `runtime` and `store` together; today it holds the
+//! adapters that let the runtime's host imports use the store.
+
+mod datastore;
+
+pub use datastore::StoreKv;
