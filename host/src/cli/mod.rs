@@ -1,6 +1,7 @@
 //! The `squall` command line: argument parsing and the commands that work on
 //! local files. `anyhow` lives here and in `main`, nowhere else.
 
+mod rule;
 mod run;
 
 use std::ffi::OsString;
@@ -22,6 +23,8 @@ enum Command {
     /// Run one action of a pack component in the sandbox and print its
     /// output JSON.
     Run(run::RunArgs),
+    /// Work with rule files: `squall rule test RULE_FILE INSTANCE_FILE`.
+    Rule(rule::RuleArgs),
 }
 
 /// Exit status when the command was used wrongly or its input is unusable
@@ -58,6 +61,7 @@ pub fn execute(
     };
     let outcome = match cli.command {
         Command::Run(args) => run::run(args, stdout, stderr),
+        Command::Rule(args) => rule::run(args, stdout, stderr),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,155 @@
+//! `squall rule test RULE_FILE INSTANCE_FILE`: whether a rule matches a
+//! trigger instance and the action parameters it would render, the way
+//! `st2-rule-tester` answers it, on local files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+use crate::rules::{MatchContext, Mismatch, Rule, canonical_trigger_type};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RuleArgs {
+    #[command(subcommand)]
+    command: RuleCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RuleCommand {
+    /// Test a rule against a trigger instance: exit 0 when it matches, 1
+    /// when it does not, 2 on an error.
+    Test(TestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TestArgs {
+    /// The rule, in StackStorm's rule YAML.
+    #[arg(value_name = "RULE_FILE")]
+    rule: PathBuf,
+    /// The trigger instance, `{"trigger": "<type>", "payload": {...}}`
+    /// (JSON or YAML).
+    #[arg(value_name = "INSTANCE_FILE")]
+    instance: PathBuf,
+    /// A datastore entry the templates can read as `st2kv.system.KEY` or
+    /// `kv.KEY`; repeat for more.
+    #[arg(long = "kv", value_name = "KEY=VALUE")]
+    kv: Vec<String>,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(
+    args: RuleArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    match args.command {
+        RuleCommand::Test(args) => test(args, stdout, stderr),
+    }
+}
+
+fn test(args: TestArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
+    let datastore = parse_kv(&args.kv)?;
+    let rule_name = args.rule.display().to_string();
+    let rule = Rule::from_yaml(&read(&args.rule)?, &rule_name)?;
+    let (trigger, payload) = read_instance(&args.instance)?;
+    let context = MatchContext::new(Arc::new(datastore), jiff::Timestamp::now());
+    if !rule.enabled {
+        // Like st2-rule-tester: a disabled rule is tested as if enabled.
+        writeln!(stderr, "note: {} is disabled; tested as if it were enabled", rule.reference)?;
+    }
+
+    let mismatch = if canonical_trigger_type(&trigger) != rule.canonical_trigger_type() {
+        Some(format!(
+            "it listens to `{}` triggers and the instance is a `{trigger}` trigger",
+            rule.trigger_type
+        ))
+    } else {
+        rule.explain(&payload, &context).map(|mismatch| describe(&mismatch))
+    };
+    if let Some(reason) = mismatch {
+        if args.json {
+            let out = json!({"matched": false, "rule": rule.reference, "reason": reason});
+            writeln!(stdout, "{out}")?;
+        } else {
+            writeln!(stdout, "{} does not match: {reason}", rule.reference)?;
+        }
+        return Ok(super::EXIT_FAILED);
+    }
+
+    let parameters = match rule.render_parameters(&payload, &context) {
+        Ok(parameters) => Value::Object(parameters),
+        Err(error) => bail!("{rule_name}: {}: {}", error.field, error.reason),
+    };
+    if args.json {
+        let out = json!({
+            "matched": true,
+            "rule": rule.reference,
+            "action": rule.action_ref,
+            "parameters": parameters,
+        });
+        writeln!(stdout, "{out}")?;
+    } else {
+        writeln!(stdout, "{} matches", rule.reference)?;
+        writeln!(stdout, "action: {}", rule.action_ref)?;
+        writeln!(stdout, "parameters: {}", serde_json::to_string_pretty(&parameters)?)?;
+    }
+    Ok(0)
+}
+
+fn describe(mismatch: &Mismatch) -> String {
+    match mismatch {
+        Mismatch::EmptyPayload => "the payload is empty and the rule has criteria".to_owned(),
+        Mismatch::Criterion { key, operator, pattern: Ok(pattern), value } => {
+            format!("criterion `{key}` ({operator} {pattern}) does not hold for the value {value}")
+        }
+        Mismatch::Criterion { key, operator, pattern: Err(reason), .. } => {
+            format!("criterion `{key}` ({operator}): the pattern does not render: {reason}")
+        }
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The trigger type and payload of an instance file.
+fn read_instance(path: &Path) -> anyhow::Result<(String, Value)> {
+    let name = path.display();
+    let instance: Value = serde_yaml_ng::from_str(&read(path)?)
+        .with_context(|| format!("{name}: not valid JSON or YAML"))?;
+    let Value::Object(mut instance) = instance else {
+        bail!("{name}: expected a map with `trigger` and `payload`");
+    };
+    let trigger = match instance.remove("trigger") {
+        Some(Value::String(trigger)) if !trigger.is_empty() => trigger,
+        other => bail!(
+            "{name}: trigger: expected the trigger type as a string, found {}",
+            other.map_or("nothing".to_owned(), |v| v.to_string())
+        ),
+    };
+    let payload = match instance.remove("payload") {
+        None | Some(Value::Null) => json!({}),
+        Some(payload @ Value::Object(_)) => payload,
+        Some(other) => bail!("{name}: payload: expected a map, found {other}"),
+    };
+    Ok((trigger, payload))
+}
+
+fn parse_kv(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut store = BTreeMap::new();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => {
+                store.insert(key.to_owned(), value.to_owned());
+            }
+            _ => bail!("--kv `{pair}`: expected KEY=VALUE"),
+        }
+    }
+    Ok(store)
+}

@@ -1,0 +1,419 @@
+//! Jinja templates in criteria patterns and action parameters (minijinja):
+//! the environment, the context (`trigger`/`item`, `st2kv.system`, `kv`),
+//! and which templates keep the type of the value they compute.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use minijinja::value::{Object, ObjectRepr};
+use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Value as Jinja};
+use serde_json::Value;
+
+use super::Datastore;
+
+/// The environment expressions compile in. Expressions borrow their
+/// environment, so a process-wide one lets compiled rules own theirs.
+static EXPRESSIONS: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    configure(&mut env);
+    env
+});
+
+/// StackStorm's Jinja set-up: undefined variables are errors, block tags
+/// trim their newline, values print the way Python prints them, and the
+/// StackStorm filters rules commonly use exist.
+fn configure(env: &mut Environment<'static>) {
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        let text = match value.as_str() {
+            Some(text) => text.to_owned(),
+            None => python_repr(value),
+        };
+        out.write_str(&text).map_err(Error::from)
+    });
+    env.add_filter("to_complex", to_json_text);
+    env.add_filter("to_json_string", to_json_text);
+    env.add_filter("from_json_string", |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .map(Jinja::from_serialize)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+    });
+    // The datastore hands rules plain values already, so there is nothing
+    // left to decrypt; the filter exists so StackStorm rules load unchanged.
+    env.add_filter("decrypt_kv", |value: Jinja| value);
+}
+
+fn to_json_text(value: Jinja) -> Result<String, Error> {
+    let json = to_json(&value)?;
+    Ok(json.to_string())
+}
+
+/// How Python's `str()` shows a value inside text: `None`, `True`,
+/// `['a', 1]`, `{'k': 1.0}`.
+fn python_repr(value: &Jinja) -> String {
+    fn repr(value: &Value, top: bool, out: &mut String) {
+        match value {
+            Value::Null => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => out.push_str(&i.to_string()),
+                (None, Some(u), _) => out.push_str(&u.to_string()),
+                (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => {
+                    out.push_str(&format!("{f:.1}"));
+                }
+                _ => out.push_str(&n.to_string()),
+            },
+            Value::String(s) if top => out.push_str(s),
+            Value::String(s) => {
+                out.push('\'');
+                out.push_str(&s.replace('\\', "\\\\").replace('\'', "\\'"));
+                out.push('\'');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    repr(item, false, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    repr(&Value::String(key.clone()), false, out);
+                    out.push_str(": ");
+                    repr(item, false, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    match to_json(value) {
+        Ok(json) => {
+            let mut out = String::new();
+            repr(&json, true, &mut out);
+            out
+        }
+        Err(_) => value.to_string(),
+    }
+}
+
+/// A computed Jinja value as JSON. Undefined is an error (StackStorm's
+/// `StrictUndefined`); a datastore key that does not exist is `""`, as
+/// StackStorm's key-value lookup renders it.
+pub(crate) fn to_json(value: &Jinja) -> Result<Value, Error> {
+    if value.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    if value.downcast_object_ref::<KvLookup>().is_some() {
+        return Ok(Value::String(String::new()));
+    }
+    serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+}
+
+/// `st2kv.system.KEY` and `kv.KEY`. Attribute access builds dotted keys, so
+/// `st2kv.system.app.threshold` reads the key `app.threshold`, as in
+/// StackStorm.
+struct KvLookup {
+    datastore: Arc<dyn Datastore>,
+    prefix: Option<String>,
+}
+
+impl fmt::Debug for KvLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvLookup").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl Object for KvLookup {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
+        let key = key.as_str()?;
+        let full = match &self.prefix {
+            Some(prefix) => format!("{prefix}.{key}"),
+            None => key.to_owned(),
+        };
+        Some(match self.datastore.get(&full) {
+            Some(value) => Jinja::from(value),
+            None => Jinja::from_object(KvLookup {
+                datastore: Arc::clone(&self.datastore),
+                prefix: Some(full),
+            }),
+        })
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// The variables a template sees: the payload under `root` (`trigger`, or
+/// `item` inside a `search`), and the datastore as `st2kv.system` and `kv`.
+pub(crate) fn context(root: &str, payload: &Value, datastore: &Arc<dyn Datastore>) -> Jinja {
+    let kv = Jinja::from_object(KvLookup { datastore: Arc::clone(datastore), prefix: None });
+    let st2kv = minijinja::context! { system => kv.clone() };
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert(root.to_owned(), Jinja::from_serialize(payload));
+    vars.insert("st2kv".to_owned(), st2kv);
+    vars.insert("kv".to_owned(), kv);
+    Jinja::from(vars)
+}
+
+/// Whether a string is a template at all.
+pub(crate) fn has_markers(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// The expression when `text` is exactly one `{{ … }}` (surrounding
+/// whitespace allowed).
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if has_markers(inner) || inner.contains("}}") {
+        return None;
+    }
+    Some(inner.trim_start_matches('-').trim_end_matches('-'))
+}
+
+/// StackStorm's `MATCH_CRITERIA` rewrite: on each line, from the first `{{`
+/// to the last `}}`, pipe the expression through `to_complex`.
+static MATCH_CRITERIA: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(\{\{)\s*(.*)\s*(\}\})").expect("the MATCH_CRITERIA pattern is valid")
+});
+
+/// A compiled template. Every kind is compiled once, when the rule loads.
+pub(crate) enum Template {
+    /// A value with no Jinja in it.
+    Literal(Value),
+    /// Exactly one `{{ expression }}`: the result keeps its JSON type.
+    Expression { source: String, expression: Box<Expression<'static, 'static>> },
+    /// Text with Jinja in it: renders to a string.
+    Text { source: String, id: usize },
+    /// A criteria pattern with `{{ }}` inside other text, the way StackStorm
+    /// renders it: with `to_complex` on the last expression of each line,
+    /// kept if the result parses as JSON, else rendered again as text.
+    Complex { source: String, typed: usize, plain: usize },
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Template::Literal(value) => write!(f, "Literal({value})"),
+            Template::Expression { source, .. } => write!(f, "Expression({source:?})"),
+            Template::Text { source, .. } => write!(f, "Text({source:?})"),
+            Template::Complex { source, .. } => write!(f, "Complex({source:?})"),
+        }
+    }
+}
+
+/// The templates of one rule that are not single expressions. They live in
+/// the rule's own environment, compiled once; a rule without any has none.
+#[derive(Default)]
+pub(crate) struct Templates {
+    env: Option<Environment<'static>>,
+    names: Vec<String>,
+    count: usize,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates").field("count", &self.count).finish()
+    }
+}
+
+/// Whether a string is compiled for a criteria pattern (StackStorm's typed
+/// rendering) or an action parameter (Squall's: only a single expression
+/// keeps its type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Pattern,
+    Parameter,
+}
+
+impl Templates {
+    fn add(&mut self, name: &str, source: String) -> Result<usize, Error> {
+        let env = self.env.get_or_insert_with(|| {
+            let mut env = Environment::new();
+            configure(&mut env);
+            env
+        });
+        // Templates are looked up by number; the field name is in the
+        // number's place in errors (`in criteria.trigger.x.pattern:1`).
+        let id = self.count;
+        env.add_template_owned(format!("{name}#{id}"), source)?;
+        self.names.push(format!("{name}#{id}"));
+        self.count += 1;
+        Ok(id)
+    }
+
+    /// Compiles a value: strings with Jinja become templates, anything else
+    /// stays a literal. Lists and maps of parameters are compiled by the
+    /// caller, one string at a time.
+    pub(crate) fn compile(
+        &mut self,
+        value: &Value,
+        purpose: Purpose,
+        field: &str,
+    ) -> Result<Template, Error> {
+        let Value::String(text) = value else { return Ok(Template::Literal(value.clone())) };
+        if !has_markers(text) {
+            return Ok(Template::Literal(value.clone()));
+        }
+        if let Some(inner) = single_expression(text)
+            && let Ok(expression) = EXPRESSIONS.compile_expression_owned(inner.to_owned())
+        {
+            return Ok(Template::Expression {
+                source: text.clone(),
+                expression: Box::new(expression),
+            });
+        }
+        if purpose == Purpose::Pattern && MATCH_CRITERIA.is_match(text) {
+            let typed = MATCH_CRITERIA.replace_all(text, "${1}${2} | to_complex${3}").into_owned();
+            let plain = self.add(field, text.clone())?;
+            // The rewrite can produce a template that does not parse (a
+            // `}}` inside a string literal); StackStorm then fails the
+            // criterion, and so does rendering the original here.
+            let typed = self.add(field, typed).unwrap_or(plain);
+            return Ok(Template::Complex { source: text.clone(), typed, plain });
+        }
+        let id = self.add(field, text.clone())?;
+        Ok(Template::Text { source: text.clone(), id })
+    }
+
+    /// Renders a compiled template in `context`.
+    pub(crate) fn render(&self, template: &Template, context: &Jinja) -> Result<Value, Error> {
+        match template {
+            Template::Literal(value) => Ok(value.clone()),
+            Template::Expression { expression, source } => expression
+                .eval(context)
+                .and_then(|value| to_json(&value))
+                .map_err(|e| match e.kind() {
+                    ErrorKind::UndefinedError => Error::new(
+                        ErrorKind::UndefinedError,
+                        format!("`{}` is undefined", source.trim()),
+                    ),
+                    _ => e,
+                }),
+            Template::Text { id, .. } => self.render_text(*id, context).map(Value::String),
+            Template::Complex { typed, plain, .. } => {
+                if let Ok(text) = self.render_text(*typed, context)
+                    && let Ok(value) = serde_json::from_str::<Value>(&text)
+                {
+                    return Ok(value);
+                }
+                self.render_text(*plain, context).map(Value::String)
+            }
+        }
+    }
+
+    fn render_text(&self, id: usize, context: &Jinja) -> Result<String, Error> {
+        let env = self.env.as_ref().ok_or_else(|| {
+            Error::new(ErrorKind::TemplateNotFound, "the rule has no compiled templates")
+        })?;
+        let name = self.names.get(id).ok_or_else(|| Error::from(ErrorKind::TemplateNotFound))?;
+        env.get_template(name)?.render(context)
+    }
+}
+
+/// A template error on one line (minijinja's can span several).
+pub(crate) fn one_line(error: &Error) -> String {
+    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn render(source: &str, purpose: Purpose, payload: Value) -> Result<Value, String> {
+        let mut templates = Templates::default();
+        let template = templates
+            .compile(&Value::String(source.to_owned()), purpose, "test")
+            .map_err(|e| e.to_string())?;
+        let store: Arc<dyn Datastore> =
+            Arc::new(BTreeMap::from([("app.limit".to_owned(), "10".to_owned())]));
+        templates.render(&template, &context("trigger", &payload, &store)).map_err(|e| one_line(&e))
+    }
+
+    #[test]
+    fn a_single_expression_keeps_its_type() {
+        let payload = json!({"n": 5, "tags": ["a"], "s": "5"});
+        assert_eq!(render("{{ trigger.n }}", Purpose::Parameter, payload.clone()), Ok(json!(5)));
+        assert_eq!(
+            render(" {{ trigger.tags }} ", Purpose::Pattern, payload.clone()),
+            Ok(json!(["a"]))
+        );
+        assert_eq!(render("{{ trigger.s }}", Purpose::Pattern, payload), Ok(json!("5")));
+    }
+
+    #[test]
+    fn text_prints_values_the_way_python_does() {
+        let payload = json!({"up": true, "none": null, "tags": ["a", "b"], "x": 1.0});
+        assert_eq!(
+            render(
+                "{{ trigger.up }} {{ trigger.none }} {{ trigger.tags }} {{ trigger.x }}",
+                Purpose::Parameter,
+                payload
+            ),
+            Ok(json!("True None ['a', 'b'] 1.0"))
+        );
+    }
+
+    #[test]
+    fn patterns_with_text_around_an_expression_parse_as_json_when_they_can() {
+        let payload = json!({"n": 5, "host": "web"});
+        assert_eq!(render("[{{ trigger.n }}]", Purpose::Pattern, payload.clone()), Ok(json!([5])));
+        assert_eq!(
+            render("[{{ trigger.n }}]", Purpose::Parameter, payload.clone()),
+            Ok(json!("[5]"))
+        );
+        assert_eq!(
+            render("host-{{ trigger.host }}", Purpose::Pattern, payload),
+            Ok(json!("host-web"))
+        );
+    }
+
+    #[test]
+    fn datastore_keys_are_dotted_and_missing_ones_are_empty() {
+        let payload = json!({"n": 1});
+        assert_eq!(
+            render("{{ st2kv.system.app.limit }}", Purpose::Parameter, payload.clone()),
+            Ok(json!("10"))
+        );
+        assert_eq!(
+            render("{{ kv.app.limit | int }}", Purpose::Parameter, payload.clone()),
+            Ok(json!(10))
+        );
+        assert_eq!(
+            render("{{ st2kv.system.nope }}", Purpose::Parameter, payload.clone()),
+            Ok(json!(""))
+        );
+        assert_eq!(render("<{{ kv.nope }}>", Purpose::Parameter, payload), Ok(json!("<>")));
+    }
+
+    #[test]
+    fn undefined_trigger_fields_are_errors() {
+        let error =
+            render("{{ trigger.missing }}", Purpose::Parameter, json!({})).expect_err("strict");
+        assert!(error.contains("undefined"), "{error}");
+        let error =
+            render("x {{ trigger.missing }}", Purpose::Parameter, json!({})).expect_err("strict");
+        assert!(error.contains("undefined"), "{error}");
+    }
+}
