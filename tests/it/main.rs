@@ -4,9 +4,11 @@
 mod actions;
 mod cli;
 mod loading;
+mod polling;
 mod rules;
 mod sandbox;
 mod sensors;
 mod services;
 mod store;
 mod tidy;
+mod triggers;

@@ -4,5 +4,9 @@
 //! adapters that let the runtime's host imports use the store.
 
 mod datastore;
+mod sensors;
+mod trigger_types;
 
 pub use datastore::StoreKv;
+pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
+pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};

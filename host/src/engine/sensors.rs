@@ -1,0 +1,188 @@
+//! Poll sensors: each poll starts from the last committed cursor, and the
+//! events it returns are committed together with the new cursor, in one
+//! transaction, so a restart neither repeats nor skips events. Between polls
+//! a sensor holds nothing: no instance, no memory beyond its schedule.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::trigger_types::{TriggerError, TriggerTypes};
+use crate::rules::triggers::canonical_trigger_type;
+use crate::runtime::{InvokeError, Limits, LoadedComponent, LogBuffer};
+use crate::store::{
+    ReadError, Store, TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
+};
+
+/// One sensor of one loaded pack, with its config.
+#[derive(Debug, Clone)]
+pub struct PollSensor {
+    /// The pack's component.
+    pub component: Arc<LoadedComponent>,
+    /// The sensor's name within the pack.
+    pub name: String,
+    /// Its configuration object.
+    pub config: Value,
+    /// Sandbox limits for each poll.
+    pub limits: Limits,
+}
+
+impl PollSensor {
+    /// `pack.sensor`, the key its cursor is stored under.
+    pub fn reference(&self) -> String {
+        format!("{}.{}", self.component.pack(), self.name)
+    }
+}
+
+/// What one poll committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollReport {
+    /// Ids of the trigger instances committed, in the sensor's order.
+    pub committed: Vec<Uuid>,
+    /// The cursor now stored.
+    pub cursor: Option<String>,
+    /// What the sensor logged.
+    pub logs: LogBuffer,
+}
+
+/// Why a poll committed nothing. The cursor stays where it was, so the next
+/// poll asks for the same events again.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PollError {
+    /// The sensor failed, timed out or was refused by the sandbox.
+    #[error("sensor {sensor}: {error}")]
+    Sensor {
+        /// `pack.sensor`.
+        sensor: String,
+        /// What the runtime reported.
+        error: InvokeError,
+    },
+    /// One event did not fit its trigger type; none of the poll's events
+    /// were committed.
+    #[error("sensor {sensor}: event {index}: {error}")]
+    Event {
+        /// `pack.sensor`.
+        sensor: String,
+        /// Position of the event in the poll.
+        index: usize,
+        /// Why it was refused.
+        error: TriggerError,
+    },
+    /// The store could not read the cursor.
+    #[error("sensor {sensor}: {error}")]
+    Read {
+        /// `pack.sensor`.
+        sensor: String,
+        /// The store's error.
+        error: ReadError,
+    },
+    /// The store could not commit.
+    #[error("sensor {sensor}: {error}")]
+    Write {
+        /// `pack.sensor`.
+        sensor: String,
+        /// The store's error.
+        error: WriteError,
+    },
+}
+
+/// Polls `sensor` once and commits what it found.
+pub async fn poll_once(
+    store: &Store,
+    types: &TriggerTypes,
+    sensor: &PollSensor,
+) -> Result<PollReport, PollError> {
+    let reference = sensor.reference();
+    let cursor = store
+        .read()
+        .and_then(|snapshot| snapshot.sensor_cursor(&reference))
+        .map_err(|error| PollError::Read { sensor: reference.clone(), error })?;
+    let config = sensor.config.to_string();
+    let invocation = sensor
+        .component
+        .poll_sensor(&sensor.name, &config, cursor.as_deref(), &sensor.limits)
+        .await;
+    let polled = invocation
+        .result
+        .map_err(|error| PollError::Sensor { sensor: reference.clone(), error })?;
+
+    let occurred_at = now_millis();
+    let mut instances = Vec::with_capacity(polled.events.len());
+    for (index, event) in polled.events.into_iter().enumerate() {
+        let refuse = |error| PollError::Event { sensor: reference.clone(), index, error };
+        let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
+            refuse(TriggerError::Invalid {
+                trigger: event.trigger.clone(),
+                which: "payload",
+                path: "/".into(),
+                message: e.to_string(),
+            })
+        })?;
+        types.validate_payload(&event.trigger, &payload).map_err(refuse)?;
+        instances.push(TriggerInstance {
+            id: new_id(),
+            trigger: canonical_trigger_type(&event.trigger).to_owned(),
+            payload,
+            occurred_at,
+            status: TriggerInstanceStatus::Pending,
+        });
+    }
+
+    let committed: Vec<Uuid> = instances.iter().map(|i| i.id).collect();
+    let new_cursor = polled.cursor.clone();
+    let key = reference.clone();
+    store
+        .write(move |tx| {
+            for instance in &instances {
+                tx.insert_trigger_instance(instance)?;
+            }
+            if let Some(cursor) = &new_cursor {
+                tx.set_sensor_cursor(&key, cursor)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|error| PollError::Write { sensor: reference, error })?;
+    Ok(PollReport { committed, cursor: polled.cursor.or(cursor), logs: invocation.logs })
+}
+
+/// Polls a sensor every `interval` until dropped.
+#[derive(Debug)]
+pub struct Poller {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Poller {
+    /// Starts polling `sensor` every `interval` on the current tokio runtime.
+    /// A failed poll is logged and retried at the next tick.
+    pub fn spawn(
+        store: Store,
+        types: Arc<TriggerTypes>,
+        sensor: PollSensor,
+        interval: Duration,
+    ) -> Self {
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match poll_once(&store, &types, &sensor).await {
+                    Ok(report) if !report.committed.is_empty() => {
+                        tracing::debug!(sensor = %sensor.reference(), events = report.committed.len(), "poll committed");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "poll failed; the cursor was kept"),
+                }
+            }
+        });
+        Self { task }
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
