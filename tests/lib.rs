@@ -84,3 +84,16 @@ pub fn request(action: &str, params: &str) -> ActionRequest {
 pub async fn call(component: &LoadedComponent, action: &str, params: &str) -> Invocation {
     component.run_action(&request(action, params), &Limits::default()).await
 }
+
+/// Runs the CLI in-process with `args` (without the program name) and
+/// renders its exit status, stdout and stderr for a snapshot.
+pub fn run_cli(args: &[&str]) -> String {
+    let argv = std::iter::once("squall").chain(args.iter().copied());
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
+    format!(
+        "exit {code}\nstdout: {}stderr: {}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr),
+    )
+}

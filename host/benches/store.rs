@@ -23,6 +23,11 @@ fn event() -> TriggerInstance {
     }
 }
 
+fn open_store(dir: &tempfile::TempDir) -> Store {
+    let config = StoreConfig { retention: None, ..Default::default() };
+    Store::open(&dir.path().join("bench.redb"), config).expect("store")
+}
+
 fn executor() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -35,11 +40,7 @@ fn executor() -> tokio::runtime::Runtime {
 #[divan::bench(sample_count = 200)]
 fn one_writer_one_event(bencher: Bencher<'_, '_>) {
     let dir = tempfile::tempdir().expect("dir");
-    let store = Store::open(
-        &dir.path().join("bench.redb"),
-        StoreConfig { retention: None, ..Default::default() },
-    )
-    .expect("store");
+    let store = open_store(&dir);
     let executor = executor();
     bencher.bench_local(|| {
         let event = event();
@@ -55,11 +56,7 @@ fn sixteen_writers_4000_events(bencher: Bencher<'_, '_>) {
     const WRITERS: usize = 16;
     const EVENTS: usize = 4_000;
     let dir = tempfile::tempdir().expect("dir");
-    let store = Store::open(
-        &dir.path().join("bench.redb"),
-        StoreConfig { retention: None, ..Default::default() },
-    )
-    .expect("store");
+    let store = open_store(&dir);
     let executor = executor();
     bencher.counter(ItemsCount::new(EVENTS)).bench_local(|| {
         executor.block_on(async {

@@ -1,24 +1,18 @@
 //! `squall run`, driven in-process through `squall::cli::execute`.
 
 use expect_test::{Expect, expect};
-use squall_tests::{CORE_PACK, HOSTILE_GUEST, NO_ACTION_GUEST};
+use squall_tests::{CORE_PACK, HOSTILE_GUEST, NO_ACTION_GUEST, run_cli};
 
 /// Runs the CLI with `args` after `squall run --cache-dir <tmp>` and renders
 /// exit status, stdout and stderr, with paths replaced by names.
 fn check(args: &[&str], expected: Expect) {
     let cache = tempfile::tempdir().expect("cache dir");
-    let mut argv = vec!["squall", "run", "--cache-dir", cache.path().to_str().expect("utf-8 path")];
+    let mut argv = vec!["run", "--cache-dir", cache.path().to_str().expect("utf-8 path")];
     argv.extend_from_slice(args);
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
-    let rendered = format!(
-        "exit {code}\nstdout: {}stderr: {}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr),
-    )
-    .replace(CORE_PACK, "CORE")
-    .replace(HOSTILE_GUEST, "HOSTILE")
-    .replace(NO_ACTION_GUEST, "NO_ACTION");
+    let rendered = run_cli(&argv)
+        .replace(CORE_PACK, "CORE")
+        .replace(HOSTILE_GUEST, "HOSTILE")
+        .replace(NO_ACTION_GUEST, "NO_ACTION");
     expected.assert_eq(&rendered);
 }
 

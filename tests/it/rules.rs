@@ -318,21 +318,14 @@ fn rule_test(rule: &str, instance: &str, extra: &[&str], expected: Expect) {
     std::fs::write(&rule_path, rule).expect("write rule");
     std::fs::write(&instance_path, instance).expect("write instance");
     let mut argv = vec![
-        "squall",
         "rule",
         "test",
         rule_path.to_str().expect("utf-8 path"),
         instance_path.to_str().expect("utf-8 path"),
     ];
     argv.extend_from_slice(extra);
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
-    let rendered = format!(
-        "exit {code}\nstdout: {}stderr: {}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr),
-    )
-    .replace(dir.path().to_str().expect("utf-8 path"), "DIR");
+    let rendered =
+        squall_tests::run_cli(&argv).replace(dir.path().to_str().expect("utf-8 path"), "DIR");
     expected.assert_eq(&rendered);
 }
 

@@ -2,7 +2,7 @@
 //! checks its preconditions before it writes, so one that fails leaves the
 //! transaction as it found it and the rest of the batch commits.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use uuid::Uuid;
 
 use super::codec::{decode, encode};
@@ -200,25 +200,14 @@ impl Tx<'_> {
         start: u128,
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
-        let end = id_floor(cutoff);
-        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
-        let mut doomed = Vec::new();
-        let mut resume = None;
-        for row in table.range(start..end).map_err(storage_write)? {
-            let (id, bytes) = row.map_err(storage_write)?;
-            if doomed.len() == limit {
-                resume = Some(id.value());
-                break;
-            }
-            let instance: TriggerInstance = decode("trigger_instances", bytes.value())?;
-            if instance.status == TriggerInstanceStatus::Processed {
-                doomed.push(id.value());
-            }
-        }
-        for id in &doomed {
-            table.remove(*id).map_err(storage_write)?;
-        }
-        Ok((doomed.len(), resume))
+        self.collect_before(
+            TRIGGER_INSTANCES,
+            "trigger_instances",
+            cutoff,
+            start,
+            limit,
+            |instance: TriggerInstance| instance.status == TriggerInstanceStatus::Processed,
+        )
     }
 
     /// Deletes up to `limit` executions that finished before `cutoff`,
@@ -229,26 +218,47 @@ impl Tx<'_> {
         start: u128,
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
-        let end = id_floor(cutoff);
-        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
-        let mut doomed = Vec::new();
+        self.collect_before(
+            EXECUTIONS,
+            "executions",
+            cutoff,
+            start,
+            limit,
+            |execution: Execution| {
+                execution.status.is_finished()
+                    && execution.finished_at.is_some_and(|at| at < cutoff)
+            },
+        )
+    }
+
+    /// Scans rows created before `cutoff` from `start` and deletes up to
+    /// `limit` of those `doomed` selects; says where to resume.
+    fn collect_before<T: serde::de::DeserializeOwned>(
+        &mut self,
+        definition: TableDefinition<'_, u128, &[u8]>,
+        name: &'static str,
+        cutoff: Millis,
+        start: u128,
+        limit: usize,
+        doomed: impl Fn(T) -> bool,
+    ) -> Result<(usize, Resume), WriteError> {
+        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut victims = Vec::new();
         let mut resume = None;
-        for row in table.range(start..end).map_err(storage_write)? {
+        for row in table.range(start..id_floor(cutoff)).map_err(storage_write)? {
             let (id, bytes) = row.map_err(storage_write)?;
-            if doomed.len() == limit {
+            if victims.len() == limit {
                 resume = Some(id.value());
                 break;
             }
-            let execution: Execution = decode("executions", bytes.value())?;
-            if execution.status.is_finished() && execution.finished_at.is_some_and(|at| at < cutoff)
-            {
-                doomed.push(id.value());
+            if doomed(decode(name, bytes.value())?) {
+                victims.push(id.value());
             }
         }
-        for id in &doomed {
+        for id in &victims {
             table.remove(*id).map_err(storage_write)?;
         }
-        Ok((doomed.len(), resume))
+        Ok((victims.len(), resume))
     }
 
     /// Deletes up to `limit` expired key-value entries.
