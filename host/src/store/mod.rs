@@ -75,12 +75,6 @@ struct Inner {
     _collector: Option<mpsc::Sender<()>>,
 }
 
-impl std::fmt::Debug for dyn writer::Operation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Operation")
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued and stop;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Store;
 use super::error::WriteError;
 use super::records::{Millis, now_millis};
+use super::tx::{Resume, Tx};
 
 /// How long records are kept. Audit events are never deleted here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,31 +56,15 @@ impl Store {
     ) -> Result<Collected, WriteError> {
         let mut collected = Collected::default();
         let instances_before = cutoff(now, retention.trigger_instances);
-        let mut start = 0;
-        loop {
-            let (deleted, resume) = self
-                .write(move |tx| {
-                    tx.collect_trigger_instances(instances_before, start, ROWS_PER_BATCH)
-                })
-                .await?;
-            collected.trigger_instances += deleted;
-            match resume {
-                Some(next) => start = next,
-                None => break,
-            }
-        }
+        collected.trigger_instances = self
+            .sweep(move |tx, start| {
+                tx.collect_trigger_instances(instances_before, start, ROWS_PER_BATCH)
+            })
+            .await?;
         let executions_before = cutoff(now, retention.executions);
-        let mut start = 0;
-        loop {
-            let (deleted, resume) = self
-                .write(move |tx| tx.collect_executions(executions_before, start, ROWS_PER_BATCH))
-                .await?;
-            collected.executions += deleted;
-            match resume {
-                Some(next) => start = next,
-                None => break,
-            }
-        }
+        collected.executions = self
+            .sweep(move |tx, start| tx.collect_executions(executions_before, start, ROWS_PER_BATCH))
+            .await?;
         loop {
             let deleted = self.write(move |tx| tx.collect_kv(now, ROWS_PER_BATCH)).await?;
             collected.kv_entries += deleted;
@@ -88,6 +73,23 @@ impl Store {
             }
         }
         Ok(collected)
+    }
+
+    /// Runs `batch` from the start of its table, one writer batch at a time,
+    /// resuming where the previous one stopped; returns how many it deleted.
+    async fn sweep(
+        &self,
+        batch: impl Fn(&mut Tx<'_>, u128) -> Result<(usize, Resume), WriteError> + Send + Copy + 'static,
+    ) -> Result<usize, WriteError> {
+        let (mut deleted, mut start) = (0, 0);
+        loop {
+            let (count, resume) = self.write(move |tx| batch(tx, start)).await?;
+            deleted += count;
+            match resume {
+                Some(next) => start = next,
+                None => return Ok(deleted),
+            }
+        }
     }
 }
 

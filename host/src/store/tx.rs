@@ -13,6 +13,15 @@ use super::records::{
 use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
 use super::secrets::SecretKey;
 
+/// What [`Tx::put_record`] requires of a record already under the id.
+#[derive(Debug, Clone, Copy)]
+enum Existing {
+    /// Inserting: there must be none.
+    Refuse,
+    /// Replacing: there must be one.
+    Require,
+}
+
 /// Longest key-value key, in bytes.
 pub const MAX_KV_KEY_BYTES: usize = 512;
 
@@ -35,12 +44,13 @@ impl Tx<'_> {
         instance: &TriggerInstance,
     ) -> Result<(), WriteError> {
         let bytes = encode("trigger instance", instance)?;
-        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
-        if table.get(instance.id.as_u128()).map_err(storage_write)?.is_some() {
-            return Err(WriteError::AlreadyExists(format!("trigger instance {}", instance.id)));
-        }
-        table.insert(instance.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
-        Ok(())
+        self.put_record(
+            TRIGGER_INSTANCES,
+            "trigger instance",
+            instance.id,
+            &bytes,
+            Existing::Refuse,
+        )
     }
 
     /// Marks a trigger instance's rules as evaluated.
@@ -65,11 +75,7 @@ impl Tx<'_> {
         enqueue: bool,
     ) -> Result<(), WriteError> {
         let bytes = encode("execution", execution)?;
-        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
-        if table.get(execution.id.as_u128()).map_err(storage_write)?.is_some() {
-            return Err(WriteError::AlreadyExists(format!("execution {}", execution.id)));
-        }
-        table.insert(execution.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        self.put_record(EXECUTIONS, "execution", execution.id, &bytes, Existing::Refuse)?;
         if enqueue {
             let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
             queue.insert(execution.id.as_u128(), ()).map_err(storage_write)?;
@@ -80,12 +86,29 @@ impl Tx<'_> {
     /// Replaces an existing execution record.
     pub fn update_execution(&mut self, execution: &Execution) -> Result<(), WriteError> {
         let bytes = encode("execution", execution)?;
-        let mut table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
-        if table.get(execution.id.as_u128()).map_err(storage_write)?.is_none() {
-            return Err(WriteError::NotFound(format!("execution {}", execution.id)));
+        self.put_record(EXECUTIONS, "execution", execution.id, &bytes, Existing::Require)
+    }
+
+    /// Writes `bytes` under `id`, after checking that a record exists or does
+    /// not, as `existing` asks; `what` names the record in the error.
+    fn put_record(
+        &mut self,
+        definition: TableDefinition<'_, u128, &[u8]>,
+        what: &str,
+        id: Uuid,
+        bytes: &[u8],
+        existing: Existing,
+    ) -> Result<(), WriteError> {
+        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let present = table.get(id.as_u128()).map_err(storage_write)?.is_some();
+        match (existing, present) {
+            (Existing::Refuse, true) => Err(WriteError::AlreadyExists(format!("{what} {id}"))),
+            (Existing::Require, false) => Err(WriteError::NotFound(format!("{what} {id}"))),
+            _ => {
+                table.insert(id.as_u128(), bytes).map_err(storage_write)?;
+                Ok(())
+            }
         }
-        table.insert(execution.id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
-        Ok(())
     }
 
     /// Takes up to `limit` executions off the front of the work queue.
