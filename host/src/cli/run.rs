@@ -56,20 +56,14 @@ pub(crate) fn run(
         }
     };
     let limits = Limits { timeout: args.timeout, memory_bytes: args.memory, ..Limits::default() };
-    let config = RuntimeConfig {
-        max_concurrent_instances: 4,
-        max_memory_bytes: args
-            .memory
-            .max(RuntimeConfig::with_cache_dir(&cache_dir).max_memory_bytes),
-        ..RuntimeConfig::with_cache_dir(&cache_dir)
-    };
+    let mut config = RuntimeConfig::with_cache_dir(&cache_dir);
+    config.max_concurrent_instances = 4;
+    config.max_memory_bytes = config.max_memory_bytes.max(args.memory);
 
     let runtime = Runtime::new(config, HostServices::default())?;
     let component = runtime.load(&args.component, &pack)?;
     if !component.exports_action() {
-        let name =
-            args.component.file_name().unwrap_or(args.component.as_os_str()).to_string_lossy();
-        bail!(crate::runtime::InvokeError::NoActionExport { component: name.into_owned() });
+        bail!(crate::runtime::InvokeError::NoActionExport { component: component.file_name() });
     }
     let request = ActionRequest {
         action,
