@@ -97,3 +97,6 @@ pub fn run_cli(args: &[&str]) -> String {
         String::from_utf8_lossy(&stderr),
     )
 }
+
+/// The core pack's manifest, beside its source.
+pub const CORE_MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../packs/core/pack.toml");

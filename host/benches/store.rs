@@ -14,13 +14,10 @@ fn main() {
 }
 
 fn event() -> TriggerInstance {
-    TriggerInstance {
-        id: new_id(),
-        trigger: "core.webhook".into(),
-        payload: json!({"body": {"host": "db-1", "disk": "/var", "used": 0.93}}),
-        occurred_at: now_millis(),
-        status: TriggerInstanceStatus::Pending,
-    }
+    TriggerInstance::new(
+        "core.webhook",
+        json!({"body": {"host": "db-1", "disk": "/var", "used": 0.93}}),
+    )
 }
 
 fn open_store(dir: &tempfile::TempDir) -> Store {

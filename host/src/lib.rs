@@ -1,6 +1,7 @@
 //! Squall: an event-driven automation host running sandboxed WebAssembly packs.
 pub mod cli;
 pub mod engine;
+pub mod pack;
 pub mod rules;
 pub mod runtime;
 pub mod store;

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use squall::engine::{PollError, PollSensor, Poller, TriggerType, TriggerTypes, poll_once};
+use squall::engine::{
+    Actions, Ingest, PollError, PollSensor, Poller, TriggerType, TriggerTypes, poll_once,
+};
+use squall::rules::RuleIndex;
 use squall::runtime::Limits;
 use squall::store::{Store, StoreConfig, TriggerInstanceStatus};
 use squall_tests::{HOSTILE_GUEST, TestRuntime};
@@ -32,6 +35,12 @@ fn open(dir: &tempfile::TempDir) -> Store {
     .expect("store")
 }
 
+/// Decides events against `types` with no rules: instances commit processed
+/// and start nothing.
+fn ingest(store: &Store, types: TriggerTypes) -> Ingest {
+    Ingest::new(store.clone(), Arc::new(types), RuleIndex::default(), Actions::default())
+}
+
 fn ticks(runtime: &TestRuntime, batch: u64) -> PollSensor {
     PollSensor {
         component: Arc::new(runtime.load(HOSTILE_GUEST, "hostile")),
@@ -51,7 +60,7 @@ fn ticks_in(snapshot: &squall::store::Snapshot) -> Vec<u64> {
     assert!(
         instances
             .iter()
-            .all(|i| i.trigger == "hostile.tick" && i.status == TriggerInstanceStatus::Pending)
+            .all(|i| i.trigger == "hostile.tick" && i.status == TriggerInstanceStatus::Processed)
     );
     instances.iter().map(|i| i.payload["n"].as_u64().expect("n")).collect()
 }
@@ -63,13 +72,15 @@ async fn a_restart_resumes_from_the_committed_cursor() {
     let types = types();
     {
         let store = open(&dir);
-        let first = poll_once(&store, &types, &ticks(&runtime, 2)).await.expect("poll");
+        let first =
+            poll_once(&ingest(&store, types.clone()), &ticks(&runtime, 2)).await.expect("poll");
         assert_eq!((first.committed.len(), first.cursor.as_deref()), (2, Some("2")));
-        let second = poll_once(&store, &types, &ticks(&runtime, 3)).await.expect("poll");
+        let second =
+            poll_once(&ingest(&store, types.clone()), &ticks(&runtime, 3)).await.expect("poll");
         assert_eq!(second.cursor.as_deref(), Some("5"));
     }
     let store = open(&dir);
-    poll_once(&store, &types, &ticks(&runtime, 1)).await.expect("poll after restart");
+    poll_once(&ingest(&store, types), &ticks(&runtime, 1)).await.expect("poll after restart");
     assert_eq!(committed_ticks(&store), [1, 2, 3, 4, 5, 6]);
     assert_eq!(
         store.read().expect("snapshot").sensor_cursor("hostile.ticks").expect("cursor"),
@@ -91,8 +102,9 @@ async fn an_event_that_fails_its_schema_commits_nothing_and_keeps_the_cursor() {
             parameters_schema: None,
         })
         .expect("schema");
-    let error =
-        poll_once(&store, &strict, &ticks(&runtime, 3)).await.expect_err("tick 3 is refused");
+    let error = poll_once(&ingest(&store, strict), &ticks(&runtime, 3))
+        .await
+        .expect_err("tick 3 is refused");
     assert!(matches!(error, PollError::Event { index: 2, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -105,7 +117,7 @@ async fn an_event_that_fails_its_schema_commits_nothing_and_keeps_the_cursor() {
     );
 
     // An event of a trigger type nobody registered is refused the same way.
-    let unknown = poll_once(&store, &TriggerTypes::builtin(), &ticks(&runtime, 1))
+    let unknown = poll_once(&ingest(&store, TriggerTypes::builtin()), &ticks(&runtime, 1))
         .await
         .expect_err("unknown type");
     assert_eq!(
@@ -119,12 +131,8 @@ async fn a_poller_polls_on_its_interval_without_gaps_or_repeats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = TestRuntime::new();
     let store = open(&dir);
-    let poller = Poller::spawn(
-        store.clone(),
-        Arc::new(types()),
-        ticks(&runtime, 2),
-        Duration::from_millis(20),
-    );
+    let poller =
+        Poller::spawn(ingest(&store, types()), ticks(&runtime, 2), Duration::from_millis(20));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while committed_ticks(&store).len() < 10 {
         assert!(std::time::Instant::now() < deadline, "the poller did not poll");

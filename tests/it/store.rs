@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use squall::store::{
     AuditEvent, Execution, ExecutionStatus, KvScope, MASKED_SECRET, OpenError, Retention, Store,
-    StoreConfig, TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
+    StoreConfig, TriggerInstance, TriggerInstanceStatus, WriteError, now_millis,
 };
 
 fn open(dir: &tempfile::TempDir) -> Store {
@@ -17,30 +17,13 @@ fn open(dir: &tempfile::TempDir) -> Store {
 
 fn instance(status: TriggerInstanceStatus) -> TriggerInstance {
     TriggerInstance {
-        id: new_id(),
-        trigger: "core.webhook".into(),
-        payload: json!({"body": {"disk": "/var"}}),
-        occurred_at: now_millis(),
         status,
+        ..TriggerInstance::new("core.webhook", json!({"body": {"disk": "/var"}}))
     }
 }
 
 fn execution(status: ExecutionStatus, finished_at: Option<i64>) -> Execution {
-    let now = now_millis();
-    Execution {
-        id: new_id(),
-        action: "core.noop".into(),
-        parameters: json!({}),
-        status,
-        trigger_instance: None,
-        rule: None,
-        attempt: 1,
-        created_at: now,
-        updated_at: now,
-        finished_at,
-        result: None,
-        error: None,
-    }
+    Execution { status, finished_at, ..Execution::new("core.noop", json!({})) }
 }
 
 #[tokio::test]
@@ -78,8 +61,8 @@ async fn an_event_and_the_executions_it_starts_commit_together_and_survive_reope
     assert_eq!(stored.payload, event.payload);
     assert_eq!(snapshot.execution(started.id).expect("read"), Some(started.clone()));
     assert_eq!(snapshot.queued_executions().expect("queue"), 1);
-    let taken = store.write(|tx| tx.dequeue_executions(10)).await.expect("dequeue");
-    assert_eq!(taken, [started.id]);
+    let taken = store.write(|tx| tx.dequeue_executions(now_millis(), 10)).await.expect("dequeue");
+    assert_eq!(taken, (vec![started.id], None));
     assert_eq!(store.read().expect("snapshot").queued_executions().expect("queue"), 0);
 }
 

@@ -1,12 +1,19 @@
 //! The engine: trigger instances → rules → executions → workers → results,
 //! with sensors, timers and policies. It is the one module that knows
-//! `rules`, `workflow`, `runtime` and `store` together; today it holds the
-//! adapters that let the runtime's host imports use the store.
+//! `rules`, `workflow`, `runtime` and `store` together.
 
+mod actions;
 mod datastore;
+mod error;
+mod executor;
+mod ingest;
 mod sensors;
 mod trigger_types;
 
+pub use actions::{ActionSpec, Actions, CatalogError};
 pub use datastore::StoreKv;
+pub use error::{CancelError, EmitError, EngineError, RequestError};
+pub use executor::{Engine, EngineConfig};
+pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};

@@ -9,12 +9,10 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::trigger_types::{TriggerError, TriggerTypes};
-use crate::rules::triggers::canonical_trigger_type;
+use super::ingest::{Event, Ingest};
+use super::trigger_types::TriggerError;
 use crate::runtime::{InvokeError, Limits, LoadedComponent, LogBuffer};
-use crate::store::{
-    ReadError, Store, TriggerInstance, TriggerInstanceStatus, WriteError, new_id, now_millis,
-};
+use crate::store::{ReadError, WriteError};
 
 /// One sensor of one loaded pack, with its config.
 #[derive(Debug, Clone)]
@@ -88,14 +86,12 @@ pub enum PollError {
     },
 }
 
-/// Polls `sensor` once and commits what it found.
-pub async fn poll_once(
-    store: &Store,
-    types: &TriggerTypes,
-    sensor: &PollSensor,
-) -> Result<PollReport, PollError> {
+/// Polls `sensor` once, decides its events against the rules, and commits
+/// them, the executions they start and the new cursor in one transaction.
+pub async fn poll_once(ingest: &Ingest, sensor: &PollSensor) -> Result<PollReport, PollError> {
     let reference = sensor.reference();
-    let cursor = store
+    let cursor = ingest
+        .store()
         .read()
         .and_then(|snapshot| snapshot.sensor_cursor(&reference))
         .map_err(|error| PollError::Read { sensor: reference.clone(), error })?;
@@ -108,8 +104,7 @@ pub async fn poll_once(
         .result
         .map_err(|error| PollError::Sensor { sensor: reference.clone(), error })?;
 
-    let occurred_at = now_millis();
-    let mut instances = Vec::with_capacity(polled.events.len());
+    let mut decided = Vec::with_capacity(polled.events.len());
     for (index, event) in polled.events.into_iter().enumerate() {
         let refuse = |error| PollError::Event { sensor: reference.clone(), index, error };
         let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
@@ -120,28 +115,16 @@ pub async fn poll_once(
                 message: e.to_string(),
             })
         })?;
-        types.validate_payload(&event.trigger, &payload).map_err(refuse)?;
-        instances.push(TriggerInstance {
-            id: new_id(),
-            trigger: canonical_trigger_type(&event.trigger).to_owned(),
-            payload,
-            occurred_at,
-            status: TriggerInstanceStatus::Pending,
-        });
+        decided.push(ingest.decide(Event::new(event.trigger, payload)).map_err(refuse)?);
     }
 
-    let committed: Vec<Uuid> = instances.iter().map(|i| i.id).collect();
+    let committed: Vec<Uuid> = decided.iter().map(|d| d.instance.id).collect();
     let new_cursor = polled.cursor.clone();
     let key = reference.clone();
-    store
-        .write(move |tx| {
-            for instance in &instances {
-                tx.insert_trigger_instance(instance)?;
-            }
-            if let Some(cursor) = &new_cursor {
-                tx.set_sensor_cursor(&key, cursor)?;
-            }
-            Ok(())
+    ingest
+        .commit(decided, move |tx| match &new_cursor {
+            Some(cursor) => tx.set_sensor_cursor(&key, cursor),
+            None => Ok(()),
         })
         .await
         .map_err(|error| PollError::Write { sensor: reference, error })?;
@@ -157,18 +140,13 @@ pub struct Poller {
 impl Poller {
     /// Starts polling `sensor` every `interval` on the current tokio runtime.
     /// A failed poll is logged and retried at the next tick.
-    pub fn spawn(
-        store: Store,
-        types: Arc<TriggerTypes>,
-        sensor: PollSensor,
-        interval: Duration,
-    ) -> Self {
+    pub fn spawn(ingest: Ingest, sensor: PollSensor, interval: Duration) -> Self {
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match poll_once(&store, &types, &sensor).await {
+                match poll_once(&ingest, &sensor).await {
                     Ok(report) if !report.committed.is_empty() => {
                         tracing::debug!(sensor = %sensor.reference(), events = report.committed.len(), "poll committed");
                     }

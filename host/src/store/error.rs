@@ -79,6 +79,9 @@ pub enum WriteError {
         /// What was expected.
         message: String,
     },
+    /// A stored record the operation needed could not be decoded.
+    #[error("{0}")]
+    Corrupt(String),
     /// redb could not write or commit; the whole batch was rolled back.
     #[error("store write failed: {0}")]
     Storage(String),
@@ -89,7 +92,10 @@ pub enum WriteError {
 
 impl From<ReadError> for WriteError {
     fn from(error: ReadError) -> Self {
-        Self::Storage(error.to_string())
+        match error {
+            ReadError::Corrupt { .. } => Self::Corrupt(error.to_string()),
+            _ => Self::Storage(error.to_string()),
+        }
     }
 }
 

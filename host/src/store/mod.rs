@@ -23,8 +23,8 @@ use redb::{Database, ReadableTable};
 
 pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
-    AuditEvent, Execution, ExecutionStatus, KvScope, MASKED_SECRET, Millis, TriggerInstance,
-    TriggerInstanceStatus, new_id, now_millis,
+    Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvScope, MASKED_SECRET, Millis,
+    RuleEnforcement, TriggerInstance, TriggerInstanceStatus, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

@@ -1,7 +1,7 @@
 //! The records the store keeps, as the rest of the host sees them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// Milliseconds since the Unix epoch.
@@ -42,6 +42,43 @@ pub struct TriggerInstance {
     pub occurred_at: Millis,
     /// Processing state.
     pub status: TriggerInstanceStatus,
+    /// The trigger's parameters (a webhook's `url`, a timer's schedule):
+    /// only rules whose `trigger.parameters` equal these are considered.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub parameters: Map<String, Value>,
+    /// What each matching rule did with it (StackStorm's rule enforcements),
+    /// committed in the same transaction as the instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<RuleEnforcement>,
+}
+
+impl TriggerInstance {
+    /// A pending instance of `trigger` received now, with a new id.
+    pub fn new(trigger: impl Into<String>, payload: Value) -> Self {
+        Self {
+            id: new_id(),
+            trigger: trigger.into(),
+            payload,
+            occurred_at: now_millis(),
+            status: TriggerInstanceStatus::Pending,
+            parameters: Map::new(),
+            decisions: Vec::new(),
+        }
+    }
+}
+
+/// One rule that matched a trigger instance, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleEnforcement {
+    /// `pack.rule`.
+    pub rule: String,
+    /// The execution it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Uuid>,
+    /// Why no execution was started (unknown action, parameters that do not
+    /// render or fit the action's schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Where an execution is in its life.
@@ -99,6 +136,9 @@ pub struct Execution {
     pub created_at: Millis,
     /// Last state change.
     pub updated_at: Millis,
+    /// When the current attempt started running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Millis>,
     /// When it reached a finished state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Millis>,
@@ -108,6 +148,60 @@ pub struct Execution {
     /// Error message when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the action logged during its last attempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<ExecutionLog>,
+    /// Earlier attempts that ended in a retry, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<Attempt>,
+}
+
+impl Execution {
+    /// A new execution of `action`, requested now, attempt 1.
+    pub fn new(action: impl Into<String>, parameters: Value) -> Self {
+        let now = now_millis();
+        Self {
+            id: new_id(),
+            action: action.into(),
+            parameters,
+            status: ExecutionStatus::Requested,
+            trigger_instance: None,
+            rule: None,
+            attempt: 1,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+            result: None,
+            error: None,
+            logs: Vec::new(),
+            retries: Vec::new(),
+        }
+    }
+}
+
+/// One line an action logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionLog {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The line.
+    pub message: String,
+}
+
+/// An attempt of an execution that was retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its number, from 1.
+    pub attempt: u32,
+    /// How it ended: `failed`, `timeout`, or `abandoned` when the host
+    /// stopped while it ran.
+    pub status: ExecutionStatus,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it ended (or when the host noticed it had been cut short).
+    pub ended_at: Millis,
 }
 
 /// Who a key-value entry belongs to.

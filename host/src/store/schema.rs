@@ -5,7 +5,7 @@
 use redb::TableDefinition;
 
 /// Bumped when a table's key or value encoding changes incompatibly.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// `"schema_version"` → the version as decimal text.
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
@@ -19,9 +19,15 @@ pub(crate) const TRIGGER_INSTANCES: TableDefinition<'_, u128, &[u8]> =
     TableDefinition::new("trigger_instances");
 /// Execution id (UUIDv7 as u128) → [`Execution`](super::Execution).
 pub(crate) const EXECUTIONS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("executions");
-/// Execution id → nothing: executions waiting for a worker, oldest first.
-pub(crate) const EXECUTION_QUEUE: TableDefinition<'_, u128, ()> =
+/// (due time in [`Millis`](super::Millis) as u64, execution id) → nothing:
+/// executions waiting for a worker, earliest due first. New executions are
+/// due at once; retries and executions held back by a concurrency policy are
+/// due later.
+pub(crate) const EXECUTION_QUEUE: TableDefinition<'_, (u64, u128), ()> =
     TableDefinition::new("execution_queue");
+/// Execution id → nothing: executions a worker has started and not yet
+/// finished. After a crash these are the ones to retry or abandon.
+pub(crate) const RUNNING: TableDefinition<'_, u128, ()> = TableDefinition::new("running");
 
 /// Sensor ref (`pack.sensor`) → its last committed cursor.
 pub(crate) const SENSOR_CURSORS: TableDefinition<'_, &str, &str> =

@@ -9,7 +9,9 @@ use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance};
-use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+use super::schema::{
+    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+};
 use super::secrets::SecretKey;
 
 /// A read transaction: every read through it sees the same committed state.
@@ -60,6 +62,15 @@ impl Snapshot {
     /// How many executions wait on the work queue.
     pub fn queued_executions(&self) -> Result<u64, ReadError> {
         match self.txn.open_table(EXECUTION_QUEUE) {
+            Ok(table) => table.len().map_err(storage_read),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(error) => Err(storage_read(error)),
+        }
+    }
+
+    /// How many executions a worker started and has not finished.
+    pub fn running_executions(&self) -> Result<u64, ReadError> {
+        match self.txn.open_table(RUNNING) {
             Ok(table) => table.len().map_err(storage_read),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
             Err(error) => Err(storage_read(error)),

@@ -10,7 +10,9 @@ use super::error::{WriteError, storage_write};
 use super::records::{
     AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance, TriggerInstanceStatus,
 };
-use super::schema::{AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, SENSOR_CURSORS, TRIGGER_INSTANCES};
+use super::schema::{
+    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+};
 use super::secrets::SecretKey;
 
 /// What [`Tx::put_record`] requires of a record already under the id.
@@ -68,7 +70,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Records a new execution; `enqueue` also puts it on the work queue.
+    /// Records a new execution; `enqueue` also puts it on the work queue,
+    /// due at once.
     pub fn insert_execution(
         &mut self,
         execution: &Execution,
@@ -77,10 +80,55 @@ impl Tx<'_> {
         let bytes = encode("execution", execution)?;
         self.put_record(EXECUTIONS, "execution", execution.id, &bytes, Existing::Refuse)?;
         if enqueue {
-            let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
-            queue.insert(execution.id.as_u128(), ()).map_err(storage_write)?;
+            self.enqueue_execution(execution.id, execution.created_at)?;
         }
         Ok(())
+    }
+
+    /// Puts an execution on the work queue, due at `due`.
+    pub fn enqueue_execution(&mut self, id: Uuid, due: Millis) -> Result<(), WriteError> {
+        let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+        queue.insert((millis_key(due), id.as_u128()), ()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// The execution stored under `id`.
+    pub fn execution(&mut self, id: Uuid) -> Result<Execution, WriteError> {
+        let table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
+        let stored = table.get(id.as_u128()).map_err(storage_write)?;
+        let stored = stored.ok_or_else(|| WriteError::NotFound(format!("execution {id}")))?;
+        Ok(decode("executions", stored.value())?)
+    }
+
+    /// Records that a worker started `execution` (already set to running):
+    /// until [`Self::finish_running`], a restart treats it as cut short.
+    pub fn start_running(&mut self, execution: &Execution) -> Result<(), WriteError> {
+        self.update_execution(execution)?;
+        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+        running.insert(execution.id.as_u128(), ()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Stores the outcome of a running execution (finished, or set back to
+    /// scheduled for a retry) and takes it off the running set.
+    pub fn finish_running(&mut self, execution: &Execution) -> Result<(), WriteError> {
+        self.update_execution(execution)?;
+        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+        running.remove(execution.id.as_u128()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Every execution marked running, oldest first.
+    pub fn running_executions(&mut self) -> Result<Vec<Execution>, WriteError> {
+        let ids: Vec<u128> = {
+            let running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+            let mut ids = Vec::new();
+            for row in running.iter().map_err(storage_write)? {
+                ids.push(row.map_err(storage_write)?.0.value());
+            }
+            ids
+        };
+        ids.into_iter().map(|id| self.execution(Uuid::from_u128(id))).collect()
     }
 
     /// Replaces an existing execution record.
@@ -111,17 +159,28 @@ impl Tx<'_> {
         }
     }
 
-    /// Takes up to `limit` executions off the front of the work queue.
-    pub fn dequeue_executions(&mut self, limit: usize) -> Result<Vec<Uuid>, WriteError> {
+    /// Takes up to `limit` executions due at or before `now` off the front of
+    /// the work queue, earliest due first. Also says when the next one left
+    /// on the queue is due.
+    pub fn dequeue_executions(
+        &mut self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<(Vec<Uuid>, Option<Millis>), WriteError> {
         let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
         let mut taken = Vec::new();
-        while taken.len() < limit {
-            match queue.pop_first().map_err(storage_write)? {
-                Some((id, _)) => taken.push(Uuid::from_u128(id.value())),
-                None => break,
+        let now = millis_key(now);
+        loop {
+            let next = queue.first().map_err(storage_write)?.map(|(key, _)| key.value());
+            match next {
+                Some((due, id)) if due <= now && taken.len() < limit => {
+                    queue.remove((due, id)).map_err(storage_write)?;
+                    taken.push(Uuid::from_u128(id));
+                }
+                Some((due, _)) => return Ok((taken, Some(Millis::try_from(due).unwrap_or(0)))),
+                None => return Ok((taken, None)),
             }
         }
-        Ok(taken)
     }
 
     /// Stores `value` under `key` in `scope`, expiring at `expires_at`.
@@ -302,6 +361,11 @@ impl Tx<'_> {
         }
         Ok(doomed.len())
     }
+}
+
+/// A queue key's time part: times before the epoch sort first.
+fn millis_key(at: Millis) -> u64 {
+    u64::try_from(at).unwrap_or(0)
 }
 
 /// The smallest UUIDv7 of millisecond `at`: every id created before `at`

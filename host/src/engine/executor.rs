@@ -1,0 +1,538 @@
+//! [`Engine`]: the event loop. Events are decided and committed with the
+//! executions they start; a dispatcher takes due executions off the durable
+//! queue under the concurrency policies; workers run them in Wasm sandboxes
+//! on their own threads; each result commits together with the
+//! `core.execution_finished` instance it causes and whatever that starts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
+use uuid::Uuid;
+
+use super::actions::Actions;
+use super::error::{CancelError, EmitError, EngineError, RequestError};
+use super::ingest::{Emitted, EngineEvent, Event, Ingest};
+use crate::pack::{CrashPolicy, OverLimit, RetryOn};
+use crate::runtime::{ActionRequest, InvokeError, LogBuffer};
+use crate::store::{
+    Attempt, Execution, ExecutionLog, ExecutionStatus, Millis, Store, Tx, WriteError, now_millis,
+};
+
+/// How the engine runs work.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Threads running Wasm actions, apart from the caller's threads.
+    pub worker_threads: usize,
+    /// Most executions running at once. Keep it at or below the runtime's
+    /// `max_concurrent_instances`: a full instance pool refuses sandboxes.
+    pub max_running: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self { worker_threads: cores, max_running: 128 }
+    }
+}
+
+/// The running engine. Cheap to clone; it stops when the last clone is
+/// dropped. Executions running at that moment stay marked running, and the
+/// next start treats them as cut short by a crash.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    _workers: Arc<Workers>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    ingest: Ingest,
+    slots: Arc<Semaphore>,
+    running_by_action: Mutex<HashMap<String, u32>>,
+    cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
+}
+
+/// The worker threads; dropping them stops every task at its next await.
+#[derive(Debug)]
+struct Workers(Option<tokio::runtime::Runtime>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// How a run ended, before policies are applied.
+struct Ending {
+    result: Result<Value, Failure>,
+    logs: LogBuffer,
+}
+
+enum Failure {
+    Failed(String),
+    Timeout(String),
+    Canceled,
+}
+
+impl Engine {
+    /// Starts the engine on `ingest`'s store: executions left running by a
+    /// previous process are retried or abandoned per their action's policy,
+    /// then the dispatcher starts taking work.
+    pub async fn start(ingest: Ingest, config: EngineConfig) -> Result<Self, EngineError> {
+        let workers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("squall-worker")
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::Workers(e.to_string()))?;
+        let max_running = config.max_running.max(1);
+        let shared = Arc::new(Shared {
+            ingest,
+            slots: Arc::new(Semaphore::new(max_running)),
+            running_by_action: Mutex::new(HashMap::new()),
+            cancels: Mutex::new(HashMap::new()),
+        });
+        shared.recover().await?;
+        workers.spawn(dispatch(shared.clone()));
+        Ok(Self { shared, _workers: Arc::new(Workers(Some(workers))) })
+    }
+
+    /// The rules, actions and store the engine decides with.
+    pub fn ingest(&self) -> &Ingest {
+        &self.shared.ingest
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.shared.ingest.store()
+    }
+
+    /// Replaces the actions; executions started from now on use them.
+    pub fn set_actions(&self, actions: Actions) {
+        self.shared.ingest.set_actions(actions);
+    }
+
+    /// A live feed of what the engine commits. A receiver that falls more
+    /// than a few thousand events behind misses the oldest.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.shared.ingest.subscribe()
+    }
+
+    /// Validates `event`, evaluates the rules, and commits the trigger
+    /// instance with its rule enforcements and the executions they start, in
+    /// one transaction. Returns once that is durable.
+    pub async fn emit(&self, event: Event) -> Result<Emitted, EmitError> {
+        let decided = self.shared.ingest.decide(event)?;
+        let mut emitted =
+            self.shared.ingest.commit(vec![decided], |_| Ok(())).await.map_err(EmitError::Write)?;
+        emitted.pop().ok_or(EmitError::Write(WriteError::Closed))
+    }
+
+    /// Requests one execution of `action` directly (not through a rule).
+    pub async fn request(
+        &self,
+        action: &str,
+        parameters: Map<String, Value>,
+    ) -> Result<Uuid, RequestError> {
+        let spec = self
+            .shared
+            .ingest
+            .action(action)
+            .ok_or_else(|| RequestError::UnknownAction(action.to_owned()))?;
+        let parameters = spec.prepare_parameters(parameters).map_err(RequestError::Parameters)?;
+        let execution = Execution::new(action, parameters);
+        let id = execution.id;
+        self.store()
+            .write(move |tx| tx.insert_execution(&execution, true))
+            .await
+            .map_err(RequestError::Write)?;
+        self.shared.announce(id, action, ExecutionStatus::Requested);
+        self.shared.ingest.work_queued();
+        Ok(id)
+    }
+
+    /// Cancels an execution: one still queued is canceled at once; a
+    /// running one is stopped and recorded canceled by its worker. Returns
+    /// the state it was in.
+    pub async fn cancel(&self, id: Uuid) -> Result<ExecutionStatus, CancelError> {
+        loop {
+            let execution = self
+                .store()
+                .read()
+                .and_then(|snapshot| snapshot.execution(id))
+                .map_err(CancelError::Read)?
+                .ok_or(CancelError::NotFound(id))?;
+            match execution.status {
+                status if status.is_finished() => return Err(CancelError::Finished(id, status)),
+                ExecutionStatus::Running => {
+                    self.shared.cancel_signal(id).notify_one();
+                    return Ok(ExecutionStatus::Running);
+                }
+                before => {
+                    let mut canceled = execution.clone();
+                    let now = now_millis();
+                    canceled.status = ExecutionStatus::Canceled;
+                    canceled.updated_at = now;
+                    canceled.finished_at = Some(now);
+                    let finished = self.shared.ingest.execution_finished(&canceled);
+                    let expected = (execution.status, execution.updated_at);
+                    let committed = self
+                        .store()
+                        .write(move |tx| {
+                            let current = tx.execution(id)?;
+                            if (current.status, current.updated_at) != expected {
+                                return Ok(None);
+                            }
+                            tx.update_execution(&canceled)?;
+                            finished.commit(tx)?;
+                            Ok(Some(finished))
+                        })
+                        .await
+                        .map_err(CancelError::Write)?;
+                    // Changed under us (a worker took it): look again.
+                    if let Some(finished) = committed {
+                        self.shared.announce(id, &execution.action, ExecutionStatus::Canceled);
+                        self.shared.ingest.announce_decided(&finished);
+                        return Ok(before);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
+        self.ingest.announce(id, action, status);
+    }
+
+    fn cancel_signal(&self, id: Uuid) -> Arc<Notify> {
+        let mut cancels = self.cancels.lock().unwrap_or_else(PoisonError::into_inner);
+        cancels.entry(id).or_default().clone()
+    }
+
+    /// Executions the previous process left running: each is put back on
+    /// the queue, or abandoned, as its action's crash policy says.
+    async fn recover(&self) -> Result<(), EngineError> {
+        let running = self
+            .ingest
+            .store()
+            .write(|tx| tx.running_executions())
+            .await
+            .map_err(EngineError::Recover)?;
+        for mut execution in running {
+            let policy =
+                self.ingest.action(&execution.action).map(|a| a.policy.clone()).unwrap_or_default();
+            let crashes =
+                execution.retries.iter().filter(|a| a.status == ExecutionStatus::Abandoned).count();
+            let now = now_millis();
+            let retry =
+                matches!(policy.on_crash, CrashPolicy::Retry { max } if crashes < max as usize);
+            execution.retries.push(Attempt {
+                attempt: execution.attempt,
+                status: ExecutionStatus::Abandoned,
+                error: Some("the host stopped while it ran".into()),
+                ended_at: now,
+            });
+            execution.updated_at = now;
+            execution.logs.clear();
+            if retry {
+                tracing::info!(execution = %execution.id, action = %execution.action, "retrying an execution cut short by a restart");
+                execution.attempt += 1;
+                execution.status = ExecutionStatus::Requested;
+                execution.started_at = None;
+                self.ingest
+                    .store()
+                    .write(move |tx| {
+                        tx.finish_running(&execution)?;
+                        tx.enqueue_execution(execution.id, now)
+                    })
+                    .await
+                    .map_err(EngineError::Recover)?;
+            } else {
+                tracing::warn!(execution = %execution.id, action = %execution.action, "abandoning an execution cut short by a restart");
+                execution.status = ExecutionStatus::Abandoned;
+                execution.finished_at = Some(now);
+                execution.error = Some("the host stopped while it ran; not retried".into());
+                let finished = self.ingest.execution_finished(&execution);
+                self.ingest
+                    .store()
+                    .write(move |tx| {
+                        tx.finish_running(&execution)?;
+                        finished.commit(tx).map(drop)
+                    })
+                    .await
+                    .map_err(EngineError::Recover)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one execution already marked running, then commits its ending.
+    async fn run(
+        self: Arc<Self>,
+        execution: Execution,
+        permit: OwnedSemaphorePermit,
+        cancel_now: bool,
+    ) {
+        let cancel = self.cancel_signal(execution.id);
+        let ending = if cancel_now {
+            Ending { result: Err(Failure::Canceled), logs: LogBuffer::default() }
+        } else {
+            self.invoke(&execution, &cancel).await
+        };
+        drop(permit);
+        {
+            let mut running = self.running_by_action.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(count) = running.get_mut(&execution.action) {
+                *count = count.saturating_sub(1);
+            }
+        }
+        self.ingest.work_queued();
+        let id = execution.id;
+        if let Err(error) = self.conclude(execution, ending).await {
+            // The record stays `running`; the next start retries or abandons it.
+            tracing::error!(execution = %id, %error, "cannot record the end of an execution");
+        }
+        self.cancels.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+    }
+
+    async fn invoke(&self, execution: &Execution, cancel: &Notify) -> Ending {
+        let Some(spec) = self.ingest.action(&execution.action) else {
+            let message = format!("action {} is not installed", execution.action);
+            return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
+        };
+        let request = ActionRequest {
+            action: spec.name.clone(),
+            params: execution.parameters.to_string(),
+            execution_id: execution.id.to_string(),
+            attempt: execution.attempt,
+        };
+        let limits = spec.limits();
+        tokio::select! {
+            invocation = spec.component.run_action(&request, &limits) => {
+                let result = match invocation.result {
+                    Ok(output) => serde_json::from_str(&output)
+                        .map_err(|e| Failure::Failed(format!("output is not JSON: {e}"))),
+                    Err(error @ InvokeError::Timeout { .. }) => Err(Failure::Timeout(error.to_string())),
+                    Err(error) => Err(Failure::Failed(error.to_string())),
+                };
+                Ending { result, logs: invocation.logs }
+            }
+            () = cancel.notified() => Ending { result: Err(Failure::Canceled), logs: LogBuffer::default() },
+        }
+    }
+
+    /// Applies the retry policy to how a run ended and commits the outcome:
+    /// back on the queue for another attempt, or finished together with the
+    /// `core.execution_finished` instance and what its rules start.
+    async fn conclude(&self, mut execution: Execution, ending: Ending) -> Result<(), WriteError> {
+        let now = now_millis();
+        execution.updated_at = now;
+        execution.logs = ending
+            .logs
+            .records
+            .iter()
+            .map(|r| ExecutionLog { level: r.level.to_string(), message: r.message.clone() })
+            .collect();
+        let (status, error) = match ending.result {
+            Ok(output) => {
+                execution.result = Some(output);
+                (ExecutionStatus::Succeeded, None)
+            }
+            Err(Failure::Failed(message)) => (ExecutionStatus::Failed, Some(message)),
+            Err(Failure::Timeout(message)) => (ExecutionStatus::Timeout, Some(message)),
+            Err(Failure::Canceled) => {
+                (ExecutionStatus::Canceled, Some("canceled on request".into()))
+            }
+        };
+        if let Some(delay) = self.retry_delay(&execution, status) {
+            execution.retries.push(Attempt {
+                attempt: execution.attempt,
+                status,
+                error,
+                ended_at: now,
+            });
+            execution.attempt += 1;
+            execution.status = ExecutionStatus::Scheduled;
+            execution.started_at = None;
+            let due =
+                now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
+            let (id, action) = (execution.id, execution.action.clone());
+            self.ingest
+                .store()
+                .write(move |tx| {
+                    tx.finish_running(&execution)?;
+                    tx.enqueue_execution(execution.id, due)
+                })
+                .await?;
+            self.announce(id, &action, ExecutionStatus::Scheduled);
+            self.ingest.work_queued();
+            return Ok(());
+        }
+        execution.status = status;
+        execution.error = error;
+        execution.finished_at = Some(now);
+        let finished = Arc::new(self.ingest.execution_finished(&execution));
+        let (id, action) = (execution.id, execution.action.clone());
+        {
+            let finished = finished.clone();
+            self.ingest
+                .store()
+                .write(move |tx| {
+                    tx.finish_running(&execution)?;
+                    finished.commit(tx).map(drop)
+                })
+                .await?;
+        }
+        self.announce(id, &action, status);
+        self.ingest.announce_decided(&finished);
+        Ok(())
+    }
+
+    /// How long to wait before retrying, when the action's retry policy
+    /// covers this ending and has retries left.
+    fn retry_delay(&self, execution: &Execution, status: ExecutionStatus) -> Option<Duration> {
+        let retry = self.ingest.action(&execution.action)?.policy.retry.clone()?;
+        let on = match status {
+            ExecutionStatus::Failed => RetryOn::Failure,
+            ExecutionStatus::Timeout => RetryOn::Timeout,
+            _ => return None,
+        };
+        let used =
+            execution.retries.iter().filter(|a| a.status != ExecutionStatus::Abandoned).count();
+        (retry.on.contains(&on) && used < retry.count as usize).then_some(retry.delay)
+    }
+}
+
+/// What one dispatch round took off the queue.
+struct Taken {
+    started: Vec<Execution>,
+    /// Over a concurrency threshold with `cancel`: marked running so a crash
+    /// cannot lose them, and canceled right away.
+    refused: Vec<Execution>,
+    next_due: Option<Millis>,
+}
+
+/// Takes due executions off the queue, as many as there are free slots, and
+/// hands them to workers; sleeps until more work is queued or comes due.
+async fn dispatch(shared: Arc<Shared>) {
+    loop {
+        let free = shared.slots.available_permits();
+        if free == 0 {
+            // Wait for a worker to finish.
+            drop(shared.slots.clone().acquire_owned().await);
+            continue;
+        }
+        let now = now_millis();
+        let actions = shared.ingest.actions();
+        let running =
+            shared.running_by_action.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let taken =
+            shared.ingest.store().write(move |tx| take(tx, now, free, &actions, running)).await;
+        let taken = match taken {
+            Ok(taken) => taken,
+            Err(error) => {
+                tracing::error!(%error, "cannot take executions off the queue; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let took = taken.started.len() + taken.refused.len();
+        for (execution, refused) in taken
+            .started
+            .into_iter()
+            .map(|e| (e, false))
+            .chain(taken.refused.into_iter().map(|e| (e, true)))
+        {
+            let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+                // Only this task takes permits, and it counted them above.
+                tracing::error!("worker slot accounting is off");
+                continue;
+            };
+            if !refused {
+                *shared
+                    .running_by_action
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(execution.action.clone())
+                    .or_default() += 1;
+            }
+            shared.announce(execution.id, &execution.action, ExecutionStatus::Running);
+            tokio::spawn(shared.clone().run(execution, permit, refused));
+        }
+        if took == free && took > 0 {
+            continue;
+        }
+        let pause = match taken.next_due {
+            Some(due) => {
+                Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0).max(1))
+            }
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            () = shared.ingest.work_signal().notified() => {}
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// One dispatch transaction: pops due executions and marks them running,
+/// or holds them back per their action's concurrency policy.
+fn take(
+    tx: &mut Tx<'_>,
+    now: Millis,
+    limit: usize,
+    actions: &Actions,
+    mut running: HashMap<String, u32>,
+) -> Result<Taken, WriteError> {
+    let (ids, _) = tx.dequeue_executions(now, limit)?;
+    let mut taken = Taken { started: Vec::new(), refused: Vec::new(), next_due: None };
+    for id in ids {
+        let mut execution = match tx.execution(id) {
+            Ok(execution) => execution,
+            // Removed by retention or unreadable: nothing left to run.
+            Err(error @ (WriteError::NotFound(_) | WriteError::Corrupt(_))) => {
+                tracing::error!(execution = %id, %error, "queued execution skipped");
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if !matches!(execution.status, ExecutionStatus::Requested | ExecutionStatus::Scheduled) {
+            continue; // canceled while it waited
+        }
+        let policy = actions.get(&execution.action).and_then(|a| a.policy.concurrency.clone());
+        let count = running.entry(execution.action.clone()).or_default();
+        let over = policy.as_ref().filter(|c| *count >= c.threshold);
+        execution.updated_at = now;
+        match over.map(|c| c.over_limit) {
+            Some(OverLimit::Delay(delay)) => {
+                execution.status = ExecutionStatus::Scheduled;
+                tx.update_execution(&execution)?;
+                let due =
+                    now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
+                tx.enqueue_execution(id, due)?;
+            }
+            Some(OverLimit::Cancel) => {
+                execution.status = ExecutionStatus::Running;
+                execution.started_at = Some(now);
+                tx.start_running(&execution)?;
+                taken.refused.push(execution);
+            }
+            None => {
+                *count += 1;
+                execution.status = ExecutionStatus::Running;
+                execution.started_at = Some(now);
+                tx.start_running(&execution)?;
+                taken.started.push(execution);
+            }
+        }
+    }
+    taken.next_due = tx.dequeue_executions(now, 0)?.1;
+    Ok(taken)
+}

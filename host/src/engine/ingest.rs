@@ -1,0 +1,340 @@
+//! Turning an event into committed work: validate it against its trigger
+//! type, evaluate the rules, and build the trigger instance, its rule
+//! enforcements and the executions they start, so that all of it commits in
+//! one transaction.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, broadcast};
+use uuid::Uuid;
+
+use super::actions::{ActionSpec, Actions};
+use super::trigger_types::{TriggerError, TriggerTypes};
+use crate::rules::{Datastore, MatchContext, RuleIndex, canonical_trigger_type};
+use crate::store::{
+    Execution, ExecutionStatus, KvScope, RuleEnforcement, Store, TriggerInstance,
+    TriggerInstanceStatus, Tx, WriteError, now_millis,
+};
+
+/// Something committed, for live views (the API's event stream) and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// A trigger instance was committed.
+    TriggerInstance {
+        /// Its id.
+        id: Uuid,
+        /// Its trigger type.
+        trigger: String,
+    },
+    /// An execution changed state.
+    Execution {
+        /// Its id.
+        id: Uuid,
+        /// `pack.action`.
+        action: String,
+        /// The state now committed.
+        status: ExecutionStatus,
+    },
+}
+
+/// What one committed event became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// The trigger instance's id.
+    pub id: Uuid,
+    /// The executions its rules started (empty for a duplicate).
+    pub executions: Vec<Uuid>,
+    /// True when an instance with this id was already stored: nothing new
+    /// was committed for it.
+    pub duplicate: bool,
+}
+
+/// Something that happened, before it is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The id to commit it under. A source that may deliver an event twice
+    /// (a client retrying a webhook, a producer replaying after a crash)
+    /// gives each event its own id, and the second delivery is recognised.
+    pub id: Option<Uuid>,
+    /// Trigger type (canonical name or StackStorm alias).
+    pub trigger: String,
+    /// The trigger's parameters (a webhook's `url`, a timer's schedule).
+    pub parameters: Map<String, Value>,
+    /// The payload.
+    pub payload: Value,
+}
+
+impl Event {
+    /// An event of `trigger` with `payload` and no parameters.
+    pub fn new(trigger: impl Into<String>, payload: Value) -> Self {
+        Self { id: None, trigger: trigger.into(), parameters: Map::new(), payload }
+    }
+}
+
+/// A trigger instance with its rule enforcements and the executions they
+/// start, ready to commit.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The instance, marked processed, with its enforcements.
+    pub instance: TriggerInstance,
+    /// New executions, requested.
+    pub executions: Vec<Execution>,
+}
+
+impl Decided {
+    /// Writes the instance and its executions (queued). Returns false, and
+    /// writes nothing, when an instance with the same id is already stored.
+    pub fn commit(&self, tx: &mut Tx<'_>) -> Result<bool, WriteError> {
+        match tx.insert_trigger_instance(&self.instance) {
+            Err(WriteError::AlreadyExists(_)) => return Ok(false),
+            other => other?,
+        }
+        for execution in &self.executions {
+            tx.insert_execution(execution, true)?;
+        }
+        Ok(true)
+    }
+}
+
+/// The trigger types, rules and actions events are decided against. Cheap
+/// to clone; rules and actions can be replaced while events flow.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    store: Store,
+    types: Arc<TriggerTypes>,
+    rules: Arc<RwLock<Arc<RuleIndex>>>,
+    actions: Arc<RwLock<Arc<Actions>>>,
+    /// Told whenever executions are queued, so the dispatcher wakes.
+    work: Arc<Notify>,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Ingest {
+    /// Decides events against `rules` and `actions`.
+    pub fn new(store: Store, types: Arc<TriggerTypes>, rules: RuleIndex, actions: Actions) -> Self {
+        Self {
+            store,
+            types,
+            rules: Arc::new(RwLock::new(Arc::new(rules))),
+            actions: Arc::new(RwLock::new(Arc::new(actions))),
+            work: Arc::new(Notify::new()),
+            events: broadcast::channel(4096).0,
+        }
+    }
+
+    /// Commits decided events, and whatever `also` writes (a sensor's cursor,
+    /// a timer's last firing), in one transaction; returns once it is
+    /// durable. An event whose id is already stored is skipped and reported
+    /// as a duplicate.
+    pub async fn commit<F>(
+        &self,
+        decided: Vec<Decided>,
+        also: F,
+    ) -> Result<Vec<Emitted>, WriteError>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<(), WriteError> + Send + 'static,
+    {
+        let decided = Arc::new(decided);
+        let committed = {
+            let decided = decided.clone();
+            self.store
+                .write(move |tx| {
+                    let committed =
+                        decided.iter().map(|d| d.commit(tx)).collect::<Result<Vec<bool>, _>>()?;
+                    also(tx)?;
+                    Ok(committed)
+                })
+                .await?
+        };
+        Ok(decided
+            .iter()
+            .zip(committed)
+            .map(|(decided, fresh)| {
+                if fresh {
+                    self.announce_decided(decided);
+                }
+                Emitted {
+                    id: decided.instance.id,
+                    executions: if fresh {
+                        decided.executions.iter().map(|e| e.id).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    duplicate: !fresh,
+                }
+            })
+            .collect())
+    }
+
+    /// A live feed of what is committed. A receiver that falls more than a
+    /// few thousand events behind misses the oldest.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
+        let _ = self.events.send(EngineEvent::Execution { id, action: action.to_owned(), status });
+    }
+
+    pub(crate) fn announce_decided(&self, decided: &Decided) {
+        let _ = self.events.send(EngineEvent::TriggerInstance {
+            id: decided.instance.id,
+            trigger: decided.instance.trigger.clone(),
+        });
+        for execution in &decided.executions {
+            self.announce(execution.id, &execution.action, execution.status);
+        }
+        if !decided.executions.is_empty() {
+            self.work.notify_one();
+        }
+    }
+
+    /// Wakes the dispatcher: executions were queued.
+    pub(crate) fn work_queued(&self) {
+        self.work.notify_one();
+    }
+
+    pub(crate) fn work_signal(&self) -> &Notify {
+        &self.work
+    }
+
+    /// The store events are committed to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The known trigger types.
+    pub fn trigger_types(&self) -> &TriggerTypes {
+        &self.types
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<RuleIndex> {
+        self.rules.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The actions in force.
+    pub fn actions(&self) -> Arc<Actions> {
+        self.actions.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the rules; events decided from now on use them.
+    pub fn set_rules(&self, rules: RuleIndex) {
+        *self.rules.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(rules);
+    }
+
+    /// Replaces the actions; executions started from now on use them.
+    pub fn set_actions(&self, actions: Actions) {
+        *self.actions.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(actions);
+    }
+
+    /// The action `reference`, if installed.
+    pub fn action(&self, reference: &str) -> Option<Arc<ActionSpec>> {
+        self.actions().get(reference).cloned()
+    }
+
+    /// Validates `event` and decides what the rules do with it.
+    pub fn decide(&self, event: Event) -> Result<Decided, TriggerError> {
+        self.types.validate_payload(&event.trigger, &event.payload)?;
+        let mut instance = TriggerInstance {
+            parameters: event.parameters,
+            ..TriggerInstance::new(canonical_trigger_type(&event.trigger), event.payload)
+        };
+        if let Some(id) = event.id {
+            instance.id = id;
+        }
+        Ok(self.decide_instance(instance))
+    }
+
+    /// Evaluates the rules on an instance that is already valid (one the
+    /// engine made itself, or one re-emitted).
+    pub fn decide_instance(&self, mut instance: TriggerInstance) -> Decided {
+        let context = MatchContext::new(
+            Arc::new(SystemKv(self.store.clone())),
+            jiff::Timestamp::from_millisecond(instance.occurred_at)
+                .unwrap_or_else(|_| jiff::Timestamp::now()),
+        );
+        let rules = self.rules();
+        let actions = self.actions();
+        let mut executions = Vec::new();
+        let decisions = rules.matches_trigger(
+            &instance.trigger,
+            &instance.parameters,
+            &instance.payload,
+            &context,
+        );
+        for decision in decisions {
+            let rule = decision.rule.reference.clone();
+            let action_ref = decision.rule.action_ref.clone();
+            let prepared = decision.parameters.map_err(|e| e.to_string()).and_then(|rendered| {
+                let action = actions
+                    .get(&action_ref)
+                    .ok_or_else(|| format!("action {action_ref} is not installed"))?;
+                action.prepare_parameters(rendered)
+            });
+            match prepared {
+                Ok(parameters) => {
+                    let execution = Execution {
+                        trigger_instance: Some(instance.id),
+                        rule: Some(rule.clone()),
+                        ..Execution::new(action_ref, parameters)
+                    };
+                    instance.decisions.push(RuleEnforcement {
+                        rule,
+                        execution: Some(execution.id),
+                        error: None,
+                    });
+                    executions.push(execution);
+                }
+                Err(error) => {
+                    tracing::warn!(%rule, %error, "rule matched but started nothing");
+                    instance.decisions.push(RuleEnforcement {
+                        rule,
+                        execution: None,
+                        error: Some(error),
+                    });
+                }
+            }
+        }
+        instance.status = TriggerInstanceStatus::Processed;
+        Decided { instance, executions }
+    }
+
+    /// The `core.execution_finished` instance for a finished execution,
+    /// decided (StackStorm's `core.st2.generic.actiontrigger`).
+    pub fn execution_finished(&self, execution: &Execution) -> Decided {
+        let started = execution
+            .started_at
+            .and_then(|at| jiff::Timestamp::from_millisecond(at).ok())
+            .map(|at| at.to_string());
+        let mut payload = json!({
+            "execution_id": execution.id.to_string(),
+            "status": execution.status,
+            "action_ref": execution.action,
+            "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, name)| name),
+            "parameters": execution.parameters,
+            "result": execution.result.clone().unwrap_or(Value::Null),
+        });
+        if let (Some(started), Some(object)) = (started, payload.as_object_mut()) {
+            object.insert("start_timestamp".into(), Value::String(started));
+        }
+        if let (Some(error), Some(object)) = (&execution.error, payload.as_object_mut()) {
+            object.insert("error".into(), Value::String(error.clone()));
+        }
+        self.decide_instance(TriggerInstance {
+            occurred_at: execution.finished_at.unwrap_or_else(now_millis),
+            ..TriggerInstance::new("core.execution_finished", payload)
+        })
+    }
+}
+
+/// The system scope of the datastore, as rules read it.
+struct SystemKv(Store);
+
+impl Datastore for SystemKv {
+    fn get(&self, key: &str) -> Option<String> {
+        let snapshot = self.0.read().ok()?;
+        snapshot.kv_get(&KvScope::System, key, now_millis()).ok().flatten()
+    }
+}

@@ -1,0 +1,347 @@
+//! `pack.toml`: what a pack declares about itself. Parsing checks every
+//! field, so a manifest that loads can be trusted by the engine: names are
+//! well formed, schemas compile, policies are in range.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A checked `pack.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Pack name: lowercase letters, digits and `_`, starting with a letter.
+    pub name: String,
+    /// Semantic version text.
+    pub version: String,
+    /// What the pack is for.
+    pub description: String,
+    /// Actions by name.
+    pub actions: BTreeMap<String, ActionManifest>,
+}
+
+/// One action a pack exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionManifest {
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its parameters (an object schema); defaults of
+    /// top-level properties are applied before validation.
+    pub parameters: Value,
+    /// JSON Schema of its output, when declared.
+    pub output: Option<Value>,
+    /// How the engine runs it.
+    pub policy: Policy,
+}
+
+/// How the engine runs an action (StackStorm's action policies plus the
+/// runner timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Wall-clock limit per attempt.
+    pub timeout: Duration,
+    /// Memory cap of the sandbox, in bytes.
+    pub memory_bytes: u64,
+    /// Re-run on failure or timeout.
+    pub retry: Option<Retry>,
+    /// Limit on executions of this action running at once.
+    pub concurrency: Option<Concurrency>,
+    /// What a restart does with an execution that was running when the
+    /// host stopped.
+    pub on_crash: CrashPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            memory_bytes: 64 << 20,
+            retry: None,
+            concurrency: None,
+            on_crash: CrashPolicy::Retry { max: 3 },
+        }
+    }
+}
+
+/// StackStorm's `action.retry` policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Which endings are retried.
+    pub on: Vec<RetryOn>,
+    /// Retries after the first attempt.
+    pub count: u32,
+    /// Wait before each retry.
+    pub delay: Duration,
+}
+
+/// An ending [`Retry`] applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    /// The action returned an error or trapped.
+    Failure,
+    /// The action hit its deadline.
+    Timeout,
+}
+
+/// StackStorm's `action.concurrency` policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Most executions of the action running at once.
+    pub threshold: u32,
+    /// What happens to one more.
+    pub over_limit: OverLimit,
+}
+
+/// What the concurrency policy does with an execution over the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// Keep it scheduled and try again after this long.
+    Delay(Duration),
+    /// Cancel it.
+    Cancel,
+}
+
+/// What a restart does with an execution cut short by a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPolicy {
+    /// Run it again (at least once delivery), at most `max` times in a row;
+    /// then it is abandoned, so an action that brings the host down cannot
+    /// do so forever.
+    Retry {
+        /// Restarts after a crash before giving up.
+        max: u32,
+    },
+    /// Mark it abandoned: for actions that must not run twice.
+    Abandon,
+}
+
+/// Why a manifest was refused: the file, the field and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {field}: {message}", file.display())]
+pub struct ManifestError {
+    /// The manifest file.
+    pub file: PathBuf,
+    /// Dotted path of the field, e.g. `actions.echo.policy.timeout`.
+    pub field: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+const MAX_RETRIES: u32 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    actions: BTreeMap<String, RawAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    #[serde(default)]
+    description: String,
+    parameters: Option<Value>,
+    output: Option<Value>,
+    #[serde(default)]
+    policy: RawPolicy,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    timeout: Option<String>,
+    memory: Option<String>,
+    retry: Option<RawRetry>,
+    concurrency: Option<RawConcurrency>,
+    on_crash: Option<String>,
+    max_crash_retries: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    on: Vec<RetryOn>,
+    count: u32,
+    #[serde(default)]
+    delay: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConcurrency {
+    threshold: u32,
+    action: String,
+    delay: Option<String>,
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: path.to_owned(),
+            field: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and checks manifest text; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Self, ManifestError> {
+        let fail = |field: &str, message: String| ManifestError {
+            file: file.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            let field = e
+                .span()
+                .and_then(|span| text.get(..span.start))
+                .map(|before| format!("line {}", before.lines().count().max(1)))
+                .unwrap_or_else(|| "(document)".into());
+            fail(&field, e.message().to_owned())
+        })?;
+        check_name(&raw.name).map_err(|m| fail("name", m))?;
+        if raw.version.trim().is_empty() {
+            return Err(fail("version", "expected a version such as `1.0.0`".into()));
+        }
+        let mut actions = BTreeMap::new();
+        for (name, action) in raw.actions {
+            let at = |field: &str| format!("actions.{name}.{field}");
+            check_name(&name).map_err(|m| fail(&format!("actions.{name}"), m))?;
+            let parameters = action.parameters.unwrap_or_else(
+                || serde_json::json!({"type": "object", "additionalProperties": true}),
+            );
+            check_schema(&parameters, true).map_err(|m| fail(&at("parameters"), m))?;
+            if let Some(output) = &action.output {
+                check_schema(output, false).map_err(|m| fail(&at("output"), m))?;
+            }
+            let policy =
+                policy(action.policy, &|field, m| fail(&at(&format!("policy.{field}")), m))?;
+            actions.insert(
+                name,
+                ActionManifest {
+                    description: action.description,
+                    parameters,
+                    output: action.output,
+                    policy,
+                },
+            );
+        }
+        Ok(Self { name: raw.name, version: raw.version, description: raw.description, actions })
+    }
+}
+
+fn policy(
+    raw: RawPolicy,
+    fail: &dyn Fn(&str, String) -> ManifestError,
+) -> Result<Policy, ManifestError> {
+    let mut policy = Policy::default();
+    if let Some(timeout) = raw.timeout {
+        policy.timeout = positive_duration(&timeout).map_err(|m| fail("timeout", m))?;
+    }
+    if let Some(memory) = raw.memory {
+        let bytes = memory.parse::<bytesize::ByteSize>().map_err(|e| {
+            fail("memory", format!("expected a size such as `64MiB`, got `{memory}`: {e}"))
+        })?;
+        policy.memory_bytes = bytes.as_u64();
+    }
+    if let Some(retry) = raw.retry {
+        if retry.on.is_empty() {
+            return Err(fail("retry.on", "expected a list of `failure` and/or `timeout`".into()));
+        }
+        if retry.count == 0 || retry.count > MAX_RETRIES {
+            return Err(fail(
+                "retry.count",
+                format!("expected 1 to {MAX_RETRIES}, got {}", retry.count),
+            ));
+        }
+        let delay = match retry.delay {
+            Some(delay) => duration(&delay).map_err(|m| fail("retry.delay", m))?,
+            None => Duration::ZERO,
+        };
+        policy.retry = Some(Retry { on: retry.on, count: retry.count, delay });
+    }
+    if let Some(concurrency) = raw.concurrency {
+        if concurrency.threshold == 0 {
+            return Err(fail("concurrency.threshold", "expected at least 1, got 0".into()));
+        }
+        let over_limit = match (concurrency.action.as_str(), concurrency.delay) {
+            ("delay", delay) => {
+                let delay = delay.as_deref().unwrap_or("1s");
+                OverLimit::Delay(
+                    positive_duration(delay).map_err(|m| fail("concurrency.delay", m))?,
+                )
+            }
+            ("cancel", None) => OverLimit::Cancel,
+            ("cancel", Some(_)) => {
+                return Err(fail(
+                    "concurrency.delay",
+                    "only `action = \"delay\"` takes a delay".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(fail(
+                    "concurrency.action",
+                    format!("expected `delay` or `cancel`, got `{other}`"),
+                ));
+            }
+        };
+        policy.concurrency = Some(Concurrency { threshold: concurrency.threshold, over_limit });
+    }
+    policy.on_crash = match raw.on_crash.as_deref() {
+        None | Some("retry") => CrashPolicy::Retry { max: raw.max_crash_retries.unwrap_or(3) },
+        Some("abandon") if raw.max_crash_retries.is_some() => {
+            return Err(fail(
+                "max_crash_retries",
+                "only applies with `on_crash = \"retry\"`".into(),
+            ));
+        }
+        Some("abandon") => CrashPolicy::Abandon,
+        Some(other) => {
+            return Err(fail("on_crash", format!("expected `retry` or `abandon`, got `{other}`")));
+        }
+    };
+    Ok(policy)
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 64;
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected up to 64 lowercase letters, digits and `_`, starting with a letter, got `{name}`"
+        ))
+    }
+}
+
+fn check_schema(schema: &Value, object: bool) -> Result<(), String> {
+    jsonschema::validator_for(schema).map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+    if object && schema.get("type").is_some_and(|t| t != "object") {
+        return Err("expected an object schema (`type = \"object\"`)".into());
+    }
+    Ok(())
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("expected a duration such as `30s` or `5m`, got `{text}`: {e}"))
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        Duration::ZERO => Err(format!("expected a duration above zero, got `{text}`")),
+        duration => Ok(duration),
+    }
+}

@@ -1,0 +1,10 @@
+//! Packs as the host sees them before any code runs: the `pack.toml`
+//! manifest (name, actions with their JSON Schemas and policies).
+//! Bundles, signatures, trust and the registry come with the pack lifecycle.
+
+mod manifest;
+
+pub use manifest::{
+    ActionManifest, Concurrency, CrashPolicy, Manifest, ManifestError, OverLimit, Policy, Retry,
+    RetryOn,
+};
