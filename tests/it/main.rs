@@ -3,6 +3,7 @@
 
 mod actions;
 mod cli;
+mod crash;
 mod engine;
 mod loading;
 mod polling;

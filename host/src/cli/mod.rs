@@ -1,6 +1,7 @@
 //! The `squall` command line: argument parsing and the commands that work on
 //! local files. `anyhow` lives here and in `main`, nowhere else.
 
+mod engine;
 mod rule;
 mod run;
 
@@ -25,6 +26,9 @@ enum Command {
     Run(run::RunArgs),
     /// Work with rule files: `squall rule test RULE_FILE INSTANCE_FILE`.
     Rule(rule::RuleArgs),
+    /// Run the engine in the foreground on trigger instances read as JSON
+    /// lines from standard input, acknowledging each once committed.
+    Engine(engine::EngineArgs),
 }
 
 /// Exit status when the command was used wrongly or its input is unusable
@@ -62,6 +66,7 @@ pub fn execute(
     let outcome = match cli.command {
         Command::Run(args) => run::run(args, stdout, stderr),
         Command::Rule(args) => rule::run(args, stdout, stderr),
+        Command::Engine(args) => engine::run(args, stdout, stderr),
     };
     match outcome {
         Ok(code) => code,
