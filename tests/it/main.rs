@@ -13,4 +13,5 @@ mod sensors;
 mod services;
 mod store;
 mod tidy;
+mod timers;
 mod triggers;

@@ -7,6 +7,7 @@ mod datastore;
 mod error;
 mod executor;
 mod ingest;
+mod schedule;
 mod sensors;
 mod trigger_types;
 
@@ -15,5 +16,6 @@ pub use datastore::StoreKv;
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
+pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};
