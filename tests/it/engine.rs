@@ -437,6 +437,41 @@ async fn cancel_takes_a_waiting_execution_off_the_queue() {
     assert_eq!(host.execution(waiting).status, ExecutionStatus::Canceled, "it never ran");
 }
 
+const ON_ABANDONED_RULE: &str = r#"
+name: on_abandoned
+pack: ops
+enabled: true
+trigger: {type: core.execution_finished}
+criteria:
+  trigger.status: {type: equals, pattern: abandoned}
+action:
+  ref: core.echo
+  parameters: {message: "abandoned {{ trigger.execution_id }}"}
+"#;
+
+/// An execution-finished instance no rule matched is announced, not stored:
+/// the execution record already holds everything it would.
+#[tokio::test]
+async fn unmatched_execution_finished_instances_are_not_stored() {
+    let host = Host::start(core_manifest(""), &[CHAIN_RULE]).await;
+    let mut events = host.engine.subscribe();
+    let id = host.request("core.fail", json!({})).await;
+    assert_eq!(host.finished(id).await.status, ExecutionStatus::Failed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), events.recv())
+            .await
+            .expect("announced in time")
+            .expect("feed open");
+        if matches!(&event, squall::engine::EngineEvent::TriggerInstance { trigger, .. } if trigger == "core.execution_finished")
+        {
+            break;
+        }
+    }
+    let snapshot = host.engine.store().read().expect("read");
+    assert!(snapshot.trigger_instances(None, 10).expect("list").is_empty());
+}
+
 /// Leaves `execution` marked running in the store at `dir`, as a process
 /// killed mid-action would.
 async fn crashed_while_running(dir: &Path, execution: Execution) {
@@ -475,10 +510,11 @@ async fn a_restart_abandons_executions_whose_policy_says_so() {
         .expect("manifest")
         .replace("[actions.noop]", &format!("{policy}\n[actions.noop]"));
     let manifest = Manifest::from_toml(&text, Path::new("pack.toml")).expect("manifest");
-    let host = Host::start_in(dir, manifest, &[CHAIN_RULE]).await;
+    let host = Host::start_in(dir, manifest, &[CHAIN_RULE, ON_ABANDONED_RULE]).await;
     let execution = host.execution(cut_short.id);
     assert_eq!(execution.status, ExecutionStatus::Abandoned);
     assert!(execution.finished_at.is_some());
+    // Abandoning emits execution-finished, and a rule can react to it.
     let snapshot = host.engine.store().read().expect("read");
     let finished: Vec<TriggerInstance> = snapshot
         .trigger_instances(None, 10)
@@ -486,6 +522,9 @@ async fn a_restart_abandons_executions_whose_policy_says_so() {
         .into_iter()
         .filter(|i| i.trigger == "core.execution_finished")
         .collect();
-    assert_eq!(finished.len(), 1, "abandoning emits execution-finished");
+    assert_eq!(finished.len(), 1);
     assert_eq!(finished[0].payload["status"], json!("abandoned"));
+    assert_eq!(finished[0].decisions[0].rule, "ops.on_abandoned");
+    let alert = host.finished(finished[0].decisions[0].execution.expect("started")).await;
+    assert_eq!(alert.parameters, json!({"message": format!("abandoned {}", cut_short.id)}));
 }

@@ -50,6 +50,8 @@ pub struct Engine {
 #[derive(Debug)]
 struct Shared {
     ingest: Ingest,
+    /// Where workers run: the engine's own threads.
+    workers: tokio::runtime::Handle,
     slots: Arc<Semaphore>,
     running_by_action: Mutex<HashMap<String, u32>>,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
@@ -93,6 +95,7 @@ impl Engine {
         let max_running = config.max_running.max(1);
         let shared = Arc::new(Shared {
             ingest,
+            workers: workers.handle().clone(),
             slots: Arc::new(Semaphore::new(max_running)),
             running_by_action: Mutex::new(HashMap::new()),
             cancels: Mutex::new(HashMap::new()),
@@ -127,10 +130,17 @@ impl Engine {
     /// instance with its rule enforcements and the executions they start, in
     /// one transaction. Returns once that is durable.
     pub async fn emit(&self, event: Event) -> Result<Emitted, EmitError> {
-        let decided = self.shared.ingest.decide(event)?;
-        let mut emitted =
+        let mut decided = self.shared.ingest.decide(event)?;
+        let claimed = self.shared.claim(&mut decided.executions);
+        let emitted =
             self.shared.ingest.commit(vec![decided], |_| Ok(())).await.map_err(EmitError::Write)?;
-        emitted.pop().ok_or(EmitError::Write(WriteError::Closed))
+        let emitted = emitted.into_iter().next().ok_or(EmitError::Write(WriteError::Closed))?;
+        if !emitted.duplicate {
+            for (execution, permit) in claimed {
+                self.shared.start(execution, permit, false);
+            }
+        }
+        Ok(emitted)
     }
 
     /// Requests one execution of `action` directly (not through a rule).
@@ -189,7 +199,7 @@ impl Engine {
                                 return Ok(None);
                             }
                             tx.update_execution(&canceled)?;
-                            finished.commit(tx)?;
+                            finished.commit_if_enforced(tx)?;
                             Ok(Some(finished))
                         })
                         .await
@@ -209,6 +219,39 @@ impl Engine {
 impl Shared {
     fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
         self.ingest.announce(id, action, status);
+    }
+
+    /// Claims a worker slot for each new execution that needs no policy
+    /// check, and marks it running: it then commits running, with its
+    /// trigger instance, and skips the queue. The rest stay requested.
+    fn claim(&self, executions: &mut [Execution]) -> Vec<(Execution, OwnedSemaphorePermit)> {
+        let actions = self.ingest.actions();
+        let mut claimed = Vec::new();
+        for execution in executions {
+            let unlimited =
+                actions.get(&execution.action).is_some_and(|a| a.policy.concurrency.is_none());
+            if !unlimited {
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else { break };
+            execution.status = ExecutionStatus::Running;
+            execution.started_at = Some(execution.created_at);
+            claimed.push((execution.clone(), permit));
+        }
+        claimed
+    }
+
+    /// Hands an execution committed as running to a worker.
+    fn start(self: &Arc<Self>, execution: Execution, permit: OwnedSemaphorePermit, refused: bool) {
+        if !refused {
+            *self
+                .running_by_action
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(execution.action.clone())
+                .or_default() += 1;
+        }
+        self.workers.spawn(self.clone().run(execution, permit, refused));
     }
 
     fn cancel_signal(&self, id: Uuid) -> Arc<Notify> {
@@ -264,7 +307,7 @@ impl Shared {
                     .store()
                     .write(move |tx| {
                         tx.finish_running(&execution)?;
-                        finished.commit(tx).map(drop)
+                        finished.commit_if_enforced(tx)
                     })
                     .await
                     .map_err(EngineError::Recover)?;
@@ -286,6 +329,8 @@ impl Shared {
         } else {
             self.invoke(&execution, &cancel).await
         };
+        // The dispatcher waits on the semaphore itself when it is out of
+        // slots, so releasing one needs no wake-up.
         drop(permit);
         {
             let mut running = self.running_by_action.lock().unwrap_or_else(PoisonError::into_inner);
@@ -293,7 +338,6 @@ impl Shared {
                 *count = count.saturating_sub(1);
             }
         }
-        self.ingest.work_queued();
         let id = execution.id;
         if let Err(error) = self.conclude(execution, ending).await {
             // The record stays `running`; the next start retries or abandons it.
@@ -386,7 +430,7 @@ impl Shared {
                 .store()
                 .write(move |tx| {
                     tx.finish_running(&execution)?;
-                    finished.commit(tx).map(drop)
+                    finished.commit_if_enforced(tx)
                 })
                 .await?;
         }
@@ -450,21 +494,11 @@ async fn dispatch(shared: Arc<Shared>) {
             .map(|e| (e, false))
             .chain(taken.refused.into_iter().map(|e| (e, true)))
         {
-            let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
-                // Only this task takes permits, and it counted them above.
-                tracing::error!("worker slot accounting is off");
-                continue;
-            };
-            if !refused {
-                *shared
-                    .running_by_action
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(execution.action.clone())
-                    .or_default() += 1;
-            }
+            // Emits may have claimed slots since they were counted: wait
+            // for one rather than leave a running execution unrun.
+            let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
             shared.announce(execution.id, &execution.action, ExecutionStatus::Running);
-            tokio::spawn(shared.clone().run(execution, permit, refused));
+            shared.start(execution, permit, refused);
         }
         if took == free && took > 0 {
             continue;

@@ -83,7 +83,8 @@ pub struct Decided {
 }
 
 impl Decided {
-    /// Writes the instance and its executions (queued). Returns false, and
+    /// Writes the instance and its executions: requested ones on the queue,
+    /// ones a worker already claimed marked running. Returns false, and
     /// writes nothing, when an instance with the same id is already stored.
     pub fn commit(&self, tx: &mut Tx<'_>) -> Result<bool, WriteError> {
         match tx.insert_trigger_instance(&self.instance) {
@@ -91,9 +92,28 @@ impl Decided {
             other => other?,
         }
         for execution in &self.executions {
-            tx.insert_execution(execution, true)?;
+            let running = execution.status == ExecutionStatus::Running;
+            tx.insert_execution(execution, !running)?;
+            if running {
+                tx.mark_running(execution.id)?;
+            }
         }
         Ok(true)
+    }
+
+    /// Commits an instance the engine made itself (an execution finished)
+    /// only when a rule matched it: otherwise it says nothing the execution
+    /// record does not, and is only announced.
+    pub(crate) fn commit_if_enforced(&self, tx: &mut Tx<'_>) -> Result<(), WriteError> {
+        if self.instance.decisions.is_empty() {
+            return Ok(());
+        }
+        self.commit(tx).map(drop)
+    }
+
+    /// Whether committing this puts executions on the queue.
+    fn queues_work(&self) -> bool {
+        self.executions.iter().any(|e| e.status == ExecutionStatus::Requested)
     }
 }
 
@@ -185,7 +205,7 @@ impl Ingest {
         for execution in &decided.executions {
             self.announce(execution.id, &execution.action, execution.status);
         }
-        if !decided.executions.is_empty() {
+        if decided.queues_work() {
             self.work.notify_one();
         }
     }

@@ -109,6 +109,14 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Marks a new execution, inserted with status running, as started by a
+    /// worker: the engine hands it over without queueing it.
+    pub fn mark_running(&mut self, id: Uuid) -> Result<(), WriteError> {
+        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+        running.insert(id.as_u128(), ()).map_err(storage_write)?;
+        Ok(())
+    }
+
     /// Stores the outcome of a running execution (finished, or set back to
     /// scheduled for a retry) and takes it off the running set.
     pub fn finish_running(&mut self, execution: &Execution) -> Result<(), WriteError> {
