@@ -13,5 +13,6 @@ mod sensors;
 mod services;
 mod store;
 mod tidy;
+mod timer_firing;
 mod timers;
 mod triggers;

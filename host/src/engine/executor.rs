@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::actions::Actions;
 use super::error::{CancelError, EmitError, EngineError, RequestError};
 use super::ingest::{Emitted, EngineEvent, Event, Ingest};
+use super::timers::Timers;
 use crate::pack::{CrashPolicy, OverLimit, RetryOn};
+use crate::rules::RuleIndex;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer};
 use crate::store::{
     Attempt, Execution, ExecutionLog, ExecutionStatus, Millis, Store, Tx, WriteError, now_millis,
@@ -44,6 +46,7 @@ impl Default for EngineConfig {
 #[derive(Debug, Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
+    timers: Arc<Mutex<Timers>>,
     _workers: Arc<Workers>,
 }
 
@@ -102,7 +105,12 @@ impl Engine {
         });
         shared.recover().await?;
         workers.spawn(dispatch(shared.clone()));
-        Ok(Self { shared, _workers: Arc::new(Workers(Some(workers))) })
+        let timers = Timers::arm(&shared.ingest, &shared.ingest.rules(), workers.handle());
+        Ok(Self {
+            shared,
+            timers: Arc::new(Mutex::new(timers)),
+            _workers: Arc::new(Workers(Some(workers))),
+        })
     }
 
     /// The rules, actions and store the engine decides with.
@@ -118,6 +126,39 @@ impl Engine {
     /// Replaces the actions; executions started from now on use them.
     pub fn set_actions(&self, actions: Actions) {
         self.shared.ingest.set_actions(actions);
+    }
+
+    /// Replaces the rules and re-arms the timers they listen to. A timer
+    /// that stays armed resumes from its last committed firing.
+    pub fn set_rules(&self, rules: RuleIndex) {
+        let mut timers = self.timers.lock().unwrap_or_else(PoisonError::into_inner);
+        *timers = Timers::default();
+        self.shared.ingest.set_rules(rules);
+        *timers =
+            Timers::arm(&self.shared.ingest, &self.shared.ingest.rules(), &self.shared.workers);
+    }
+
+    /// Stops the engine and waits (up to 5 s) for its threads to let go of
+    /// everything, so the store can be reopened at once. Executions still
+    /// running are cut short as by a crash: the next start retries or
+    /// abandons them per policy.
+    pub async fn shutdown(self) {
+        drop(std::mem::take(&mut *self.timers.lock().unwrap_or_else(PoisonError::into_inner)));
+        let Self { shared, timers, _workers: workers } = self;
+        drop((shared, timers));
+        if let Ok(mut workers) = Arc::try_unwrap(workers)
+            && let Some(runtime) = workers.0.take()
+        {
+            let stopped = tokio::task::spawn_blocking(move || {
+                runtime.shutdown_timeout(Duration::from_secs(5));
+            });
+            let _ = stopped.await;
+        }
+    }
+
+    /// How many timers the rules armed.
+    pub fn armed_timers(&self) -> usize {
+        self.timers.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// A live feed of what the engine commits. A receiver that falls more

@@ -9,6 +9,7 @@ mod executor;
 mod ingest;
 mod schedule;
 mod sensors;
+mod timers;
 mod trigger_types;
 
 pub use actions::{ActionSpec, Actions, CatalogError};
@@ -18,4 +19,5 @@ pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
+pub use timers::{MISFIRE_GRACE, Timers};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};
