@@ -16,3 +16,4 @@ mod tidy;
 mod timer_firing;
 mod timers;
 mod triggers;
+mod webhooks;

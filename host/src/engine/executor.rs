@@ -5,7 +5,7 @@
 //! `core.execution_finished` instance it causes and whatever that starts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -14,10 +14,12 @@ use uuid::Uuid;
 
 use super::actions::Actions;
 use super::error::{CancelError, EmitError, EngineError, RequestError};
-use super::ingest::{Emitted, EngineEvent, Event, Ingest};
+use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 use super::timers::Timers;
+use super::webhooks::{self, WebhookError, WebhookReply, WebhookSensors};
 use crate::pack::{CrashPolicy, OverLimit, RetryOn};
 use crate::rules::RuleIndex;
+use crate::runtime::WebhookRequest;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer};
 use crate::store::{
     Attempt, Execution, ExecutionLog, ExecutionStatus, Millis, Store, Tx, WriteError, now_millis,
@@ -47,6 +49,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     shared: Arc<Shared>,
     timers: Arc<Mutex<Timers>>,
+    webhooks: Arc<RwLock<Arc<WebhookSensors>>>,
     _workers: Arc<Workers>,
 }
 
@@ -109,6 +112,7 @@ impl Engine {
         Ok(Self {
             shared,
             timers: Arc::new(Mutex::new(timers)),
+            webhooks: Arc::default(),
             _workers: Arc::new(Workers(Some(workers))),
         })
     }
@@ -144,8 +148,8 @@ impl Engine {
     /// abandons them per policy.
     pub async fn shutdown(self) {
         drop(std::mem::take(&mut *self.timers.lock().unwrap_or_else(PoisonError::into_inner)));
-        let Self { shared, timers, _workers: workers } = self;
-        drop((shared, timers));
+        let Self { shared, timers, webhooks, _workers: workers } = self;
+        drop((shared, timers, webhooks));
         if let Ok(mut workers) = Arc::try_unwrap(workers)
             && let Some(runtime) = workers.0.take()
         {
@@ -171,17 +175,47 @@ impl Engine {
     /// instance with its rule enforcements and the executions they start, in
     /// one transaction. Returns once that is durable.
     pub async fn emit(&self, event: Event) -> Result<Emitted, EmitError> {
-        let mut decided = self.shared.ingest.decide(event)?;
-        let claimed = self.shared.claim(&mut decided.executions);
-        let emitted =
-            self.shared.ingest.commit(vec![decided], |_| Ok(())).await.map_err(EmitError::Write)?;
-        let emitted = emitted.into_iter().next().ok_or(EmitError::Write(WriteError::Closed))?;
-        if !emitted.duplicate {
-            for (execution, permit) in claimed {
-                self.shared.start(execution, permit, false);
+        let decided = self.shared.ingest.decide(event)?;
+        let emitted = self.commit_claimed(vec![decided]).await.map_err(EmitError::Write)?;
+        emitted.into_iter().next().ok_or(EmitError::Write(WriteError::Closed))
+    }
+
+    /// Commits decided events in one transaction; executions that find a
+    /// free worker commit running and start at once.
+    async fn commit_claimed(&self, mut decided: Vec<Decided>) -> Result<Vec<Emitted>, WriteError> {
+        let claimed: Vec<Vec<_>> =
+            decided.iter_mut().map(|d| self.shared.claim(&mut d.executions)).collect();
+        let emitted = self.shared.ingest.commit(decided, |_| Ok(())).await?;
+        for (emitted, claimed) in emitted.iter().zip(claimed) {
+            if !emitted.duplicate {
+                for (execution, permit) in claimed {
+                    self.shared.start(execution, permit, false);
+                }
             }
         }
         Ok(emitted)
+    }
+
+    /// Replaces the pack webhook sensors, by route name.
+    pub fn set_webhook_sensors(&self, sensors: WebhookSensors) {
+        *self.webhooks.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sensors);
+    }
+
+    /// Handles a request to `webhooks/{name}`: a registered pack sensor
+    /// turns it into trigger instances and its own answer; otherwise it
+    /// becomes a `core.webhook` instance answered 202. The answer comes
+    /// after the commit.
+    pub async fn webhook(
+        &self,
+        name: &str,
+        request: &WebhookRequest,
+    ) -> Result<WebhookReply, WebhookError> {
+        let sensors = self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let (decided, response) =
+            webhooks::decide(&self.shared.ingest, &sensors, name, request).await?;
+        let emitted = self.commit_claimed(decided).await.map_err(WebhookError::Write)?;
+        let response = response.unwrap_or_else(|| webhooks::accepted(&emitted));
+        Ok(WebhookReply { response, emitted })
     }
 
     /// Requests one execution of `action` directly (not through a rule).

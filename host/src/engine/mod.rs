@@ -11,6 +11,7 @@ mod schedule;
 mod sensors;
 mod timers;
 mod trigger_types;
+mod webhooks;
 
 pub use actions::{ActionSpec, Actions, CatalogError};
 pub use datastore::StoreKv;
@@ -21,3 +22,4 @@ pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
 pub use timers::{MISFIRE_GRACE, Timers};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};
+pub use webhooks::{WebhookError, WebhookReply, WebhookSensor, WebhookSensors};
