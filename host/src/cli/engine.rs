@@ -5,7 +5,7 @@
 //! a committed line is answered as a duplicate.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +14,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::engine::{Actions, Engine, EngineConfig, Event, Ingest, StoreKv, TriggerTypes};
+use crate::engine::{
+    Actions, Catalog, Engine, EngineConfig, Event, Ingest, StoreKv, register_rule_files,
+};
 use crate::pack::Manifest;
-use crate::rules::{Rule, RuleIndex};
 use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
 use crate::store::{Store, StoreConfig};
 
@@ -28,7 +29,9 @@ pub(crate) struct EngineArgs {
     /// A pack to run: its `pack.toml` and its component. Repeatable.
     #[arg(long, num_args = 2, value_names = ["MANIFEST", "COMPONENT"])]
     pack: Vec<PathBuf>,
-    /// A directory of rule files (`*.yaml`, `*.yml`), loaded in name order.
+    /// A directory of rule files (`*.yaml`, `*.yml`) to register in the
+    /// store (replacing rules of the same reference) before starting; the
+    /// engine runs every stored rule.
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
     /// Exit once standard input is closed and no execution is queued or
@@ -78,18 +81,24 @@ pub(crate) fn run(
             .with_context(|| format!("pack {}", manifest.name))?;
         actions.add_pack(&manifest, Arc::new(component))?;
     }
-    let rules = match &args.rules {
-        Some(dir) => load_rules(dir)?,
-        None => RuleIndex::default(),
-    };
-    let ingest = Ingest::new(store.clone(), Arc::new(TriggerTypes::builtin()), rules, actions);
-
     let executor = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let config = EngineConfig::default();
     executor.block_on(async {
+        if let Some(dir) = &args.rules {
+            let registered = register_rule_files(&store, dir).await?;
+            let _ = writeln!(
+                stderr,
+                "squall engine: registered {} rules from {}",
+                registered.len(),
+                dir.display()
+            );
+        }
+        let catalog = Catalog::load(&store)?;
+        let ingest =
+            Ingest::new(store.clone(), Arc::new(catalog.trigger_types), catalog.rules, actions);
         let engine = Engine::start(ingest, config).await?;
         let _ = writeln!(stderr, "squall engine: reading trigger instances from standard input");
         feed(&engine, stdout).await?;
@@ -100,22 +109,6 @@ pub(crate) fn run(
         std::future::pending::<()>().await;
         Ok(0)
     })
-}
-
-fn load_rules(dir: &Path) -> anyhow::Result<RuleIndex> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the rules directory {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    files.sort();
-    let mut rules = Vec::with_capacity(files.len());
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        rules.push(Rule::from_yaml(&text, &file.display().to_string())?);
-    }
-    Ok(RuleIndex::new(rules))
 }
 
 /// Commits every line of standard input, up to [`IN_FLIGHT`] at once, and

@@ -3,6 +3,7 @@
 //! `rules`, `workflow`, `runtime` and `store` together.
 
 mod actions;
+mod catalog;
 mod datastore;
 mod error;
 mod executor;
@@ -14,6 +15,7 @@ mod trigger_types;
 mod webhooks;
 
 pub use actions::{ActionSpec, Actions, CatalogError};
+pub use catalog::{Catalog, RegisterError, register_rule_files};
 pub use datastore::StoreKv;
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};

@@ -24,7 +24,8 @@ use redb::{Database, ReadableTable};
 pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
     Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvScope, MASKED_SECRET, Millis,
-    RuleEnforcement, TriggerInstance, TriggerInstanceStatus, new_id, now_millis,
+    PackRecord, RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus,
+    TriggerTypeRecord, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

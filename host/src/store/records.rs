@@ -263,3 +263,51 @@ pub struct AuditEvent {
     #[serde(default)]
     pub detail: Value,
 }
+
+/// An installed pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackRecord {
+    /// Pack name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Its manifest, as installed (TOML text).
+    pub manifest: String,
+    /// Hex sha256 of its component.
+    pub component_sha256: String,
+    /// When this version was installed.
+    pub installed_at: Millis,
+}
+
+/// A trigger type a pack declared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerTypeRecord {
+    /// `pack.name`.
+    pub name: String,
+    /// The pack that declared it.
+    pub pack: String,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// JSON Schema of its payloads.
+    pub payload_schema: Value,
+    /// JSON Schema of `trigger.parameters`, when it takes any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_schema: Option<Value>,
+}
+
+/// A rule as the operator gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRecord {
+    /// `pack.name`.
+    pub reference: String,
+    /// The rule's YAML (or JSON) text, kept verbatim so that what the
+    /// operator wrote is what is shown and reloaded.
+    pub source: String,
+    /// Whether it is in force; overrides the source's `enabled`.
+    pub enabled: bool,
+    /// When it was first stored.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}

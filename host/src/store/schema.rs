@@ -10,8 +10,14 @@ pub(crate) const SCHEMA_VERSION: u32 = 2;
 /// `"schema_version"` → the version as decimal text.
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 
-// Packs, trigger types and rules get their tables with the code that
-// reads and writes them (pack lifecycle, rule API); not before.
+/// Pack name → [`PackRecord`](super::PackRecord): what is installed.
+pub(crate) const PACKS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("packs");
+/// Trigger type name (`pack.name`) → [`TriggerTypeRecord`](super::TriggerTypeRecord):
+/// the types packs declared; the built-in ones are not stored.
+pub(crate) const TRIGGER_TYPES: TableDefinition<'_, &str, &[u8]> =
+    TableDefinition::new("trigger_types");
+/// Rule reference (`pack.name`) → [`RuleRecord`](super::RuleRecord).
+pub(crate) const RULES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("rules");
 
 /// Trigger instance id (UUIDv7 as u128, so key order is arrival order) →
 /// [`TriggerInstance`](super::TriggerInstance).

@@ -1,6 +1,8 @@
 //! [`Snapshot`]: a consistent read view, taken without waiting for writers.
 
-use redb::{ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use redb::{
+    ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use uuid::Uuid;
 
 use std::sync::Arc;
@@ -8,9 +10,13 @@ use std::sync::Arc;
 use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
-use super::records::{AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance};
+use super::records::{
+    AuditEvent, Execution, KvEntry, KvScope, Millis, PackRecord, RuleRecord, TriggerInstance,
+    TriggerTypeRecord,
+};
 use super::schema::{
-    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
+    TRIGGER_INSTANCES, TRIGGER_TYPES,
 };
 use super::secrets::SecretKey;
 
@@ -152,6 +158,61 @@ impl Snapshot {
     pub fn sensor_cursor(&self, sensor: &str) -> Result<Option<String>, ReadError> {
         let Some(table) = self.open(SENSOR_CURSORS)? else { return Ok(None) };
         Ok(table.get(sensor).map_err(storage_read)?.map(|c| c.value().to_owned()))
+    }
+
+    /// An installed pack by name.
+    pub fn pack(&self, name: &str) -> Result<Option<PackRecord>, ReadError> {
+        self.get_named(PACKS, "packs", name)
+    }
+
+    /// Every installed pack, by name.
+    pub fn packs(&self) -> Result<Vec<PackRecord>, ReadError> {
+        self.all_named(PACKS, "packs")
+    }
+
+    /// A stored trigger type by name.
+    pub fn trigger_type(&self, name: &str) -> Result<Option<TriggerTypeRecord>, ReadError> {
+        self.get_named(TRIGGER_TYPES, "trigger_types", name)
+    }
+
+    /// Every stored trigger type, by name.
+    pub fn trigger_types(&self) -> Result<Vec<TriggerTypeRecord>, ReadError> {
+        self.all_named(TRIGGER_TYPES, "trigger_types")
+    }
+
+    /// A rule by reference.
+    pub fn rule(&self, reference: &str) -> Result<Option<RuleRecord>, ReadError> {
+        self.get_named(RULES, "rules", reference)
+    }
+
+    /// Every rule, by reference.
+    pub fn rules(&self) -> Result<Vec<RuleRecord>, ReadError> {
+        self.all_named(RULES, "rules")
+    }
+
+    fn get_named<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, &str, &[u8]>,
+        name: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, ReadError> {
+        let Some(table) = self.open(table)? else { return Ok(None) };
+        let bytes = table.get(key).map_err(storage_read)?;
+        bytes.map(|b| decode(name, b.value())).transpose()
+    }
+
+    fn all_named<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<'_, &str, &[u8]>,
+        name: &'static str,
+    ) -> Result<Vec<T>, ReadError> {
+        let Some(table) = self.open(table)? else { return Ok(Vec::new()) };
+        let mut records = Vec::new();
+        for row in table.iter().map_err(storage_read)? {
+            let (_, bytes) = row.map_err(storage_read)?;
+            records.push(decode(name, bytes.value())?);
+        }
+        Ok(records)
     }
 
     /// Audit events with sequence numbers after `after`, oldest first.

@@ -8,10 +8,12 @@ use uuid::Uuid;
 use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
-    AuditEvent, Execution, KvEntry, KvScope, Millis, TriggerInstance, TriggerInstanceStatus,
+    AuditEvent, Execution, KvEntry, KvScope, Millis, PackRecord, RuleRecord, TriggerInstance,
+    TriggerInstanceStatus, TriggerTypeRecord,
 };
 use super::schema::{
-    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
+    TRIGGER_INSTANCES, TRIGGER_TYPES,
 };
 use super::secrets::SecretKey;
 
@@ -275,6 +277,68 @@ fn check_kv_key(key: &str) -> Result<(), WriteError> {
         });
     }
     Ok(())
+}
+
+/// The catalog: packs, the trigger types they declare, rules. Keyed by
+/// name; a put replaces, a delete says whether there was one.
+impl Tx<'_> {
+    /// Stores (or replaces) an installed pack.
+    pub fn put_pack(&mut self, pack: &PackRecord) -> Result<(), WriteError> {
+        self.put_named(PACKS, "pack", &pack.name, pack)
+    }
+
+    /// Removes a pack; true when it was installed.
+    pub fn delete_pack(&mut self, name: &str) -> Result<bool, WriteError> {
+        self.delete_named(PACKS, name)
+    }
+
+    /// Stores (or replaces) a trigger type.
+    pub fn put_trigger_type(&mut self, trigger_type: &TriggerTypeRecord) -> Result<(), WriteError> {
+        self.put_named(TRIGGER_TYPES, "trigger type", &trigger_type.name, trigger_type)
+    }
+
+    /// Removes a trigger type; true when it existed.
+    pub fn delete_trigger_type(&mut self, name: &str) -> Result<bool, WriteError> {
+        self.delete_named(TRIGGER_TYPES, name)
+    }
+
+    /// Stores (or replaces) a rule.
+    pub fn put_rule(&mut self, rule: &RuleRecord) -> Result<(), WriteError> {
+        self.put_named(RULES, "rule", &rule.reference, rule)
+    }
+
+    /// Removes a rule; true when it existed.
+    pub fn delete_rule(&mut self, reference: &str) -> Result<bool, WriteError> {
+        self.delete_named(RULES, reference)
+    }
+
+    fn put_named<T: serde::Serialize>(
+        &mut self,
+        definition: TableDefinition<'_, &str, &[u8]>,
+        what: &'static str,
+        name: &str,
+        record: &T,
+    ) -> Result<(), WriteError> {
+        if name.is_empty() || name.len() > MAX_KV_KEY_BYTES {
+            return Err(WriteError::Invalid {
+                field: "name",
+                message: format!("{what} name must be 1 to {MAX_KV_KEY_BYTES} bytes"),
+            });
+        }
+        let bytes = encode(what, record)?;
+        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        table.insert(name, bytes.as_slice()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    fn delete_named(
+        &mut self,
+        definition: TableDefinition<'_, &str, &[u8]>,
+        name: &str,
+    ) -> Result<bool, WriteError> {
+        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        Ok(table.remove(name).map_err(storage_write)?.is_some())
+    }
 }
 
 /// Where a garbage-collection pass stopped, so the next batch resumes there.
