@@ -5,6 +5,7 @@ mod actions;
 mod catalog;
 mod cli;
 mod crash;
+mod datastore;
 mod engine;
 mod loading;
 mod polling;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::actions::Actions;
 use super::error::{CancelError, EmitError, EngineError, RequestError};
 use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
+use super::kv::{self, KvChange, KvChanged};
 use super::timers::Timers;
 use super::webhooks::{self, WebhookError, WebhookReply, WebhookSensors};
 use crate::pack::{CrashPolicy, OverLimit, RetryOn};
@@ -22,7 +23,8 @@ use crate::rules::RuleIndex;
 use crate::runtime::WebhookRequest;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer};
 use crate::store::{
-    Attempt, Execution, ExecutionLog, ExecutionStatus, Millis, Store, Tx, WriteError, now_millis,
+    Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, Tx, WriteError,
+    now_millis,
 };
 
 /// How the engine runs work.
@@ -194,6 +196,18 @@ impl Engine {
             }
         }
         Ok(emitted)
+    }
+
+    /// Sets or deletes a datastore key and commits the `core.kv_changed`
+    /// instance it causes, with whatever the rules start, in one
+    /// transaction.
+    pub async fn kv_change(
+        &self,
+        scope: KvScope,
+        key: &str,
+        change: KvChange,
+    ) -> Result<KvChanged, WriteError> {
+        kv::change(&self.shared.ingest, scope, key.to_owned(), change).await
     }
 
     /// Replaces the pack webhook sensors, by route name.

@@ -23,8 +23,8 @@ use redb::{Database, ReadableTable};
 
 pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
-    Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvScope, MASKED_SECRET, Millis,
-    PackRecord, RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus,
+    Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope, MASKED_SECRET,
+    Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus,
     TriggerTypeRecord, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};

@@ -231,6 +231,18 @@ impl KvScope {
 /// mask).
 pub const MASKED_SECRET: &str = "********";
 
+/// A live key-value entry as callers see it: a secret's value masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvItem {
+    /// The value, or [`MASKED_SECRET`] for a secret.
+    pub value: String,
+    /// Whether the value is a secret (encrypted at rest, shown masked).
+    pub secret: bool,
+    /// When it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Millis>,
+}
+
 /// A stored key-value entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct KvEntry {
@@ -245,6 +257,12 @@ pub(crate) struct KvEntry {
 impl KvEntry {
     pub(crate) fn live_at(&self, now: Millis) -> bool {
         self.expires_at.is_none_or(|expiry| expiry > now)
+    }
+
+    /// What callers may see of it.
+    pub(crate) fn item(self) -> KvItem {
+        let value = if self.secret { MASKED_SECRET.to_owned() } else { self.value };
+        KvItem { value, secret: self.secret, expires_at: self.expires_at }
     }
 }
 

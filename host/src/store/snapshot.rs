@@ -11,8 +11,8 @@ use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{
-    AuditEvent, Execution, KvEntry, KvScope, Millis, PackRecord, RuleRecord, TriggerInstance,
-    TriggerTypeRecord,
+    AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
+    TriggerInstance, TriggerTypeRecord,
 };
 use super::schema::{
     AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
@@ -116,6 +116,16 @@ impl Snapshot {
         let unreadable = || ReadError::SecretUnreadable { key: key.to_owned() };
         let sealed = hex::decode(&entry.value).map_err(|_| unreadable())?;
         self.secrets.open(&scope.row(key), &sealed).map(Some).ok_or_else(unreadable)
+    }
+
+    /// The live entry under `key` in `scope`, a secret masked.
+    pub fn kv_item(
+        &self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<KvItem>, ReadError> {
+        Ok(self.kv_entry(scope, key, now)?.map(KvEntry::item))
     }
 
     fn kv_entry(

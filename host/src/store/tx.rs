@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
-    AuditEvent, Execution, KvEntry, KvScope, Millis, PackRecord, RuleRecord, TriggerInstance,
-    TriggerInstanceStatus, TriggerTypeRecord,
+    AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
+    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord,
 };
 use super::schema::{
     AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
@@ -228,6 +228,21 @@ impl Tx<'_> {
         let mut table = self.txn.open_table(KV).map_err(storage_write)?;
         table.insert(row, bytes.as_slice()).map_err(storage_write)?;
         Ok(())
+    }
+
+    /// The live entry under `key` in `scope`, a secret masked.
+    pub fn kv_item(
+        &mut self,
+        scope: &KvScope,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<KvItem>, WriteError> {
+        let table = self.txn.open_table(KV).map_err(storage_write)?;
+        let Some(bytes) = table.get(scope.row(key).as_str()).map_err(storage_write)? else {
+            return Ok(None);
+        };
+        let entry: KvEntry = decode("kv", bytes.value())?;
+        Ok(entry.live_at(now).then(|| entry.item()))
     }
 
     /// Removes `key` from `scope`; true when a live entry was removed.
