@@ -36,23 +36,41 @@ action:
 fn main() {
     let executor = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let mut rates = Vec::new();
+    let mut cpu = Vec::new();
     for round in 1..=ROUNDS {
-        let (rate, commits, operations) = executor.block_on(round_trip());
+        let (rate, cpu_us, commits, operations) = executor.block_on(round_trip());
         println!(
             "engine round {round}: {EVENTS} events → {EVENTS} succeeded core.noop executions: \
-             {rate:.0} events/s ({operations} store operations in {commits} commits)"
+             {rate:.0} events/s, {cpu_us:.0} µs CPU per event \
+             ({operations} store operations in {commits} commits)"
         );
         rates.push(rate);
+        cpu.push(cpu_us);
     }
     rates.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     println!(
-        "engine median: {:.0} events/s over {ROUNDS} rounds (target ≥ 15,000/s)",
-        rates[ROUNDS / 2]
+        "engine median: {:.0} events/s, {:.0} µs CPU per event over {ROUNDS} rounds \
+         (target ≥ 15,000 events/s)",
+        rates[ROUNDS / 2],
+        cpu[ROUNDS / 2]
     );
 }
 
-/// One round on a fresh store: returns events/s, commits and operations.
-async fn round_trip() -> (f64, u64, u64) {
+/// CPU time (user + system) this process has used, from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at `)`.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    // The kernel reports in USER_HZ, 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// One round on a fresh store: returns events/s, CPU µs per event, commits
+/// and operations.
+async fn round_trip() -> (f64, f64, u64, u64) {
     let dir = tempfile::tempdir().expect("dir");
     let store = Store::open(
         &dir.path().join("bench.redb"),
@@ -75,6 +93,7 @@ async fn round_trip() -> (f64, u64, u64) {
     let engine = Engine::start(ingest, EngineConfig::default()).await.expect("engine");
 
     let started = Instant::now();
+    let cpu_before = cpu_time();
     let mut producers = tokio::task::JoinSet::new();
     for producer in 0..PRODUCERS {
         let engine = engine.clone();
@@ -104,10 +123,11 @@ async fn round_trip() -> (f64, u64, u64) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = started.elapsed();
+    let cpu_per_event = (cpu_time() - cpu_before).as_secs_f64() * 1e6 / EVENTS as f64;
     let snapshot = store.read().expect("read");
     let executions = snapshot.executions(None, 2 * EVENTS).expect("list");
     let succeeded = executions.iter().filter(|e| e.status == ExecutionStatus::Succeeded).count();
     assert_eq!(succeeded, EVENTS, "every event ran to a durable success");
     let stats = store.stats();
-    (EVENTS as f64 / elapsed.as_secs_f64(), stats.commits, stats.operations)
+    (EVENTS as f64 / elapsed.as_secs_f64(), cpu_per_event, stats.commits, stats.operations)
 }
