@@ -4,6 +4,7 @@
 mod actions;
 mod catalog;
 mod cli;
+mod control;
 mod crash;
 mod datastore;
 mod engine;

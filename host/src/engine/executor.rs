@@ -49,17 +49,26 @@ impl Default for EngineConfig {
 /// next start treats them as cut short by a crash.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     timers: Arc<Mutex<Timers>>,
     webhooks: Arc<RwLock<Arc<WebhookSensors>>>,
+    pub(super) pollers: Arc<Mutex<Vec<RunningSensor>>>,
     _workers: Arc<Workers>,
 }
 
+/// A poll sensor the engine runs.
 #[derive(Debug)]
-struct Shared {
-    ingest: Ingest,
+pub(super) struct RunningSensor {
+    pub(super) reference: String,
+    pub(super) interval: Duration,
+    pub(super) poller: super::sensors::Poller,
+}
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) ingest: Ingest,
     /// Where workers run: the engine's own threads.
-    workers: tokio::runtime::Handle,
+    pub(super) workers: tokio::runtime::Handle,
     slots: Arc<Semaphore>,
     running_by_action: Mutex<HashMap<String, u32>>,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
@@ -115,6 +124,7 @@ impl Engine {
             shared,
             timers: Arc::new(Mutex::new(timers)),
             webhooks: Arc::default(),
+            pollers: Arc::default(),
             _workers: Arc::new(Workers(Some(workers))),
         })
     }
@@ -150,8 +160,9 @@ impl Engine {
     /// abandons them per policy.
     pub async fn shutdown(self) {
         drop(std::mem::take(&mut *self.timers.lock().unwrap_or_else(PoisonError::into_inner)));
-        let Self { shared, timers, webhooks, _workers: workers } = self;
-        drop((shared, timers, webhooks));
+        drop(std::mem::take(&mut *self.pollers.lock().unwrap_or_else(PoisonError::into_inner)));
+        let Self { shared, timers, webhooks, pollers, _workers: workers } = self;
+        drop((shared, timers, webhooks, pollers));
         if let Ok(mut workers) = Arc::try_unwrap(workers)
             && let Some(runtime) = workers.0.take()
         {

@@ -4,6 +4,7 @@
 
 mod actions;
 mod catalog;
+mod control;
 mod datastore;
 mod error;
 mod executor;
@@ -17,13 +18,14 @@ mod webhooks;
 
 pub use actions::{ActionSpec, Actions, CatalogError};
 pub use catalog::{Catalog, RegisterError, register_rule_files};
+pub use control::{ControlError, SensorInfo};
 pub use datastore::StoreKv;
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use kv::{KvChange, KvChanged};
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
-pub use sensors::{PollError, PollReport, PollSensor, Poller, poll_once};
+pub use sensors::{PollError, PollReport, PollSensor, Poller, SensorStatus, poll_once};
 pub use timers::{MISFIRE_GRACE, Timers};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};
 pub use webhooks::{WebhookError, WebhookReply, WebhookSensor, WebhookSensors};

@@ -3,7 +3,7 @@
 //! transaction, so a restart neither repeats nor skips events. Between polls
 //! a sensor holds nothing: no instance, no memory beyond its schedule.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::ingest::{Event, Ingest};
 use super::trigger_types::TriggerError;
 use crate::runtime::{InvokeError, Limits, LoadedComponent, LogBuffer};
-use crate::store::{ReadError, WriteError};
+use crate::store::{Millis, ReadError, WriteError, now_millis};
 
 /// One sensor of one loaded pack, with its config.
 #[derive(Debug, Clone)]
@@ -131,31 +131,72 @@ pub async fn poll_once(ingest: &Ingest, sensor: &PollSensor) -> Result<PollRepor
     Ok(PollReport { committed, cursor: polled.cursor.or(cursor), logs: invocation.logs })
 }
 
+/// How a poll sensor has been doing, for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SensorStatus {
+    /// Polls attempted.
+    pub polls: u64,
+    /// Trigger instances committed.
+    pub events: u64,
+    /// When the last poll ended.
+    pub last_poll: Option<Millis>,
+    /// The last failure, if the last poll failed.
+    pub last_error: Option<String>,
+    /// Failed polls in all.
+    pub errors: u64,
+}
+
 /// Polls a sensor every `interval` until dropped.
 #[derive(Debug)]
 pub struct Poller {
     task: tokio::task::JoinHandle<()>,
+    status: Arc<Mutex<SensorStatus>>,
 }
 
 impl Poller {
     /// Starts polling `sensor` every `interval` on the current tokio runtime.
     /// A failed poll is logged and retried at the next tick.
     pub fn spawn(ingest: Ingest, sensor: PollSensor, interval: Duration) -> Self {
-        let task = tokio::spawn(async move {
+        Self::spawn_on(&tokio::runtime::Handle::current(), ingest, sensor, interval)
+    }
+
+    /// Like [`Self::spawn`], on `runtime`.
+    pub fn spawn_on(
+        runtime: &tokio::runtime::Handle,
+        ingest: Ingest,
+        sensor: PollSensor,
+        interval: Duration,
+    ) -> Self {
+        let status = Arc::new(Mutex::new(SensorStatus::default()));
+        let shared = status.clone();
+        let task = runtime.spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match poll_once(&ingest, &sensor).await {
-                    Ok(report) if !report.committed.is_empty() => {
-                        tracing::debug!(sensor = %sensor.reference(), events = report.committed.len(), "poll committed");
+                let outcome = poll_once(&ingest, &sensor).await;
+                let mut status = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                status.polls += 1;
+                status.last_poll = Some(now_millis());
+                match outcome {
+                    Ok(report) => {
+                        status.events += report.committed.len() as u64;
+                        status.last_error = None;
                     }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "poll failed; the cursor was kept"),
+                    Err(error) => {
+                        tracing::warn!(%error, "poll failed; the cursor was kept");
+                        status.errors += 1;
+                        status.last_error = Some(error.to_string());
+                    }
                 }
             }
         });
-        Self { task }
+        Self { task, status }
+    }
+
+    /// How it has been doing.
+    pub fn status(&self) -> SensorStatus {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
