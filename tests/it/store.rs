@@ -386,3 +386,36 @@ async fn a_wrong_or_exposed_key_file_is_refused_without_showing_the_secret() {
         format!("secret key file {}: expected 32 bytes, found 9", short.display())
     );
 }
+
+#[tokio::test]
+async fn api_keys_are_found_by_hash_and_revoked_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let key = squall::store::ApiKeyRecord {
+        id: squall::store::new_id(),
+        name: "ci".into(),
+        hash: "ab".repeat(32),
+        created_at: now_millis(),
+        revoked_at: None,
+    };
+    store
+        .write({
+            let key = key.clone();
+            move |tx| tx.insert_api_key(&key)
+        })
+        .await
+        .expect("insert");
+    let clash = squall::store::ApiKeyRecord { id: squall::store::new_id(), ..key.clone() };
+    let refused = store.write(move |tx| tx.insert_api_key(&clash)).await.expect_err("same hash");
+    assert!(matches!(refused, WriteError::AlreadyExists(_)), "{refused}");
+    let found = store.read().expect("read").api_key_by_hash(&key.hash).expect("read");
+    assert_eq!(found.as_ref(), Some(&key));
+    let id = key.id;
+    let revoked = store
+        .write(move |tx| Ok((tx.revoke_api_key(id, 1)?, tx.revoke_api_key(id, 2)?)))
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, (true, false));
+    let keys = store.read().expect("read").api_keys().expect("list");
+    assert_eq!((keys.len(), keys[0].revoked_at), (1, Some(1)));
+}

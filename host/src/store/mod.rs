@@ -23,9 +23,9 @@ use redb::{Database, ReadableTable};
 
 pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
-    Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope, MASKED_SECRET,
-    Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus,
-    TriggerTypeRecord, new_id, now_millis,
+    ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope,
+    MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance,
+    TriggerInstanceStatus, TriggerTypeRecord, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

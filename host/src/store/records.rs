@@ -329,3 +329,19 @@ pub struct RuleRecord {
     /// When it last changed.
     pub updated_at: Millis,
 }
+
+/// An API key, as stored: its hash, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Time-ordered id.
+    pub id: Uuid,
+    /// What it is for, for people.
+    pub name: String,
+    /// Hex sha256 of the key.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it was revoked; a revoked key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Millis>,
+}

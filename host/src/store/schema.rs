@@ -45,3 +45,10 @@ pub(crate) const KV: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("kv
 /// Sequence number → [`AuditEvent`](super::AuditEvent). Append-only: nothing
 /// in the store updates or deletes these rows.
 pub(crate) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
+
+/// API key id (UUIDv7 as u128) → [`ApiKeyRecord`](super::ApiKeyRecord).
+pub(crate) const API_KEYS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("api_keys");
+/// Hex sha256 of an API key → its id: how a presented key is found. The key
+/// itself is never stored.
+pub(crate) const API_KEY_HASHES: TableDefinition<'_, &str, u128> =
+    TableDefinition::new("api_key_hashes");

@@ -11,12 +11,12 @@ use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{
-    AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
+    ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
     TriggerInstance, TriggerTypeRecord,
 };
 use super::schema::{
-    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
-    TRIGGER_INSTANCES, TRIGGER_TYPES,
+    API_KEY_HASHES, API_KEYS, AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING,
+    SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES,
 };
 use super::secrets::SecretKey;
 
@@ -223,6 +223,18 @@ impl Snapshot {
             records.push(decode(name, bytes.value())?);
         }
         Ok(records)
+    }
+
+    /// Every API key, oldest first (hashes only).
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, ReadError> {
+        self.page_u128(API_KEYS, "api_keys", None, usize::MAX)
+    }
+
+    /// The API key whose sha256 is `hash`, revoked or not.
+    pub fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ReadError> {
+        let Some(hashes) = self.open(API_KEY_HASHES)? else { return Ok(None) };
+        let Some(id) = hashes.get(hash).map_err(storage_read)? else { return Ok(None) };
+        self.get_u128(API_KEYS, "api_keys", Uuid::from_u128(id.value()))
     }
 
     /// Audit events with sequence numbers after `after`, oldest first.

@@ -8,12 +8,12 @@ use uuid::Uuid;
 use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
-    AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
+    ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
     TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord,
 };
 use super::schema::{
-    AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS,
-    TRIGGER_INSTANCES, TRIGGER_TYPES,
+    API_KEY_HASHES, API_KEYS, AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING,
+    SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES,
 };
 use super::secrets::SecretKey;
 
@@ -353,6 +353,41 @@ impl Tx<'_> {
     ) -> Result<bool, WriteError> {
         let mut table = self.txn.open_table(definition).map_err(storage_write)?;
         Ok(table.remove(name).map_err(storage_write)?.is_some())
+    }
+}
+
+/// API keys: stored by id, found by hash.
+impl Tx<'_> {
+    /// Stores a new API key; refused if its id or hash is already stored.
+    pub fn insert_api_key(&mut self, key: &ApiKeyRecord) -> Result<(), WriteError> {
+        {
+            let hashes = self.txn.open_table(API_KEY_HASHES).map_err(storage_write)?;
+            if hashes.get(key.hash.as_str()).map_err(storage_write)?.is_some() {
+                return Err(WriteError::AlreadyExists("API key with this hash".into()));
+            }
+        }
+        let bytes = encode("API key", key)?;
+        self.put_record(API_KEYS, "API key", key.id, &bytes, Existing::Refuse)?;
+        let mut hashes = self.txn.open_table(API_KEY_HASHES).map_err(storage_write)?;
+        hashes.insert(key.hash.as_str(), key.id.as_u128()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Revokes an API key at `at`; false when it was already revoked.
+    pub fn revoke_api_key(&mut self, id: Uuid, at: Millis) -> Result<bool, WriteError> {
+        let mut keys = self.txn.open_table(API_KEYS).map_err(storage_write)?;
+        let mut key: ApiKeyRecord = {
+            let stored = keys.get(id.as_u128()).map_err(storage_write)?;
+            let stored = stored.ok_or_else(|| WriteError::NotFound(format!("API key {id}")))?;
+            decode("api_keys", stored.value())?
+        };
+        if key.revoked_at.is_some() {
+            return Ok(false);
+        }
+        key.revoked_at = Some(at);
+        let bytes = encode("API key", &key)?;
+        keys.insert(id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
+        Ok(true)
     }
 }
 
