@@ -9,6 +9,7 @@ mod crash;
 mod datastore;
 mod engine;
 mod loading;
+mod packs;
 mod polling;
 mod rules;
 mod sandbox;

@@ -70,7 +70,7 @@ pub(crate) fn run(
     };
     let runtime =
         Runtime::new(RuntimeConfig::with_cache_dir(args.data_dir.join("cache")), services)?;
-    let mut actions = Actions::default();
+    let mut packs = Vec::new();
     for pair in args.pack.chunks(2) {
         let [manifest_path, component_path] = pair else {
             bail!("--pack takes MANIFEST COMPONENT")
@@ -79,7 +79,13 @@ pub(crate) fn run(
         let component = runtime
             .load(component_path, &manifest.name)
             .with_context(|| format!("pack {}", manifest.name))?;
-        actions.add_pack(&manifest, Arc::new(component))?;
+        packs.push((manifest, Arc::new(component)));
+    }
+    // Actions are in the catalog before the engine starts, so executions a
+    // crash left behind find them when they are recovered.
+    let mut actions = Actions::default();
+    for (manifest, component) in &packs {
+        actions.add_pack(manifest, component.clone())?;
     }
     let executor = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,6 +106,9 @@ pub(crate) fn run(
         let ingest =
             Ingest::new(store.clone(), Arc::new(catalog.trigger_types), catalog.rules, actions);
         let engine = Engine::start(ingest, config).await?;
+        for (manifest, component) in packs {
+            engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;
+        }
         let _ = writeln!(stderr, "squall engine: reading trigger instances from standard input");
         feed(&engine, stdout).await?;
         if args.exit_when_idle {

@@ -51,6 +51,7 @@ impl Engine {
     /// Returns what did not load.
     pub fn reload_rules(&self) -> Result<Vec<String>, ReadError> {
         let catalog = Catalog::load(self.store())?;
+        self.shared.ingest.set_trigger_types(catalog.trigger_types);
         self.set_rules(catalog.rules);
         Ok(catalog.problems)
     }

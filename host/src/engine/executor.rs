@@ -221,6 +221,11 @@ impl Engine {
         kv::change(&self.shared.ingest, scope, key.to_owned(), change).await
     }
 
+    /// The pack webhook sensors, by route name.
+    pub fn webhook_sensors(&self) -> Arc<WebhookSensors> {
+        self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Replaces the pack webhook sensors, by route name.
     pub fn set_webhook_sensors(&self, sensors: WebhookSensors) {
         *self.webhooks.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sensors);

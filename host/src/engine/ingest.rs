@@ -122,7 +122,7 @@ impl Decided {
 #[derive(Debug, Clone)]
 pub struct Ingest {
     store: Store,
-    types: Arc<TriggerTypes>,
+    types: Arc<RwLock<Arc<TriggerTypes>>>,
     rules: Arc<RwLock<Arc<RuleIndex>>>,
     actions: Arc<RwLock<Arc<Actions>>>,
     /// Told whenever executions are queued, so the dispatcher wakes.
@@ -135,7 +135,7 @@ impl Ingest {
     pub fn new(store: Store, types: Arc<TriggerTypes>, rules: RuleIndex, actions: Actions) -> Self {
         Self {
             store,
-            types,
+            types: Arc::new(RwLock::new(types)),
             rules: Arc::new(RwLock::new(Arc::new(rules))),
             actions: Arc::new(RwLock::new(Arc::new(actions))),
             work: Arc::new(Notify::new()),
@@ -225,8 +225,14 @@ impl Ingest {
     }
 
     /// The known trigger types.
-    pub fn trigger_types(&self) -> &TriggerTypes {
-        &self.types
+    pub fn trigger_types(&self) -> Arc<TriggerTypes> {
+        self.types.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the trigger types; events from now on are checked against
+    /// them.
+    pub fn set_trigger_types(&self, types: TriggerTypes) {
+        *self.types.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(types);
     }
 
     /// The rules in force.
@@ -256,7 +262,7 @@ impl Ingest {
 
     /// Validates `event` and decides what the rules do with it.
     pub fn decide(&self, event: Event) -> Result<Decided, TriggerError> {
-        self.types.validate_payload(&event.trigger, &event.payload)?;
+        self.trigger_types().validate_payload(&event.trigger, &event.payload)?;
         let mut instance = TriggerInstance {
             parameters: event.parameters,
             ..TriggerInstance::new(canonical_trigger_type(&event.trigger), event.payload)

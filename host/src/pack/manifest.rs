@@ -20,6 +20,50 @@ pub struct Manifest {
     pub description: String,
     /// Actions by name.
     pub actions: BTreeMap<String, ActionManifest>,
+    /// Trigger types the pack's sensors emit, by name within the pack.
+    pub triggers: BTreeMap<String, TriggerManifest>,
+    /// Sensors by name.
+    pub sensors: BTreeMap<String, SensorManifest>,
+    /// The TOML text it was read from, kept for the record of what was
+    /// installed.
+    pub source: String,
+}
+
+/// A trigger type a pack declares; its full name is `pack.name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerManifest {
+    /// What it means.
+    pub description: String,
+    /// JSON Schema of its payloads.
+    pub payload: Value,
+    /// JSON Schema of the `trigger.parameters` rules give it, if any.
+    pub parameters: Option<Value>,
+}
+
+/// A sensor a pack exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorManifest {
+    /// What it watches.
+    pub description: String,
+    /// How the host drives it.
+    pub kind: SensorKind,
+    /// Full names (`pack.trigger`) of the trigger types it emits.
+    pub emits: Vec<String>,
+}
+
+/// How the host drives a sensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SensorKind {
+    /// `poll` is called every `interval` with the last cursor.
+    Poll {
+        /// Time between polls.
+        interval: Duration,
+    },
+    /// `on-webhook` is called for each request to `webhooks/{route}`.
+    Webhook {
+        /// The route name; default `pack/sensor`.
+        route: String,
+    },
 }
 
 /// One action a pack exports.
@@ -141,7 +185,36 @@ struct RawManifest {
     description: String,
     #[serde(default)]
     actions: BTreeMap<String, RawAction>,
+    #[serde(default)]
+    triggers: BTreeMap<String, RawTrigger>,
+    #[serde(default)]
+    sensors: BTreeMap<String, RawSensor>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    #[serde(default)]
+    description: String,
+    payload: Value,
+    parameters: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSensor {
+    #[serde(default)]
+    description: String,
+    kind: String,
+    interval: Option<String>,
+    route: Option<String>,
+    #[serde(default)]
+    emits: Vec<String>,
+}
+
+/// Shortest poll interval accepted: a sensor polled faster than this is a
+/// busy loop, not a sensor.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,7 +277,7 @@ impl Manifest {
             let field = e
                 .span()
                 .and_then(|span| text.get(..span.start))
-                .map(|before| format!("line {}", before.lines().count().max(1)))
+                .map(|before| format!("line {}", before.matches('\n').count() + 1))
                 .unwrap_or_else(|| "(document)".into());
             fail(&field, e.message().to_owned())
         })?;
@@ -235,7 +308,98 @@ impl Manifest {
                 },
             );
         }
-        Ok(Self { name: raw.name, version: raw.version, description: raw.description, actions })
+        let mut triggers = BTreeMap::new();
+        for (name, trigger) in raw.triggers {
+            let at = |field: &str| format!("triggers.{name}.{field}");
+            check_name(&name).map_err(|m| fail(&format!("triggers.{name}"), m))?;
+            check_schema(&trigger.payload, false).map_err(|m| fail(&at("payload"), m))?;
+            if let Some(parameters) = &trigger.parameters {
+                check_schema(parameters, true).map_err(|m| fail(&at("parameters"), m))?;
+            }
+            triggers.insert(
+                name,
+                TriggerManifest {
+                    description: trigger.description,
+                    payload: trigger.payload,
+                    parameters: trigger.parameters,
+                },
+            );
+        }
+        let mut sensors = BTreeMap::new();
+        for (name, sensor) in raw.sensors {
+            let at = |field: &str| format!("sensors.{name}.{field}");
+            check_name(&name).map_err(|m| fail(&format!("sensors.{name}"), m))?;
+            let kind = match (sensor.kind.as_str(), sensor.interval, sensor.route) {
+                ("poll", Some(interval), None) => {
+                    let interval = duration(&interval).map_err(|m| fail(&at("interval"), m))?;
+                    if interval < MIN_POLL_INTERVAL {
+                        return Err(fail(
+                            &at("interval"),
+                            format!("expected at least {MIN_POLL_INTERVAL:?}, got {interval:?}"),
+                        ));
+                    }
+                    SensorKind::Poll { interval }
+                }
+                ("poll", None, _) => {
+                    return Err(fail(
+                        &at("interval"),
+                        "a poll sensor needs an interval, e.g. `30s`".into(),
+                    ));
+                }
+                ("poll", _, Some(_)) => {
+                    return Err(fail(&at("route"), "only webhook sensors have a route".into()));
+                }
+                ("webhook", Some(_), _) => {
+                    return Err(fail(&at("interval"), "only poll sensors have an interval".into()));
+                }
+                ("webhook", None, route) => {
+                    let route = route.unwrap_or_else(|| format!("{}/{name}", raw.name));
+                    let well_formed = !route.is_empty()
+                        && route.chars().all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c));
+                    if !well_formed {
+                        return Err(fail(
+                            &at("route"),
+                            format!("expected letters, digits and `._~/-`, got `{route}`"),
+                        ));
+                    }
+                    SensorKind::Webhook { route }
+                }
+                (other, _, _) => {
+                    return Err(fail(
+                        &at("kind"),
+                        format!("expected `poll` or `webhook`, got `{other}`"),
+                    ));
+                }
+            };
+            let mut emits = Vec::with_capacity(sensor.emits.len());
+            for trigger in sensor.emits {
+                let full = if trigger.contains('.') {
+                    trigger.clone()
+                } else {
+                    format!("{}.{trigger}", raw.name)
+                };
+                let declared = full
+                    .strip_prefix(&format!("{}.", raw.name))
+                    .is_some_and(|local| triggers.contains_key(local));
+                if !declared {
+                    return Err(fail(
+                        &at("emits"),
+                        format!("`{trigger}` is not a trigger type declared under [triggers]"),
+                    ));
+                }
+                emits.push(full);
+            }
+            sensors.insert(name, SensorManifest { description: sensor.description, kind, emits });
+        }
+        Ok(Self {
+            name: raw.name,
+            version: raw.version,
+            description: raw.description,
+            actions,
+            triggers,
+            sensors,
+            source: text.to_owned(),
+        })
     }
 }
 
