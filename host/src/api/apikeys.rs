@@ -1,0 +1,135 @@
+//! `/apikeys`: create a key (shown once, in the answer), list keys (never
+//! the key or its hash), revoke one (refused from the next request on).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::create_api_key;
+use super::error::{ApiError, Body, ErrorBody, Path, parse_id};
+use super::page::{timestamp, timestamp_opt};
+use super::state::ApiState;
+use crate::store::{ApiKeyRecord, WriteError, now_millis};
+
+/// Longest key name.
+const MAX_NAME: usize = 200;
+
+/// A key to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateKey {
+    /// What it is for.
+    #[schema(example = "ci")]
+    name: String,
+}
+
+/// A new key: the only time the key itself is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedKey {
+    id: Uuid,
+    name: String,
+    /// The key; store it now, it cannot be shown again.
+    #[schema(example = "sq_0f1e…")]
+    key: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+/// A key as listed: never the key or its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct KeyInfo {
+    id: Uuid,
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// When it was revoked; a revoked key is refused.
+    #[schema(format = DateTime)]
+    revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyRecord> for KeyInfo {
+    fn from(record: &ApiKeyRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name.clone(),
+            created_at: timestamp(record.created_at),
+            revoked_at: timestamp_opt(record.revoked_at),
+        }
+    }
+}
+
+/// Creates an API key.
+#[utoipa::path(
+    post,
+    path = "/apikeys",
+    tag = "apikeys",
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "Created; the answer holds the key", body = CreatedKey),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 422, description = "Empty or overlong name", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    Body(body): Body<CreateKey>,
+) -> Result<Response, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(ApiError::invalid("name", format!("name: expected 1 to {MAX_NAME} bytes")));
+    }
+    let (record, key) = create_api_key(state.engine().store(), name).await?;
+    let location = format!("{}/apikeys/{}", super::API_PREFIX, record.id);
+    let created = CreatedKey {
+        id: record.id,
+        name: record.name,
+        key,
+        created_at: timestamp(record.created_at),
+    };
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(created)).into_response())
+}
+
+/// Every API key, oldest first.
+#[utoipa::path(
+    get,
+    path = "/apikeys",
+    tag = "apikeys",
+    responses(
+        (status = 200, description = "Keys, oldest first, without the keys", body = [KeyInfo]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+    let keys = state.engine().store().read()?.api_keys()?;
+    Ok(Json(keys.iter().map(KeyInfo::from).collect()))
+}
+
+/// Revokes an API key: requests with it are refused from now on.
+#[utoipa::path(
+    delete,
+    path = "/apikeys/{id}",
+    tag = "apikeys",
+    params(("id" = Uuid, Path, description = "Key id")),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn revoke(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id("API key", &id)?;
+    let now = now_millis();
+    match state.engine().store().write(move |tx| tx.revoke_api_key(id, now)).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(WriteError::NotFound(_)) => Err(ApiError::not_found(format!("API key {id} not found"))),
+        Err(error) => Err(error.into()),
+    }
+}

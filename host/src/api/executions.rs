@@ -1,0 +1,398 @@
+//! `/executions`: runs of actions — request one, list and filter them
+//! newest first, read one and its output, cancel (`DELETE`, as st2 does),
+//! and re-run with the same parameters.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::error::{ApiError, Body, ErrorBody, Path, Query, parse_id};
+use super::page::timestamp_opt;
+use super::page::{Page, Scan, id_millis, ids_from, newest_first, parse_time, timestamp};
+use super::state::ApiState;
+use crate::engine::{CancelError, ControlError, EmitError, RequestError};
+use crate::store::{Execution, ExecutionStatus};
+
+/// Where an execution is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// Created, waiting for the scheduler.
+    Requested,
+    /// Queued for a worker (or waiting for a retry or a concurrency slot).
+    Scheduled,
+    /// A worker is running it.
+    Running,
+    /// Finished with output.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Stopped at its deadline.
+    Timeout,
+    /// Stopped on request.
+    Canceled,
+    /// Was running when the host stopped and is not retried.
+    Abandoned,
+}
+
+impl From<ExecutionStatus> for Status {
+    fn from(status: ExecutionStatus) -> Self {
+        match status {
+            ExecutionStatus::Requested => Self::Requested,
+            ExecutionStatus::Scheduled => Self::Scheduled,
+            ExecutionStatus::Running => Self::Running,
+            ExecutionStatus::Succeeded => Self::Succeeded,
+            ExecutionStatus::Failed => Self::Failed,
+            ExecutionStatus::Timeout => Self::Timeout,
+            ExecutionStatus::Canceled => Self::Canceled,
+            ExecutionStatus::Abandoned => Self::Abandoned,
+        }
+    }
+}
+
+/// One run of an action.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionView {
+    id: Uuid,
+    /// `pack.action`.
+    #[schema(example = "core.echo")]
+    action: String,
+    /// Parameters after defaults and validation.
+    #[schema(value_type = Object)]
+    parameters: Value,
+    status: Status,
+    /// The trigger instance whose rule started it.
+    trigger_instance: Option<Uuid>,
+    /// The rule that started it (`pack.name`).
+    rule: Option<String>,
+    /// Attempt number, from 1.
+    attempt: u32,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    /// When the current attempt started.
+    #[schema(format = DateTime)]
+    started_at: Option<String>,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    /// The action's output, once it succeeded.
+    result: Option<Value>,
+    /// Why it did not succeed.
+    error: Option<String>,
+    /// Earlier attempts that ended in a retry.
+    retries: Vec<AttemptView>,
+}
+
+/// An earlier attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttemptView {
+    attempt: u32,
+    status: Status,
+    error: Option<String>,
+    #[schema(format = DateTime)]
+    ended_at: String,
+}
+
+impl From<&Execution> for ExecutionView {
+    fn from(e: &Execution) -> Self {
+        Self {
+            id: e.id,
+            action: e.action.clone(),
+            parameters: e.parameters.clone(),
+            status: e.status.into(),
+            trigger_instance: e.trigger_instance,
+            rule: e.rule.clone(),
+            attempt: e.attempt,
+            created_at: timestamp(e.created_at),
+            updated_at: timestamp(e.updated_at),
+            started_at: timestamp_opt(e.started_at),
+            finished_at: timestamp_opt(e.finished_at),
+            result: e.result.clone(),
+            error: e.error.clone(),
+            retries: e
+                .retries
+                .iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    status: a.status.into(),
+                    error: a.error.clone(),
+                    ended_at: timestamp(a.ended_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What an execution produced.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OutputView {
+    id: Uuid,
+    status: Status,
+    result: Option<Value>,
+    error: Option<String>,
+    /// What the action logged during its last attempt.
+    logs: Vec<LogView>,
+}
+
+/// One line an action logged.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LogView {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    level: String,
+    message: String,
+}
+
+/// The answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CanceledView {
+    id: Uuid,
+    /// The state it was in when the cancel arrived.
+    previous_status: Status,
+    /// Its state now: `canceled`, or still `running` while its worker stops.
+    status: Status,
+}
+
+/// A request to run an action.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateExecution {
+    /// `pack.action`.
+    #[schema(example = "core.echo")]
+    action: String,
+    /// Parameters, checked against the action's schema.
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"message": "hi"}))]
+    parameters: Map<String, Value>,
+}
+
+/// Filters and paging for the execution list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only executions of this action (`pack.action`).
+    action: Option<String>,
+    /// Only executions in this state.
+    #[param(inline)]
+    status: Option<Status>,
+    /// Only those created at or after this time (RFC 3339 or epoch ms).
+    since: Option<String>,
+    /// Only those created at or before this time (RFC 3339 or epoch ms).
+    until: Option<String>,
+    /// Page size, 1 to 1000; default 50.
+    limit: Option<usize>,
+    /// Matches to skip, newest first.
+    offset: Option<usize>,
+}
+
+/// Lists executions, newest first; `X-Total-Count` says how many match.
+#[utoipa::path(
+    get,
+    path = "/executions",
+    tag = "executions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Matching executions, newest first", body = [ExecutionView],
+            headers(("x-total-count" = usize, description = "How many executions match"))),
+        (status = 400, description = "A filter or paging value is malformed", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = Page::new(query.limit, query.offset)?;
+    let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
+    let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
+    let store = state.engine().store().clone();
+    let scan = move || {
+        let snapshot = store.read()?;
+        // Ids are UUIDv7: their time is within a moment of `created_at`.
+        let from = since.and_then(|s| ids_from(s.saturating_sub(1000)));
+        newest_first(
+            |after, n| snapshot.executions(after, n),
+            |e| e.id,
+            from,
+            |e: &Execution| {
+                if until.is_some_and(|u| id_millis(e.id) > u.saturating_add(1000)) {
+                    return Scan::Stop;
+                }
+                let keep = query.action.as_deref().is_none_or(|a| a == e.action)
+                    && query.status.is_none_or(|s| s == Status::from(e.status))
+                    && since.is_none_or(|s| e.created_at >= s)
+                    && until.is_none_or(|u| e.created_at <= u);
+                if keep { Scan::Keep } else { Scan::Skip }
+            },
+            page,
+        )
+    };
+    let (found, total) = tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??;
+    let views: Vec<ExecutionView> = found.iter().map(ExecutionView::from).collect();
+    Ok(([("x-total-count", total.to_string())], Json(views)).into_response())
+}
+
+/// Requests one execution of an action. An unknown action or parameters
+/// that do not fit its schema are 422, naming the field.
+#[utoipa::path(
+    post,
+    path = "/executions",
+    tag = "executions",
+    request_body = CreateExecution,
+    responses(
+        (status = 201, description = "Requested", body = ExecutionView),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "Unknown action, or parameters that do not fit its schema", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    Body(request): Body<CreateExecution>,
+) -> Result<Response, ApiError> {
+    let id =
+        state.engine().request(&request.action, request.parameters).await.map_err(request_error)?;
+    created(&state, id)
+}
+
+/// 201 with the execution `id` and where it lives.
+fn created(state: &ApiState, id: Uuid) -> Result<Response, ApiError> {
+    let execution = find(state, id)?;
+    let location = format!("{}/executions/{id}", super::API_PREFIX);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ExecutionView::from(&execution)))
+        .into_response())
+}
+
+fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
+    state
+        .engine()
+        .store()
+        .read()?
+        .execution(id)?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))
+}
+
+/// One execution.
+#[utoipa::path(
+    get,
+    path = "/executions/{id}",
+    tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionView>, ApiError> {
+    let execution = find(&state, parse_id("execution", &id)?)?;
+    Ok(Json(ExecutionView::from(&execution)))
+}
+
+/// An execution's result, error and logs.
+#[utoipa::path(
+    get,
+    path = "/executions/{id}/output",
+    tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "What it produced so far", body = OutputView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn output(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<OutputView>, ApiError> {
+    let e = find(&state, parse_id("execution", &id)?)?;
+    Ok(Json(OutputView {
+        id: e.id,
+        status: e.status.into(),
+        result: e.result,
+        error: e.error,
+        logs: e.logs.into_iter().map(|l| LogView { level: l.level, message: l.message }).collect(),
+    }))
+}
+
+/// Cancels an execution: a queued one at once, a running one as soon as
+/// its worker stops it.
+#[utoipa::path(
+    delete,
+    path = "/executions/{id}",
+    tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "Canceled (or being canceled)", body = CanceledView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 409, description = "It already finished; `detail.status` says how", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn cancel(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<CanceledView>, ApiError> {
+    let id = parse_id("execution", &id)?;
+    let before = state.engine().cancel(id).await.map_err(|error| match error {
+        CancelError::NotFound(_) => ApiError::not_found(error.to_string()),
+        CancelError::Finished(_, status) => ApiError::conflict(format!(
+            "execution {id} already finished ({})",
+            super::metrics::status_name(status)
+        ))
+        .with_detail(json!({"status": Status::from(status)})),
+        CancelError::Read(e) => e.into(),
+        CancelError::Write(e) => e.into(),
+    })?;
+    let now = find(&state, id)?;
+    Ok(Json(CanceledView { id, previous_status: before.into(), status: now.status.into() }))
+}
+
+/// Requests a new execution of the same action with the same parameters.
+#[utoipa::path(
+    post,
+    path = "/executions/{id}/re_run",
+    tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution to run again")),
+    responses(
+        (status = 201, description = "The new execution", body = ExecutionView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+        (status = 422, description = "The action is no longer installed or its schema changed", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn re_run(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id("execution", &id)?;
+    let new = state.engine().rerun(id).await.map_err(control_error)?;
+    created(&state, new)
+}
+
+pub(crate) fn request_error(error: RequestError) -> ApiError {
+    match error {
+        RequestError::UnknownAction(_) => ApiError::invalid("action", error.to_string()),
+        RequestError::Parameters(message) => ApiError::invalid("parameters", message),
+        RequestError::Write(e) => e.into(),
+    }
+}
+
+pub(crate) fn control_error(error: ControlError) -> ApiError {
+    match error {
+        ControlError::NotFound(_) => ApiError::not_found(error.to_string()),
+        ControlError::Read(e) => e.into(),
+        ControlError::Emit(EmitError::Trigger(e)) => ApiError::invalid("payload", e.to_string()),
+        ControlError::Emit(EmitError::Write(e)) | ControlError::Write(e) => e.into(),
+        ControlError::Request(e) => request_error(e),
+    }
+}

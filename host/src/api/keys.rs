@@ -1,0 +1,212 @@
+//! `/keys`: the key-value datastore (StackStorm's `st2kv`), by scope
+//! (`system` or `pack:NAME`). Every change goes through the engine, so it
+//! commits with the `core.kv_changed` instance it causes. Secrets are
+//! write-only: reads show `********`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Body, ErrorBody, Path, Query};
+use super::page::timestamp_opt;
+use super::state::ApiState;
+use crate::engine::KvChange;
+use crate::store::{KvItem, KvScope, now_millis};
+
+/// A datastore entry; a secret's value is always `********`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct KeyView {
+    #[schema(example = "keep_days")]
+    name: String,
+    /// `system` or `pack:NAME`.
+    #[schema(example = "system")]
+    scope: String,
+    /// The value, or `********` for a secret.
+    value: String,
+    secret: bool,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
+fn view(name: String, scope: &KvScope, item: KvItem) -> KeyView {
+    KeyView {
+        name,
+        scope: scope_name(scope),
+        value: item.value,
+        secret: item.secret,
+        expires_at: timestamp_opt(item.expires_at),
+    }
+}
+
+fn scope_name(scope: &KvScope) -> String {
+    match scope {
+        KvScope::System => "system".to_owned(),
+        KvScope::Pack(pack) => format!("pack:{pack}"),
+    }
+}
+
+fn parse_scope(text: Option<&str>) -> Result<KvScope, ApiError> {
+    match text {
+        None | Some("system" | "st2kv.system") => Ok(KvScope::System),
+        Some(other) => match other.strip_prefix("pack:") {
+            Some(pack) if !pack.is_empty() => Ok(KvScope::Pack(pack.to_owned())),
+            _ => Err(ApiError::bad_request(format!(
+                "scope: expected `system` or `pack:NAME`, got `{other}`"
+            ))),
+        },
+    }
+}
+
+/// The scope of a request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ScopeQuery {
+    /// `system` (default) or `pack:NAME`.
+    scope: Option<String>,
+}
+
+/// Scope and prefix of a listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// `system` (default) or `pack:NAME`.
+    scope: Option<String>,
+    /// Only keys starting with this.
+    prefix: Option<String>,
+}
+
+/// A value to store.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PutKey {
+    /// The value (StackStorm's values are strings).
+    value: String,
+    /// Encrypt at rest and never show it again.
+    #[serde(default)]
+    secret: bool,
+    /// Seconds until it expires.
+    ttl: Option<u64>,
+    /// `system` (default) or `pack:NAME`.
+    scope: Option<String>,
+}
+
+/// The live keys of a scope, in order.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "keys",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Entries by name; secrets masked", body = [KeyView]),
+        (status = 400, description = "Malformed scope", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let scope = parse_scope(query.scope.as_deref())?;
+    let snapshot = state.engine().store().read()?;
+    let now = now_millis();
+    let mut views = Vec::new();
+    for name in snapshot.kv_keys(&scope, query.prefix.as_deref().unwrap_or(""), now)? {
+        if let Some(item) = snapshot.kv_item(&scope, &name, now)? {
+            views.push(view(name, &scope, item));
+        }
+    }
+    Ok(Json(views))
+}
+
+/// One entry.
+#[utoipa::path(
+    get,
+    path = "/keys/{name}",
+    tag = "keys",
+    params(("name" = String, Path, description = "Key"), ScopeQuery),
+    responses(
+        (status = 200, description = "The entry; a secret masked", body = KeyView),
+        (status = 400, description = "Malformed scope", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No live entry", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(query): Query<ScopeQuery>,
+) -> Result<Json<KeyView>, ApiError> {
+    let scope = parse_scope(query.scope.as_deref())?;
+    let item = state.engine().store().read()?.kv_item(&scope, &name, now_millis())?;
+    let item = item.ok_or_else(|| not_found(&scope, &name))?;
+    Ok(Json(view(name, &scope, item)))
+}
+
+fn not_found(scope: &KvScope, name: &str) -> ApiError {
+    ApiError::not_found(format!("key `{name}` not found in scope {}", scope_name(scope)))
+}
+
+/// Stores a value (commits a `core.kv_changed` instance with it).
+#[utoipa::path(
+    put,
+    path = "/keys/{name}",
+    tag = "keys",
+    params(("name" = String, Path, description = "Key")),
+    request_body = PutKey,
+    responses(
+        (status = 200, description = "Stored; a secret masked", body = KeyView),
+        (status = 400, description = "Malformed JSON, wrong types or scope", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 422, description = "Key or ttl out of range", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn put(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Body(body): Body<PutKey>,
+) -> Result<Json<KeyView>, ApiError> {
+    let scope = parse_scope(body.scope.as_deref())?;
+    if body.ttl == Some(0) {
+        return Err(ApiError::invalid("ttl", "ttl: expected at least 1 second"));
+    }
+    let change = KvChange::Set {
+        value: body.value,
+        secret: body.secret,
+        ttl: body.ttl.map(Duration::from_secs),
+    };
+    state.engine().kv_change(scope.clone(), &name, change).await?;
+    let item = state.engine().store().read()?.kv_item(&scope, &name, now_millis())?;
+    // Gone already only if its ttl ran out in between.
+    let item = item.ok_or_else(|| not_found(&scope, &name))?;
+    Ok(Json(view(name, &scope, item)))
+}
+
+/// Removes an entry (commits a `core.kv_changed` instance with it).
+#[utoipa::path(
+    delete,
+    path = "/keys/{name}",
+    tag = "keys",
+    params(("name" = String, Path, description = "Key"), ScopeQuery),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Malformed scope", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No live entry", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(query): Query<ScopeQuery>,
+) -> Result<StatusCode, ApiError> {
+    let scope = parse_scope(query.scope.as_deref())?;
+    if state.engine().store().read()?.kv_item(&scope, &name, now_millis())?.is_none() {
+        return Err(not_found(&scope, &name));
+    }
+    state.engine().kv_change(scope, &name, KvChange::Delete).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

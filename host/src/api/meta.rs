@@ -1,0 +1,109 @@
+//! The API about itself: `GET /health` (no key needed), `GET /openapi.json`,
+//! and the document's fixed parts (title, security schemes, tags).
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::error::ErrorBody;
+
+/// The document's fixed parts; the paths come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Squall API",
+        description = "Event-driven automation with sandboxed WebAssembly packs. \
+            Every route but /api/v1/health needs an API key, sent as \
+            `Authorization: Bearer KEY` or `St2-Api-Key: KEY`. Errors answer \
+            `{\"error\": \"...\", \"detail\": ...}`. Times are RFC 3339 (UTC).",
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "meta", description = "Health, metrics and this document"),
+        (name = "packs", description = "Installed packs and their actions"),
+        (name = "executions", description = "Runs of actions"),
+        (name = "rules", description = "StackStorm rules: trigger, criteria, action"),
+        (name = "triggers", description = "Trigger types, trigger instances and sensors"),
+        (name = "keys", description = "The key-value datastore"),
+        (name = "webhooks", description = "Inbound webhooks"),
+        (name = "stream", description = "Live events (Server-Sent Events)"),
+        (name = "apikeys", description = "API keys"),
+    ),
+)]
+pub(crate) struct ApiDoc;
+
+/// The security schemes, required on every operation unless it says
+/// otherwise (health says none).
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "st2_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("St2-Api-Key"))),
+        );
+        components.add_security_scheme(
+            "query_api_key",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("st2-api-key"))),
+        );
+        doc.security = Some(vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("st2_api_key", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok` when the server answers.
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Whether the server answers; needs no key.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "The server is up", body = Health)),
+)]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    super::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+});
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI 3 document", body = Object, content_type = "application/json"),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn openapi_json() -> Response {
+    let mut response = DOCUMENT.clone().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,146 @@
+//! The HTTP API: the axum router under `/api/v1` (resource names as in
+//! StackStorm's API), API-key auth, webhooks, the live event stream,
+//! Prometheus metrics and the OpenAPI document generated from the handlers.
+//! Only this module knows HTTP; it drives the engine and reads the store.
+//!
+//! [`router`] is a pure function of an [`ApiState`]: tests call it with
+//! `tower::ServiceExt::oneshot`, `squall serve` hands it to `axum::serve`.
+//! Every route is declared once, with its OpenAPI description, through
+//! `utoipa_axum::routes!`, so the router and [`openapi`] cannot disagree.
+
+mod apikeys;
+mod auth;
+mod error;
+mod executions;
+mod keys;
+mod meta;
+mod metrics;
+mod packs;
+mod page;
+mod rules;
+mod state;
+mod stream;
+mod triggers;
+mod webhooks;
+
+use std::any::Any;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouterExt as _;
+use utoipa_axum::routes;
+
+pub use auth::{Caller, KEY_PREFIX, create_api_key, generate_key, hash_key};
+pub use error::{ApiError, ErrorBody};
+pub use state::ApiState;
+
+/// Where the versioned API lives.
+pub const API_PREFIX: &str = "/api/v1";
+/// Largest request body, except webhooks.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Largest webhook body.
+pub const WEBHOOK_BODY_LIMIT: usize = 4 << 20;
+
+pub(crate) const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
+
+/// The API as an axum router, ready to serve: every route but
+/// `/api/v1/health` requires a live API key.
+pub fn router(state: ApiState) -> Router {
+    let (keyed, open) = routes();
+    let keyed = keyed.route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+    let (router, _) = OpenApiRouter::new().merge(keyed).merge(open).split_for_parts();
+    router
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        .with_state(state)
+}
+
+/// The OpenAPI 3 document of every route [`router`] serves.
+pub fn openapi() -> OpenApi {
+    let (keyed, open) = routes();
+    let mut doc = OpenApiRouter::with_openapi(meta::ApiDoc::openapi())
+        .merge(keyed)
+        .merge(open)
+        .into_openapi();
+    // axum spells a rest-of-path parameter `{*name}`, OpenAPI `{name}`.
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    doc
+}
+
+/// Every route, declared with its documentation: those that need a key,
+/// and the one that does not.
+fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(packs::list_packs))
+        .routes(routes!(packs::get_pack))
+        .routes(routes!(packs::list_actions))
+        .routes(routes!(packs::get_action))
+        .routes(routes!(executions::list, executions::create))
+        .routes(routes!(executions::get, executions::cancel))
+        .routes(routes!(executions::output))
+        .routes(routes!(executions::re_run))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules::get, rules::replace, rules::delete))
+        .routes(routes!(rules::enable))
+        .routes(routes!(rules::disable))
+        .routes(routes!(triggers::list_types))
+        .routes(routes!(triggers::get_type))
+        .routes(routes!(triggers::list_instances))
+        .routes(routes!(triggers::get_instance))
+        .routes(routes!(triggers::re_emit))
+        .routes(routes!(triggers::list_sensors))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::get, keys::put, keys::delete))
+        .routes(routes!(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
+        .routes(routes!(stream::stream))
+        .routes(routes!(apikeys::list, apikeys::create))
+        .routes(routes!(apikeys::revoke));
+    let keyed = OpenApiRouter::new().nest(API_PREFIX, v1).routes(routes!(metrics::render));
+    let open =
+        OpenApiRouter::new().nest(API_PREFIX, OpenApiRouter::new().routes(routes!(meta::health)));
+    (keyed, open)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A handler panicked: log it, answer a 500 without internals.
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    ApiError::internal(format!("a request handler panicked: {message}")).into_response()
+}
+
+/// The request span: method and route template, never the URI (a webhook's
+/// query may carry its API key).
+fn span(request: &Request) -> tracing::Span {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!("http", method = %request.method(), route)
+}

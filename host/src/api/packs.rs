@@ -1,0 +1,257 @@
+//! `/packs` and `/actions`: the packs the engine runs and their actions,
+//! from the engine's action catalog, described by the packs' manifests
+//! (stored ones first, then those this process loaded).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody, Path};
+use super::state::ApiState;
+use crate::engine::ActionSpec;
+use crate::pack::{CrashPolicy, Manifest, OverLimit, Policy, RetryOn};
+
+/// A pack.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PackView {
+    #[schema(example = "core")]
+    name: String,
+    version: Option<String>,
+    description: Option<String>,
+    /// Its actions the engine runs, as `pack.action`.
+    actions: Vec<String>,
+}
+
+/// An action the engine can run.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ActionView {
+    /// `pack.action`.
+    #[serde(rename = "ref")]
+    #[schema(example = "core.echo")]
+    reference: String,
+    pack: String,
+    name: String,
+    description: Option<String>,
+    /// JSON Schema of its parameters.
+    #[schema(value_type = Object)]
+    parameters_schema: Value,
+    /// JSON Schema of its output, when declared.
+    #[schema(value_type = Option<Object>)]
+    output_schema: Option<Value>,
+    policy: PolicyView,
+}
+
+/// How the engine runs an action.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyView {
+    /// Wall-clock limit per attempt.
+    timeout_ms: u64,
+    /// Memory cap of the sandbox.
+    memory_bytes: u64,
+    retry: Option<RetryView>,
+    concurrency: Option<ConcurrencyView>,
+    /// `retry` (run again, up to `max_crash_retries` times in a row) or
+    /// `abandon`, for an execution cut short by a host crash.
+    on_crash: &'static str,
+    max_crash_retries: Option<u32>,
+}
+
+/// Retries on failure or timeout.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RetryView {
+    /// `failure` and/or `timeout`.
+    on: Vec<&'static str>,
+    count: u32,
+    delay_ms: u64,
+}
+
+/// The limit on executions running at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConcurrencyView {
+    threshold: u32,
+    /// `delay` or `cancel`.
+    over_limit: &'static str,
+    /// With `delay`: how long before trying again.
+    delay_ms: Option<u64>,
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<&Policy> for PolicyView {
+    fn from(policy: &Policy) -> Self {
+        let (on_crash, max_crash_retries) = match policy.on_crash {
+            CrashPolicy::Retry { max } => ("retry", Some(max)),
+            CrashPolicy::Abandon => ("abandon", None),
+        };
+        Self {
+            timeout_ms: millis(policy.timeout),
+            memory_bytes: policy.memory_bytes,
+            retry: policy.retry.as_ref().map(|r| RetryView {
+                on: r
+                    .on
+                    .iter()
+                    .map(|on| match on {
+                        RetryOn::Failure => "failure",
+                        RetryOn::Timeout => "timeout",
+                    })
+                    .collect(),
+                count: r.count,
+                delay_ms: millis(r.delay),
+            }),
+            concurrency: policy.concurrency.as_ref().map(|c| {
+                let (over_limit, delay_ms) = match c.over_limit {
+                    OverLimit::Delay(delay) => ("delay", Some(millis(delay))),
+                    OverLimit::Cancel => ("cancel", None),
+                };
+                ConcurrencyView { threshold: c.threshold, over_limit, delay_ms }
+            }),
+            on_crash,
+            max_crash_retries,
+        }
+    }
+}
+
+fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> ActionView {
+    let pack = spec.component.pack().to_owned();
+    let declared = manifests.get(&pack).and_then(|m| m.actions.get(&spec.name));
+    ActionView {
+        reference: spec.reference.clone(),
+        name: spec.name.clone(),
+        description: declared.map(|d| d.description.clone()).filter(|d| !d.is_empty()),
+        parameters_schema: spec.parameters_schema.clone(),
+        output_schema: declared.and_then(|d| d.output.clone()),
+        policy: PolicyView::from(&spec.policy),
+        pack,
+    }
+}
+
+/// Every action, by reference.
+fn actions(state: &ApiState) -> Result<Vec<ActionView>, ApiError> {
+    let manifests = state.manifests()?;
+    let catalog = state.engine().ingest().actions();
+    let mut views: Vec<ActionView> = catalog.iter().map(|a| action_view(a, &manifests)).collect();
+    views.sort_by(|a, b| a.reference.cmp(&b.reference));
+    Ok(views)
+}
+
+/// Every pack the engine runs actions of or that is stored, by name.
+fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
+    let manifests = state.manifests()?;
+    let stored = state.engine().store().read()?.packs()?;
+    let mut by_pack: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for action in state.engine().ingest().actions().iter() {
+        by_pack
+            .entry(action.component.pack().to_owned())
+            .or_default()
+            .push(action.reference.clone());
+    }
+    let names: BTreeSet<String> = by_pack
+        .keys()
+        .cloned()
+        .chain(manifests.keys().cloned())
+        .chain(stored.iter().map(|p| p.name.clone()))
+        .collect();
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let manifest = manifests.get(&name);
+            let mut actions = by_pack.remove(&name).unwrap_or_default();
+            actions.sort();
+            PackView {
+                version: stored
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map(|p| p.version.clone())
+                    .or_else(|| manifest.map(|m| m.version.clone())),
+                description: manifest.map(|m| m.description.clone()).filter(|d| !d.is_empty()),
+                actions,
+                name,
+            }
+        })
+        .collect())
+}
+
+/// Every pack, by name.
+#[utoipa::path(
+    get,
+    path = "/packs",
+    tag = "packs",
+    responses(
+        (status = 200, description = "Packs by name", body = [PackView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_packs(
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<PackView>>, ApiError> {
+    packs(&state).map(Json)
+}
+
+/// One pack.
+#[utoipa::path(
+    get,
+    path = "/packs/{name}",
+    tag = "packs",
+    params(("name" = String, Path, description = "Pack name")),
+    responses(
+        (status = 200, description = "The pack", body = PackView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such pack", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_pack(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<PackView>, ApiError> {
+    packs(&state)?
+        .into_iter()
+        .find(|p| p.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("pack `{name}` not found")))
+}
+
+/// Every action, by reference.
+#[utoipa::path(
+    get,
+    path = "/actions",
+    tag = "packs",
+    responses(
+        (status = 200, description = "Actions by reference", body = [ActionView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_actions(
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<ActionView>>, ApiError> {
+    actions(&state).map(Json)
+}
+
+/// One action.
+#[utoipa::path(
+    get,
+    path = "/actions/{ref}",
+    tag = "packs",
+    params(("ref" = String, Path, description = "`pack.action`")),
+    responses(
+        (status = 200, description = "The action", body = ActionView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such action", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_action(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+) -> Result<Json<ActionView>, ApiError> {
+    let spec = state
+        .engine()
+        .ingest()
+        .action(&reference)
+        .ok_or_else(|| ApiError::not_found(format!("action `{reference}` not found")))?;
+    Ok(Json(action_view(&spec, &state.manifests()?)))
+}

@@ -1,0 +1,119 @@
+//! What list endpoints share: `limit`/`offset` paging newest first over
+//! the store's oldest-first, time-ordered (UUIDv7) records, and times as
+//! RFC 3339 text.
+
+use std::collections::VecDeque;
+
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::store::{Millis, ReadError};
+
+/// Page size when the client names none.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+/// Largest page.
+pub(crate) const MAX_LIMIT: usize = 1000;
+/// Records read from the store at a time while scanning.
+const CHUNK: usize = 512;
+
+/// Which part of the matches a list answers with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Page {
+    pub(crate) limit: usize,
+    pub(crate) offset: usize,
+}
+
+impl Page {
+    /// Checks the client's `limit` (1 to [`MAX_LIMIT`]) and `offset`.
+    pub(crate) fn new(limit: Option<usize>, offset: Option<usize>) -> Result<Self, ApiError> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: expected 1 to {MAX_LIMIT}, got {limit}"
+            )));
+        }
+        Ok(Self { limit, offset: offset.unwrap_or(0) })
+    }
+}
+
+/// What a scan does with a record.
+pub(crate) enum Scan {
+    Keep,
+    Skip,
+    /// Past the range asked for: no later record can match.
+    Stop,
+}
+
+/// Scans records oldest first from after `from`, keeps the ones `judge`
+/// keeps, and returns the `page` of them counted from the newest, with how
+/// many matched in all. Memory is bounded by `offset + limit` records.
+pub(crate) fn newest_first<T>(
+    mut fetch: impl FnMut(Option<Uuid>, usize) -> Result<Vec<T>, ReadError>,
+    id: impl Fn(&T) -> Uuid,
+    from: Option<Uuid>,
+    judge: impl Fn(&T) -> Scan,
+    page: Page,
+) -> Result<(Vec<T>, usize), ReadError> {
+    let keep = page.offset.saturating_add(page.limit);
+    let mut newest = VecDeque::new();
+    let mut total = 0;
+    let mut after = from;
+    'scan: loop {
+        let chunk = fetch(after, CHUNK)?;
+        let done = chunk.len() < CHUNK;
+        for record in chunk {
+            after = Some(id(&record));
+            match judge(&record) {
+                Scan::Keep => {
+                    total += 1;
+                    newest.push_back(record);
+                    if newest.len() > keep {
+                        newest.pop_front();
+                    }
+                }
+                Scan::Skip => {}
+                Scan::Stop => break 'scan,
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    let records = newest.into_iter().rev().skip(page.offset).take(page.limit).collect();
+    Ok((records, total))
+}
+
+/// The id just below every UUIDv7 created at or after `at`: a scan from
+/// it sees those records and skips older ones.
+pub(crate) fn ids_from(at: Millis) -> Option<Uuid> {
+    let floor = u128::from(u64::try_from(at).ok()?) << 80;
+    floor.checked_sub(1).map(Uuid::from_u128)
+}
+
+/// When a UUIDv7 was made, in milliseconds.
+pub(crate) fn id_millis(id: Uuid) -> Millis {
+    Millis::try_from(id.as_u128() >> 80).unwrap_or(Millis::MAX)
+}
+
+/// A time as RFC 3339 text in UTC.
+pub(crate) fn timestamp(at: Millis) -> String {
+    jiff::Timestamp::from_millisecond(at).map_or_else(|_| at.to_string(), |t| t.to_string())
+}
+
+/// An optional time as RFC 3339 text.
+pub(crate) fn timestamp_opt(at: Option<Millis>) -> Option<String> {
+    at.map(timestamp)
+}
+
+/// A time the client gave in `field`: RFC 3339 text, or milliseconds since
+/// the Unix epoch.
+pub(crate) fn parse_time(field: &str, text: &str) -> Result<Millis, ApiError> {
+    if let Ok(millis) = text.parse::<Millis>() {
+        return Ok(millis);
+    }
+    text.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{field}: expected an RFC 3339 time (2025-01-31T12:00:00Z) or epoch milliseconds: {e}"
+        ))
+    })
+}

@@ -1,0 +1,335 @@
+//! `/rules`: StackStorm rules, sent as YAML or JSON, checked (the rule
+//! loads, its trigger type and parameters fit, its action is installed)
+//! before anything is stored, stored verbatim, and put in force at once
+//! (`Engine::reload_rules`). Enable and disable override the source's
+//! `enabled`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody, Path};
+use super::page::timestamp;
+use super::state::ApiState;
+use crate::engine::TriggerError;
+use crate::rules::{LoadError, Rule};
+use crate::store::{RuleRecord, now_millis};
+
+/// A rule as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RuleView {
+    /// `pack.name`.
+    #[serde(rename = "ref")]
+    #[schema(example = "examples.hello")]
+    reference: String,
+    pack: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    /// Whether it is in force.
+    enabled: bool,
+    /// `{"type": ..., "parameters": {...}}`, as written.
+    #[schema(value_type = Object)]
+    trigger: Value,
+    /// Criteria keyed by `trigger.<path>`, as written.
+    #[schema(value_type = Object)]
+    criteria: Value,
+    /// `{"ref": ..., "parameters": {...}}`, as written.
+    #[schema(value_type = Object)]
+    action: Value,
+    /// The YAML or JSON text it was created from.
+    source: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+    /// Why the stored rule no longer loads (it is then not in force).
+    error: Option<String>,
+}
+
+impl From<&RuleRecord> for RuleView {
+    fn from(record: &RuleRecord) -> Self {
+        let raw: Map<String, Value> = serde_yaml_ng::from_str(&record.source).unwrap_or_default();
+        let loaded = Rule::from_yaml(&record.source, &format!("rule {}", record.reference));
+        let text = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
+        let field = |key: &str| raw.get(key).cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        Self {
+            reference: record.reference.clone(),
+            pack: loaded.as_ref().map(|r| r.pack.clone()).ok().or_else(|| text("pack")),
+            name: loaded.as_ref().map(|r| r.name.clone()).ok().or_else(|| text("name")),
+            description: text("description"),
+            enabled: record.enabled,
+            trigger: field("trigger"),
+            criteria: field("criteria"),
+            action: field("action"),
+            source: record.source.clone(),
+            created_at: timestamp(record.created_at),
+            updated_at: timestamp(record.updated_at),
+            error: loaded.err().map(|e| e.to_string()),
+        }
+    }
+}
+
+/// Reads a rule from the body (YAML unless the content type says JSON)
+/// and checks it against the engine's trigger types and actions.
+fn parse(state: &ApiState, headers: &HeaderMap, body: &Bytes) -> Result<Rule, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("rule: the body is not UTF-8"))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
+        .unwrap_or_default();
+    let loaded = if content_type.contains("json") {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("rule: not valid JSON: {e}")))?;
+        Rule::from_value(&value, "rule")
+    } else if content_type.is_empty() || content_type.contains("yaml") {
+        Rule::from_yaml(text, "rule")
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "rule: expected Content-Type application/yaml or application/json, got `{content_type}`"
+            ),
+        ));
+    };
+    let rule = loaded.map_err(|error| match &error {
+        LoadError::Syntax { .. } => ApiError::bad_request(error.to_string()),
+        LoadError::Field { field, .. } => ApiError::invalid(field, error.to_string()),
+    })?;
+    let parameters = Value::Object(rule.trigger_parameters.clone());
+    let types = state.engine().ingest().trigger_types();
+    types.validate_parameters(&rule.trigger_type, &parameters).map_err(|error| {
+        let field = match error {
+            TriggerError::Unknown(_) => "trigger.type",
+            _ => "trigger.parameters",
+        };
+        ApiError::invalid(field, format!("rule: {field}: {error}"))
+    })?;
+    if state.engine().ingest().action(&rule.action_ref).is_none() {
+        return Err(ApiError::invalid(
+            "action.ref",
+            format!("rule: action.ref: unknown action `{}`", rule.action_ref),
+        ));
+    }
+    Ok(rule)
+}
+
+/// Puts the stored rules in force.
+fn reload(state: &ApiState) -> Result<(), ApiError> {
+    for problem in state.engine().reload_rules()? {
+        tracing::warn!(%problem, "stored catalog entry not loaded");
+    }
+    Ok(())
+}
+
+fn stored(state: &ApiState, reference: &str) -> Result<RuleRecord, ApiError> {
+    state
+        .engine()
+        .store()
+        .read()?
+        .rule(reference)?
+        .ok_or_else(|| ApiError::not_found(format!("rule `{reference}` not found")))
+}
+
+async fn store(state: &ApiState, record: RuleRecord) -> Result<(), ApiError> {
+    state.engine().store().write(move |tx| tx.put_rule(&record)).await?;
+    reload(state)
+}
+
+/// Every rule, by reference.
+#[utoipa::path(
+    get,
+    path = "/rules",
+    tag = "rules",
+    responses(
+        (status = 200, description = "Rules by reference", body = [RuleView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<RuleView>>, ApiError> {
+    let rules = state.engine().store().read()?.rules()?;
+    Ok(Json(rules.iter().map(RuleView::from).collect()))
+}
+
+const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) or JSON";
+
+/// Creates a rule and puts it in force (if it says `enabled: true`).
+#[utoipa::path(
+    post,
+    path = "/rules",
+    tag = "rules",
+    request_body(description = RULE_BODY, content((String = "application/yaml"), (Object = "application/json"))),
+    responses(
+        (status = 201, description = "Stored and in force", body = RuleView),
+        (status = 400, description = "Not valid YAML or JSON", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 409, description = "A rule with this ref exists", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
+        (status = 422, description = "The rule does not load; `detail.field` names the field", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let rule = parse(&state, &headers, &body)?;
+    let _serial = state.rule_changes().lock().await;
+    if state.engine().store().read()?.rule(&rule.reference)?.is_some() {
+        return Err(ApiError::conflict(format!("rule `{}` already exists", rule.reference)));
+    }
+    let now = now_millis();
+    let record = RuleRecord {
+        reference: rule.reference.clone(),
+        source: String::from_utf8_lossy(&body).into_owned(),
+        enabled: rule.enabled,
+        created_at: now,
+        updated_at: now,
+    };
+    let view = RuleView::from(&record);
+    store(&state, record).await?;
+    let location = format!("{}/rules/{}", super::API_PREFIX, rule.reference);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+}
+
+/// One rule.
+#[utoipa::path(
+    get,
+    path = "/rules/{ref}",
+    tag = "rules",
+    params(("ref" = String, Path, description = "`pack.name`")),
+    responses(
+        (status = 200, description = "The rule", body = RuleView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such rule", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+) -> Result<Json<RuleView>, ApiError> {
+    Ok(Json(RuleView::from(&stored(&state, &reference)?)))
+}
+
+/// Replaces a rule; the body's pack and name must give the same ref.
+#[utoipa::path(
+    put,
+    path = "/rules/{ref}",
+    tag = "rules",
+    params(("ref" = String, Path, description = "`pack.name`")),
+    request_body(description = RULE_BODY, content((String = "application/yaml"), (Object = "application/json"))),
+    responses(
+        (status = 200, description = "Replaced and in force", body = RuleView),
+        (status = 400, description = "Not valid YAML or JSON", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such rule", body = ErrorBody),
+        (status = 422, description = "The rule does not load, or names another ref", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn replace(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RuleView>, ApiError> {
+    let rule = parse(&state, &headers, &body)?;
+    if rule.reference != reference {
+        return Err(ApiError::invalid(
+            "name",
+            format!("rule: the body is rule `{}`, the path says `{reference}`", rule.reference),
+        ));
+    }
+    let _serial = state.rule_changes().lock().await;
+    let old = stored(&state, &reference)?;
+    let record = RuleRecord {
+        source: String::from_utf8_lossy(&body).into_owned(),
+        enabled: rule.enabled,
+        updated_at: now_millis(),
+        ..old
+    };
+    let view = RuleView::from(&record);
+    store(&state, record).await?;
+    Ok(Json(view))
+}
+
+/// Deletes a rule.
+#[utoipa::path(
+    delete,
+    path = "/rules/{ref}",
+    tag = "rules",
+    params(("ref" = String, Path, description = "`pack.name`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such rule", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let _serial = state.rule_changes().lock().await;
+    let key = reference.clone();
+    let existed = state.engine().store().write(move |tx| tx.delete_rule(&key)).await?;
+    if !existed {
+        return Err(ApiError::not_found(format!("rule `{reference}` not found")));
+    }
+    reload(&state)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_enabled(
+    state: &ApiState,
+    reference: &str,
+    enabled: bool,
+) -> Result<RuleView, ApiError> {
+    let _serial = state.rule_changes().lock().await;
+    let record = RuleRecord { enabled, updated_at: now_millis(), ..stored(state, reference)? };
+    let view = RuleView::from(&record);
+    store(state, record).await?;
+    Ok(view)
+}
+
+/// Puts a rule in force.
+#[utoipa::path(
+    post,
+    path = "/rules/{ref}/enable",
+    tag = "rules",
+    params(("ref" = String, Path, description = "`pack.name`")),
+    responses(
+        (status = 200, description = "Enabled", body = RuleView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such rule", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn enable(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+) -> Result<Json<RuleView>, ApiError> {
+    set_enabled(&state, &reference, true).await.map(Json)
+}
+
+/// Takes a rule out of force, keeping it stored.
+#[utoipa::path(
+    post,
+    path = "/rules/{ref}/disable",
+    tag = "rules",
+    params(("ref" = String, Path, description = "`pack.name`")),
+    responses(
+        (status = 200, description = "Disabled", body = RuleView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such rule", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn disable(
+    State(state): State<ApiState>,
+    Path(reference): Path<String>,
+) -> Result<Json<RuleView>, ApiError> {
+    set_enabled(&state, &reference, false).await.map(Json)
+}

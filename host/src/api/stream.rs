@@ -1,0 +1,150 @@
+//! `GET /stream`: what the engine commits, live, as Server-Sent Events
+//! (`event: trigger_instance` and `event: execution`, JSON data), filtered
+//! by event type and execution id. A client that falls behind gets
+//! `event: lagged` with how many events it missed, and the stream goes on.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+
+use uuid::Uuid;
+
+use super::error::{ApiError, ErrorBody, Query};
+use super::metrics::status_name;
+use super::state::ApiState;
+use crate::engine::EngineEvent;
+
+/// How often an idle stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Which events to send.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StreamQuery {
+    /// Comma-separated event types: `trigger_instance`, `execution`
+    /// (default both).
+    events: Option<String>,
+    /// Only execution events of this execution.
+    execution: Option<Uuid>,
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone, Copy)]
+struct Filter {
+    trigger_instances: bool,
+    executions: bool,
+    execution: Option<Uuid>,
+}
+
+impl Filter {
+    fn parse(query: &StreamQuery) -> Result<Self, ApiError> {
+        let mut filter = Self {
+            trigger_instances: query.events.is_none(),
+            executions: query.events.is_none(),
+            execution: query.execution,
+        };
+        for name in query.events.iter().flat_map(|e| e.split(',')).map(str::trim) {
+            match name {
+                "trigger_instance" => filter.trigger_instances = true,
+                "execution" => filter.executions = true,
+                "" => {}
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "events: expected `trigger_instance` and/or `execution`, got `{other}`"
+                    )));
+                }
+            }
+        }
+        Ok(filter)
+    }
+
+    /// The event as SSE, if the client wants it.
+    fn render(&self, event: &EngineEvent) -> Option<Event> {
+        match event {
+            EngineEvent::TriggerInstance { id, trigger } if self.trigger_instances => Some(
+                Event::default()
+                    .event("trigger_instance")
+                    .data(json!({"id": id, "trigger": trigger}).to_string()),
+            ),
+            EngineEvent::Execution { id, action, status }
+                if self.executions && self.execution.is_none_or(|wanted| wanted == *id) =>
+            {
+                Some(Event::default().event("execution").data(
+                    json!({"id": id, "action": action, "status": status_name(*status)}).to_string(),
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+struct Feed {
+    events: broadcast::Receiver<EngineEvent>,
+    closing: watch::Receiver<bool>,
+    filter: Filter,
+}
+
+impl Feed {
+    /// The next event to send; `None` once the server is stopping.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let received = tokio::select! {
+                received = self.events.recv() => received,
+                _ = self.closing.wait_for(|closing| *closing) => return None,
+            };
+            match received {
+                Ok(event) => {
+                    if let Some(rendered) = self.filter.render(&event) {
+                        return Some(rendered);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    return Some(
+                        Event::default()
+                            .event("lagged")
+                            .data(json!({"missed": missed}).to_string()),
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Live events as Server-Sent Events: `trigger_instance` (`{"id",
+/// "trigger"}`), `execution` (`{"id", "action", "status"}`) and `lagged`
+/// (`{"missed"}`); a comment every 15 s when idle.
+#[utoipa::path(
+    get,
+    path = "/stream",
+    tag = "stream",
+    params(StreamQuery),
+    responses(
+        (status = 200, description = "An endless text/event-stream", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "Unknown event type", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn stream(
+    State(state): State<ApiState>,
+    Query(query): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let filter = Filter::parse(&query)?;
+    // Subscribed before the answer starts: the client sees every event
+    // committed after its request was answered.
+    let feed = Feed { events: state.engine().subscribe(), closing: state.closing(), filter };
+    let events = stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok::<_, Infallible>(event), feed))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response())
+}

@@ -1,0 +1,297 @@
+//! `/triggertypes`, `/triggerinstances` and `/sensors`: the kinds of event
+//! rules can match, the events that happened (newest first, re-emit one),
+//! and how the poll sensors are doing.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
+use super::executions::control_error;
+use super::page::{Page, Scan, newest_first, timestamp, timestamp_opt};
+use super::state::ApiState;
+use crate::engine::TriggerType;
+use crate::rules::canonical_trigger_type;
+use crate::store::{TriggerInstance, TriggerInstanceStatus};
+
+/// A kind of event rules can match.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TriggerTypeView {
+    /// `pack.name`.
+    #[schema(example = "core.webhook")]
+    name: String,
+    pack: String,
+    description: String,
+    /// JSON Schema every payload satisfies.
+    #[schema(value_type = Object)]
+    payload_schema: Value,
+    /// JSON Schema of the `trigger.parameters` a rule gives it, if any.
+    #[schema(value_type = Option<Object>)]
+    parameters_schema: Option<Value>,
+}
+
+impl From<&TriggerType> for TriggerTypeView {
+    fn from(t: &TriggerType) -> Self {
+        Self {
+            pack: t.name.split_once('.').map_or_else(String::new, |(pack, _)| pack.to_owned()),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            payload_schema: t.payload_schema.clone(),
+            parameters_schema: t.parameters_schema.clone(),
+        }
+    }
+}
+
+/// One event that happened.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TriggerInstanceView {
+    id: Uuid,
+    /// Its trigger type.
+    #[schema(example = "core.webhook")]
+    trigger: String,
+    /// The trigger's parameters (a webhook's `url`, a timer's schedule).
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+    payload: Value,
+    #[schema(format = DateTime)]
+    occurred_at: String,
+    /// `pending` until the rules ran, then `processed`.
+    status: &'static str,
+    /// What each matching rule did with it.
+    rule_enforcements: Vec<EnforcementView>,
+}
+
+/// One rule that matched, and what came of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EnforcementView {
+    rule: String,
+    /// The execution it started.
+    execution: Option<Uuid>,
+    /// Why it started none.
+    error: Option<String>,
+}
+
+impl From<TriggerInstance> for TriggerInstanceView {
+    fn from(i: TriggerInstance) -> Self {
+        Self {
+            id: i.id,
+            trigger: i.trigger,
+            parameters: i.parameters,
+            payload: i.payload,
+            occurred_at: timestamp(i.occurred_at),
+            status: match i.status {
+                TriggerInstanceStatus::Pending => "pending",
+                TriggerInstanceStatus::Processed => "processed",
+            },
+            rule_enforcements: i
+                .decisions
+                .into_iter()
+                .map(|d| EnforcementView { rule: d.rule, execution: d.execution, error: d.error })
+                .collect(),
+        }
+    }
+}
+
+/// What a re-emit committed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EmittedView {
+    /// The new trigger instance.
+    trigger_instance: Uuid,
+    /// The executions its rules started.
+    executions: Vec<Uuid>,
+}
+
+/// A poll sensor and how it is doing.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SensorView {
+    /// `pack.sensor`.
+    #[serde(rename = "ref")]
+    reference: String,
+    /// Time between polls.
+    interval_ms: u64,
+    polls: u64,
+    /// Trigger instances its polls committed.
+    events: u64,
+    /// Failed polls.
+    errors: u64,
+    #[schema(format = DateTime)]
+    last_poll: Option<String>,
+    /// The last poll's failure, if it failed.
+    last_error: Option<String>,
+}
+
+/// Every trigger type, by name.
+#[utoipa::path(
+    get,
+    path = "/triggertypes",
+    tag = "triggers",
+    responses(
+        (status = 200, description = "Trigger types by name", body = [TriggerTypeView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_types(
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<TriggerTypeView>>, ApiError> {
+    let types = state.engine().ingest().trigger_types();
+    Ok(Json(types.iter().map(TriggerTypeView::from).collect()))
+}
+
+/// One trigger type (StackStorm's names are accepted too).
+#[utoipa::path(
+    get,
+    path = "/triggertypes/{name}",
+    tag = "triggers",
+    params(("name" = String, Path, description = "`pack.name`, e.g. core.webhook or core.st2.webhook")),
+    responses(
+        (status = 200, description = "The trigger type", body = TriggerTypeView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such trigger type", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_type(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<TriggerTypeView>, ApiError> {
+    let types = state.engine().ingest().trigger_types();
+    types
+        .get(&name)
+        .map(|t| Json(TriggerTypeView::from(t)))
+        .ok_or_else(|| ApiError::not_found(format!("trigger type `{name}` not found")))
+}
+
+/// Filter and paging for the trigger instance list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InstanceQuery {
+    /// Only instances of this trigger type (StackStorm's names accepted).
+    trigger: Option<String>,
+    /// Page size, 1 to 1000; default 50.
+    limit: Option<usize>,
+    /// Matches to skip, newest first.
+    offset: Option<usize>,
+}
+
+/// Lists trigger instances, newest first; `X-Total-Count` says how many
+/// match.
+#[utoipa::path(
+    get,
+    path = "/triggerinstances",
+    tag = "triggers",
+    params(InstanceQuery),
+    responses(
+        (status = 200, description = "Matching instances, newest first", body = [TriggerInstanceView],
+            headers(("x-total-count" = usize, description = "How many instances match"))),
+        (status = 400, description = "A paging value is malformed", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_instances(
+    State(state): State<ApiState>,
+    Query(query): Query<InstanceQuery>,
+) -> Result<Response, ApiError> {
+    let page = Page::new(query.limit, query.offset)?;
+    let trigger = query.trigger.map(|t| canonical_trigger_type(&t).to_owned());
+    let store = state.engine().store().clone();
+    let scan = move || {
+        let snapshot = store.read()?;
+        newest_first(
+            |after, n| snapshot.trigger_instances(after, n),
+            |i| i.id,
+            None,
+            |i: &TriggerInstance| {
+                if trigger.as_deref().is_none_or(|t| t == i.trigger) {
+                    Scan::Keep
+                } else {
+                    Scan::Skip
+                }
+            },
+            page,
+        )
+    };
+    let (found, total) = tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??;
+    let views: Vec<TriggerInstanceView> =
+        found.into_iter().map(TriggerInstanceView::from).collect();
+    Ok(([("x-total-count", total.to_string())], Json(views)).into_response())
+}
+
+/// One trigger instance.
+#[utoipa::path(
+    get,
+    path = "/triggerinstances/{id}",
+    tag = "triggers",
+    params(("id" = Uuid, Path, description = "Trigger instance id")),
+    responses(
+        (status = 200, description = "The trigger instance", body = TriggerInstanceView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such trigger instance", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_instance(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<TriggerInstanceView>, ApiError> {
+    let id = parse_id("trigger instance", &id)?;
+    let instance = state.engine().store().read()?.trigger_instance(id)?;
+    instance
+        .map(|i| Json(TriggerInstanceView::from(i)))
+        .ok_or_else(|| ApiError::not_found(format!("trigger instance {id} not found")))
+}
+
+/// Emits a new instance with the same trigger, parameters and payload,
+/// matched against the rules in force now.
+#[utoipa::path(
+    post,
+    path = "/triggerinstances/{id}/re_emit",
+    tag = "triggers",
+    params(("id" = Uuid, Path, description = "Trigger instance to emit again")),
+    responses(
+        (status = 201, description = "The new instance and what it started", body = EmittedView),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such trigger instance", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn re_emit(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id("trigger instance", &id)?;
+    let emitted = state.engine().re_emit(id).await.map_err(control_error)?;
+    let location = format!("{}/triggerinstances/{}", super::API_PREFIX, emitted.id);
+    let view = EmittedView { trigger_instance: emitted.id, executions: emitted.executions };
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
+}
+
+/// The poll sensors the engine runs, by reference.
+#[utoipa::path(
+    get,
+    path = "/sensors",
+    tag = "triggers",
+    responses(
+        (status = 200, description = "Poll sensors by reference", body = [SensorView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_sensors(State(state): State<ApiState>) -> Json<Vec<SensorView>> {
+    Json(
+        state
+            .engine()
+            .sensors()
+            .into_iter()
+            .map(|s| SensorView {
+                reference: s.reference,
+                interval_ms: s.interval_ms,
+                polls: s.status.polls,
+                events: s.status.events,
+                errors: s.status.errors,
+                last_poll: timestamp_opt(s.status.last_poll),
+                last_error: s.status.last_error,
+            })
+            .collect(),
+    )
+}

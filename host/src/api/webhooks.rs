@@ -1,0 +1,115 @@
+//! `POST /webhooks/{name}` (the name may contain `/`): hands the request to
+//! the engine, which commits it as a `core.webhook` instance (answered 202
+//! with its id) or passes it to the pack webhook sensor registered under
+//! the name (answered with the sensor's own reply), always after the
+//! commit. The API key is taken out of the headers and query first, so it
+//! never reaches a payload.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{QUERY_KEY_PARAMS, query_pairs};
+use super::error::{ApiError, ErrorBody, Path};
+use super::state::ApiState;
+use crate::engine::WebhookError;
+use crate::runtime::{WebhookRequest, WebhookResponse};
+
+/// The answer to a webhook no pack sensor handles.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookAccepted {
+    /// The committed `core.webhook` instance.
+    trigger_instances: Vec<Uuid>,
+}
+
+/// Receives a webhook. Besides the usual headers, the key may come as
+/// `?st2-api-key=KEY` or `?api_key=KEY`, for senders that cannot set
+/// headers.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{*name}",
+    tag = "webhooks",
+    params(("name" = String, Path, description = "The webhook's name (a rule's `trigger.parameters.url`, or a pack sensor's route); may contain `/`")),
+    request_body(description = "Any body; JSON becomes `trigger.body` as JSON, other text as a string", content((Object = "application/json"), (String = "text/plain"))),
+    security(("bearer" = []), ("st2_api_key" = []), ("query_api_key" = [])),
+    responses(
+        (status = 202, description = "Committed as a core.webhook instance", body = WebhookAccepted),
+        (status = "default", description = "A pack sensor's own answer, after its events committed"),
+        (status = 400, description = "The body is not what its content type says", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No rule or sensor listens under this name", body = ErrorBody),
+        (status = 413, description = "Body over 4 MiB", body = ErrorBody),
+        (status = 422, description = "An event does not fit its trigger type", body = ErrorBody),
+        (status = 502, description = "The pack's webhook sensor failed", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn receive(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| {
+            !pair.is_empty()
+                && !query_pairs(pair).any(|(name, _)| QUERY_KEY_PARAMS.contains(&name.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = WebhookRequest {
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query,
+        headers: headers
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let reply = state.engine().webhook(&name, &request).await.map_err(|error| match error {
+        WebhookError::Unknown(_) => ApiError::not_found(error.to_string()),
+        WebhookError::Body(_) => ApiError::bad_request(error.to_string()),
+        WebhookError::Event { .. } => ApiError::invalid("payload", error.to_string()),
+        WebhookError::Sensor { ref sensor, .. } => {
+            tracing::warn!(%error, "webhook sensor failed");
+            ApiError::new(StatusCode::BAD_GATEWAY, format!("webhook sensor {sensor} failed"))
+        }
+        WebhookError::Write(e) => e.into(),
+    })?;
+    Ok(respond(reply.response))
+}
+
+/// The sensor's (or the engine's) answer as an HTTP response; headers
+/// that are not valid HTTP, or that framing owns, are left out.
+fn respond(reply: WebhookResponse) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = Response::new(axum::body::Body::from(reply.body));
+    *response.status_mut() = status;
+    for (name, value) in reply.headers {
+        let parsed =
+            HeaderName::from_bytes(name.as_bytes()).ok().zip(HeaderValue::from_str(&value).ok());
+        match parsed {
+            Some((name, _))
+                if ["content-length", "transfer-encoding", "connection"]
+                    .contains(&name.as_str()) => {}
+            Some((name, value)) => {
+                response.headers_mut().append(name, value);
+            }
+            None => {
+                tracing::warn!(header = %name, "webhook reply header is not valid HTTP; dropped")
+            }
+        }
+    }
+    response
+}
