@@ -4,6 +4,7 @@
 mod engine;
 mod rule;
 mod run;
+mod serve;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -29,6 +30,9 @@ enum Command {
     /// Run the engine in the foreground on trigger instances read as JSON
     /// lines from standard input, acknowledging each once committed.
     Engine(engine::EngineArgs),
+    /// Run the engine with the HTTP API in front of it, until Ctrl-C or
+    /// SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit status when the command was used wrongly or its input is unusable
@@ -67,6 +71,7 @@ pub fn execute(
         Command::Run(args) => run::run(args, stdout, stderr),
         Command::Rule(args) => rule::run(args, stdout, stderr),
         Command::Engine(args) => engine::run(args, stdout, stderr),
+        Command::Serve(args) => serve::run(args, stdout, stderr),
     };
     match outcome {
         Ok(code) => code,

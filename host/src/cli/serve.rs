@@ -1,0 +1,287 @@
+//! `squall serve`: the engine with the HTTP API in front of it. Opens (or
+//! creates) the data directory, loads the packs, starts the engine on the
+//! stored rules, creates an admin API key on first start, and serves until
+//! Ctrl-C or SIGTERM, then stops gracefully.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value};
+
+use crate::api::{self, ApiState};
+use crate::engine::{Actions, Catalog, Engine, EngineConfig, Ingest, StoreKv};
+use crate::pack::Manifest;
+use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
+use crate::store::{RuleRecord, Store, StoreConfig, now_millis};
+
+/// Where the README builds the core pack, relative to the repository.
+const BUNDLED_CORE: (&str, &str) =
+    ("packs/core/pack.toml", "packs/target/wasm32-wasip2/release/squall_pack_core.wasm");
+
+/// The rule a fresh data directory starts with, when the core pack is the
+/// bundled one.
+const EXAMPLE_RULE: &str = r#"name: hello
+pack: examples
+description: 'Says hello to whoever POSTs {"name": ...} to /api/v1/webhooks/hello'
+enabled: true
+trigger:
+  type: core.webhook
+  parameters: {url: hello}
+action:
+  ref: core.echo
+  parameters:
+    message: "hello {{ trigger.body.name }}"
+"#;
+const EXAMPLE_REF: &str = "examples.hello";
+
+/// The file the admin API key is written to, in the data directory.
+const ADMIN_KEY_FILE: &str = "admin-api-key";
+
+/// How long a graceful stop waits for open requests.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Where the database, its key file, the compile cache and the admin
+    /// API key live [default: the user's data directory, then `squall`].
+    #[arg(long, env = "SQUALL_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, env = "SQUALL_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:9101")]
+    listen: SocketAddr,
+    /// A pack to run: its `pack.toml` and its component. Repeatable.
+    /// Without any, the core pack is loaded from where the README builds
+    /// it (`packs/…`, relative to the current directory), and a fresh data
+    /// directory gets the example rule `examples.hello`.
+    #[arg(long, num_args = 2, value_names = ["MANIFEST", "COMPONENT"])]
+    pack: Vec<PathBuf>,
+}
+
+pub(crate) fn run(
+    args: ServeArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir()
+            .context("there is no user data directory here; pass --data-dir")?
+            .join("squall"),
+    };
+    create_private_dir(&data_dir)?;
+    let database = data_dir.join("squall.redb");
+    let fresh = !database.exists();
+    let store = Store::open(&database, StoreConfig::default())?;
+    let services = HostServices {
+        kv: Arc::new(StoreKv::new(store.clone())),
+        config: Arc::new(StaticConfig::default()),
+    };
+    let runtime = Runtime::new(RuntimeConfig::with_cache_dir(data_dir.join("cache")), services)?;
+    let bundled = args.pack.is_empty();
+    let packs: Vec<PathBuf> = if bundled {
+        let (manifest, component) = BUNDLED_CORE;
+        if Path::new(component).is_file() {
+            vec![manifest.into(), component.into()]
+        } else {
+            let _ = writeln!(
+                stderr,
+                "squall serve: no --pack given and no core pack at {component}; running without actions \
+                 (build it with: cargo build --release --target wasm32-wasip2 --manifest-path packs/Cargo.toml)"
+            );
+            Vec::new()
+        }
+    } else {
+        args.pack
+    };
+    let mut loaded = Vec::new();
+    // Actions are in the catalog before the engine starts, so executions a
+    // crash left behind find them when they are recovered.
+    let mut actions = Actions::default();
+    for pair in packs.chunks(2) {
+        let [manifest_path, component_path] = pair else {
+            bail!("--pack takes MANIFEST COMPONENT")
+        };
+        let manifest = Manifest::load(manifest_path)?;
+        let component = Arc::new(
+            runtime
+                .load(component_path, &manifest.name)
+                .with_context(|| format!("pack {}", manifest.name))?,
+        );
+        actions.add_pack(&manifest, component.clone())?;
+        loaded.push((manifest, component));
+    }
+    let example = bundled && fresh && loaded.iter().any(|(m, _)| m.name == "core");
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    executor.block_on(async {
+        if example {
+            install_example(&store).await?;
+        }
+        let catalog = Catalog::load(&store)?;
+        let ingest =
+            Ingest::new(store.clone(), Arc::new(catalog.trigger_types), catalog.rules, actions);
+        let engine = Engine::start(ingest, EngineConfig::default()).await?;
+        let mut manifests = Vec::with_capacity(loaded.len());
+        for (manifest, component) in loaded {
+            engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;
+            manifests.push(manifest);
+        }
+        let key_file = data_dir.join(ADMIN_KEY_FILE);
+        let created = admin_key(&store, &key_file).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr().context("cannot read the listening address")?;
+        let has_example = store.read()?.rule(EXAMPLE_REF)?.is_some_and(|r| r.enabled);
+        announce(stdout, address, &data_dir, &key_file, created, has_example)?;
+        let state = ApiState::new(engine.clone(), manifests);
+        serve(listener, state, stdout).await?;
+        engine.shutdown().await;
+        let _ = writeln!(stdout, "squall serve: stopped");
+        Ok(0)
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets open requests finish (event
+/// streams are ended) for up to [`STOP_GRACE`].
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, api::router(state.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .into_future();
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        () = stop_signal() => {}
+        ended = &mut server => {
+            ended.context("the server task failed")?.context("the server failed")?;
+            bail!("the server stopped by itself");
+        }
+    }
+    let _ = writeln!(stdout, "squall serve: stopping");
+    let _ = stdout.flush();
+    state.close_streams();
+    let _ = stop.send(());
+    match tokio::time::timeout(STOP_GRACE, &mut server).await {
+        Ok(ended) => ended.context("the server task failed")?.context("the server failed")?,
+        Err(_) => {
+            tracing::warn!("requests still open after {STOP_GRACE:?}; stopping anyway");
+            server.abort();
+        }
+    }
+    Ok(())
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => drop(signal.recv().await),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// Stores the example rule.
+async fn install_example(store: &Store) -> anyhow::Result<()> {
+    let now = now_millis();
+    let record = RuleRecord {
+        reference: EXAMPLE_REF.into(),
+        source: EXAMPLE_RULE.into(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.write(move |tx| tx.put_rule(&record)).await.context("cannot store the example rule")?;
+    Ok(())
+}
+
+/// Creates the admin API key and writes it to `file` (mode 0600) unless
+/// the file exists; says whether it created one. Deleting the file and
+/// restarting creates a new key (the old one stays valid until revoked).
+async fn admin_key(store: &Store, file: &Path) -> anyhow::Result<bool> {
+    if let Ok(existing) = std::fs::read_to_string(file) {
+        let known = store.read()?.api_key_by_hash(&api::hash_key(existing.trim()))?;
+        if known.is_none_or(|k| k.revoked_at.is_some()) {
+            tracing::warn!(
+                file = %file.display(),
+                "the admin API key in this file is unknown or revoked; delete the file and restart to get a new one"
+            );
+        }
+        return Ok(false);
+    }
+    let (_, key) =
+        api::create_api_key(store, "admin").await.context("cannot create the admin API key")?;
+    write_private(file, &format!("{key}\n"))
+        .with_context(|| format!("cannot write the admin API key to {}", file.display()))?;
+    Ok(true)
+}
+
+fn announce(
+    stdout: &mut dyn Write,
+    address: SocketAddr,
+    data_dir: &Path,
+    key_file: &Path,
+    created: bool,
+    example: bool,
+) -> anyhow::Result<()> {
+    let base = format!("http://{address}");
+    writeln!(stdout, "squall serve: data in {}", data_dir.display())?;
+    let fresh = if created { "created now" } else { "created on first start" };
+    writeln!(stdout, "squall serve: admin API key in {} ({fresh})", key_file.display())?;
+    writeln!(stdout, "squall serve: listening on {base} (API under {base}{})", api::API_PREFIX)?;
+    if example {
+        let auth = format!("-H \"Authorization: Bearer $(cat {})\"", shell_quote(key_file));
+        writeln!(stdout, "squall serve: try the example rule {EXAMPLE_REF}:")?;
+        writeln!(
+            stdout,
+            "  curl -s {auth} -H 'Content-Type: application/json' -d '{{\"name\": \"world\"}}' {base}/api/v1/webhooks/hello \
+             && sleep 1 && curl -s {auth} '{base}/api/v1/executions?limit=1'"
+        )?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+/// `path` quoted for a POSIX shell.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+fn write_private(file: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file)?.write_all(text.as_bytes())
+}
