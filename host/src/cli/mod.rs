@@ -1,10 +1,20 @@
-//! The `squall` command line: argument parsing and the commands that work on
-//! local files. `anyhow` lives here and in `main`, nowhere else.
+//! The `squall` command line: argument parsing, the commands that work on
+//! local files, and the client commands that talk to a running `squall
+//! serve` over HTTP (`client.rs`). `anyhow` lives here and in `main`,
+//! nowhere else.
 
+mod apikeys;
+mod client;
 mod engine;
+mod executions;
+mod keys;
+mod packs;
 mod rule;
+mod rules_remote;
 mod run;
+mod sensors;
 mod serve;
+mod triggers;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -22,11 +32,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run one action of a pack component in the sandbox and print its
-    /// output JSON.
+    /// Run an action on the server and wait for it (`squall run core.echo
+    /// message=hi`), or, with `--component FILE`, run one action of a pack
+    /// component in a sandbox of this process and print its output JSON.
     Run(run::RunArgs),
-    /// Work with rule files: `squall rule test RULE_FILE INSTANCE_FILE`.
+    /// The server's executions: list, get, tail, cancel, re-run.
+    Execution(executions::ExecutionArgs),
+    /// The server's rules (list, get, create, delete, enable, disable), and
+    /// `squall rule test RULE_FILE INSTANCE_FILE` on local files.
     Rule(rule::RuleArgs),
+    /// The server's trigger types.
+    Trigger(triggers::TriggerArgs),
+    /// The server's trigger instances: list, get, re-emit.
+    #[command(name = "trigger-instance")]
+    TriggerInstance(triggers::InstanceArgs),
+    /// The server's key-value datastore: list, get, set, delete.
+    Key(keys::KeyArgs),
+    /// The packs the server runs.
+    Pack(packs::PackArgs),
+    /// The actions the server can run.
+    Action(packs::ActionArgs),
+    /// The server's API keys: create, list, revoke.
+    Apikey(apikeys::ApiKeyArgs),
+    /// The server's poll sensors.
+    Sensor(sensors::SensorArgs),
     /// Run the engine in the foreground on trigger instances read as JSON
     /// lines from standard input, acknowledging each once committed.
     Engine(engine::EngineArgs),
@@ -69,7 +98,15 @@ pub fn execute(
     };
     let outcome = match cli.command {
         Command::Run(args) => run::run(args, stdout, stderr),
+        Command::Execution(args) => executions::run(args, stdout, stderr),
         Command::Rule(args) => rule::run(args, stdout, stderr),
+        Command::Trigger(args) => triggers::run(args, stdout),
+        Command::TriggerInstance(args) => triggers::run_instance(args, stdout, stderr),
+        Command::Key(args) => keys::run(args, stdout),
+        Command::Pack(args) => packs::run(args, stdout),
+        Command::Action(args) => packs::run_action(args, stdout),
+        Command::Apikey(args) => apikeys::run(args, stdout, stderr),
+        Command::Sensor(args) => sensors::run(args, stdout),
         Command::Engine(args) => engine::run(args, stdout, stderr),
         Command::Serve(args) => serve::run(args, stdout, stderr),
     };

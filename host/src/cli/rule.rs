@@ -1,6 +1,7 @@
 //! `squall rule test RULE_FILE INSTANCE_FILE`: whether a rule matches a
 //! trigger instance and the action parameters it would render, the way
-//! `st2-rule-tester` answers it, on local files.
+//! `st2-rule-tester` answers it, on local files. The other `squall rule`
+//! commands work on the server's rules (`rules_remote.rs`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,6 +24,18 @@ enum RuleCommand {
     /// Test a rule against a trigger instance: exit 0 when it matches, 1
     /// when it does not, 2 on an error.
     Test(TestArgs),
+    /// List the server's rules.
+    List(super::rules_remote::ListArgs),
+    /// Show one rule.
+    Get(super::rules_remote::RefArgs),
+    /// Store a rule from a YAML file and put it in force.
+    Create(super::rules_remote::CreateArgs),
+    /// Delete a rule.
+    Delete(super::rules_remote::RefArgs),
+    /// Put a rule in force.
+    Enable(super::rules_remote::RefArgs),
+    /// Take a rule out of force, keeping it stored.
+    Disable(super::rules_remote::RefArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +63,12 @@ pub(crate) fn run(
 ) -> anyhow::Result<u8> {
     match args.command {
         RuleCommand::Test(args) => test(args, stdout, stderr),
+        RuleCommand::List(args) => super::rules_remote::list(args, stdout),
+        RuleCommand::Get(args) => super::rules_remote::get(args, stdout),
+        RuleCommand::Create(args) => super::rules_remote::create(args, stdout),
+        RuleCommand::Delete(args) => super::rules_remote::delete(args, stdout),
+        RuleCommand::Enable(args) => super::rules_remote::set_enabled(args, true, stdout),
+        RuleCommand::Disable(args) => super::rules_remote::set_enabled(args, false, stdout),
     }
 }
 

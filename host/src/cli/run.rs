@@ -1,4 +1,6 @@
-//! `squall run --component FILE ACTION [KEY=VALUE ...]`: one action, locally.
+//! `squall run`: one action, on the server (`squall run PACK.ACTION
+//! [KEY=VALUE ...]`) or locally in a sandbox of this process (`squall run
+//! --component FILE ACTION [KEY=VALUE ...]`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,31 +9,39 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
+use super::client::Remote;
 use crate::runtime::{ActionRequest, HostServices, Limits, Runtime, RuntimeConfig};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
-    /// The pack component (`.wasm`) to load.
+    /// Run locally: the pack component (`.wasm`) to load. Without it, the
+    /// action runs on the server.
     #[arg(long, value_name = "FILE")]
-    component: PathBuf,
-    /// The action to run: `NAME`, or `PACK.NAME` to also set the pack name.
+    component: Option<PathBuf>,
+    /// The action to run: `PACK.NAME` on the server; with --component,
+    /// `NAME`, or `PACK.NAME` to also set the pack name.
     #[arg(value_name = "ACTION")]
     action: String,
     /// Parameters. A value that parses as JSON is taken as JSON
     /// (`count=3`, `tags=["a"]`), anything else as a string.
     #[arg(value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// Wall-clock deadline, e.g. `500ms`, `5s`, `2m`.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    /// On the server: print the execution id and return without waiting.
+    #[arg(long = "async", conflicts_with = "component")]
+    no_wait: bool,
+    #[command(flatten)]
+    remote: Remote,
+    /// With --component: wall-clock deadline, e.g. `500ms`, `5s`, `2m`.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, requires = "component")]
     timeout: Duration,
-    /// Memory cap for the sandbox, e.g. `64MiB`, `1GiB`.
-    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    /// With --component: memory cap for the sandbox, e.g. `64MiB`, `1GiB`.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, requires = "component")]
     memory: u64,
-    /// Pack name the imports are scoped to (default: from ACTION, else the
-    /// file name).
-    #[arg(long)]
+    /// With --component: pack name the imports are scoped to (default:
+    /// from ACTION, else the file name).
+    #[arg(long, requires = "component")]
     pack: Option<String>,
-    /// Compile cache directory.
+    /// With --component: compile cache directory.
     #[arg(long, env = "SQUALL_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 }
@@ -42,10 +52,23 @@ pub(crate) fn run(
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let params = parse_params(&args.params)?;
+    let Some(component_path) = &args.component else {
+        return super::executions::run_remote(
+            &args.action,
+            params,
+            args.no_wait,
+            &args.remote,
+            stdout,
+            stderr,
+        );
+    };
+    if args.remote.url.is_some() || args.remote.api_key.is_some() {
+        bail!("--url and --api-key are for running on the server; --component runs locally");
+    }
     let (pack, action) = match args.action.split_once('.') {
         Some((pack, action)) => (pack.to_owned(), action.to_owned()),
         None => {
-            let stem = args.component.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let stem = component_path.file_stem().map(|s| s.to_string_lossy().into_owned());
             (args.pack.clone().or(stem).unwrap_or_else(|| "local".to_owned()), args.action.clone())
         }
     };
@@ -61,7 +84,7 @@ pub(crate) fn run(
     config.max_memory_bytes = config.max_memory_bytes.max(args.memory);
 
     let runtime = Runtime::new(config, HostServices::default())?;
-    let component = runtime.load(&args.component, &pack)?;
+    let component = runtime.load(component_path, &pack)?;
     if !component.exports_action() {
         bail!(crate::runtime::InvokeError::NoActionExport { component: component.file_name() });
     }

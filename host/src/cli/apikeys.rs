@@ -1,0 +1,99 @@
+//! `squall apikey create|list|revoke`: the server's API keys. A new key is
+//! shown once, when it is created.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::client::{Client, Fields, Remote, Table, items, print_json, segment, text, time};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ApiKeyArgs {
+    #[command(subcommand)]
+    command: ApiKeyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it (the only time it is shown).
+    Create(CreateArgs),
+    /// List the keys (never the keys themselves).
+    List(ListArgs),
+    /// Revoke a key: requests with it are refused from now on.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// What the key is for, e.g. `ci`.
+    #[arg(value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    /// The key's id (from `squall apikey list`).
+    #[arg(value_name = "ID")]
+    id: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub(crate) fn run(
+    args: ApiKeyArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    match args.command {
+        ApiKeyCommand::Create(args) => {
+            let client = Client::new(&args.remote)?;
+            let created = client.post_json("/apikeys", &json!({"name": args.name}))?.body;
+            if args.remote.json {
+                print_json(stdout, &created)?;
+            } else {
+                Fields::new()
+                    .add("id", text(&created, "id"))
+                    .add("name", text(&created, "name"))
+                    .add("key", text(&created, "key"))
+                    .print(stdout)?;
+            }
+            writeln!(stderr, "note: store the key now; it cannot be shown again")?;
+        }
+        ApiKeyCommand::List(args) => {
+            let client = Client::new(&args.remote)?;
+            let keys = client.get("/apikeys", &[])?.body;
+            if args.remote.json {
+                print_json(stdout, &keys)?;
+                return Ok(0);
+            }
+            let mut table = Table::new(&["ID", "NAME", "CREATED", "REVOKED"]);
+            for key in items(&keys) {
+                table.row(vec![
+                    text(key, "id"),
+                    text(key, "name"),
+                    time(key, "created_at"),
+                    time(key, "revoked_at"),
+                ]);
+            }
+            table.print(stdout, "no API keys")?;
+        }
+        ApiKeyCommand::Revoke(args) => {
+            let client = Client::new(&args.remote)?;
+            client.delete(&format!("/apikeys/{}", segment(&args.id)), &[])?;
+            if args.remote.json {
+                print_json(stdout, &json!({"id": args.id, "revoked": true}))?;
+            } else {
+                writeln!(stdout, "API key {} revoked", args.id)?;
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,824 @@
+//! The HTTP client behind the commands that talk to a running `squall
+//! serve`: where the server is and which API key to send (flags, then the
+//! environment, then the config file, then the local admin key), requests
+//! and their errors as one line, the live event stream, and the output
+//! helpers (aligned tables, `key: value` listings, JSON).
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The server a client talks to when nothing says otherwise (where `squall
+/// serve` listens by default).
+pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:9101";
+/// The versioned API's prefix.
+const API_PREFIX: &str = "/api/v1";
+/// The admin key `squall serve` writes into its data directory.
+const ADMIN_KEY_FILE: &str = "admin-api-key";
+/// Largest answer read (a page of 1,000 executions with their results).
+const BODY_LIMIT: u64 = 256 << 20;
+
+/// Where the server is and how to authenticate; every remote command takes
+/// these flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct Remote {
+    /// The server's URL [default: `$SQUALL_URL`, else `url` in the config
+    /// file, else http://127.0.0.1:9101]. Plain `http://` only.
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The API key [default: `$SQUALL_API_KEY`, else `api_key` in the
+    /// config file (`~/.config/squall/config.toml`, or `$SQUALL_CONFIG`),
+    /// else, for a server on this machine, the admin key `squall serve`
+    /// wrote to `admin-api-key` in `$SQUALL_DATA_DIR` or its default data
+    /// directory].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) api_key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The client's config file: `url` and `api_key`, both optional.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    url: Option<String>,
+    api_key: Option<String>,
+}
+
+/// Where the key sent came from, to say so when the server refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    Flag,
+    Environment,
+    Config(PathBuf),
+    AdminFile(PathBuf),
+    None,
+}
+
+/// What the client talks to, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// `http://host:port`, without a trailing slash or the API prefix.
+    pub(crate) base: String,
+    pub(crate) key: Option<String>,
+    pub(crate) key_source: KeySource,
+}
+
+/// What resolution reads besides the flags; the process's in [`Inputs::gather`],
+/// anything in tests.
+#[derive(Debug, Default)]
+pub(crate) struct Inputs {
+    pub(crate) env_url: Option<String>,
+    pub(crate) env_key: Option<String>,
+    /// The config file's path and contents, if it exists.
+    pub(crate) config: Option<(PathBuf, ConfigFile)>,
+    /// Where `squall serve` keeps its data by default (or `$SQUALL_DATA_DIR`).
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+impl Inputs {
+    /// The environment, the config file and the data directory of this
+    /// process and user.
+    pub(crate) fn gather() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let config_path = var("SQUALL_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| Some(dirs::config_dir()?.join("squall").join("config.toml")));
+        let config = match config_path {
+            Some(path) => read_config(&path)?.map(|config| (path, config)),
+            None => None,
+        };
+        let data_dir = std::env::var_os("SQUALL_DATA_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| Some(dirs::data_dir()?.join("squall")));
+        Ok(Self { env_url: var("SQUALL_URL"), env_key: var("SQUALL_API_KEY"), config, data_dir })
+    }
+}
+
+/// The config file at `path`, or `None` if there is none.
+fn read_config(path: &Path) -> anyhow::Result<Option<ConfigFile>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => bail!("cannot read the config file {}: {error}", path.display()),
+    };
+    let config = toml::from_str(&text).with_context(|| {
+        format!("{}: expected TOML with `url` and `api_key` (both optional)", path.display())
+    })?;
+    Ok(Some(config))
+}
+
+impl Target {
+    /// Resolves the server and the key: flags, then the environment, then
+    /// the config file, then the defaults. The admin key file is read only
+    /// for a server on this machine, so that it is never sent elsewhere.
+    pub(crate) fn resolve(remote: &Remote, inputs: &Inputs) -> anyhow::Result<Self> {
+        let config = inputs.config.as_ref();
+        let url = remote
+            .url
+            .clone()
+            .or_else(|| inputs.env_url.clone())
+            .or_else(|| config.and_then(|(_, c)| c.url.clone()))
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let base = normalise_url(&url)?;
+        let (key, key_source) = if let Some(key) = &remote.api_key {
+            (Some(key.clone()), KeySource::Flag)
+        } else if let Some(key) = &inputs.env_key {
+            (Some(key.clone()), KeySource::Environment)
+        } else if let Some((path, ConfigFile { api_key: Some(key), .. })) = config {
+            (Some(key.clone()), KeySource::Config(path.clone()))
+        } else if let Some(file) = inputs.data_dir.as_ref().map(|d| d.join(ADMIN_KEY_FILE))
+            && is_loopback(&base)
+            && let Ok(text) = std::fs::read_to_string(&file)
+            && !text.trim().is_empty()
+        {
+            (Some(text.trim().to_owned()), KeySource::AdminFile(file))
+        } else {
+            (None, KeySource::None)
+        };
+        let key = key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty());
+        let key_source = if key.is_some() { key_source } else { KeySource::None };
+        Ok(Self { base, key, key_source })
+    }
+}
+
+/// `URL` as `http://host[:port]`: a missing scheme means `http://`, a
+/// trailing `/` or `/api/v1` is dropped; `https://` is refused (this
+/// client has no TLS stack).
+fn normalise_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim();
+    let rest = if let Some(rest) = url.strip_prefix("http://") {
+        rest
+    } else if url.starts_with("https://") {
+        bail!(
+            "{url}: https is not supported: this client speaks plain http, meant for a server on \
+             this machine; use http://, or reach a remote server through an SSH tunnel"
+        );
+    } else if let Some((scheme, _)) = url.split_once("://") {
+        bail!("{url}: unsupported scheme `{scheme}`; expected http://HOST:PORT");
+    } else {
+        url
+    };
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(API_PREFIX).unwrap_or(rest).trim_end_matches('/');
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        bail!("{url}: expected http://HOST:PORT");
+    }
+    Ok(format!("http://{rest}"))
+}
+
+/// Whether `base` (`http://host[:port]`) names this machine.
+fn is_loopback(base: &str) -> bool {
+    let authority = base.trim_start_matches("http://");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split_once(']').map_or(bracketed, |(host, _)| host)
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A path segment, percent-encoded.
+pub(crate) fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// An error answer from the server, as one line.
+#[derive(Debug)]
+pub(crate) struct ServerError {
+    status: u16,
+    reason: String,
+    message: String,
+    detail: Option<Value>,
+    hint: Option<String>,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (HTTP {} {}", self.message, self.status, self.reason)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "; detail: {detail}")?;
+        }
+        f.write_str(")")?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// A connection to the API.
+#[derive(Debug)]
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    target: Target,
+}
+
+/// A successful answer: its JSON (`Null` for an empty body) and the
+/// `X-Total-Count` of a list.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) body: Value,
+    pub(crate) total: Option<usize>,
+}
+
+impl Client {
+    /// A client for the server `remote` and this process's environment
+    /// name.
+    pub(crate) fn new(remote: &Remote) -> anyhow::Result<Self> {
+        Ok(Self::for_target(Target::resolve(remote, &Inputs::gather()?)?))
+    }
+
+    pub(crate) fn for_target(target: Target) -> Self {
+        let proxy = if is_loopback(&target.base) { None } else { ureq::Proxy::try_from_env() };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(proxy)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .user_agent(format!("squall/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Self { agent, target }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API_PREFIX}{path}", self.target.base)
+    }
+
+    fn authorise<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.target.key {
+            Some(key) => request.header("Authorization", format!("Bearer {key}")),
+            None => request,
+        }
+    }
+
+    /// `GET path?query`.
+    pub(crate) fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Answer> {
+        let mut request = self.authorise(self.agent.get(self.url(path)));
+        for (name, value) in query {
+            request = request.query(*name, value);
+        }
+        self.answer(request.call())
+    }
+
+    /// `POST path` with a JSON body.
+    pub(crate) fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
+        self.answer(self.authorise(self.agent.post(self.url(path))).send_json(body))
+    }
+
+    /// `POST path` with no body.
+    pub(crate) fn post_empty(&self, path: &str) -> anyhow::Result<Answer> {
+        self.answer(self.authorise(self.agent.post(self.url(path))).send_empty())
+    }
+
+    /// `POST path` with `body` of type `content_type`.
+    pub(crate) fn post_text(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> anyhow::Result<Answer> {
+        let request = self.authorise(self.agent.post(self.url(path))).content_type(content_type);
+        self.answer(request.send(body))
+    }
+
+    /// `PUT path` with a JSON body.
+    pub(crate) fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
+        self.answer(self.authorise(self.agent.put(self.url(path))).send_json(body))
+    }
+
+    /// `DELETE path?query`.
+    pub(crate) fn delete(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Answer> {
+        let mut request = self.authorise(self.agent.delete(self.url(path)));
+        for (name, value) in query {
+            request = request.query(*name, value);
+        }
+        self.answer(request.call())
+    }
+
+    /// `GET /stream?query`: the live events, as they come.
+    pub(crate) fn stream(&self, query: &[(&str, String)]) -> anyhow::Result<Events> {
+        let mut request = self.authorise(self.agent.get(self.url("/stream")));
+        for (name, value) in query {
+            request = request.query(*name, value);
+        }
+        let request = request.header("Accept", "text/event-stream");
+        let response = request.call().map_err(|e| self.transport_error(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_answer(response).into());
+        }
+        let reader = response.into_body().into_reader();
+        Ok(Events { lines: BufReader::new(Box::new(reader)) })
+    }
+
+    fn answer(
+        &self,
+        result: Result<http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<Answer> {
+        let mut response = result.map_err(|e| self.transport_error(e))?;
+        if !response.status().is_success() {
+            return Err(self.error_answer(response).into());
+        }
+        let total = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_string()
+            .map_err(|e| self.transport_error(e))?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| {
+                format!("{}: the answer is not JSON: {}", self.target.base, excerpt(&text))
+            })?
+        };
+        Ok(Answer { body, total })
+    }
+
+    fn error_answer(&self, mut response: http::Response<ureq::Body>) -> ServerError {
+        let status = response.status();
+        let text = response.body_mut().with_config().limit(1 << 20).read_to_string();
+        let parsed: Option<Value> = text.as_deref().ok().and_then(|t| serde_json::from_str(t).ok());
+        let (message, detail) = match parsed {
+            Some(Value::Object(mut body)) if body.get("error").is_some_and(Value::is_string) => {
+                let message = body.remove("error").and_then(|e| e.as_str().map(str::to_owned));
+                (message.unwrap_or_default(), body.remove("detail").filter(|d| !d.is_null()))
+            }
+            _ => (
+                format!("the server at {} answered {}", self.target.base, status.as_u16()),
+                text.ok().filter(|t| !t.trim().is_empty()).map(|t| Value::String(excerpt(&t))),
+            ),
+        };
+        let hint = (status.as_u16() == 401).then(|| self.key_hint());
+        ServerError {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            message: one_line(&message),
+            detail,
+            hint,
+        }
+    }
+
+    /// What to say when the server refuses the key.
+    fn key_hint(&self) -> String {
+        match &self.target.key_source {
+            KeySource::None => "no API key was given: pass --api-key, set SQUALL_API_KEY, or put \
+                                `api_key` in ~/.config/squall/config.toml"
+                .to_owned(),
+            KeySource::Flag => "the key given with --api-key was refused".to_owned(),
+            KeySource::Environment => "the key in SQUALL_API_KEY was refused".to_owned(),
+            KeySource::Config(path) => format!("the key in {} was refused", path.display()),
+            KeySource::AdminFile(path) => format!(
+                "the admin key in {} was refused (it belongs to another data directory?)",
+                path.display()
+            ),
+        }
+    }
+
+    fn transport_error(&self, error: ureq::Error) -> anyhow::Error {
+        let base = &self.target.base;
+        match error {
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                anyhow::anyhow!(
+                    "cannot connect to {base}: connection refused; is the server running? \
+                     Start it with `squall serve`, or point --url/SQUALL_URL at it"
+                )
+            }
+            ureq::Error::HostNotFound => anyhow::anyhow!("cannot connect to {base}: unknown host"),
+            ureq::Error::Timeout(which) => {
+                anyhow::anyhow!("{base} did not answer in time ({which})")
+            }
+            other => anyhow::anyhow!("cannot talk to {base}: {other}"),
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn excerpt(text: &str) -> String {
+    let line = one_line(text);
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Event {
+    /// The `event:` name (`message` when none was given).
+    pub(crate) name: String,
+    /// The `data:` lines, joined by `\n`.
+    pub(crate) data: String,
+}
+
+/// The live event stream, read line by line.
+pub(crate) struct Events {
+    lines: BufReader<Box<dyn Read + Send>>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    /// The next event; `None` when the server ends the stream.
+    pub(crate) fn next_event(&mut self) -> anyhow::Result<Option<Event>> {
+        next_event(&mut self.lines).context("reading the event stream")
+    }
+}
+
+/// Reads one event from `lines` (the SSE format: `field: value` lines, an
+/// empty line ends an event, `:` starts a comment).
+fn next_event(lines: &mut impl BufRead) -> std::io::Result<Option<Event>> {
+    let mut name = None;
+    let mut data: Option<String> = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            if let Some(data) = data.take() {
+                let name = name.take().unwrap_or_else(|| "message".to_owned());
+                return Ok(Some(Event { name, data }));
+            }
+            name = None;
+            continue;
+        }
+        if line.starts_with(':') {
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => name = Some(value.to_owned()),
+            "data" => match &mut data {
+                Some(data) => {
+                    data.push('\n');
+                    data.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            },
+            _ => {} // id, retry: not used
+        }
+    }
+}
+
+// ---- output -------------------------------------------------------------
+
+/// Prints the server's JSON, pretty.
+pub(crate) fn print_json(out: &mut dyn Write, value: &Value) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+/// A table for people: a header row and aligned columns, two spaces apart.
+#[derive(Debug)]
+pub(crate) struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Longest text a table cell shows.
+const CELL_MAX: usize = 60;
+
+impl Table {
+    pub(crate) fn new(headers: &[&'static str]) -> Self {
+        Self { headers: headers.to_vec(), rows: Vec::new() }
+    }
+
+    /// Adds a row; cells are put on one line and cut at 60 characters.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells.iter().map(|c| cell(c)).collect());
+    }
+
+    /// Prints it, or `none` (e.g. `no rules`) when it has no rows.
+    pub(crate) fn print(&self, out: &mut dyn Write, none: &str) -> anyhow::Result<()> {
+        if self.rows.is_empty() {
+            writeln!(out, "{none}")?;
+            return Ok(());
+        }
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let headers: Vec<String> = self.headers.iter().map(|h| (*h).to_owned()).collect();
+        for row in std::iter::once(&headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                let pad = width - cell.chars().count();
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn cell(text: &str) -> String {
+    let line = one_line(text);
+    match line.char_indices().nth(CELL_MAX - 1) {
+        Some((at, _)) if line.chars().count() > CELL_MAX => format!("{}…", &line[..at]),
+        _ => line,
+    }
+}
+
+/// `key: value` lines for people, the values aligned; a value over several
+/// lines starts on its own line, indented.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    fields: Vec<(&'static str, String)>,
+}
+
+impl Fields {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn add(&mut self, name: &'static str, value: impl Into<String>) -> &mut Self {
+        self.fields.push((name, value.into()));
+        self
+    }
+
+    /// Adds `value` if there is one.
+    pub(crate) fn opt(&mut self, name: &'static str, value: Option<String>) -> &mut Self {
+        if let Some(value) = value {
+            self.fields.push((name, value));
+        }
+        self
+    }
+
+    pub(crate) fn print(&self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let width = self.fields.iter().map(|(name, _)| name.len() + 1).max().unwrap_or(0);
+        for (name, value) in &self.fields {
+            if value.contains('\n') {
+                writeln!(out, "{name}:")?;
+                for line in value.lines() {
+                    writeln!(out, "  {line}")?;
+                }
+            } else {
+                let label = format!("{name}:");
+                writeln!(out, "{label:width$} {value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A string field of a JSON object, or `""`.
+pub(crate) fn text(value: &Value, field: &str) -> String {
+    match value.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// An optional field as text: `None` when absent or null.
+pub(crate) fn opt_text(value: &Value, field: &str) -> Option<String> {
+    match value.get(field)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A JSON value for people: compact when short, pretty over several lines
+/// otherwise; a string as itself.
+pub(crate) fn show(value: &Value) -> String {
+    if let Value::String(s) = value {
+        return s.clone();
+    }
+    let compact = value.to_string();
+    if compact.chars().count() <= CELL_MAX {
+        compact
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or(compact)
+    }
+}
+
+/// An RFC 3339 time from the server, to the second, in UTC: fixed width.
+pub(crate) fn time(value: &Value, field: &str) -> String {
+    opt_time(value, field).unwrap_or_default()
+}
+
+/// Like [`time`], `None` when absent.
+pub(crate) fn opt_time(value: &Value, field: &str) -> Option<String> {
+    let raw = value.get(field)?.as_str()?;
+    Some(match raw.parse::<jiff::Timestamp>() {
+        Ok(at) => at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => raw.to_owned(),
+    })
+}
+
+/// How long between two RFC 3339 times of `value`, e.g. `1.25s`.
+pub(crate) fn took(value: &Value, from: &str, to: &str) -> Option<String> {
+    let at = |field| value.get(field)?.as_str()?.parse::<jiff::Timestamp>().ok();
+    let millis = at(to)?.as_millisecond() - at(from)?.as_millisecond();
+    Some(if millis < 1000 {
+        format!("{millis}ms")
+    } else {
+        format!("{:.2}s", millis as f64 / 1000.0)
+    })
+}
+
+/// The items of a JSON array answer.
+pub(crate) fn items(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// Says on stderr that a list shows only part of what matched.
+pub(crate) fn note_partial(
+    stderr: &mut dyn Write,
+    shown: usize,
+    total: Option<usize>,
+    what: &str,
+) -> anyhow::Result<()> {
+    if let Some(total) = total
+        && total > shown
+    {
+        writeln!(
+            stderr,
+            "note: {shown} of {total} {what} shown, newest first; --limit N shows more"
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(text: &str) -> impl BufRead {
+        std::io::Cursor::new(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn urls_are_normalised_and_https_is_refused() {
+        assert_eq!(normalise_url("http://127.0.0.1:9101/").expect("ok"), "http://127.0.0.1:9101");
+        assert_eq!(normalise_url("localhost:9101").expect("ok"), "http://localhost:9101");
+        assert_eq!(normalise_url("http://h:1/api/v1/").expect("ok"), "http://h:1");
+        let error = normalise_url("https://squall.example.com").expect_err("an error").to_string();
+        assert!(error.contains("https is not supported"), "{error}");
+        assert!(normalise_url("ftp://x").is_err());
+        assert!(normalise_url("http://h:1/other").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:9101"));
+        assert!(is_loopback("http://127.8.0.1"));
+        assert!(is_loopback("http://localhost:1"));
+        assert!(is_loopback("http://[::1]:9101"));
+        assert!(!is_loopback("http://10.0.0.1:9101"));
+        assert!(!is_loopback("http://squall.example.com:9101"));
+        assert!(!is_loopback("http://[2001:db8::1]:9101"));
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_config_file() {
+        let config = ConfigFile { url: Some("http://c:3".into()), api_key: Some("ckey".into()) };
+        let mut inputs = Inputs {
+            env_url: Some("http://e:2".into()),
+            env_key: Some("ekey".into()),
+            config: Some((PathBuf::from("/cfg.toml"), config)),
+            data_dir: None,
+        };
+        let flags =
+            Remote { url: Some("http://f:1".into()), api_key: Some("fkey".into()), json: false };
+        let target = Target::resolve(&flags, &inputs).expect("ok");
+        assert_eq!((target.base.as_str(), target.key.as_deref()), ("http://f:1", Some("fkey")));
+        assert_eq!(target.key_source, KeySource::Flag);
+
+        let target = Target::resolve(&Remote::default(), &inputs).expect("ok");
+        assert_eq!((target.base.as_str(), target.key.as_deref()), ("http://e:2", Some("ekey")));
+        assert_eq!(target.key_source, KeySource::Environment);
+
+        inputs.env_url = None;
+        inputs.env_key = None;
+        let target = Target::resolve(&Remote::default(), &inputs).expect("ok");
+        assert_eq!((target.base.as_str(), target.key.as_deref()), ("http://c:3", Some("ckey")));
+        assert_eq!(target.key_source, KeySource::Config(PathBuf::from("/cfg.toml")));
+
+        let target = Target::resolve(&Remote::default(), &Inputs::default()).expect("ok");
+        assert_eq!(target.base, DEFAULT_URL);
+        assert_eq!((target.key, target.key_source), (None, KeySource::None));
+    }
+
+    #[test]
+    fn the_admin_key_file_is_read_only_for_a_server_on_this_machine() {
+        let dir = tempfile::tempdir().expect("ok");
+        std::fs::write(dir.path().join(ADMIN_KEY_FILE), "sq_admin\n").expect("ok");
+        let inputs = Inputs { data_dir: Some(dir.path().to_owned()), ..Inputs::default() };
+        let target = Target::resolve(&Remote::default(), &inputs).expect("ok");
+        assert_eq!(target.key.as_deref(), Some("sq_admin"));
+        assert_eq!(target.key_source, KeySource::AdminFile(dir.path().join(ADMIN_KEY_FILE)));
+
+        let remote = Remote { url: Some("http://10.1.2.3:9101".into()), ..Remote::default() };
+        let target = Target::resolve(&remote, &inputs).expect("ok");
+        assert_eq!((target.key, target.key_source), (None, KeySource::None));
+    }
+
+    #[test]
+    fn the_config_file_is_toml_with_known_keys() {
+        let dir = tempfile::tempdir().expect("ok");
+        let path = dir.path().join("config.toml");
+        assert_eq!(read_config(&path).expect("ok"), None);
+        std::fs::write(&path, "url = \"http://h:1\"\napi_key = \"k\"\n").expect("ok");
+        let config = read_config(&path).expect("ok").expect("ok");
+        assert_eq!(config.url.as_deref(), Some("http://h:1"));
+        assert_eq!(config.api_key.as_deref(), Some("k"));
+        std::fs::write(&path, "server = \"http://h:1\"\n").expect("ok");
+        let error = format!("{:#}", read_config(&path).expect_err("an error"));
+        assert!(error.contains("config.toml") && error.contains("server"), "{error}");
+    }
+
+    #[test]
+    fn events_are_read_line_by_line() {
+        let mut lines = reader(
+            ": keep-alive\n\nevent: execution\ndata: {\"a\":1}\n\ndata: one\ndata: two\r\n\r\nevent: cut",
+        );
+        let first = next_event(&mut lines).expect("ok").expect("ok");
+        assert_eq!(first, Event { name: "execution".into(), data: "{\"a\":1}".into() });
+        let second = next_event(&mut lines).expect("ok").expect("ok");
+        assert_eq!(second, Event { name: "message".into(), data: "one\ntwo".into() });
+        assert_eq!(next_event(&mut lines).expect("ok"), None);
+    }
+
+    #[test]
+    fn tables_align_columns_and_cut_long_cells() {
+        let mut table = Table::new(&["NAME", "VALUE"]);
+        table.row(vec!["a".into(), "1".into()]);
+        table.row(vec!["longer".into(), "x\ny".into()]);
+        table.row(vec!["long".into(), "z".repeat(70)]);
+        let mut out = Vec::new();
+        table.print(&mut out, "none").expect("ok");
+        let expected =
+            format!("NAME    VALUE\na       1\nlonger  x y\nlong    {}…\n", "z".repeat(59));
+        assert_eq!(String::from_utf8(out).expect("ok"), expected);
+        let mut out = Vec::new();
+        Table::new(&["A"]).print(&mut out, "no rows").expect("ok");
+        assert_eq!(String::from_utf8(out).expect("ok"), "no rows\n");
+    }
+
+    #[test]
+    fn fields_align_and_indent_long_values() {
+        let mut out = Vec::new();
+        Fields::new()
+            .add("id", "1")
+            .add("status", "ok")
+            .add("result", "{\n  \"a\": 1\n}")
+            .print(&mut out)
+            .expect("ok");
+        assert_eq!(
+            String::from_utf8(out).expect("ok"),
+            "id:     1\nstatus: ok\nresult:\n  {\n    \"a\": 1\n  }\n"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("ops.disk_full"), "ops.disk_full");
+        assert_eq!(segment("a b/c?d"), "a%20b%2Fc%3Fd");
+    }
+}

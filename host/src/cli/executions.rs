@@ -1,0 +1,363 @@
+//! `squall run PACK.ACTION` on the server and `squall execution
+//! list|get|tail|cancel|re-run`: request executions, wait for them on the
+//! live event stream, and show them.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Map, Value, json};
+
+use super::client::{
+    Client, Fields, Remote, Table, items, note_partial, opt_text, opt_time, print_json, segment,
+    show, text, time, took,
+};
+
+/// States an execution does not leave.
+const FINISHED: [&str; 5] = ["succeeded", "failed", "timeout", "canceled", "abandoned"];
+
+fn finished(status: &str) -> bool {
+    FINISHED.contains(&status)
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExecutionArgs {
+    #[command(subcommand)]
+    command: ExecutionCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ExecutionCommand {
+    /// List executions, newest first.
+    List(ListArgs),
+    /// Show one execution.
+    Get(IdArgs),
+    /// Follow executions live, one line per state change: all of them, or
+    /// one until it finishes (exit 0 if it succeeded, 1 otherwise).
+    Tail(TailArgs),
+    /// Cancel an execution: a queued one at once, a running one as soon as
+    /// its worker stops it.
+    Cancel(IdArgs),
+    /// Run an execution's action again with the same parameters, and wait
+    /// for it like `squall run`.
+    #[command(name = "re-run")]
+    ReRun(ReRunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Only executions of this action (`pack.action`).
+    #[arg(long, value_name = "ACTION")]
+    action: Option<String>,
+    /// Only executions in this state (requested, scheduled, running,
+    /// succeeded, failed, timeout, canceled, abandoned).
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// How many to show, 1 to 1000.
+    #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
+    limit: usize,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct IdArgs {
+    /// The execution id.
+    #[arg(value_name = "ID")]
+    id: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct TailArgs {
+    /// Follow only this execution, until it finishes.
+    #[arg(value_name = "ID")]
+    id: Option<String>,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReRunArgs {
+    /// The execution to run again.
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Print the new execution's id and return without waiting.
+    #[arg(long = "async")]
+    no_wait: bool,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub(crate) fn run(
+    args: ExecutionArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    match args.command {
+        ExecutionCommand::List(args) => list(args, stdout, stderr),
+        ExecutionCommand::Get(args) => {
+            let client = Client::new(&args.remote)?;
+            let execution = client.get(&path(&args.id), &[])?.body;
+            if args.remote.json {
+                print_json(stdout, &execution)?;
+            } else {
+                print_execution(stdout, &execution)?;
+            }
+            Ok(0)
+        }
+        ExecutionCommand::Tail(args) => tail(args, stdout, stderr),
+        ExecutionCommand::Cancel(args) => cancel(args, stdout),
+        ExecutionCommand::ReRun(args) => {
+            let client = Client::new(&args.remote)?;
+            let created = client.post_empty(&format!("{}/re_run", path(&args.id)))?.body;
+            follow(&client, &created, args.no_wait, args.remote.json, stdout, stderr)
+        }
+    }
+}
+
+fn path(id: &str) -> String {
+    format!("/executions/{}", segment(id))
+}
+
+/// `squall run PACK.ACTION KEY=VALUE…` against the server: requests the
+/// execution, waits for it unless `no_wait`, prints it; exit 0 when it
+/// succeeded, 1 when it did not.
+pub(crate) fn run_remote(
+    action: &str,
+    parameters: Map<String, Value>,
+    no_wait: bool,
+    remote: &Remote,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    if !action.contains('.') {
+        bail!(
+            "action `{action}`: expected PACK.ACTION (e.g. core.echo); to run an action of a local \
+             component, pass --component FILE"
+        );
+    }
+    let client = Client::new(remote)?;
+    let body = json!({"action": action, "parameters": parameters});
+    let created = client.post_json("/executions", &body)?.body;
+    follow(&client, &created, no_wait, remote.json, stdout, stderr)
+}
+
+/// After an execution was requested: prints its id (`no_wait`), or waits
+/// for it and prints how it ended.
+fn follow(
+    client: &Client,
+    created: &Value,
+    no_wait: bool,
+    json: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let id = text(created, "id");
+    if id.is_empty() {
+        bail!("the server's answer names no execution id: {created}");
+    }
+    if no_wait {
+        if json {
+            print_json(stdout, created)?;
+        } else {
+            writeln!(stdout, "{id}")?;
+        }
+        return Ok(0);
+    }
+    let execution = wait(client, &id)?;
+    if json {
+        print_json(stdout, &execution)?;
+    } else {
+        print_execution(stdout, &execution)?;
+    }
+    let status = text(&execution, "status");
+    if status == "succeeded" {
+        return Ok(0);
+    }
+    let why = opt_text(&execution, "error").unwrap_or(status);
+    writeln!(stderr, "error: {} {id}: {why}", text(&execution, "action"))?;
+    Ok(super::EXIT_FAILED)
+}
+
+/// Waits until execution `id` finished and returns it. Subscribes to its
+/// events before reading it, so that no change falls between the two; polls
+/// if the stream ends early.
+fn wait(client: &Client, id: &str) -> anyhow::Result<Value> {
+    let query = [("events", "execution".to_owned()), ("execution", id.to_owned())];
+    let mut events = client.stream(&query)?;
+    let execution = client.get(&path(id), &[])?.body;
+    if finished(&text(&execution, "status")) {
+        return Ok(execution);
+    }
+    while let Some(event) = events.next_event()? {
+        match event.name.as_str() {
+            "execution" => {
+                let data: Value = serde_json::from_str(&event.data).with_context(|| {
+                    format!("an execution event that is not JSON: {}", event.data)
+                })?;
+                if text(&data, "id") == id && finished(&text(&data, "status")) {
+                    return Ok(client.get(&path(id), &[])?.body);
+                }
+            }
+            "lagged" => {
+                let execution = client.get(&path(id), &[])?.body;
+                if finished(&text(&execution, "status")) {
+                    return Ok(execution);
+                }
+            }
+            _ => {}
+        }
+    }
+    // The server ended the stream (it is stopping): ask until it answers.
+    loop {
+        let execution = client.get(&path(id), &[])?.body;
+        if finished(&text(&execution, "status")) {
+            return Ok(execution);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One execution for people.
+fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
+    let mut fields = Fields::new();
+    fields
+        .add("id", text(e, "id"))
+        .add("action", text(e, "action"))
+        .add("status", text(e, "status"));
+    if e.get("attempt").and_then(Value::as_u64).is_some_and(|a| a > 1) {
+        fields.add("attempt", text(e, "attempt"));
+    }
+    fields
+        .opt("rule", opt_text(e, "rule"))
+        .opt("trigger_instance", opt_text(e, "trigger_instance"))
+        .add("parameters", e.get("parameters").map(show).unwrap_or_default())
+        .add("created_at", time(e, "created_at"))
+        .opt("started_at", opt_time(e, "started_at"))
+        .opt("finished_at", opt_time(e, "finished_at"))
+        .opt("took", took(e, "started_at", "finished_at"))
+        .opt("result", e.get("result").filter(|r| !r.is_null()).map(show))
+        .opt("error", opt_text(e, "error"));
+    for retry in items(e.get("retries").unwrap_or(&Value::Null)) {
+        let error = opt_text(retry, "error").map_or_else(String::new, |e| format!(": {e}"));
+        fields.add(
+            "earlier",
+            format!("attempt {} {}{error}", text(retry, "attempt"), text(retry, "status")),
+        );
+    }
+    fields.print(out)
+}
+
+fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
+    let client = Client::new(&args.remote)?;
+    let mut query = vec![("limit", args.limit.to_string())];
+    if let Some(action) = args.action {
+        query.push(("action", action));
+    }
+    if let Some(status) = args.status {
+        query.push(("status", status));
+    }
+    let answer = client.get("/executions", &query)?;
+    if args.remote.json {
+        print_json(stdout, &answer.body)?;
+        return Ok(0);
+    }
+    let executions = items(&answer.body);
+    let mut table = Table::new(&["ID", "ACTION", "STATUS", "RULE", "CREATED"]);
+    for e in executions {
+        table.row(vec![
+            text(e, "id"),
+            text(e, "action"),
+            text(e, "status"),
+            text(e, "rule"),
+            time(e, "created_at"),
+        ]);
+    }
+    table.print(stdout, "no executions")?;
+    note_partial(stderr, executions.len(), answer.total, "executions")?;
+    Ok(0)
+}
+
+fn cancel(args: IdArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let client = Client::new(&args.remote)?;
+    let answer = client.delete(&path(&args.id), &[])?.body;
+    if args.remote.json {
+        print_json(stdout, &answer)?;
+        return Ok(0);
+    }
+    let (id, before) = (text(&answer, "id"), text(&answer, "previous_status"));
+    if text(&answer, "status") == "canceled" {
+        writeln!(stdout, "execution {id} canceled (it was {before})")?;
+    } else {
+        writeln!(
+            stdout,
+            "execution {id} is being canceled: its worker stops it now (it was {before})"
+        )?;
+    }
+    Ok(0)
+}
+
+/// A state change as one line: the server's JSON, or `ID ACTION STATUS`.
+fn print_change(out: &mut dyn Write, change: &Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{change}")?;
+    } else {
+        writeln!(
+            out,
+            "{} {} {}",
+            text(change, "id"),
+            text(change, "action"),
+            text(change, "status")
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
+    let client = Client::new(&args.remote)?;
+    let json = args.remote.json;
+    let Some(id) = args.id else {
+        let mut events = client.stream(&[("events", "execution".to_owned())])?;
+        while let Some(event) = events.next_event()? {
+            match event.name.as_str() {
+                "execution" => {
+                    let change: Value = serde_json::from_str(&event.data)
+                        .with_context(|| format!("an event that is not JSON: {}", event.data))?;
+                    print_change(stdout, &change, json)?;
+                }
+                "lagged" => {
+                    writeln!(stderr, "warning: fell behind and missed events: {}", event.data)?;
+                }
+                _ => {}
+            }
+        }
+        return Ok(0);
+    };
+    let query = [("events", "execution".to_owned()), ("execution", id.clone())];
+    let mut events = client.stream(&query)?;
+    let now = |client: &Client| -> anyhow::Result<Value> {
+        let e = client.get(&path(&id), &[])?.body;
+        Ok(json!({"id": e["id"], "action": e["action"], "status": e["status"]}))
+    };
+    let mut last = now(&client)?;
+    print_change(stdout, &last, json)?;
+    while !finished(&text(&last, "status")) {
+        let Some(event) = events.next_event()? else {
+            bail!("the server ended the event stream before execution {id} finished");
+        };
+        let change = match event.name.as_str() {
+            "execution" => serde_json::from_str(&event.data)
+                .with_context(|| format!("an event that is not JSON: {}", event.data))?,
+            "lagged" => now(&client)?,
+            _ => continue,
+        };
+        if text(&change, "status") != text(&last, "status") {
+            print_change(stdout, &change, json)?;
+            last = change;
+        }
+    }
+    Ok(if text(&last, "status") == "succeeded" { 0 } else { super::EXIT_FAILED })
+}
