@@ -1,6 +1,7 @@
 //! Criteria: key paths (`trigger.a.b[0]`, `#` suffixes), and evaluating
 //! compiled criteria against a payload the way StackStorm's rule filter does.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::Arc;
 
@@ -28,8 +29,35 @@ enum Step {
 /// first `#` on dropped (StackStorm's way to test one field twice).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPath {
-    root: String,
+    root: Root,
     steps: Vec<Step>,
+}
+
+/// The first name of a key path. The two that criteria use are kept inline
+/// rather than on the heap: the root is compared for every criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Root {
+    Trigger,
+    Item,
+    Other(String),
+}
+
+impl Root {
+    fn new(name: String) -> Self {
+        match name.as_str() {
+            "trigger" => Root::Trigger,
+            "item" => Root::Item,
+            _ => Root::Other(name),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Root::Trigger => "trigger",
+            Root::Item => "item",
+            Root::Other(name) => name,
+        }
+    }
 }
 
 impl KeyPath {
@@ -102,22 +130,29 @@ impl KeyPath {
                 other => return Err(format!("`.` or `[` in the key path, not `{other}`")),
             }
         }
-        Ok(KeyPath { root, steps })
+        Ok(KeyPath { root: Root::new(root), steps })
     }
 
     /// The first name of the path (`trigger`, or `item` inside a search).
     pub fn root(&self) -> &str {
-        &self.root
+        self.root.as_str()
     }
 
     /// The value at this path when the payload is named `root`. Indexing a
     /// non-list, or a field of a non-map, finds nothing.
     pub(crate) fn lookup<'a>(&self, root: &str, payload: &'a Value) -> Option<&'a Value> {
-        if self.root != root {
+        if !same_name(self.root.as_str(), root) {
             return None;
         }
         walk(payload, &self.steps)
     }
+}
+
+/// `a == b` for the short names of roots (`trigger`, `item`), compared
+/// byte by byte: a call to `memcmp` for seven bytes costs more than the
+/// comparison, and this one runs for every criterion.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 fn walk<'a>(value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
@@ -168,33 +203,37 @@ pub struct Criterion {
 
 /// What evaluating criteria needs besides the criteria: one payload under a
 /// root name, the datastore, the clock, and the rule's templates. The Jinja
-/// context is built once, the first time a template needs it.
+/// context is built once, the first time a template needs it, in a cell the
+/// caller owns: the rules of one trigger instance share it.
 pub(crate) struct Scope<'a> {
     pub(crate) root: &'static str,
     pub(crate) payload: &'a Value,
     pub(crate) datastore: &'a Arc<dyn Datastore>,
     pub(crate) now: Timestamp,
     pub(crate) templates: &'a Templates,
-    jinja: OnceCell<Jinja>,
+    jinja: &'a OnceCell<Jinja>,
 }
 
 impl<'a> Scope<'a> {
+    /// `jinja` caches the Jinja context of `root`, `payload` and
+    /// `datastore`; share it only between scopes with the same three.
     pub(crate) fn new(
         root: &'static str,
         payload: &'a Value,
         datastore: &'a Arc<dyn Datastore>,
         now: Timestamp,
         templates: &'a Templates,
+        jinja: &'a OnceCell<Jinja>,
     ) -> Self {
-        Scope { root, payload, datastore, now, templates, jinja: OnceCell::new() }
+        Scope { root, payload, datastore, now, templates, jinja }
     }
 
     pub(crate) fn jinja(&self) -> &Jinja {
         self.jinja.get_or_init(|| template::context(self.root, self.payload, self.datastore))
     }
 
-    fn child(&self, item: &'a Value) -> Scope<'a> {
-        Scope::new("item", item, self.datastore, self.now, self.templates)
+    fn child<'b>(&'b self, item: &'b Value, jinja: &'b OnceCell<Jinja>) -> Scope<'b> {
+        Scope::new("item", item, self.datastore, self.now, self.templates, jinja)
     }
 
     /// Renders a criterion's pattern (a rendering error fails the criterion
@@ -202,7 +241,12 @@ impl<'a> Scope<'a> {
     pub(crate) fn pattern(&self, criterion: &Criterion) -> Result<Value, String> {
         match &criterion.pattern {
             Template::Literal(value) => Ok(value.clone()),
-            other => self.templates.render(other, self.jinja()).map_err(|e| template::one_line(&e)),
+            other => match other.direct(self.root, self.payload) {
+                Some(value) => Ok(value.into_owned()),
+                None => {
+                    self.templates.render(other, self.jinja()).map_err(|e| template::one_line(&e))
+                }
+            },
         }
     }
 
@@ -224,19 +268,19 @@ pub(crate) fn holds(criterion: &Criterion, scope: &Scope<'_>) -> bool {
     if let Some((condition, children)) = &criterion.search {
         return search(value, *condition, children, scope).unwrap_or(false);
     }
-    // Literal patterns are borrowed: no clone on the hot path.
-    let rendered;
+    // Literal patterns, and plain paths into the payload, are borrowed; the
+    // simplest templates are evaluated without Jinja.
     let pattern = match &criterion.pattern {
-        Template::Literal(value) => value,
-        _ => match scope.pattern(criterion) {
-            Ok(value) => {
-                rendered = value;
-                &rendered
-            }
-            Err(_) => return false,
+        Template::Literal(value) => Cow::Borrowed(value),
+        template => match template.direct(scope.root, scope.payload) {
+            Some(value) => value,
+            None => match scope.pattern(criterion) {
+                Ok(value) => Cow::Owned(value),
+                Err(_) => return false,
+            },
         },
     };
-    criterion.operator.apply(value, pattern, criterion.regex.as_ref(), scope.now).unwrap_or(false)
+    criterion.operator.apply(value, &pattern, criterion.regex.as_ref(), scope.now).unwrap_or(false)
 }
 
 fn search(
@@ -258,7 +302,8 @@ fn search(
         _ => return Err(Raised),
     };
     let item_matches = |item: &Value| {
-        let child = scope.child(item);
+        let jinja = OnceCell::new();
+        let child = scope.child(item, &jinja);
         match condition {
             Condition::Any | Condition::All => children.iter().all(|c| holds(c, &child)),
             Condition::AnyToAny | Condition::AllToAny => children.iter().any(|c| holds(c, &child)),

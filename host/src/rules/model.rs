@@ -2,6 +2,10 @@
 //! A rule that fails to load gets an error naming the file, the field and
 //! what was expected there.
 
+use std::cell::OnceCell;
+use std::fmt;
+
+use minijinja::Value as Jinja;
 use serde_json::{Map, Value};
 
 use super::MatchContext;
@@ -92,10 +96,21 @@ impl Rule {
     /// Whether the criteria hold for `payload`. `enabled` is not consulted:
     /// the index leaves disabled rules out, `squall rule test` tests them.
     pub fn matches(&self, payload: &Value, context: &MatchContext) -> bool {
+        self.matches_in(payload, context, &OnceCell::new())
+    }
+
+    /// [`Self::matches`] with the payload's Jinja context cached in `jinja`,
+    /// shared by the rules one trigger instance is matched against.
+    pub(crate) fn matches_in(
+        &self,
+        payload: &Value,
+        context: &MatchContext,
+        jinja: &OnceCell<Jinja>,
+    ) -> bool {
         if !self.criteria.is_empty() && !python::truthy(payload) {
             return false;
         }
-        let scope = self.scope(payload, context);
+        let scope = self.scope(payload, context, jinja);
         criteria::first_failure(&self.criteria, &scope).is_none()
     }
 
@@ -104,7 +119,8 @@ impl Rule {
         if !self.criteria.is_empty() && !python::truthy(payload) {
             return Some(Mismatch::EmptyPayload);
         }
-        let scope = self.scope(payload, context);
+        let jinja = OnceCell::new();
+        let scope = self.scope(payload, context, &jinja);
         let failed = &self.criteria[criteria::first_failure(&self.criteria, &scope)?];
         Some(Mismatch::Criterion {
             key: failed.key.clone(),
@@ -121,11 +137,22 @@ impl Rule {
         payload: &Value,
         context: &MatchContext,
     ) -> Result<Map<String, Value>, RenderError> {
-        let scope = self.scope(payload, context);
+        self.render_parameters_in(payload, context, &OnceCell::new())
+    }
+
+    /// [`Self::render_parameters`] with the payload's Jinja context cached
+    /// in `jinja`, as for [`Self::matches_in`].
+    pub(crate) fn render_parameters_in(
+        &self,
+        payload: &Value,
+        context: &MatchContext,
+        jinja: &OnceCell<Jinja>,
+    ) -> Result<Map<String, Value>, RenderError> {
+        let scope = self.scope(payload, context, jinja);
         let mut rendered = Map::new();
         for (name, param) in &self.parameters {
-            let field = format!("action.parameters.{name}");
-            rendered.insert(name.clone(), self.render_param(param, &scope, &field)?);
+            let value = self.render_param(param, &scope, &Field::Name(name))?;
+            rendered.insert(name.clone(), value);
         }
         Ok(rendered)
     }
@@ -134,40 +161,63 @@ impl Rule {
         &self,
         param: &Param,
         scope: &Scope<'_>,
-        field: &str,
+        field: &Field<'_>,
     ) -> Result<Value, RenderError> {
         Ok(match param {
             Param::Leaf(Template::Literal(value)) => value.clone(),
-            Param::Leaf(template) => {
-                self.templates.render(template, scope.jinja()).map_err(|e| RenderError {
-                    rule: self.reference.clone(),
-                    field: field.to_owned(),
-                    reason: template::one_line(&e),
-                })?
-            }
+            Param::Leaf(template) => match template.direct(scope.root, scope.payload) {
+                Some(value) => value.into_owned(),
+                None => {
+                    self.templates.render(template, scope.jinja()).map_err(|e| RenderError {
+                        rule: self.reference.clone(),
+                        field: field.to_string(),
+                        reason: template::one_line(&e),
+                    })?
+                }
+            },
             Param::List(items) => Value::Array(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| self.render_param(item, scope, &format!("{field}[{i}]")))
+                    .map(|(i, item)| self.render_param(item, scope, &Field::Index(field, i)))
                     .collect::<Result<_, _>>()?,
             ),
             Param::Map(entries) => Value::Object(
                 entries
                     .iter()
                     .map(|(key, item)| {
-                        Ok((
-                            key.clone(),
-                            self.render_param(item, scope, &format!("{field}.{key}"))?,
-                        ))
+                        Ok((key.clone(), self.render_param(item, scope, &Field::Key(field, key))?))
                     })
                     .collect::<Result<_, RenderError>>()?,
             ),
         })
     }
 
-    fn scope<'a>(&'a self, payload: &'a Value, context: &'a MatchContext) -> Scope<'a> {
-        Scope::new("trigger", payload, &context.datastore, context.now, &self.templates)
+    fn scope<'a>(
+        &'a self,
+        payload: &'a Value,
+        context: &'a MatchContext,
+        jinja: &'a OnceCell<Jinja>,
+    ) -> Scope<'a> {
+        Scope::new("trigger", payload, &context.datastore, context.now, &self.templates, jinja)
+    }
+}
+
+/// Where an action parameter sits, spelled out only when rendering it
+/// fails: `action.parameters.name[0].key`.
+enum Field<'a> {
+    Name(&'a str),
+    Index(&'a Field<'a>, usize),
+    Key(&'a Field<'a>, &'a str),
+}
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Name(name) => write!(f, "action.parameters.{name}"),
+            Field::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Field::Key(parent, key) => write!(f, "{parent}.{key}"),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! the environment, the context (`trigger`/`item`, `st2kv.system`, `kv`),
 //! and which templates keep the type of the value they compute.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
@@ -10,6 +11,7 @@ use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Va
 use serde_json::Value;
 
 use super::Datastore;
+use super::criteria;
 
 /// The environment expressions compile in. Expressions borrow their
 /// environment, so a process-wide one lets compiled rules own theirs.
@@ -56,56 +58,59 @@ fn to_json_text(value: Jinja) -> Result<String, Error> {
 /// How Python's `str()` shows a value inside text: `None`, `True`,
 /// `['a', 1]`, `{'k': 1.0}`.
 fn python_repr(value: &Jinja) -> String {
-    fn repr(value: &Value, top: bool, out: &mut String) {
-        match value {
-            Value::Null => out.push_str("None"),
-            Value::Bool(true) => out.push_str("True"),
-            Value::Bool(false) => out.push_str("False"),
-            Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-                (Some(i), _, _) => out.push_str(&i.to_string()),
-                (None, Some(u), _) => out.push_str(&u.to_string()),
-                (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => {
-                    out.push_str(&format!("{f:.1}"));
-                }
-                _ => out.push_str(&n.to_string()),
-            },
-            Value::String(s) if top => out.push_str(s),
-            Value::String(s) => {
-                out.push('\'');
-                out.push_str(&s.replace('\\', "\\\\").replace('\'', "\\'"));
-                out.push('\'');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    repr(item, false, out);
-                }
-                out.push(']');
-            }
-            Value::Object(map) => {
-                out.push('{');
-                for (i, (key, item)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    repr(&Value::String(key.clone()), false, out);
-                    out.push_str(": ");
-                    repr(item, false, out);
-                }
-                out.push('}');
-            }
-        }
-    }
     match to_json(value) {
         Ok(json) => {
             let mut out = String::new();
-            repr(&json, true, &mut out);
+            repr_json(&json, true, &mut out);
             out
         }
         Err(_) => value.to_string(),
+    }
+}
+
+/// [`python_repr`] of a JSON value, appended to `out`; `top` prints a
+/// string bare, as `str()` does, rather than quoted as inside a list.
+fn repr_json(value: &Value, top: bool, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => out.push_str(&i.to_string()),
+            (None, Some(u), _) => out.push_str(&u.to_string()),
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => {
+                out.push_str(&format!("{f:.1}"));
+            }
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::String(s) if top => out.push_str(s),
+        Value::String(s) => {
+            out.push('\'');
+            out.push_str(&s.replace('\\', "\\\\").replace('\'', "\\'"));
+            out.push('\'');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_json(item, false, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_json(&Value::String(key.clone()), false, out);
+                out.push_str(": ");
+                repr_json(item, false, out);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -199,13 +204,145 @@ pub(crate) enum Template {
     /// A value with no Jinja in it.
     Literal(Value),
     /// Exactly one `{{ expression }}`: the result keeps its JSON type.
-    Expression { source: String, expression: Box<Expression<'static, 'static>> },
-    /// Text with Jinja in it: renders to a string.
-    Text { source: String, id: usize },
+    /// `path` is set when the expression is a plain attribute path
+    /// (`trigger.body.x`), which [`Template::direct`] answers without Jinja.
+    Expression {
+        source: String,
+        expression: Box<Expression<'static, 'static>>,
+        path: Option<Vec<String>>,
+    },
+    /// Text with Jinja in it: renders to a string. `pieces` is set when the
+    /// Jinja in it is only plain-path expressions.
+    Text { source: String, id: usize, pieces: Option<Vec<Piece>> },
     /// A criteria pattern with `{{ }}` inside other text, the way StackStorm
     /// renders it: with `to_complex` on the last expression of each line,
     /// kept if the result parses as JSON, else rendered again as text.
-    Complex { source: String, typed: usize, plain: usize },
+    /// `may_parse` is false when the text before the first tag cannot start
+    /// JSON (`org/{{ x }}`): then only the plain rendering can be the result.
+    Complex {
+        source: String,
+        typed: usize,
+        plain: usize,
+        may_parse: bool,
+        pieces: Option<Vec<Piece>>,
+    },
+}
+
+/// Part of a text template simple enough to render without Jinja.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// Output as is.
+    Text(String),
+    /// `{{ root.a.b }}`: the value, printed as the environment's formatter
+    /// prints it.
+    Path(Vec<String>),
+}
+
+impl Template {
+    /// The value of a template that needs no Jinja to evaluate, computed
+    /// from `payload` (named `root`) alone: a plain-path expression
+    /// (`{{ trigger.a.b }}`), or text whose only Jinja is such expressions
+    /// (`{{ trigger.repo }}: {{ trigger.message }}`), when every path
+    /// leads through maps to a value. The result is what Jinja would give:
+    /// it reads a map's attribute as its key, the JSON round trip through
+    /// its values changes nothing, and text prints values the way the
+    /// environment's formatter does. `None` means render it with Jinja,
+    /// which also produces the errors (a missing key is undefined).
+    pub(crate) fn direct<'s>(&'s self, root: &str, payload: &'s Value) -> Option<Cow<'s, Value>> {
+        match self {
+            Template::Expression { path: Some(path), .. } => {
+                lookup(path, root, payload).map(Cow::Borrowed)
+            }
+            Template::Text { pieces: Some(pieces), .. }
+            | Template::Complex { pieces: Some(pieces), may_parse: false, .. } => {
+                let mut out = String::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(text) => out.push_str(text),
+                        Piece::Path(path) => match lookup(path, root, payload)? {
+                            Value::String(text) => out.push_str(text),
+                            other => repr_json(other, true, &mut out),
+                        },
+                    }
+                }
+                Some(Cow::Owned(Value::String(out)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The value at `path` (root first) when the root is `root` and each step
+/// is a map holding the key.
+fn lookup<'v>(path: &[String], root: &str, payload: &'v Value) -> Option<&'v Value> {
+    let (first, rest) = path.split_first()?;
+    if !criteria::same_name(first, root) {
+        return None;
+    }
+    rest.iter().try_fold(payload, |value, key| value.as_object()?.get(key))
+}
+
+/// The steps of an expression that is only dotted identifiers
+/// (`trigger.body.x`), or `None`. Jinja's keywords are left to Jinja.
+fn plain_path(expression: &str) -> Option<Vec<String>> {
+    const KEYWORDS: &[&str] = &[
+        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
+        "None",
+    ];
+    let identifier = |step: &str| {
+        let mut chars = step.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !KEYWORDS.contains(&step)
+    };
+    let steps: Vec<String> = expression.trim().split('.').map(str::to_owned).collect();
+    steps.iter().all(|step| identifier(step)).then_some(steps)
+}
+
+/// Splits text whose only Jinja is plain-path `{{ }}` expressions into
+/// pieces, or `None` when anything else is in it: block or comment tags,
+/// whitespace control (`{{-`), braces in the text, or a trailing newline
+/// (which Jinja drops).
+fn pieces(text: &str) -> Option<Vec<Piece>> {
+    if text.contains("{%") || text.contains("{#") || text.ends_with('\n') {
+        return None;
+    }
+    fn literal(text: &str, pieces: &mut Vec<Piece>) -> Option<()> {
+        if text.contains(['{', '}']) {
+            return None;
+        }
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text.to_owned()));
+        }
+        Some(())
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        literal(&rest[..start], &mut pieces)?;
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let inner = &after[..end];
+        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
+            return None;
+        }
+        pieces.push(Piece::Path(plain_path(inner)?));
+        rest = &after[end + 2..];
+    }
+    literal(rest, &mut pieces)?;
+    Some(pieces)
+}
+
+/// Whether the text before the first tag could begin a JSON document: it
+/// is blank or starts (after JSON whitespace) with a character JSON can
+/// start with. When it cannot, no rendering of the template parses.
+fn may_start_json(text: &str) -> bool {
+    let first_tag = ["{{", "{%", "{#"].iter().filter_map(|tag| text.find(tag)).min();
+    let before = &text[..first_tag.unwrap_or(text.len())];
+    match before.trim_start_matches([' ', '\t', '\n', '\r']).chars().next() {
+        None => true,
+        Some(c) => matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n'),
+    }
 }
 
 impl fmt::Debug for Template {
@@ -278,6 +415,7 @@ impl Templates {
             return Ok(Template::Expression {
                 source: text.clone(),
                 expression: Box::new(expression),
+                path: plain_path(inner),
             });
         }
         if purpose == Purpose::Pattern && MATCH_CRITERIA.is_match(text) {
@@ -287,17 +425,23 @@ impl Templates {
             // `}}` inside a string literal); StackStorm then fails the
             // criterion, and so does rendering the original here.
             let typed = self.add(field, typed).unwrap_or(plain);
-            return Ok(Template::Complex { source: text.clone(), typed, plain });
+            return Ok(Template::Complex {
+                source: text.clone(),
+                typed,
+                plain,
+                may_parse: may_start_json(text),
+                pieces: pieces(text),
+            });
         }
         let id = self.add(field, text.clone())?;
-        Ok(Template::Text { source: text.clone(), id })
+        Ok(Template::Text { source: text.clone(), id, pieces: pieces(text) })
     }
 
     /// Renders a compiled template in `context`.
     pub(crate) fn render(&self, template: &Template, context: &Jinja) -> Result<Value, Error> {
         match template {
             Template::Literal(value) => Ok(value.clone()),
-            Template::Expression { expression, source } => expression
+            Template::Expression { expression, source, .. } => expression
                 .eval(context)
                 .and_then(|value| to_json(&value))
                 .map_err(|e| match e.kind() {
@@ -415,5 +559,65 @@ mod tests {
         let error =
             render("x {{ trigger.missing }}", Purpose::Parameter, json!({})).expect_err("strict");
         assert!(error.contains("undefined"), "{error}");
+    }
+
+    #[test]
+    fn templates_evaluated_without_jinja_agree_with_jinja() {
+        let payload = json!({
+            "n": 5, "big": 18_446_744_073_709_551_615_u64, "neg": -3, "x": 1.0, "f": 2.5,
+            "s": "it's", "up": true, "nil": null, "tags": ["a", "b'c"],
+            "obj": {"k": 1.0, "z": [null, false]}, "a": {"b": {"c": "deep"}},
+            "team": "payments", "uni": "\u{e9}t\u{e9}",
+        });
+        let store: Arc<dyn Datastore> = Arc::new(BTreeMap::<String, String>::new());
+        let jinja = context("trigger", &payload, &store);
+        // (source, purpose, whether it is evaluated without Jinja)
+        let cases = [
+            ("{{ trigger.n }}", Purpose::Parameter, true),
+            ("{{trigger.a.b.c}}", Purpose::Pattern, true),
+            (" {{ trigger.obj }} ", Purpose::Parameter, true),
+            ("{{ trigger }}", Purpose::Parameter, true),
+            ("{{ trigger.nil }}", Purpose::Pattern, true),
+            ("{{ trigger.missing }}", Purpose::Parameter, false),
+            ("{{ trigger.n.m }}", Purpose::Parameter, false),
+            ("{{ trigger.tags[0] }}", Purpose::Parameter, false),
+            ("{{ trigger.n | int }}", Purpose::Parameter, false),
+            // Jinja's keywords are left to Jinja.
+            ("{{ trigger.none }}", Purpose::Parameter, false),
+            ("{{ kv.n }}", Purpose::Parameter, false),
+            (
+                "{{ trigger.up }} {{ trigger.nil }} {{ trigger.tags }} {{ trigger.x }} {{ trigger.f }}",
+                Purpose::Parameter,
+                true,
+            ),
+            ("{{ trigger.obj }}/{{ trigger.big }}/{{ trigger.neg }}", Purpose::Parameter, true),
+            ("{{ trigger.s }}: {{ trigger.uni }}!", Purpose::Parameter, true),
+            ("org/{{ trigger.team }}-service", Purpose::Pattern, true),
+            ("org/{{ trigger.team }}-service", Purpose::Parameter, true),
+            // Text that could parse as JSON is left to Jinja's typed rendering.
+            ("[{{ trigger.n }}]", Purpose::Pattern, false),
+            ("{{ trigger.n }}{{ trigger.n }}", Purpose::Pattern, false),
+            ("{{ trigger.n }}{{ trigger.n }}", Purpose::Parameter, true),
+            ("x {{ trigger.missing }}", Purpose::Parameter, false),
+            ("x {{- trigger.n }}", Purpose::Parameter, false),
+            ("x {% if trigger.up %}y{% endif %}", Purpose::Parameter, false),
+            ("x {{ trigger.n }}\n", Purpose::Parameter, false),
+            ("{x} {{ trigger.n }}", Purpose::Parameter, false),
+        ];
+        for (source, purpose, direct) in cases {
+            let mut templates = Templates::default();
+            let template = templates
+                .compile(&Value::String(source.to_owned()), purpose, "test")
+                .expect("compiles");
+            let with_jinja = templates.render(&template, &jinja).map_err(|e| one_line(&e));
+            match template.direct("trigger", &payload) {
+                Some(value) => {
+                    assert!(direct, "{source:?} was evaluated without Jinja");
+                    assert_eq!(Ok(value.into_owned()), with_jinja, "{source:?}");
+                }
+                None => assert!(!direct, "{source:?} needed Jinja"),
+            }
+            assert_eq!(template.direct("item", &payload), None, "{source:?} under `item`");
+        }
     }
 }
