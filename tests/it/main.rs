@@ -2,6 +2,7 @@
 //! runtime and components built from source by `tests/build.rs`.
 
 mod actions;
+mod api;
 mod catalog;
 mod cli;
 mod control;

@@ -139,7 +139,10 @@ async fn a_plain_webhook_is_committed_with_body_and_headers_and_answered_202() {
     assert_eq!(reply.response.status, 202);
     let [emitted] = &reply.emitted[..] else { panic!("one instance") };
     let body: Value = serde_json::from_slice(&reply.response.body).expect("JSON answer");
-    assert_eq!(body, json!({"trigger_instances": [emitted.id.to_string()]}));
+    assert_eq!(
+        body,
+        json!({"trigger_instances": [emitted.id.to_string()], "executions": [emitted.executions[0].to_string()]})
+    );
 
     let snapshot = host.engine.store().read().expect("read");
     let instance = snapshot.trigger_instance(emitted.id).expect("read").expect("committed");

@@ -171,6 +171,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A request body as bytes; over the size limit it answers 413 as an
+/// [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(axum::body::Bytes::from_request(request, state).await?))
+    }
+}
+
 /// Query parameters; a rejection answers as a 400 [`ApiError`].
 #[derive(Debug, Clone)]
 pub struct Query<T>(pub T);

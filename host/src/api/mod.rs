@@ -61,7 +61,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(CatchPanicLayer::custom(panicked))
+        .layer(CatchPanicLayer::custom(answer_panic))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .with_state(state)
@@ -128,8 +128,9 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// A handler panicked: log it, answer a 500 without internals.
-fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+/// The answer to a handler that panicked (the router's catch-panic layer
+/// uses it): the panic is logged, the client gets a 500 without internals.
+pub fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<String>()
         .map(String::as_str)

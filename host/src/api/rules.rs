@@ -5,7 +5,6 @@
 //! `enabled`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody, Path};
+use super::error::{ApiError, ErrorBody, Path, RawBody};
 use super::page::timestamp;
 use super::state::ApiState;
 use crate::engine::TriggerError;
@@ -76,7 +75,7 @@ impl From<&RuleRecord> for RuleView {
 
 /// Reads a rule from the body (YAML unless the content type says JSON)
 /// and checks it against the engine's trigger types and actions.
-fn parse(state: &ApiState, headers: &HeaderMap, body: &Bytes) -> Result<Rule, ApiError> {
+fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Rule, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("rule: the body is not UTF-8"))?;
     let content_type = headers
@@ -177,7 +176,7 @@ const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) o
 pub(crate) async fn create(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let rule = parse(&state, &headers, &body)?;
     let _serial = state.rule_changes().lock().await;
@@ -236,7 +235,7 @@ pub(crate) async fn replace(
     State(state): State<ApiState>,
     Path(reference): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<RuleView>, ApiError> {
     let rule = parse(&state, &headers, &body)?;
     if rule.reference != reference {

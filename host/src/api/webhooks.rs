@@ -5,16 +5,15 @@
 //! commit. The API key is taken out of the headers and query first, so it
 //! never reaches a payload.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{QUERY_KEY_PARAMS, query_pairs};
-use super::error::{ApiError, ErrorBody, Path};
+use super::error::{ApiError, ErrorBody, Path, RawBody};
 use super::state::ApiState;
 use crate::engine::WebhookError;
 use crate::runtime::{WebhookRequest, WebhookResponse};
@@ -51,9 +50,9 @@ pub(crate) async fn receive(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let query = uri
         .query()

@@ -46,12 +46,20 @@ pub enum ControlError {
 }
 
 impl Engine {
-    /// Reloads trigger types and rules from the store (after a rule was
-    /// created, changed, enabled, disabled or deleted) and re-arms timers.
-    /// Returns what did not load.
+    /// Reloads rules from the store (after a rule was created, changed,
+    /// enabled, disabled or deleted), adds the stored trigger types to the
+    /// ones in force, and re-arms timers. Returns what did not load.
     pub fn reload_rules(&self) -> Result<Vec<String>, ReadError> {
-        let catalog = Catalog::load(self.store())?;
-        self.shared.ingest.set_trigger_types(catalog.trigger_types);
+        let mut catalog = Catalog::load(self.store())?;
+        // Stored types join the ones in force; none is dropped, so a type
+        // registered without being stored keeps working.
+        let mut types = (*self.shared.ingest.trigger_types()).clone();
+        for declared in catalog.trigger_types.iter() {
+            if let Err(error) = types.register(declared.clone()) {
+                catalog.problems.push(error.to_string());
+            }
+        }
+        self.shared.ingest.set_trigger_types(types);
         self.set_rules(catalog.rules);
         Ok(catalog.problems)
     }

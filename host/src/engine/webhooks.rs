@@ -121,14 +121,17 @@ pub(crate) async fn decide(
     Ok((vec![decided], None))
 }
 
-/// The answer to a plain webhook: 202 and the instance id, as StackStorm
-/// answers.
+/// The answer to a plain webhook: 202 with the trigger instance id, as
+/// StackStorm answers, and the ids of the executions its rules started, so a
+/// caller can follow them.
 pub(crate) fn accepted(emitted: &[Emitted]) -> WebhookResponse {
     let ids: Vec<String> = emitted.iter().map(|e| e.id.to_string()).collect();
+    let executions: Vec<String> =
+        emitted.iter().flat_map(|e| &e.executions).map(ToString::to_string).collect();
     WebhookResponse {
         status: 202,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: json!({"trigger_instances": ids}).to_string().into_bytes(),
+        body: json!({"trigger_instances": ids, "executions": executions}).to_string().into_bytes(),
     }
 }
 
