@@ -4,7 +4,8 @@
 //! Only this module knows HTTP; it drives the engine and reads the store.
 //!
 //! [`router`] is a pure function of an [`ApiState`]: tests call it with
-//! `tower::ServiceExt::oneshot`, `squall serve` hands it to `axum::serve`.
+//! `tower::ServiceExt::oneshot`; [`serve`] runs it on a listener for
+//! `squall serve`.
 //! Every route is declared once, with its OpenAPI description, through
 //! `utoipa_axum::routes!`, so the router and [`openapi`] cannot disagree.
 
@@ -65,6 +66,22 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(span))
         .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `stop` completes, then ends the
+/// open event streams and lets the requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let streams = state.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            stop.await;
+            streams.close_streams();
+        })
+        .await
 }
 
 /// The OpenAPI 3 document of every route [`router`] serves.

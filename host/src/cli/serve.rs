@@ -156,12 +156,9 @@ async fn serve(
     stdout: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, api::router(state.clone()))
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .into_future();
-    let mut server = tokio::spawn(server);
+    let mut server = tokio::spawn(api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
     tokio::select! {
         () = stop_signal() => {}
         ended = &mut server => {
@@ -171,7 +168,6 @@ async fn serve(
     }
     let _ = writeln!(stdout, "squall serve: stopping");
     let _ = stdout.flush();
-    state.close_streams();
     let _ = stop.send(());
     match tokio::time::timeout(STOP_GRACE, &mut server).await {
         Ok(ended) => ended.context("the server task failed")?.context("the server failed")?,
