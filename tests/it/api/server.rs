@@ -1,0 +1,266 @@
+//! `squall serve` as a real process on 127.0.0.1 (port 0), driven by a
+//! real HTTP client: a webhook fires a rule whose execution shows up in
+//! the API and on the event stream; a graceful stop and a restart keep
+//! everything; without `--pack` the bundled core pack and the example rule
+//! are used.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use squall_tests::{CORE_MANIFEST, CORE_PACK};
+
+use super::stream::Events;
+
+const E2E_RULE: &str = r#"
+name: e2e
+pack: tests
+enabled: true
+trigger: {type: core.webhook, parameters: {url: e2e/hello}}
+action:
+  ref: core.echo
+  parameters: {message: "hello {{ trigger.body.name }}"}
+"#;
+
+/// A running `squall serve`; killed if a test fails before stopping it.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    base: String,
+    key: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the server on `data` and waits until it listens; `packs`
+    /// passes the core pack explicitly, `cwd` runs it elsewhere.
+    fn start(data: &Path, cwd: Option<&Path>, packs: bool) -> (Self, Vec<String>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_squall-host"));
+        command.arg("serve").arg("--data-dir").arg(data).args(["--listen", "127.0.0.1:0"]);
+        if packs {
+            command.args(["--pack", CORE_MANIFEST, CORE_PACK]);
+        }
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        command
+            .env_remove("SQUALL_DATA_DIR")
+            .env_remove("SQUALL_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("start squall serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let http = Client::builder(TokioExecutor::new()).build_http();
+        let mut server = Self { child, lines, base: String::new(), key: String::new(), http };
+        let mut seen = Vec::new();
+        let listening = server.line(&mut seen, |l| l.contains("listening on "));
+        let base = listening.split("listening on ").nth(1).and_then(|rest| rest.split(' ').next());
+        server.base = base.expect("address").to_owned();
+        server.key = std::fs::read_to_string(data.join("admin-api-key"))
+            .expect("admin key file")
+            .trim()
+            .to_owned();
+        (server, seen)
+    }
+
+    /// Waits (up to 2 minutes: the first start compiles the pack) for a
+    /// line of standard output; keeps every line read in `seen`.
+    fn line(&self, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no such line from squall serve ({e}); saw {seen:#?}"));
+            seen.push(line.clone());
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> Response<Body> {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        self.http.request(request).await.expect("the server answers").map(Body::new)
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let body = body.map_or_else(String::new, |b| b.to_string());
+        let response = self.send(method, path, "application/json", body).await;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON")
+        };
+        (status, json)
+    }
+
+    async fn finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, execution) =
+                self.call(Method::GET, &format!("/api/v1/executions/{id}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{execution}");
+            if execution["finished_at"].is_string() {
+                return execution;
+            }
+            assert!(Instant::now() < deadline, "execution stuck: {execution}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// POSTs `body` to webhook `name`; returns the execution it started.
+    async fn fire(&self, name: &str, query: &str, body: Value) -> String {
+        let (status, answer) =
+            self.call(Method::POST, &format!("/api/v1/webhooks/{name}{query}"), Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        let instance = answer["trigger_instances"][0].as_str().expect("instance");
+        let (_, instance) =
+            self.call(Method::GET, &format!("/api/v1/triggerinstances/{instance}"), None).await;
+        instance["rule_enforcements"][0]["execution"].as_str().expect("an execution").to_owned()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn stop(mut self) -> Vec<String> {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "squall serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}");
+        self.lines.try_iter().collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_fires_a_rule_over_http_and_what_it_did_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (server, seen) = Server::start(&data, None, true);
+    assert!(seen.iter().any(|l| l.ends_with("(created now)")), "{seen:#?}");
+    assert!(!seen.iter().any(|l| l.contains("example rule")), "{seen:#?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode =
+            std::fs::metadata(data.join("admin-api-key")).expect("key file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, health) = {
+        let request = Request::get(format!("{}/api/v1/health", server.base)).body(Full::default());
+        let response = server.http.request(request.expect("request")).await.expect("answer");
+        let status = response.status();
+        (status, response.into_body().collect().await.expect("body").to_bytes())
+    };
+    assert_eq!((status, &health[..]), (StatusCode::OK, &br#"{"status":"ok"}"#[..]));
+
+    let response =
+        server.send(Method::POST, "/api/v1/rules", "application/yaml", E2E_RULE.into()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = server
+        .send(Method::GET, "/api/v1/stream?events=execution", "text/plain", String::new())
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = Events::new(response.into_body());
+
+    let key = server.key.clone();
+    let execution =
+        server.fire("e2e/hello", &format!("?st2-api-key={key}"), json!({"name": "e2e"})).await;
+    let seen = events
+        .until(|name, data| {
+            name == "execution" && data["id"] == execution.as_str() && data["status"] == "succeeded"
+        })
+        .await;
+    assert!(seen.iter().all(|(name, _)| name == "execution"));
+    let done = server.finished(&execution).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["result"], json!({"message": "hello e2e"}));
+    assert_eq!(done["rule"], "tests.e2e");
+
+    // A graceful stop, with the event stream still open.
+    let said = server.stop();
+    assert!(said.iter().any(|l| l == "squall serve: stopped"), "{said:#?}");
+    drop(events);
+
+    let (server, seen) = Server::start(&data, None, true);
+    assert!(seen.iter().any(|l| l.ends_with("(created on first start)")), "{seen:#?}");
+    assert_eq!(server.key, key, "the admin key file was rewritten");
+    assert_eq!(server.finished(&execution).await, done);
+    let (status, rule) = server.call(Method::GET, "/api/v1/rules/tests.e2e", None).await;
+    assert_eq!((status, &rule["enabled"]), (StatusCode::OK, &json!(true)));
+    let again = server.fire("e2e/hello", "", json!({"name": "again"})).await;
+    assert_eq!(server.finished(&again).await["result"], json!({"message": "hello again"}));
+    let (_, pack) = server.call(Method::GET, "/api/v1/packs/core", None).await;
+    assert_eq!(pack["version"], "0.1.0");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_packs_it_runs_the_bundled_core_pack_with_the_example_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    let release = repo.join("packs/target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).expect("release dir");
+    std::fs::create_dir_all(repo.join("packs/core")).expect("core dir");
+    std::fs::copy(CORE_MANIFEST, repo.join("packs/core/pack.toml")).expect("manifest");
+    std::fs::copy(CORE_PACK, release.join("squall_pack_core.wasm")).expect("component");
+    let data = dir.path().join("data");
+
+    let (server, mut seen) = Server::start(&data, Some(&repo), false);
+    let curl = server.line(&mut seen, |l| l.trim_start().starts_with("curl "));
+    assert!(seen.iter().any(|l| l.contains("try the example rule examples.hello")), "{seen:#?}");
+    assert!(curl.contains(&format!("{}/api/v1/webhooks/hello", server.base)), "{curl}");
+    assert!(curl.contains(&data.join("admin-api-key").display().to_string()), "{curl}");
+    let (status, rule) = server.call(Method::GET, "/api/v1/rules/examples.hello", None).await;
+    assert_eq!(status, StatusCode::OK, "{rule}");
+    assert_eq!(rule["enabled"], true);
+    assert!(rule["error"].is_null(), "{rule}");
+    let execution = server.fire("hello", "", json!({"name": "world"})).await;
+    assert_eq!(server.finished(&execution).await["result"], json!({"message": "hello world"}));
+    server.stop();
+}
