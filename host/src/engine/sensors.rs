@@ -174,7 +174,9 @@ impl Poller {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                let outcome = poll_once(&ingest, &sensor).await;
+                // Boxed: the poll's future is large and would otherwise sit
+                // in every idle sensor's task between polls.
+                let outcome = Box::pin(poll_once(&ingest, &sensor)).await;
                 let mut status = shared.lock().unwrap_or_else(PoisonError::into_inner);
                 status.polls += 1;
                 status.last_poll = Some(now_millis());
