@@ -5,6 +5,7 @@ mod actions;
 mod api;
 mod catalog;
 mod cli;
+mod client;
 mod control;
 mod crash;
 mod datastore;
