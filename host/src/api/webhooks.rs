@@ -23,6 +23,8 @@ use crate::runtime::{WebhookRequest, WebhookResponse};
 pub(crate) struct WebhookAccepted {
     /// The committed `core.webhook` instance.
     trigger_instances: Vec<Uuid>,
+    /// The executions its rules started.
+    executions: Vec<Uuid>,
 }
 
 /// Receives a webhook. Besides the usual headers, the key may come as
@@ -36,7 +38,7 @@ pub(crate) struct WebhookAccepted {
     request_body(description = "Any body; JSON becomes `trigger.body` as JSON, other text as a string", content((Object = "application/json"), (String = "text/plain"))),
     security(("bearer" = []), ("st2_api_key" = []), ("query_api_key" = [])),
     responses(
-        (status = 202, description = "Committed as a core.webhook instance", body = WebhookAccepted),
+        (status = 202, description = "Committed as a core.webhook instance, with the executions its rules started", body = WebhookAccepted),
         (status = "default", description = "A pack sensor's own answer, after its events committed"),
         (status = 400, description = "The body is not what its content type says", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),

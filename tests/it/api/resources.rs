@@ -116,6 +116,7 @@ async fn fire(api: &Api, name: &str, body: Value) -> (StatusCode, Option<Value>)
     let instance = api.get(&format!("/api/v1/triggerinstances/{instance}")).await;
     let execution =
         instance["rule_enforcements"][0]["execution"].as_str().expect("execution").to_owned();
+    assert_eq!(answer["executions"], json!([execution]), "the 202 names the execution");
     (status, Some(api.finished(&execution).await))
 }
 
