@@ -5,7 +5,8 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::client::{Client, Fields, Remote, Table, items, print_json, segment, text, time};
+use super::client::{Client, Remote, segment};
+use super::output::{Fields, Table, items, print_json, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ApiKeyArgs {

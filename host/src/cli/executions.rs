@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value, json};
 
-use super::client::{
-    Client, Fields, Remote, Table, items, note_partial, opt_text, opt_time, print_json, segment,
-    show, text, time, took,
+use super::client::{Client, Remote, segment};
+use super::output::{
+    Fields, Table, items, note_partial, opt_text, opt_time, print_json, show, text, time, took,
 };
 
 /// States an execution does not leave.

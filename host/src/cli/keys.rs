@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::client::{
-    Client, Fields, Remote, Table, items, opt_time, print_json, segment, text, time,
-};
+use super::client::{Client, Remote, segment};
+use super::output::{Fields, Table, items, opt_time, print_json, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct KeyArgs {

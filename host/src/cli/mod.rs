@@ -8,6 +8,7 @@ mod client;
 mod engine;
 mod executions;
 mod keys;
+mod output;
 mod packs;
 mod rule;
 mod rules_remote;

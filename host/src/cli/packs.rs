@@ -5,9 +5,8 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::client::{
-    Client, Fields, Remote, Table, items, opt_text, print_json, segment, show, text,
-};
+use super::client::{Client, Remote, segment};
+use super::output::{Fields, Table, items, opt_text, print_json, show, text};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct PackArgs {

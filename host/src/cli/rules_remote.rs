@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::client::{
-    Client, Fields, Remote, Table, items, opt_text, print_json, segment, show, text, time,
-};
+use super::client::{Client, Remote, segment};
+use super::output::{Fields, Table, items, opt_text, print_json, show, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListArgs {

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::client::{Client, Remote, Table, items, print_json, text, time};
+use super::client::{Client, Remote};
+use super::output::{Table, items, print_json, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct SensorArgs {

@@ -4,10 +4,8 @@
 
 use std::io::Write;
 
-use super::client::{
-    Client, Fields, Remote, Table, items, note_partial, opt_text, print_json, segment, show, text,
-    time,
-};
+use super::client::{Client, Remote, segment};
+use super::output::{Fields, Table, items, note_partial, opt_text, print_json, show, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct TriggerArgs {
