@@ -312,7 +312,7 @@ impl Engine {
                     // Changed under us (a worker took it): look again.
                     if let Some(finished) = committed {
                         self.shared.announce(id, &execution.action, ExecutionStatus::Canceled);
-                        self.shared.ingest.announce_decided(&finished);
+                        self.shared.ingest.announce_if_enforced(&finished);
                         return Ok(before);
                     }
                 }
@@ -540,7 +540,7 @@ impl Shared {
                 .await?;
         }
         self.announce(id, &action, status);
-        self.ingest.announce_decided(&finished);
+        self.ingest.announce_if_enforced(&finished);
         Ok(())
     }
 

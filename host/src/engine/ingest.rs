@@ -210,6 +210,15 @@ impl Ingest {
         }
     }
 
+    /// Announces an instance the engine made itself only if it was stored
+    /// ([`Decided::commit_if_enforced`]): the feed never names an instance
+    /// that cannot be read back.
+    pub(crate) fn announce_if_enforced(&self, decided: &Decided) {
+        if !decided.instance.decisions.is_empty() {
+            self.announce_decided(decided);
+        }
+    }
+
     /// Wakes the dispatcher: executions were queued.
     pub(crate) fn work_queued(&self) {
         self.work.notify_one();
