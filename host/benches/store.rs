@@ -5,9 +5,7 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use serde_json::json;
-use squall::store::{
-    Store, StoreConfig, TriggerInstance, TriggerInstanceStatus, new_id, now_millis,
-};
+use squall::store::{Store, StoreConfig, TriggerInstance};
 
 fn main() {
     divan::main();
