@@ -75,8 +75,10 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 /// standard streams.
 pub fn main() -> ExitCode {
     init_tracing();
-    let code =
-        execute(std::env::args_os(), &mut std::io::stdout().lock(), &mut std::io::stderr().lock());
+    // Unlocked handles: each write takes the lock for itself. Holding the
+    // locks for the whole command would block every other thread that logs
+    // to stderr (tracing) for as long as `squall serve` runs.
+    let code = execute(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr());
     ExitCode::from(code)
 }
 
