@@ -15,7 +15,7 @@ use super::page::{timestamp, timestamp_opt};
 use super::state::ApiState;
 use crate::store::{ApiKeyRecord, WriteError, now_millis};
 
-/// Longest key name.
+/// Longest key name, in characters.
 const MAX_NAME: usize = 200;
 
 /// A key to create.
@@ -80,8 +80,11 @@ pub(crate) async fn create(
     Body(body): Body<CreateKey>,
 ) -> Result<Response, ApiError> {
     let name = body.name.trim();
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(ApiError::invalid("name", format!("name: expected 1 to {MAX_NAME} bytes")));
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(ApiError::invalid(
+            "name",
+            format!("name: expected 1 to {MAX_NAME} characters, not all blank"),
+        ));
     }
     let (record, key) = create_api_key(state.engine().store(), name).await?;
     let location = format!("{}/apikeys/{}", super::API_PREFIX, record.id);

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Body, ErrorBody, Path, Query, parse_id};
 use super::page::timestamp_opt;
-use super::page::{Page, Scan, id_millis, ids_from, newest_first, parse_time, timestamp};
+use super::page::{
+    Page, Scan, id_millis, ids_from, newest_first, parse_time, saturating_offset, timestamp,
+};
 use super::state::ApiState;
 use crate::engine::{CancelError, ControlError, EmitError, RequestError};
 use crate::store::{Execution, ExecutionStatus};
@@ -187,6 +189,7 @@ pub(crate) struct ListQuery {
     /// Page size, 1 to 1000; default 50.
     limit: Option<usize>,
     /// Matches to skip, newest first.
+    #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
 }
 

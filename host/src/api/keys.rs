@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Body, ErrorBody, Path, Query};
@@ -61,6 +62,9 @@ fn parse_scope(text: Option<&str>) -> Result<KvScope, ApiError> {
     }
 }
 
+/// Longest TTL: about 100 years.
+const MAX_TTL: u64 = 100 * 365 * 24 * 60 * 60;
+
 /// The scope of a request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -88,10 +92,31 @@ pub(crate) struct PutKey {
     /// Encrypt at rest and never show it again.
     #[serde(default)]
     secret: bool,
-    /// Seconds until it expires.
+    /// Seconds until it expires, up to about 100 years.
+    #[serde(default, deserialize_with = "whole_seconds")]
     ttl: Option<u64>,
     /// `system` (default) or `pack:NAME`.
     scope: Option<String>,
+}
+
+/// A number of seconds: a JSON number with no fraction, written `60` or
+/// `60.0` (JSON Schema's `integer` admits both).
+fn whole_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(seconds) = number.as_u64() {
+        return Ok(Some(seconds));
+    }
+    match number.as_f64() {
+        // Below 2^64, so the cast is exact.
+        Some(seconds)
+            if seconds.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&seconds) =>
+        {
+            Ok(Some(seconds as u64))
+        }
+        _ => Err(D::Error::custom(format!("expected a whole number of seconds, got {number}"))),
+    }
 }
 
 /// The live keys of a scope, in order.
@@ -170,8 +195,8 @@ pub(crate) async fn put(
     Body(body): Body<PutKey>,
 ) -> Result<Json<KeyView>, ApiError> {
     let scope = parse_scope(body.scope.as_deref())?;
-    if body.ttl == Some(0) {
-        return Err(ApiError::invalid("ttl", "ttl: expected at least 1 second"));
+    if body.ttl.is_some_and(|ttl| !(1..=MAX_TTL).contains(&ttl)) {
+        return Err(ApiError::invalid("ttl", format!("ttl: expected 1 to {MAX_TTL} seconds")));
     }
     let change = KvChange::Set {
         value: body.value,

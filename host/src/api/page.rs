@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use serde::de::Error as _;
+use serde::{Deserialize as _, Deserializer};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -34,6 +36,20 @@ impl Page {
         }
         Ok(Self { limit, offset: offset.unwrap_or(0) })
     }
+}
+
+/// Reads an `offset` query value: any non-negative integer, one past the
+/// largest `usize` meaning the same as it (more records than any store
+/// holds), so that no offset the document allows is refused.
+pub(crate) fn saturating_offset<'de, D>(deserializer: D) -> Result<Option<usize>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(D::Error::custom(format!("expected a non-negative integer, got `{text}`")));
+    }
+    Ok(Some(text.parse().unwrap_or(usize::MAX)))
 }
 
 /// What a scan does with a record.
@@ -95,8 +111,16 @@ pub(crate) fn id_millis(id: Uuid) -> Millis {
     Millis::try_from(id.as_u128() >> 80).unwrap_or(Millis::MAX)
 }
 
-/// A time as RFC 3339 text in UTC.
+/// Milliseconds of 0001-01-01T00:00:00Z, the earliest time RFC 3339 can
+/// write.
+const EARLIEST: Millis = -62_135_596_800_000;
+
+/// A time as RFC 3339 text in UTC. Times RFC 3339 cannot write (before
+/// year 1, or after the latest time jiff knows, in year 9999) are written
+/// as the nearest one it can: far-off expiries of huge TTLs, for one.
 pub(crate) fn timestamp(at: Millis) -> String {
+    let latest = jiff::Timestamp::MAX.as_millisecond();
+    let at = at.clamp(EARLIEST, latest);
     jiff::Timestamp::from_millisecond(at).map_or_else(|_| at.to_string(), |t| t.to_string())
 }
 
@@ -111,9 +135,28 @@ pub(crate) fn parse_time(field: &str, text: &str) -> Result<Millis, ApiError> {
     if let Ok(millis) = text.parse::<Millis>() {
         return Ok(millis);
     }
-    text.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|e| {
-        ApiError::bad_request(format!(
-            "{field}: expected an RFC 3339 time (2025-01-31T12:00:00Z) or epoch milliseconds: {e}"
-        ))
-    })
+    match text.parse::<jiff::Timestamp>() {
+        Ok(time) => Ok(time.as_millisecond()),
+        Err(error) => beyond_timestamps(text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{field}: expected an RFC 3339 time (2025-01-31T12:00:00Z) or epoch milliseconds: {error}"
+            ))
+        }),
+    }
+}
+
+/// The time RFC 3339 `text` names when jiff's timestamps cannot hold it
+/// (they end late on 9999-12-30 UTC) but its dates can: the last hours of
+/// year 9999, or a time past them once the offset is applied, such as
+/// `9999-12-31T23:59:59-23:59`.
+fn beyond_timestamps(text: &str) -> Option<Millis> {
+    let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
+    let offset = pieces.to_numeric_offset()?;
+    let time = pieces.time()?;
+    let days = jiff::civil::date(1970, 1, 1).until(pieces.date()).ok()?.get_days();
+    let of_day = ((i64::from(time.hour()) * 60 + i64::from(time.minute())) * 60
+        + i64::from(time.second()))
+        * 1000
+        + i64::from(time.millisecond());
+    Some(i64::from(days) * 86_400_000 + of_day - i64::from(offset.seconds()) * 1000)
 }

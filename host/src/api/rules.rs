@@ -55,7 +55,13 @@ impl From<&RuleRecord> for RuleView {
         let raw: Map<String, Value> = serde_yaml_ng::from_str(&record.source).unwrap_or_default();
         let loaded = Rule::from_yaml(&record.source, &format!("rule {}", record.reference));
         let text = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
-        let field = |key: &str| raw.get(key).cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        // An absent or empty (null) field is an empty map, as the loader
+        // reads it; so is a field of a stored rule that no longer loads
+        // when it is not a map (`source` shows what it is).
+        let field = |key: &str| match raw.get(key) {
+            Some(Value::Object(map)) => Value::Object(map.clone()),
+            _ => Value::Object(Map::new()),
+        };
         Self {
             reference: record.reference.clone(),
             pack: loaded.as_ref().map(|r| r.pack.clone()).ok().or_else(|| text("pack")),
@@ -116,6 +122,21 @@ fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Rule, Api
         ));
     }
     Ok(rule)
+}
+
+/// `text` as one percent-encoded path segment: a ref may hold `/`, `?`,
+/// spaces or control characters, none of which may stand in a URL (or a
+/// header) as they are.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Puts the stored rules in force.
@@ -193,7 +214,7 @@ pub(crate) async fn create(
     };
     let view = RuleView::from(&record);
     store(&state, record).await?;
-    let location = format!("{}/rules/{}", super::API_PREFIX, rule.reference);
+    let location = format!("{}/rules/{}", super::API_PREFIX, path_segment(&rule.reference));
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
-use super::page::{Page, Scan, newest_first, timestamp, timestamp_opt};
+use super::page::{Page, Scan, newest_first, saturating_offset, timestamp, timestamp_opt};
 use super::state::ApiState;
 use crate::engine::TriggerType;
 use crate::rules::canonical_trigger_type;
@@ -174,6 +174,7 @@ pub(crate) struct InstanceQuery {
     /// Page size, 1 to 1000; default 50.
     limit: Option<usize>,
     /// Matches to skip, newest first.
+    #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
 }
 

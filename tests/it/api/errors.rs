@@ -210,3 +210,50 @@ async fn a_panic_is_answered_as_a_generic_500() {
     let body = json_body(response).await;
     assert_eq!(body, json!({"error": "internal error; see the server log"}));
 }
+
+#[tokio::test]
+async fn values_at_the_edges_of_what_the_document_allows_are_answered_as_it_says() {
+    let api = Api::start().await;
+    // A ref that is no URL path segment as it is: its Location is encoded
+    // (a control character would not even make a valid header), and leads
+    // to it. An empty `criteria` reads as no criteria.
+    let rule = json!({
+        "name": "odd\u{1}/name", "pack": "p", "criteria": null,
+        "trigger": {"type": "core.webhook", "parameters": {"url": "odd"}},
+        "action": {"ref": "core.noop"},
+    });
+    let request = api
+        .authed(Method::POST, "/api/v1/rules")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(rule.to_string()));
+    let response = api.send(request.expect("request")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()[header::LOCATION].to_str().expect("location").to_owned();
+    assert_eq!(location, "/api/v1/rules/p.odd%01%2Fname");
+    assert_eq!(json_body(response).await["criteria"], json!({}));
+    assert_eq!(api.get(&location).await["ref"], "p.odd\u{1}/name");
+    // A TTL past what a time can be written as is refused, not stored with
+    // an expiry no client can read.
+    let put = json!({"value": "v", "ttl": 1_u64 << 63});
+    let (status, answer) = api.call(Method::PUT, "/api/v1/keys/k", Some(put)).await;
+    assert_eq!(
+        (status, &answer["detail"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!({"field": "ttl"}))
+    );
+    // Any non-negative offset, however large, is a page (an empty one).
+    let huge = "194669679284453606250512384";
+    assert_eq!(api.get(&format!("/api/v1/triggerinstances?offset={huge}")).await, json!([]));
+    assert_eq!(api.get(&format!("/api/v1/executions?offset={huge}")).await, json!([]));
+    let (status, _) = api.call(Method::GET, "/api/v1/executions?offset=-1", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Valid RFC 3339 times past jiff's last timestamp (late on 9999-12-30).
+    for time in ["9999-12-31T00:00:00Z", "9999-12-31T23:59:59-23:59"] {
+        assert_eq!(api.get(&format!("/api/v1/executions?until={time}")).await, json!([]));
+    }
+    // API key names: 200 characters (not bytes), not all blank.
+    let long = "é".repeat(200);
+    let (status, _) = api.call(Method::POST, "/api/v1/apikeys", Some(json!({"name": long}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = api.call(Method::POST, "/api/v1/apikeys", Some(json!({"name": "  "}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
