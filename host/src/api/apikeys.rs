@@ -15,15 +15,15 @@ use super::page::{timestamp, timestamp_opt};
 use super::state::ApiState;
 use crate::store::{ApiKeyRecord, WriteError, now_millis};
 
-/// Longest key name, in characters.
+/// Longest key name, in characters (`CreateKey` documents it).
 const MAX_NAME: usize = 200;
 
 /// A key to create.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKey {
-    /// What it is for.
-    #[schema(example = "ci")]
+    /// What it is for: 1 to 200 characters, not all blank.
+    #[schema(example = "ci", min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
 }
 
@@ -66,12 +66,16 @@ impl From<&ApiKeyRecord> for KeyInfo {
 #[utoipa::path(
     post,
     path = "/apikeys",
+    operation_id = "create_api_key",
     tag = "apikeys",
     request_body = CreateKey,
     responses(
-        (status = 201, description = "Created; the answer holds the key", body = CreatedKey),
+        (status = 201, description = "Created; the answer holds the key", body = CreatedKey,
+            headers(("location" = String, description = "Where the key's record lives"))),
         (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
         (status = 422, description = "Empty or overlong name", body = ErrorBody),
     ),
 )]
@@ -101,6 +105,7 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/apikeys",
+    operation_id = "list_api_keys",
     tag = "apikeys",
     responses(
         (status = 200, description = "Keys, oldest first, without the keys", body = [KeyInfo]),
@@ -116,10 +121,12 @@ pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<KeyIn
 #[utoipa::path(
     delete,
     path = "/apikeys/{id}",
+    operation_id = "revoke_api_key",
     tag = "apikeys",
     params(("id" = Uuid, Path, description = "Key id")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such key", body = ErrorBody),
     ),

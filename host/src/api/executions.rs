@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, parse_id};
 use super::page::timestamp_opt;
 use super::page::{
-    Page, Scan, id_millis, ids_from, newest_first, parse_time, saturating_offset, timestamp,
+    Page, Scan, TimeFilter, id_millis, ids_from, newest_first, parse_time, saturating_offset,
+    timestamp,
 };
 use super::state::ApiState;
 use crate::engine::{CancelError, ControlError, EmitError, RequestError};
@@ -183,10 +184,13 @@ pub(crate) struct ListQuery {
     #[param(inline)]
     status: Option<Status>,
     /// Only those created at or after this time (RFC 3339 or epoch ms).
+    #[param(value_type = Option<TimeFilter>, inline)]
     since: Option<String>,
     /// Only those created at or before this time (RFC 3339 or epoch ms).
+    #[param(value_type = Option<TimeFilter>, inline)]
     until: Option<String>,
     /// Page size, 1 to 1000; default 50.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
@@ -197,6 +201,7 @@ pub(crate) struct ListQuery {
 #[utoipa::path(
     get,
     path = "/executions",
+    operation_id = "list_executions",
     tag = "executions",
     params(ListQuery),
     responses(
@@ -245,13 +250,16 @@ pub(crate) async fn list(
 #[utoipa::path(
     post,
     path = "/executions",
+    operation_id = "create_execution",
     tag = "executions",
     request_body = CreateExecution,
     responses(
-        (status = 201, description = "Requested", body = ExecutionView),
+        (status = 201, description = "Requested", body = ExecutionView,
+            headers(("location" = String, description = "Where the execution lives"))),
         (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
         (status = 422, description = "Unknown action, or parameters that do not fit its schema", body = ErrorBody),
     ),
 )]
@@ -285,10 +293,12 @@ fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
 #[utoipa::path(
     get,
     path = "/executions/{id}",
+    operation_id = "get_execution",
     tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 200, description = "The execution", body = ExecutionView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
     ),
@@ -305,10 +315,12 @@ pub(crate) async fn get(
 #[utoipa::path(
     get,
     path = "/executions/{id}/output",
+    operation_id = "get_execution_output",
     tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 200, description = "What it produced so far", body = OutputView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
     ),
@@ -332,10 +344,12 @@ pub(crate) async fn output(
 #[utoipa::path(
     delete,
     path = "/executions/{id}",
+    operation_id = "cancel_execution",
     tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 200, description = "Canceled (or being canceled)", body = CanceledView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "It already finished; `detail.status` says how", body = ErrorBody),
@@ -364,10 +378,13 @@ pub(crate) async fn cancel(
 #[utoipa::path(
     post,
     path = "/executions/{id}/re_run",
+    operation_id = "re_run_execution",
     tag = "executions",
     params(("id" = Uuid, Path, description = "Execution to run again")),
     responses(
-        (status = 201, description = "The new execution", body = ExecutionView),
+        (status = 201, description = "The new execution", body = ExecutionView,
+            headers(("location" = String, description = "Where the new execution lives"))),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 422, description = "The action is no longer installed or its schema changed", body = ErrorBody),

@@ -62,14 +62,17 @@ fn parse_scope(text: Option<&str>) -> Result<KvScope, ApiError> {
     }
 }
 
-/// Longest TTL: about 100 years.
+/// Longest TTL: about 100 years (`PutKey` documents it).
 const MAX_TTL: u64 = 100 * 365 * 24 * 60 * 60;
 
+// `scope` is documented with the pattern of what `parse_scope` accepts
+// (`st2kv.system` is StackStorm's name for `system`).
 /// The scope of a request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ScopeQuery {
     /// `system` (default) or `pack:NAME`.
+    #[param(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
     scope: Option<String>,
 }
 
@@ -78,6 +81,7 @@ pub(crate) struct ScopeQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// `system` (default) or `pack:NAME`.
+    #[param(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
     scope: Option<String>,
     /// Only keys starting with this.
     prefix: Option<String>,
@@ -94,8 +98,10 @@ pub(crate) struct PutKey {
     secret: bool,
     /// Seconds until it expires, up to about 100 years.
     #[serde(default, deserialize_with = "whole_seconds")]
+    #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
     ttl: Option<u64>,
     /// `system` (default) or `pack:NAME`.
+    #[schema(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
     scope: Option<String>,
 }
 
@@ -123,6 +129,7 @@ fn whole_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
 #[utoipa::path(
     get,
     path = "/keys",
+    operation_id = "list_keys",
     tag = "keys",
     params(ListQuery),
     responses(
@@ -151,11 +158,12 @@ pub(crate) async fn list(
 #[utoipa::path(
     get,
     path = "/keys/{name}",
+    operation_id = "get_key",
     tag = "keys",
     params(("name" = String, Path, description = "Key"), ScopeQuery),
     responses(
         (status = 200, description = "The entry; a secret masked", body = KeyView),
-        (status = 400, description = "Malformed scope", body = ErrorBody),
+        (status = 400, description = "Malformed scope, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No live entry", body = ErrorBody),
     ),
@@ -179,13 +187,17 @@ fn not_found(scope: &KvScope, name: &str) -> ApiError {
 #[utoipa::path(
     put,
     path = "/keys/{name}",
+    operation_id = "put_key",
     tag = "keys",
     params(("name" = String, Path, description = "Key")),
     request_body = PutKey,
     responses(
         (status = 200, description = "Stored; a secret masked", body = KeyView),
-        (status = 400, description = "Malformed JSON, wrong types or scope", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, wrong types or scope, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "Its ttl ran out before it could be read back", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
         (status = 422, description = "Key or ttl out of range", body = ErrorBody),
     ),
 )]
@@ -214,11 +226,12 @@ pub(crate) async fn put(
 #[utoipa::path(
     delete,
     path = "/keys/{name}",
+    operation_id = "delete_key",
     tag = "keys",
     params(("name" = String, Path, description = "Key"), ScopeQuery),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, description = "Malformed scope", body = ErrorBody),
+        (status = 400, description = "Malformed scope, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No live entry", body = ErrorBody),
     ),

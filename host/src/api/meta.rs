@@ -78,6 +78,7 @@ pub(crate) struct Health {
 #[utoipa::path(
     get,
     path = "/health",
+    operation_id = "health",
     tag = "meta",
     security(()),
     responses((status = 200, description = "The server is up", body = Health)),
@@ -94,6 +95,7 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "get_openapi_document",
     tag = "meta",
     responses(
         (status = 200, description = "The OpenAPI 3 document", body = Object, content_type = "application/json"),

@@ -108,6 +108,7 @@ pub(crate) async fn track(State(state): State<ApiState>, request: Request, next:
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "get_metrics",
     tag = "meta",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),

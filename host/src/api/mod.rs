@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt as _;
 use utoipa_axum::routes;
@@ -96,7 +96,39 @@ pub fn openapi() -> OpenApi {
         .into_iter()
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
+    add_common_responses(&mut doc);
     doc
+}
+
+/// Documents, on every operation, the answers that do not depend on the
+/// route: 500 when something inside the server failed (logged in full,
+/// answered without internals), and on operations that write (every one
+/// but `GET`) 503 when the store no longer takes writes.
+fn add_common_responses(doc: &mut OpenApi) {
+    let error = |description: &str| {
+        let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", body)
+                .build(),
+        )
+    };
+    let internal = error("Internal error; the server log has the cause");
+    let closing = error("The store is closing and takes no more writes; try again");
+    for item in doc.paths.paths.values_mut() {
+        let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for (operation, writes) in std::iter::once((&mut item.get, false))
+            .chain(writes.into_iter().map(|operation| (operation, true)))
+        {
+            let Some(operation) = operation else { continue };
+            let responses = &mut operation.responses.responses;
+            responses.entry("500".to_owned()).or_insert_with(|| internal.clone());
+            if writes {
+                responses.entry("503".to_owned()).or_insert_with(|| closing.clone());
+            }
+        }
+    }
 }
 
 /// Every route, declared with its documentation: those that need a key,

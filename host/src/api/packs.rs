@@ -181,6 +181,7 @@ fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
 #[utoipa::path(
     get,
     path = "/packs",
+    operation_id = "list_packs",
     tag = "packs",
     responses(
         (status = 200, description = "Packs by name", body = [PackView]),
@@ -197,10 +198,12 @@ pub(crate) async fn list_packs(
 #[utoipa::path(
     get,
     path = "/packs/{name}",
+    operation_id = "get_pack",
     tag = "packs",
     params(("name" = String, Path, description = "Pack name")),
     responses(
         (status = 200, description = "The pack", body = PackView),
+        (status = 400, description = "The name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such pack", body = ErrorBody),
     ),
@@ -220,6 +223,7 @@ pub(crate) async fn get_pack(
 #[utoipa::path(
     get,
     path = "/actions",
+    operation_id = "list_actions",
     tag = "packs",
     responses(
         (status = 200, description = "Actions by reference", body = [ActionView]),
@@ -236,10 +240,12 @@ pub(crate) async fn list_actions(
 #[utoipa::path(
     get,
     path = "/actions/{ref}",
+    operation_id = "get_action",
     tag = "packs",
     params(("ref" = String, Path, description = "`pack.action`")),
     responses(
         (status = 200, description = "The action", body = ActionView),
+        (status = 400, description = "The ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such action", body = ErrorBody),
     ),

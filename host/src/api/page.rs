@@ -6,6 +6,10 @@ use std::collections::VecDeque;
 
 use serde::de::Error as _;
 use serde::{Deserialize as _, Deserializer};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -128,6 +132,25 @@ pub(crate) fn timestamp(at: Millis) -> String {
 pub(crate) fn timestamp_opt(at: Option<Millis>) -> Option<String> {
     at.map(timestamp)
 }
+
+/// A time filter as [`parse_time`] reads it, for the OpenAPI document:
+/// RFC 3339 text, or milliseconds since the Unix epoch.
+#[derive(Debug)]
+pub(crate) struct TimeFilter;
+
+impl utoipa::PartialSchema for TimeFilter {
+    fn schema() -> RefOr<Schema> {
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        RefOr::T(
+            OneOfBuilder::new()
+                .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+                .item(string().pattern(Some("^-?[0-9]{1,18}$")))
+                .into(),
+        )
+    }
+}
+
+impl utoipa::ToSchema for TimeFilter {}
 
 /// A time the client gave in `field`: RFC 3339 text, or milliseconds since
 /// the Unix epoch.

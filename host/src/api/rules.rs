@@ -165,6 +165,7 @@ async fn store(state: &ApiState, record: RuleRecord) -> Result<(), ApiError> {
 #[utoipa::path(
     get,
     path = "/rules",
+    operation_id = "list_rules",
     tag = "rules",
     responses(
         (status = 200, description = "Rules by reference", body = [RuleView]),
@@ -178,14 +179,62 @@ pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<RuleV
 
 const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) or JSON";
 
+/// A rule as JSON (YAML has the same fields): what the body of a create
+/// or replace holds. Only documentation: the text is read by `Rule`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "documents the request body; `Rule` reads it")]
+pub(crate) struct RuleDocument {
+    /// The rule's name; its ref is `pack.name`.
+    #[schema(example = "hello", min_length = 1)]
+    name: String,
+    /// Default `default`.
+    #[schema(example = "examples")]
+    pack: Option<String>,
+    description: Option<String>,
+    /// Whether it is in force at once; default false.
+    enabled: Option<bool>,
+    trigger: RuleTrigger,
+    /// Criteria keyed by `trigger.<path>`, each
+    /// `{"type": operator, "pattern": ...}`.
+    #[schema(value_type = Option<Object>)]
+    criteria: Option<Value>,
+    action: RuleAction,
+}
+
+/// What a rule matches.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "documents the request body; `Rule` reads it")]
+pub(crate) struct RuleTrigger {
+    /// A trigger type (`GET /triggertypes`; StackStorm's names accepted).
+    #[schema(rename = "type", example = "core.webhook", min_length = 1)]
+    kind: String,
+    /// What its `parameters_schema` asks for, e.g. a webhook's `url`.
+    #[schema(value_type = Option<Object>, example = json!({"url": "hello"}))]
+    parameters: Option<Value>,
+}
+
+/// What a rule starts.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "documents the request body; `Rule` reads it")]
+pub(crate) struct RuleAction {
+    /// An installed action (`GET /actions`).
+    #[schema(rename = "ref", example = "core.echo", min_length = 1)]
+    reference: String,
+    /// Its parameters; strings may be Jinja templates over `trigger`.
+    #[schema(value_type = Option<Object>, example = json!({"message": "hello {{ trigger.body.name }}"}))]
+    parameters: Option<Value>,
+}
+
 /// Creates a rule and puts it in force (if it says `enabled: true`).
 #[utoipa::path(
     post,
     path = "/rules",
+    operation_id = "create_rule",
     tag = "rules",
-    request_body(description = RULE_BODY, content((String = "application/yaml"), (Object = "application/json"))),
+    request_body(description = RULE_BODY, content((String = "application/yaml"), (RuleDocument = "application/json"))),
     responses(
-        (status = 201, description = "Stored and in force", body = RuleView),
+        (status = 201, description = "Stored and in force", body = RuleView,
+            headers(("location" = String, description = "Where the rule lives"))),
         (status = 400, description = "Not valid YAML or JSON", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 409, description = "A rule with this ref exists", body = ErrorBody),
@@ -222,10 +271,12 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/rules/{ref}",
+    operation_id = "get_rule",
     tag = "rules",
     params(("ref" = String, Path, description = "`pack.name`")),
     responses(
         (status = 200, description = "The rule", body = RuleView),
+        (status = 400, description = "The ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
     ),
@@ -241,14 +292,17 @@ pub(crate) async fn get(
 #[utoipa::path(
     put,
     path = "/rules/{ref}",
+    operation_id = "replace_rule",
     tag = "rules",
     params(("ref" = String, Path, description = "`pack.name`")),
-    request_body(description = RULE_BODY, content((String = "application/yaml"), (Object = "application/json"))),
+    request_body(description = RULE_BODY, content((String = "application/yaml"), (RuleDocument = "application/json"))),
     responses(
         (status = 200, description = "Replaced and in force", body = RuleView),
-        (status = 400, description = "Not valid YAML or JSON", body = ErrorBody),
+        (status = 400, description = "Not valid YAML or JSON, or the ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
         (status = 422, description = "The rule does not load, or names another ref", body = ErrorBody),
     ),
 )]
@@ -282,10 +336,12 @@ pub(crate) async fn replace(
 #[utoipa::path(
     delete,
     path = "/rules/{ref}",
+    operation_id = "delete_rule",
     tag = "rules",
     params(("ref" = String, Path, description = "`pack.name`")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "The ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
     ),
@@ -320,10 +376,12 @@ async fn set_enabled(
 #[utoipa::path(
     post,
     path = "/rules/{ref}/enable",
+    operation_id = "enable_rule",
     tag = "rules",
     params(("ref" = String, Path, description = "`pack.name`")),
     responses(
         (status = 200, description = "Enabled", body = RuleView),
+        (status = 400, description = "The ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
     ),
@@ -339,10 +397,12 @@ pub(crate) async fn enable(
 #[utoipa::path(
     post,
     path = "/rules/{ref}/disable",
+    operation_id = "disable_rule",
     tag = "rules",
     params(("ref" = String, Path, description = "`pack.name`")),
     responses(
         (status = 200, description = "Disabled", body = RuleView),
+        (status = 400, description = "The ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
     ),

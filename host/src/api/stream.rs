@@ -14,9 +14,13 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Query};
+use super::executions::Status;
 use super::metrics::status_name;
 use super::state::ApiState;
 use crate::engine::EngineEvent;
@@ -29,11 +33,85 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
     /// Comma-separated event types: `trigger_instance`, `execution`
-    /// (default both).
+    /// (default both; none when empty).
+    #[param(value_type = Option<EventTypes>, inline, style = Form, explode = false)]
     events: Option<String>,
     /// Only execution events of this execution.
     execution: Option<Uuid>,
 }
+
+/// The event types a client may ask for.
+const EVENT_TYPES: [&str; 2] = ["trigger_instance", "execution"];
+
+/// `events` for the OpenAPI document: a list of event types, sent
+/// comma-separated.
+#[derive(Debug)]
+pub(crate) struct EventTypes;
+
+impl utoipa::PartialSchema for EventTypes {
+    fn schema() -> RefOr<Schema> {
+        let item = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENT_TYPES));
+        RefOr::T(ArrayBuilder::new().items(item).into())
+    }
+}
+
+impl utoipa::ToSchema for EventTypes {}
+
+/// One event of the stream as Server-Sent Events parse it: its type
+/// (`event`) and its data, JSON text whose shape the type decides.
+#[derive(Debug)]
+pub(crate) struct StreamEvent;
+
+impl utoipa::PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let uuid = json!({"type": "string", "format": "uuid"});
+        let status = serde_json::to_value(<Status as utoipa::PartialSchema>::schema())
+            .unwrap_or_else(|_| json!({"type": "string"}));
+        let events = [
+            (
+                "trigger_instance",
+                "A trigger instance committed",
+                json!({"id": uuid, "trigger": {"type": "string"}}),
+            ),
+            (
+                "execution",
+                "An execution reached a new state",
+                json!({"id": uuid, "action": {"type": "string"}, "status": status}),
+            ),
+            (
+                "lagged",
+                "The client fell behind and missed this many events",
+                json!({"missed": {"type": "integer", "minimum": 0}}),
+            ),
+        ];
+        let mut one_of = OneOfBuilder::new();
+        for (name, description, properties) in events {
+            let required: Vec<&String> =
+                properties.as_object().map(|p| p.keys().collect()).unwrap_or_default();
+            // JSON Schema's `contentSchema` (utoipa has no field for it):
+            // the shape of the JSON the `data` text holds.
+            let content = json!({"type": "object", "required": required, "properties": properties});
+            let data = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .content_media_type("application/json")
+                .extensions(Some(Extensions::from_iter([("contentSchema", content)])));
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .description(Some(description))
+                    .property(
+                        "event",
+                        ObjectBuilder::new().schema_type(Type::String).enum_values(Some([name])),
+                    )
+                    .required("event")
+                    .property("data", data)
+                    .required("data"),
+            );
+        }
+        RefOr::T(one_of.into())
+    }
+}
+
+impl utoipa::ToSchema for StreamEvent {}
 
 /// What a client asked for.
 #[derive(Debug, Clone, Copy)]
@@ -124,11 +202,12 @@ impl Feed {
 #[utoipa::path(
     get,
     path = "/stream",
+    operation_id = "stream_events",
     tag = "stream",
     params(StreamQuery),
     responses(
-        (status = 200, description = "An endless text/event-stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Unknown event type", body = ErrorBody),
+        (status = 200, description = "An endless text/event-stream; the schema is one event's", body = inline(StreamEvent), content_type = "text/event-stream"),
+        (status = 400, description = "Unknown event type or malformed execution id", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]

@@ -129,6 +129,7 @@ pub(crate) struct SensorView {
 #[utoipa::path(
     get,
     path = "/triggertypes",
+    operation_id = "list_trigger_types",
     tag = "triggers",
     responses(
         (status = 200, description = "Trigger types by name", body = [TriggerTypeView]),
@@ -146,10 +147,12 @@ pub(crate) async fn list_types(
 #[utoipa::path(
     get,
     path = "/triggertypes/{name}",
+    operation_id = "get_trigger_type",
     tag = "triggers",
     params(("name" = String, Path, description = "`pack.name`, e.g. core.webhook or core.st2.webhook")),
     responses(
         (status = 200, description = "The trigger type", body = TriggerTypeView),
+        (status = 400, description = "The name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such trigger type", body = ErrorBody),
     ),
@@ -172,6 +175,7 @@ pub(crate) struct InstanceQuery {
     /// Only instances of this trigger type (StackStorm's names accepted).
     trigger: Option<String>,
     /// Page size, 1 to 1000; default 50.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
@@ -183,6 +187,7 @@ pub(crate) struct InstanceQuery {
 #[utoipa::path(
     get,
     path = "/triggerinstances",
+    operation_id = "list_trigger_instances",
     tag = "triggers",
     params(InstanceQuery),
     responses(
@@ -225,10 +230,12 @@ pub(crate) async fn list_instances(
 #[utoipa::path(
     get,
     path = "/triggerinstances/{id}",
+    operation_id = "get_trigger_instance",
     tag = "triggers",
     params(("id" = Uuid, Path, description = "Trigger instance id")),
     responses(
         (status = 200, description = "The trigger instance", body = TriggerInstanceView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such trigger instance", body = ErrorBody),
     ),
@@ -249,12 +256,16 @@ pub(crate) async fn get_instance(
 #[utoipa::path(
     post,
     path = "/triggerinstances/{id}/re_emit",
+    operation_id = "re_emit_trigger_instance",
     tag = "triggers",
     params(("id" = Uuid, Path, description = "Trigger instance to emit again")),
     responses(
-        (status = 201, description = "The new instance and what it started", body = EmittedView),
+        (status = 201, description = "The new instance and what it started", body = EmittedView,
+            headers(("location" = String, description = "Where the new instance lives"))),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such trigger instance", body = ErrorBody),
+        (status = 422, description = "Its payload no longer fits its trigger type", body = ErrorBody),
     ),
 )]
 pub(crate) async fn re_emit(
@@ -272,6 +283,7 @@ pub(crate) async fn re_emit(
 #[utoipa::path(
     get,
     path = "/sensors",
+    operation_id = "list_sensors",
     tag = "triggers",
     responses(
         (status = 200, description = "Poll sensors by reference", body = [SensorView]),

@@ -33,6 +33,7 @@ pub(crate) struct WebhookAccepted {
 #[utoipa::path(
     post,
     path = "/webhooks/{*name}",
+    operation_id = "receive_webhook",
     tag = "webhooks",
     params(("name" = String, Path, description = "The webhook's name (a rule's `trigger.parameters.url`, or a pack sensor's route); may contain `/`")),
     request_body(description = "Any body; JSON becomes `trigger.body` as JSON, other text as a string", content((Object = "application/json"), (String = "text/plain"))),
@@ -40,7 +41,7 @@ pub(crate) struct WebhookAccepted {
     responses(
         (status = 202, description = "Committed as a core.webhook instance, with the executions its rules started", body = WebhookAccepted),
         (status = "default", description = "A pack sensor's own answer, after its events committed"),
-        (status = 400, description = "The body is not what its content type says", body = ErrorBody),
+        (status = 400, description = "The body is not what its content type says, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No rule or sensor listens under this name", body = ErrorBody),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),

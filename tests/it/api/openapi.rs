@@ -159,3 +159,34 @@ async fn the_document_describes_security_tags_and_responses() {
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(json_body(response).await, doc);
 }
+
+#[tokio::test]
+async fn every_operation_has_its_own_id_and_documents_the_answers_any_request_may_get() {
+    let api = Api::start().await;
+    let doc = document(&api).await;
+    let mut ids = Vec::new();
+    for (method, path, operation) in operations(&doc) {
+        let at = format!("{method} {path}");
+        // Clients (and schemathesis' links) find operations by id.
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{at}: no id"));
+        ids.push(id.to_owned());
+        let responses = operation["responses"].as_object().expect("responses");
+        assert!(responses.contains_key("500"), "{at}: 500 not documented");
+        assert_eq!(responses.contains_key("503"), method != Method::GET, "{at}: 503");
+        // A path parameter that is not a UUID, or not UTF-8, is a 400.
+        if path.contains('{') {
+            assert!(responses.contains_key("400"), "{at}: 400 not documented");
+        }
+        // A JSON body without its content type, or over the limit.
+        let body = &operation["requestBody"]["content"];
+        if body.get("application/json").is_some() && path != "/api/v1/webhooks/{name}" {
+            for status in ["413", "415"] {
+                assert!(responses.contains_key(status), "{at}: {status} not documented");
+            }
+        }
+    }
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are not unique: {ids:?}");
+}
