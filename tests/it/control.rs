@@ -55,9 +55,12 @@ async fn start() -> Host {
         })
         .expect("tick type");
     let ingest = Ingest::new(store, Arc::new(types), RuleIndex::default(), actions);
-    let engine = Engine::start(ingest, EngineConfig { worker_threads: 1, max_running: 4 })
-        .await
-        .expect("engine");
+    let engine = Engine::start(
+        ingest,
+        EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() },
+    )
+    .await
+    .expect("engine");
     Host { engine, runtime, _dir: dir }
 }
 

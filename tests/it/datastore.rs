@@ -44,9 +44,12 @@ async fn start() -> Host {
     actions.add_pack(&manifest, Arc::new(runtime.load(CORE_PACK, "core"))).expect("actions");
     let rules = RuleIndex::new([Rule::from_yaml(ON_CHANGE, "on_change.yaml").expect("rule")]);
     let ingest = Ingest::new(store, Arc::new(TriggerTypes::builtin()), rules, actions);
-    let engine = Engine::start(ingest, EngineConfig { worker_threads: 1, max_running: 4 })
-        .await
-        .expect("engine");
+    let engine = Engine::start(
+        ingest,
+        EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() },
+    )
+    .await
+    .expect("engine");
     Host { engine, dir, _runtime: runtime }
 }
 

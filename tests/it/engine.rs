@@ -61,7 +61,7 @@ impl Host {
             .expect("core actions");
         let ingest =
             Ingest::new(store, Arc::new(TriggerTypes::builtin()), rules(rule_yaml), actions);
-        let config = EngineConfig { worker_threads: 2, max_running: 8 };
+        let config = EngineConfig { worker_threads: 2, max_running: 8, ..EngineConfig::default() };
         let engine = Engine::start(ingest, config).await.expect("engine starts");
         Self { engine, _runtime: runtime, dir }
     }

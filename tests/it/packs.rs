@@ -50,7 +50,12 @@ async fn engine(store: Store) -> Engine {
     let catalog = Catalog::load(&store).expect("catalog");
     let ingest =
         Ingest::new(store, Arc::new(catalog.trigger_types), catalog.rules, Actions::default());
-    Engine::start(ingest, EngineConfig { worker_threads: 1, max_running: 4 }).await.expect("engine")
+    Engine::start(
+        ingest,
+        EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() },
+    )
+    .await
+    .expect("engine")
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ async fn start(dir: &Path, rule: &str) -> Host {
     actions.add_pack(&manifest, Arc::new(runtime.load(CORE_PACK, "core"))).expect("actions");
     let rules = RuleIndex::new([Rule::from_yaml(rule, "timer.yaml").expect("rule")]);
     let ingest = Ingest::new(store, Arc::new(TriggerTypes::builtin()), rules, actions);
-    let config = EngineConfig { worker_threads: 1, max_running: 4 };
+    let config = EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() };
     let engine = Engine::start(ingest, config).await.expect("engine");
     Host { engine, _runtime: runtime }
 }

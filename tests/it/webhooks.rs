@@ -78,9 +78,12 @@ async fn start(hook_type: bool) -> Host {
             .map(|(file, yaml)| Rule::from_yaml(yaml, file).expect("rule")),
     );
     let ingest = Ingest::new(store, Arc::new(types), rules, actions);
-    let engine = Engine::start(ingest, EngineConfig { worker_threads: 1, max_running: 4 })
-        .await
-        .expect("engine");
+    let engine = Engine::start(
+        ingest,
+        EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() },
+    )
+    .await
+    .expect("engine");
     let hostile = Arc::new(runtime.load(HOSTILE_GUEST, "hostile"));
     let mut sensors = WebhookSensors::new();
     sensors.insert(

@@ -35,12 +35,17 @@ pub struct EngineConfig {
     /// Most executions running at once. Keep it at or below the runtime's
     /// `max_concurrent_instances`: a full instance pool refuses sandboxes.
     pub max_running: usize,
+    /// How long an event's commit waits for the executions it starts: one
+    /// that finishes within this commits its result with the event, in one
+    /// transaction (one fsync instead of two); a slower one commits running
+    /// and finishes on its own. Zero disables it.
+    pub inline_budget: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self { worker_threads: cores, max_running: 128 }
+        Self { worker_threads: cores, max_running: 128, inline_budget: Duration::from_millis(2) }
     }
 }
 
@@ -69,6 +74,7 @@ pub(super) struct Shared {
     pub(super) ingest: Ingest,
     /// Where workers run: the engine's own threads.
     pub(super) workers: tokio::runtime::Handle,
+    pub(super) inline_budget: Duration,
     slots: Arc<Semaphore>,
     running_by_action: Mutex<HashMap<String, u32>>,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
@@ -87,12 +93,14 @@ impl Drop for Workers {
 }
 
 /// How a run ended, before policies are applied.
-struct Ending {
+#[derive(Clone)]
+pub(super) struct Ending {
     result: Result<Value, Failure>,
     logs: LogBuffer,
 }
 
-enum Failure {
+#[derive(Clone)]
+pub(super) enum Failure {
     Failed(String),
     Timeout(String),
     Canceled,
@@ -113,6 +121,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             ingest,
             workers: workers.handle().clone(),
+            inline_budget: config.inline_budget,
             slots: Arc::new(Semaphore::new(max_running)),
             running_by_action: Mutex::new(HashMap::new()),
             cancels: Mutex::new(HashMap::new()),
@@ -191,22 +200,6 @@ impl Engine {
         let decided = self.shared.ingest.decide(event)?;
         let emitted = self.commit_claimed(vec![decided]).await.map_err(EmitError::Write)?;
         emitted.into_iter().next().ok_or(EmitError::Write(WriteError::Closed))
-    }
-
-    /// Commits decided events in one transaction; executions that find a
-    /// free worker commit running and start at once.
-    async fn commit_claimed(&self, mut decided: Vec<Decided>) -> Result<Vec<Emitted>, WriteError> {
-        let claimed: Vec<Vec<_>> =
-            decided.iter_mut().map(|d| self.shared.claim(&mut d.executions)).collect();
-        let emitted = self.shared.ingest.commit(decided, |_| Ok(())).await?;
-        for (emitted, claimed) in emitted.iter().zip(claimed) {
-            if !emitted.duplicate {
-                for (execution, permit) in claimed {
-                    self.shared.start(execution, permit, false);
-                }
-            }
-        }
-        Ok(emitted)
     }
 
     /// Sets or deletes a datastore key and commits the `core.kv_changed`
@@ -329,7 +322,10 @@ impl Shared {
     /// Claims a worker slot for each new execution that needs no policy
     /// check, and marks it running: it then commits running, with its
     /// trigger instance, and skips the queue. The rest stay requested.
-    fn claim(&self, executions: &mut [Execution]) -> Vec<(Execution, OwnedSemaphorePermit)> {
+    pub(super) fn claim(
+        &self,
+        executions: &mut [Execution],
+    ) -> Vec<(Execution, OwnedSemaphorePermit)> {
         let actions = self.ingest.actions();
         let mut claimed = Vec::new();
         for execution in executions {
@@ -359,7 +355,7 @@ impl Shared {
         self.workers.spawn(self.clone().run(execution, permit, refused));
     }
 
-    fn cancel_signal(&self, id: Uuid) -> Arc<Notify> {
+    pub(super) fn cancel_signal(&self, id: Uuid) -> Arc<Notify> {
         let mut cancels = self.cancels.lock().unwrap_or_else(PoisonError::into_inner);
         cancels.entry(id).or_default().clone()
     }
@@ -434,15 +430,20 @@ impl Shared {
         } else {
             self.invoke(&execution, &cancel).await
         };
+        self.finish_run(execution, ending, permit).await;
+    }
+
+    /// Releases the worker slot of a run that ended and commits its ending.
+    pub(super) async fn finish_run(
+        &self,
+        execution: Execution,
+        ending: Ending,
+        permit: OwnedSemaphorePermit,
+    ) {
         // The dispatcher waits on the semaphore itself when it is out of
         // slots, so releasing one needs no wake-up.
         drop(permit);
-        {
-            let mut running = self.running_by_action.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(count) = running.get_mut(&execution.action) {
-                *count = count.saturating_sub(1);
-            }
-        }
+        self.release_action_slot(&execution.action);
         let id = execution.id;
         if let Err(error) = self.conclude(execution, ending).await {
             // The record stays `running`; the next start retries or abandons it.
@@ -451,7 +452,20 @@ impl Shared {
         self.cancels.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
     }
 
-    async fn invoke(&self, execution: &Execution, cancel: &Notify) -> Ending {
+    /// Drops the cancel signal of an execution that ended.
+    pub(super) fn forget_cancel(&self, id: Uuid) {
+        self.cancels.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+    }
+
+    /// Counts one execution of `action` as no longer running.
+    pub(super) fn release_action_slot(&self, action: &str) {
+        let mut running = self.running_by_action.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = running.get_mut(action) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    pub(super) async fn invoke(&self, execution: &Execution, cancel: &Notify) -> Ending {
         let Some(spec) = self.ingest.action(&execution.action) else {
             let message = format!("action {} is not installed", execution.action);
             return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
@@ -480,7 +494,45 @@ impl Shared {
     /// Applies the retry policy to how a run ended and commits the outcome:
     /// back on the queue for another attempt, or finished together with the
     /// `core.execution_finished` instance and what its rules start.
-    async fn conclude(&self, mut execution: Execution, ending: Ending) -> Result<(), WriteError> {
+    async fn conclude(&self, execution: Execution, ending: Ending) -> Result<(), WriteError> {
+        match self.settle(execution, ending) {
+            Settled::Retry { execution, due } => {
+                let (id, action) = (execution.id, execution.action.clone());
+                self.ingest
+                    .store()
+                    .write(move |tx| {
+                        tx.finish_running(&execution)?;
+                        tx.enqueue_execution(execution.id, due)
+                    })
+                    .await?;
+                self.announce(id, &action, ExecutionStatus::Scheduled);
+                self.ingest.work_queued();
+            }
+            Settled::Final { execution, finished } => {
+                let (id, action, status) =
+                    (execution.id, execution.action.clone(), execution.status);
+                let finished = Arc::new(finished);
+                {
+                    let finished = finished.clone();
+                    self.ingest
+                        .store()
+                        .write(move |tx| {
+                            tx.finish_running(&execution)?;
+                            finished.commit_if_enforced(tx)
+                        })
+                        .await?;
+                }
+                self.announce(id, &action, status);
+                self.ingest.announce_if_enforced(&finished);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the retry policy to how a run ended: the execution back on
+    /// the queue for another attempt, or finished with the
+    /// `core.execution_finished` instance it causes.
+    pub(super) fn settle(&self, mut execution: Execution, ending: Ending) -> Settled {
         let now = now_millis();
         execution.updated_at = now;
         execution.logs = ending
@@ -512,36 +564,13 @@ impl Shared {
             execution.started_at = None;
             let due =
                 now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
-            let (id, action) = (execution.id, execution.action.clone());
-            self.ingest
-                .store()
-                .write(move |tx| {
-                    tx.finish_running(&execution)?;
-                    tx.enqueue_execution(execution.id, due)
-                })
-                .await?;
-            self.announce(id, &action, ExecutionStatus::Scheduled);
-            self.ingest.work_queued();
-            return Ok(());
+            return Settled::Retry { execution, due };
         }
         execution.status = status;
         execution.error = error;
         execution.finished_at = Some(now);
-        let finished = Arc::new(self.ingest.execution_finished(&execution));
-        let (id, action) = (execution.id, execution.action.clone());
-        {
-            let finished = finished.clone();
-            self.ingest
-                .store()
-                .write(move |tx| {
-                    tx.finish_running(&execution)?;
-                    finished.commit_if_enforced(tx)
-                })
-                .await?;
-        }
-        self.announce(id, &action, status);
-        self.ingest.announce_if_enforced(&finished);
-        Ok(())
+        let finished = self.ingest.execution_finished(&execution);
+        Settled::Final { execution, finished }
     }
 
     /// How long to wait before retrying, when the action's retry policy
@@ -557,6 +586,24 @@ impl Shared {
             execution.retries.iter().filter(|a| a.status != ExecutionStatus::Abandoned).count();
         (retry.on.contains(&on) && used < retry.count as usize).then_some(retry.delay)
     }
+}
+
+/// A run's ending with the policies applied.
+pub(super) enum Settled {
+    /// Finished, with the execution-finished instance it causes.
+    Final {
+        /// The finished record.
+        execution: Execution,
+        /// `core.execution_finished`, decided.
+        finished: Decided,
+    },
+    /// Back on the queue for another attempt at `due`.
+    Retry {
+        /// The record, scheduled, attempt counted up.
+        execution: Execution,
+        /// When the next attempt is due.
+        due: Millis,
+    },
 }
 
 /// What one dispatch round took off the queue.

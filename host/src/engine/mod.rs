@@ -9,6 +9,7 @@ mod datastore;
 mod error;
 mod executor;
 mod ingest;
+mod inline;
 mod kv;
 mod packs;
 mod schedule;

@@ -75,9 +75,12 @@ impl Api {
         let catalog = Catalog::load(&store).expect("catalog");
         let types = Arc::new(catalog.trigger_types);
         let ingest = Ingest::new(store.clone(), types, catalog.rules, actions);
-        let engine = Engine::start(ingest, EngineConfig { worker_threads: 1, max_running: 4 })
-            .await
-            .expect("engine");
+        let engine = Engine::start(
+            ingest,
+            EngineConfig { worker_threads: 1, max_running: 4, ..EngineConfig::default() },
+        )
+        .await
+        .expect("engine");
         let mut sensors = WebhookSensors::new();
         sensors.insert(
             "hostile".into(),

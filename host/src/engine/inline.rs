@@ -1,0 +1,144 @@
+//! Committing events with the executions they start, and running those
+//! executions at once. An execution that finishes within the inline budget
+//! commits its result, and the execution-finished instance it causes, in
+//! the same transaction as its trigger instance: one fsync per event
+//! instead of two. One that takes longer commits running, as usual, and its
+//! worker commits the ending later.
+//!
+//! Running an action before its trigger instance is durable is safe under
+//! the engine's at-least-once contract: if the commit never happens the
+//! event is not acknowledged, its source delivers it again, and the action
+//! runs again under a new execution id; nothing is recorded twice.
+
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::executor::{Ending, Engine, Settled, Shared};
+use super::ingest::{Decided, Emitted};
+use crate::store::{Execution, WriteError};
+
+/// A claimed execution, already started on a worker.
+struct Started {
+    execution: Execution,
+    permit: OwnedSemaphorePermit,
+    run: JoinHandle<Ending>,
+}
+
+impl Engine {
+    /// Commits decided events in one transaction. Executions that find a
+    /// free worker start at once; those that end within the inline budget
+    /// commit ended, the rest commit running and end on their own.
+    pub(super) async fn commit_claimed(
+        &self,
+        mut decided: Vec<Decided>,
+    ) -> Result<Vec<Emitted>, WriteError> {
+        let shared = &self.shared;
+        let mut started: Vec<Vec<Started>> = Vec::with_capacity(decided.len());
+        for event in &mut decided {
+            let duplicate = self.is_stored(event);
+            let claimed = if duplicate { Vec::new() } else { shared.claim(&mut event.executions) };
+            started.push(claimed.into_iter().map(|(e, p)| start(shared, e, p)).collect());
+        }
+        // Wait for the started runs, all against one deadline.
+        let deadline = tokio::time::Instant::now() + shared.inline_budget;
+        let mut finished_with: Vec<(Uuid, Decided)> = Vec::new();
+        let mut later: Vec<Started> = Vec::new();
+        let mut retried: Vec<(Execution, Ending, OwnedSemaphorePermit)> = Vec::new();
+        for (event, runs) in decided.iter_mut().zip(started) {
+            for mut run in runs {
+                let ending = match tokio::time::timeout_at(deadline, &mut run.run).await {
+                    Ok(Ok(ending)) => ending,
+                    // Still running (or its task failed): it commits running
+                    // and its ending is committed when it comes.
+                    _ => {
+                        later.push(run);
+                        continue;
+                    }
+                };
+                match shared.settle(run.execution.clone(), ending.clone()) {
+                    Settled::Final { execution, finished } => {
+                        let execution_id = execution.id;
+                        if let Some(slot) =
+                            event.executions.iter_mut().find(|e| e.id == execution.id)
+                        {
+                            *slot = execution;
+                        }
+                        shared.forget_cancel(execution_id);
+                        finished_with.push((execution_id, finished));
+                        drop(run.permit);
+                    }
+                    // A retry waits on the queue: commit it running, then
+                    // let the usual path schedule it.
+                    Settled::Retry { .. } => retried.push((run.execution, ending, run.permit)),
+                }
+            }
+        }
+        let finished_with = Arc::new(finished_with);
+        let emitted = {
+            let finished_with = finished_with.clone();
+            shared
+                .ingest
+                .commit(decided, move |tx| {
+                    for (execution, finished) in finished_with.iter() {
+                        // Skipped when its event turned out to be a
+                        // redelivery and the execution was not stored.
+                        match tx.execution(*execution) {
+                            Ok(_) => finished.commit_if_enforced(tx)?,
+                            Err(WriteError::NotFound(_)) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    Ok(())
+                })
+                .await?
+        };
+        for (_, finished) in finished_with.iter() {
+            shared.ingest.announce_if_enforced(finished);
+        }
+        for (execution, ending, permit) in retried {
+            let shared = shared.clone();
+            shared.clone().workers.spawn(async move {
+                shared.finish_run(execution, ending, permit).await;
+            });
+        }
+        for run in later {
+            let shared = shared.clone();
+            shared.clone().workers.spawn(async move {
+                let ending = match run.run.await {
+                    Ok(ending) => ending,
+                    Err(error) => {
+                        tracing::error!(execution = %run.execution.id, %error, "worker task failed");
+                        return;
+                    }
+                };
+                shared.finish_run(run.execution, ending, run.permit).await;
+            });
+        }
+        Ok(emitted)
+    }
+
+    /// Whether an event with this id is already stored: a redelivery (its
+    /// source gave it an id), whose actions must not run again.
+    fn is_stored(&self, event: &Decided) -> bool {
+        self.store()
+            .read()
+            .ok()
+            .and_then(|snapshot| snapshot.trigger_instance(event.instance.id).ok().flatten())
+            .is_some()
+    }
+}
+
+/// Starts a claimed execution on a worker.
+fn start(shared: &Arc<Shared>, execution: Execution, permit: OwnedSemaphorePermit) -> Started {
+    let run = {
+        let (shared, execution) = (shared.clone(), execution.clone());
+        shared.clone().workers.spawn(async move {
+            let cancel = shared.cancel_signal(execution.id);
+            shared.invoke(&execution, &cancel).await
+        })
+    };
+    Started { execution, permit, run }
+}
