@@ -541,3 +541,58 @@ async fn a_restart_abandons_executions_whose_policy_says_so() {
     let alert = host.finished(finished[0].decisions[0].execution.expect("started")).await;
     assert_eq!(alert.parameters, json!({"message": format!("abandoned {}", cut_short.id)}));
 }
+
+/// Many events at once with the engine's default configuration: every one
+/// ends with its execution succeeded, whether it ran inline (within the
+/// commit of its event) or on the worker path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_events_all_end_succeeded_with_the_default_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_store(dir.path());
+    let runtime = TestRuntime::with_services(HostServices::default());
+    let mut actions = Actions::default();
+    actions
+        .add_pack(&core_manifest(""), Arc::new(runtime.load(CORE_PACK, "core")))
+        .expect("core actions");
+    let ingest =
+        Ingest::new(store, Arc::new(TriggerTypes::builtin()), rules(&[DEPLOY_RULE]), actions);
+    // The test runtime's pool holds 16 sandboxes.
+    let config = EngineConfig { max_running: 16, ..EngineConfig::default() };
+    let engine = Engine::start(ingest, config).await.expect("engine");
+    let mut producers = tokio::task::JoinSet::new();
+    for producer in 0..16 {
+        let engine = engine.clone();
+        producers.spawn(async move {
+            let mut ids = Vec::new();
+            for seq in 0..50 {
+                let event = Event {
+                    parameters: json!({"url": "deploy"}).as_object().cloned().unwrap_or_default(),
+                    ..Event::new(
+                        "core.webhook",
+                        json!({"headers": {}, "body": {"env": "prod", "version": format!("{producer}.{seq}")}}),
+                    )
+                };
+                ids.extend(engine.emit(event).await.expect("emit").executions);
+            }
+            ids
+        });
+    }
+    let ids: Vec<Uuid> = producers.join_all().await.into_iter().flatten().collect();
+    assert_eq!(ids.len(), 800);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in ids {
+        loop {
+            let execution = engine.store().read().expect("read").execution(id).expect("read");
+            match execution {
+                Some(e) if e.status == ExecutionStatus::Succeeded => break,
+                Some(e) if e.status.is_finished() => panic!("{e:?}"),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "execution {id} never succeeded");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let snapshot = engine.store().read().expect("read");
+    assert_eq!(snapshot.running_executions().expect("running"), 0);
+    assert_eq!(snapshot.queued_executions().expect("queued"), 0);
+}

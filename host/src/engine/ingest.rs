@@ -84,7 +84,7 @@ pub struct Decided {
 
 impl Decided {
     /// Writes the instance and its executions: requested ones on the queue,
-    /// ones a worker already claimed marked running. Returns false, and
+    /// ones a worker already claimed marked running, ended ones as they are. Returns false, and
     /// writes nothing, when an instance with the same id is already stored.
     pub fn commit(&self, tx: &mut Tx<'_>) -> Result<bool, WriteError> {
         match tx.insert_trigger_instance(&self.instance) {
@@ -92,9 +92,11 @@ impl Decided {
             other => other?,
         }
         for execution in &self.executions {
-            let running = execution.status == ExecutionStatus::Running;
-            tx.insert_execution(execution, !running)?;
-            if running {
+            // Requested: the dispatcher's. Running: a worker has it. Ended
+            // (it ran inline, within this commit): nothing left to do.
+            let queued = execution.status == ExecutionStatus::Requested;
+            tx.insert_execution(execution, queued)?;
+            if execution.status == ExecutionStatus::Running {
                 tx.mark_running(execution.id)?;
             }
         }
