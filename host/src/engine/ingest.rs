@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::actions::{ActionSpec, Actions};
 use super::trigger_types::{TriggerError, TriggerTypes};
 use crate::rules::{Datastore, MatchContext, RuleIndex, canonical_trigger_type};
+use crate::runtime::SensorEvent;
 use crate::store::{
     Execution, ExecutionStatus, KvScope, RuleEnforcement, Store, TriggerInstance,
     TriggerInstanceStatus, Tx, WriteError, now_millis,
@@ -282,6 +283,29 @@ impl Ingest {
             instance.id = id;
         }
         Ok(self.decide_instance(instance))
+    }
+
+    /// Validates and decides the events a sensor returned, in order; on the
+    /// first that is refused, its position and why.
+    pub fn decide_sensor_events(
+        &self,
+        events: Vec<SensorEvent>,
+    ) -> Result<Vec<Decided>, (usize, TriggerError)> {
+        let mut decided = Vec::with_capacity(events.len());
+        for (index, event) in events.into_iter().enumerate() {
+            let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
+                let error = TriggerError::Invalid {
+                    trigger: event.trigger.clone(),
+                    which: "payload",
+                    path: "/".into(),
+                    message: e.to_string(),
+                };
+                (index, error)
+            })?;
+            let event = Event::new(event.trigger, payload);
+            decided.push(self.decide(event).map_err(|error| (index, error))?);
+        }
+        Ok(decided)
     }
 
     /// Evaluates the rules on an instance that is already valid (one the

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::ingest::{Event, Ingest};
+use super::ingest::Ingest;
 use super::trigger_types::TriggerError;
 use crate::runtime::{InvokeError, Limits, LoadedComponent, LogBuffer};
 use crate::store::{Millis, ReadError, WriteError, now_millis};
@@ -104,19 +104,9 @@ pub async fn poll_once(ingest: &Ingest, sensor: &PollSensor) -> Result<PollRepor
         .result
         .map_err(|error| PollError::Sensor { sensor: reference.clone(), error })?;
 
-    let mut decided = Vec::with_capacity(polled.events.len());
-    for (index, event) in polled.events.into_iter().enumerate() {
-        let refuse = |error| PollError::Event { sensor: reference.clone(), index, error };
-        let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
-            refuse(TriggerError::Invalid {
-                trigger: event.trigger.clone(),
-                which: "payload",
-                path: "/".into(),
-                message: e.to_string(),
-            })
-        })?;
-        decided.push(ingest.decide(Event::new(event.trigger, payload)).map_err(refuse)?);
-    }
+    let decided = ingest
+        .decide_sensor_events(polled.events)
+        .map_err(|(index, error)| PollError::Event { sensor: reference.clone(), index, error })?;
 
     let committed: Vec<Uuid> = decided.iter().map(|d| d.instance.id).collect();
     let new_cursor = polled.cursor.clone();

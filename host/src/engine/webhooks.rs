@@ -87,19 +87,9 @@ pub(crate) async fn decide(
         let outcome = invocation
             .result
             .map_err(|error| WebhookError::Sensor { sensor: reference.clone(), error })?;
-        let mut decided = Vec::with_capacity(outcome.events.len());
-        for (index, event) in outcome.events.into_iter().enumerate() {
-            let refuse = |error| WebhookError::Event { sensor: reference.clone(), index, error };
-            let payload: Value = serde_json::from_str(&event.payload).map_err(|e| {
-                refuse(TriggerError::Invalid {
-                    trigger: event.trigger.clone(),
-                    which: "payload",
-                    path: "/".into(),
-                    message: e.to_string(),
-                })
-            })?;
-            decided.push(ingest.decide(Event::new(event.trigger, payload)).map_err(refuse)?);
-        }
+        let decided = ingest.decide_sensor_events(outcome.events).map_err(|(index, error)| {
+            WebhookError::Event { sensor: reference.clone(), index, error }
+        })?;
         return Ok((decided, Some(outcome.response)));
     }
     let mut parameters = Map::new();
