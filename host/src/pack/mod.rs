@@ -4,6 +4,7 @@
 //! Bundles, signatures, trust and the registry come with the pack lifecycle.
 
 mod manifest;
+pub mod registry;
 
 pub use manifest::{
     ActionManifest, Concurrency, CrashPolicy, Manifest, ManifestError, OverLimit, Policy, Retry,
