@@ -139,6 +139,12 @@ impl Actions {
         Ok(())
     }
 
+    /// Drops every action of `pack`.
+    pub fn remove_pack(&mut self, pack: &str) {
+        let prefix = format!("{pack}.");
+        self.by_ref.retain(|reference, _| !reference.starts_with(&prefix));
+    }
+
     /// The action `reference` (`pack.action`).
     pub fn get(&self, reference: &str) -> Option<&Arc<ActionSpec>> {
         self.by_ref.get(reference)

@@ -3,6 +3,7 @@
 //! `rules`, `workflow`, `runtime` and `store` together.
 
 mod actions;
+mod audit;
 mod catalog;
 mod control;
 mod datastore;
@@ -11,6 +12,7 @@ mod executor;
 mod ingest;
 mod inline;
 mod kv;
+mod lifecycle;
 mod packs;
 mod schedule;
 mod sensors;
@@ -19,13 +21,15 @@ mod trigger_types;
 mod webhooks;
 
 pub use actions::{ActionSpec, Actions, CatalogError};
+pub use audit::{CAPABILITY_DENIED, StoreAudit, denial_event};
 pub use catalog::{Catalog, RegisterError, register_rule_files};
 pub use control::{ControlError, SensorInfo};
-pub use datastore::StoreKv;
+pub use datastore::{StoreKv, StoreSecrets};
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use kv::{KvChange, KvChanged};
+pub use lifecycle::{InstallRequest, Installed, LifecycleError, PackManager, Removed};
 pub use packs::InstallError;
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, SensorStatus, poll_once};

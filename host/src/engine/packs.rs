@@ -5,13 +5,28 @@
 
 use std::sync::{Arc, PoisonError};
 
-use super::actions::CatalogError;
+use super::actions::{Actions, CatalogError};
 use super::executor::Engine;
 use super::sensors::PollSensor;
-use super::webhooks::WebhookSensor;
+use super::webhooks::{WebhookSensor, WebhookSensors};
 use crate::pack::{Manifest, SensorKind};
 use crate::runtime::{Limits, LoadedComponent};
 use crate::store::{PackRecord, ReadError, TriggerTypeRecord, WriteError, now_millis};
+
+/// The trigger types `manifest` declares, as stored.
+pub(super) fn trigger_type_records(manifest: &Manifest) -> Vec<TriggerTypeRecord> {
+    manifest
+        .triggers
+        .iter()
+        .map(|(name, trigger)| TriggerTypeRecord {
+            name: format!("{}.{name}", manifest.name),
+            pack: manifest.name.clone(),
+            description: trigger.description.clone(),
+            payload_schema: trigger.payload.clone(),
+            parameters_schema: trigger.parameters.clone(),
+        })
+        .collect()
+}
 
 /// Why a pack was not put to work. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +63,38 @@ impl Engine {
         component: Arc<LoadedComponent>,
         config: serde_json::Value,
     ) -> Result<(), InstallError> {
+        let actions = self.catalog_with(manifest, &component)?;
+        let pack = PackRecord {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            manifest: manifest.source.clone(),
+            component_sha256: component.sha256().to_owned(),
+            installed_at: now_millis(),
+            publisher: manifest.publisher.clone(),
+            signer: None,
+            grants: serde_json::to_value(component.grants()).unwrap_or_default(),
+            has_bundle: false,
+            config: config.clone(),
+        };
+        let trigger_types = trigger_type_records(manifest);
+        self.store()
+            .write(move |tx| {
+                tx.put_pack(&pack)?;
+                trigger_types.iter().try_for_each(|t| tx.put_trigger_type(t))
+            })
+            .await?;
+        self.activate_pack(manifest, component, actions, config)
+    }
+
+    /// The action catalog in force with `manifest`'s pack replaced by the
+    /// actions `component` runs; checked, not yet in force.
+    pub(super) fn catalog_with(
+        &self,
+        manifest: &Manifest,
+        component: &Arc<LoadedComponent>,
+    ) -> Result<Actions, InstallError> {
         let mut actions = (*self.shared.ingest.actions()).clone();
+        actions.remove_pack(&manifest.name);
         actions.add_pack(manifest, component.clone())?;
         if !manifest.sensors.is_empty() && !component.exports_sensor() {
             return Err(InstallError::NoSensorExport {
@@ -56,44 +102,25 @@ impl Engine {
                 component: component.path().display().to_string(),
             });
         }
-        let pack = PackRecord {
-            name: manifest.name.clone(),
-            version: manifest.version.clone(),
-            manifest: manifest.source.clone(),
-            component_sha256: component.sha256().to_owned(),
-            installed_at: now_millis(),
-        };
-        let trigger_types: Vec<TriggerTypeRecord> = manifest
-            .triggers
-            .iter()
-            .map(|(name, trigger)| TriggerTypeRecord {
-                name: format!("{}.{name}", manifest.name),
-                pack: manifest.name.clone(),
-                description: trigger.description.clone(),
-                payload_schema: trigger.payload.clone(),
-                parameters_schema: trigger.parameters.clone(),
-            })
-            .collect();
-        self.store()
-            .write(move |tx| {
-                tx.put_pack(&pack)?;
-                trigger_types.iter().try_for_each(|t| tx.put_trigger_type(t))
-            })
-            .await?;
-        let problems = self.reload_rules()?;
-        if !problems.is_empty() {
-            tracing::warn!(?problems, "stored catalog entries not loaded");
-        }
+        Ok(actions)
+    }
+
+    /// Puts a pack whose records are already stored to work: `actions`
+    /// (from [`Engine::catalog_with`]) replaces the catalog in force, then
+    /// trigger types and rules are reloaded from the store, and the pack's
+    /// sensors replace those of any earlier version. Each swap is atomic,
+    /// so an event sees the old pack or the new one, never neither;
+    /// executions already running finish on the component they hold.
+    pub(super) fn activate_pack(
+        &self,
+        manifest: &Manifest,
+        component: Arc<LoadedComponent>,
+        actions: Actions,
+        config: serde_json::Value,
+    ) -> Result<(), InstallError> {
         self.set_actions(actions);
-        // Sensors of the version being replaced stop, whatever the new one
-        // declares.
-        let prefix = format!("{}.", manifest.name);
-        self.pollers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|running| !running.reference.starts_with(&prefix));
-        let mut webhooks = (*self.webhook_sensors()).clone();
-        webhooks.retain(|_, sensor| sensor.component.pack() != manifest.name);
+        self.reload_pack_types(&manifest.name)?;
+        let mut webhooks = self.stop_sensors(&manifest.name);
         for (name, sensor) in &manifest.sensors {
             match &sensor.kind {
                 SensorKind::Poll { interval } => {
@@ -117,5 +144,45 @@ impl Engine {
         }
         self.set_webhook_sensors(webhooks);
         Ok(())
+    }
+
+    /// Takes a removed pack out of service: its actions, trigger types,
+    /// sensors and webhook routes go; rules are reloaded from the store.
+    /// Executions already running finish on the component they hold.
+    pub(super) fn deactivate_pack(&self, name: &str) -> Result<(), ReadError> {
+        let mut actions = (*self.shared.ingest.actions()).clone();
+        actions.remove_pack(name);
+        self.set_actions(actions);
+        self.reload_pack_types(name)?;
+        let webhooks = self.stop_sensors(name);
+        self.set_webhook_sensors(webhooks);
+        Ok(())
+    }
+
+    /// Drops `pack`'s trigger types from those in force, then reloads types
+    /// and rules from the store, so that types a new version no longer
+    /// declares are gone.
+    fn reload_pack_types(&self, pack: &str) -> Result<(), ReadError> {
+        let mut types = (*self.shared.ingest.trigger_types()).clone();
+        types.remove_pack(pack);
+        self.shared.ingest.set_trigger_types(types);
+        let problems = self.reload_rules()?;
+        if !problems.is_empty() {
+            tracing::warn!(?problems, "stored catalog entries not loaded");
+        }
+        Ok(())
+    }
+
+    /// Stops `pack`'s poll sensors and returns the webhook routes without
+    /// its webhook sensors, for the caller to add to and put in force.
+    fn stop_sensors(&self, pack: &str) -> WebhookSensors {
+        let prefix = format!("{pack}.");
+        self.pollers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|running| !running.reference.starts_with(&prefix));
+        let mut webhooks = (*self.webhook_sensors()).clone();
+        webhooks.retain(|_, sensor| sensor.component.pack() != pack);
+        webhooks
     }
 }

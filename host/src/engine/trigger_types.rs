@@ -97,6 +97,13 @@ impl TriggerTypes {
         Ok(())
     }
 
+    /// Drops every trigger type `pack` declared; the built-in ones stay.
+    pub fn remove_pack(&mut self, pack: &str) {
+        let prefix = format!("{pack}.");
+        let builtin: Vec<String> = builtin_types().into_iter().map(|t| t.name).collect();
+        self.types.retain(|name, _| !name.starts_with(&prefix) || builtin.contains(name));
+    }
+
     /// The trigger type named `name` (canonical or alias).
     pub fn get(&self, name: &str) -> Option<&TriggerType> {
         self.types.get(canonical_trigger_type(name)).map(|r| &r.declared)

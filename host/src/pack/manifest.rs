@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::capabilities::{Capabilities, RawCapabilities};
+
 /// A checked `pack.toml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -18,6 +20,12 @@ pub struct Manifest {
     pub version: String,
     /// What the pack is for.
     pub description: String,
+    /// Who publishes it.
+    pub publisher: String,
+    /// JSON Schema of the pack's configuration, when it takes one.
+    pub config: Option<Value>,
+    /// What it asks the operator to grant.
+    pub capabilities: Capabilities,
     /// Actions by name.
     pub actions: BTreeMap<String, ActionManifest>,
     /// Trigger types the pack's sensors emit, by name within the pack.
@@ -184,6 +192,11 @@ struct RawManifest {
     #[serde(default)]
     description: String,
     #[serde(default)]
+    publisher: String,
+    config: Option<Value>,
+    #[serde(default)]
+    capabilities: RawCapabilities,
+    #[serde(default)]
     actions: BTreeMap<String, RawAction>,
     #[serde(default)]
     triggers: BTreeMap<String, RawTrigger>,
@@ -282,9 +295,13 @@ impl Manifest {
             fail(&field, e.message().to_owned())
         })?;
         check_name(&raw.name).map_err(|m| fail("name", m))?;
-        if raw.version.trim().is_empty() {
-            return Err(fail("version", "expected a version such as `1.0.0`".into()));
+        semver::Version::parse(raw.version.trim()).map_err(|e| {
+            fail("version", format!("expected a semantic version such as `1.0.0`: {e}"))
+        })?;
+        if let Some(config) = &raw.config {
+            check_schema(config, true).map_err(|m| fail("config", m))?;
         }
+        let capabilities = raw.capabilities.check(&fail)?;
         let mut actions = BTreeMap::new();
         for (name, action) in raw.actions {
             let at = |field: &str| format!("actions.{name}.{field}");
@@ -296,8 +313,10 @@ impl Manifest {
             if let Some(output) = &action.output {
                 check_schema(output, false).map_err(|m| fail(&at("output"), m))?;
             }
-            let policy =
-                policy(action.policy, &|field, m| fail(&at(&format!("policy.{field}")), m))?;
+            let policy = policy(action.policy, &capabilities, &|field, m| {
+                fail(&at(&format!("policy.{field}")), m)
+            })?;
+            check_ceilings(&policy, &capabilities).map_err(|(field, m)| fail(&at(field), m))?;
             actions.insert(
                 name,
                 ActionManifest {
@@ -395,6 +414,9 @@ impl Manifest {
             name: raw.name,
             version: raw.version,
             description: raw.description,
+            publisher: raw.publisher,
+            config: raw.config,
+            capabilities,
             actions,
             triggers,
             sensors,
@@ -405,9 +427,18 @@ impl Manifest {
 
 fn policy(
     raw: RawPolicy,
+    capabilities: &Capabilities,
     fail: &dyn Fn(&str, String) -> ManifestError,
 ) -> Result<Policy, ManifestError> {
+    // Defaults never exceed the pack's ceilings; explicit values are checked
+    // against them afterwards.
     let mut policy = Policy::default();
+    if let Some(ceiling) = capabilities.memory_bytes {
+        policy.memory_bytes = policy.memory_bytes.min(ceiling);
+    }
+    if let Some(ceiling) = capabilities.timeout {
+        policy.timeout = policy.timeout.min(ceiling);
+    }
     if let Some(timeout) = raw.timeout {
         policy.timeout = positive_duration(&timeout).map_err(|m| fail("timeout", m))?;
     }
@@ -503,7 +534,39 @@ fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("expected a duration such as `30s` or `5m`, got `{text}`: {e}"))
 }
 
-fn positive_duration(text: &str) -> Result<Duration, String> {
+/// An action may not ask for more than the pack's `[capabilities]` ceilings.
+fn check_ceilings(
+    policy: &Policy,
+    capabilities: &Capabilities,
+) -> Result<(), (&'static str, String)> {
+    if let Some(ceiling) = capabilities.memory_bytes
+        && policy.memory_bytes > ceiling
+    {
+        return Err((
+            "policy.memory",
+            format!(
+                "{} is over the pack's `capabilities.memory` of {}",
+                bytesize::ByteSize(policy.memory_bytes),
+                bytesize::ByteSize(ceiling)
+            ),
+        ));
+    }
+    if let Some(ceiling) = capabilities.timeout
+        && policy.timeout > ceiling
+    {
+        return Err((
+            "policy.timeout",
+            format!(
+                "{} is over the pack's `capabilities.timeout` of {}",
+                humantime::format_duration(policy.timeout),
+                humantime::format_duration(ceiling)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn positive_duration(text: &str) -> Result<Duration, String> {
     match duration(text)? {
         Duration::ZERO => Err(format!("expected a duration above zero, got `{text}`")),
         duration => Ok(duration),

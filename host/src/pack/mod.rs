@@ -1,12 +1,23 @@
 //! Packs as the host sees them before any code runs: the `pack.toml`
-//! manifest (name, actions with their JSON Schemas and policies, the trigger
-//! types and sensors it declares).
-//! Bundles, signatures, trust and the registry come with the pack lifecycle.
+//! manifest, the capabilities it requests and the grants an operator gives,
+//! the signed bundle format, signatures and the trust keyring, building a
+//! bundle from a pack's source, and the OCI registry client.
 
+mod bundle;
+mod capabilities;
 mod manifest;
 pub mod registry;
+mod signing;
 
+pub use bundle::{Bundle, BundleError, BundleFiles};
+pub use bundle::{MAX_BUNDLE_BYTES, assemble, sha256_hex};
+pub use capabilities::{Capabilities, GrantParseError, parse_grants};
 pub use manifest::{
     ActionManifest, Concurrency, CrashPolicy, Manifest, ManifestError, OverLimit, Policy, Retry,
     RetryOn, SensorKind, SensorManifest, TriggerManifest,
 };
+pub use signing::{
+    KeyError, Keyring, SigningKey, TrustedKey, Verified, VerifyError, fingerprint, generate,
+    load_public_key, public_key_from_bytes, save_public_key,
+};
+pub use wasmsign2::PublicKey;

@@ -25,7 +25,7 @@ pub use error::{OpenError, ReadError, WriteError};
 pub use records::{
     ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope,
     MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance,
-    TriggerInstanceStatus, TriggerTypeRecord, new_id, now_millis,
+    TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

@@ -291,10 +291,42 @@ pub struct PackRecord {
     pub version: String,
     /// Its manifest, as installed (TOML text).
     pub manifest: String,
-    /// Hex sha256 of its component.
+    /// Hex sha256 of its component (the bundle, for packs installed from
+    /// one).
     pub component_sha256: String,
     /// When this version was installed.
     pub installed_at: Millis,
+    /// Who publishes it, as its manifest says.
+    #[serde(default)]
+    pub publisher: String,
+    /// Name of the trusted key that signed it; `None` when it was installed
+    /// unsigned (`--allow-unsigned`) or from a bare component.
+    #[serde(default)]
+    pub signer: Option<String>,
+    /// What the operator granted, as the runtime's grant record.
+    #[serde(default)]
+    pub grants: Value,
+    /// Whether its bundle is in the store (packs loaded from files by
+    /// `squall serve --pack` are not).
+    #[serde(default)]
+    pub has_bundle: bool,
+    /// The pack's configuration as installed (never secrets: those are
+    /// named secrets in the datastore).
+    #[serde(default)]
+    pub config: Value,
+}
+
+/// A public key the operator trusts to sign bundles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedKeyRecord {
+    /// The operator's name for it.
+    pub name: String,
+    /// The key in wasmsign2's raw encoding, hex.
+    pub public_key: String,
+    /// Short identifier of the key.
+    pub fingerprint: String,
+    /// When it was added.
+    pub added_at: Millis,
 }
 
 /// A trigger type a pack declared.

@@ -12,6 +12,13 @@ pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("m
 
 /// Pack name → [`PackRecord`](super::PackRecord): what is installed.
 pub(crate) const PACKS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("packs");
+/// Pack name → the signed bundle it was installed from, byte for byte, so
+/// that a restart reloads exactly what was verified.
+pub(crate) const BUNDLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("bundles");
+/// Trusted key name → [`TrustedKeyRecord`](super::TrustedKeyRecord): the
+/// operator's keyring.
+pub(crate) const TRUSTED_KEYS: TableDefinition<'_, &str, &[u8]> =
+    TableDefinition::new("trusted_keys");
 /// Trigger type name (`pack.name`) → [`TriggerTypeRecord`](super::TriggerTypeRecord):
 /// the types packs declared; the built-in ones are not stored.
 pub(crate) const TRIGGER_TYPES: TableDefinition<'_, &str, &[u8]> =

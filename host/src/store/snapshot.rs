@@ -12,11 +12,11 @@ use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{
     ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
-    TriggerInstance, TriggerTypeRecord,
+    TriggerInstance, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING,
-    SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES,
+    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES,
+    RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS,
 };
 use super::secrets::SecretKey;
 
@@ -178,6 +178,17 @@ impl Snapshot {
     /// Every installed pack, by name.
     pub fn packs(&self) -> Result<Vec<PackRecord>, ReadError> {
         self.all_named(PACKS, "packs")
+    }
+
+    /// The bundle `pack` was installed from.
+    pub fn bundle(&self, pack: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        let Some(table) = self.open(BUNDLES)? else { return Ok(None) };
+        Ok(table.get(pack).map_err(storage_read)?.map(|b| b.value().to_vec()))
+    }
+
+    /// Every trusted key, by name.
+    pub fn trusted_keys(&self) -> Result<Vec<TrustedKeyRecord>, ReadError> {
+        self.all_named(TRUSTED_KEYS, "trusted_keys")
     }
 
     /// A stored trigger type by name.

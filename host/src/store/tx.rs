@@ -9,11 +9,11 @@ use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
     ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
-    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord,
+    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES, RUNNING,
-    SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES,
+    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES,
+    RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS,
 };
 use super::secrets::SecretKey;
 
@@ -305,6 +305,51 @@ impl Tx<'_> {
     /// Removes a pack; true when it was installed.
     pub fn delete_pack(&mut self, name: &str) -> Result<bool, WriteError> {
         self.delete_named(PACKS, name)
+    }
+
+    /// Stores (or replaces) the bundle `pack` was installed from.
+    pub fn put_bundle(&mut self, pack: &str, bundle: &[u8]) -> Result<(), WriteError> {
+        let mut table = self.txn.open_table(BUNDLES).map_err(storage_write)?;
+        table.insert(pack, bundle).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Removes `pack`'s bundle; true when there was one.
+    pub fn delete_bundle(&mut self, pack: &str) -> Result<bool, WriteError> {
+        self.delete_named(BUNDLES, pack)
+    }
+
+    /// Adds (or replaces) a trusted key.
+    pub fn put_trusted_key(&mut self, key: &TrustedKeyRecord) -> Result<(), WriteError> {
+        self.put_named(TRUSTED_KEYS, "trusted key", &key.name, key)
+    }
+
+    /// Removes a trusted key; true when it was there.
+    pub fn delete_trusted_key(&mut self, name: &str) -> Result<bool, WriteError> {
+        self.delete_named(TRUSTED_KEYS, name)
+    }
+
+    /// Names of every stored trigger type.
+    pub fn trigger_type_names(&mut self) -> Result<Vec<String>, WriteError> {
+        self.names(TRIGGER_TYPES)
+    }
+
+    /// References of every stored rule.
+    pub fn rule_references(&mut self) -> Result<Vec<String>, WriteError> {
+        self.names(RULES)
+    }
+
+    fn names(
+        &mut self,
+        definition: TableDefinition<'_, &str, &[u8]>,
+    ) -> Result<Vec<String>, WriteError> {
+        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut names = Vec::new();
+        for row in table.iter().map_err(storage_write)? {
+            let (name, _) = row.map_err(storage_write)?;
+            names.push(name.value().to_owned());
+        }
+        Ok(names)
     }
 
     /// Stores (or replaces) a trigger type.

@@ -1,0 +1,524 @@
+//! The pack lifecycle on a running engine: install and upgrade from a
+//! bundle (verify, then compile, then one commit, then one swap), remove,
+//! restore after a restart, and the trust keyring the checks use.
+//!
+//! Order matters for security: the signature is checked against the
+//! keyring before the bundle is parsed further or anything is compiled,
+//! and a refused bundle changes nothing but the audit log.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::executor::Engine;
+use super::packs::{InstallError, trigger_type_records};
+use crate::pack::{
+    Bundle, BundleError, Keyring, PublicKey, TrustedKey, VerifyError, fingerprint,
+    public_key_from_bytes,
+};
+use crate::rules::Rule;
+use crate::runtime::{Grants, LoadError, Runtime};
+use crate::store::{
+    AuditEvent, PackRecord, ReadError, RuleRecord, TrustedKeyRecord, WriteError, now_millis,
+};
+
+/// Installs, upgrades and removes packs on an engine. Cheap to clone;
+/// lifecycle changes are serialised.
+#[derive(Debug, Clone)]
+pub struct PackManager {
+    engine: Engine,
+    runtime: Arc<Runtime>,
+    changes: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What to install.
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    /// The bundle, as received.
+    pub bundle: Vec<u8>,
+    /// Where it came from (file, URL or registry reference), for errors
+    /// and the audit log.
+    pub origin: String,
+    /// What the operator granted.
+    pub grants: Grants,
+    /// Accept a bundle with no signature at all (local development); a
+    /// tampered or untrusted one is refused regardless.
+    pub allow_unsigned: bool,
+    /// The pack's configuration, checked against its config schema.
+    pub config: Value,
+    /// Who asked, for the audit log.
+    pub actor: String,
+}
+
+/// What an install did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Installed {
+    /// Pack name.
+    pub name: String,
+    /// Version now installed.
+    pub version: String,
+    /// Version it replaced, if any.
+    pub previous: Option<String>,
+    /// Trusted key that signed it; `None` when installed unsigned.
+    pub signer: Option<String>,
+    /// Hex sha256 of the bundle.
+    pub sha256: String,
+    /// Time spent verifying the signature.
+    #[serde(with = "micros")]
+    pub verify: Duration,
+    /// Time spent compiling (or loading from the compile cache).
+    #[serde(with = "micros")]
+    pub compile: Duration,
+}
+
+mod micros {
+    pub(super) fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Why a lifecycle operation did not happen. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The signature check refused the bundle.
+    #[error("{origin}: refused: {error}")]
+    Signature {
+        /// Where the bundle came from.
+        origin: String,
+        /// Which check failed.
+        error: VerifyError,
+    },
+    /// The bytes are not a usable bundle.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// A rule file in the bundle does not load or is not the pack's own.
+    #[error("{origin}: rules/{file}: {message}")]
+    Rule {
+        /// Where the bundle came from.
+        origin: String,
+        /// The rule file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The configuration does not fit the pack's config schema.
+    #[error("pack {pack}: config: {message}")]
+    Config {
+        /// Pack name.
+        pack: String,
+        /// What the schema said.
+        message: String,
+    },
+    /// The component did not compile or link.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The engine could not take the pack.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// No such pack.
+    #[error("pack `{0}` is not installed")]
+    NotInstalled(String),
+    /// Other packs' rules use this pack.
+    #[error(
+        "pack `{pack}` is used by rules of other packs: {}; remove those first or pass --force (which disables them)",
+        rules.join(", ")
+    )]
+    InUse {
+        /// Pack name.
+        pack: String,
+        /// The dependent rules.
+        rules: Vec<String>,
+    },
+    /// A trusted key was given badly.
+    #[error("trusted key `{name}`: {message}")]
+    Key {
+        /// The key's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The store refused or failed the commit.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// What a removal did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    /// Pack name.
+    pub name: String,
+    /// Version removed.
+    pub version: String,
+    /// Other packs' rules disabled because of `--force`.
+    pub disabled_rules: Vec<String>,
+}
+
+impl PackManager {
+    /// A manager for `engine`, compiling with `runtime`.
+    pub fn new(engine: Engine, runtime: Arc<Runtime>) -> Self {
+        Self { engine, runtime, changes: Arc::new(tokio::sync::Mutex::new(())) }
+    }
+
+    /// The engine packs are installed into.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The trust keyring as stored now.
+    pub fn keyring(&self) -> Result<Keyring, ReadError> {
+        let mut keys = Vec::new();
+        for record in self.engine.store().read()?.trusted_keys()? {
+            match hex::decode(&record.public_key)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| public_key_from_bytes(&bytes))
+            {
+                Ok(key) => keys.push(TrustedKey { name: record.name, key }),
+                Err(error) => {
+                    tracing::error!(key = %record.name, %error, "stored trusted key unreadable")
+                }
+            }
+        }
+        Ok(Keyring::new(keys))
+    }
+
+    /// Adds (or replaces) the trusted key `name`.
+    pub async fn trust(
+        &self,
+        name: &str,
+        key: &PublicKey,
+        actor: &str,
+    ) -> Result<TrustedKeyRecord, LifecycleError> {
+        let well_formed = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !well_formed {
+            return Err(LifecycleError::Key {
+                name: name.to_owned(),
+                message: "expected 1 to 64 letters, digits and `._-`".into(),
+            });
+        }
+        let record = TrustedKeyRecord {
+            name: name.to_owned(),
+            public_key: hex::encode(key.to_bytes()),
+            fingerprint: fingerprint(key),
+            added_at: now_millis(),
+        };
+        let audit = audit(actor, "trust.add", name, json!({"fingerprint": record.fingerprint}));
+        let stored = record.clone();
+        self.engine
+            .store()
+            .write(move |tx| {
+                tx.put_trusted_key(&stored)?;
+                tx.append_audit(&audit).map(drop)
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// Removes the trusted key `name`; true when it was there. Packs it
+    /// signed stay installed; their upgrades need a trusted key again.
+    pub async fn distrust(&self, name: &str, actor: &str) -> Result<bool, LifecycleError> {
+        let audit = audit(actor, "trust.remove", name, Value::Null);
+        let name = name.to_owned();
+        Ok(self
+            .engine
+            .store()
+            .write(move |tx| {
+                let removed = tx.delete_trusted_key(&name)?;
+                if removed {
+                    tx.append_audit(&audit)?;
+                }
+                Ok(removed)
+            })
+            .await?)
+    }
+
+    /// Installs or upgrades the pack in `request.bundle`.
+    pub async fn install(&self, request: InstallRequest) -> Result<Installed, LifecycleError> {
+        let _serialised = self.changes.lock().await;
+        let InstallRequest { bundle, origin, grants, allow_unsigned, config, actor } = request;
+
+        let started = Instant::now();
+        let signer = match self.keyring()?.verify(&bundle) {
+            Ok(verified) => Some(verified.signer),
+            Err(VerifyError::Unsigned) if allow_unsigned => None,
+            Err(error) => {
+                let event = audit(
+                    &actor,
+                    "pack.refused",
+                    &origin,
+                    json!({"reason": error.to_string(), "sha256": crate::pack::sha256_hex(&bundle)}),
+                );
+                self.engine.store().write(move |tx| tx.append_audit(&event).map(drop)).await?;
+                return Err(LifecycleError::Signature { origin, error });
+            }
+        };
+        let verify = started.elapsed();
+
+        let parsed = Bundle::read(&bundle, &origin)?;
+        let manifest = parsed.manifest;
+        let rules = bundle_rules(&parsed.files.rules, &manifest.name, &origin)?;
+        check_config(&manifest.name, manifest.config.as_ref(), &config)?;
+
+        let started = Instant::now();
+        let runtime = self.runtime.clone();
+        let (name, granted) = (manifest.name.clone(), grants.clone());
+        let bytes = Arc::new(bundle);
+        let compile_bytes = bytes.clone();
+        let origin_path = origin.clone();
+        let component = tokio::task::spawn_blocking(move || {
+            runtime.load_bytes_granted(Path::new(&origin_path), &compile_bytes, &name, granted)
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path: origin.clone().into(),
+            message: format!("the compile task failed: {e}"),
+        })??;
+        let component = Arc::new(component);
+        let compile = started.elapsed();
+
+        let actions = self.engine.catalog_with(&manifest, &component)?;
+        let previous = self.engine.store().read()?.pack(&manifest.name)?;
+        let record = PackRecord {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            manifest: manifest.source.clone(),
+            component_sha256: parsed.sha256.clone(),
+            installed_at: now_millis(),
+            publisher: manifest.publisher.clone(),
+            signer: signer.clone(),
+            grants: serde_json::to_value(&grants).unwrap_or_default(),
+            has_bundle: true,
+            config: config.clone(),
+        };
+        let event = audit(
+            &actor,
+            if previous.is_some() { "pack.upgrade" } else { "pack.install" },
+            &manifest.name,
+            json!({
+                "version": manifest.version,
+                "previous": previous.as_ref().map(|p| &p.version),
+                "signer": signer,
+                "unsigned": signer.is_none(),
+                "sha256": parsed.sha256,
+                "origin": origin,
+                "grants": grants,
+            }),
+        );
+        let trigger_types = trigger_type_records(&manifest);
+        let pack_name = manifest.name.clone();
+        let stored_bytes = bytes.clone();
+        self.engine
+            .store()
+            .write(move |tx| {
+                drop_pack_records(tx, &pack_name)?;
+                tx.put_pack(&record)?;
+                tx.put_bundle(&pack_name, &stored_bytes)?;
+                trigger_types.iter().try_for_each(|t| tx.put_trigger_type(t))?;
+                rules.iter().try_for_each(|r| tx.put_rule(r))?;
+                tx.append_audit(&event).map(drop)
+            })
+            .await?;
+        self.engine.activate_pack(&manifest, component, actions, config)?;
+        Ok(Installed {
+            name: manifest.name,
+            version: manifest.version,
+            previous: previous.map(|p| p.version),
+            signer,
+            sha256: parsed.sha256,
+            verify,
+            compile,
+        })
+    }
+
+    /// Removes `name`: its records, bundle, rules, actions and sensors.
+    /// Refused while another pack's rule uses one of its actions or trigger
+    /// types, unless `force`, which disables those rules.
+    pub async fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        actor: &str,
+    ) -> Result<Removed, LifecycleError> {
+        let _serialised = self.changes.lock().await;
+        let snapshot = self.engine.store().read()?;
+        let pack =
+            snapshot.pack(name)?.ok_or_else(|| LifecycleError::NotInstalled(name.to_owned()))?;
+        let prefix = format!("{name}.");
+        let mut dependents = Vec::new();
+        for record in snapshot.rules()? {
+            if record.reference.starts_with(&prefix) || !record.enabled {
+                continue;
+            }
+            let Ok(rule) = Rule::from_yaml(&record.source, &record.reference) else { continue };
+            if rule.action_ref.starts_with(&prefix) || rule.trigger_type.starts_with(&prefix) {
+                dependents.push(record);
+            }
+        }
+        drop(snapshot);
+        if !dependents.is_empty() && !force {
+            return Err(LifecycleError::InUse {
+                pack: name.to_owned(),
+                rules: dependents.into_iter().map(|r| r.reference).collect(),
+            });
+        }
+        let disabled_rules: Vec<String> = dependents.iter().map(|r| r.reference.clone()).collect();
+        let event = audit(
+            actor,
+            "pack.remove",
+            name,
+            json!({"version": pack.version, "force": force, "disabled_rules": disabled_rules}),
+        );
+        let pack_name = name.to_owned();
+        self.engine
+            .store()
+            .write(move |tx| {
+                drop_pack_records(tx, &pack_name)?;
+                tx.delete_pack(&pack_name)?;
+                tx.delete_bundle(&pack_name)?;
+                for mut rule in dependents {
+                    rule.enabled = false;
+                    rule.updated_at = now_millis();
+                    tx.put_rule(&rule)?;
+                }
+                tx.append_audit(&event).map(drop)
+            })
+            .await?;
+        self.engine.deactivate_pack(name)?;
+        Ok(Removed { name: name.to_owned(), version: pack.version, disabled_rules })
+    }
+
+    /// Puts every pack installed from a bundle back to work after a start,
+    /// from the stored bundle and grants (compiled artefacts come from the
+    /// cache). Returns one line per pack that could not be restored; the
+    /// others run.
+    pub async fn restore(&self) -> Result<Vec<String>, ReadError> {
+        let snapshot = self.engine.store().read()?;
+        let mut problems = Vec::new();
+        for pack in snapshot.packs()? {
+            if !pack.has_bundle {
+                continue;
+            }
+            match self.restore_one(&pack, snapshot.bundle(&pack.name)?).await {
+                Ok(()) => {}
+                Err(error) => problems.push(format!("pack {}: {error}", pack.name)),
+            }
+        }
+        for problem in &problems {
+            tracing::error!(%problem, "installed pack not restored");
+        }
+        Ok(problems)
+    }
+
+    async fn restore_one(
+        &self,
+        pack: &PackRecord,
+        bundle: Option<Vec<u8>>,
+    ) -> Result<(), LifecycleError> {
+        let bundle = bundle.ok_or_else(|| LifecycleError::NotInstalled(pack.name.clone()))?;
+        let origin = format!("stored bundle of {}", pack.name);
+        let parsed = Bundle::read(&bundle, &origin)?;
+        let grants: Grants = serde_json::from_value(pack.grants.clone()).unwrap_or_default();
+        let runtime = self.runtime.clone();
+        let name = pack.name.clone();
+        let component = tokio::task::spawn_blocking(move || {
+            runtime.load_bytes_granted(Path::new(&origin), &bundle, &name, grants)
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path: pack.name.clone().into(),
+            message: format!("the compile task failed: {e}"),
+        })??;
+        let component = Arc::new(component);
+        let actions = self.engine.catalog_with(&parsed.manifest, &component)?;
+        self.engine.activate_pack(&parsed.manifest, component, actions, pack.config.clone())?;
+        Ok(())
+    }
+}
+
+/// Deletes the trigger types and rules `pack` owns, ahead of writing a new
+/// version's (or none).
+fn drop_pack_records(tx: &mut crate::store::Tx<'_>, pack: &str) -> Result<(), WriteError> {
+    let prefix = format!("{pack}.");
+    let types: Vec<String> =
+        tx.trigger_type_names()?.into_iter().filter(|name| name.starts_with(&prefix)).collect();
+    for name in types {
+        tx.delete_trigger_type(&name)?;
+    }
+    let rules: Vec<String> =
+        tx.rule_references()?.into_iter().filter(|r| r.starts_with(&prefix)).collect();
+    for reference in rules {
+        tx.delete_rule(&reference)?;
+    }
+    Ok(())
+}
+
+/// The bundle's rule files as records, each checked to load and to belong
+/// to `pack`.
+fn bundle_rules(
+    files: &std::collections::BTreeMap<String, String>,
+    pack: &str,
+    origin: &str,
+) -> Result<Vec<RuleRecord>, LifecycleError> {
+    let now = now_millis();
+    let mut records = Vec::with_capacity(files.len());
+    for (file, source) in files {
+        let fail = |message: String| LifecycleError::Rule {
+            origin: origin.to_owned(),
+            file: file.clone(),
+            message,
+        };
+        let rule =
+            Rule::from_yaml(source, &format!("rules/{file}")).map_err(|e| fail(e.to_string()))?;
+        if rule.pack != pack {
+            return Err(fail(format!(
+                "pack: expected `{pack}`, the bundle's own pack, got `{}`",
+                rule.pack
+            )));
+        }
+        records.push(RuleRecord {
+            reference: rule.reference,
+            source: source.clone(),
+            enabled: rule.enabled,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    Ok(records)
+}
+
+fn check_config(pack: &str, schema: Option<&Value>, config: &Value) -> Result<(), LifecycleError> {
+    let fail = |message: String| LifecycleError::Config { pack: pack.to_owned(), message };
+    let Some(schema) = schema else {
+        return match config {
+            Value::Object(map) if map.is_empty() => Ok(()),
+            Value::Null => Ok(()),
+            _ => {
+                Err(fail("the pack declares no config schema, so it takes no configuration".into()))
+            }
+        };
+    };
+    let validator = jsonschema::validator_for(schema).map_err(|e| fail(e.to_string()))?;
+    let config = if config.is_null() { &Value::Object(Default::default()) } else { config };
+    let problems: Vec<String> =
+        validator.iter_errors(config).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    if problems.is_empty() { Ok(()) } else { Err(fail(problems.join("; "))) }
+}
+
+fn audit(actor: &str, action: &str, subject: &str, detail: Value) -> AuditEvent {
+    AuditEvent {
+        at: now_millis(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        detail,
+    }
+}
