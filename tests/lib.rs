@@ -100,3 +100,105 @@ pub fn run_cli(args: &[&str]) -> String {
 
 /// The core pack's manifest, beside its source.
 pub const CORE_MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../packs/core/pack.toml");
+
+// ---- OCI registry (pack::registry tests) ----
+
+/// A real OCI registry (`docker-registry`, the CNCF distribution server) on
+/// a loopback port with its storage in a temporary directory; killed on
+/// drop.
+#[derive(Debug)]
+pub struct RegistryServer {
+    child: std::process::Child,
+    port: u16,
+    /// Holds the configuration, the storage and the log.
+    pub dir: tempfile::TempDir,
+}
+
+impl RegistryServer {
+    /// Starts a registry on a free loopback port and waits until `GET /v2/`
+    /// answers. Panics, saying how to install it, if `docker-registry` is
+    /// missing.
+    pub fn start() -> Self {
+        const BINARY: &str = "docker-registry";
+        let mut dir = tempfile::tempdir().expect("registry dir");
+        for _attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port")
+                .port();
+            let config = format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            );
+            let config_path = dir.path().join("config.yml");
+            std::fs::write(&config_path, config).expect("write registry config");
+            let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
+            let child = std::process::Command::new(BINARY)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(std::process::Stdio::null())
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log)
+                .spawn();
+            let child = match child {
+                Ok(child) => child,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                    "`{BINARY}` is not installed; the registry tests need it: \
+                     apt-get install docker-registry"
+                ),
+                Err(e) => panic!("starting {BINARY}: {e}"),
+            };
+            let mut server = Self { child, port, dir };
+            if server.wait_ready() {
+                return server;
+            }
+            // Most likely another process took the port: try another one.
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+            dir = std::mem::replace(&mut server.dir, tempfile::tempdir().expect("registry dir"));
+        }
+        let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
+        panic!("{BINARY} did not start after 5 attempts; its log:\n{log}");
+    }
+
+    /// Waits until `GET /v2/` answers 200; false if the process exits or
+    /// ten seconds pass first.
+    fn wait_ready(&mut self) -> bool {
+        use std::io::{Read, Write};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let request = format!(
+                    "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                let mut answer = String::new();
+                if stream.write_all(request.as_bytes()).is_ok()
+                    && stream.read_to_string(&mut answer).is_ok()
+                    && answer.starts_with("HTTP/1.1 200")
+                {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// `127.0.0.1:<port>`, the registry part of references to it.
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -13,6 +13,7 @@ mod engine;
 mod loading;
 mod packs;
 mod polling;
+mod registry;
 mod rules;
 mod sandbox;
 mod sensors;
