@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use squall::runtime::{
-    ActionRequest, HostServices, Invocation, Limits, LoadedComponent, Runtime, RuntimeConfig,
+    ActionRequest, Grants, HostServices, Invocation, Limits, LoadedComponent, Runtime,
+    RuntimeConfig,
 };
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
@@ -45,9 +46,25 @@ impl TestRuntime {
         Self { runtime, cache }
     }
 
-    /// Loads the component at `path` as pack `pack`, panicking on failure.
+    /// Loads the component at `path` as pack `pack`, granted nothing,
+    /// panicking on failure.
     pub fn load(&self, path: &str, pack: &str) -> LoadedComponent {
         self.runtime.load(Path::new(path), pack).unwrap_or_else(|e| panic!("loading {path}: {e}"))
+    }
+
+    /// Loads the component at `path` as pack `pack` with `grants`,
+    /// panicking on failure.
+    pub fn load_granted(&self, path: &str, pack: &str, grants: Grants) -> LoadedComponent {
+        let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        self.runtime
+            .load_bytes_granted(Path::new(path), &wasm, pack, grants)
+            .unwrap_or_else(|e| panic!("loading {path}: {e}"))
+    }
+
+    /// Loads the component at `path` as pack `pack` granted only its
+    /// key-value scope.
+    pub fn load_with_kv(&self, path: &str, pack: &str) -> LoadedComponent {
+        self.load_granted(path, pack, Grants { kv: true, ..Grants::default() })
     }
 }
 

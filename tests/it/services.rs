@@ -1,4 +1,5 @@
-//! Host imports backed by services: kv scoped per pack, config, context.
+//! Host imports backed by services: kv scoped per pack (for packs granted
+//! it), config, context.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ async fn kv_persists_across_invocations_and_is_scoped_per_pack() {
         kv: Arc::new(MemoryKv::default()),
         ..Default::default()
     });
-    let ops = runtime.load(HOSTILE_GUEST, "ops");
-    let other = runtime.load(HOSTILE_GUEST, "other");
+    let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
+    let other = runtime.load_with_kv(HOSTILE_GUEST, "other");
 
     let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
     assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
@@ -26,7 +27,7 @@ async fn kv_persists_across_invocations_and_is_scoped_per_pack() {
 #[tokio::test]
 async fn kv_refuses_an_empty_key_with_an_error_the_pack_sees() {
     let runtime = TestRuntime::new();
-    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
     let error = call(&ops, "kv", r#"{"key":"","value":"x"}"#).await.result.expect_err("empty key");
     assert_eq!(error.to_string(), "invalid-input: kv key must be 1 to 512 bytes, got 0 bytes");
 }
@@ -66,7 +67,7 @@ async fn pack_kv_backed_by_the_store_survives_a_restart() {
         let services =
             HostServices { kv: Arc::new(StoreKv::new(store.clone())), ..Default::default() };
         let runtime = TestRuntime::with_services(services);
-        let ops = runtime.load(HOSTILE_GUEST, "ops");
+        let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
         let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
         assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
     }
@@ -80,7 +81,7 @@ async fn pack_kv_backed_by_the_store_survives_a_restart() {
     assert_eq!(stored, Ok(Some("monday".into())));
     let services = HostServices { kv: Arc::new(StoreKv::new(store.clone())), ..Default::default() };
     let runtime = TestRuntime::with_services(services);
-    let ops = runtime.load(HOSTILE_GUEST, "ops");
+    let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
     let second = call(&ops, "kv", r#"{"key":"last-run","value":"tuesday"}"#).await.result;
     assert_eq!(second, Ok(r#"{"after":"tuesday","before":"monday","listed":["last-run"]}"#.into()));
 }

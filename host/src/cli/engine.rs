@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::engine::{
-    Actions, Catalog, Engine, EngineConfig, Event, Ingest, StoreKv, register_rule_files,
+    Actions, Catalog, Engine, EngineConfig, Event, Ingest, StoreAudit, StoreKv, StoreSecrets,
+    register_rule_files,
 };
 use crate::pack::Manifest;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
@@ -67,6 +68,8 @@ pub(crate) fn run(
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
         config: Arc::new(StaticConfig::default()),
+        secrets: Arc::new(StoreSecrets::new(store.clone())),
+        audit: Arc::new(StoreAudit::new(store.clone())),
     };
     let runtime =
         Runtime::new(RuntimeConfig::with_cache_dir(args.data_dir.join("cache")), services)?;

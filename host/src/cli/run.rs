@@ -10,7 +10,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use super::client::Remote;
-use crate::runtime::{ActionRequest, HostServices, Limits, Runtime, RuntimeConfig};
+use crate::runtime::{
+    ActionRequest, Grants, HostServices, Limits, LoadError, Runtime, RuntimeConfig,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
@@ -84,7 +86,13 @@ pub(crate) fn run(
     config.max_memory_bytes = config.max_memory_bytes.max(args.memory);
 
     let runtime = Runtime::new(config, HostServices::default())?;
-    let component = runtime.load(component_path, &pack)?;
+    let wasm = std::fs::read(component_path)
+        .map_err(|source| LoadError::Read { path: component_path.to_owned(), source })?;
+    // A local one-shot run grants the pack its key-value scope (in memory,
+    // gone when the run ends) and nothing else: no secrets, no outbound
+    // hosts, no host programs.
+    let grants = Grants { kv: true, ..Grants::default() };
+    let component = runtime.load_bytes_granted(component_path, &wasm, &pack, grants)?;
     if !component.exports_action() {
         bail!(crate::runtime::InvokeError::NoActionExport { component: component.file_name() });
     }

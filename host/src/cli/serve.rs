@@ -13,7 +13,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use crate::api::{self, ApiState};
-use crate::engine::{Actions, Catalog, Engine, EngineConfig, Ingest, StoreKv};
+use crate::engine::{
+    Actions, Catalog, Engine, EngineConfig, Ingest, StoreAudit, StoreKv, StoreSecrets,
+};
 use crate::pack::Manifest;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
 use crate::store::{RuleRecord, Store, StoreConfig, now_millis};
@@ -79,6 +81,8 @@ pub(crate) fn run(
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
         config: Arc::new(StaticConfig::default()),
+        secrets: Arc::new(StoreSecrets::new(store.clone())),
+        audit: Arc::new(StoreAudit::new(store.clone())),
     };
     let runtime = Runtime::new(RuntimeConfig::with_cache_dir(data_dir.join("cache")), services)?;
     let bundled = args.pack.is_empty();

@@ -1,9 +1,10 @@
-//! [`StoreKv`]: the runtime's `kv` import answered from the durable store,
-//! each pack in its own scope.
+//! [`StoreKv`] and [`StoreSecrets`]: the runtime's `kv` and `secrets`
+//! imports answered from the durable store, pack data each pack in its own
+//! scope, secrets from the system scope.
 
 use std::time::Duration;
 
-use crate::runtime::{BoxFuture, KvBackend};
+use crate::runtime::{BoxFuture, KvBackend, SecretSource};
 use crate::store::{KvScope, Millis, Store, now_millis};
 
 /// Pack key-value data in the store. A secret stored under a pack's scope
@@ -81,5 +82,38 @@ impl KvBackend for StoreKv {
             .and_then(|snapshot| snapshot.kv_keys(&scope, prefix, now_millis()))
             .map_err(|e| e.to_string());
         Box::pin(std::future::ready(keys))
+    }
+}
+
+/// The runtime's `secrets` import answered from the store: a named secret
+/// is a *secret* datastore item in the system scope. A plain (non-secret)
+/// item of that name does not count, so an operator's ordinary setting is
+/// never handed out as a credential.
+#[derive(Debug, Clone)]
+pub struct StoreSecrets {
+    store: Store,
+}
+
+impl StoreSecrets {
+    /// Serves secrets from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl SecretSource for StoreSecrets {
+    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
+        let now = now_millis();
+        let value = self
+            .store
+            .read()
+            .and_then(|snapshot| {
+                if !snapshot.kv_is_secret(&KvScope::System, name, now)? {
+                    return Ok(None);
+                }
+                snapshot.kv_reveal(&KvScope::System, name, now)
+            })
+            .map_err(|e| e.to_string());
+        Box::pin(std::future::ready(value))
     }
 }

@@ -11,6 +11,7 @@ use wasmtime::{Store, Trap};
 use super::LoadOrigin;
 use super::bindings::{action, sensor, types};
 use super::error::{InvokeError, PackError, PackErrorKind, one_line};
+use super::grants::Grants;
 use super::limits::Limits;
 use super::sandbox::{LogBuffer, Sandbox};
 use super::services::HostServices;
@@ -20,6 +21,7 @@ use super::services::HostServices;
 pub struct LoadedComponent {
     pub(crate) path: PathBuf,
     pub(crate) pack: Arc<str>,
+    pub(crate) grants: Arc<Grants>,
     pub(crate) sha256: String,
     pub(crate) origin: LoadOrigin,
     pub(crate) pre: InstancePre<Sandbox>,
@@ -35,6 +37,7 @@ impl std::fmt::Debug for LoadedComponent {
         f.debug_struct("LoadedComponent")
             .field("path", &self.path)
             .field("pack", &self.pack)
+            .field("grants", &self.grants)
             .field("sha256", &self.sha256)
             .field("origin", &self.origin)
             .field("exports_action", &self.action.is_some())
@@ -88,6 +91,11 @@ impl LoadedComponent {
     /// The pack name its imports are scoped to.
     pub fn pack(&self) -> &str {
         &self.pack
+    }
+
+    /// The capabilities every sandbox of this component is granted.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
     }
 
     /// Whether the component exports `squall:pack/action`.
@@ -163,7 +171,13 @@ impl LoadedComponent {
         // would turn into a failed `memory.grow` (a crash) instead of a
         // reported memory limit.
         let memory_cap = limits.memory_bytes.min(self.max_memory_bytes);
-        let sandbox = Sandbox::new(self.pack.clone(), self.services.clone(), limits, memory_cap);
+        let sandbox = Sandbox::new(
+            self.pack.clone(),
+            self.grants.clone(),
+            self.services.clone(),
+            limits,
+            memory_cap,
+        );
         let mut store = Store::new(self.pre.engine(), sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
         store.epoch_deadline_trap();

@@ -9,6 +9,7 @@ mod bindings;
 mod cache;
 mod component;
 mod error;
+mod grants;
 mod host;
 mod limits;
 mod sandbox;
@@ -29,10 +30,14 @@ pub use error::{
     ACTION_INTERFACE, InvokeError, LoadError, PackError, PackErrorKind, RuntimeError,
     SENSOR_INTERFACE,
 };
+pub use grants::{GrantError, Grants, OutboundHost};
 pub use limits::Limits;
 pub use sandbox::{LogBuffer, LogLevel, LogRecord};
 pub use sensor::{Polled, SensorEvent, WebhookOutcome, WebhookRequest, WebhookResponse};
-pub use services::{BoxFuture, ConfigSource, HostServices, KvBackend, MemoryKv, StaticConfig};
+pub use services::{
+    AuditSink, BoxFuture, Capability, ConfigSource, Denial, HostServices, KvBackend, LogAudit,
+    MemoryAudit, MemoryKv, SecretSource, StaticConfig, StaticSecrets,
+};
 
 use bindings::action;
 use sandbox::Sandbox;
@@ -100,7 +105,8 @@ impl Runtime {
     }
 
     /// Reads, checks, compiles (or fetches from the cache) and links the
-    /// component at `path`, scoping its imports to `pack`.
+    /// component at `path`, scoping its imports to `pack`. It is granted
+    /// nothing ([`Grants::default`]); see [`Runtime::load_bytes_granted`].
     pub fn load(&self, path: &Path, pack: &str) -> Result<LoadedComponent, LoadError> {
         let wasm = std::fs::read(path)
             .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
@@ -114,6 +120,18 @@ impl Runtime {
         path: &Path,
         wasm: &[u8],
         pack: &str,
+    ) -> Result<LoadedComponent, LoadError> {
+        self.load_bytes_granted(path, wasm, pack, Grants::default())
+    }
+
+    /// Like [`Runtime::load_bytes`], with the capabilities the operator
+    /// granted `pack`: every sandbox of the component enforces `grants`.
+    pub fn load_bytes_granted(
+        &self,
+        path: &Path,
+        wasm: &[u8],
+        pack: &str,
+        grants: Grants,
     ) -> Result<LoadedComponent, LoadError> {
         check_header(path, wasm)?;
         let (component, origin, sha256) = self.cache.load(&self.engine, path, wasm)?;
@@ -129,6 +147,7 @@ impl Runtime {
         Ok(LoadedComponent {
             path: path.to_owned(),
             pack: Arc::from(pack),
+            grants: Arc::new(grants),
             sha256,
             origin,
             pre,

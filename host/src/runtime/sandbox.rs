@@ -7,9 +7,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::host::http::DenyOutboundHttp;
+use super::grants::Grants;
+use super::host::http::GrantedOutboundHttp;
 use super::limits::{Limits, MemoryLimiter};
-use super::services::HostServices;
+use super::services::{Capability, Denial, HostServices};
 
 /// Everything one invocation's `Store` owns. Dropped with the store, so no
 /// state survives from one invocation to the next.
@@ -17,16 +18,18 @@ pub(crate) struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    http_hooks: DenyOutboundHttp,
+    http_hooks: GrantedOutboundHttp,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) logs: LogBuffer,
     pub(crate) pack: Arc<str>,
+    pub(crate) grants: Arc<Grants>,
     pub(crate) services: HostServices,
 }
 
 impl Sandbox {
     pub(crate) fn new(
         pack: Arc<str>,
+        grants: Arc<Grants>,
         services: HostServices,
         limits: &Limits,
         memory_cap: u64,
@@ -43,12 +46,24 @@ impl Sandbox {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_hooks: DenyOutboundHttp,
+            http_hooks: GrantedOutboundHttp::new(
+                pack.clone(),
+                grants.clone(),
+                services.audit.clone(),
+            ),
             limiter: MemoryLimiter::new(memory_cap),
             logs: LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
             pack,
+            grants,
             services,
         }
+    }
+
+    /// Reports to the audit sink that this pack was refused `capability` on
+    /// `target`; returns once the sink has it.
+    pub(crate) async fn audit_denial(&mut self, capability: Capability, target: &str) {
+        let denial = Denial { pack: self.pack.to_string(), capability, target: target.to_owned() };
+        self.services.audit.denied(denial).await;
     }
 }
 

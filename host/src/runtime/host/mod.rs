@@ -13,7 +13,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::bindings::squall::pack as wit;
 use super::sandbox::Sandbox;
 
-/// Adds WASI (sandboxed), `wasi:http` (denied) and every `squall:pack`
+/// Adds WASI (sandboxed), `wasi:http` (filtered by the grant) and every `squall:pack`
 /// import to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
