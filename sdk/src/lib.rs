@@ -27,6 +27,7 @@
 
 mod error;
 mod host;
+pub mod http;
 mod sensor;
 
 #[doc(hidden)]
