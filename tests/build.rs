@@ -10,6 +10,7 @@ const TARGET: &str = "wasm32-wasip2";
 /// (constant name, workspace dir relative to the repository, artefact stem)
 const COMPONENTS: &[(&str, &str, &str)] = &[
     ("CORE_PACK", "packs", "squall_pack_core"),
+    ("CAPS_GUEST", "tests/guests", "guest_caps"),
     ("HOSTILE_GUEST", "tests/guests", "guest_hostile"),
     ("NO_ACTION_GUEST", "tests/guests", "guest_no_action"),
 ];
@@ -26,6 +27,7 @@ fn main() {
         "packs/Cargo.lock",
         "packs/core",
         "tests/guests/Cargo.toml",
+        "tests/guests/caps",
         "tests/guests/hostile",
         "tests/guests/no-action",
         "sdk",

@@ -3,6 +3,7 @@
 
 mod actions;
 mod api;
+mod capabilities;
 mod catalog;
 mod cli;
 mod client;
