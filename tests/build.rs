@@ -10,6 +10,9 @@ const TARGET: &str = "wasm32-wasip2";
 /// (constant name, workspace dir relative to the repository, artefact stem)
 const COMPONENTS: &[(&str, &str, &str)] = &[
     ("CORE_PACK", "packs", "squall_pack_core"),
+    ("DISKGUARD_PACK", "packs", "squall_pack_diskguard"),
+    ("GITHUB_PACK", "packs", "squall_pack_github"),
+    ("HTTP_PACK", "packs", "squall_pack_http"),
     ("CAPS_GUEST", "tests/guests", "guest_caps"),
     ("HOSTILE_GUEST", "tests/guests", "guest_hostile"),
     ("NO_ACTION_GUEST", "tests/guests", "guest_no_action"),
@@ -26,6 +29,9 @@ fn main() {
         "packs/Cargo.toml",
         "packs/Cargo.lock",
         "packs/core",
+        "packs/diskguard",
+        "packs/github",
+        "packs/http",
         "tests/guests/Cargo.toml",
         "tests/guests/caps",
         "tests/guests/hostile",

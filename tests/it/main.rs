@@ -19,6 +19,7 @@ mod rules;
 mod sandbox;
 mod sensors;
 mod services;
+mod shipped_packs;
 mod store;
 mod tidy;
 mod timer_firing;
