@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use squall::engine::{Actions, Engine, EngineConfig, Event, Ingest, StoreKv, TriggerTypes};
+use squall::engine::{
+    Actions, Engine, EngineConfig, Event, Ingest, StoreAudit, StoreKv, StoreSecrets, TriggerTypes,
+};
 use squall::pack::Manifest;
 use squall::rules::{Rule, RuleIndex};
 use squall::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
@@ -82,6 +84,8 @@ async fn round_trip() -> (f64, f64, u64, u64) {
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
         config: Arc::new(StaticConfig::default()),
+        secrets: Arc::new(StoreSecrets::new(store.clone())),
+        audit: Arc::new(StoreAudit::new(store.clone())),
     };
     let runtime = Runtime::new(RuntimeConfig::with_cache_dir(dir.path().join("cache")), services)
         .expect("runtime");

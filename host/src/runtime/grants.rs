@@ -141,8 +141,8 @@ impl OutboundHost {
         if authority.contains('/') {
             return Err(error("no path after the host and port"));
         }
-        let (host, port) = split_port(authority).map_err(|e| error(e))?;
-        let host = parse_host(host).map_err(|e| error(e))?;
+        let (host, port) = split_port(authority).map_err(&error)?;
+        let host = parse_host(host).map_err(&error)?;
         let port = match port {
             None => PortPattern::SchemeDefault,
             Some("*") => PortPattern::Any,
