@@ -30,6 +30,7 @@ async fn catalog_records_survive_a_reopen_and_load_into_types_and_rules() {
                     manifest: "name = \"github\"".into(),
                     component_sha256: "ab".repeat(32),
                     installed_at: now,
+                    ..PackRecord::default()
                 })?;
                 tx.put_trigger_type(&TriggerTypeRecord {
                     name: "github.push".into(),

@@ -11,6 +11,7 @@ mod control;
 mod crash;
 mod datastore;
 mod engine;
+mod lifecycle;
 mod loading;
 mod packs;
 mod polling;

@@ -14,6 +14,7 @@ mod auth;
 mod error;
 mod executions;
 mod keys;
+mod lifecycle;
 mod meta;
 mod metrics;
 mod packs;
@@ -136,8 +137,13 @@ fn add_common_responses(doc: &mut OpenApi) {
 fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
     let v1 = OpenApiRouter::new()
         .routes(routes!(meta::openapi_json))
-        .routes(routes!(packs::list_packs))
-        .routes(routes!(packs::get_pack))
+        .routes(
+            routes!(packs::list_packs, lifecycle::install)
+                .layer(DefaultBodyLimit::max(crate::pack::MAX_BUNDLE_BYTES)),
+        )
+        .routes(routes!(packs::get_pack, lifecycle::remove))
+        .routes(routes!(lifecycle::list_trust, lifecycle::add_trust))
+        .routes(routes!(lifecycle::remove_trust))
         .routes(routes!(packs::list_actions))
         .routes(routes!(packs::get_action))
         .routes(routes!(executions::list, executions::create))

@@ -24,6 +24,15 @@ pub(crate) struct PackView {
     description: Option<String>,
     /// Its actions the engine runs, as `pack.action`.
     actions: Vec<String>,
+    publisher: Option<String>,
+    /// The trusted key that signed the installed bundle; null when it was
+    /// installed unsigned or loaded from files.
+    signer: Option<String>,
+    /// What the pack asks for, one `kind=value` per capability.
+    requested: Vec<String>,
+    /// What the operator granted.
+    #[schema(value_type = Object)]
+    grants: Value,
 }
 
 /// An action the engine can run.
@@ -163,7 +172,15 @@ fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
             let manifest = manifests.get(&name);
             let mut actions = by_pack.remove(&name).unwrap_or_default();
             actions.sort();
+            let record = stored.iter().find(|p| p.name == name);
             PackView {
+                publisher: manifest.map(|m| m.publisher.clone()).filter(|p| !p.is_empty()),
+                signer: record.and_then(|p| p.signer.clone()),
+                requested: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
+                grants: record
+                    .map(|p| p.grants.clone())
+                    .filter(|g| !g.is_null())
+                    .unwrap_or_else(|| serde_json::json!({})),
                 version: stored
                     .iter()
                     .find(|p| p.name == name)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, watch};
 
 use super::metrics::Metrics;
-use crate::engine::Engine;
+use crate::engine::{Engine, PackManager};
 use crate::pack::Manifest;
 
 /// The API's shared state. Cheap to clone.
@@ -28,6 +28,9 @@ struct Inner {
     rule_changes: Mutex<()>,
     closing: watch::Sender<bool>,
     feed: tokio::task::AbortHandle,
+    /// Installs and removes packs; absent on servers that only run the
+    /// packs they were started with.
+    packs: std::sync::OnceLock<PackManager>,
 }
 
 impl Drop for Inner {
@@ -54,8 +57,20 @@ impl ApiState {
                 rule_changes: Mutex::new(()),
                 closing: watch::Sender::new(false),
                 feed,
+                packs: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Lets the API install, upgrade and remove packs through `packs`
+    /// (which must drive the same engine). Only the first call counts.
+    pub fn enable_pack_lifecycle(&self, packs: PackManager) {
+        let _ = self.inner.packs.set(packs);
+    }
+
+    /// The pack manager, when lifecycle changes are enabled.
+    pub(crate) fn packs(&self) -> Option<&PackManager> {
+        self.inner.packs.get()
     }
 
     /// The engine the API drives.

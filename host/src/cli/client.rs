@@ -306,6 +306,22 @@ impl Client {
         self.answer(request.send(body))
     }
 
+    /// `POST path?query` with a binary body of type `content_type`.
+    pub(crate) fn post_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<Answer> {
+        let mut request =
+            self.authorise(self.agent.post(self.url(path))).content_type(content_type);
+        for (name, value) in query {
+            request = request.query(*name, value);
+        }
+        self.answer(request.send(body))
+    }
+
     /// `PUT path` with a JSON body.
     pub(crate) fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Answer> {
         self.answer(self.authorise(self.agent.put(self.url(path))).send_json(body))

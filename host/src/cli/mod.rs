@@ -9,6 +9,9 @@ mod engine;
 mod executions;
 mod keys;
 mod output;
+mod pack_build;
+mod pack_fetch;
+mod pack_registry;
 mod packs;
 mod rule;
 mod rules_remote;
@@ -16,6 +19,7 @@ mod run;
 mod sensors;
 mod serve;
 mod triggers;
+mod trust;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -51,6 +55,8 @@ enum Command {
     Key(keys::KeyArgs),
     /// The packs the server runs.
     Pack(packs::PackArgs),
+    /// Manage the keys pack bundles may be signed with.
+    Trust(trust::TrustArgs),
     /// The actions the server can run.
     Action(packs::ActionArgs),
     /// The server's API keys: create, list, revoke.
@@ -106,7 +112,8 @@ pub fn execute(
         Command::Trigger(args) => triggers::run(args, stdout),
         Command::TriggerInstance(args) => triggers::run_instance(args, stdout, stderr),
         Command::Key(args) => keys::run(args, stdout),
-        Command::Pack(args) => packs::run(args, stdout),
+        Command::Pack(args) => packs::run(args, stdout, stderr),
+        Command::Trust(args) => trust::run(args, stdout),
         Command::Action(args) => packs::run_action(args, stdout),
         Command::Apikey(args) => apikeys::run(args, stdout, stderr),
         Command::Sensor(args) => sensors::run(args, stdout),

@@ -1,5 +1,7 @@
-//! `squall pack list|get` and `squall action list|get`: the packs the
-//! server runs and their actions.
+//! `squall pack …` and `squall action list|get`: the packs the server runs
+//! and their actions, installing, upgrading and removing them, and (in
+//! `pack_build.rs` and `pack_registry.rs`) the commands on local files and
+//! registries.
 
 use std::io::Write;
 
@@ -18,8 +20,87 @@ pub(crate) struct PackArgs {
 enum PackCommand {
     /// List the packs.
     List(ListArgs),
-    /// Show one pack and its actions.
+    /// Show one pack: its actions, signer, requested and granted capabilities.
     Get(NameArgs),
+    /// Build a bundle from a pack's source directory.
+    Build(super::pack_build::BuildArgs),
+    /// Make a signing key pair.
+    Keygen(super::pack_build::KeygenArgs),
+    /// Sign a bundle.
+    Sign(super::pack_build::SignArgs),
+    /// Check a bundle's signature against public keys and show what it asks for.
+    Verify(super::pack_build::VerifyArgs),
+    /// Install or upgrade a pack from a file, an http(s) URL or a registry.
+    #[command(visible_alias = "upgrade")]
+    Install(InstallArgs),
+    /// Remove a pack.
+    Remove(RemoveArgs),
+    /// Push a bundle to an OCI registry.
+    Push(PushArgs),
+    /// Find packs in the default registry.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PushArgs {
+    /// The bundle file.
+    #[arg(value_name = "BUNDLE")]
+    bundle: std::path::PathBuf,
+    /// `registry/repository[:tag]`, or `name[@version]` under the default
+    /// registry; the tag defaults to the bundle's version.
+    #[arg(value_name = "REF")]
+    reference: String,
+    #[command(flatten)]
+    registry: super::pack_registry::RegistryOpts,
+}
+
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// Part of a pack's repository name.
+    #[arg(value_name = "TERM")]
+    term: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    registry: super::pack_registry::RegistryOpts,
+}
+
+#[derive(Debug, clap::Args)]
+struct InstallArgs {
+    /// A bundle file, an http(s) URL, a registry reference
+    /// (`registry/repo:tag`) or `name[@version]` in the default registry.
+    #[arg(value_name = "SOURCE")]
+    source: String,
+    /// Grant a capability (repeatable): `all` (everything requested),
+    /// `kv`, `http=URL-PATTERN`, `secret=NAME`, `exec=/ABS/PATH`.
+    #[arg(long, value_name = "GRANT")]
+    grant: Vec<String>,
+    /// Grant everything the pack requests without asking.
+    #[arg(long, short)]
+    yes: bool,
+    /// Accept a bundle with no signature (local development; audited).
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// The pack's configuration, a JSON file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    registry: super::pack_registry::RegistryOpts,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Debug, clap::Args)]
+struct RemoveArgs {
+    /// The pack's name.
+    #[arg(value_name = "NAME")]
+    name: String,
+    /// Remove it even if other packs' rules use it (they are disabled).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,8 +141,44 @@ struct NameArgs {
     remote: Remote,
 }
 
-pub(crate) fn run(args: PackArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+pub(crate) fn run(
+    args: PackArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
     match args.command {
+        PackCommand::Build(args) => return super::pack_build::build(args, stdout),
+        PackCommand::Keygen(args) => return super::pack_build::keygen(args, stdout),
+        PackCommand::Sign(args) => return super::pack_build::sign(args, stdout),
+        PackCommand::Verify(args) => return super::pack_build::verify(args, stdout),
+        PackCommand::Install(args) => return install(args, stdout, stderr),
+        PackCommand::Push(args) => {
+            super::pack_registry::push(
+                &args.bundle,
+                &args.reference,
+                &args.registry,
+                stdout,
+                stderr,
+            )?;
+            return Ok(0);
+        }
+        PackCommand::Search(args) => {
+            super::pack_registry::search(&args.term, &args.registry, args.json, stdout)?;
+            return Ok(0);
+        }
+        PackCommand::Remove(args) => {
+            let client = Client::new(&args.remote)?;
+            let query = [("force", args.force.to_string())];
+            let removed = client.delete(&format!("/packs/{}", segment(&args.name)), &query)?.body;
+            if args.remote.json {
+                print_json(stdout, &removed)?;
+                return Ok(0);
+            }
+            writeln!(stdout, "removed {} {}", text(&removed, "name"), text(&removed, "version"))?;
+            for rule in items(&removed["disabled_rules"]) {
+                writeln!(stdout, "disabled rule {}", rule.as_str().unwrap_or_default())?;
+            }
+        }
         PackCommand::List(args) => {
             let client = Client::new(&args.remote)?;
             let packs = client.get("/packs", &[])?.body;
@@ -92,11 +209,17 @@ pub(crate) fn run(args: PackArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> 
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
                 .collect();
+            let requested: Vec<&str> =
+                items(&pack["requested"]).iter().filter_map(Value::as_str).collect();
             Fields::new()
                 .add("name", text(&pack, "name"))
                 .opt("version", opt_text(&pack, "version"))
                 .opt("description", opt_text(&pack, "description"))
+                .opt("publisher", opt_text(&pack, "publisher"))
+                .add("signer", opt_text(&pack, "signer").unwrap_or_else(|| "(unsigned)".into()))
                 .add("actions", actions.join(", "))
+                .add("requested", requested.join(", "))
+                .add("granted", show(&pack["grants"]))
                 .print(stdout)?;
         }
     }
@@ -137,5 +260,86 @@ pub(crate) fn run_action(args: ActionArgs, stdout: &mut dyn Write) -> anyhow::Re
                 .print(stdout)?;
         }
     }
+    Ok(0)
+}
+
+/// Fetches the bundle, shows what it asks for, settles the grants (asking
+/// on a terminal), and sends it to the server, which verifies it before
+/// compiling anything.
+fn install(
+    args: InstallArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    use std::io::IsTerminal as _;
+
+    let client = Client::new(&args.remote)?;
+    let (bytes, origin) = super::pack_fetch::fetch_bundle(&args.source, &args.registry, stderr)?;
+    let bundle = crate::pack::Bundle::read(&bytes, &origin)?;
+    let manifest = &bundle.manifest;
+    let requested = manifest.capabilities.describe();
+    writeln!(
+        stderr,
+        "{} {} from {origin} requests: {}",
+        manifest.name,
+        manifest.version,
+        if requested.is_empty() { "nothing".to_owned() } else { requested.join(", ") }
+    )?;
+    let mut grants = args.grant.clone();
+    if grants.is_empty() && !requested.is_empty() {
+        if args.yes {
+            grants.push("all".into());
+        } else if std::io::stdin().is_terminal() {
+            write!(stderr, "grant all of these? [y/N] ")?;
+            stderr.flush()?;
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer)?;
+            if matches!(answer.trim(), "y" | "Y" | "yes") {
+                grants.push("all".into());
+            } else {
+                anyhow::bail!("not installed; pass --grant for the capabilities to grant");
+            }
+        } else {
+            writeln!(stderr, "granting nothing (pass --grant or --yes to grant)")?;
+        }
+    }
+    // Checked here for a clear message before the upload.
+    crate::pack::parse_grants(&manifest.capabilities, &grants)?;
+    let mut query = vec![
+        ("grants", grants.join(",")),
+        ("allow_unsigned", args.allow_unsigned.to_string()),
+        ("origin", origin.clone()),
+    ];
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str::<Value>(&text)
+            .map_err(|e| anyhow::anyhow!("{}: expected JSON: {e}", path.display()))?;
+        query.push(("config", text));
+    }
+    let progress = super::pack_fetch::Phase::start(
+        stderr,
+        &format!("verifying and compiling {} on the server", manifest.name),
+    );
+    let answer = client.post_bytes("/packs", &query, "application/wasm", &bytes);
+    progress.finish(stderr);
+    let installed = answer?.body;
+    if args.remote.json {
+        print_json(stdout, &installed)?;
+        return Ok(0);
+    }
+    let verb = match opt_text(&installed, "previous") {
+        Some(previous) => format!("upgraded from {previous} to"),
+        None => "installed".to_owned(),
+    };
+    writeln!(
+        stdout,
+        "{verb} {} {} (signed by {}; verify {} µs, compile {} µs)",
+        text(&installed, "name"),
+        text(&installed, "version"),
+        opt_text(&installed, "signer").unwrap_or_else(|| "nobody: unsigned".into()),
+        text(&installed, "verify_us"),
+        text(&installed, "compile_us"),
+    )?;
     Ok(0)
 }

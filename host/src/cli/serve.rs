@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::api::{self, ApiState};
 use crate::engine::{
-    Actions, Catalog, Engine, EngineConfig, Ingest, StoreAudit, StoreKv, StoreSecrets,
+    Actions, Catalog, Engine, EngineConfig, Ingest, PackManager, StoreAudit, StoreKv, StoreSecrets,
+    load_installed,
 };
 use crate::pack::Manifest;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
@@ -84,7 +85,14 @@ pub(crate) fn run(
         secrets: Arc::new(StoreSecrets::new(store.clone())),
         audit: Arc::new(StoreAudit::new(store.clone())),
     };
-    let runtime = Runtime::new(RuntimeConfig::with_cache_dir(data_dir.join("cache")), services)?;
+    let runtime =
+        Arc::new(Runtime::new(RuntimeConfig::with_cache_dir(data_dir.join("cache")), services)?);
+    // Packs installed from bundles come back first, from the store and the
+    // compile cache; a file pack of the same name does not replace one.
+    let (installed, problems) = load_installed(&store, &runtime)?;
+    for problem in problems {
+        let _ = writeln!(stderr, "squall serve: {problem}");
+    }
     let bundled = args.pack.is_empty();
     let packs: Vec<PathBuf> = if bundled {
         let (manifest, component) = BUNDLED_CORE;
@@ -110,6 +118,9 @@ pub(crate) fn run(
             bail!("--pack takes MANIFEST COMPONENT")
         };
         let manifest = Manifest::load(manifest_path)?;
+        if installed.iter().any(|p| p.manifest.name == manifest.name) {
+            continue;
+        }
         let component = Arc::new(
             runtime
                 .load(component_path, &manifest.name)
@@ -117,6 +128,9 @@ pub(crate) fn run(
         );
         actions.add_pack(&manifest, component.clone())?;
         loaded.push((manifest, component));
+    }
+    for pack in &installed {
+        actions.add_pack(&pack.manifest, pack.component.clone())?;
     }
     let example = bundled && fresh && loaded.iter().any(|(m, _)| m.name == "core");
     let executor = tokio::runtime::Builder::new_multi_thread()
@@ -136,6 +150,8 @@ pub(crate) fn run(
             engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;
             manifests.push(manifest);
         }
+        let packs = PackManager::new(engine.clone(), runtime.clone());
+        packs.resume(installed)?;
         let key_file = data_dir.join(ADMIN_KEY_FILE);
         let created = admin_key(&store, &key_file).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -145,6 +161,7 @@ pub(crate) fn run(
         let has_example = store.read()?.rule(EXAMPLE_REF)?.is_some_and(|r| r.enabled);
         announce(stdout, address, &data_dir, &key_file, created, has_example)?;
         let state = ApiState::new(engine.clone(), manifests);
+        state.enable_pack_lifecycle(packs);
         serve(listener, state, stdout).await?;
         engine.shutdown().await;
         let _ = writeln!(stdout, "squall serve: stopped");

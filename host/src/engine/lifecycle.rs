@@ -396,52 +396,67 @@ impl PackManager {
         Ok(Removed { name: name.to_owned(), version: pack.version, disabled_rules })
     }
 
-    /// Puts every pack installed from a bundle back to work after a start,
-    /// from the stored bundle and grants (compiled artefacts come from the
-    /// cache). Returns one line per pack that could not be restored; the
-    /// others run.
-    pub async fn restore(&self) -> Result<Vec<String>, ReadError> {
-        let snapshot = self.engine.store().read()?;
-        let mut problems = Vec::new();
-        for pack in snapshot.packs()? {
-            if !pack.has_bundle {
-                continue;
-            }
-            match self.restore_one(&pack, snapshot.bundle(&pack.name)?).await {
-                Ok(()) => {}
-                Err(error) => problems.push(format!("pack {}: {error}", pack.name)),
-            }
+    /// Puts packs read by [`load_installed`] to work: sensors start and
+    /// webhook routes open. Their actions should already be in the catalog
+    /// the engine started with, so that recovered executions find them.
+    pub fn resume(&self, packs: Vec<RestoredPack>) -> Result<(), LifecycleError> {
+        for pack in packs {
+            let actions = self.engine.catalog_with(&pack.manifest, &pack.component)?;
+            self.engine.activate_pack(&pack.manifest, pack.component, actions, pack.config)?;
         }
-        for problem in &problems {
-            tracing::error!(%problem, "installed pack not restored");
-        }
-        Ok(problems)
-    }
-
-    async fn restore_one(
-        &self,
-        pack: &PackRecord,
-        bundle: Option<Vec<u8>>,
-    ) -> Result<(), LifecycleError> {
-        let bundle = bundle.ok_or_else(|| LifecycleError::NotInstalled(pack.name.clone()))?;
-        let origin = format!("stored bundle of {}", pack.name);
-        let parsed = Bundle::read(&bundle, &origin)?;
-        let grants: Grants = serde_json::from_value(pack.grants.clone()).unwrap_or_default();
-        let runtime = self.runtime.clone();
-        let name = pack.name.clone();
-        let component = tokio::task::spawn_blocking(move || {
-            runtime.load_bytes_granted(Path::new(&origin), &bundle, &name, grants)
-        })
-        .await
-        .map_err(|e| LoadError::Compile {
-            path: pack.name.clone().into(),
-            message: format!("the compile task failed: {e}"),
-        })??;
-        let component = Arc::new(component);
-        let actions = self.engine.catalog_with(&parsed.manifest, &component)?;
-        self.engine.activate_pack(&parsed.manifest, component, actions, pack.config.clone())?;
         Ok(())
     }
+}
+
+/// A pack installed from a bundle, loaded again after a restart.
+#[derive(Debug)]
+pub struct RestoredPack {
+    /// Its manifest, from the stored bundle.
+    pub manifest: crate::pack::Manifest,
+    /// Its component, compiled (from the cache, normally) with its grants.
+    pub component: Arc<crate::runtime::LoadedComponent>,
+    /// Its configuration as installed.
+    pub config: Value,
+}
+
+/// Loads every pack installed from a bundle, from the stored bundle and
+/// grants. Returns those that loaded and one line per pack that did not;
+/// one broken pack does not keep the others from running.
+pub fn load_installed(
+    store: &crate::store::Store,
+    runtime: &Runtime,
+) -> Result<(Vec<RestoredPack>, Vec<String>), ReadError> {
+    let snapshot = store.read()?;
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for pack in snapshot.packs()? {
+        if !pack.has_bundle {
+            continue;
+        }
+        let origin = format!("stored bundle of {}", pack.name);
+        let attempt = || -> Result<RestoredPack, LifecycleError> {
+            let bundle = snapshot
+                .bundle(&pack.name)?
+                .ok_or_else(|| LifecycleError::NotInstalled(pack.name.clone()))?;
+            let parsed = Bundle::read(&bundle, &origin)?;
+            let grants: Grants = serde_json::from_value(pack.grants.clone()).unwrap_or_default();
+            let component =
+                runtime.load_bytes_granted(Path::new(&origin), &bundle, &pack.name, grants)?;
+            Ok(RestoredPack {
+                manifest: parsed.manifest,
+                component: Arc::new(component),
+                config: pack.config.clone(),
+            })
+        };
+        match attempt() {
+            Ok(restored) => loaded.push(restored),
+            Err(error) => problems.push(format!("pack {}: {error}", pack.name)),
+        }
+    }
+    for problem in &problems {
+        tracing::error!(%problem, "installed pack not restored");
+    }
+    Ok((loaded, problems))
 }
 
 /// Deletes the trigger types and rules `pack` owns, ahead of writing a new

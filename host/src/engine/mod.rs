@@ -29,7 +29,9 @@ pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use kv::{KvChange, KvChanged};
-pub use lifecycle::{InstallRequest, Installed, LifecycleError, PackManager, Removed};
+pub use lifecycle::{
+    InstallRequest, Installed, LifecycleError, PackManager, Removed, RestoredPack, load_installed,
+};
 pub use packs::InstallError;
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, SensorStatus, poll_once};

@@ -305,14 +305,14 @@ struct WasmConfig<'a> {
 
 /// A component's top-level import and export names.
 #[derive(Debug, Default, Serialize)]
-struct ComponentInfo {
-    exports: Vec<String>,
-    imports: Vec<String>,
+pub(crate) struct ComponentInfo {
+    pub(crate) exports: Vec<String>,
+    pub(crate) imports: Vec<String>,
 }
 
 /// Reads the top-level imports and exports of a component; an error says
 /// why `bytes` is not one.
-fn component_info(bytes: &[u8]) -> Result<ComponentInfo, String> {
+pub(crate) fn component_info(bytes: &[u8]) -> Result<ComponentInfo, String> {
     if !wasmparser::Parser::is_component(bytes) {
         return Err("not a WebAssembly component (bad header)".into());
     }

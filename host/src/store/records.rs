@@ -283,7 +283,7 @@ pub struct AuditEvent {
 }
 
 /// An installed pack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackRecord {
     /// Pack name.
     pub name: String,

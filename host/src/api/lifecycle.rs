@@ -1,0 +1,326 @@
+//! `POST /packs` (install or upgrade from a bundle), `DELETE /packs/{name}`
+//! and `/trust`: the pack lifecycle and the keyring, over the
+//! [`PackManager`](crate::engine::PackManager).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody, Path};
+use super::state::ApiState;
+use crate::engine::{InstallRequest, LifecycleError, PackManager};
+use crate::pack::{Bundle, parse_grants, public_key_from_bytes};
+
+/// How to install a bundle.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InstallQuery {
+    /// Comma-separated grants: `all`, `kv`, `http=URL-PATTERN`,
+    /// `secret=NAME`, `exec=/ABS/PATH`. None given grants nothing.
+    #[serde(default)]
+    grants: Option<String>,
+    /// Accept a bundle without a signature (written to the audit log).
+    #[serde(default)]
+    allow_unsigned: bool,
+    /// Where the bundle came from, for the audit log.
+    #[serde(default)]
+    origin: Option<String>,
+    /// The pack's configuration, as JSON text.
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// What an install did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InstalledView {
+    name: String,
+    version: String,
+    /// The version replaced, on an upgrade.
+    previous: Option<String>,
+    /// The trusted key that signed it; null when installed unsigned.
+    signer: Option<String>,
+    sha256: String,
+    /// Microseconds spent verifying the signature.
+    verify_us: u64,
+    /// Microseconds spent compiling (or loading from the compile cache).
+    compile_us: u64,
+}
+
+/// What a removal did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RemovedView {
+    name: String,
+    version: String,
+    /// Other packs' rules disabled because of `force`.
+    disabled_rules: Vec<String>,
+}
+
+/// Removal options.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RemoveQuery {
+    /// Remove even when other packs' rules use it (they are disabled).
+    #[serde(default)]
+    force: bool,
+}
+
+/// A trusted key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TrustedKeyView {
+    name: String,
+    /// Short identifier: first 16 hex digits of the key's sha256.
+    fingerprint: String,
+    /// The key in wasmsign2's raw encoding, hex.
+    public_key: String,
+    /// Milliseconds since the Unix epoch.
+    added_at: i64,
+}
+
+/// A key to trust.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct TrustBody {
+    name: String,
+    /// The public key: PEM text, or the hex of its raw, DER or OpenSSH
+    /// encoding.
+    public_key: String,
+}
+
+fn manager(state: &ApiState) -> Result<&PackManager, ApiError> {
+    state.packs().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server was started without pack installation",
+        )
+    })
+}
+
+fn lifecycle_error(error: LifecycleError) -> ApiError {
+    match error {
+        LifecycleError::Signature { .. } => ApiError::new(StatusCode::FORBIDDEN, error.to_string()),
+        LifecycleError::NotInstalled(_) => ApiError::not_found(error.to_string()),
+        LifecycleError::InUse { ref rules, .. } => {
+            let rules = Value::from(rules.clone());
+            ApiError::conflict(error.to_string()).with_detail(serde_json::json!({"rules": rules}))
+        }
+        LifecycleError::Read(e) => e.into(),
+        LifecycleError::Write(e) => e.into(),
+        other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+    }
+}
+
+/// Installs or upgrades a pack from a bundle (the request body, as
+/// `application/wasm`). The signature is checked against the trust keyring
+/// before anything is compiled.
+#[utoipa::path(
+    post,
+    path = "/packs",
+    operation_id = "install_pack",
+    tag = "packs",
+    params(InstallQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The pack bundle"),
+    responses(
+        (status = 201, description = "Installed or upgraded", body = InstalledView),
+        (status = 400, description = "Bad grants or config text", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 403, description = "Unsigned, tampered or untrusted bundle", body = ErrorBody),
+        (status = 413, description = "Bundle too large", body = ErrorBody),
+        (status = 422, description = "Not a usable bundle, or its config does not fit", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn install(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<InstallQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<InstalledView>), ApiError> {
+    let manager = manager(&state)?;
+    let origin = query.origin.unwrap_or_else(|| "uploaded bundle".to_owned());
+    let config: Value = match &query.config {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| ApiError::invalid("config", format!("expected JSON: {e}")))?,
+        None => Value::Null,
+    };
+    let texts: Vec<String> = query
+        .grants
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // The grant `all` needs the request; reading the manifest is not
+    // compiling, and the signature is still checked before anything runs.
+    let requested = if texts.iter().any(|t| t == "all") {
+        Bundle::read(&body, &origin).map_err(|e| lifecycle_error(e.into()))?.manifest.capabilities
+    } else {
+        Default::default()
+    };
+    let grants =
+        parse_grants(&requested, &texts).map_err(|e| ApiError::invalid("grants", e.to_string()))?;
+    let installed = manager
+        .install(InstallRequest {
+            bundle: body.to_vec(),
+            origin,
+            grants,
+            allow_unsigned: query.allow_unsigned,
+            config,
+            actor: format!("apikey:{}", caller.name),
+        })
+        .await
+        .map_err(lifecycle_error)?;
+    let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    Ok((
+        StatusCode::CREATED,
+        Json(InstalledView {
+            name: installed.name,
+            version: installed.version,
+            previous: installed.previous,
+            signer: installed.signer,
+            sha256: installed.sha256,
+            verify_us: micros(installed.verify),
+            compile_us: micros(installed.compile),
+        }),
+    ))
+}
+
+/// Removes a pack: its actions, sensors, trigger types and rules.
+#[utoipa::path(
+    delete,
+    path = "/packs/{name}",
+    operation_id = "remove_pack",
+    tag = "packs",
+    params(("name" = String, Path, description = "Pack name"), RemoveQuery),
+    responses(
+        (status = 200, description = "Removed", body = RemovedView),
+        (status = 400, description = "The name is not UTF-8 once percent-decoded", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such pack", body = ErrorBody),
+        (status = 409, description = "Other packs' rules use it", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn remove(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(query): Query<RemoveQuery>,
+) -> Result<Json<RemovedView>, ApiError> {
+    let removed = manager(&state)?
+        .remove(&name, query.force, &format!("apikey:{}", caller.name))
+        .await
+        .map_err(lifecycle_error)?;
+    Ok(Json(RemovedView {
+        name: removed.name,
+        version: removed.version,
+        disabled_rules: removed.disabled_rules,
+    }))
+}
+
+/// The trust keyring.
+#[utoipa::path(
+    get,
+    path = "/trust",
+    operation_id = "list_trusted_keys",
+    tag = "packs",
+    responses(
+        (status = 200, description = "Trusted keys by name", body = [TrustedKeyView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_trust(
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<TrustedKeyView>>, ApiError> {
+    let keys = state.engine().store().read()?.trusted_keys()?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| TrustedKeyView {
+                name: k.name,
+                fingerprint: k.fingerprint,
+                public_key: k.public_key,
+                added_at: k.added_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Trusts a public key to sign bundles, under a name.
+#[utoipa::path(
+    post,
+    path = "/trust",
+    operation_id = "add_trusted_key",
+    tag = "packs",
+    request_body = TrustBody,
+    responses(
+        (status = 201, description = "Trusted", body = TrustedKeyView),
+        (status = 400, description = "Not a usable key or name", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 422, description = "Not a usable key or name", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn add_trust(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<TrustBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<TrustedKeyView>), ApiError> {
+    let Json(body) = body?;
+    let text = body.public_key.trim();
+    let bytes = if text.starts_with("-----") || text.starts_with("ssh-") {
+        text.as_bytes().to_vec()
+    } else {
+        hex::decode(text).map_err(|e| {
+            ApiError::invalid("public_key", format!("expected PEM text or hex: {e}"))
+        })?
+    };
+    let key = public_key_from_bytes(&bytes).map_err(|m| ApiError::invalid("public_key", m))?;
+    let record = manager(&state)?
+        .trust(&body.name, &key, &format!("apikey:{}", caller.name))
+        .await
+        .map_err(|e| match e {
+            LifecycleError::Key { .. } => ApiError::invalid("name", e.to_string()),
+            other => lifecycle_error(other),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TrustedKeyView {
+            name: record.name,
+            fingerprint: record.fingerprint,
+            public_key: record.public_key,
+            added_at: record.added_at,
+        }),
+    ))
+}
+
+/// Stops trusting a key. Packs it signed stay installed.
+#[utoipa::path(
+    delete,
+    path = "/trust/{name}",
+    operation_id = "remove_trusted_key",
+    tag = "packs",
+    params(("name" = String, Path, description = "The key's name")),
+    responses(
+        (status = 204, description = "No longer trusted"),
+        (status = 400, description = "The name is not UTF-8 once percent-decoded", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn remove_trust(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let removed = manager(&state)?
+        .distrust(&name, &format!("apikey:{}", caller.name))
+        .await
+        .map_err(lifecycle_error)?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("trusted key `{name}` not found")))
+    }
+}

@@ -1,0 +1,321 @@
+//! `squall pack build|keygen|sign|verify`: the commands a pack author runs
+//! on local files. Building checks the manifest against the component and
+//! the rules against the manifest before writing a bundle, so that an
+//! operator's install fails only for reasons an author could not see.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+use crate::engine::TriggerTypes;
+use crate::pack::{
+    Bundle, BundleFiles, Keyring, Manifest, SigningKey, TrustedKey, assemble, fingerprint,
+    generate, load_public_key, save_public_key,
+};
+use crate::rules::Rule;
+
+/// Exported interface a component needs for the manifest's actions.
+const ACTION_EXPORT: &str = "squall:pack/action@0.1.0";
+/// Exported interface a component needs for the manifest's sensors.
+const SENSOR_EXPORT: &str = "squall:pack/sensor@0.1.0";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// The pack's source directory (with `pack.toml`).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Use this component instead of building one with cargo.
+    #[arg(long, value_name = "FILE")]
+    component: Option<PathBuf>,
+    /// Where to write the bundle [default: DIR/target/NAME-VERSION.wasm].
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Sign the bundle with this secret key as well.
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// Writes PATH.key (secret, mode 0600) and PATH.pub.
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignArgs {
+    /// The bundle to sign.
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    /// The secret key.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Where to write the signed bundle [default: over BUNDLE].
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The bundle to check.
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    /// A public key to accept (repeatable).
+    #[arg(long, value_name = "PUBLIC_KEY")]
+    key: Vec<PathBuf>,
+    /// A directory of public keys (`*.pub`) to accept.
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
+}
+
+pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let manifest_path = args.dir.join("pack.toml");
+    let manifest = Manifest::load(&manifest_path)?;
+    let rules = read_files(&args.dir.join("rules"))?;
+    check_rules(&manifest, &args.dir, &rules)?;
+    let workflows = read_files(&args.dir.join("workflows"))?;
+    let component_path = match &args.component {
+        Some(path) => path.clone(),
+        None => cargo_build(&args.dir)?,
+    };
+    let component = std::fs::read(&component_path)
+        .with_context(|| format!("cannot read {}", component_path.display()))?;
+    check_exports(&manifest, &manifest_path, &component_path, &component)?;
+    let files =
+        BundleFiles { manifest: std::fs::read_to_string(&manifest_path)?, rules, workflows };
+    let origin = component_path.display().to_string();
+    let mut bundle = assemble(&component, &files, &origin)?;
+    if let Some(key) = &args.sign {
+        bundle = SigningKey::load(key)?.sign(&bundle)?;
+    }
+    let out = args.out.unwrap_or_else(|| {
+        args.dir.join("target").join(format!("{}-{}.wasm", manifest.name, manifest.version))
+    });
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&out, &bundle).with_context(|| format!("cannot write {}", out.display()))?;
+    writeln!(
+        stdout,
+        "built {} {} → {} ({} bytes{})",
+        manifest.name,
+        manifest.version,
+        out.display(),
+        bundle.len(),
+        if args.sign.is_some() { ", signed" } else { ", unsigned" }
+    )?;
+    Ok(0)
+}
+
+/// Every `*.yaml`/`*.yml` file in `dir` by file name; none when `dir` does
+/// not exist.
+fn read_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if !path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+        let Some(name) = name else { bail!("{}: file name is not UTF-8", path.display()) };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        files.insert(name, text);
+    }
+    Ok(files)
+}
+
+/// Each rule loads, belongs to the pack, and names a trigger type and an
+/// action that exist: the pack's own, or the built-in ones of `core`.
+fn check_rules(
+    manifest: &Manifest,
+    dir: &Path,
+    rules: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let builtin = TriggerTypes::builtin();
+    let own = |reference: &str, has: &dyn Fn(&str) -> bool| {
+        reference.strip_prefix(&format!("{}.", manifest.name)).is_some_and(has)
+    };
+    for (name, text) in rules {
+        let file = dir.join("rules").join(name).display().to_string();
+        let rule = Rule::from_yaml(text, &file)?;
+        if rule.pack != manifest.name {
+            bail!(
+                "{file}: pack: expected `{}`, the pack being built, got `{}`",
+                manifest.name,
+                rule.pack
+            );
+        }
+        let trigger_known = builtin.get(&rule.trigger_type).is_some()
+            || own(&rule.trigger_type, &|t| manifest.triggers.contains_key(t));
+        if !trigger_known {
+            bail!(
+                "{file}: trigger.type: `{}` is neither a built-in trigger type nor declared under [triggers] in pack.toml",
+                rule.trigger_type
+            );
+        }
+        let core_action = rule.action_ref.starts_with("core.") && manifest.name != "core";
+        if !core_action && !own(&rule.action_ref, &|a| manifest.actions.contains_key(a)) {
+            bail!(
+                "{file}: action.ref: `{}` is not an action declared under [actions] in pack.toml (nor a core action)",
+                rule.action_ref
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the crate in `dir` for wasm32-wasip2 and returns the component.
+fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
+    if !dir.join("Cargo.toml").is_file() {
+        bail!(
+            "{}: no Cargo.toml; pass the component to bundle with --component FILE",
+            dir.display()
+        );
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!("cargo build failed in {}", dir.display());
+    }
+    let mut found = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        for file in message["filenames"].as_array().into_iter().flatten() {
+            if let Some(path) = file.as_str().filter(|p| p.ends_with(".wasm")) {
+                found = Some(PathBuf::from(path));
+            }
+        }
+    }
+    found.with_context(|| format!("cargo built no .wasm in {}; is it a cdylib?", dir.display()))
+}
+
+/// Every declared action and sensor has its interface exported.
+fn check_exports(
+    manifest: &Manifest,
+    manifest_path: &Path,
+    component_path: &Path,
+    component: &[u8],
+) -> anyhow::Result<()> {
+    let info = crate::pack::registry::component_info(component)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", component_path.display()))?;
+    let exports = |name: &str| info.exports.iter().any(|e| e == name);
+    if !manifest.actions.is_empty() && !exports(ACTION_EXPORT) {
+        bail!(
+            "{}: actions: declares {} action(s) but {} does not export `{ACTION_EXPORT}`",
+            manifest_path.display(),
+            manifest.actions.len(),
+            component_path.display()
+        );
+    }
+    if !manifest.sensors.is_empty() && !exports(SENSOR_EXPORT) {
+        bail!(
+            "{}: sensors: declares {} sensor(s) but {} does not export `{SENSOR_EXPORT}`",
+            manifest_path.display(),
+            manifest.sensors.len(),
+            component_path.display()
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn keygen(args: KeygenArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let secret = args.path.with_extension("key");
+    let public = args.path.with_extension("pub");
+    for path in [&secret, &public] {
+        if path.exists() {
+            bail!("{} exists; not overwriting a key", path.display());
+        }
+    }
+    let (key, public_key) = generate();
+    key.save(&secret)?;
+    save_public_key(&public_key, &public)?;
+    writeln!(
+        stdout,
+        "secret key: {}\npublic key: {} (fingerprint {})",
+        secret.display(),
+        public.display(),
+        fingerprint(&public_key)
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn sign(args: SignArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let bytes = std::fs::read(&args.bundle)
+        .with_context(|| format!("cannot read {}", args.bundle.display()))?;
+    let bundle = Bundle::read(&bytes, &args.bundle.display().to_string())?;
+    let signed = SigningKey::load(&args.key)?.sign(&bytes)?;
+    let out = args.out.unwrap_or(args.bundle);
+    std::fs::write(&out, &signed).with_context(|| format!("cannot write {}", out.display()))?;
+    writeln!(
+        stdout,
+        "signed {} {} → {}",
+        bundle.manifest.name,
+        bundle.manifest.version,
+        out.display()
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn verify(args: VerifyArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let bytes = std::fs::read(&args.bundle)
+        .with_context(|| format!("cannot read {}", args.bundle.display()))?;
+    let origin = args.bundle.display().to_string();
+    let mut keys = Vec::new();
+    for path in &args.key {
+        keys.push(TrustedKey { name: path.display().to_string(), key: load_public_key(path)? });
+    }
+    if let Some(dir) = &args.keyring {
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "pub") {
+                keys.push(TrustedKey {
+                    name: path.display().to_string(),
+                    key: load_public_key(&path)?,
+                });
+            }
+        }
+    }
+    if keys.is_empty() {
+        bail!("no key to verify with: pass --key PUBLIC_KEY or --keyring DIR");
+    }
+    let verified =
+        Keyring::new(keys).verify(&bytes).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    let bundle = Bundle::read(&bytes, &origin)?;
+    let manifest = &bundle.manifest;
+    writeln!(
+        stdout,
+        "{origin}: signature ok, signed by {} ({})",
+        verified.signer, verified.fingerprint
+    )?;
+    writeln!(stdout, "pack: {} {}", manifest.name, manifest.version)?;
+    if !manifest.publisher.is_empty() {
+        writeln!(stdout, "publisher: {}", manifest.publisher)?;
+    }
+    let requested = manifest.capabilities.describe();
+    writeln!(
+        stdout,
+        "requests: {}",
+        if requested.is_empty() { "nothing".to_owned() } else { requested.join(", ") }
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,67 @@
+//! Where `squall pack install` gets a bundle from — a file, an http(s) URL
+//! or a registry — and the progress line shown while the server verifies
+//! and compiles it (a spinner on a terminal, plain lines otherwise).
+
+use std::io::{IsTerminal as _, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::pack::MAX_BUNDLE_BYTES;
+
+/// The bundle at `source` and a name for it: a file if one exists there,
+/// else an `http://` or `https://` URL, else a registry reference or
+/// `name[@version]` in the default registry.
+pub(crate) fn fetch_bundle(
+    source: &str,
+    registry: &super::pack_registry::RegistryOpts,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    let path = Path::new(source);
+    if path.is_file() {
+        let size = path.metadata().map(|m| m.len()).unwrap_or_default();
+        if size > MAX_BUNDLE_BYTES as u64 {
+            anyhow::bail!("{source}: {size} bytes is over the bundle limit of {MAX_BUNDLE_BYTES}");
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {source}"))?;
+        return Ok((bytes, source.to_owned()));
+    }
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let bytes = super::pack_registry::fetch_url(source)?;
+        return Ok((bytes, source.to_owned()));
+    }
+    super::pack_registry::pull(source, registry, stderr, std::io::stderr().is_terminal())
+}
+
+/// A step the user waits on: a spinner on a terminal, a start line and an
+/// end line with the time taken otherwise.
+pub(crate) struct Phase {
+    spinner: Option<indicatif::ProgressBar>,
+    started: Instant,
+    what: String,
+}
+
+impl Phase {
+    pub(crate) fn start(stderr: &mut dyn Write, what: &str) -> Self {
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner().with_message(what.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        if spinner.is_none() {
+            let _ = writeln!(stderr, "{what} …");
+        }
+        Self { spinner, started: Instant::now(), what: what.to_owned() }
+    }
+
+    pub(crate) fn finish(self, stderr: &mut dyn Write) {
+        let took = self.started.elapsed();
+        match self.spinner {
+            Some(bar) => bar.finish_with_message(format!("{} ({took:.1?})", self.what)),
+            None => {
+                let _ = writeln!(stderr, "{}: done in {took:.1?}", self.what);
+            }
+        }
+    }
+}

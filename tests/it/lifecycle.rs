@@ -1,0 +1,314 @@
+//! The pack lifecycle on a running engine: signed bundles installed,
+//! upgraded under a stream of webhook events, removed; bundles that are
+//! unsigned, tampered with or signed by a stranger refused before anything
+//! is compiled, with nothing stored.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use squall::engine::{
+    Actions, Catalog, Engine, EngineConfig, Ingest, InstallRequest, LifecycleError, PackManager,
+    load_installed,
+};
+use squall::pack::{BundleFiles, PublicKey, SigningKey, VerifyError, assemble, generate};
+use squall::runtime::{Grants, HostServices, Runtime, RuntimeConfig, WebhookRequest};
+use squall::store::{ExecutionStatus, Store, StoreConfig};
+use squall_tests::CORE_PACK;
+
+/// A pack run by the core component under another name, with a rule that
+/// relays `relay` webhooks to its echo action.
+fn demo_files(version: &str) -> BundleFiles {
+    let core = std::fs::read_to_string(squall_tests::CORE_MANIFEST).expect("core manifest");
+    let manifest = core.replacen("name = \"core\"", "name = \"demo\"", 1).replacen(
+        "version = \"0.1.0\"",
+        &format!("version = \"{version}\""),
+        1,
+    );
+    let relay = r#"
+name: relay
+pack: demo
+enabled: true
+trigger: {type: core.st2.webhook, parameters: {url: relay}}
+action:
+  ref: demo.echo
+  parameters: {message: "n={{ trigger.body.n }}"}
+"#;
+    BundleFiles {
+        manifest,
+        rules: BTreeMap::from([("relay.yaml".to_owned(), relay.to_owned())]),
+        workflows: BTreeMap::new(),
+    }
+}
+
+fn bundle(version: &str, key: Option<&SigningKey>) -> Vec<u8> {
+    let component = std::fs::read(CORE_PACK).expect("core component");
+    let bundle = assemble(&component, &demo_files(version), "demo.wasm").expect("assemble");
+    match key {
+        Some(key) => key.sign(&bundle).expect("sign"),
+        None => bundle,
+    }
+}
+
+struct Host {
+    store: Store,
+    engine: Engine,
+    packs: PackManager,
+    cache: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Host {
+    async fn start(dir: tempfile::TempDir) -> Self {
+        let store = Store::open(
+            &dir.path().join("squall.redb"),
+            StoreConfig { retention: None, ..StoreConfig::default() },
+        )
+        .expect("store");
+        let cache = dir.path().join("cache");
+        let runtime = Arc::new(
+            Runtime::new(RuntimeConfig::with_cache_dir(&cache), HostServices::default())
+                .expect("runtime"),
+        );
+        let (installed, problems) = load_installed(&store, &runtime).expect("load installed");
+        assert_eq!(problems, Vec::<String>::new());
+        let mut actions = Actions::default();
+        for pack in &installed {
+            actions.add_pack(&pack.manifest, pack.component.clone()).expect("actions");
+        }
+        let catalog = Catalog::load(&store).expect("catalog");
+        let ingest =
+            Ingest::new(store.clone(), Arc::new(catalog.trigger_types), catalog.rules, actions);
+        let engine = Engine::start(
+            ingest,
+            EngineConfig { worker_threads: 2, max_running: 16, ..EngineConfig::default() },
+        )
+        .await
+        .expect("engine");
+        let packs = PackManager::new(engine.clone(), runtime);
+        packs.resume(installed).expect("resume");
+        Self { store, engine, packs, cache, dir }
+    }
+
+    async fn trust(&self, name: &str, key: &PublicKey) {
+        self.packs.trust(name, key, "test").await.expect("trust");
+    }
+
+    async fn install(&self, bundle: Vec<u8>) -> Result<squall::engine::Installed, LifecycleError> {
+        self.packs
+            .install(InstallRequest {
+                bundle,
+                origin: "demo.wasm".into(),
+                grants: Grants::default(),
+                allow_unsigned: false,
+                config: Value::Null,
+                actor: "test".into(),
+            })
+            .await
+    }
+
+    async fn stop(self) -> tempfile::TempDir {
+        let Self { store, engine, packs, dir, .. } = self;
+        drop(packs);
+        drop(store);
+        engine.shutdown().await;
+        dir
+    }
+
+    /// Every `demo.echo` execution once all have ended, by message.
+    async fn echoes(&self, expected: usize) -> BTreeMap<String, usize> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let all = self.store.read().expect("read").executions(None, usize::MAX).expect("list");
+            let echoes: Vec<_> = all.iter().filter(|e| e.action == "demo.echo").collect();
+            let ended = echoes.iter().all(|e| e.status.is_finished());
+            if echoes.len() >= expected && ended {
+                let mut counts = BTreeMap::new();
+                for e in echoes {
+                    assert_eq!(e.status, ExecutionStatus::Succeeded, "{e:?}");
+                    let message = e.result.as_ref().expect("result")["message"]
+                        .as_str()
+                        .expect("message")
+                        .to_owned();
+                    *counts.entry(message).or_insert(0) += 1;
+                }
+                return counts;
+            }
+            if Instant::now() >= deadline {
+                let instances = self.store.read().unwrap().trigger_instances(None, 3).unwrap();
+                let rules = self.store.read().unwrap().rules().unwrap();
+                panic!(
+                    "{} of {expected} echoes ended; {instances:?} {rules:?} {all:?}",
+                    echoes.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn relay(n: usize) -> WebhookRequest {
+    WebhookRequest {
+        method: "POST".into(),
+        path: "/".into(),
+        query: String::new(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: json!({"n": n}).to_string().into_bytes(),
+    }
+}
+
+fn cache_entries(cache: &Path) -> usize {
+    walk(cache)
+}
+
+fn walk(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_tampered_and_untrusted_bundles_are_refused_before_compiling() {
+    let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
+    let (ours, ours_public) = generate();
+    let (stranger, _) = generate();
+    host.trust("ours", &ours_public).await;
+    let audit_before = host.store.read().unwrap().audit(0, usize::MAX).unwrap().len();
+
+    let mut tampered = bundle("1.0.0", Some(&ours));
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x01;
+    let cases = [
+        (bundle("1.0.0", None), VerifyError::Unsigned),
+        (tampered, VerifyError::Tampered { signer: "ours".into() }),
+        (bundle("1.0.0", Some(&stranger)), VerifyError::Untrusted),
+    ];
+    let mut messages = Vec::new();
+    for (bytes, expected) in cases {
+        match host.install(bytes).await {
+            Err(LifecycleError::Signature { error, .. }) => {
+                assert_eq!(error, expected);
+                messages.push(error.to_string());
+            }
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+    }
+    messages.dedup();
+    assert_eq!(messages.len(), 3, "each refusal says something different: {messages:?}");
+
+    let snapshot = host.store.read().unwrap();
+    assert!(snapshot.pack("demo").unwrap().is_none());
+    assert!(snapshot.bundle("demo").unwrap().is_none());
+    assert!(snapshot.rule("demo.relay").unwrap().is_none());
+    assert_eq!(cache_entries(&host.cache), 0, "nothing was compiled");
+    assert!(host.engine.ingest().action("demo.echo").is_none());
+    let audit = snapshot.audit(0, usize::MAX).unwrap();
+    let refusals: Vec<_> = audit[audit_before..].iter().map(|(_, e)| e.action.as_str()).collect();
+    assert_eq!(refusals, ["pack.refused"; 3]);
+
+    // --allow-unsigned lets the unsigned one in, and says so in the audit log.
+    let installed = host
+        .packs
+        .install(InstallRequest {
+            bundle: bundle("1.0.0", None),
+            origin: "demo.wasm".into(),
+            grants: Grants::default(),
+            allow_unsigned: true,
+            config: Value::Null,
+            actor: "test".into(),
+        })
+        .await
+        .expect("unsigned allowed");
+    assert_eq!(installed.signer, None);
+    let audit = host.store.read().unwrap().audit(0, usize::MAX).unwrap();
+    let (_, last) = audit.last().expect("audited");
+    assert_eq!((last.action.as_str(), &last.detail["unsigned"]), ("pack.install", &json!(true)));
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installed_packs_run_survive_a_restart_and_are_removed_with_their_rules() {
+    let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
+    let (key, public) = generate();
+    host.trust("publisher", &public).await;
+    let installed = host.install(bundle("1.0.0", Some(&key))).await.expect("install");
+    assert_eq!((installed.version.as_str(), installed.previous), ("1.0.0", None));
+    assert_eq!(installed.signer.as_deref(), Some("publisher"));
+    host.engine.webhook("relay", &relay(7)).await.expect("webhook");
+    assert_eq!(host.echoes(1).await, BTreeMap::from([("n=7".to_owned(), 1)]));
+
+    // After a restart the pack comes back from the stored bundle and the
+    // compile cache, rule included.
+    let dir = host.stop().await;
+    let host = Host::start(dir).await;
+    host.engine.webhook("relay", &relay(8)).await.expect("webhook after restart");
+    let echoes = host.echoes(2).await;
+    assert_eq!(echoes.get("n=8"), Some(&1));
+
+    // Another pack's rule that uses demo keeps it from being removed...
+    let user = r#"
+name: uses_demo
+pack: other
+enabled: true
+trigger: {type: core.st2.webhook, parameters: {url: other}}
+action: {ref: demo.noop}
+"#;
+    let record = squall::store::RuleRecord {
+        reference: "other.uses_demo".into(),
+        source: user.into(),
+        enabled: true,
+        created_at: 0,
+        updated_at: 0,
+    };
+    host.store.write(move |tx| tx.put_rule(&record)).await.expect("rule");
+    match host.packs.remove("demo", false, "test").await {
+        Err(LifecycleError::InUse { rules, .. }) => assert_eq!(rules, ["other.uses_demo"]),
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    assert!(host.store.read().unwrap().pack("demo").unwrap().is_some());
+    // ...unless forced, which disables that rule.
+    let removed = host.packs.remove("demo", true, "test").await.expect("forced removal");
+    assert_eq!(removed.disabled_rules, ["other.uses_demo"]);
+    let snapshot = host.store.read().unwrap();
+    assert!(snapshot.pack("demo").unwrap().is_none());
+    assert!(snapshot.bundle("demo").unwrap().is_none());
+    assert!(snapshot.rule("demo.relay").unwrap().is_none());
+    assert!(!snapshot.rule("other.uses_demo").unwrap().expect("kept").enabled);
+    assert!(host.engine.ingest().action("demo.echo").is_none());
+    drop(snapshot);
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_under_a_stream_of_webhooks_loses_none_and_runs_each_once() {
+    const EVENTS: usize = 600;
+    let host = Arc::new(Host::start(tempfile::tempdir().expect("tempdir")).await);
+    let (key, public) = generate();
+    host.trust("publisher", &public).await;
+    host.install(bundle("1.0.0", Some(&key))).await.expect("install 1.0.0");
+
+    let (sent_tx, mut sent_rx) = tokio::sync::watch::channel(0usize);
+    let producer = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            for n in 0..EVENTS {
+                let reply = host.engine.webhook("relay", &relay(n)).await.expect("accepted");
+                assert_eq!(reply.emitted.len(), 1, "event {n}");
+                sent_tx.send_replace(n + 1);
+            }
+        })
+    };
+    sent_rx.wait_for(|sent| *sent >= EVENTS / 3).await.expect("producer runs");
+    let upgraded = host.install(bundle("1.1.0", Some(&key))).await.expect("upgrade");
+    assert_eq!(upgraded.previous.as_deref(), Some("1.0.0"));
+    let during = *sent_rx.borrow();
+    producer.await.expect("producer");
+    assert!(during < EVENTS, "the upgrade happened while events were still arriving");
+
+    let echoes = host.echoes(EVENTS).await;
+    let expected: BTreeMap<String, usize> = (0..EVENTS).map(|n| (format!("n={n}"), 1)).collect();
+    assert_eq!(echoes, expected, "every event ran exactly once");
+    let version = host.store.read().unwrap().pack("demo").unwrap().expect("installed").version;
+    assert_eq!(version, "1.1.0");
+}
