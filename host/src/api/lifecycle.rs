@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -129,6 +129,7 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 403, description = "Unsigned, tampered or untrusted bundle", body = ErrorBody),
         (status = 413, description = "Bundle too large", body = ErrorBody),
+        (status = 415, description = "Not application/wasm", body = ErrorBody),
         (status = 422, description = "Not a usable bundle, or its config does not fit", body = ErrorBody),
     ),
 )]
@@ -136,8 +137,17 @@ pub(crate) async fn install(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<InstallQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledView>), ApiError> {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !["application/wasm", "application/octet-stream"].contains(&content_type) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected a bundle as application/wasm, got `{content_type}`"),
+        ));
+    }
     let manager = manager(&state)?;
     let origin = query.origin.unwrap_or_else(|| "uploaded bundle".to_owned());
     let config: Value = match &query.config {
@@ -259,6 +269,8 @@ pub(crate) async fn list_trust(
         (status = 201, description = "Trusted", body = TrustedKeyView),
         (status = 400, description = "Not a usable key or name", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Not a usable key or name", body = ErrorBody),
     ),
 )]

@@ -219,33 +219,33 @@ mod tests {
 
     #[test]
     fn files_round_trip_and_reassembly_replaces_them() {
-        let bundle = assemble(EMPTY_COMPONENT, &files(), "demo.wasm").unwrap();
-        let read = Bundle::read(&bundle, "demo.wasm").unwrap();
+        let bundle = assemble(EMPTY_COMPONENT, &files(), "demo.wasm").expect("ok");
+        let read = Bundle::read(&bundle, "demo.wasm").expect("ok");
         assert_eq!(read.files, files());
         assert_eq!(read.manifest.version, "1.2.3");
         assert!(!read.signed);
 
         let mut changed = files();
         changed.manifest = changed.manifest.replace("1.2.3", "1.2.4");
-        let again = assemble(&bundle, &changed, "demo.wasm").unwrap();
-        let read = Bundle::read(&again, "demo.wasm").unwrap();
+        let again = assemble(&bundle, &changed, "demo.wasm").expect("ok");
+        let read = Bundle::read(&again, "demo.wasm").expect("ok");
         assert_eq!(read.manifest.version, "1.2.4");
         assert_eq!(again.len(), bundle.len(), "old sections were not left behind");
     }
 
     #[test]
     fn refusals_say_what_the_bytes_are() {
-        let e = Bundle::read(EMPTY_COMPONENT, "bare.wasm").unwrap_err();
+        let e = Bundle::read(EMPTY_COMPONENT, "bare.wasm").expect_err("refused");
         assert!(matches!(e, BundleError::NoManifest { .. }), "{e}");
         let core = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-        let e = Bundle::read(&core, "core.wasm").unwrap_err();
+        let e = Bundle::read(&core, "core.wasm").expect_err("refused");
         assert!(e.to_string().contains("core module"), "{e}");
-        let e = Bundle::read(b"PK\x03\x04 not wasm", "x.zip").unwrap_err();
+        let e = Bundle::read(b"PK\x03\x04 not wasm", "x.zip").expect_err("refused");
         assert!(matches!(e, BundleError::NotComponent { .. }), "{e}");
         let mut bad = files();
         bad.manifest = "name = \"Demo\"\nversion = \"1\"\n".into();
-        let bundle = assemble(EMPTY_COMPONENT, &bad, "demo.wasm").unwrap();
-        let e = Bundle::read(&bundle, "demo.wasm").unwrap_err();
+        let bundle = assemble(EMPTY_COMPONENT, &bad, "demo.wasm").expect("ok");
+        let e = Bundle::read(&bundle, "demo.wasm").expect_err("refused");
         assert!(e.to_string().contains("demo.wasm/pack.toml: name:"), "{e}");
     }
 }

@@ -207,7 +207,7 @@ mod tests {
 
     fn requested() -> Capabilities {
         Capabilities {
-            outbound_hosts: vec![OutboundHost::parse("https://api.example.com").unwrap()],
+            outbound_hosts: vec![OutboundHost::parse("https://api.example.com").expect("ok")],
             secrets: BTreeSet::from(["token".to_owned()]),
             kv: true,
             exec: BTreeSet::from([PathBuf::from("/usr/bin/df")]),
@@ -219,7 +219,7 @@ mod tests {
     fn all_grants_what_was_requested_and_more_can_be_added() {
         let grants =
             parse_grants(&requested(), &["all".into(), "http=http://127.0.0.1:8080".into()])
-                .unwrap();
+                .expect("ok");
         assert_eq!(grants.outbound_hosts.len(), 2);
         assert!(grants.kv);
         assert!(grants.secrets.contains("token"));
@@ -228,14 +228,14 @@ mod tests {
 
     #[test]
     fn no_grant_means_nothing() {
-        assert_eq!(parse_grants(&requested(), &[]).unwrap(), Grants::default());
+        assert_eq!(parse_grants(&requested(), &[]).expect("ok"), Grants::default());
     }
 
     #[test]
     fn bad_grants_name_themselves() {
-        let e = parse_grants(&requested(), &["exec=df".into()]).unwrap_err();
+        let e = parse_grants(&requested(), &["exec=df".into()]).expect_err("refused");
         assert_eq!(e.to_string(), "grant `exec=df`: expected an absolute program path");
-        let e = parse_grants(&requested(), &["files=/etc".into()]).unwrap_err();
+        let e = parse_grants(&requested(), &["files=/etc".into()]).expect_err("refused");
         assert!(e.to_string().starts_with("grant `files=/etc`: expected `all`"), "{e}");
     }
 }

@@ -505,7 +505,11 @@ impl RegistryClient {
         let client = self.client(registry);
         let fail = |e| classify(e, Operation::Push, registry, &what);
         client.store_auth_if_needed(reference.resolve_registry(), &self.auth).await;
-        client.push_blob(reference, bundle.to_vec(), &layer_digest).await.map_err(fail)?;
+        // The registry keeps one copy per digest: a bundle already pushed
+        // under another tag is not uploaded again.
+        if !client.blob_exists(reference, &layer_digest).await.unwrap_or(false) {
+            client.push_blob(reference, bundle.to_vec(), &layer_digest).await.map_err(fail)?;
+        }
         let config_digest = manifest.config.digest.clone();
         client.push_blob(reference, config, &config_digest).await.map_err(fail)?;
         let content_type = http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE);

@@ -198,7 +198,7 @@ impl Keyring {
 
 /// The signature data in front of `bundle`, or why there is none.
 fn signature_header(bundle: &[u8]) -> Result<wasmsign2::SignatureData, VerifyError> {
-    let mut reader = &bundle[..];
+    let mut reader = bundle;
     let stream = Module::init_from_reader(&mut reader).map_err(malformed)?;
     let first = Module::iterate(stream).map_err(malformed)?.next();
     match first {
@@ -241,7 +241,7 @@ mod tests {
             manifest: "name = \"demo\"\nversion = \"1.0.0\"\n".into(),
             ..BundleFiles::default()
         };
-        assemble(&component, &files, "demo.wasm").unwrap()
+        assemble(&component, &files, "demo.wasm").expect("ok")
     }
 
     #[test]
@@ -249,9 +249,9 @@ mod tests {
         let (ours, ours_pk) = generate();
         let (theirs, _) = generate();
         let keyring = Keyring::new(vec![TrustedKey { name: "ours".into(), key: ours_pk }]);
-        let signed = ours.sign(&bundle()).unwrap();
+        let signed = ours.sign(&bundle()).expect("ok");
 
-        let verified = keyring.verify(&signed).unwrap();
+        let verified = keyring.verify(&signed).expect("ok");
         assert_eq!(verified.signer, "ours");
 
         assert_eq!(keyring.verify(&bundle()), Err(VerifyError::Unsigned));
@@ -259,7 +259,7 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert_eq!(keyring.verify(&tampered), Err(VerifyError::Tampered { signer: "ours".into() }));
-        let foreign = theirs.sign(&bundle()).unwrap();
+        let foreign = theirs.sign(&bundle()).expect("ok");
         assert_eq!(keyring.verify(&foreign), Err(VerifyError::Untrusted));
         assert_eq!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted));
     }
@@ -268,8 +268,8 @@ mod tests {
     fn re_signing_replaces_the_signature() {
         let (first, _) = generate();
         let (second, second_pk) = generate();
-        let twice = second.sign(&first.sign(&bundle()).unwrap()).unwrap();
+        let twice = second.sign(&first.sign(&bundle()).expect("ok")).expect("ok");
         let keyring = Keyring::new(vec![TrustedKey { name: "second".into(), key: second_pk }]);
-        assert_eq!(keyring.verify(&twice).unwrap().signer, "second");
+        assert_eq!(keyring.verify(&twice).expect("ok").signer, "second");
     }
 }

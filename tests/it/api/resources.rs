@@ -321,7 +321,8 @@ async fn packs_and_actions_describe_the_catalog() {
         json!([{
             "name": "core", "version": "0.1.0",
             "description": "Building blocks: echo, noop, fail and sleep",
-            "actions": ["core.echo", "core.fail", "core.noop", "core.sleep"]
+            "actions": ["core.echo", "core.fail", "core.noop", "core.sleep"],
+            "publisher": "Squall project", "signer": null, "requested": [], "grants": {}
         }])
     );
     assert_eq!(api.get("/api/v1/packs/core").await, packs[0]);
