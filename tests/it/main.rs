@@ -13,6 +13,7 @@ mod datastore;
 mod engine;
 mod lifecycle;
 mod loading;
+mod pack_cli;
 mod packs;
 mod polling;
 mod registry;

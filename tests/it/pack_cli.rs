@@ -1,0 +1,240 @@
+//! The pack lifecycle as an operator runs it: `squall pack build|keygen|
+//! push|search|install|upgrade|get|remove` and `squall trust` against a
+//! live server and a real OCI registry (`docker-registry` on loopback),
+//! with the shipped packs built into signed bundles.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use squall::api::router;
+use squall::engine::PackManager;
+use squall::runtime::{HostServices, Runtime, RuntimeConfig};
+use squall_tests::{GITHUB_PACK, HTTP_PACK, RegistryServer};
+
+use super::api::Api;
+
+struct Server {
+    url: String,
+    key: String,
+    api: Api,
+    _cache: tempfile::TempDir,
+}
+
+struct Outcome {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        &self.stdout
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("no JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Server {
+    async fn start() -> Self {
+        let api = Api::start().await;
+        let cache = tempfile::tempdir().expect("cache dir");
+        let runtime =
+            Runtime::new(RuntimeConfig::with_cache_dir(cache.path()), HostServices::default())
+                .expect("runtime");
+        api.state.enable_pack_lifecycle(PackManager::new(api.engine.clone(), Arc::new(runtime)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(axum::serve(listener, router(api.state.clone())).into_future());
+        Self { url, key: api.key.clone(), api, _cache: cache }
+    }
+
+    /// A command that talks to the server.
+    async fn remote(&self, args: &[&str]) -> Outcome {
+        let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        argv.extend([
+            "--url".to_owned(),
+            self.url.clone(),
+            "--api-key".to_owned(),
+            self.key.clone(),
+        ]);
+        local(argv).await
+    }
+}
+
+/// A command on local files (or a registry).
+async fn local(args: Vec<String>) -> Outcome {
+    tokio::task::spawn_blocking(move || {
+        let argv = std::iter::once("squall".to_owned()).chain(args);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
+        Outcome {
+            code,
+            stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
+        }
+    })
+    .await
+    .expect("the CLI thread")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// A copy of the pack source at `packs/NAME` with its version set.
+fn source(name: &str, version: &str, into: &Path) -> std::path::PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("packs").join(name);
+    let dir = into.join(format!("{name}-{version}-src"));
+    std::fs::create_dir_all(dir.join("rules")).expect("dir");
+    let manifest = std::fs::read_to_string(from.join("pack.toml")).expect("pack.toml");
+    let manifest = manifest.replacen("version = \"0.1.0\"", &format!("version = \"{version}\""), 1);
+    std::fs::write(dir.join("pack.toml"), manifest).expect("write pack.toml");
+    if let Ok(rules) = std::fs::read_dir(from.join("rules")) {
+        for rule in rules.flatten() {
+            std::fs::copy(rule.path(), dir.join("rules").join(rule.file_name())).expect("rule");
+        }
+    }
+    dir
+}
+
+async fn build(dir: &Path, component: &str, key: &Path, out: &Path) {
+    let built = local(args(&[
+        "pack",
+        "build",
+        dir.to_str().expect("utf-8"),
+        "--component",
+        component,
+        "--sign",
+        key.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]))
+    .await;
+    assert!(built.ok().contains(", signed"), "{}", built.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_search_install_upgrade_and_remove_through_a_registry() {
+    let registry = RegistryServer::start();
+    let reg = registry.host_port();
+    let server = Server::start().await;
+    let work = tempfile::tempdir().expect("work dir");
+    let key = work.path().join("publisher");
+    local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
+    let (secret, public) = (key.with_extension("key"), key.with_extension("pub"));
+    server.remote(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
+
+    for version in ["0.1.0", "0.2.0"] {
+        let bundle = work.path().join(format!("http-{version}.wasm"));
+        build(&source("http", version, work.path()), HTTP_PACK, &secret, &bundle).await;
+        let pushed = local(args(&[
+            "pack",
+            "push",
+            bundle.to_str().expect("utf-8"),
+            "http",
+            "--registry",
+            &reg,
+        ]))
+        .await;
+        assert!(pushed.ok().contains(&format!("{reg}/http:{version}")), "{}", pushed.stdout);
+    }
+
+    let found = local(args(&["pack", "search", "htt", "--registry", &reg, "--json"])).await.json();
+    assert_eq!(found[0]["repository"], format!("{reg}/http"), "{found}");
+    assert_eq!(found[0]["tags"], serde_json::json!(["0.2.0", "0.1.0"]), "{found}");
+    let none = local(args(&["pack", "search", "nothing-like-it", "--registry", &reg, "--json"]));
+    assert_eq!(none.await.json(), serde_json::json!([]));
+
+    // By name and version, then by name alone: the highest version, an
+    // upgrade.
+    let installed = server
+        .remote(&[
+            "pack",
+            "install",
+            "http@0.1.0",
+            "--registry",
+            &reg,
+            "--grant",
+            "http=http://127.0.0.1:*",
+        ])
+        .await;
+    let text = installed.ok();
+    assert!(text.starts_with("installed http 0.1.0 (signed by publisher"), "{text}");
+    let upgraded = server.remote(&["pack", "install", "http", "--registry", &reg, "--yes"]).await;
+    let text = upgraded.ok();
+    assert!(text.starts_with("upgraded from 0.1.0 to http 0.2.0"), "{text}");
+    let pack = server.remote(&["pack", "get", "http", "--json"]).await.json();
+    assert_eq!(
+        (&pack["version"], &pack["signer"]),
+        (&Value::from("0.2.0"), &Value::from("publisher"))
+    );
+    assert_eq!(pack["actions"], serde_json::json!(["http.request"]));
+    assert!(server.api.engine.ingest().action("http.request").is_some());
+
+    let removed = server.remote(&["pack", "remove", "http"]).await;
+    assert!(removed.ok().starts_with("removed http 0.2.0"), "{}", removed.stdout);
+    let listed = server.remote(&["pack", "list", "--json"]).await.json();
+    let names: Vec<&str> =
+        listed.as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["core"]);
+    assert!(server.api.engine.ingest().action("http.request").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_cause() {
+    let server = Server::start().await;
+    let work = tempfile::tempdir().expect("work dir");
+    let key = work.path().join("publisher");
+    local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
+    let (secret, public) = (key.with_extension("key"), key.with_extension("pub"));
+
+    let bundle = work.path().join("github.wasm");
+    build(&source("github", "0.1.0", work.path()), GITHUB_PACK, &secret, &bundle).await;
+    let path = bundle.to_str().expect("utf-8");
+    // Verifies locally with the publisher's key and lists what it asks for.
+    let verified = local(args(&["pack", "verify", path, "--key", public.to_str().expect("utf-8")]));
+    let verified = verified.await;
+    assert!(verified.ok().contains("signature ok"), "{}", verified.stdout);
+    assert!(verified.stdout.contains("secret=github_webhook_secret"), "{}", verified.stdout);
+
+    // Not trusted yet: refused, and nothing is installed.
+    let refused = server.remote(&["pack", "install", path, "--yes"]).await;
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("not trusted here"), "{}", refused.stderr);
+    assert!(server.api.engine.ingest().action("github.webhook").is_none());
+
+    server.remote(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
+    let trusted = server.remote(&["trust", "list", "--json"]).await.json();
+    assert_eq!(trusted[0]["name"], "publisher");
+    let installed = server.remote(&["pack", "install", path, "--yes"]).await;
+    assert!(installed.ok().starts_with("installed github 0.1.0"), "{}", installed.stdout);
+    let rule = server.remote(&["rule", "get", "github.log_push", "--json"]).await.json();
+    assert_eq!(rule["ref"], "github.log_push", "{rule}");
+    let pack = server.remote(&["pack", "get", "github", "--json"]).await.json();
+    assert_eq!(pack["grants"]["secrets"], serde_json::json!(["github_webhook_secret"]), "{pack}");
+
+    // A build whose rule names an action the pack does not have fails,
+    // naming the file and the field.
+    let broken = source("github", "0.1.1", work.path());
+    let rule = broken.join("rules").join("log_push.yaml");
+    let text = std::fs::read_to_string(&rule).expect("rule").replace("core.echo", "github.nope");
+    std::fs::write(&rule, text).expect("write rule");
+    let failed = local(args(&[
+        "pack",
+        "build",
+        broken.to_str().expect("utf-8"),
+        "--component",
+        GITHUB_PACK,
+    ]))
+    .await;
+    assert_ne!(failed.code, 0);
+    assert!(
+        failed.stderr.contains("log_push.yaml: action.ref: `github.nope`"),
+        "{}",
+        failed.stderr
+    );
+}
