@@ -319,3 +319,44 @@ async fn an_upgrade_under_a_stream_of_webhooks_loses_none_and_runs_each_once() {
         host.store.read().expect("ok").pack("demo").expect("ok").expect("installed").version;
     assert_eq!(version, "1.1.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_is_checked_against_the_schema_and_served_to_the_pack() {
+    use squall::runtime::ConfigSource as _;
+
+    let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
+    let configs = Arc::new(squall::engine::PackConfigs::default());
+    let packs = host.packs.clone().with_configs(configs.clone());
+    let (key, public) = generate();
+    host.trust("publisher", &public).await;
+    let mut files = demo_files("1.0.0");
+    files.manifest = files.manifest.replacen(
+        "[actions.echo]",
+        "[config]\ntype = \"object\"\nrequired = [\"greeting\"]\nproperties = { greeting = { type = \"string\" } }\n\n[actions.echo]",
+        1,
+    );
+    let component = std::fs::read(CORE_PACK).expect("core component");
+    let signed =
+        key.sign(&assemble(&component, &files, "demo.wasm").expect("assemble")).expect("sign");
+    let request = |config: Value| InstallRequest {
+        bundle: signed.clone(),
+        origin: "demo.wasm".into(),
+        grants: Grants::default(),
+        allow_unsigned: false,
+        config,
+        actor: "test".into(),
+    };
+    match packs.install(request(json!({"greeting": 5}))).await {
+        Err(LifecycleError::Config { pack, message }) => {
+            assert_eq!(pack, "demo");
+            assert!(message.contains("/greeting"), "{message}");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    assert!(host.store.read().expect("read").pack("demo").expect("read").is_none());
+    assert_eq!(configs.config("demo"), None);
+    packs.install(request(json!({"greeting": "hi"}))).await.expect("install");
+    assert_eq!(configs.config("demo").as_deref(), Some(r#"{"greeting":"hi"}"#));
+    packs.remove("demo", false, "test").await.expect("remove");
+    assert_eq!(configs.config("demo"), None);
+}

@@ -14,11 +14,11 @@ use serde_json::{Map, Value};
 
 use crate::api::{self, ApiState};
 use crate::engine::{
-    Actions, Catalog, Engine, EngineConfig, Ingest, PackManager, StoreAudit, StoreKv, StoreSecrets,
-    load_installed,
+    Actions, Catalog, Engine, EngineConfig, Ingest, PackConfigs, PackManager, StoreAudit, StoreKv,
+    StoreSecrets, load_installed,
 };
 use crate::pack::Manifest;
-use crate::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
+use crate::runtime::{HostServices, Runtime, RuntimeConfig};
 use crate::store::{RuleRecord, Store, StoreConfig, now_millis};
 
 /// Where the README builds the core pack, relative to the repository.
@@ -79,9 +79,10 @@ pub(crate) fn run(
     let database = data_dir.join("squall.redb");
     let fresh = !database.exists();
     let store = Store::open(&database, StoreConfig::default())?;
+    let configs = Arc::new(PackConfigs::default());
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
-        config: Arc::new(StaticConfig::default()),
+        config: configs.clone(),
         secrets: Arc::new(StoreSecrets::new(store.clone())),
         audit: Arc::new(StoreAudit::new(store.clone())),
     };
@@ -150,7 +151,7 @@ pub(crate) fn run(
             engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;
             manifests.push(manifest);
         }
-        let packs = PackManager::new(engine.clone(), runtime.clone());
+        let packs = PackManager::new(engine.clone(), runtime.clone()).with_configs(configs);
         packs.resume(installed)?;
         let key_file = data_dir.join(ADMIN_KEY_FILE);
         let created = admin_key(&store, &key_file).await?;

@@ -31,6 +31,34 @@ pub struct PackManager {
     engine: Engine,
     runtime: Arc<Runtime>,
     changes: Arc<tokio::sync::Mutex<()>>,
+    configs: Option<Arc<PackConfigs>>,
+}
+
+/// The installed packs' configurations, as the `config` import serves
+/// them: give the same `Arc` to the runtime's [`HostServices`] and to
+/// [`PackManager::with_configs`], which keeps it current.
+///
+/// [`HostServices`]: crate::runtime::HostServices
+#[derive(Debug, Default)]
+pub struct PackConfigs {
+    by_pack: std::sync::RwLock<std::collections::HashMap<String, String>>,
+}
+
+impl PackConfigs {
+    fn set(&self, pack: &str, config: &Value) {
+        let mut by_pack = self.by_pack.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if config.is_null() {
+            by_pack.remove(pack);
+        } else {
+            by_pack.insert(pack.to_owned(), config.to_string());
+        }
+    }
+}
+
+impl crate::runtime::ConfigSource for PackConfigs {
+    fn config(&self, pack: &str) -> Option<String> {
+        self.by_pack.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(pack).cloned()
+    }
 }
 
 /// What to install.
@@ -164,7 +192,20 @@ pub struct Removed {
 impl PackManager {
     /// A manager for `engine`, compiling with `runtime`.
     pub fn new(engine: Engine, runtime: Arc<Runtime>) -> Self {
-        Self { engine, runtime, changes: Arc::new(tokio::sync::Mutex::new(())) }
+        Self { engine, runtime, changes: Arc::new(tokio::sync::Mutex::new(())), configs: None }
+    }
+
+    /// Keeps `configs` (what the `config` import answers from) current as
+    /// packs are installed, resumed and removed.
+    pub fn with_configs(mut self, configs: Arc<PackConfigs>) -> Self {
+        self.configs = Some(configs);
+        self
+    }
+
+    fn set_config(&self, pack: &str, config: &Value) {
+        if let Some(configs) = &self.configs {
+            configs.set(pack, config);
+        }
     }
 
     /// The engine packs are installed into.
@@ -327,6 +368,7 @@ impl PackManager {
                 tx.append_audit(&event).map(drop)
             })
             .await?;
+        self.set_config(&manifest.name, &config);
         self.engine.activate_pack(&manifest, component, actions, config)?;
         Ok(Installed {
             name: manifest.name,
@@ -393,6 +435,7 @@ impl PackManager {
             })
             .await?;
         self.engine.deactivate_pack(name)?;
+        self.set_config(name, &Value::Null);
         Ok(Removed { name: name.to_owned(), version: pack.version, disabled_rules })
     }
 
@@ -402,6 +445,7 @@ impl PackManager {
     pub fn resume(&self, packs: Vec<RestoredPack>) -> Result<(), LifecycleError> {
         for pack in packs {
             let actions = self.engine.catalog_with(&pack.manifest, &pack.component)?;
+            self.set_config(&pack.manifest.name, &pack.config);
             self.engine.activate_pack(&pack.manifest, pack.component, actions, pack.config)?;
         }
         Ok(())
