@@ -217,6 +217,15 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     let pack = server.remote(&["pack", "get", "github", "--json"]).await.json();
     assert_eq!(pack["grants"]["secrets"], serde_json::json!(["github_webhook_secret"]), "{pack}");
 
+    // The refusal and the install are in the audit log, with who and what.
+    let refusals = server.remote(&["audit", "--action", "pack.refused", "--json"]).await.json();
+    assert_eq!(refusals.as_array().map(Vec::len), Some(1), "{refusals}");
+    assert_eq!(refusals[0]["actor"], "apikey:admin");
+    assert!(refusals[0]["detail"]["reason"].as_str().is_some_and(|r| r.contains("not trusted")));
+    let installs = server.remote(&["audit", "--action", "pack.install", "--json"]).await.json();
+    assert_eq!(installs[0]["subject"], "github", "{installs}");
+    assert_eq!(installs[0]["detail"]["signer"], "publisher", "{installs}");
+
     // A build whose rule names an action the pack does not have fails,
     // naming the file and the field.
     let broken = source("github", "0.1.1", work.path());

@@ -10,6 +10,7 @@
 //! `utoipa_axum::routes!`, so the router and [`openapi`] cannot disagree.
 
 mod apikeys;
+mod audit;
 mod auth;
 mod error;
 mod executions;
@@ -165,7 +166,8 @@ fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
         .routes(routes!(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
         .routes(routes!(stream::stream))
         .routes(routes!(apikeys::list, apikeys::create))
-        .routes(routes!(apikeys::revoke));
+        .routes(routes!(apikeys::revoke))
+        .routes(routes!(audit::list));
     let keyed = OpenApiRouter::new().nest(API_PREFIX, v1).routes(routes!(metrics::render));
     let open =
         OpenApiRouter::new().nest(API_PREFIX, OpenApiRouter::new().routes(routes!(meta::health)));

@@ -4,6 +4,7 @@
 //! nowhere else.
 
 mod apikeys;
+mod audit;
 mod client;
 mod engine;
 mod executions;
@@ -57,6 +58,8 @@ enum Command {
     Pack(packs::PackArgs),
     /// Manage the keys pack bundles may be signed with.
     Trust(trust::TrustArgs),
+    /// The server's audit log: pack lifecycle, trust changes, denied capabilities.
+    Audit(audit::AuditArgs),
     /// The actions the server can run.
     Action(packs::ActionArgs),
     /// The server's API keys: create, list, revoke.
@@ -114,6 +117,7 @@ pub fn execute(
         Command::Key(args) => keys::run(args, stdout),
         Command::Pack(args) => packs::run(args, stdout, stderr),
         Command::Trust(args) => trust::run(args, stdout),
+        Command::Audit(args) => audit::run(args, stdout),
         Command::Action(args) => packs::run_action(args, stdout),
         Command::Apikey(args) => apikeys::run(args, stdout, stderr),
         Command::Sensor(args) => sensors::run(args, stdout),

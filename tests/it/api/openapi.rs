@@ -19,6 +19,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/actions",
     "GET /api/v1/actions/{ref}",
     "GET /api/v1/apikeys",
+    "GET /api/v1/audit",
     "GET /api/v1/executions",
     "GET /api/v1/executions/{id}",
     "GET /api/v1/executions/{id}/output",

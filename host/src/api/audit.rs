@@ -1,0 +1,98 @@
+//! `/audit`: the append-only audit log — pack installs, upgrades, removals
+//! and refusals, trust changes, and every capability a pack was denied.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::page::timestamp;
+use super::state::ApiState;
+
+/// Most events one request returns.
+const MAX_LIMIT: usize = 1000;
+
+/// Which events.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// Only events with a sequence number above this one (for paging and
+    /// for following the log).
+    #[serde(default)]
+    after: u64,
+    /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// Only events whose action is this, e.g. `capability.denied`.
+    action: Option<String>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditView {
+    /// Its sequence number: strictly increasing.
+    seq: u64,
+    #[schema(format = DateTime)]
+    at: String,
+    /// Who: `pack:<name>` for a pack, `apikey:<name>` for an API caller.
+    actor: String,
+    /// What, e.g. `pack.install`, `pack.refused`, `capability.denied`.
+    action: String,
+    /// What it happened to.
+    subject: String,
+    /// Details; never secret values.
+    #[schema(value_type = Object)]
+    detail: Value,
+}
+
+/// Audit events, oldest first.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "list_audit",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Events after `after`, oldest first", body = [AuditView]),
+        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("expected 1 to {MAX_LIMIT}, got {limit}")));
+    }
+    let snapshot = state.engine().store().read()?;
+    let mut views = Vec::with_capacity(limit);
+    let mut after = query.after;
+    // Filtering happens after the read, so read on until the page is full.
+    while views.len() < limit {
+        let events = snapshot.audit(after, MAX_LIMIT)?;
+        let Some((last, _)) = events.last() else { break };
+        after = *last;
+        for (seq, event) in events {
+            if query.action.as_ref().is_some_and(|a| *a != event.action) {
+                continue;
+            }
+            views.push(AuditView {
+                seq,
+                at: timestamp(event.at),
+                actor: event.actor,
+                action: event.action,
+                subject: event.subject,
+                detail: event.detail,
+            });
+            if views.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(Json(views))
+}
