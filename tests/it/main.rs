@@ -22,6 +22,7 @@ mod sandbox;
 mod sensors;
 mod services;
 mod shipped_packs;
+mod signing_interop;
 mod store;
 mod tidy;
 mod timer_firing;
