@@ -13,7 +13,7 @@ use super::output::{Table, print_json};
 use crate::pack::Bundle;
 use crate::pack::registry::{
     BasicAuth, BundleMeta, MAX_PULL_BYTES, PackRef, Reference, RegistryClient, RegistryError,
-    RegistryOptions,
+    RegistryOptions, highest_version,
 };
 
 /// Where registries are and how to reach them; flatten it into a command.
@@ -232,7 +232,10 @@ pub(crate) fn search(
     for hit in &hits {
         table.row(vec![
             hit.repository.clone(),
-            hit.tags.first().cloned().unwrap_or_default(),
+            highest_version(&hit.tags)
+                .or(hit.tags.last().map(String::as_str))
+                .unwrap_or_default()
+                .to_owned(),
             hit.tags.len().to_string(),
             hit.description.clone().unwrap_or_default(),
         ]);
