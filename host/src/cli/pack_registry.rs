@@ -233,7 +233,7 @@ pub(crate) fn search(
         table.row(vec![
             hit.repository.clone(),
             highest_version(&hit.tags)
-                .or(hit.tags.last().map(String::as_str))
+                .or(hit.tags.first().map(String::as_str))
                 .unwrap_or_default()
                 .to_owned(),
             hit.tags.len().to_string(),
