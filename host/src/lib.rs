@@ -6,3 +6,4 @@ pub mod pack;
 pub mod rules;
 pub mod runtime;
 pub mod store;
+pub mod workflow;

@@ -29,3 +29,4 @@ mod timer_firing;
 mod timers;
 mod triggers;
 mod webhooks;
+mod workflow_dsl;

@@ -21,6 +21,7 @@ mod sensors;
 mod serve;
 mod triggers;
 mod trust;
+mod workflow;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -66,6 +67,8 @@ enum Command {
     Apikey(apikeys::ApiKeyArgs),
     /// The server's poll sensors.
     Sensor(sensors::SensorArgs),
+    /// Check Orquesta workflow files and show their task graph.
+    Workflow(workflow::WorkflowArgs),
     /// Run the engine in the foreground on trigger instances read as JSON
     /// lines from standard input, acknowledging each once committed.
     Engine(engine::EngineArgs),
@@ -121,6 +124,7 @@ pub fn execute(
         Command::Action(args) => packs::run_action(args, stdout),
         Command::Apikey(args) => apikeys::run(args, stdout, stderr),
         Command::Sensor(args) => sensors::run(args, stdout),
+        Command::Workflow(args) => workflow::run(args, stdout, stderr),
         Command::Engine(args) => engine::run(args, stdout, stderr),
         Command::Serve(args) => serve::run(args, stdout, stderr),
     };
