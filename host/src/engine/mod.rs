@@ -30,7 +30,8 @@ pub use executor::{Engine, EngineConfig};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use kv::{KvChange, KvChanged};
 pub use lifecycle::{
-    InstallRequest, Installed, LifecycleError, PackConfigs, PackManager, Removed, RestoredPack, load_installed,
+    InstallRequest, Installed, LifecycleError, PackConfigs, PackManager, Removed, RestoredPack,
+    load_installed,
 };
 pub use packs::InstallError;
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
