@@ -197,6 +197,15 @@ async fn unsigned_tampered_and_untrusted_bundles_are_refused_before_compiling() 
     }
     messages.dedup();
     assert_eq!(messages.len(), 3, "each refusal says something different: {messages:?}");
+    // Bytes that are not a bundle at all are called that, not "unsigned".
+    match host.install(b"PK\x03\x04 a zip file".to_vec()).await {
+        Err(LifecycleError::Bundle(squall::pack::BundleError::NotComponent {
+            message, ..
+        })) => {
+            assert!(message.contains("component header"), "{message}");
+        }
+        other => panic!("expected NotComponent, got {other:?}"),
+    }
 
     let snapshot = host.store.read().expect("ok");
     assert!(snapshot.pack("demo").expect("ok").is_none());

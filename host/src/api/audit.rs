@@ -67,7 +67,9 @@ pub(crate) async fn list(
     let Query(query) = query?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("expected 1 to {MAX_LIMIT}, got {limit}")));
+        return Err(ApiError::bad_request(format!(
+            "limit: expected 1 to {MAX_LIMIT}, got {limit}"
+        )));
     }
     let snapshot = state.engine().store().read()?;
     let mut views = Vec::with_capacity(limit);

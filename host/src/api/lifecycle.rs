@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,11 @@ pub(crate) struct InstallQuery {
     #[serde(default)]
     config: Option<String>,
 }
+
+/// A pack bundle: a WebAssembly component with its manifest sections.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct BundleBytes(#[allow(dead_code)] Vec<u8>);
 
 /// What an install did.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,21 +128,25 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
     operation_id = "install_pack",
     tag = "packs",
     params(InstallQuery),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The pack bundle"),
+    request_body(
+        content = BundleBytes,
+        content_type = "application/octet-stream",
+        description = "The pack bundle (`application/wasm` is accepted too)"
+    ),
     responses(
         (status = 201, description = "Installed or upgraded", body = InstalledView),
-        (status = 400, description = "Bad grants or config text", body = ErrorBody),
+        (status = 400, description = "Malformed query parameters", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 403, description = "Unsigned, tampered or untrusted bundle", body = ErrorBody),
         (status = 413, description = "Bundle too large", body = ErrorBody),
         (status = 415, description = "Not application/wasm", body = ErrorBody),
-        (status = 422, description = "Not a usable bundle, or its config does not fit", body = ErrorBody),
+        (status = 422, description = "Not a usable bundle, bad grants or config, or a config that does not fit", body = ErrorBody),
     ),
 )]
 pub(crate) async fn install(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<InstallQuery>,
+    query: Result<Query<InstallQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledView>), ApiError> {
@@ -148,6 +158,7 @@ pub(crate) async fn install(
             format!("expected a bundle as application/wasm, got `{content_type}`"),
         ));
     }
+    let Query(query) = query?;
     let manager = manager(&state)?;
     let origin = query.origin.unwrap_or_else(|| "uploaded bundle".to_owned());
     let config: Value = match &query.config {
@@ -208,7 +219,7 @@ pub(crate) async fn install(
     params(("name" = String, Path, description = "Pack name"), RemoveQuery),
     responses(
         (status = 200, description = "Removed", body = RemovedView),
-        (status = 400, description = "The name is not UTF-8 once percent-decoded", body = ErrorBody),
+        (status = 400, description = "The name is not UTF-8 once percent-decoded, or a malformed query", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such pack", body = ErrorBody),
         (status = 409, description = "Other packs' rules use it", body = ErrorBody),
@@ -218,8 +229,9 @@ pub(crate) async fn remove(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    Query(query): Query<RemoveQuery>,
+    query: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> Result<Json<RemovedView>, ApiError> {
+    let Query(query) = query?;
     let removed = manager(&state)?
         .remove(&name, query.force, &format!("apikey:{}", caller.name))
         .await

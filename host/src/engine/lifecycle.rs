@@ -287,6 +287,7 @@ impl PackManager {
         let _serialised = self.changes.lock().await;
         let InstallRequest { bundle, origin, grants, allow_unsigned, config, actor } = request;
 
+        crate::pack::check_header(&bundle, &origin)?;
         let started = Instant::now();
         let signer = match self.keyring()?.verify(&bundle) {
             Ok(verified) => Some(verified.signer),

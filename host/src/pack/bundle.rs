@@ -93,6 +93,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Checks the size and the component header, nothing more: cheap enough to
+/// run before the signature, so that bytes that are not a bundle at all are
+/// called that rather than "unsigned".
+pub fn check_header(bytes: &[u8], origin: &str) -> Result<(), BundleError> {
+    const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+    if bytes.len() > MAX_BUNDLE_BYTES {
+        return Err(BundleError::TooLarge { origin: origin.to_owned(), size: bytes.len() });
+    }
+    if !bytes.starts_with(&COMPONENT_HEADER) {
+        let message = if bytes.starts_with(b"\0asm") {
+            "this is a core module; build a component (target wasm32-wasip2)"
+        } else {
+            "it does not start with the component header (`\\0asm` 0d 00 01 00)"
+        };
+        return Err(BundleError::NotComponent {
+            origin: origin.to_owned(),
+            message: message.into(),
+        });
+    }
+    Ok(())
+}
+
 fn parse_module(bytes: &[u8], origin: &str) -> Result<Module, BundleError> {
     if bytes.len() > MAX_BUNDLE_BYTES {
         return Err(BundleError::TooLarge { origin: origin.to_owned(), size: bytes.len() });

@@ -10,7 +10,7 @@ pub mod registry;
 mod signing;
 
 pub use bundle::{Bundle, BundleError, BundleFiles};
-pub use bundle::{MAX_BUNDLE_BYTES, assemble, sha256_hex};
+pub use bundle::{MAX_BUNDLE_BYTES, assemble, check_header, sha256_hex};
 pub use capabilities::{Capabilities, GrantParseError, parse_grants};
 pub use manifest::{
     ActionManifest, Concurrency, CrashPolicy, Manifest, ManifestError, OverLimit, Policy, Retry,
