@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use crate::__bindings::wasi::http::outgoing_handler::handle;
 use crate::__bindings::wasi::http::types::{
     ErrorCode, Fields, HeaderError, IncomingBody, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, Scheme,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use crate::__bindings::wasi::io::streams::StreamError;
 use crate::{Error, Result};
@@ -48,12 +48,22 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body; empty for none.
     pub body: Vec<u8>,
+    /// How long to wait for the connection, for the first byte of the
+    /// answer, and between its bytes, each; the host's defaults when
+    /// `None`. Going over it is [`Error::Timeout`].
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Request {
     /// A request with `method` to `url`, no headers and no body.
     pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
-        Self { method: method.into(), url: url.into(), headers: Vec::new(), body: Vec::new() }
+        Self {
+            method: method.into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: None,
+        }
     }
 
     /// A `GET` of `url`.
@@ -65,6 +75,12 @@ impl Request {
     /// [`Request::header`].
     pub fn post(url: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
         Self { body: body.into(), ..Self::new("POST", url) }
+    }
+
+    /// Sets [`Request::timeout`].
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Adds the header `name: value` (after any already there).
@@ -126,7 +142,16 @@ pub fn send(request: &Request) -> Result<Response> {
 
     // The host reads the body while the request is sent, so the request
     // goes first; a refused request surfaces through the response.
-    let pending = handle(outgoing, None).map_err(|code| error_code(&what(), code))?;
+    let options = request.timeout.map(|timeout| {
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let options = RequestOptions::new();
+        // A host that does not support one of these keeps its default.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        options
+    });
+    let pending = handle(outgoing, options).map_err(|code| error_code(&what(), code))?;
     let written = write_body(body, &request.body);
     pending.subscribe().block();
     let response = match pending.get() {

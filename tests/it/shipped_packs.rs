@@ -298,7 +298,9 @@ async fn github_without_the_secret_granted_the_sensor_reports_denied() {
         .result
         .expect_err("no secret");
     assert!(
-        error.to_string().starts_with("denied: secret `github_webhook_secret` is not granted"),
+        error
+            .to_string()
+            .starts_with("denied: secret `github_webhook_secret` was not granted to this pack"),
         "{error}"
     );
 }
@@ -505,6 +507,10 @@ async fn server() -> Server {
                     .into_response(),
                 "/echo" => axum::Json(request).into_response(),
                 "/missing" => (StatusCode::NOT_FOUND, "no such thing").into_response(),
+                "/slow" => {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    "too late".into_response()
+                }
                 _ => "plain text".into_response(),
             }
         }
@@ -655,6 +661,18 @@ async fn http_sends_method_headers_and_body() {
     assert_eq!(echoed["headers"]["content-type"], json!("text/plain"));
     assert_eq!(echoed["body"], json!("ping"));
     assert_eq!(server.seen.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn http_gives_up_after_timeout_seconds() {
+    let server = server().await;
+    let (_runtime, http) = http_pack(&[&server.url]);
+    let started = std::time::Instant::now();
+    let params = json!({"url": format!("{}/slow", server.url), "timeout_seconds": 0.3});
+    let error = http_request(&http, params).await.expect_err("timed out");
+    assert!(error.starts_with("timeout: "), "{error}");
+    // Well before the server's 5 s answer (generous bound: shared machines).
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
 }
 
 #[tokio::test]

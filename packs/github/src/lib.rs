@@ -5,7 +5,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use squall_sdk::{Error, Event, Result, WebhookRequest, WebhookResponse, WebhookResult, secrets};
+use squall_sdk::{Event, Result, WebhookRequest, WebhookResponse, WebhookResult, secrets};
 
 /// The secret GitHub signs deliveries with, granted by the operator.
 const SECRET: &str = "github_webhook_secret";
@@ -18,10 +18,9 @@ fn webhook(request: WebhookRequest) -> Result<WebhookResult> {
     let Some(signature) = request.header("x-hub-signature-256") else {
         return Ok(answer(401, "missing X-Hub-Signature-256 header"));
     };
-    let secret = secrets::get(SECRET).map_err(|e| match e {
-        Error::Denied(m) => Error::Denied(format!("secret `{SECRET}` is not granted: {m}")),
-        other => other,
-    })?;
+    // The host's message already names the secret and says it was not
+    // granted.
+    let secret = secrets::get(SECRET)?;
     if let Err(reason) = verify(secret.as_bytes(), &request.body, signature) {
         return Ok(answer(401, reason));
     }

@@ -53,15 +53,12 @@ fn request(params: Params, _ctx: &Context) -> Result<Answer> {
             params.url
         )));
     }
-    // Checked, but `squall_sdk::http::send` takes no per-request timeout
-    // yet: the action's own timeout (its policy, 5 minutes) bounds the
-    // request until it does.
-    let _timeout = timeout(params.timeout_seconds)?;
     let request = Request {
         method,
         url: params.url,
         headers: params.headers.into_iter().collect(),
         body: params.body.map(String::into_bytes).unwrap_or_default(),
+        timeout: Some(timeout(params.timeout_seconds)?),
     };
     let response = http::send(&request)?;
     Ok(answer(response.status, &response.headers, response.body))
