@@ -13,6 +13,23 @@ use crate::pack::{Manifest, SensorKind};
 use crate::runtime::{Limits, LoadedComponent};
 use crate::store::{PackRecord, ReadError, TriggerTypeRecord, WriteError, now_millis};
 
+/// Sensors run within the pack's `[capabilities]` ceilings, when it sets
+/// any, else the runtime's defaults.
+fn sensor_limits(manifest: &Manifest) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        timeout: manifest
+            .capabilities
+            .timeout
+            .map_or(defaults.timeout, |t| t.min(defaults.timeout)),
+        memory_bytes: manifest
+            .capabilities
+            .memory_bytes
+            .map_or(defaults.memory_bytes, |m| m.min(defaults.memory_bytes)),
+        ..defaults
+    }
+}
+
 /// The trigger types `manifest` declares, as stored.
 pub(super) fn trigger_type_records(manifest: &Manifest) -> Vec<TriggerTypeRecord> {
     manifest
@@ -121,6 +138,7 @@ impl Engine {
         self.set_actions(actions);
         self.reload_pack_types(&manifest.name)?;
         let mut webhooks = self.stop_sensors(&manifest.name);
+        let limits = sensor_limits(manifest);
         for (name, sensor) in &manifest.sensors {
             match &sensor.kind {
                 SensorKind::Poll { interval } => {
@@ -128,7 +146,7 @@ impl Engine {
                         component: component.clone(),
                         name: name.clone(),
                         config: config.clone(),
-                        limits: Limits::default(),
+                        limits: limits.clone(),
                     };
                     self.add_poll_sensor(poll, *interval);
                 }
@@ -136,7 +154,7 @@ impl Engine {
                     let hook = WebhookSensor {
                         component: component.clone(),
                         name: name.clone(),
-                        limits: Limits::default(),
+                        limits: limits.clone(),
                     };
                     webhooks.insert(route.clone(), hook);
                 }
@@ -184,5 +202,25 @@ impl Engine {
         let mut webhooks = (*self.webhook_sensors()).clone();
         webhooks.retain(|_, sensor| sensor.component.pack() != pack);
         webhooks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn sensors_run_within_the_pack_ceilings() {
+        let text = "name = \"p\"\nversion = \"1.0.0\"\n[capabilities]\nmemory = \"16MiB\"\ntimeout = \"5s\"\n";
+        let manifest = Manifest::from_toml(text, Path::new("pack.toml")).expect("manifest");
+        let limits = sensor_limits(&manifest);
+        assert_eq!((limits.memory_bytes, limits.timeout), (16 << 20, Duration::from_secs(5)));
+        let plain =
+            Manifest::from_toml("name = \"p\"\nversion = \"1.0.0\"\n", Path::new("pack.toml"))
+                .expect("manifest");
+        assert_eq!(sensor_limits(&plain), Limits::default());
     }
 }
