@@ -369,3 +369,46 @@ async fn the_config_is_checked_against_the_schema_and_served_to_the_pack() {
     packs.remove("demo", false, "test").await.expect("remove");
     assert_eq!(configs.config("demo"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_capability_fails_the_execution_without_retries() {
+    let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
+    let manifest = r#"
+name = "caps"
+version = "1.0.0"
+
+[actions.secret]
+parameters = { type = "object", required = ["name"], properties = { name = { type = "string" } } }
+policy = { retry = { on = ["failure"], count = 3, delay = "10ms" } }
+"#;
+    let files = BundleFiles { manifest: manifest.to_owned(), ..BundleFiles::default() };
+    let component = std::fs::read(squall_tests::CAPS_GUEST).expect("caps guest");
+    let bundle = assemble(&component, &files, "caps.wasm").expect("assemble");
+    host.packs
+        .install(InstallRequest {
+            bundle,
+            origin: "caps.wasm".into(),
+            grants: Grants::default(),
+            allow_unsigned: true,
+            config: Value::Null,
+            actor: "test".into(),
+        })
+        .await
+        .expect("install");
+    let parameters = json!({"name": "token"}).as_object().cloned().expect("object");
+    let id = host.engine.request("caps.secret", parameters).await.expect("requested");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let execution = loop {
+        let execution =
+            host.store.read().expect("read").execution(id).expect("read").expect("stored");
+        if execution.status.is_finished() {
+            break execution;
+        }
+        assert!(Instant::now() < deadline, "stuck in {:?}", execution.status);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(execution.status, ExecutionStatus::Failed);
+    assert!(execution.error.as_deref().is_some_and(|e| e.starts_with("denied: ")), "{execution:?}");
+    assert_eq!((execution.attempt, execution.retries.len()), (1, 0), "a denial is not retried");
+    host.stop().await;
+}

@@ -21,7 +21,7 @@ use super::webhooks::{self, WebhookError, WebhookReply, WebhookSensors};
 use crate::pack::{CrashPolicy, OverLimit, RetryOn};
 use crate::rules::RuleIndex;
 use crate::runtime::WebhookRequest;
-use crate::runtime::{ActionRequest, InvokeError, LogBuffer};
+use crate::runtime::{ActionRequest, InvokeError, LogBuffer, PackErrorKind};
 use crate::store::{
     Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, Tx, WriteError,
     now_millis,
@@ -102,6 +102,9 @@ pub(super) struct Ending {
 #[derive(Clone)]
 pub(super) enum Failure {
     Failed(String),
+    /// Failed in a way another attempt cannot mend: the pack was denied a
+    /// capability or called its input invalid. Never retried.
+    Refused(String),
     Timeout(String),
     Canceled,
 }
@@ -483,6 +486,11 @@ impl Shared {
                     Ok(output) => serde_json::from_str(&output)
                         .map_err(|e| Failure::Failed(format!("output is not JSON: {e}"))),
                     Err(error @ InvokeError::Timeout { .. }) => Err(Failure::Timeout(error.to_string())),
+                    Err(InvokeError::Pack(error))
+                        if matches!(error.kind, PackErrorKind::Denied | PackErrorKind::InvalidInput) =>
+                    {
+                        Err(Failure::Refused(InvokeError::Pack(error).to_string()))
+                    }
                     Err(error) => Err(Failure::Failed(error.to_string())),
                 };
                 Ending { result, logs: invocation.logs }
@@ -541,18 +549,20 @@ impl Shared {
             .iter()
             .map(|r| ExecutionLog { level: r.level.to_string(), message: r.message.clone() })
             .collect();
+        let retryable = !matches!(ending.result, Err(Failure::Refused(_)));
         let (status, error) = match ending.result {
             Ok(output) => {
                 execution.result = Some(output);
                 (ExecutionStatus::Succeeded, None)
             }
             Err(Failure::Failed(message)) => (ExecutionStatus::Failed, Some(message)),
+            Err(Failure::Refused(message)) => (ExecutionStatus::Failed, Some(message)),
             Err(Failure::Timeout(message)) => (ExecutionStatus::Timeout, Some(message)),
             Err(Failure::Canceled) => {
                 (ExecutionStatus::Canceled, Some("canceled on request".into()))
             }
         };
-        if let Some(delay) = self.retry_delay(&execution, status) {
+        if let Some(delay) = self.retry_delay(&execution, status).filter(|_| retryable) {
             execution.retries.push(Attempt {
                 attempt: execution.attempt,
                 status,
