@@ -508,7 +508,7 @@ async fn server() -> Server {
                 "/echo" => axum::Json(request).into_response(),
                 "/missing" => (StatusCode::NOT_FOUND, "no such thing").into_response(),
                 "/slow" => {
-                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    tokio::time::sleep(Duration::from_secs(5)).await;
                     "too late".into_response()
                 }
                 _ => "plain text".into_response(),
@@ -667,12 +667,12 @@ async fn http_sends_method_headers_and_body() {
 async fn http_gives_up_after_timeout_seconds() {
     let server = server().await;
     let (_runtime, http) = http_pack(&[&server.url]);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let params = json!({"url": format!("{}/slow", server.url), "timeout_seconds": 0.3});
     let error = http_request(&http, params).await.expect_err("timed out");
     assert!(error.starts_with("timeout: "), "{error}");
     // Well before the server's 5 s answer (generous bound: shared machines).
-    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
