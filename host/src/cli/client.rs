@@ -46,12 +46,14 @@ pub(crate) struct Remote {
     pub(crate) json: bool,
 }
 
-/// The client's config file: `url` and `api_key`, both optional.
+/// The client's config file: `url`, `api_key` and the default pack
+/// `registry`, all optional.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
     url: Option<String>,
     api_key: Option<String>,
+    pub(crate) registry: Option<String>,
 }
 
 /// Where the key sent came from, to say so when the server refuses it.
@@ -113,7 +115,10 @@ fn read_config(path: &Path) -> anyhow::Result<Option<ConfigFile>> {
         Err(error) => bail!("cannot read the config file {}: {error}", path.display()),
     };
     let config = toml::from_str(&text).with_context(|| {
-        format!("{}: expected TOML with `url` and `api_key` (both optional)", path.display())
+        format!(
+            "{}: expected TOML with `url`, `api_key` and `registry` (all optional)",
+            path.display()
+        )
     })?;
     Ok(Some(config))
 }

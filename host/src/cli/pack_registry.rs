@@ -30,11 +30,16 @@ pub(crate) struct RegistryOpts {
 }
 
 impl RegistryOpts {
-    /// `--registry`, else `$SQUALL_REGISTRY`, else `None`.
+    /// `--registry`, else `$SQUALL_REGISTRY`, else `registry` in the
+    /// client's config file, else `None`.
     fn default_registry(&self) -> Option<String> {
         self.registry
             .clone()
             .or_else(|| std::env::var("SQUALL_REGISTRY").ok())
+            .or_else(|| {
+                let inputs = super::client::Inputs::gather().ok()?;
+                inputs.config?.1.registry
+            })
             .map(|r| r.trim().trim_end_matches('/').to_owned())
             .filter(|r| !r.is_empty())
     }
@@ -43,8 +48,8 @@ impl RegistryOpts {
     fn require_registry(&self, why: &str) -> anyhow::Result<String> {
         self.default_registry().with_context(|| {
             format!(
-                "{why} needs a registry: pass --registry REGISTRY (e.g. --registry ghcr.io/acme) \
-                 or set SQUALL_REGISTRY"
+                "{why} needs a registry: pass --registry REGISTRY (e.g. --registry ghcr.io/acme), \
+                 set SQUALL_REGISTRY, or put `registry = \"…\"` in the client config file"
             )
         })
     }
