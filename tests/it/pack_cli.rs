@@ -210,7 +210,14 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     server.remote(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
     let trusted = server.remote(&["trust", "list", "--json"]).await.json();
     assert_eq!(trusted[0]["name"], "publisher");
-    let installed = server.remote(&["pack", "install", path, "--yes"]).await;
+    // Installed from a URL this time (plain http is accepted on loopback).
+    let bytes = std::fs::read(&bundle).expect("bundle");
+    let app = axum::Router::new()
+        .route("/github.wasm", axum::routing::get(move || std::future::ready(bytes.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    let url = format!("http://{}/github.wasm", listener.local_addr().expect("address"));
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let installed = server.remote(&["pack", "install", &url, "--yes"]).await;
     assert!(installed.ok().starts_with("installed github 0.1.0"), "{}", installed.stdout);
     let rule = server.remote(&["rule", "get", "github.log_push", "--json"]).await.json();
     assert_eq!(rule["ref"], "github.log_push", "{rule}");
