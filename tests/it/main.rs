@@ -30,3 +30,4 @@ mod timers;
 mod triggers;
 mod webhooks;
 mod workflow_dsl;
+mod workflow_run;

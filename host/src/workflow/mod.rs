@@ -8,6 +8,8 @@
 //! `validate.rs` holds the semantic checks and `graph.rs` the task graph
 //! and its text rendering (`squall workflow inspect`).
 
+mod conductor;
+mod eval;
 mod expr;
 mod graph;
 mod lines;
@@ -16,6 +18,10 @@ mod validate;
 
 use std::fmt;
 
+pub use conductor::{
+    Command, Conductor, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution,
+    TaskId, TaskStatus, WorkflowState, WorkflowStatus,
+};
 pub use expr::{FUNCTIONS, has_expression, to_jinja};
 pub use graph::{Edge, TaskGraph, render};
 pub use model::{

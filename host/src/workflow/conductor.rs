@@ -1,0 +1,958 @@
+//! The conductor: Orquesta's workflow semantics as a pure state machine.
+//! Events in (an action finished, a timer fired), commands out (run this
+//! action, wake me later); no IO. Everything needed to resume lives in
+//! [`WorkflowState`], which serializes, so the engine can persist it after
+//! every step and rebuild the conductor with [`Conductor::resume`].
+//!
+//! The semantics follow Orquesta's `conducting.py` (`WorkflowConductor`,
+//! `WorkflowState`), `machines.py` and `specs/native/v1/models.py`:
+//!
+//! - Contexts are kept as a list; each task execution names the contexts
+//!   it starts from (`ctxs`), merged in order (top-level keys replaced,
+//!   no deep merge). Context 0 holds the input and the vars.
+//! - Ready tasks are dispatched sorted by task name, then route
+//!   (`get_next_tasks`).
+//! - When a task completes, its transitions are evaluated in order; each
+//!   whose `when` holds publishes (each entry sees the ones before it in
+//!   the same transition, all start from the task's context) into a new
+//!   context, and stages its `do` targets with that context appended.
+//! - A task with several inbound tasks and no `join` is a split: each
+//!   arriving branch gets its own route, so the task runs once per branch.
+//!   A `join` task waits on its route for all (or N) inbound tasks; its
+//!   context is the merge of the inbound contexts.
+//! - A failed task is remediated when a matching transition leads
+//!   somewhere other than `continue`; otherwise the workflow fails.
+//!   `noop` remediates, `fail` fails the workflow (tasks staged next to it
+//!   still run), `retry` retries up to 3 times without delay.
+//! - `retry` is evaluated when the task completes: with no `when`, on
+//!   failure; with `when`, whenever it holds (against the completed
+//!   result); at most `count` times, `delay` seconds apart.
+//! - with-items runs one action per item, at most `concurrency` in
+//!   flight; its result is the list of item results in item order (null
+//!   for items never run); after an item failed no further item starts,
+//!   and the task fails once no item is in flight any more.
+//! - When the workflow completes (either way) the output is rendered from
+//!   the terminal context: the merge of the contexts of the terminal task
+//!   executions (those without transitions, engine commands, and the task
+//!   that completed the workflow). On failure the output holds what
+//!   rendered; what did not render is in [`WorkflowState::errors`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::eval::{self, Scope};
+use super::graph::TaskGraph;
+use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
+
+/// A task on a route: route 0 is the workflow's main line; each arrival at
+/// a split task opens a new route.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskId {
+    pub name: String,
+    pub route: usize,
+}
+
+impl TaskId {
+    pub fn new(name: &str, route: usize) -> TaskId {
+        TaskId { name: name.to_owned(), route }
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.route == 0 {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}@{}", self.name, self.route)
+        }
+    }
+}
+
+/// What the conductor asks the engine to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Run `action` with `input`; report with `on_action_finished(task,
+    /// item, ..)`. `item` is the item index of a with-items task.
+    RunAction { task: TaskId, action: String, input: Value, item: Option<usize> },
+    /// Call `on_timer(task)` after `seconds` (a task's `delay` or a retry's).
+    Wait { task: TaskId, seconds: f64 },
+}
+
+/// How an action ended, with its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConductorError {
+    #[error("missing required input: {}", .0.join(", "))]
+    MissingInput(Vec<String>),
+    #[error("unknown input: {}", .0.join(", "))]
+    UnknownInput(Vec<String>),
+    #[error("{0}")]
+    Expression(String),
+    #[error("task `{0}` has no action running")]
+    NotRunning(String),
+    #[error("task `{0}` has no item {1}")]
+    NoSuchItem(String, usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// A join waiting for its inbound tasks.
+    Waiting,
+    /// Ready, not yet dispatched (only between steps of one event).
+    Staged,
+    /// Waiting for its delay (or its retry delay) to pass.
+    Delayed,
+    Running,
+    Succeeded,
+    Failed,
+    /// Never ran: the workflow failed first.
+    Skipped,
+}
+
+impl TaskStatus {
+    fn active(self) -> bool {
+        matches!(self, TaskStatus::Staged | TaskStatus::Delayed | TaskStatus::Running)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Running | TaskStatus::Delayed | TaskStatus::Staged => "running",
+            TaskStatus::Waiting | TaskStatus::Skipped => "null",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One item of a with-items task execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub status: ItemStatus,
+    pub action: String,
+    pub input: Value,
+    pub result: Value,
+}
+
+/// The retry policy of one task execution, its expressions evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryState {
+    pub when: Option<String>,
+    pub count: u64,
+    pub delay: f64,
+    pub tally: u64,
+}
+
+/// One execution of a task (or an engine command) on a route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskExecution {
+    pub id: TaskId,
+    /// Indexes into [`WorkflowState::contexts`], merged in order.
+    pub ctxs: Vec<usize>,
+    pub status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub result: Value,
+    /// Inbound tasks whose transitions arrived (joins).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub arrived: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemState>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryState>,
+    /// Staged next to a `fail`: runs although the workflow failed.
+    #[serde(default)]
+    pub run_on_fail: bool,
+    /// Part of the terminal context the output is rendered from.
+    #[serde(default)]
+    pub term: bool,
+    /// An engine command (`continue`, `noop`, `fail`) rather than a task.
+    #[serde(default)]
+    pub command: bool,
+}
+
+/// Everything needed to resume a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowState {
+    pub status: WorkflowStatus,
+    pub contexts: Vec<Map<String, Value>>,
+    /// Each route as the transitions (`task.next[i]`) that opened it.
+    pub routes: Vec<Vec<String>>,
+    /// Task executions in the order they were staged.
+    pub sequence: Vec<TaskExecution>,
+    pub errors: Vec<Value>,
+    pub output: Option<Value>,
+}
+
+#[derive(Debug)]
+pub struct Conductor<'w> {
+    workflow: &'w Workflow,
+    graph: TaskGraph,
+    state: WorkflowState,
+    /// The task execution completed last in this step: terminal if the
+    /// workflow completes with it.
+    last: Option<usize>,
+}
+
+type Commands = Vec<Command>;
+
+impl<'w> Conductor<'w> {
+    /// Starts a workflow: input checked and completed with its defaults,
+    /// vars rendered, start tasks dispatched.
+    pub fn start(
+        workflow: &'w Workflow,
+        mut input: Map<String, Value>,
+    ) -> Result<(Self, Commands), ConductorError> {
+        let unknown: Vec<String> = input
+            .keys()
+            .filter(|k| workflow.input.iter().all(|b| &b.name != *k))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ConductorError::UnknownInput(unknown));
+        }
+        let mut ctx = Map::new();
+        let mut missing = Vec::new();
+        for binding in &workflow.input {
+            let value = match (input.remove(&binding.name), &binding.value) {
+                (Some(value), _) => value,
+                (None, Some(default)) => {
+                    let scope = Scope { ctx: Some(&ctx), ..Scope::default() };
+                    eval::value(default, &scope).map_err(|e| {
+                        ConductorError::Expression(format!("input `{}`: {e}", binding.name))
+                    })?
+                }
+                (None, None) => {
+                    missing.push(binding.name.clone());
+                    continue;
+                }
+            };
+            ctx.insert(binding.name.clone(), value);
+        }
+        if !missing.is_empty() {
+            return Err(ConductorError::MissingInput(missing));
+        }
+        for binding in &workflow.vars {
+            let scope = Scope { ctx: Some(&ctx), ..Scope::default() };
+            let value = match &binding.value {
+                Some(value) => eval::value(value, &scope).map_err(|e| {
+                    ConductorError::Expression(format!("vars `{}`: {e}", binding.name))
+                })?,
+                None => Value::Null,
+            };
+            ctx.insert(binding.name.clone(), value);
+        }
+        let graph = TaskGraph::new(workflow);
+        let state = WorkflowState {
+            status: WorkflowStatus::Running,
+            contexts: vec![ctx],
+            routes: vec![Vec::new()],
+            sequence: Vec::new(),
+            errors: Vec::new(),
+            output: None,
+        };
+        let mut conductor = Conductor { workflow, graph, state, last: None };
+        let mut start = conductor.graph.start.clone();
+        start.sort();
+        for name in start {
+            conductor.push(TaskId::new(&name, 0), vec![0], TaskStatus::Staged);
+        }
+        let mut commands = Vec::new();
+        conductor.advance(&mut commands);
+        Ok((conductor, commands))
+    }
+
+    pub fn resume(workflow: &'w Workflow, state: WorkflowState) -> Self {
+        Conductor { workflow, graph: TaskGraph::new(workflow), state, last: None }
+    }
+
+    pub fn status(&self) -> WorkflowStatus {
+        self.state.status
+    }
+
+    pub fn output(&self) -> Option<&Value> {
+        self.state.output.as_ref()
+    }
+
+    pub fn state(&self) -> &WorkflowState {
+        &self.state
+    }
+
+    /// Actions and timers the conductor still expects to hear about. A
+    /// failed workflow may still have some (Orquesta fails at once; what
+    /// was in flight finishes, and tasks staged next to `fail` run).
+    pub fn in_flight(&self) -> usize {
+        self.state.sequence.iter().filter(|t| t.status.active()).count()
+    }
+
+    pub fn on_action_finished(
+        &mut self,
+        task: &TaskId,
+        item: Option<usize>,
+        outcome: Outcome,
+    ) -> Result<Commands, ConductorError> {
+        let index = self
+            .state
+            .sequence
+            .iter()
+            .rposition(|t| &t.id == task && t.status == TaskStatus::Running)
+            .ok_or_else(|| ConductorError::NotRunning(task.to_string()))?;
+        let mut commands = Vec::new();
+        let (failed, result) = match outcome {
+            Outcome::Succeeded(result) => (false, result),
+            Outcome::Failed(result) => (true, result),
+        };
+        match (item, self.state.sequence[index].items.is_some()) {
+            (Some(i), true) => {
+                let execution = &mut self.state.sequence[index];
+                let items = execution.items.as_mut().expect("checked");
+                let entry = items
+                    .get_mut(i)
+                    .filter(|e| e.status == ItemStatus::Running)
+                    .ok_or_else(|| ConductorError::NoSuchItem(task.to_string(), i))?;
+                entry.status = if failed { ItemStatus::Failed } else { ItemStatus::Succeeded };
+                entry.result = result;
+                let active = items.iter().any(|e| e.status == ItemStatus::Running);
+                let any_failed = items.iter().any(|e| e.status == ItemStatus::Failed);
+                let pending = items.iter().any(|e| e.status == ItemStatus::Pending);
+                if !active && (any_failed || !pending) {
+                    let results: Vec<Value> = items.iter().map(|e| e.result.clone()).collect();
+                    let status =
+                        if any_failed { TaskStatus::Failed } else { TaskStatus::Succeeded };
+                    self.complete(index, status, Value::Array(results), &mut commands);
+                } else {
+                    self.dispatch_items(index, &mut commands);
+                }
+            }
+            (None, false) => {
+                let status = if failed { TaskStatus::Failed } else { TaskStatus::Succeeded };
+                self.complete(index, status, result, &mut commands);
+            }
+            (item, _) => {
+                return Err(ConductorError::NoSuchItem(task.to_string(), item.unwrap_or(0)));
+            }
+        }
+        self.advance(&mut commands);
+        Ok(commands)
+    }
+
+    pub fn on_timer(&mut self, task: &TaskId) -> Result<Commands, ConductorError> {
+        let mut commands = Vec::new();
+        let Some(index) = self
+            .state
+            .sequence
+            .iter()
+            .rposition(|t| &t.id == task && t.status == TaskStatus::Delayed)
+        else {
+            // A timer of a task the failed workflow dropped.
+            return Ok(commands);
+        };
+        self.run(index, &mut commands);
+        self.advance(&mut commands);
+        Ok(commands)
+    }
+
+    fn task(&self, name: &str) -> &'w Task {
+        self.workflow.task(name).expect("tasks come from the workflow")
+    }
+
+    fn push(&mut self, id: TaskId, ctxs: Vec<usize>, status: TaskStatus) -> usize {
+        self.state.sequence.push(TaskExecution {
+            id,
+            ctxs,
+            status,
+            result: Value::Null,
+            arrived: BTreeSet::new(),
+            items: None,
+            concurrency: None,
+            retry: None,
+            run_on_fail: false,
+            term: false,
+            command: false,
+        });
+        self.state.sequence.len() - 1
+    }
+
+    fn context(&self, ctxs: &[usize]) -> Map<String, Value> {
+        let mut merged = Map::new();
+        for index in ctxs {
+            for (key, value) in &self.state.contexts[*index] {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        merged
+    }
+
+    /// The last status of each task on `route` (and the routes it came
+    /// from), for `task_status()`.
+    fn statuses(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for execution in self.state.sequence.iter().filter(|t| !t.command) {
+            out.insert(execution.id.name.clone(), execution.status.name().to_owned());
+        }
+        out
+    }
+
+    fn error(&mut self, task: Option<&TaskId>, message: String) {
+        let mut entry = Map::new();
+        entry.insert("type".into(), "error".into());
+        entry.insert("message".into(), message.into());
+        if let Some(task) = task {
+            entry.insert("task_id".into(), task.name.clone().into());
+            entry.insert("route".into(), task.route.into());
+        }
+        self.state.errors.push(Value::Object(entry));
+    }
+
+    fn count(&self, count: &Count, ctx: &Map<String, Value>) -> Result<f64, String> {
+        match count {
+            Count::Fixed(n) => Ok(*n as f64),
+            Count::Expr(text) => {
+                let value = eval::text(text, &Scope { ctx: Some(ctx), ..Scope::default() })?;
+                value
+                    .as_f64()
+                    .filter(|n| *n >= 0.0)
+                    .ok_or_else(|| format!("`{text}` is {value}, not a non-negative number"))
+            }
+        }
+    }
+
+    /// Dispatches every staged task, sorted by name and route, until
+    /// nothing changes; then decides whether the workflow completed.
+    fn advance(&mut self, commands: &mut Commands) {
+        loop {
+            let mut ready: Vec<usize> = (0..self.state.sequence.len())
+                .filter(|i| self.state.sequence[*i].status == TaskStatus::Staged)
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            ready.sort_by(|a, b| self.state.sequence[*a].id.cmp(&self.state.sequence[*b].id));
+            for index in ready {
+                if self.state.status != WorkflowStatus::Running
+                    && !self.state.sequence[index].run_on_fail
+                {
+                    self.state.sequence[index].status = TaskStatus::Skipped;
+                    continue;
+                }
+                self.dispatch(index, commands);
+            }
+        }
+        if self.state.status == WorkflowStatus::Running && self.in_flight() == 0 {
+            let waiting: Vec<TaskId> = self
+                .state
+                .sequence
+                .iter()
+                .filter(|t| t.status == TaskStatus::Waiting)
+                .map(|t| t.id.clone())
+                .collect();
+            for id in &waiting {
+                self.error(
+                    Some(id),
+                    format!("UnreachableJoinError: the join task `{}` is unreachable", id.name),
+                );
+            }
+            let status =
+                if waiting.is_empty() { WorkflowStatus::Succeeded } else { WorkflowStatus::Failed };
+            self.finish(status);
+        }
+    }
+
+    /// Starts a staged task: its delay first, then its action(s).
+    fn dispatch(&mut self, index: usize, commands: &mut Commands) {
+        let id = self.state.sequence[index].id.clone();
+        let task = self.task(&id.name);
+        let ctx = self.context(&self.state.sequence[index].ctxs);
+        if let Some(retry) = &task.retry {
+            let evaluated = self.count(&retry.count, &ctx).and_then(|count| {
+                let delay = match &retry.delay {
+                    Some(delay) => self.count(delay, &ctx)?,
+                    None => 0.0,
+                };
+                Ok(RetryState { when: retry.when.clone(), count: count as u64, delay, tally: 0 })
+            });
+            match evaluated {
+                Ok(retry) => self.state.sequence[index].retry = Some(retry),
+                Err(e) => return self.render_failed(index, format!("retry: {e}")),
+            }
+        } else if let Some(transition) =
+            task.next.iter().find(|t| t.targets.contains(&Target::Command(EngineCommand::Retry)))
+        {
+            // `do: retry`: Orquesta's composer turns it into a retry policy.
+            self.state.sequence[index].retry = Some(RetryState {
+                when: Some(transition.when.clone().unwrap_or_else(|| "<% completed() %>".into())),
+                count: 3,
+                delay: 0.0,
+                tally: 0,
+            });
+        }
+        let delay = match &task.delay {
+            Some(delay) => match self.count(delay, &ctx) {
+                Ok(delay) => delay,
+                Err(e) => return self.render_failed(index, format!("delay: {e}")),
+            },
+            None => 0.0,
+        };
+        if delay > 0.0 {
+            self.state.sequence[index].status = TaskStatus::Delayed;
+            commands.push(Command::Wait { task: id, seconds: delay });
+        } else {
+            self.run(index, commands);
+        }
+    }
+
+    /// A task whose fields did not render fails the workflow (Orquesta's
+    /// `fail_on_task_rendering`).
+    fn render_failed(&mut self, index: usize, message: String) {
+        let id = self.state.sequence[index].id.clone();
+        self.error(Some(&id), message);
+        self.state.sequence[index].status = TaskStatus::Failed;
+        self.state.sequence[index].term = true;
+        self.finish(WorkflowStatus::Failed);
+    }
+
+    /// Renders the task's action and input (per item for with-items) and
+    /// emits the actions to run.
+    fn run(&mut self, index: usize, commands: &mut Commands) {
+        let id = self.state.sequence[index].id.clone();
+        let task = self.task(&id.name);
+        self.state.sequence[index].status = TaskStatus::Running;
+        let ctx = self.context(&self.state.sequence[index].ctxs);
+        let statuses = self.statuses();
+        let Some(action) = &task.action else {
+            // A task without action succeeds at once.
+            let mut none = Vec::new();
+            self.complete(index, TaskStatus::Succeeded, Value::Null, &mut none);
+            commands.extend(none);
+            return;
+        };
+        let input: Map<String, Value> = task.input.iter().cloned().collect();
+        let input = Value::Object(input);
+        let Some(with) = &task.with else {
+            let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..Scope::default() };
+            let rendered = eval::text(action, &scope).and_then(|action| {
+                let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
+                Ok((action, eval::value(&input, &scope)?))
+            });
+            match rendered {
+                Ok((action, input)) => {
+                    commands.push(Command::RunAction { task: id, action, input, item: None })
+                }
+                Err(e) => self.render_failed(index, e),
+            }
+            return;
+        };
+        let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..Scope::default() };
+        let items = match eval::text(&with.items, &scope) {
+            Ok(Value::Array(items)) => items,
+            Ok(other) => {
+                return self.render_failed(
+                    index,
+                    format!("with items `{}` is {other}, not a list", with.items),
+                );
+            }
+            Err(e) => return self.render_failed(index, e),
+        };
+        let concurrency = match &with.concurrency {
+            Some(c) => match self.count(c, &ctx) {
+                Ok(c) => Some((c as u64).max(1)),
+                Err(e) => return self.render_failed(index, format!("concurrency: {e}")),
+            },
+            None => None,
+        };
+        let mut states = Vec::new();
+        for item in items {
+            let item = match (&with.keys[..], item) {
+                ([], item) => item,
+                (keys, Value::Array(values)) => {
+                    Value::Object(keys.iter().cloned().zip(values).collect::<Map<String, Value>>())
+                }
+                ([key], item) => Value::Object([(key.clone(), item)].into_iter().collect()),
+                (_, item) => item,
+            };
+            let scope = Scope {
+                ctx: Some(&ctx),
+                statuses: Some(&statuses),
+                item: Some(&item),
+                ..Scope::default()
+            };
+            let rendered = eval::text(action, &scope).and_then(|action| {
+                let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
+                Ok((action, eval::value(&input, &scope)?))
+            });
+            match rendered {
+                Ok((action, input)) => states.push(ItemState {
+                    status: ItemStatus::Pending,
+                    action,
+                    input,
+                    result: Value::Null,
+                }),
+                Err(e) => return self.render_failed(index, e),
+            }
+        }
+        if states.is_empty() {
+            let mut none = Vec::new();
+            self.complete(index, TaskStatus::Succeeded, Value::Array(Vec::new()), &mut none);
+            commands.extend(none);
+            return;
+        }
+        let execution = &mut self.state.sequence[index];
+        execution.items = Some(states);
+        execution.concurrency = concurrency;
+        self.dispatch_items(index, commands);
+    }
+
+    /// Starts pending items while fewer than `concurrency` are in flight.
+    fn dispatch_items(&mut self, index: usize, commands: &mut Commands) {
+        let execution = &mut self.state.sequence[index];
+        let id = execution.id.clone();
+        let limit = execution.concurrency.map_or(usize::MAX, |c| c as usize);
+        let Some(items) = execution.items.as_mut() else { return };
+        if items.iter().any(|e| e.status == ItemStatus::Failed) {
+            // After a failed item nothing more starts; the task fails once
+            // the items in flight are done.
+            return;
+        }
+        let mut running = items.iter().filter(|e| e.status == ItemStatus::Running).count();
+        for (i, entry) in items.iter_mut().enumerate() {
+            if running >= limit {
+                break;
+            }
+            if entry.status == ItemStatus::Pending {
+                entry.status = ItemStatus::Running;
+                running += 1;
+                commands.push(Command::RunAction {
+                    task: id.clone(),
+                    action: entry.action.clone(),
+                    input: entry.input.clone(),
+                    item: Some(i),
+                });
+            }
+        }
+    }
+
+    /// A task execution completed: retry, or evaluate its transitions.
+    fn complete(
+        &mut self,
+        index: usize,
+        status: TaskStatus,
+        result: Value,
+        commands: &mut Commands,
+    ) {
+        let id = self.state.sequence[index].id.clone();
+        let task = self.task(&id.name);
+        {
+            let execution = &mut self.state.sequence[index];
+            execution.status = status;
+            execution.result = result.clone();
+        }
+        self.last = Some(index);
+        if status == TaskStatus::Failed {
+            self.error(Some(&id), "Execution failed. See result for details.".to_owned());
+            if let Some(Value::Object(entry)) = self.state.errors.last_mut() {
+                entry.insert("result".into(), result.clone());
+            }
+        }
+        let ctx = self.context(&self.state.sequence[index].ctxs);
+        let statuses = self.statuses();
+        let scope = Scope {
+            ctx: Some(&ctx),
+            status: Some(status.name()),
+            result: Some(&result),
+            statuses: Some(&statuses),
+            item: None,
+        };
+        if self.state.status == WorkflowStatus::Running
+            && let Some(retry) = self.state.sequence[index].retry.clone()
+            && retry.tally < retry.count
+        {
+            let again = match &retry.when {
+                None => Ok(status == TaskStatus::Failed),
+                Some(when) => eval::text(when, &scope).map(|v| eval::truthy(&v)),
+            };
+            match again {
+                Ok(true) => {
+                    let execution = &mut self.state.sequence[index];
+                    if let Some(r) = execution.retry.as_mut() {
+                        r.tally += 1;
+                    }
+                    execution.result = Value::Null;
+                    execution.items = None;
+                    if retry.delay > 0.0 {
+                        execution.status = TaskStatus::Delayed;
+                        commands.push(Command::Wait { task: id, seconds: retry.delay });
+                    } else {
+                        self.run(index, commands);
+                    }
+                    return;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.error(Some(&id), format!("retry when: {e}"));
+                    self.finish(WorkflowStatus::Failed);
+                }
+            }
+        }
+        if task.next.is_empty() {
+            self.state.sequence[index].term = true;
+        }
+        let mut remediated = false;
+        let mut manual_fail = false;
+        let mut staged_here = Vec::new();
+        let route = id.route;
+        let base = self.state.sequence[index].ctxs.clone();
+        for (t, transition) in task.next.iter().enumerate() {
+            let holds = match &transition.when {
+                None => Ok(true),
+                Some(when) => eval::text(when, &scope).map(|v| eval::truthy(&v)),
+            };
+            let holds = match holds {
+                Ok(holds) => holds,
+                Err(e) => {
+                    self.error(Some(&id), format!("next[{t}].when: {e}"));
+                    self.finish(WorkflowStatus::Failed);
+                    continue;
+                }
+            };
+            let targets: Vec<&Target> = transition
+                .targets
+                .iter()
+                .filter(|t| **t != Target::Command(EngineCommand::Retry))
+                .collect();
+            if !holds || (targets.is_empty() && !transition.targets.is_empty()) {
+                continue;
+            }
+            // Publish: each entry sees the ones before it.
+            let mut rolling = ctx.clone();
+            let mut published = Map::new();
+            let mut failed = false;
+            for binding in &transition.publish {
+                let value = binding.value.clone().unwrap_or(Value::Null);
+                let scope = Scope { ctx: Some(&rolling), ..scope.clone() };
+                match eval::value(&value, &scope) {
+                    Ok(value) => {
+                        rolling.insert(binding.name.clone(), value.clone());
+                        published.insert(binding.name.clone(), value);
+                    }
+                    Err(e) => {
+                        self.error(Some(&id), format!("publish `{}`: {e}", binding.name));
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                self.finish(WorkflowStatus::Failed);
+                continue;
+            }
+            let mut ctxs = base.clone();
+            if !published.is_empty() {
+                self.state.contexts.push(published);
+                ctxs.push(self.state.contexts.len() - 1);
+            }
+            let continue_only = targets.is_empty();
+            let targets: Vec<Target> = if continue_only {
+                vec![Target::Command(EngineCommand::Continue)]
+            } else {
+                targets.into_iter().cloned().collect()
+            };
+            for target in targets {
+                match target {
+                    Target::Task(next) => {
+                        remediated = true;
+                        if let Some(staged) = self.stage(&id.name, t, &next, route, &ctxs) {
+                            staged_here.push(staged);
+                        }
+                    }
+                    Target::Command(command) => {
+                        if command != EngineCommand::Continue {
+                            remediated = true;
+                        }
+                        manual_fail |= command == EngineCommand::Fail;
+                        let status = if command == EngineCommand::Fail {
+                            TaskStatus::Failed
+                        } else {
+                            TaskStatus::Succeeded
+                        };
+                        let at =
+                            self.push(TaskId::new(command.name(), route), ctxs.clone(), status);
+                        self.state.sequence[at].command = true;
+                        self.state.sequence[at].term = true;
+                    }
+                }
+            }
+        }
+        if manual_fail {
+            for staged in staged_here {
+                if self.state.sequence[staged].status == TaskStatus::Staged {
+                    self.state.sequence[staged].run_on_fail = true;
+                }
+            }
+        }
+        if manual_fail || (status == TaskStatus::Failed && !remediated) {
+            self.state.sequence[index].term = true;
+            self.finish(WorkflowStatus::Failed);
+        }
+    }
+
+    /// Stages `next` reached from `from.next[transition]` on `route` with
+    /// the contexts `ctxs`; the index of the execution when it is ready.
+    fn stage(
+        &mut self,
+        from: &str,
+        transition: usize,
+        next: &str,
+        route: usize,
+        ctxs: &[usize],
+    ) -> Option<usize> {
+        let target = self.task(next);
+        let inbound = self.graph.inbound(next).len();
+        let route = if target.join.is_none() && inbound > 1 && !self.in_cycle(next) {
+            // A split: each arriving branch opens its own route.
+            let mut path = self.state.routes[route].clone();
+            let step = format!("{from}.next[{transition}]");
+            if !path.contains(&step) {
+                path.push(step);
+            }
+            match self.state.routes.iter().position(|r| *r == path) {
+                Some(existing) => existing,
+                None => {
+                    self.state.routes.push(path);
+                    self.state.routes.len() - 1
+                }
+            }
+        } else {
+            route
+        };
+        let id = TaskId::new(next, route);
+        if target.join.is_some()
+            && self.state.sequence.iter().any(|t| {
+                t.id == id && !matches!(t.status, TaskStatus::Waiting | TaskStatus::Staged)
+            })
+        {
+            // The join already ran on this route: a late branch is spent.
+            return None;
+        }
+        let waiting = self.state.sequence.iter().rposition(|t| {
+            t.id == id && matches!(t.status, TaskStatus::Waiting | TaskStatus::Staged)
+        });
+        let index = match waiting {
+            Some(index) => {
+                // Already staged: add this branch's contexts (without the
+                // initial one, which would undo its publishes).
+                let extra: Vec<usize> = ctxs.iter().copied().filter(|c| *c != 0).collect();
+                self.state.sequence[index].ctxs.extend(extra);
+                index
+            }
+            None => {
+                let status =
+                    if target.join.is_some() { TaskStatus::Waiting } else { TaskStatus::Staged };
+                self.push(id, ctxs.to_vec(), status)
+            }
+        };
+        let execution = &mut self.state.sequence[index];
+        execution.arrived.insert(from.to_owned());
+        if let Some(join) = target.join {
+            let needed = match join {
+                Join::All => inbound,
+                Join::Count(n) => n as usize,
+            };
+            if execution.status == TaskStatus::Waiting && execution.arrived.len() >= needed {
+                execution.status = TaskStatus::Staged;
+            }
+        }
+        (execution.status == TaskStatus::Staged).then_some(index)
+    }
+
+    fn in_cycle(&self, task: &str) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<&str> = vec![task];
+        while let Some(current) = queue.pop() {
+            for edge in self.graph.outbound(current) {
+                if let Target::Task(next) = &edge.to {
+                    if next == task {
+                        return true;
+                    }
+                    if seen.insert(next.as_str()) {
+                        queue.push(next);
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// The workflow completed: drop what has not started (unless staged
+    /// next to `fail`) and render the output from the terminal context.
+    fn finish(&mut self, status: WorkflowStatus) {
+        if self.state.status != WorkflowStatus::Running {
+            return;
+        }
+        self.state.status = status;
+        if let Some(last) = self.last {
+            self.state.sequence[last].term = true;
+        }
+        for execution in &mut self.state.sequence {
+            if matches!(execution.status, TaskStatus::Delayed | TaskStatus::Waiting)
+                && !execution.run_on_fail
+            {
+                execution.status = TaskStatus::Skipped;
+            }
+        }
+        let mut terms = self.state.sequence.iter().filter(|t| t.term);
+        let mut ctx = match terms.next() {
+            Some(first) => self.context(&first.ctxs),
+            None => self.state.contexts[0].clone(),
+        };
+        for other in terms {
+            let extra: Vec<usize> = other.ctxs.iter().copied().filter(|c| *c != 0).collect();
+            ctx.extend(self.context(&extra));
+        }
+        let mut output = Map::new();
+        let mut errors = Vec::new();
+        for binding in &self.workflow.output {
+            let value = binding.value.clone().unwrap_or(Value::Null);
+            match eval::value(&value, &Scope { ctx: Some(&ctx), ..Scope::default() }) {
+                Ok(value) => {
+                    ctx.insert(binding.name.clone(), value.clone());
+                    output.insert(binding.name.clone(), value);
+                }
+                Err(e) => errors.push(format!("output `{}`: {e}", binding.name)),
+            }
+        }
+        if !output.is_empty() {
+            self.state.output = Some(Value::Object(output));
+        }
+        if !errors.is_empty() {
+            for e in errors {
+                self.error(None, e);
+            }
+            self.state.status = WorkflowStatus::Failed;
+        }
+    }
+}

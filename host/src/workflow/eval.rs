@@ -1,0 +1,255 @@
+//! Evaluating workflow expressions: the minijinja environment with
+//! Orquesta's functions (`ctx()`, `result()`, `succeeded()`, `failed()`,
+//! `completed()`, `item()`, `task_status()`, `zip()`, `json()`), and the
+//! typing rule: a value that is exactly one `{{ expression }}` keeps the
+//! type the expression computes, text mixed with expressions renders as a
+//! string (values printed the way Python prints them, as Orquesta does).
+//! YAQL (`<% %>`) goes through [`to_jinja`](super::to_jinja) first.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use minijinja::value::Rest;
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value as Jinja};
+use serde_json::{Map, Value};
+
+use super::expr::{has_expression, to_jinja};
+
+/// What an expression sees besides the workflow variables: the task it is
+/// evaluated for (its status and result), the current item, and the last
+/// status of every task (for `task_status()`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scope<'a> {
+    pub ctx: Option<&'a Map<String, Value>>,
+    pub status: Option<&'a str>,
+    pub result: Option<&'a Value>,
+    pub item: Option<&'a Value>,
+    pub statuses: Option<&'a BTreeMap<String, String>>,
+}
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        let text = match value.as_str() {
+            Some(text) => text.to_owned(),
+            None => match serde_json::to_value(value) {
+                Ok(json) => python(&json, true),
+                Err(_) => value.to_string(),
+            },
+        };
+        out.write_str(&text).map_err(Error::from)
+    });
+    env.add_function("ctx", ctx);
+    env.add_function("result", |state: &State<'_, '_>| lookup(state, "__result"));
+    env.add_function("succeeded", |state: &State<'_, '_>| status_is(state, &["succeeded"]));
+    env.add_function("failed", |state: &State<'_, '_>| status_is(state, &["failed"]));
+    env.add_function("completed", |state: &State<'_, '_>| {
+        status_is(state, &["succeeded", "failed"])
+    });
+    env.add_function("item", item);
+    env.add_function("task_status", |state: &State<'_, '_>, task: &str| {
+        let statuses = lookup(state, "__statuses")?;
+        let status = statuses.get_attr(task).unwrap_or(Jinja::UNDEFINED);
+        Ok::<_, Error>(if status.is_undefined() { Jinja::from("null") } else { status })
+    });
+    env.add_function("zip", |lists: Rest<Jinja>| {
+        let lists: Vec<Vec<Jinja>> = lists
+            .iter()
+            .map(|list| list.try_iter().map(Iterator::collect))
+            .collect::<Result<_, _>>()?;
+        let shortest = lists.iter().map(Vec::len).min().unwrap_or(0);
+        let zipped: Vec<Jinja> = (0..shortest)
+            .map(|i| Jinja::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect();
+        Ok::<_, Error>(Jinja::from(zipped))
+    });
+    env.add_function("json", |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .map(Jinja::from_serialize)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("json(): {e}")))
+    });
+    env.add_filter("json", |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .map(Jinja::from_serialize)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("json: {e}")))
+    });
+    env
+});
+
+fn lookup(state: &State<'_, '_>, name: &str) -> Result<Jinja, Error> {
+    match state.lookup(name) {
+        Some(value) if !value.is_undefined() => Ok(value),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{}() has no value here", name.trim_start_matches('_')),
+        )),
+    }
+}
+
+fn ctx(state: &State<'_, '_>, name: Option<&str>) -> Result<Jinja, Error> {
+    let ctx = lookup(state, "__ctx")?;
+    let Some(name) = name else { return Ok(ctx) };
+    match ctx.get_attr(name) {
+        Ok(value) if !value.is_undefined() => Ok(value),
+        _ => Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("variable `{name}` is not in the context"),
+        )),
+    }
+}
+
+fn item(state: &State<'_, '_>, key: Option<&str>) -> Result<Jinja, Error> {
+    let item = state
+        .lookup("__item")
+        .filter(|v| !v.is_undefined())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "item() outside with-items"))?;
+    let Some(key) = key else { return Ok(item) };
+    match item.get_attr(key) {
+        Ok(value) if !value.is_undefined() => Ok(value),
+        _ => Err(Error::new(ErrorKind::UndefinedError, format!("the item has no key `{key}`"))),
+    }
+}
+
+fn status_is(state: &State<'_, '_>, wanted: &[&str]) -> Result<bool, Error> {
+    let status = lookup(state, "__status")?;
+    Ok(status.as_str().is_some_and(|s| wanted.contains(&s)))
+}
+
+fn variables(scope: &Scope<'_>) -> Jinja {
+    let mut vars: BTreeMap<&str, Jinja> = BTreeMap::new();
+    if let Some(ctx) = scope.ctx {
+        vars.insert("__ctx", Jinja::from_serialize(ctx));
+    }
+    if let Some(status) = scope.status {
+        vars.insert("__status", Jinja::from(status));
+    }
+    if let Some(result) = scope.result {
+        vars.insert("__result", Jinja::from_serialize(result));
+    }
+    if let Some(item) = scope.item {
+        vars.insert("__item", Jinja::from_serialize(item));
+    }
+    if let Some(statuses) = scope.statuses {
+        vars.insert("__statuses", Jinja::from_serialize(statuses));
+    }
+    Jinja::from_iter(vars)
+}
+
+/// The value of one text field: unchanged without expressions, typed when
+/// it is one `{{ expression }}`, otherwise rendered to a string.
+pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
+    if !has_expression(source) {
+        return Ok(Value::String(source.to_owned()));
+    }
+    let jinja = to_jinja(source)?;
+    let vars = variables(scope);
+    if let Some(inner) = single_expression(&jinja) {
+        let expression = ENV.compile_expression(inner).map_err(|e| describe(source, &e))?;
+        let value = expression.eval(vars).map_err(|e| describe(source, &e))?;
+        if value.is_undefined() {
+            return Err(format!("`{source}`: undefined value"));
+        }
+        return serde_json::to_value(&value).map_err(|e| format!("`{source}`: {e}"));
+    }
+    ENV.render_str(&jinja, vars).map(Value::String).map_err(|e| describe(source, &e))
+}
+
+/// [`text`] applied to every string inside a JSON value.
+pub(crate) fn value(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(source) => text(source, scope)?,
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| self::value(v, scope)).collect::<Result<_, _>>()?)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), self::value(v, scope)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Whether a value counts as true, as Python's `bool()` has it.
+pub(crate) fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+fn describe(source: &str, error: &Error) -> String {
+    let detail = error.detail().map_or_else(|| error.kind().to_string(), ToString::to_string);
+    format!("`{}`: {}", source.trim(), detail.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The expression when the text is exactly one `{{ … }}`.
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim_start_matches('-').trim_end_matches('-').trim())
+}
+
+/// How Python's `str()` shows a value: `None`, `True`, `['a', 1]`.
+fn python(value: &Value, top: bool) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if top => s.clone(),
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(|v| python(v, false)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let items: Vec<String> =
+                map.iter().map(|(k, v)| format!("'{k}': {}", python(v, false))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn single_expressions_keep_their_type_and_text_renders() {
+        let ctx = json!({"n": 2, "xs": ["a", "b"], "flag": true});
+        let ctx = ctx.as_object().expect("a map");
+        let result = json!({"code": 200});
+        let scope = Scope {
+            ctx: Some(ctx),
+            status: Some("succeeded"),
+            result: Some(&result),
+            ..Scope::default()
+        };
+        assert_eq!(text("<% ctx(n) + 1 %>", &scope), Ok(json!(3)));
+        assert_eq!(text("{{ ctx('xs') }}", &scope), Ok(json!(["a", "b"])));
+        assert_eq!(text("n={{ ctx().n }} {{ ctx('xs') }}", &scope), Ok(json!("n=2 ['a', 'b']")));
+        assert_eq!(text("<% result().code = 200 and succeeded() %>", &scope), Ok(json!(true)));
+        assert_eq!(
+            text("{{ zip([1, 2], ['a', 'b', 'c']) }}", &scope),
+            Ok(json!([[1, "a"], [2, "b"]]))
+        );
+        assert_eq!(text("{{ json('{\"a\": 1}').a }}", &scope), Ok(json!(1)));
+        assert_eq!(text("{{ ctx('flag') }} it is", &scope), Ok(json!("True it is")));
+        assert!(text("{{ ctx('nope') }}", &scope).is_err());
+        assert!(text("{{ item() }}", &scope).is_err());
+    }
+}
