@@ -549,7 +549,11 @@ mod tests {
 
     #[test]
     fn flags_beat_the_environment_which_beats_the_config_file() {
-        let config = ConfigFile { url: Some("http://c:3".into()), api_key: Some("ckey".into()) };
+        let config = ConfigFile {
+            url: Some("http://c:3".into()),
+            api_key: Some("ckey".into()),
+            registry: None,
+        };
         let mut inputs = Inputs {
             env_url: Some("http://e:2".into()),
             env_key: Some("ekey".into()),
