@@ -23,7 +23,9 @@ async fn an_infinite_loop_is_stopped_at_its_deadline() {
     let elapsed = started.elapsed();
     assert_eq!(invocation.result, Err(InvokeError::Timeout { limit: deadline }));
     assert!(elapsed >= deadline, "stopped early, after {elapsed:?}");
-    assert!(elapsed <= deadline + Duration::from_millis(100), "stopped late, after {elapsed:?}");
+    // Generous: the epoch ticks every 10 ms, but a loaded, shared machine
+    // can delay the thread that notices.
+    assert!(elapsed <= deadline + Duration::from_millis(400), "stopped late, after {elapsed:?}");
 }
 
 #[tokio::test]
@@ -35,7 +37,7 @@ async fn a_guest_parked_in_a_host_call_is_stopped_at_its_deadline() {
         core.run_action(&request("sleep", r#"{"seconds":30}"#), &limits(300, 64)).await;
     let elapsed = started.elapsed();
     assert_eq!(invocation.result, Err(InvokeError::Timeout { limit: deadline }));
-    assert!(elapsed <= deadline + Duration::from_millis(100), "stopped late, after {elapsed:?}");
+    assert!(elapsed <= deadline + Duration::from_millis(400), "stopped late, after {elapsed:?}");
 }
 
 #[tokio::test]
