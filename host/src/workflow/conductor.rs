@@ -411,13 +411,23 @@ impl<'w> Conductor<'w> {
         merged
     }
 
-    /// The last status of each task (on any route), for `task_status()`.
-    fn statuses(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+    /// The status of each task as seen from `route`, for `task_status()`:
+    /// its last execution on that route, else on the routes it branched
+    /// from (as Orquesta's `task_status` falls back to earlier routes).
+    fn statuses(&self, route: usize) -> BTreeMap<String, String> {
+        let path = &self.state.routes[route];
+        let mut exact = BTreeMap::new();
+        let mut earlier = BTreeMap::new();
         for execution in self.state.sequence.iter().filter(|t| !t.command) {
-            out.insert(execution.id.name.clone(), execution.status.name().to_owned());
+            let status = execution.status.name().to_owned();
+            if execution.id.route == route {
+                exact.insert(execution.id.name.clone(), status);
+            } else if self.state.routes[execution.id.route].iter().all(|step| path.contains(step)) {
+                earlier.insert(execution.id.name.clone(), status);
+            }
         }
-        out
+        earlier.extend(exact);
+        earlier
     }
 
     fn error(&mut self, task: Option<&TaskId>, message: String) {
@@ -545,7 +555,7 @@ impl<'w> Conductor<'w> {
         let task = self.task(&id.name);
         self.state.sequence[index].status = TaskStatus::Running;
         let ctx = self.context(&self.state.sequence[index].ctxs);
-        let statuses = self.statuses();
+        let statuses = self.statuses(id.route);
         let Some(action) = &task.action else {
             // A task without action succeeds at once.
             let mut none = Vec::new();
@@ -681,7 +691,7 @@ impl<'w> Conductor<'w> {
             }
         }
         let ctx = self.context(&self.state.sequence[index].ctxs);
-        let statuses = self.statuses();
+        let statuses = self.statuses(id.route);
         let scope = Scope {
             ctx: Some(&ctx),
             status: Some(status.name()),
