@@ -1,12 +1,13 @@
-//! Workflows: the Orquesta DSL (`version: 1.0`) read, checked and shown as
-//! a graph. Pure: text in, a model and diagnostics out; the conductor that
-//! runs workflows arrives later and builds on [`Workflow`] and
-//! [`TaskGraph`].
+//! Workflows: the Orquesta DSL (`version: 1.0`) read, checked, shown as a
+//! graph and run. Pure: text and events in, a model, diagnostics and
+//! commands out; the engine does the IO and persists [`WorkflowState`].
 //!
 //! `model.rs` reads the YAML into tasks and transitions, `lines.rs` finds
 //! each field's line, `expr.rs` checks Jinja and translates YAQL,
 //! `validate.rs` holds the semantic checks and `graph.rs` the task graph
-//! and its text rendering (`squall workflow inspect`).
+//! and its text rendering (`squall workflow inspect`). `conductor.rs` runs
+//! a workflow as a state machine (`state.rs` is its serializable state,
+//! `eval.rs` evaluates expressions with Orquesta's functions).
 
 mod conductor;
 mod eval;
@@ -14,18 +15,20 @@ mod expr;
 mod graph;
 mod lines;
 mod model;
+mod state;
 mod validate;
 
 use std::fmt;
 
-pub use conductor::{
-    Command, Conductor, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution,
-    TaskId, TaskStatus, WorkflowState, WorkflowStatus,
-};
+pub use conductor::Conductor;
 pub use expr::{FUNCTIONS, has_expression, to_jinja};
 pub use graph::{Edge, TaskGraph, render};
 pub use model::{
     Binding, Count, EngineCommand, Join, Retry, Target, Task, Transition, WithItems, Workflow,
+};
+pub use state::{
+    Command, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution, TaskId,
+    TaskStatus, WorkflowState, WorkflowStatus,
 };
 pub use validate::validate;
 
