@@ -44,6 +44,9 @@ pub use model::{DEFAULT_PACK, Mismatch, Rule, RuleKind};
 pub use operators::{OPERATOR_NAMES, Operator};
 pub use triggers::{TRIGGER_ALIASES, canonical_trigger_type};
 
+/// StackStorm's Jinja set-up, shared with workflow expressions.
+pub(crate) use template::configure as configure_jinja;
+
 /// The key-value datastore as rules see it: `st2kv.system.KEY` and
 /// `kv.KEY` in templates. Values are strings, as in StackStorm.
 pub trait Datastore: Send + Sync {

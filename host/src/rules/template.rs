@@ -24,7 +24,7 @@ static EXPRESSIONS: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// StackStorm's Jinja set-up: undefined variables are errors, block tags
 /// trim their newline, values print the way Python prints them, and the
 /// StackStorm filters rules commonly use exist.
-fn configure(env: &mut Environment<'static>) {
+pub(crate) fn configure(env: &mut Environment<'static>) {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use minijinja::value::Rest;
-use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value as Jinja};
+use minijinja::{Environment, Error, ErrorKind, State, Value as Jinja};
 use serde_json::{Map, Value};
 
 use super::expr::{has_expression, to_jinja};
@@ -29,22 +29,9 @@ pub(crate) struct Scope<'a> {
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_formatter(|out, _state, value| {
-        if value.is_undefined() {
-            return Err(Error::from(ErrorKind::UndefinedError));
-        }
-        let text = match value.as_str() {
-            Some(text) => text.to_owned(),
-            None => match serde_json::to_value(value) {
-                Ok(json) => python(&json, true),
-                Err(_) => value.to_string(),
-            },
-        };
-        out.write_str(&text).map_err(Error::from)
-    });
+    // StackStorm's Jinja, as rules have it: undefined is an error, values
+    // inside text print the way Python prints them, StackStorm's filters.
+    crate::rules::configure_jinja(&mut env);
     env.add_function("ctx", ctx);
     env.add_function("result", |state: &State<'_, '_>| lookup(state, "__result"));
     env.add_function("succeeded", |state: &State<'_, '_>| status_is(state, &["succeeded"]));
@@ -200,27 +187,6 @@ fn single_expression(text: &str) -> Option<&str> {
         return None;
     }
     Some(inner.trim_start_matches('-').trim_end_matches('-').trim())
-}
-
-/// How Python's `str()` shows a value: `None`, `True`, `['a', 1]`.
-fn python(value: &Value, top: bool) -> String {
-    match value {
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if top => s.clone(),
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(|v| python(v, false)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(map) => {
-            let items: Vec<String> =
-                map.iter().map(|(k, v)| format!("'{k}': {}", python(v, false))).collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
 }
 
 #[cfg(test)]
