@@ -1,7 +1,7 @@
 //! Shared harness for the integration tests: paths of the guests that
 //! `build.rs` compiled, and a runtime set up the way the tests need it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use squall::runtime::{
@@ -218,4 +218,48 @@ impl Drop for RegistryServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---- data-driven fixtures ----
+
+/// The `*.yaml` fixtures in `tests/DIR` (e.g. `it/workflows`), sorted.
+pub fn yaml_fixtures(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the fixture directory {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Compares `actual(fixture)` with the `.expected` file beside each fixture
+/// and panics listing every difference; with `UPDATE_EXPECT` set it
+/// rewrites the expected files instead.
+pub fn check_expected(files: &[PathBuf], mut actual: impl FnMut(&Path) -> String) {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let mut mismatched = Vec::new();
+    for path in files {
+        let actual = actual(path);
+        let expected_path = path.with_extension("expected");
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual == expected {
+            continue;
+        }
+        if update {
+            std::fs::write(&expected_path, &actual).expect("writing the expected file");
+        } else {
+            mismatched.push(format!(
+                "{}:\n--- expected\n{expected}--- actual\n{actual}",
+                expected_path.display()
+            ));
+        }
+    }
+    assert!(
+        mismatched.is_empty(),
+        "{} fixture(s) differ (UPDATE_EXPECT=1 rewrites them):\n{}",
+        mismatched.len(),
+        mismatched.join("\n")
+    );
 }

@@ -9,14 +9,7 @@ use std::path::{Path, PathBuf};
 use squall::workflow;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("it/workflows");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the fixture directory")
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
+    squall_tests::yaml_fixtures("it/workflows")
 }
 
 /// The fixture as the CLI shows it, run through `squall::cli::execute`.
@@ -46,32 +39,9 @@ fn outcome(path: &Path) -> String {
 
 #[test]
 fn every_workflow_fixture_matches_its_expected_output() {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut mismatched = Vec::new();
     let files = fixtures();
     assert!(files.len() >= 15, "fixtures missing: {files:?}");
-    for path in files {
-        let actual = outcome(&path);
-        let expected_path = path.with_extension("expected");
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if actual == expected {
-            continue;
-        }
-        if update {
-            std::fs::write(&expected_path, &actual).expect("writing the expected file");
-        } else {
-            mismatched.push(format!(
-                "{}:\n--- expected\n{expected}--- actual\n{actual}",
-                expected_path.display()
-            ));
-        }
-    }
-    assert!(
-        mismatched.is_empty(),
-        "{} fixture(s) differ (UPDATE_EXPECT=1 rewrites them):\n{}",
-        mismatched.len(),
-        mismatched.join("\n")
-    );
+    squall_tests::check_expected(&files, outcome);
 }
 
 #[test]

@@ -26,14 +26,7 @@ use serde_json::{Map, Value, json};
 use squall::workflow::{self, Command, Conductor, Outcome, Workflow, WorkflowState};
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("it/workflows/run");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the fixture directory")
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
+    squall_tests::yaml_fixtures("it/workflows/run")
 }
 
 struct Script {
@@ -142,37 +135,17 @@ fn run(workflow: &Workflow, path: &Path, round_trip: bool) -> String {
 
 #[test]
 fn every_run_fixture_matches_its_expected_trace() {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
-    let mut mismatched = Vec::new();
     let files = fixtures();
     assert!(files.len() >= 15, "fixtures missing: {files:?}");
-    for path in files {
+    squall_tests::check_expected(&files, |path| {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_owned();
-        let text = std::fs::read_to_string(&path).expect("a fixture");
+        let text = std::fs::read_to_string(path).expect("a fixture");
         let loaded = workflow::load(&text, &name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let actual = run(&loaded, &path, false);
-        let resumed = run(&loaded, &path, true);
+        let actual = run(&loaded, path, false);
+        let resumed = run(&loaded, path, true);
         assert_eq!(actual, resumed, "{name}: resuming from the serialized state changes the run");
-        let expected_path = path.with_extension("expected");
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if actual == expected {
-            continue;
-        }
-        if update {
-            std::fs::write(&expected_path, &actual).expect("writing the expected file");
-        } else {
-            mismatched.push(format!(
-                "{}:\n--- expected\n{expected}--- actual\n{actual}",
-                expected_path.display()
-            ));
-        }
-    }
-    assert!(
-        mismatched.is_empty(),
-        "{} fixture(s) differ (UPDATE_EXPECT=1 rewrites them):\n{}",
-        mismatched.len(),
-        mismatched.join("\n")
-    );
+        actual
+    });
 }
 
 #[test]
