@@ -10,18 +10,18 @@ use squall::api::router;
 use super::api::Api;
 
 /// The API tests' engine and key, served on a loopback port.
-struct Server {
+pub(super) struct Server {
     url: String,
     key: String,
-    api: Api,
+    pub(super) api: Api,
 }
 
 /// What one CLI invocation did.
 #[derive(Debug)]
-struct Outcome {
-    code: u8,
-    stdout: String,
-    stderr: String,
+pub(super) struct Outcome {
+    pub(super) code: u8,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 impl Outcome {
@@ -34,15 +34,20 @@ impl Outcome {
         expected.assert_eq(&self.rendered());
     }
 
-    fn json(&self) -> Value {
+    /// Stdout of a command that must have succeeded.
+    pub(super) fn ok(&self) -> &str {
         assert_eq!(self.code, 0, "{}", self.rendered());
-        serde_json::from_str(&self.stdout)
+        &self.stdout
+    }
+
+    pub(super) fn json(&self) -> Value {
+        serde_json::from_str(self.ok())
             .unwrap_or_else(|e| panic!("--json printed no JSON ({e}): {}", self.stdout))
     }
 }
 
 impl Server {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let api = Api::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
         let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -51,7 +56,7 @@ impl Server {
     }
 
     /// `squall ARGS --url URL --api-key KEY`.
-    async fn cli(&self, args: &[&str]) -> Outcome {
+    pub(super) async fn cli(&self, args: &[&str]) -> Outcome {
         let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         argv.extend([
             "--url".to_owned(),
@@ -64,7 +69,7 @@ impl Server {
 }
 
 /// Runs `squall ARGS` on a blocking thread while the server runs here.
-async fn execute(args: Vec<String>) -> Outcome {
+pub(super) async fn execute(args: Vec<String>) -> Outcome {
     tokio::task::spawn_blocking(move || {
         let argv = std::iter::once("squall".to_owned()).chain(args);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

@@ -7,78 +7,23 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use squall::api::router;
 use squall::engine::PackManager;
 use squall::runtime::{HostServices, Runtime, RuntimeConfig};
 use squall_tests::{GITHUB_PACK, HTTP_PACK, RegistryServer};
 
-use super::api::Api;
+use super::client::{Server, execute as local};
 
-struct Server {
-    url: String,
-    key: String,
-    api: Api,
-    _cache: tempfile::TempDir,
-}
-
-struct Outcome {
-    code: u8,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        &self.stdout
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("no JSON ({e}): {}", self.stdout))
-    }
-}
-
-impl Server {
-    async fn start() -> Self {
-        let api = Api::start().await;
-        let cache = tempfile::tempdir().expect("cache dir");
-        let runtime =
-            Runtime::new(RuntimeConfig::with_cache_dir(cache.path()), HostServices::default())
-                .expect("runtime");
-        api.state.enable_pack_lifecycle(PackManager::new(api.engine.clone(), Arc::new(runtime)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(axum::serve(listener, router(api.state.clone())).into_future());
-        Self { url, key: api.key.clone(), api, _cache: cache }
-    }
-
-    /// A command that talks to the server.
-    async fn remote(&self, args: &[&str]) -> Outcome {
-        let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        argv.extend([
-            "--url".to_owned(),
-            self.url.clone(),
-            "--api-key".to_owned(),
-            self.key.clone(),
-        ]);
-        local(argv).await
-    }
-}
-
-/// A command on local files (or a registry).
-async fn local(args: Vec<String>) -> Outcome {
-    tokio::task::spawn_blocking(move || {
-        let argv = std::iter::once("squall".to_owned()).chain(args);
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
-        Outcome {
-            code,
-            stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
-            stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
-        }
-    })
-    .await
-    .expect("the CLI thread")
+/// The client tests' server, with pack installation enabled; the
+/// directory holds the compile cache.
+async fn start() -> (Server, tempfile::TempDir) {
+    let server = Server::start().await;
+    let cache = tempfile::tempdir().expect("cache dir");
+    let runtime =
+        Runtime::new(RuntimeConfig::with_cache_dir(cache.path()), HostServices::default())
+            .expect("runtime");
+    let packs = PackManager::new(server.api.engine.clone(), Arc::new(runtime));
+    server.api.state.enable_pack_lifecycle(packs);
+    (server, cache)
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -121,12 +66,12 @@ async fn build(dir: &Path, component: &str, key: &Path, out: &Path) {
 async fn push_search_install_upgrade_and_remove_through_a_registry() {
     let registry = RegistryServer::start();
     let reg = registry.host_port();
-    let server = Server::start().await;
+    let (server, _cache) = start().await;
     let work = tempfile::tempdir().expect("work dir");
     let key = work.path().join("publisher");
     local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
     let (secret, public) = (key.with_extension("key"), key.with_extension("pub"));
-    server.remote(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
+    server.cli(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
 
     for version in ["0.1.0", "0.2.0"] {
         let bundle = work.path().join(format!("http-{version}.wasm"));
@@ -152,7 +97,7 @@ async fn push_search_install_upgrade_and_remove_through_a_registry() {
     // By name and version, then by name alone: the highest version, an
     // upgrade.
     let installed = server
-        .remote(&[
+        .cli(&[
             "pack",
             "install",
             "http@0.1.0",
@@ -164,10 +109,10 @@ async fn push_search_install_upgrade_and_remove_through_a_registry() {
         .await;
     let text = installed.ok();
     assert!(text.starts_with("installed http 0.1.0 (signed by publisher"), "{text}");
-    let upgraded = server.remote(&["pack", "install", "http", "--registry", &reg, "--yes"]).await;
+    let upgraded = server.cli(&["pack", "install", "http", "--registry", &reg, "--yes"]).await;
     let text = upgraded.ok();
     assert!(text.starts_with("upgraded from 0.1.0 to http 0.2.0"), "{text}");
-    let pack = server.remote(&["pack", "get", "http", "--json"]).await.json();
+    let pack = server.cli(&["pack", "get", "http", "--json"]).await.json();
     assert_eq!(
         (&pack["version"], &pack["signer"]),
         (&Value::from("0.2.0"), &Value::from("publisher"))
@@ -175,9 +120,9 @@ async fn push_search_install_upgrade_and_remove_through_a_registry() {
     assert_eq!(pack["actions"], serde_json::json!(["http.request"]));
     assert!(server.api.engine.ingest().action("http.request").is_some());
 
-    let removed = server.remote(&["pack", "remove", "http"]).await;
+    let removed = server.cli(&["pack", "remove", "http"]).await;
     assert!(removed.ok().starts_with("removed http 0.2.0"), "{}", removed.stdout);
-    let listed = server.remote(&["pack", "list", "--json"]).await.json();
+    let listed = server.cli(&["pack", "list", "--json"]).await.json();
     let names: Vec<&str> =
         listed.as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["core"]);
@@ -186,7 +131,7 @@ async fn push_search_install_upgrade_and_remove_through_a_registry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_cause() {
-    let server = Server::start().await;
+    let (server, _cache) = start().await;
     let work = tempfile::tempdir().expect("work dir");
     let key = work.path().join("publisher");
     local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
@@ -202,13 +147,13 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     assert!(verified.stdout.contains("secret=github_webhook_secret"), "{}", verified.stdout);
 
     // Not trusted yet: refused, and nothing is installed.
-    let refused = server.remote(&["pack", "install", path, "--yes"]).await;
+    let refused = server.cli(&["pack", "install", path, "--yes"]).await;
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("not trusted here"), "{}", refused.stderr);
     assert!(server.api.engine.ingest().action("github.webhook").is_none());
 
-    server.remote(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
-    let trusted = server.remote(&["trust", "list", "--json"]).await.json();
+    server.cli(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
+    let trusted = server.cli(&["trust", "list", "--json"]).await.json();
     assert_eq!(trusted[0]["name"], "publisher");
     // Installed from a URL this time (plain http is accepted on loopback).
     let bytes = std::fs::read(&bundle).expect("bundle");
@@ -217,19 +162,19 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
     let url = format!("http://{}/github.wasm", listener.local_addr().expect("address"));
     tokio::spawn(axum::serve(listener, app).into_future());
-    let installed = server.remote(&["pack", "install", &url, "--yes"]).await;
+    let installed = server.cli(&["pack", "install", &url, "--yes"]).await;
     assert!(installed.ok().starts_with("installed github 0.1.0"), "{}", installed.stdout);
-    let rule = server.remote(&["rule", "get", "github.log_push", "--json"]).await.json();
+    let rule = server.cli(&["rule", "get", "github.log_push", "--json"]).await.json();
     assert_eq!(rule["ref"], "github.log_push", "{rule}");
-    let pack = server.remote(&["pack", "get", "github", "--json"]).await.json();
+    let pack = server.cli(&["pack", "get", "github", "--json"]).await.json();
     assert_eq!(pack["grants"]["secrets"], serde_json::json!(["github_webhook_secret"]), "{pack}");
 
     // The refusal and the install are in the audit log, with who and what.
-    let refusals = server.remote(&["audit", "--action", "pack.refused", "--json"]).await.json();
+    let refusals = server.cli(&["audit", "--action", "pack.refused", "--json"]).await.json();
     assert_eq!(refusals.as_array().map(Vec::len), Some(1), "{refusals}");
     assert_eq!(refusals[0]["actor"], "apikey:admin");
     assert!(refusals[0]["detail"]["reason"].as_str().is_some_and(|r| r.contains("not trusted")));
-    let installs = server.remote(&["audit", "--action", "pack.install", "--json"]).await.json();
+    let installs = server.cli(&["audit", "--action", "pack.install", "--json"]).await.json();
     assert_eq!(installs[0]["subject"], "github", "{installs}");
     assert_eq!(installs[0]["detail"]["signer"], "publisher", "{installs}");
 
