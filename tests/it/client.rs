@@ -387,6 +387,7 @@ async fn catalog_tables() {
         exit 0
         stdout:
         REF         DESCRIPTION
+        core.ask    Ask a person: the workflow waits until a response that fits…
         core.echo   Returns its `message` unchanged
         core.fail   Always fails with `message`
         core.noop   Does nothing and returns null

@@ -30,4 +30,5 @@ mod timers;
 mod triggers;
 mod webhooks;
 mod workflow_dsl;
+mod workflow_engine;
 mod workflow_run;

@@ -159,6 +159,6 @@ fn manifests_are_refused_with_the_file_and_field_named() {
         packs/demo/pack.toml: sensors.watch.interval: expected at least 100ms, got 10ms
         packs/demo/pack.toml: sensors.watch.emits: `push` is not a trigger type declared under [triggers]
         packs/demo/pack.toml: triggers.push.payload: not a valid JSON Schema: 5 is not valid under any of the schemas listed in the 'anyOf' keyword
-        packs/demo/pack.toml: line 4: unknown field `colour`, expected one of `description`, `parameters`, `output`, `policy`"#]]
+        packs/demo/pack.toml: line 4: unknown field `colour`, expected one of `description`, `parameters`, `output`, `policy`, `workflow`"#]]
     .assert_eq(&refusals.join("\n"));
 }

@@ -74,6 +74,8 @@ pub(crate) fn status_name(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Timeout => "timeout",
         ExecutionStatus::Canceled => "canceled",
         ExecutionStatus::Abandoned => "abandoned",
+        ExecutionStatus::Paused => "paused",
+        ExecutionStatus::Pending => "pending",
     }
 }
 

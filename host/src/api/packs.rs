@@ -12,7 +12,10 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody, Path};
 use super::state::ApiState;
-use crate::engine::ActionSpec;
+use crate::engine::{ActionSpec, Runner};
+
+/// What `core.ask` is, for the action list.
+const INQUIRY_DESCRIPTION: &str = "Ask a person: the workflow waits until a response that fits `schema` arrives, or `ttl` minutes pass";
 use crate::pack::{CrashPolicy, Manifest, OverLimit, Policy, RetryOn};
 
 /// A pack.
@@ -127,12 +130,16 @@ impl From<&Policy> for PolicyView {
 }
 
 fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> ActionView {
-    let pack = spec.component.pack().to_owned();
+    let pack = spec.pack.clone();
     let declared = manifests.get(&pack).and_then(|m| m.actions.get(&spec.name));
+    let description = match spec.runner {
+        Runner::Inquiry => Some(INQUIRY_DESCRIPTION.to_owned()),
+        _ => declared.map(|d| d.description.clone()).filter(|d| !d.is_empty()),
+    };
     ActionView {
         reference: spec.reference.clone(),
         name: spec.name.clone(),
-        description: declared.map(|d| d.description.clone()).filter(|d| !d.is_empty()),
+        description,
         parameters_schema: spec.parameters_schema.clone(),
         output_schema: declared.and_then(|d| d.output.clone()),
         policy: PolicyView::from(&spec.policy),
@@ -154,11 +161,10 @@ fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
     let manifests = state.manifests()?;
     let stored = state.engine().store().read()?.packs()?;
     let mut by_pack: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for action in state.engine().ingest().actions().iter() {
-        by_pack
-            .entry(action.component.pack().to_owned())
-            .or_default()
-            .push(action.reference.clone());
+    // Built-in actions belong to no installed pack.
+    let catalog = state.engine().ingest().actions();
+    for action in catalog.iter().filter(|a| !matches!(a.runner, Runner::Inquiry)) {
+        by_pack.entry(action.pack.clone()).or_default().push(action.reference.clone());
     }
     let names: BTreeSet<String> = by_pack
         .keys()

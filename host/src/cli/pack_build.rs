@@ -77,6 +77,7 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     let rules = read_files(&args.dir.join("rules"))?;
     check_rules(&manifest, &args.dir, &rules)?;
     let workflows = read_files(&args.dir.join("workflows"))?;
+    check_workflows(&manifest, &args.dir)?;
     let component_path = match &args.component {
         Some(path) => path.clone(),
         None => cargo_build(&args.dir)?,
@@ -109,6 +110,15 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
         if args.sign.is_some() { ", signed" } else { ", unsigned" }
     )?;
     Ok(0)
+}
+
+/// Every workflow an action names loads and validates.
+fn check_workflows(manifest: &Manifest, dir: &Path) -> anyhow::Result<()> {
+    for (path, text) in &manifest.workflows {
+        let file = dir.join(path).display().to_string();
+        crate::workflow::load(text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
 }
 
 /// Every `*.yaml`/`*.yml` file in `dir` by file name; none when `dir` does
@@ -217,7 +227,7 @@ fn check_exports(
     let info = crate::pack::registry::component_info(component)
         .map_err(|e| anyhow::anyhow!("{}: {e}", component_path.display()))?;
     let exports = |name: &str| info.exports.iter().any(|e| e == name);
-    if !manifest.actions.is_empty() && !exports(ACTION_EXPORT) {
+    if manifest.has_component_actions() && !exports(ACTION_EXPORT) {
         bail!(
             "{}: actions: declares {} action(s) but {} does not export `{ACTION_EXPORT}`",
             manifest_path.display(),

@@ -1,5 +1,6 @@
-//! The action catalog: every action the engine can run, with its component,
-//! its parameter schema (defaults applied, then validated) and its policy.
+//! The action catalog: every action the engine can run, with what runs it
+//! (a component, a workflow, or the built-in inquiry `core.ask`), its
+//! parameter schema (defaults applied, then validated) and its policy.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,34 @@ use serde_json::{Map, Value};
 
 use crate::pack::{Manifest, Policy};
 use crate::runtime::{Limits, LoadedComponent};
+use crate::workflow::{self, Workflow};
+
+/// The built-in action that asks a person (StackStorm's `core.ask`).
+pub const ASK_ACTION: &str = "core.ask";
+
+/// What runs an action.
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// The pack component's `action` export, in a fresh sandbox.
+    Wasm(Arc<LoadedComponent>),
+    /// A workflow the engine conducts.
+    Workflow(Arc<WorkflowDefinition>),
+    /// `core.ask`: an inquiry that waits for a response.
+    Inquiry,
+}
+
+/// A workflow action's definition, read and checked once.
+#[derive(Debug)]
+pub struct WorkflowDefinition {
+    /// The file, as the manifest names it (`workflows/NAME.yaml`).
+    pub file: String,
+    /// Its text, which a run pins.
+    pub text: String,
+    /// Hex sha256 of the text: how a run finds its parsed model again.
+    pub digest: String,
+    /// The checked model.
+    pub model: Workflow,
+}
 
 /// One runnable action.
 #[derive(Debug)]
@@ -16,8 +45,10 @@ pub struct ActionSpec {
     pub reference: String,
     /// The action's name within its pack.
     pub name: String,
-    /// The pack's component.
-    pub component: Arc<LoadedComponent>,
+    /// The pack it belongs to.
+    pub pack: String,
+    /// What runs it.
+    pub runner: Runner,
     /// The parameters' JSON Schema, as declared.
     pub parameters_schema: Value,
     parameters: jsonschema::Validator,
@@ -86,6 +117,14 @@ pub enum CatalogError {
         /// Name the component was loaded under.
         component: String,
     },
+    /// A workflow action's file did not load or validate.
+    #[error("action {action}: {message}")]
+    Workflow {
+        /// `pack.action`.
+        action: String,
+        /// Every problem, one per line, naming file, line and field.
+        message: String,
+    },
     /// A schema did not compile.
     #[error("action {action}: parameters schema: {message}")]
     Schema {
@@ -96,10 +135,55 @@ pub enum CatalogError {
     },
 }
 
+/// Hex sha256 of a workflow's text.
+pub(super) fn digest(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// Actions by reference.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Actions {
     by_ref: HashMap<String, Arc<ActionSpec>>,
+}
+
+impl Default for Actions {
+    /// The built-in actions only.
+    fn default() -> Self {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "schema": {
+                    "type": "object",
+                    "description": "JSON Schema the response must satisfy",
+                    "default": {
+                        "type": "object",
+                        "properties": {"continue": {"type": "boolean"}},
+                        "required": ["continue"]
+                    }
+                },
+                "ttl": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "minutes to wait for a response",
+                    "default": 1440
+                },
+                "route": {"type": "string", "default": ""}
+            },
+            "additionalProperties": false
+        });
+        let parameters = jsonschema::validator_for(&schema).expect("the core.ask schema compiles");
+        let ask = ActionSpec {
+            reference: ASK_ACTION.to_owned(),
+            name: "ask".to_owned(),
+            pack: "core".to_owned(),
+            runner: Runner::Inquiry,
+            parameters_schema: schema,
+            parameters,
+            policy: Policy::default(),
+        };
+        Self { by_ref: HashMap::from([(ASK_ACTION.to_owned(), Arc::new(ask))]) }
+    }
 }
 
 impl Actions {
@@ -115,7 +199,7 @@ impl Actions {
                 component: component.pack().to_owned(),
             });
         }
-        if !manifest.actions.is_empty() && !component.exports_action() {
+        if manifest.has_component_actions() && !component.exports_action() {
             return Err(CatalogError::NoActionExport {
                 pack: manifest.name.clone(),
                 component: component.path().display().to_string(),
@@ -126,10 +210,32 @@ impl Actions {
             let parameters = jsonschema::validator_for(&declared.parameters).map_err(|e| {
                 CatalogError::Schema { action: reference.clone(), message: e.to_string() }
             })?;
+            let runner = match &declared.workflow {
+                None => Runner::Wasm(component.clone()),
+                Some(file) => {
+                    let text =
+                        manifest.workflows.get(file).ok_or_else(|| CatalogError::Workflow {
+                            action: reference.clone(),
+                            message: format!("{file}: not found in the pack"),
+                        })?;
+                    let model = workflow::load(text, file).map_err(|e| CatalogError::Workflow {
+                        action: reference.clone(),
+                        message: e.to_string(),
+                    })?;
+                    let definition = WorkflowDefinition {
+                        file: file.clone(),
+                        text: text.clone(),
+                        digest: digest(text),
+                        model,
+                    };
+                    Runner::Workflow(Arc::new(definition))
+                }
+            };
             let spec = ActionSpec {
                 reference: reference.clone(),
                 name: name.clone(),
-                component: component.clone(),
+                pack: manifest.name.clone(),
+                runner,
                 parameters_schema: declared.parameters.clone(),
                 parameters,
                 policy: declared.policy.clone(),
@@ -139,10 +245,9 @@ impl Actions {
         Ok(())
     }
 
-    /// Drops every action of `pack`.
+    /// Drops every action of `pack` (never the built-in ones).
     pub fn remove_pack(&mut self, pack: &str) {
-        let prefix = format!("{pack}.");
-        self.by_ref.retain(|reference, _| !reference.starts_with(&prefix));
+        self.by_ref.retain(|_, spec| spec.pack != pack || matches!(spec.runner, Runner::Inquiry));
     }
 
     /// The action `reference` (`pack.action`).

@@ -12,18 +12,20 @@ use serde_json::{Map, Value};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 use uuid::Uuid;
 
-use super::actions::Actions;
+use super::actions::{Actions, Runner};
 use super::error::{CancelError, EmitError, EngineError, RequestError};
+use super::flows::FlowError;
+use super::flows::{Effects, Flows};
 use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 use super::kv::{self, KvChange, KvChanged};
 use super::timers::Timers;
 use super::webhooks::{self, WebhookError, WebhookReply, WebhookSensors};
-use crate::pack::{CrashPolicy, OverLimit, RetryOn};
+use crate::pack::{CrashPolicy, RetryOn};
 use crate::rules::RuleIndex;
 use crate::runtime::WebhookRequest;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer, PackErrorKind};
 use crate::store::{
-    Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, Tx, WriteError,
+    Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, WriteError,
     now_millis,
 };
 
@@ -75,9 +77,11 @@ pub(super) struct Shared {
     /// Where workers run: the engine's own threads.
     pub(super) workers: tokio::runtime::Handle,
     pub(super) inline_budget: Duration,
-    slots: Arc<Semaphore>,
-    running_by_action: Mutex<HashMap<String, u32>>,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) running_by_action: Mutex<HashMap<String, u32>>,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// Workflow runs and inquiries.
+    pub(super) flows: Flows,
 }
 
 /// The worker threads; dropping them stops every task at its next await.
@@ -122,6 +126,7 @@ impl Engine {
             .map_err(|e| EngineError::Workers(e.to_string()))?;
         let max_running = config.max_running.max(1);
         let shared = Arc::new(Shared {
+            flows: Flows::new(ingest.clone()),
             ingest,
             workers: workers.handle().clone(),
             inline_budget: config.inline_budget,
@@ -130,7 +135,8 @@ impl Engine {
             cancels: Mutex::new(HashMap::new()),
         });
         shared.recover().await?;
-        workers.spawn(dispatch(shared.clone()));
+        shared.recover_flows().await.map_err(EngineError::Recover)?;
+        workers.spawn(super::dispatch::dispatch(shared.clone()));
         let timers = Timers::arm(&shared.ingest, &shared.ingest.rules(), workers.handle());
         Ok(Self {
             shared,
@@ -271,6 +277,19 @@ impl Engine {
     /// running one is stopped and recorded canceled by its worker. Returns
     /// the state it was in.
     pub async fn cancel(&self, id: Uuid) -> Result<ExecutionStatus, CancelError> {
+        match self.cancel_workflow(id).await {
+            Ok(Some(before)) => return Ok(before),
+            Ok(None) => {}
+            Err(FlowError::Finished(id, status)) => return Err(CancelError::Finished(id, status)),
+            Err(FlowError::Read(error)) => return Err(CancelError::Read(error)),
+            Err(FlowError::Write(error)) => return Err(CancelError::Write(error)),
+            Err(error) => {
+                return Err(CancelError::Write(WriteError::Invalid {
+                    field: "execution",
+                    message: error.to_string(),
+                }));
+            }
+        }
         loop {
             let execution = self
                 .store()
@@ -292,6 +311,7 @@ impl Engine {
                     canceled.finished_at = Some(now);
                     let finished = self.shared.ingest.execution_finished(&canceled);
                     let expected = (execution.status, execution.updated_at);
+                    let flows = self.shared.flows.clone();
                     let committed = self
                         .store()
                         .write(move |tx| {
@@ -301,14 +321,17 @@ impl Engine {
                             }
                             tx.update_execution(&canceled)?;
                             finished.commit_if_enforced(tx)?;
-                            Ok(Some(finished))
+                            let mut fx = Effects::default();
+                            flows.child_finished(tx, &canceled, &mut fx)?;
+                            Ok(Some((finished, fx)))
                         })
                         .await
                         .map_err(CancelError::Write)?;
                     // Changed under us (a worker took it): look again.
-                    if let Some(finished) = committed {
+                    if let Some((finished, fx)) = committed {
                         self.shared.announce(id, &execution.action, ExecutionStatus::Canceled);
                         self.shared.ingest.announce_if_enforced(&finished);
+                        self.shared.apply(fx);
                         return Ok(before);
                     }
                 }
@@ -318,7 +341,7 @@ impl Engine {
 }
 
 impl Shared {
-    fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
+    pub(super) fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
         self.ingest.announce(id, action, status);
     }
 
@@ -332,8 +355,11 @@ impl Shared {
         let actions = self.ingest.actions();
         let mut claimed = Vec::new();
         for execution in executions {
-            let unlimited =
-                actions.get(&execution.action).is_some_and(|a| a.policy.concurrency.is_none());
+            // Workflows and inquiries start through the queue: their start
+            // commits a record of its own.
+            let unlimited = actions.get(&execution.action).is_some_and(|a| {
+                a.policy.concurrency.is_none() && matches!(a.runner, Runner::Wasm(_))
+            });
             if !unlimited {
                 continue;
             }
@@ -346,7 +372,12 @@ impl Shared {
     }
 
     /// Hands an execution committed as running to a worker.
-    fn start(self: &Arc<Self>, execution: Execution, permit: OwnedSemaphorePermit, refused: bool) {
+    pub(super) fn start(
+        self: &Arc<Self>,
+        execution: Execution,
+        permit: OwnedSemaphorePermit,
+        refused: bool,
+    ) {
         if !refused {
             *self
                 .running_by_action
@@ -365,14 +396,41 @@ impl Shared {
 
     /// Executions the previous process left running: each is put back on
     /// the queue, or abandoned, as its action's crash policy says.
-    async fn recover(&self) -> Result<(), EngineError> {
+    async fn recover(self: &Arc<Self>) -> Result<(), EngineError> {
         let running = self
             .ingest
             .store()
-            .write(|tx| tx.running_executions())
+            .write(|tx| {
+                let mut running = Vec::new();
+                for execution in tx.running_executions()? {
+                    let conducted = tx.workflow(execution.id)?.is_some();
+                    running.push((execution, conducted));
+                }
+                Ok(running)
+            })
             .await
             .map_err(EngineError::Recover)?;
-        for mut execution in running {
+        for (mut execution, conducted) in running {
+            if conducted {
+                // A workflow's state is in its record; it carries on.
+                continue;
+            }
+            let spec = self.ingest.action(&execution.action);
+            if spec.as_ref().is_some_and(|s| !matches!(s.runner, Runner::Wasm(_))) {
+                // Taken, but its record never committed: start it again.
+                execution.status = ExecutionStatus::Requested;
+                execution.started_at = None;
+                let now = now_millis();
+                self.ingest
+                    .store()
+                    .write(move |tx| {
+                        tx.finish_running(&execution)?;
+                        tx.enqueue_execution(execution.id, now)
+                    })
+                    .await
+                    .map_err(EngineError::Recover)?;
+                continue;
+            }
             let policy =
                 self.ingest.action(&execution.action).map(|a| a.policy.clone()).unwrap_or_default();
             let crashes =
@@ -407,14 +465,20 @@ impl Shared {
                 execution.finished_at = Some(now);
                 execution.error = Some("the host stopped while it ran; not retried".into());
                 let finished = self.ingest.execution_finished(&execution);
-                self.ingest
+                let flows = self.flows.clone();
+                let fx = self
+                    .ingest
                     .store()
                     .write(move |tx| {
                         tx.finish_running(&execution)?;
-                        finished.commit_if_enforced(tx)
+                        finished.commit_if_enforced(tx)?;
+                        let mut fx = Effects::default();
+                        flows.child_finished(tx, &execution, &mut fx)?;
+                        Ok(fx)
                     })
                     .await
                     .map_err(EngineError::Recover)?;
+                self.apply(fx);
             }
         }
         Ok(())
@@ -427,6 +491,16 @@ impl Shared {
         permit: OwnedSemaphorePermit,
         cancel_now: bool,
     ) {
+        if !cancel_now && let Some(spec) = self.ingest.action(&execution.action) {
+            match &spec.runner {
+                Runner::Wasm(_) => {}
+                Runner::Workflow(definition) => {
+                    let definition = definition.clone();
+                    return self.start_workflow(execution, definition, permit).await;
+                }
+                Runner::Inquiry => return self.start_inquiry(execution, permit).await,
+            }
+        }
         let cancel = self.cancel_signal(execution.id);
         let ending = if cancel_now {
             Ending { result: Err(Failure::Canceled), logs: LogBuffer::default() }
@@ -438,7 +512,7 @@ impl Shared {
 
     /// Releases the worker slot of a run that ended and commits its ending.
     pub(super) async fn finish_run(
-        &self,
+        self: &Arc<Self>,
         execution: Execution,
         ending: Ending,
         permit: OwnedSemaphorePermit,
@@ -473,6 +547,11 @@ impl Shared {
             let message = format!("action {} is not installed", execution.action);
             return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
         };
+        let Runner::Wasm(component) = &spec.runner else {
+            // Inline runs take only Wasm actions; the rest start from the queue.
+            let message = format!("action {} is not run by a component", execution.action);
+            return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
+        };
         let request = ActionRequest {
             action: spec.name.clone(),
             params: execution.parameters.to_string(),
@@ -481,7 +560,7 @@ impl Shared {
         };
         let limits = spec.limits();
         tokio::select! {
-            invocation = spec.component.run_action(&request, &limits) => {
+            invocation = component.run_action(&request, &limits) => {
                 let result = match invocation.result {
                     Ok(output) => serde_json::from_str(&output)
                         .map_err(|e| Failure::Failed(format!("output is not JSON: {e}"))),
@@ -502,7 +581,11 @@ impl Shared {
     /// Applies the retry policy to how a run ended and commits the outcome:
     /// back on the queue for another attempt, or finished together with the
     /// `core.execution_finished` instance and what its rules start.
-    async fn conclude(&self, execution: Execution, ending: Ending) -> Result<(), WriteError> {
+    async fn conclude(
+        self: &Arc<Self>,
+        execution: Execution,
+        ending: Ending,
+    ) -> Result<(), WriteError> {
         match self.settle(execution, ending) {
             Settled::Retry { execution, due } => {
                 let (id, action) = (execution.id, execution.action.clone());
@@ -520,18 +603,23 @@ impl Shared {
                 let (id, action, status) =
                     (execution.id, execution.action.clone(), execution.status);
                 let finished = Arc::new(finished);
-                {
+                let fx = {
                     let finished = finished.clone();
+                    let flows = self.flows.clone();
                     self.ingest
                         .store()
                         .write(move |tx| {
                             tx.finish_running(&execution)?;
-                            finished.commit_if_enforced(tx)
+                            finished.commit_if_enforced(tx)?;
+                            let mut fx = Effects::default();
+                            flows.child_finished(tx, &execution, &mut fx)?;
+                            Ok(fx)
                         })
-                        .await?;
-                }
+                        .await?
+                };
                 self.announce(id, &action, status);
                 self.ingest.announce_if_enforced(&finished);
+                self.apply(fx);
             }
         }
         Ok(())
@@ -614,121 +702,4 @@ pub(super) enum Settled {
         /// When the next attempt is due.
         due: Millis,
     },
-}
-
-/// What one dispatch round took off the queue.
-struct Taken {
-    started: Vec<Execution>,
-    /// Over a concurrency threshold with `cancel`: marked running so a crash
-    /// cannot lose them, and canceled right away.
-    refused: Vec<Execution>,
-    next_due: Option<Millis>,
-}
-
-/// Takes due executions off the queue, as many as there are free slots, and
-/// hands them to workers; sleeps until more work is queued or comes due.
-async fn dispatch(shared: Arc<Shared>) {
-    loop {
-        let free = shared.slots.available_permits();
-        if free == 0 {
-            // Wait for a worker to finish.
-            drop(shared.slots.clone().acquire_owned().await);
-            continue;
-        }
-        let now = now_millis();
-        let actions = shared.ingest.actions();
-        let running =
-            shared.running_by_action.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let taken =
-            shared.ingest.store().write(move |tx| take(tx, now, free, &actions, running)).await;
-        let taken = match taken {
-            Ok(taken) => taken,
-            Err(error) => {
-                tracing::error!(%error, "cannot take executions off the queue; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        let took = taken.started.len() + taken.refused.len();
-        for (execution, refused) in taken
-            .started
-            .into_iter()
-            .map(|e| (e, false))
-            .chain(taken.refused.into_iter().map(|e| (e, true)))
-        {
-            // Emits may have claimed slots since they were counted: wait
-            // for one rather than leave a running execution unrun.
-            let Ok(permit) = shared.slots.clone().acquire_owned().await else { return };
-            shared.announce(execution.id, &execution.action, ExecutionStatus::Running);
-            shared.start(execution, permit, refused);
-        }
-        if took == free && took > 0 {
-            continue;
-        }
-        let pause = match taken.next_due {
-            Some(due) => {
-                Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0).max(1))
-            }
-            None => Duration::from_secs(3600),
-        };
-        tokio::select! {
-            () = shared.ingest.work_signal().notified() => {}
-            () = tokio::time::sleep(pause) => {}
-        }
-    }
-}
-
-/// One dispatch transaction: pops due executions and marks them running,
-/// or holds them back per their action's concurrency policy.
-fn take(
-    tx: &mut Tx<'_>,
-    now: Millis,
-    limit: usize,
-    actions: &Actions,
-    mut running: HashMap<String, u32>,
-) -> Result<Taken, WriteError> {
-    let (ids, _) = tx.dequeue_executions(now, limit)?;
-    let mut taken = Taken { started: Vec::new(), refused: Vec::new(), next_due: None };
-    for id in ids {
-        let mut execution = match tx.execution(id) {
-            Ok(execution) => execution,
-            // Removed by retention or unreadable: nothing left to run.
-            Err(error @ (WriteError::NotFound(_) | WriteError::Corrupt(_))) => {
-                tracing::error!(execution = %id, %error, "queued execution skipped");
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        if !matches!(execution.status, ExecutionStatus::Requested | ExecutionStatus::Scheduled) {
-            continue; // canceled while it waited
-        }
-        let policy = actions.get(&execution.action).and_then(|a| a.policy.concurrency.clone());
-        let count = running.entry(execution.action.clone()).or_default();
-        let over = policy.as_ref().filter(|c| *count >= c.threshold);
-        execution.updated_at = now;
-        match over.map(|c| c.over_limit) {
-            Some(OverLimit::Delay(delay)) => {
-                execution.status = ExecutionStatus::Scheduled;
-                tx.update_execution(&execution)?;
-                let due =
-                    now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
-                tx.enqueue_execution(id, due)?;
-            }
-            Some(OverLimit::Cancel) => {
-                execution.status = ExecutionStatus::Running;
-                execution.started_at = Some(now);
-                tx.start_running(&execution)?;
-                taken.refused.push(execution);
-            }
-            None => {
-                *count += 1;
-                execution.status = ExecutionStatus::Running;
-                execution.started_at = Some(now);
-                tx.start_running(&execution)?;
-                taken.started.push(execution);
-            }
-        }
-    }
-    taken.next_due = tx.dequeue_executions(now, 0)?.1;
-    Ok(taken)
 }

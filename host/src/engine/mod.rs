@@ -7,8 +7,10 @@ mod audit;
 mod catalog;
 mod control;
 mod datastore;
+mod dispatch;
 mod error;
 mod executor;
+mod flows;
 mod ingest;
 mod inline;
 mod kv;
@@ -20,13 +22,14 @@ mod timers;
 mod trigger_types;
 mod webhooks;
 
-pub use actions::{ActionSpec, Actions, CatalogError};
+pub use actions::{ASK_ACTION, ActionSpec, Actions, CatalogError, Runner, WorkflowDefinition};
 pub use audit::{CAPABILITY_DENIED, StoreAudit, denial_event};
 pub use catalog::{Catalog, RegisterError, register_rule_files};
 pub use control::{ControlError, SensorInfo};
 pub use datastore::{StoreKv, StoreSecrets};
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
+pub use flows::{FlowError, InquiryError};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 pub use kv::{KvChange, KvChanged};
 pub use lifecycle::{

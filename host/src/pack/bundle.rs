@@ -218,8 +218,11 @@ impl Bundle {
         files.manifest =
             manifest.ok_or_else(|| BundleError::NoManifest { origin: origin.to_owned() })?;
         let manifest_path = Path::new(origin).join("pack.toml");
-        let manifest =
+        let mut manifest =
             Manifest::from_toml(&files.manifest, &manifest_path).map_err(BundleError::Manifest)?;
+        manifest
+            .attach_workflows(&files.workflows, &manifest_path)
+            .map_err(BundleError::Manifest)?;
         Ok(Self { manifest, files, sha256: sha256_hex(bytes), signed })
     }
 }

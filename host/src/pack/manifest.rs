@@ -35,6 +35,9 @@ pub struct Manifest {
     /// The TOML text it was read from, kept for the record of what was
     /// installed.
     pub source: String,
+    /// The text of each workflow file the actions name, by the path they
+    /// give (`workflows/NAME.yaml`); see [`Manifest::attach_workflows`].
+    pub workflows: BTreeMap<String, String>,
 }
 
 /// A trigger type a pack declares; its full name is `pack.name`.
@@ -86,6 +89,9 @@ pub struct ActionManifest {
     pub output: Option<Value>,
     /// How the engine runs it.
     pub policy: Policy,
+    /// For a workflow action, its file (`workflows/NAME.yaml`): the engine
+    /// conducts it instead of calling the component.
+    pub workflow: Option<String>,
 }
 
 /// How the engine runs an action (StackStorm's action policies plus the
@@ -238,6 +244,7 @@ struct RawAction {
     output: Option<Value>,
     #[serde(default)]
     policy: RawPolicy,
+    workflow: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -276,7 +283,10 @@ impl Manifest {
             field: "(file)".into(),
             message: format!("cannot read: {e}"),
         })?;
-        Self::from_toml(&text, path)
+        let mut manifest = Self::from_toml(&text, path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        manifest.load_workflows(dir, path)?;
+        Ok(manifest)
     }
 
     /// Parses and checks manifest text; `file` names it in errors.
@@ -317,6 +327,9 @@ impl Manifest {
                 fail(&at(&format!("policy.{field}")), m)
             })?;
             check_ceilings(&policy, &capabilities).map_err(|(field, m)| fail(&at(field), m))?;
+            if let Some(file) = &action.workflow {
+                workflow_file_name(file).map_err(|m| fail(&at("workflow"), m))?;
+            }
             actions.insert(
                 name,
                 ActionManifest {
@@ -324,6 +337,7 @@ impl Manifest {
                     parameters,
                     output: action.output,
                     policy,
+                    workflow: action.workflow,
                 },
             );
         }
@@ -421,8 +435,63 @@ impl Manifest {
             triggers,
             sensors,
             source: text.to_owned(),
+            workflows: BTreeMap::new(),
         })
     }
+
+    /// Whether any action is run by the component (not a workflow).
+    pub fn has_component_actions(&self) -> bool {
+        self.actions.values().any(|a| a.workflow.is_none())
+    }
+
+    /// Takes the text of every workflow file the actions name from `files`
+    /// (workflow files by name, as in the `workflows/` directory or a
+    /// bundle); a named file that is missing is an error naming the action.
+    pub fn attach_workflows(
+        &mut self,
+        files: &BTreeMap<String, String>,
+        file: &Path,
+    ) -> Result<(), ManifestError> {
+        for (name, action) in &self.actions {
+            let Some(path) = &action.workflow else { continue };
+            let base = workflow_file_name(path).unwrap_or_default();
+            let text = files.get(base).ok_or_else(|| ManifestError {
+                file: file.to_owned(),
+                field: format!("actions.{name}.workflow"),
+                message: format!("`{path}` is not in the pack's workflows/ directory"),
+            })?;
+            self.workflows.insert(path.clone(), text.clone());
+        }
+        Ok(())
+    }
+
+    /// Reads the workflow files the actions name from `dir`, the pack's
+    /// directory.
+    pub fn load_workflows(&mut self, dir: &Path, file: &Path) -> Result<(), ManifestError> {
+        let mut files = BTreeMap::new();
+        for (name, action) in &self.actions {
+            let Some(path) = &action.workflow else { continue };
+            let text = std::fs::read_to_string(dir.join(path)).map_err(|e| ManifestError {
+                file: file.to_owned(),
+                field: format!("actions.{name}.workflow"),
+                message: format!("cannot read `{path}`: {e}"),
+            })?;
+            files.insert(workflow_file_name(path).unwrap_or_default().to_owned(), text);
+        }
+        self.attach_workflows(&files, file)
+    }
+}
+
+/// The file name of a workflow path, which must be `workflows/NAME.yaml`
+/// (or `.yml`): workflows travel in the bundle by file name.
+fn workflow_file_name(path: &str) -> Result<&str, String> {
+    path.strip_prefix("workflows/")
+        .filter(|name| {
+            !name.contains('/')
+                && !name.starts_with('.')
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        })
+        .ok_or_else(|| format!("expected `workflows/NAME.yaml`, found `{path}`"))
 }
 
 fn policy(

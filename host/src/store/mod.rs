@@ -7,6 +7,7 @@
 
 mod codec;
 mod error;
+mod flows;
 mod records;
 mod retention;
 mod schema;
@@ -22,6 +23,7 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, ReadableTable};
 
 pub use error::{OpenError, ReadError, WriteError};
+pub use flows::{InquiryRecord, InquiryStatus, ParentTask, WorkflowRecord, WorkflowTimer};
 pub use records::{
     ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope,
     MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance,

@@ -101,6 +101,11 @@ pub enum ExecutionStatus {
     Canceled,
     /// Was running when the host stopped and is not retried.
     Abandoned,
+    /// A workflow paused by an operator or waiting for an inquiry: tasks
+    /// already running finish, no new ones start.
+    Paused,
+    /// A `core.ask` waiting for a person's response.
+    Pending,
 }
 
 impl ExecutionStatus {
@@ -154,6 +159,9 @@ pub struct Execution {
     /// Earlier attempts that ended in a retry, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retries: Vec<Attempt>,
+    /// The workflow task that started it, if a workflow did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<super::ParentTask>,
 }
 
 impl Execution {
@@ -176,6 +184,7 @@ impl Execution {
             error: None,
             logs: Vec::new(),
             retries: Vec::new(),
+            parent: None,
         }
     }
 }

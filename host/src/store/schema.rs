@@ -42,6 +42,12 @@ pub(crate) const EXECUTION_QUEUE: TableDefinition<'_, (u64, u128), ()> =
 /// finished. After a crash these are the ones to retry or abandon.
 pub(crate) const RUNNING: TableDefinition<'_, u128, ()> = TableDefinition::new("running");
 
+/// Workflow execution id → [`WorkflowRecord`](super::WorkflowRecord): the
+/// conductor's state of a workflow run, rewritten at every step.
+pub(crate) const WORKFLOWS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("workflows");
+/// `core.ask` execution id → [`InquiryRecord`](super::InquiryRecord).
+pub(crate) const INQUIRIES: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("inquiries");
+
 /// Sensor ref (`pack.sensor`) → its last committed cursor.
 pub(crate) const SENSOR_CURSORS: TableDefinition<'_, &str, &str> =
     TableDefinition::new("sensor_cursors");

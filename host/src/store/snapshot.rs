@@ -259,7 +259,7 @@ impl Snapshot {
         Ok(events)
     }
 
-    fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(super) fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         table: TableDefinition<'_, K, V>,
     ) -> Result<Option<redb::ReadOnlyTable<K, V>>, ReadError> {
@@ -271,7 +271,7 @@ impl Snapshot {
         }
     }
 
-    fn get_u128<T: serde::de::DeserializeOwned>(
+    pub(super) fn get_u128<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<'_, u128, &[u8]>,
         name: &'static str,

@@ -19,11 +19,13 @@ use super::secrets::SecretKey;
 
 /// What [`Tx::put_record`] requires of a record already under the id.
 #[derive(Debug, Clone, Copy)]
-enum Existing {
+pub(super) enum Existing {
     /// Inserting: there must be none.
     Refuse,
     /// Replacing: there must be one.
     Require,
+    /// Either.
+    Any,
 }
 
 /// Longest key-value key, in bytes.
@@ -149,7 +151,7 @@ impl Tx<'_> {
 
     /// Writes `bytes` under `id`, after checking that a record exists or does
     /// not, as `existing` asks; `what` names the record in the error.
-    fn put_record(
+    pub(super) fn put_record(
         &mut self,
         definition: TableDefinition<'_, u128, &[u8]>,
         what: &str,
@@ -167,6 +169,32 @@ impl Tx<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The record under `id` in `definition`, if any.
+    pub(super) fn get_u128<T: serde::de::DeserializeOwned>(
+        &mut self,
+        definition: TableDefinition<'_, u128, &[u8]>,
+        name: &'static str,
+        id: Uuid,
+    ) -> Result<Option<T>, WriteError> {
+        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let stored = table.get(id.as_u128()).map_err(storage_write)?;
+        Ok(stored.map(|bytes| decode(name, bytes.value())).transpose()?)
+    }
+
+    /// Every record in `definition`, in key order.
+    pub(super) fn all_u128<T: serde::de::DeserializeOwned>(
+        &mut self,
+        definition: TableDefinition<'_, u128, &[u8]>,
+        name: &'static str,
+    ) -> Result<Vec<T>, WriteError> {
+        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut records = Vec::new();
+        for row in table.iter().map_err(storage_write)? {
+            records.push(decode(name, row.map_err(storage_write)?.1.value())?);
+        }
+        Ok(records)
     }
 
     /// Takes up to `limit` executions due at or before `now` off the front of

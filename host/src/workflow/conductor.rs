@@ -760,5 +760,6 @@ impl<'w> Conductor<'w> {
 }
 
 mod finish;
+mod rerun;
 #[cfg(test)]
 mod tests;

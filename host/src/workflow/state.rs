@@ -70,6 +70,14 @@ pub enum ConductorError {
     NotRunning(String),
     #[error("task `{0}` has no item {1}")]
     NoSuchItem(String, usize),
+    #[error("the workflow is still running; only a finished workflow is re-run")]
+    StillRunning,
+    #[error("task `{0}` did not run to an end in this workflow, so it cannot be re-run")]
+    NotRerunnable(String),
+    #[error(
+        "task `{0}` failed the workflow; re-run it too, or the re-run would end as if it had passed"
+    )]
+    FailedLeftOut(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

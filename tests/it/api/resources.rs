@@ -328,7 +328,9 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(api.get("/api/v1/packs/core").await, packs[0]);
     assert_eq!(api.call(Method::GET, "/api/v1/packs/nope", None).await.0, StatusCode::NOT_FOUND);
     let actions = api.get("/api/v1/actions").await;
-    assert_eq!(actions.as_array().expect("list").len(), 4);
+    // The core pack's four and the built-in `core.ask`.
+    assert_eq!(actions.as_array().expect("list").len(), 5);
+    assert_eq!(api.get("/api/v1/actions/core.ask").await["pack"], "core");
     let echo = api.get("/api/v1/actions/core.echo").await;
     assert_eq!(echo["ref"], "core.echo");
     assert_eq!(echo["pack"], "core");

@@ -1,0 +1,312 @@
+//! One workflow step inside a store transaction: the conductor is rebuilt
+//! from the stored state, told what happened, and its commands carried
+//! out (children inserted on the queue, delays recorded as timers, or
+//! held while paused); the new state is written back in the same
+//! transaction as the child execution that caused the step. A workflow
+//! that completes writes its own ending, which is in turn a step of its
+//! parent, so a chain of sub-workflows settles in one commit.
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{Effects, Flows};
+use crate::engine::actions::WorkflowDefinition;
+use crate::store::{
+    Execution, ExecutionStatus, ParentTask, Tx, WorkflowRecord, WorkflowTimer, WriteError,
+    now_millis,
+};
+use crate::workflow::{Command, Conductor, Outcome, TaskId, WorkflowState, WorkflowStatus};
+
+impl Flows {
+    /// Starts the workflow run of `execution`, which a worker marked
+    /// running. A run that already has a record (a start repeated after a
+    /// restart) is left alone.
+    pub(crate) fn start(
+        &self,
+        tx: &mut Tx<'_>,
+        execution: &Execution,
+        definition: &WorkflowDefinition,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        if tx.workflow(execution.id)?.is_some() {
+            return Ok(());
+        }
+        if self.parent_ended(tx, execution)? {
+            let mut canceled = execution.clone();
+            canceled.error = Some("canceled with its workflow".into());
+            return self.end_execution(tx, canceled, ExecutionStatus::Canceled, fx);
+        }
+        let input = execution.parameters.as_object().cloned().unwrap_or_default();
+        let (mut conductor, commands) = match Conductor::start(&definition.model, input) {
+            Ok(started) => started,
+            Err(error) => {
+                let mut failed = execution.clone();
+                failed.error = Some(format!("{}: {error}", definition.file));
+                return self.end_execution(tx, failed, ExecutionStatus::Failed, fx);
+            }
+        };
+        let mut record = WorkflowRecord {
+            execution: execution.id,
+            action: execution.action.clone(),
+            file: definition.file.clone(),
+            definition: definition.text.clone(),
+            digest: definition.digest.clone(),
+            state: Value::Null,
+            children: Vec::new(),
+            timers: Vec::new(),
+            paused: false,
+            held: Vec::new(),
+            finished: false,
+        };
+        self.drive(tx, &mut record, &mut conductor, commands, fx)?;
+        self.settle(tx, record, &conductor, fx)
+    }
+
+    /// Whether `execution` belongs to a workflow that has ended (canceled
+    /// while the execution was being taken off the queue).
+    pub(super) fn parent_ended(
+        &self,
+        tx: &mut Tx<'_>,
+        execution: &Execution,
+    ) -> Result<bool, WriteError> {
+        let Some(parent) = &execution.parent else { return Ok(false) };
+        Ok(tx.workflow(parent.workflow)?.is_none_or(|record| record.finished))
+    }
+
+    /// A child execution of a workflow ended (its record already written):
+    /// the workflow takes the next step. Reports to a finished workflow, or
+    /// of a task that is no longer running (a duplicate), change nothing.
+    pub(crate) fn child_finished(
+        &self,
+        tx: &mut Tx<'_>,
+        child: &Execution,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        let Some(parent) = &child.parent else { return Ok(()) };
+        let Some(mut record) = tx.workflow(parent.workflow)? else { return Ok(()) };
+        if record.finished {
+            return Ok(());
+        }
+        record.children.retain(|c| *c != child.id);
+        let definition = self.definition(&record)?;
+        let mut conductor = Conductor::resume(&definition.model, state_of(&record)?);
+        let task = TaskId::new(&parent.task, parent.route);
+        let commands = match conductor.on_action_finished(&task, parent.item, outcome(child)) {
+            Ok(commands) => commands,
+            Err(error) => {
+                tracing::warn!(workflow = %record.execution, child = %child.id, %error, "report of a task not running; ignored");
+                Vec::new()
+            }
+        };
+        self.drive(tx, &mut record, &mut conductor, commands, fx)?;
+        self.settle(tx, record, &conductor, fx)
+    }
+
+    /// A task's delay passed.
+    pub(crate) fn timer(
+        &self,
+        tx: &mut Tx<'_>,
+        workflow: Uuid,
+        task: &TaskId,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        let Some(mut record) = tx.workflow(workflow)? else { return Ok(()) };
+        let before = record.timers.len();
+        record.timers.retain(|t| !(t.task == task.name && t.route == task.route));
+        if record.finished || record.timers.len() == before {
+            return Ok(());
+        }
+        let definition = self.definition(&record)?;
+        let mut conductor = Conductor::resume(&definition.model, state_of(&record)?);
+        let commands = conductor.on_timer(task).unwrap_or_default();
+        self.drive(tx, &mut record, &mut conductor, commands, fx)?;
+        self.settle(tx, record, &conductor, fx)
+    }
+
+    /// Carries out the conductor's commands: each action becomes a child
+    /// execution on the queue (one that cannot start fails its task at
+    /// once), each delay a timer. While paused, commands are held.
+    pub(super) fn drive(
+        &self,
+        tx: &mut Tx<'_>,
+        record: &mut WorkflowRecord,
+        conductor: &mut Conductor<'_>,
+        commands: Vec<Command>,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        let mut queue: std::collections::VecDeque<Command> = commands.into();
+        while let Some(command) = queue.pop_front() {
+            if record.paused {
+                record.held.push(serde_json::to_value(&command).unwrap_or_default());
+                continue;
+            }
+            match command {
+                Command::Wait { task, seconds } => {
+                    let due = now_millis().saturating_add((seconds * 1000.0).ceil() as i64);
+                    record.timers.push(WorkflowTimer {
+                        task: task.name.clone(),
+                        route: task.route,
+                        due,
+                    });
+                    fx.timers.push((record.execution, task, due));
+                }
+                Command::RunAction { task, action, input, item } => {
+                    let parent = ParentTask {
+                        workflow: record.execution,
+                        task: task.name.clone(),
+                        route: task.route,
+                        item,
+                    };
+                    let child = self.child(&action, input, parent);
+                    if child.status == ExecutionStatus::Requested {
+                        tx.insert_execution(&child, true)?;
+                        record.children.push(child.id);
+                        fx.changed.push((child.id, child.action, ExecutionStatus::Requested));
+                        fx.queued = true;
+                    } else {
+                        // Kept, so the operator sees why the task failed.
+                        tx.insert_execution(&child, false)?;
+                        fx.changed.push((child.id, child.action.clone(), child.status));
+                        let more = conductor
+                            .on_action_finished(&task, item, outcome(&child))
+                            .unwrap_or_default();
+                        queue.extend(more);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A child execution of `action`: requested, or failed already when the
+    /// action is unknown or the input does not fit it.
+    fn child(&self, action: &str, input: Value, parent: ParentTask) -> Execution {
+        let prepared = match (self.ingest.action(action), input) {
+            (None, _) => Err(format!("action {action} is not installed")),
+            (Some(_), input) if !input.is_object() && !input.is_null() => {
+                Err(format!("task `{}`: input must be a mapping, not {input}", parent.task))
+            }
+            (Some(spec), input) => {
+                let given: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+                spec.prepare_parameters(given)
+            }
+        };
+        match prepared {
+            Ok(parameters) => {
+                let mut child = Execution::new(action, parameters);
+                child.parent = Some(parent);
+                child
+            }
+            Err(error) => {
+                let mut child = Execution::new(action, Value::Null);
+                let now = now_millis();
+                child.parent = Some(parent);
+                child.status = ExecutionStatus::Failed;
+                child.error = Some(error);
+                child.finished_at = Some(now);
+                child
+            }
+        }
+    }
+
+    /// Writes the run's state back; a run that has completed and has
+    /// nothing left in flight ends its execution (and steps its parent).
+    pub(super) fn settle(
+        &self,
+        tx: &mut Tx<'_>,
+        mut record: WorkflowRecord,
+        conductor: &Conductor<'_>,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        record.state = serde_json::to_value(conductor.state())
+            .map_err(|e| WriteError::Invalid { field: "workflow", message: e.to_string() })?;
+        let done = conductor.status() != WorkflowStatus::Running
+            && conductor.in_flight() == 0
+            && record.children.is_empty();
+        if !done {
+            return tx.put_workflow(&record);
+        }
+        record.finished = true;
+        record.timers.clear();
+        tx.put_workflow(&record)?;
+        let mut execution = tx.execution(record.execution)?;
+        if execution.status.is_finished() {
+            return Ok(());
+        }
+        let state = conductor.state();
+        let mut result = Map::new();
+        result.insert("output".into(), state.output.clone().unwrap_or(Value::Null));
+        if !state.errors.is_empty() {
+            result.insert("errors".into(), Value::Array(state.errors.clone()));
+        }
+        execution.result = Some(Value::Object(result));
+        let status = match conductor.status() {
+            WorkflowStatus::Succeeded => ExecutionStatus::Succeeded,
+            _ => {
+                let first = state.errors.first().and_then(|e| e.get("message"));
+                execution.error = Some(match first.and_then(Value::as_str) {
+                    Some(message) => format!("workflow failed: {message}"),
+                    None => "workflow failed".to_owned(),
+                });
+                ExecutionStatus::Failed
+            }
+        };
+        self.end_execution(tx, execution, status, fx)
+    }
+
+    /// Ends a workflow's own execution (or an inquiry's) with `status`:
+    /// writes it, commits the `core.execution_finished` instance a rule
+    /// wants, and reports to the parent workflow.
+    pub(super) fn end_execution(
+        &self,
+        tx: &mut Tx<'_>,
+        mut execution: Execution,
+        status: ExecutionStatus,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        let now = now_millis();
+        execution.status = status;
+        execution.updated_at = now;
+        execution.finished_at = Some(now);
+        tx.finish_running(&execution)?;
+        let finished = self.ingest.execution_finished(&execution);
+        finished.commit_if_enforced(tx)?;
+        fx.changed.push((execution.id, execution.action.clone(), status));
+        fx.finished.push(finished);
+        self.child_finished(tx, &execution, fx)
+    }
+
+    /// The parsed workflow of a run: from the cache, or parsed again from
+    /// the pinned text (after a restart, or when the pack was upgraded
+    /// since the run started).
+    pub(super) fn definition(
+        &self,
+        record: &WorkflowRecord,
+    ) -> Result<std::sync::Arc<WorkflowDefinition>, WriteError> {
+        self.definitions.get(record)
+    }
+}
+
+/// The conductor's state stored in a run's record.
+pub(super) fn state_of(record: &WorkflowRecord) -> Result<WorkflowState, WriteError> {
+    serde_json::from_value(record.state.clone()).map_err(|e| {
+        WriteError::Corrupt(format!("workflow {}: stored state: {e}", record.execution))
+    })
+}
+
+/// How a child's ending reads to its workflow: its result on success;
+/// otherwise its result if it has one, else its error.
+fn outcome(child: &Execution) -> Outcome {
+    let result = child.result.clone().unwrap_or(Value::Null);
+    match child.status {
+        ExecutionStatus::Succeeded => Outcome::Succeeded(result),
+        status => {
+            let error = child.error.clone().unwrap_or_else(|| format!("{status:?}").to_lowercase());
+            if result.is_null() {
+                Outcome::Failed(json!({"error": error, "status": status}))
+            } else {
+                Outcome::Failed(result)
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Workflow runs and inquiries as the store keeps them: the conductor's
+//! state (opaque JSON here: only `engine` and `workflow` know its shape)
+//! with the children, timers and held commands the engine tracks around
+//! it, and the questions a `core.ask` task puts to a person.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::codec::encode;
+use super::error::{ReadError, WriteError, storage_read};
+use super::records::Millis;
+use super::schema::{INQUIRIES, WORKFLOWS};
+use super::snapshot::Snapshot;
+use super::tx::{Existing, Tx};
+
+/// Where a child execution reports back: the task of a workflow that
+/// started it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentTask {
+    /// The workflow's execution.
+    pub workflow: Uuid,
+    /// The task name.
+    pub task: String,
+    /// The task's route (0 unless the task runs once per branch).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub route: usize,
+    /// The item index of a with-items task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A task waiting for its delay: the engine wakes the workflow at `due`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowTimer {
+    /// The task name.
+    pub task: String,
+    /// Its route.
+    #[serde(default)]
+    pub route: usize,
+    /// When it fires.
+    pub due: Millis,
+}
+
+/// One workflow run, rewritten at every step in the same transaction as
+/// the executions the step finishes and starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// The workflow's own execution.
+    pub execution: Uuid,
+    /// The workflow action (`pack.name`).
+    pub action: String,
+    /// The workflow file's name, for messages.
+    pub file: String,
+    /// The workflow's text, pinned when the run started: an upgrade of the
+    /// pack does not change a run under way.
+    pub definition: String,
+    /// Hex sha256 of `definition`.
+    pub digest: String,
+    /// The conductor's state.
+    pub state: Value,
+    /// Child executions started and not yet finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Uuid>,
+    /// Delays being waited out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<WorkflowTimer>,
+    /// Paused: commands the conductor gives are held, not carried out.
+    #[serde(default)]
+    pub paused: bool,
+    /// Commands held while paused, carried out on resume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Value>,
+    /// Finished (succeeded, failed or canceled): late reports are ignored.
+    #[serde(default)]
+    pub finished: bool,
+}
+
+/// Where an inquiry is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InquiryStatus {
+    /// Waiting for a response.
+    Pending,
+    /// Answered.
+    Responded,
+    /// Its ttl passed unanswered.
+    Expired,
+    /// Its workflow was canceled.
+    Canceled,
+}
+
+/// A question a `core.ask` execution puts to a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InquiryRecord {
+    /// The `core.ask` execution's id, which is also the inquiry's.
+    pub id: Uuid,
+    /// The workflow that asked, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<Uuid>,
+    /// JSON Schema the response must satisfy.
+    pub schema: Value,
+    /// Who is asked (StackStorm's `route`), free text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub route: String,
+    /// When it was asked.
+    pub created_at: Millis,
+    /// When it expires unanswered.
+    pub expires_at: Millis,
+    /// Where it is.
+    pub status: InquiryStatus,
+    /// The accepted response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+}
+
+impl Tx<'_> {
+    /// The workflow run of execution `id`, if it has one.
+    pub fn workflow(&mut self, id: Uuid) -> Result<Option<WorkflowRecord>, WriteError> {
+        self.get_u128(WORKFLOWS, "workflows", id)
+    }
+
+    /// Stores a workflow run, new or updated.
+    pub fn put_workflow(&mut self, record: &WorkflowRecord) -> Result<(), WriteError> {
+        let bytes = encode("workflow", record)?;
+        self.put_record(WORKFLOWS, "workflow", record.execution, &bytes, Existing::Any)
+    }
+
+    /// Every workflow run not yet finished, oldest first.
+    pub fn unfinished_workflows(&mut self) -> Result<Vec<WorkflowRecord>, WriteError> {
+        let records: Vec<WorkflowRecord> = self.all_u128(WORKFLOWS, "workflows")?;
+        Ok(records.into_iter().filter(|r| !r.finished).collect())
+    }
+
+    /// The inquiry `id`, if there is one.
+    pub fn inquiry(&mut self, id: Uuid) -> Result<Option<InquiryRecord>, WriteError> {
+        self.get_u128(INQUIRIES, "inquiries", id)
+    }
+
+    /// Stores an inquiry, new or updated.
+    pub fn put_inquiry(&mut self, record: &InquiryRecord) -> Result<(), WriteError> {
+        let bytes = encode("inquiry", record)?;
+        self.put_record(INQUIRIES, "inquiry", record.id, &bytes, Existing::Any)
+    }
+
+    /// Every inquiry still waiting for a response, oldest first.
+    pub fn pending_inquiries(&mut self) -> Result<Vec<InquiryRecord>, WriteError> {
+        let records: Vec<InquiryRecord> = self.all_u128(INQUIRIES, "inquiries")?;
+        Ok(records.into_iter().filter(|r| r.status == InquiryStatus::Pending).collect())
+    }
+}
+
+impl Snapshot {
+    /// The workflow run of execution `id`, if it has one.
+    pub fn workflow(&self, id: Uuid) -> Result<Option<WorkflowRecord>, ReadError> {
+        self.get_u128(WORKFLOWS, "workflows", id)
+    }
+
+    /// The inquiry `id`, if there is one.
+    pub fn inquiry(&self, id: Uuid) -> Result<Option<InquiryRecord>, ReadError> {
+        self.get_u128(INQUIRIES, "inquiries", id)
+    }
+
+    /// Inquiries after `after` (exclusive), oldest first, only those in
+    /// `status` when given.
+    pub fn inquiries(
+        &self,
+        status: Option<InquiryStatus>,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<InquiryRecord>, ReadError> {
+        let Some(table) = self.open(INQUIRIES)? else { return Ok(Vec::new()) };
+        let start = after.map_or(0, |id| id.as_u128().saturating_add(1));
+        let mut records = Vec::new();
+        for row in table.range(start..).map_err(storage_read)? {
+            if records.len() >= limit {
+                break;
+            }
+            let (_, bytes) = row.map_err(storage_read)?;
+            let record: InquiryRecord = super::codec::decode("inquiries", bytes.value())?;
+            if status.is_none_or(|s| s == record.status) {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+}
