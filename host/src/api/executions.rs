@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::error::{ApiError, Body, ErrorBody, Path, Query, parse_id};
+use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
 use super::page::timestamp_opt;
 use super::page::{
     Page, Scan, TimeFilter, id_millis, ids_from, newest_first, parse_time, saturating_offset,
@@ -41,6 +41,10 @@ pub(crate) enum Status {
     Canceled,
     /// Was running when the host stopped and is not retried.
     Abandoned,
+    /// A workflow paused: running tasks finish, no new ones start.
+    Paused,
+    /// A `core.ask` waiting for a response.
+    Pending,
 }
 
 impl From<ExecutionStatus> for Status {
@@ -54,6 +58,8 @@ impl From<ExecutionStatus> for Status {
             ExecutionStatus::Timeout => Self::Timeout,
             ExecutionStatus::Canceled => Self::Canceled,
             ExecutionStatus::Abandoned => Self::Abandoned,
+            ExecutionStatus::Paused => Self::Paused,
+            ExecutionStatus::Pending => Self::Pending,
         }
     }
 }
@@ -90,6 +96,21 @@ pub(crate) struct ExecutionView {
     error: Option<String>,
     /// Earlier attempts that ended in a retry.
     retries: Vec<AttemptView>,
+    /// The workflow task that started it.
+    parent: Option<ParentView>,
+}
+
+/// The workflow task an execution runs for.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ParentView {
+    /// The workflow's execution.
+    workflow: Uuid,
+    /// The task.
+    task: String,
+    /// The task's route when it runs once per branch (0 otherwise).
+    route: usize,
+    /// The item of a with-items task.
+    item: Option<usize>,
 }
 
 /// An earlier attempt.
@@ -128,6 +149,12 @@ impl From<&Execution> for ExecutionView {
                     ended_at: timestamp(a.ended_at),
                 })
                 .collect(),
+            parent: e.parent.as_ref().map(|p| ParentView {
+                workflow: p.workflow,
+                task: p.task.clone(),
+                route: p.route,
+                item: p.item,
+            }),
         }
     }
 }
@@ -381,22 +408,48 @@ pub(crate) async fn cancel(
     operation_id = "re_run_execution",
     tag = "executions",
     params(("id" = Uuid, Path, description = "Execution to run again")),
+    request_body(content = Option<ReRunBody>, description = "Optional: the workflow tasks to re-run from"),
     responses(
         (status = 201, description = "The new execution", body = ExecutionView,
             headers(("location" = String, description = "Where the new execution lives"))),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
-        (status = 422, description = "The action is no longer installed or its schema changed", body = ErrorBody),
+        (status = 409, description = "Tasks were named but the workflow is still going", body = ErrorBody),
+        (status = 422, description = "The action is no longer installed, its schema changed, or a named task cannot be re-run", body = ErrorBody),
     ),
 )]
 pub(crate) async fn re_run(
     State(state): State<ApiState>,
     Path(id): Path<String>,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
-    let new = state.engine().rerun(id).await.map_err(control_error)?;
+    let request: ReRunBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ReRunBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("body: expected {{\"tasks\": [names]}}: {e}"))
+        })?
+    };
+    let new = if request.tasks.is_empty() {
+        state.engine().rerun(id).await.map_err(control_error)?
+    } else {
+        state.engine().rerun_tasks(id, request.tasks).await.map_err(super::workflows::flow_error)?
+    };
     created(&state, new)
+}
+
+/// What to re-run; an empty body re-runs the whole execution.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReRunBody {
+    /// For a finished workflow: the tasks to run again, each from the
+    /// context it ran with; the run carries on from them as a new
+    /// execution. Tasks whose failure ended the workflow must be among
+    /// them.
+    #[serde(default)]
+    tasks: Vec<String>,
 }
 
 pub(crate) fn request_error(error: RequestError) -> ApiError {

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod error;
 mod executions;
+mod inquiries;
 mod keys;
 mod lifecycle;
 mod meta;
@@ -25,6 +26,7 @@ mod state;
 mod stream;
 mod triggers;
 mod webhooks;
+mod workflows;
 
 use std::any::Any;
 
@@ -151,6 +153,10 @@ fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
         .routes(routes!(executions::get, executions::cancel))
         .routes(routes!(executions::output))
         .routes(routes!(executions::re_run))
+        .routes(routes!(workflows::pause))
+        .routes(routes!(workflows::resume))
+        .routes(routes!(inquiries::list))
+        .routes(routes!(inquiries::get, inquiries::respond))
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::replace, rules::delete))
         .routes(routes!(rules::enable))

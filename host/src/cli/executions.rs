@@ -1,6 +1,6 @@
 //! `squall run PACK.ACTION` on the server and `squall execution
-//! list|get|tail|cancel|re-run`: request executions, wait for them on the
-//! live event stream, and show them.
+//! list|get|tail|cancel|pause|resume|re-run`: request executions, wait for
+//! them on the live event stream, show them, and control workflows.
 
 use std::io::Write;
 use std::time::Duration;
@@ -38,8 +38,14 @@ enum ExecutionCommand {
     /// Cancel an execution: a queued one at once, a running one as soon as
     /// its worker stops it.
     Cancel(IdArgs),
-    /// Run an execution's action again with the same parameters, and wait
-    /// for it like `squall run`.
+    /// Pause a running workflow (and its sub-workflows): tasks already
+    /// running finish, nothing new starts until it is resumed.
+    Pause(IdArgs),
+    /// Resume a paused workflow: what the pause held back starts now.
+    Resume(IdArgs),
+    /// Run an execution's action again with the same parameters, or a
+    /// finished workflow from chosen tasks (`--tasks`), and wait for it
+    /// like `squall run`.
     #[command(name = "re-run")]
     ReRun(ReRunArgs),
 }
@@ -50,7 +56,7 @@ struct ListArgs {
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
     /// Only executions in this state (requested, scheduled, running,
-    /// succeeded, failed, timeout, canceled, abandoned).
+    /// paused, pending, succeeded, failed, timeout, canceled, abandoned).
     #[arg(long, value_name = "STATUS")]
     status: Option<String>,
     /// How many to show, 1 to 1000.
@@ -83,6 +89,11 @@ struct ReRunArgs {
     /// The execution to run again.
     #[arg(value_name = "ID")]
     id: String,
+    /// Workflow tasks to run again (comma-separated or repeated), each from
+    /// the context it ran with; the tasks whose failure ended the workflow
+    /// must be among them.
+    #[arg(long, value_name = "TASK", value_delimiter = ',')]
+    tasks: Vec<String>,
     /// Print the new execution's id and return without waiting.
     #[arg(long = "async")]
     no_wait: bool,
@@ -109,9 +120,16 @@ pub(crate) fn run(
         }
         ExecutionCommand::Tail(args) => tail(args, stdout, stderr),
         ExecutionCommand::Cancel(args) => cancel(args, stdout),
+        ExecutionCommand::Pause(args) => control(args, "pause", stdout),
+        ExecutionCommand::Resume(args) => control(args, "resume", stdout),
         ExecutionCommand::ReRun(args) => {
             let client = Client::new(&args.remote)?;
-            let created = client.post_empty(&format!("{}/re_run", path(&args.id)))?.body;
+            let re_run = format!("{}/re_run", path(&args.id));
+            let created = if args.tasks.is_empty() {
+                client.post_empty(&re_run)?.body
+            } else {
+                client.post_json(&re_run, &json!({ "tasks": args.tasks }))?.body
+            };
             follow(&client, &created, args.no_wait, args.remote.json, stdout, stderr)
         }
     }
@@ -233,6 +251,12 @@ fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
     fields
         .opt("rule", opt_text(e, "rule"))
         .opt("trigger_instance", opt_text(e, "trigger_instance"))
+        .opt(
+            "workflow",
+            e.get("parent")
+                .filter(|p| !p.is_null())
+                .map(|p| format!("{} task {}", text(p, "workflow"), text(p, "task"))),
+        )
         .add("parameters", e.get("parameters").map(show).unwrap_or_default())
         .add("created_at", time(e, "created_at"))
         .opt("started_at", opt_time(e, "started_at"))
@@ -277,6 +301,18 @@ fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
     }
     table.print(stdout, "no executions")?;
     note_partial(stderr, executions.len(), answer.total, "executions")?;
+    Ok(0)
+}
+
+/// `pause` or `resume` a workflow and say where it is now.
+fn control(args: IdArgs, verb: &str, stdout: &mut dyn Write) -> anyhow::Result<u8> {
+    let client = Client::new(&args.remote)?;
+    let answer = client.post_empty(&format!("{}/{verb}", path(&args.id)))?.body;
+    if args.remote.json {
+        print_json(stdout, &answer)?;
+    } else {
+        writeln!(stdout, "workflow {} is {}", text(&answer, "id"), text(&answer, "status"))?;
+    }
     Ok(0)
 }
 

@@ -8,6 +8,7 @@ mod audit;
 mod client;
 mod engine;
 mod executions;
+mod inquiry;
 mod keys;
 mod output;
 mod pack_build;
@@ -43,7 +44,8 @@ enum Command {
     /// message=hi`), or, with `--component FILE`, run one action of a pack
     /// component in a sandbox of this process and print its output JSON.
     Run(run::RunArgs),
-    /// The server's executions: list, get, tail, cancel, re-run.
+    /// The server's executions: list, get, tail, cancel, pause, resume,
+    /// re-run.
     Execution(executions::ExecutionArgs),
     /// The server's rules (list, get, create, delete, enable, disable), and
     /// `squall rule test RULE_FILE INSTANCE_FILE` on local files.
@@ -61,6 +63,8 @@ enum Command {
     Trust(trust::TrustArgs),
     /// The server's audit log: pack lifecycle, trust changes, denied capabilities.
     Audit(audit::AuditArgs),
+    /// Questions workflows ask people (`core.ask`): list, get, respond.
+    Inquiry(inquiry::InquiryArgs),
     /// The actions the server can run.
     Action(packs::ActionArgs),
     /// The server's API keys: create, list, revoke.
@@ -121,6 +125,7 @@ pub fn execute(
         Command::Pack(args) => packs::run(args, stdout, stderr),
         Command::Trust(args) => trust::run(args, stdout),
         Command::Audit(args) => audit::run(args, stdout),
+        Command::Inquiry(args) => inquiry::run(args, stdout),
         Command::Action(args) => packs::run_action(args, stdout),
         Command::Apikey(args) => apikeys::run(args, stdout, stderr),
         Command::Sensor(args) => sensors::run(args, stdout),
