@@ -1,0 +1,208 @@
+//! The workflow crash test: the host as a real process starts 100
+//! workflows (each a split into a sleep and a with-items task, a join,
+//! and a sub-workflow), is killed with SIGKILL while they run, restarted,
+//! and every workflow must finish with its expected output, exactly once.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use squall::store::{ExecutionStatus, Store, StoreConfig, new_id};
+use squall_tests::{CORE_MANIFEST, CORE_PACK};
+use uuid::Uuid;
+
+const WORKFLOWS: usize = 100;
+
+const RULE: &str = r#"
+name: each_event_starts_a_workflow
+pack: load
+enabled: true
+trigger:
+  type: core.webhook
+  parameters: {url: flows}
+action:
+  ref: flows.main
+  parameters:
+    seq: "{{ trigger.body.seq }}"
+"#;
+
+const MAIN: &str = r#"
+version: 1.0
+input:
+  - seq
+tasks:
+  first:
+    action: core.echo
+    input: {message: 'start {{ ctx().seq }}'}
+    next:
+      - publish: [a: '{{ result().message }}']
+        do: [nap, items]
+  nap:
+    action: core.sleep
+    input: {seconds: 0.3}
+    next:
+      - do: meet
+  items:
+    with:
+      items: '{{ [1, 2, 3] }}'
+      concurrency: 2
+    action: core.echo
+    input: {message: 'n{{ item() }}'}
+    next:
+      - publish: [b: '{{ result() | map(attribute="message") | join(",") }}']
+        do: meet
+  meet:
+    join: all
+    action: flows.child
+    input: {seq: '{{ ctx().seq }}'}
+    next:
+      - publish: [c: '{{ result().output.done }}']
+output:
+  - a: '{{ ctx().a }}'
+  - b: '{{ ctx().b }}'
+  - c: '{{ ctx().c }}'
+"#;
+
+const CHILD: &str = r#"
+version: 1.0
+input:
+  - seq
+tasks:
+  doze:
+    action: core.sleep
+    input: {seconds: 0.2}
+    next:
+      - publish: [done: 'child {{ ctx().seq }}']
+output:
+  - done: '{{ ctx().done }}'
+"#;
+
+fn host(data: &Path, rules: &Path, flows: &Path, exit_when_idle: bool) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_squall-host"));
+    command
+        .arg("engine")
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--pack", CORE_MANIFEST, CORE_PACK, "--pack"])
+        .arg(flows.join("pack.toml"))
+        .arg(CORE_PACK)
+        .arg("--rules")
+        .arg(rules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if exit_when_idle {
+        command.arg("--exit-when-idle");
+    }
+    command.spawn().expect("start the host")
+}
+
+fn open(data: &Path) -> Store {
+    let config = StoreConfig { retention: None, ..StoreConfig::default() };
+    Store::open(&data.join("squall.redb"), config).expect("open the store")
+}
+
+/// Feeds `lines` and reads one acknowledgement per line.
+fn feed_and_ack(child: &mut Child, lines: &[String]) {
+    let mut stdin = child.stdin.take().expect("stdin");
+    for line in lines {
+        writeln!(stdin, "{line}").expect("write an event");
+    }
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for _ in lines {
+        let answer: Value =
+            serde_json::from_str(&stdout.next().expect("an ack").expect("ack line")).expect("JSON");
+        assert!(answer.get("error").is_none(), "refused: {answer}");
+    }
+    // Kept open: closing standard input would make the host stop reading.
+    std::mem::forget(stdin);
+    std::mem::forget(stdout);
+}
+
+#[test]
+fn workflows_cut_by_sigkill_finish_after_a_restart_with_their_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, rules, flows) =
+        (dir.path().join("data"), dir.path().join("rules"), dir.path().join("flows"));
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::create_dir_all(flows.join("workflows")).expect("flows dir");
+    std::fs::write(rules.join("flows.yaml"), RULE).expect("rule");
+    std::fs::write(
+        flows.join("pack.toml"),
+        "name = \"flows\"\nversion = \"1.0.0\"\n\
+         [actions.main]\nworkflow = \"workflows/main.yaml\"\n\
+         [actions.child]\nworkflow = \"workflows/child.yaml\"\n",
+    )
+    .expect("manifest");
+    std::fs::write(flows.join("workflows/main.yaml"), MAIN).expect("main");
+    std::fs::write(flows.join("workflows/child.yaml"), CHILD).expect("child");
+
+    let ids: Vec<Uuid> = (0..WORKFLOWS).map(|_| new_id()).collect();
+    let lines: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(seq, id)| {
+            json!({"id": id, "trigger": "core.webhook", "parameters": {"url": "flows"},
+                   "payload": {"headers": {}, "body": {"seq": seq}}})
+            .to_string()
+        })
+        .collect();
+
+    let mut first = host(&data, &rules, &flows, false);
+    feed_and_ack(&mut first, &lines);
+    // Every workflow started; the sleeps keep them mid-way.
+    std::thread::sleep(Duration::from_millis(400));
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let unfinished = {
+        let store = open(&data);
+        let snapshot = store.read().expect("read");
+        let all = snapshot.executions(None, 100 * WORKFLOWS).expect("executions");
+        all.iter().filter(|e| e.action == "flows.main" && !e.status.is_finished()).count()
+    };
+    assert!(unfinished > 0, "the kill came after every workflow had finished");
+
+    // The restart replays nothing new; it recovers and runs to idle.
+    let mut second = host(&data, &rules, &flows, true);
+    drop(second.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the restarted host never went idle");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the restarted host failed: {status}");
+
+    let store = open(&data);
+    let snapshot = store.read().expect("read");
+    let all = snapshot.executions(None, 100 * WORKFLOWS).expect("executions");
+    let mut by_instance: HashMap<Uuid, Vec<&squall::store::Execution>> = HashMap::new();
+    for execution in all.iter().filter(|e| e.action == "flows.main") {
+        by_instance
+            .entry(execution.trigger_instance.expect("started by the rule"))
+            .or_default()
+            .push(execution);
+    }
+    for (seq, id) in ids.iter().enumerate() {
+        let runs = by_instance.get(id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(runs.len(), 1, "workflow {seq} has exactly one execution");
+        let run = runs[0];
+        assert_eq!(run.status, ExecutionStatus::Succeeded, "workflow {seq}: {run:?}");
+        let expected = json!({"output": {
+            "a": format!("start {seq}"), "b": "n1,n2,n3", "c": format!("child {seq}")
+        }});
+        assert_eq!(run.result.as_ref(), Some(&expected), "workflow {seq}");
+    }
+    assert_eq!(snapshot.queued_executions().expect("queue"), 0);
+    assert_eq!(snapshot.running_executions().expect("running"), 0);
+    let again = all.iter().filter(|e| e.attempt > 1).count();
+    eprintln!(
+        "workflow crash test: {unfinished} of {WORKFLOWS} workflows unfinished at SIGKILL, {again} child executions run again"
+    );
+}
