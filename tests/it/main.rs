@@ -29,6 +29,7 @@ mod timer_firing;
 mod timers;
 mod triggers;
 mod webhooks;
+mod workflow_cli;
 mod workflow_crash;
 mod workflow_dsl;
 mod workflow_engine;

@@ -1,0 +1,169 @@
+//! Workflows through the `squall` CLI against a real server: the inquiry
+//! round trip (the workflow waits, a bad answer is refused, a good one
+//! resumes it), and pause, resume and re-run from a task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use squall_tests::{CORE_PACK, TestRuntime};
+
+use super::client::Server;
+use super::workflow_engine::flows_manifest;
+
+const APPROVAL: &str = r#"
+version: 1.0
+input:
+  - change
+tasks:
+  ask:
+    action: core.ask
+    input:
+      route: oncall
+      schema:
+        type: object
+        properties:
+          approved: {type: boolean}
+        required: [approved]
+    next:
+      - when: '{{ succeeded() and result().response.approved }}'
+        do: apply
+  apply:
+    action: core.echo
+    input: {message: 'applied {{ ctx().change }}'}
+    next:
+      - publish: [applied: '{{ result().message }}']
+output:
+  - applied: '{{ ctx().applied | default("nothing") }}'
+"#;
+
+const SLOW: &str = r#"
+version: 1.0
+tasks:
+  nap:
+    action: core.sleep
+    input: {seconds: 0.5}
+    next:
+      - do: say
+  say:
+    action: core.echo
+    input: {message: "said"}
+    next:
+      - publish: [said: '{{ result().message }}']
+output:
+  - said: '{{ ctx().said }}'
+"#;
+
+/// A server whose catalog also has the `flows` pack's workflows.
+async fn server() -> (Server, TestRuntime) {
+    let server = Server::start().await;
+    let runtime = TestRuntime::new();
+    let workflows = BTreeMap::from([
+        ("approval".to_owned(), APPROVAL.to_owned()),
+        ("slow".to_owned(), SLOW.to_owned()),
+    ]);
+    let engine = server.api.state.engine();
+    let mut actions = (*engine.ingest().actions()).clone();
+    actions
+        .add_pack(&flows_manifest(&workflows), Arc::new(runtime.load(CORE_PACK, "flows")))
+        .expect("flows actions");
+    engine.set_actions(actions);
+    (server, runtime)
+}
+
+/// Polls `squall ARGS --json` until `done` holds of its output (10 s).
+async fn until(server: &Server, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut argv = args.to_vec();
+        argv.push("--json");
+        let value = server.cli(&argv).await.json();
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out: squall {}: {value}", args.join(" "));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inquiry_round_trip_through_the_cli() {
+    let (server, _runtime) = server().await;
+    let started = server.cli(&["run", "flows.approval", "change=db-42", "--async"]).await;
+    let workflow = started.ok().trim().to_owned();
+    assert_eq!(workflow.len(), 36, "the id: {workflow}");
+
+    let pending =
+        until(&server, &["inquiry", "list"], |v| v.as_array().is_some_and(|a| !a.is_empty())).await;
+    let inquiry = pending[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(pending[0]["workflow"], json!(workflow));
+    assert_eq!(pending[0]["route"], "oncall");
+    until(&server, &["execution", "get", &workflow], |v| v["status"] == "paused").await;
+    let shown = server.cli(&["inquiry", "get", &inquiry]).await;
+    assert!(shown.ok().contains("\"approved\""), "the schema is shown: {}", shown.stdout);
+
+    let refused =
+        server.cli(&["inquiry", "respond", &inquiry, "-r", r#"{"approved": "yes"}"#]).await;
+    assert_ne!(refused.code, 0, "a bad answer is refused");
+    assert!(
+        refused.stderr.contains("/approved") && refused.stderr.contains("boolean"),
+        "the refusal names the field: {}",
+        refused.stderr
+    );
+    let not_json = server.cli(&["inquiry", "respond", &inquiry, "-r", "yes"]).await;
+    assert!(not_json.stderr.contains("--response"), "{}", not_json.stderr);
+    let still = server.cli(&["inquiry", "get", &inquiry, "--json"]).await.json();
+    assert_eq!(still["status"], "pending", "a refused answer changes nothing");
+
+    let answered =
+        server.cli(&["inquiry", "respond", &inquiry, "-r", r#"{"approved": true}"#]).await;
+    assert!(answered.ok().contains("answered"), "{}", answered.stdout);
+    let done =
+        until(&server, &["execution", "get", &workflow], |v| v["status"] == "succeeded").await;
+    assert_eq!(done["result"]["output"], json!({"applied": "applied db-42"}));
+    let closed = server.cli(&["inquiry", "get", &inquiry, "--json"]).await.json();
+    assert_eq!(closed["status"], "responded");
+    assert_eq!(closed["response"], json!({"approved": true}));
+    let again = server.cli(&["inquiry", "respond", &inquiry, "-r", r#"{"approved": true}"#]).await;
+    assert!(again.stderr.contains("no longer pending"), "{}", again.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_re_run_a_task_through_the_cli() {
+    let (server, _runtime) = server().await;
+    let workflow = server.cli(&["run", "flows.slow", "--async"]).await.ok().trim().to_owned();
+    until(&server, &["execution", "list"], |v| {
+        v.as_array().is_some_and(|all| all.iter().any(|e| e["action"] == "core.sleep"))
+    })
+    .await;
+    let paused = server.cli(&["execution", "pause", &workflow]).await;
+    assert_eq!(paused.ok().trim(), format!("workflow {workflow} is paused"));
+    // The nap finishes; `say` is held back while paused.
+    until(&server, &["execution", "list"], |v| {
+        v.as_array().is_some_and(|all| {
+            all.iter().any(|e| e["action"] == "core.sleep" && e["status"] == "succeeded")
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listed = server.cli(&["execution", "list", "--json"]).await.json();
+    assert!(
+        listed.as_array().expect("list").iter().all(|e| e["action"] != "core.echo"),
+        "nothing starts while paused: {listed}"
+    );
+    let resumed = server.cli(&["execution", "resume", &workflow]).await;
+    assert_eq!(resumed.ok().trim(), format!("workflow {workflow} is running"));
+    let done =
+        until(&server, &["execution", "get", &workflow], |v| v["status"] == "succeeded").await;
+    assert_eq!(done["result"]["output"], json!({"said": "said"}));
+
+    let twice = server.cli(&["execution", "resume", &workflow]).await;
+    assert!(twice.stderr.contains("already finished"), "{}", twice.stderr);
+    let rerun = server.cli(&["execution", "re-run", &workflow, "--tasks", "say", "--json"]).await;
+    let rerun = rerun.json();
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    assert_eq!(rerun["result"]["output"], json!({"said": "said"}));
+    let bad = server.cli(&["execution", "re-run", &workflow, "--tasks", "nosuch"]).await;
+    assert!(bad.stderr.contains("`nosuch`"), "{}", bad.stderr);
+}
