@@ -601,6 +601,54 @@ async fn diskguard_rules_chain_almost_full_to_cleanup_to_notify() {
     engine.shutdown().await;
 }
 
+/// The same remediation as one workflow action (`diskguard.remediate`,
+/// declared in pack.toml, its YAML in workflows/): cleanup, then notify
+/// only because the disk is still over the threshold.
+#[tokio::test]
+async fn diskguard_remediate_workflow_cleans_up_then_notifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    std::fs::write(logs.join("old.log"), "x").expect("write");
+    set_age(&logs.join("old.log"), 30);
+    let server = server().await;
+    let config = json!({
+        "path": dir.path(), "cleanup_dir": logs, "older_than_days": 7,
+        "notify_url": format!("{}/chat", server.url)
+    });
+    let (runtime, component) = diskguard(true, Some(&server.url), config.clone());
+    let store_dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine(store_dir.path(), &runtime).await;
+    let manifest = Manifest::load(&pack_dir("diskguard").join("pack.toml")).expect("manifest");
+    engine.install_pack(&manifest, Arc::new(component), config).await.expect("installed");
+
+    let path = dir.path().display().to_string();
+    let parameters = json!({"path": path, "threshold_percent": 1});
+    let id = engine
+        .request("diskguard.remediate", parameters.as_object().cloned().expect("map"))
+        .await
+        .expect("requested");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let run = engine.store().read().expect("read").execution(id).expect("read").expect("run");
+        if run.status.is_finished() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the workflow did not finish: {run:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.result, Some(json!({"output": {"removed": 1, "notified": true}})));
+    assert!(!logs.join("old.log").exists());
+    let seen = server.seen.lock().expect("lock").clone();
+    let [request] = &seen[..] else { panic!("one notification: {seen:?}") };
+    let body: Value = serde_json::from_str(request["body"].as_str().expect("text")).expect("JSON");
+    let text = body["text"].as_str().expect("text");
+    assert!(text.starts_with(&format!("{path} is still ")), "{text}");
+    assert!(text.ends_with("% full after deleting 1 old file(s)"), "{text}");
+    engine.shutdown().await;
+}
+
 // ------------------------------------------------------------------ http
 
 /// The http pack granted `outbound` hosts.
