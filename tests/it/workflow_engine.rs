@@ -8,6 +8,7 @@
 //! ```yaml
 //! workflows: {main: "version: 1.0 ...", child: "..."}
 //! input: {name: x}
+//! kv: {greeting: hello}            # system datastore keys, set first
 //! steps:
 //!   - pause                      # also: resume, cancel, trace
 //!   - wait: {started: a}         # until task `a` has a child execution
@@ -28,11 +29,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use squall::engine::{Actions, Engine, EngineConfig, Ingest, TriggerTypes};
+use squall::engine::{Actions, Engine, EngineConfig, Ingest, KvChange, TriggerTypes};
 use squall::pack::Manifest;
 use squall::rules::RuleIndex;
 use squall::runtime::HostServices;
-use squall::store::{Execution, ExecutionStatus, Store, StoreConfig};
+use squall::store::{Execution, ExecutionStatus, KvScope, Store, StoreConfig};
 use squall_tests::{CORE_MANIFEST, CORE_PACK, TestRuntime};
 use uuid::Uuid;
 
@@ -122,6 +123,12 @@ fn line(all: &[Execution], execution: &Execution, task: &str, depth: usize, out:
         out.push_str(&format!(" ({error})"));
     }
     out.push('\n');
+    let errors = execution.result.as_ref().and_then(|r| r.get("errors")).and_then(Value::as_array);
+    for error in errors.into_iter().flatten() {
+        let task = error.get("task_id").and_then(Value::as_str).unwrap_or("-");
+        let message = error.get("message").and_then(Value::as_str).unwrap_or("?");
+        out.push_str(&format!("{indent}  ! {task}: {message}\n"));
+    }
     let mut children: Vec<&Execution> = all
         .iter()
         .filter(|e| e.parent.as_ref().is_some_and(|p| p.workflow == execution.id))
@@ -157,6 +164,12 @@ async fn run_fixture(path: &Path) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = TestRuntime::with_services(HostServices::default());
     let engine = start_engine(open_store(dir.path()), catalog(&runtime, &workflows)).await;
+    let kv = fixture.get("kv").and_then(Value::as_object).cloned().unwrap_or_default();
+    for (key, value) in kv {
+        let value = value.as_str().expect("kv values are text").to_owned();
+        let change = KvChange::Set { value, secret: false, ttl: None };
+        engine.kv_change(KvScope::System, &key, change).await.expect("kv set");
+    }
     let mut roots = vec![engine.request("flows.main", input).await.expect("requested")];
     let mut trace = String::new();
     let steps = fixture.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -125,12 +125,13 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Workers(e.to_string()))?;
         let max_running = config.max_running.max(1);
+        let slots = Arc::new(Semaphore::new(max_running));
         let shared = Arc::new(Shared {
-            flows: Flows::new(ingest.clone()),
+            flows: Flows::new(ingest.clone(), slots.clone()),
             ingest,
             workers: workers.handle().clone(),
             inline_budget: config.inline_budget,
-            slots: Arc::new(Semaphore::new(max_running)),
+            slots,
             running_by_action: Mutex::new(HashMap::new()),
             cancels: Mutex::new(HashMap::new()),
         });

@@ -312,7 +312,7 @@ impl Ingest {
     /// engine made itself, or one re-emitted).
     pub fn decide_instance(&self, mut instance: TriggerInstance) -> Decided {
         let context = MatchContext::new(
-            Arc::new(SystemKv(self.store.clone())),
+            self.datastore(),
             jiff::Timestamp::from_millisecond(instance.occurred_at)
                 .unwrap_or_else(|_| jiff::Timestamp::now()),
         );
@@ -360,6 +360,11 @@ impl Ingest {
         }
         instance.status = TriggerInstanceStatus::Processed;
         Decided { instance, executions }
+    }
+
+    /// The system scope of the datastore, as templates read it.
+    pub(crate) fn datastore(&self) -> Arc<dyn Datastore> {
+        Arc::new(SystemKv(self.store.clone()))
     }
 
     /// The `core.execution_finished` instance for a finished execution,

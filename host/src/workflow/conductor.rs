@@ -38,23 +38,27 @@
 //!   rendered; what did not render is in [`WorkflowState::errors`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::eval::{self, Scope};
 use super::graph::TaskGraph;
 use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
+use crate::rules::Datastore;
 
 use super::state::{
     Command, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution, TaskId,
     TaskStatus, WorkflowState, WorkflowStatus,
 };
 
-#[derive(Debug)]
 pub struct Conductor<'w> {
     workflow: &'w Workflow,
     graph: TaskGraph,
     state: WorkflowState,
+    /// What `st2kv()` reads, when the caller gives it.
+    datastore: Option<Arc<dyn Datastore>>,
     /// The task execution completed last in this step: terminal if the
     /// workflow completes with it.
     last: Option<usize>,
@@ -62,12 +66,27 @@ pub struct Conductor<'w> {
 
 type Commands = Vec<Command>;
 
+impl fmt::Debug for Conductor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conductor").field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
 impl<'w> Conductor<'w> {
     /// Starts a workflow: input checked and completed with its defaults,
     /// vars rendered, start tasks dispatched.
     pub fn start(
         workflow: &'w Workflow,
+        input: Map<String, Value>,
+    ) -> Result<(Self, Commands), ConductorError> {
+        Self::start_with(workflow, input, None)
+    }
+
+    /// [`Conductor::start`] with a datastore for `st2kv()`.
+    pub fn start_with(
+        workflow: &'w Workflow,
         mut input: Map<String, Value>,
+        datastore: Option<Arc<dyn Datastore>>,
     ) -> Result<(Self, Commands), ConductorError> {
         let unknown: Vec<String> = input
             .keys()
@@ -91,7 +110,8 @@ impl<'w> Conductor<'w> {
             let value = match (input.remove(&binding.name), &binding.value) {
                 (Some(value), _) => value,
                 (None, Some(default)) => {
-                    let scope = Scope { ctx: Some(&ctx), ..Scope::default() };
+                    let scope =
+                        Scope { ctx: Some(&ctx), kv: datastore.as_ref(), ..Scope::default() };
                     eval::value(default, &scope).map_err(|e| {
                         ConductorError::Expression(format!("input `{}`: {e}", binding.name))
                     })?
@@ -101,7 +121,7 @@ impl<'w> Conductor<'w> {
             ctx.insert(binding.name.clone(), value);
         }
         for binding in &workflow.vars {
-            let scope = Scope { ctx: Some(&ctx), ..Scope::default() };
+            let scope = Scope { ctx: Some(&ctx), kv: datastore.as_ref(), ..Scope::default() };
             let value = match &binding.value {
                 Some(value) => eval::value(value, &scope).map_err(|e| {
                     ConductorError::Expression(format!("vars `{}`: {e}", binding.name))
@@ -119,7 +139,7 @@ impl<'w> Conductor<'w> {
             errors: Vec::new(),
             output: None,
         };
-        let mut conductor = Conductor { workflow, graph, state, last: None };
+        let mut conductor = Conductor { workflow, graph, state, datastore, last: None };
         let mut start = conductor.graph.start.clone();
         start.sort();
         for name in start {
@@ -131,7 +151,18 @@ impl<'w> Conductor<'w> {
     }
 
     pub fn resume(workflow: &'w Workflow, state: WorkflowState) -> Self {
-        Conductor { workflow, graph: TaskGraph::new(workflow), state, last: None }
+        Conductor { workflow, graph: TaskGraph::new(workflow), state, datastore: None, last: None }
+    }
+
+    /// Gives `st2kv()` a datastore to read.
+    pub fn with_datastore(mut self, datastore: Arc<dyn Datastore>) -> Self {
+        self.datastore = Some(datastore);
+        self
+    }
+
+    /// The scope every expression starts from.
+    fn base(&self) -> Scope<'_> {
+        Scope { kv: self.datastore.as_ref(), ..Scope::default() }
     }
 
     pub fn status(&self) -> WorkflowStatus {
@@ -285,7 +316,7 @@ impl<'w> Conductor<'w> {
         match count {
             Count::Fixed(n) => Ok(*n as f64),
             Count::Expr(text) => {
-                let value = eval::text(text, &Scope { ctx: Some(ctx), ..Scope::default() })?;
+                let value = eval::text(text, &Scope { ctx: Some(ctx), ..self.base() })?;
                 value
                     .as_f64()
                     .filter(|n| *n >= 0.0)
@@ -406,7 +437,7 @@ impl<'w> Conductor<'w> {
         let input: Map<String, Value> = task.input.iter().cloned().collect();
         let input = Value::Object(input);
         let Some(with) = &task.with else {
-            let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..Scope::default() };
+            let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..self.base() };
             let rendered = eval::text(action, &scope).and_then(|action| {
                 let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
                 Ok((action, eval::value(&input, &scope)?))
@@ -419,7 +450,7 @@ impl<'w> Conductor<'w> {
             }
             return;
         };
-        let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..Scope::default() };
+        let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..self.base() };
         let items = match eval::text(&with.items, &scope) {
             Ok(Value::Array(items)) => items,
             Ok(other) => {
@@ -451,7 +482,7 @@ impl<'w> Conductor<'w> {
                 ctx: Some(&ctx),
                 statuses: Some(&statuses),
                 item: Some(&item),
-                ..Scope::default()
+                ..self.base()
             };
             let rendered = eval::text(action, &scope).and_then(|action| {
                 let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
@@ -532,12 +563,14 @@ impl<'w> Conductor<'w> {
         }
         let ctx = self.context(&self.state.sequence[index].ctxs);
         let statuses = self.statuses(id.route);
+        let kv = self.datastore.clone();
         let scope = Scope {
             ctx: Some(&ctx),
             status: Some(status.name()),
             result: Some(&result),
             statuses: Some(&statuses),
             item: None,
+            kv: kv.as_ref(),
         };
         if self.state.status == WorkflowStatus::Running
             && let Some(retry) = self.state.sequence[index].retry.clone()

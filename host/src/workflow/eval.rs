@@ -1,30 +1,60 @@
 //! Evaluating workflow expressions: the minijinja environment with
 //! Orquesta's functions (`ctx()`, `result()`, `succeeded()`, `failed()`,
-//! `completed()`, `item()`, `task_status()`, `zip()`, `json()`), and the
+//! `completed()`, `item()`, `task_status()`, `zip()`, `json()`, and
+//! StackStorm's `st2kv('system.KEY')` when the caller gives a datastore), and the
 //! typing rule: a value that is exactly one `{{ expression }}` keeps the
 //! type the expression computes, text mixed with expressions renders as a
 //! string (values printed the way Python prints them, as Orquesta does).
 //! YAQL (`<% %>`) goes through [`to_jinja`](super::to_jinja) first.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::value::Rest;
 use minijinja::{Environment, Error, ErrorKind, State, Value as Jinja};
 use serde_json::{Map, Value};
 
 use super::expr::{has_expression, to_jinja};
+use crate::rules::Datastore;
 
 /// What an expression sees besides the workflow variables: the task it is
 /// evaluated for (its status and result), the current item, and the last
 /// status of every task (for `task_status()`).
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub(crate) struct Scope<'a> {
     pub ctx: Option<&'a Map<String, Value>>,
     pub status: Option<&'a str>,
     pub result: Option<&'a Value>,
     pub item: Option<&'a Value>,
     pub statuses: Option<&'a BTreeMap<String, String>>,
+    /// The datastore `st2kv()` reads; without one, `st2kv()` is an error.
+    pub kv: Option<&'a Arc<dyn Datastore>>,
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("ctx", &self.ctx)
+            .field("status", &self.status)
+            .field("item", &self.item)
+            .field("kv", &self.kv.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The datastore as the `st2kv()` function reads it.
+struct KvReader(Arc<dyn Datastore>);
+
+impl std::fmt::Debug for KvReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KvReader")
+    }
+}
+
+impl minijinja::value::Object for KvReader {
+    fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
+        self.0.get(key.as_str()?).map(Jinja::from)
+    }
 }
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -56,6 +86,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .collect();
         Ok::<_, Error>(Jinja::from(zipped))
     });
+    env.add_function("st2kv", st2kv);
     env.add_function("json", |text: &str| {
         serde_json::from_str::<Value>(text)
             .map(Jinja::from_serialize)
@@ -103,6 +134,43 @@ fn item(state: &State<'_, '_>, key: Option<&str>) -> Result<Jinja, Error> {
     }
 }
 
+/// StackStorm's `st2kv('system.KEY')`: the value of a system-scope
+/// datastore key. `decrypt=true` is refused: a decrypted secret would be
+/// stored in the workflow's context and shown with its executions; packs
+/// read secrets through their `secrets` capability instead.
+fn st2kv(
+    state: &State<'_, '_>,
+    key: &str,
+    options: minijinja::value::Kwargs,
+) -> Result<Jinja, Error> {
+    let decrypt: Option<bool> = options.get("decrypt")?;
+    options.assert_all_used()?;
+    if decrypt == Some(true) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "st2kv: decrypt=true is not supported; a pack reads secrets through its `secrets` capability",
+        ));
+    }
+    let Some(name) = key.strip_prefix("system.") else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("st2kv: `{key}`: expected a key of the system scope, `system.NAME`"),
+        ));
+    };
+    let kv = state
+        .lookup("__kv")
+        .filter(|v| !v.is_undefined())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "st2kv: no datastore here"))?;
+    let value = kv.get_attr(name)?;
+    if value.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("st2kv: the datastore has no key `{name}`"),
+        ));
+    }
+    Ok(value)
+}
+
 fn status_is(state: &State<'_, '_>, wanted: &[&str]) -> Result<bool, Error> {
     let status = lookup(state, "__status")?;
     Ok(status.as_str().is_some_and(|s| wanted.contains(&s)))
@@ -124,6 +192,9 @@ fn variables(scope: &Scope<'_>) -> Jinja {
     }
     if let Some(statuses) = scope.statuses {
         vars.insert("__statuses", Jinja::from_serialize(statuses));
+    }
+    if let Some(kv) = scope.kv {
+        vars.insert("__kv", Jinja::from_object(KvReader(Arc::clone(kv))));
     }
     Jinja::from_iter(vars)
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 pub use inquiry::InquiryError;
@@ -39,11 +39,15 @@ use crate::workflow::TaskId;
 pub(crate) struct Flows {
     ingest: Ingest,
     definitions: Arc<Definitions>,
+    /// The engine's worker slots: a step claims one for a child it can
+    /// start at once, so the child skips the queue (one commit per step
+    /// instead of two).
+    slots: Arc<Semaphore>,
 }
 
 impl Flows {
-    pub(crate) fn new(ingest: Ingest) -> Self {
-        Self { ingest, definitions: Arc::default() }
+    pub(crate) fn new(ingest: Ingest, slots: Arc<Semaphore>) -> Self {
+        Self { ingest, definitions: Arc::default(), slots }
     }
 }
 
@@ -85,6 +89,9 @@ pub(crate) struct Effects {
     changed: Vec<(Uuid, String, ExecutionStatus)>,
     /// New executions went on the queue.
     queued: bool,
+    /// Children committed running, each with its worker slot: they start
+    /// after the commit.
+    started: Vec<(Execution, OwnedSemaphorePermit)>,
     /// Delays to wait out: workflow, task, when.
     timers: Vec<(Uuid, TaskId, Millis)>,
     /// Inquiries to expire: id, when.
@@ -128,6 +135,10 @@ impl Shared {
         }
         if fx.queued {
             self.ingest.work_queued();
+        }
+        for (execution, permit) in fx.started {
+            self.announce(execution.id, &execution.action, ExecutionStatus::Running);
+            self.start(execution, permit, false);
         }
         for id in fx.cancels {
             self.cancel_signal(id).notify_one();

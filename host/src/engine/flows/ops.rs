@@ -5,14 +5,13 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::step::state_of;
 use super::{Effects, Flows, StepFn};
 use crate::engine::Engine;
 use crate::store::{
     Execution, ExecutionStatus, InquiryStatus, ReadError, Tx, WorkflowRecord, WriteError,
     now_millis,
 };
-use crate::workflow::{Command, Conductor};
+use crate::workflow::Command;
 
 /// A workflow control was refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,7 +140,7 @@ impl Flows {
             .filter_map(|c| serde_json::from_value(c).ok())
             .collect();
         let definition = self.definition(&record)?;
-        let mut conductor = Conductor::resume(&definition.model, state_of(&record)?);
+        let mut conductor = self.conductor(&definition, &record)?;
         self.drive(tx, &mut record, &mut conductor, held, fx)?;
         self.settle(tx, record, &conductor, fx)?;
         Ok(Ok(before))
@@ -233,7 +232,7 @@ impl Flows {
             return Ok(Err(FlowError::NotFinished(id, source.status)));
         }
         let definition = self.definition(&old)?;
-        let mut conductor = Conductor::resume(&definition.model, state_of(&old)?);
+        let mut conductor = self.conductor(&definition, &old)?;
         let commands = match conductor.rerun(tasks) {
             Ok(commands) => commands,
             Err(error) => return Ok(Err(FlowError::Rerun(error.to_string()))),

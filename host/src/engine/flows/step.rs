@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{Effects, Flows};
-use crate::engine::actions::WorkflowDefinition;
+use crate::engine::actions::{Runner, WorkflowDefinition};
 use crate::store::{
     Execution, ExecutionStatus, ParentTask, Tx, WorkflowRecord, WorkflowTimer, WriteError,
     now_millis,
@@ -37,14 +37,15 @@ impl Flows {
             return self.end_execution(tx, canceled, ExecutionStatus::Canceled, fx);
         }
         let input = execution.parameters.as_object().cloned().unwrap_or_default();
-        let (mut conductor, commands) = match Conductor::start(&definition.model, input) {
-            Ok(started) => started,
-            Err(error) => {
-                let mut failed = execution.clone();
-                failed.error = Some(format!("{}: {error}", definition.file));
-                return self.end_execution(tx, failed, ExecutionStatus::Failed, fx);
-            }
-        };
+        let (mut conductor, commands) =
+            match Conductor::start_with(&definition.model, input, Some(self.ingest.datastore())) {
+                Ok(started) => started,
+                Err(error) => {
+                    let mut failed = execution.clone();
+                    failed.error = Some(format!("{}: {error}", definition.file));
+                    return self.end_execution(tx, failed, ExecutionStatus::Failed, fx);
+                }
+            };
         let mut record = WorkflowRecord {
             execution: execution.id,
             action: execution.action.clone(),
@@ -89,7 +90,7 @@ impl Flows {
         }
         record.children.retain(|c| *c != child.id);
         let definition = self.definition(&record)?;
-        let mut conductor = Conductor::resume(&definition.model, state_of(&record)?);
+        let mut conductor = self.conductor(&definition, &record)?;
         let task = TaskId::new(&parent.task, parent.route);
         let commands = match conductor.on_action_finished(&task, parent.item, outcome(child)) {
             Ok(commands) => commands,
@@ -117,7 +118,7 @@ impl Flows {
             return Ok(());
         }
         let definition = self.definition(&record)?;
-        let mut conductor = Conductor::resume(&definition.model, state_of(&record)?);
+        let mut conductor = self.conductor(&definition, &record)?;
         let commands = conductor.on_timer(task).unwrap_or_default();
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
         self.settle(tx, record, &conductor, fx)
@@ -157,8 +158,17 @@ impl Flows {
                         route: task.route,
                         item,
                     };
-                    let child = self.child(&action, input, parent);
-                    if child.status == ExecutionStatus::Requested {
+                    let mut child = self.child(&action, input, parent);
+                    if child.status == ExecutionStatus::Requested
+                        && let Some(permit) = self.claim(&child)
+                    {
+                        child.status = ExecutionStatus::Running;
+                        child.started_at = Some(child.created_at);
+                        tx.insert_execution(&child, false)?;
+                        tx.mark_running(child.id)?;
+                        record.children.push(child.id);
+                        fx.started.push((child, permit));
+                    } else if child.status == ExecutionStatus::Requested {
                         tx.insert_execution(&child, true)?;
                         record.children.push(child.id);
                         fx.changed.push((child.id, child.action, ExecutionStatus::Requested));
@@ -176,6 +186,15 @@ impl Flows {
             }
         }
         Ok(())
+    }
+
+    /// A worker slot for a child that can start at once: a Wasm action
+    /// without a concurrency policy (the rest go through the queue, where
+    /// the dispatcher applies policies and workflows start).
+    fn claim(&self, child: &Execution) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let spec = self.ingest.action(&child.action)?;
+        let direct = spec.policy.concurrency.is_none() && matches!(spec.runner, Runner::Wasm(_));
+        direct.then(|| self.slots.clone().try_acquire_owned().ok()).flatten()
     }
 
     /// A child execution of `action`: requested, or failed already when the
@@ -284,6 +303,18 @@ impl Flows {
         record: &WorkflowRecord,
     ) -> Result<std::sync::Arc<WorkflowDefinition>, WriteError> {
         self.definitions.get(record)
+    }
+}
+
+impl Flows {
+    /// The conductor of a run, rebuilt from its record.
+    pub(super) fn conductor<'w>(
+        &self,
+        definition: &'w WorkflowDefinition,
+        record: &WorkflowRecord,
+    ) -> Result<Conductor<'w>, WriteError> {
+        let conductor = Conductor::resume(&definition.model, state_of(record)?);
+        Ok(conductor.with_datastore(self.ingest.datastore()))
     }
 }
 

@@ -39,7 +39,7 @@ impl Conductor<'_> {
         let mut errors = Vec::new();
         for binding in &self.workflow.output {
             let value = binding.value.clone().unwrap_or(Value::Null);
-            match eval::value(&value, &Scope { ctx: Some(&ctx), ..Scope::default() }) {
+            match eval::value(&value, &Scope { ctx: Some(&ctx), ..self.base() }) {
                 Ok(value) => {
                     ctx.insert(binding.name.clone(), value.clone());
                     output.insert(binding.name.clone(), value);
