@@ -214,6 +214,23 @@ async fn cursors_and_the_audit_log_are_kept_in_order() {
     assert_eq!(snapshot.audit(1, 10).expect("audit").len(), 1);
 }
 
+/// A workflow run's record for execution `id`.
+fn run(id: uuid::Uuid, finished: bool) -> squall::store::WorkflowRecord {
+    squall::store::WorkflowRecord {
+        execution: id,
+        action: "flows.main".into(),
+        file: "workflows/main.yaml".into(),
+        definition: "version: 1.0".into(),
+        digest: "d".into(),
+        state: serde_json::json!({}),
+        children: Vec::new(),
+        timers: Vec::new(),
+        paused: false,
+        held: Vec::new(),
+        finished,
+    }
+}
+
 #[tokio::test]
 async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -234,6 +251,9 @@ async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
                 tx.insert_trigger_instance(&pending)?;
                 tx.insert_execution(&finished, false)?;
                 tx.insert_execution(&running, false)?;
+                // A finished workflow's run record and a live one's.
+                tx.put_workflow(&run(finished.id, true))?;
+                tx.put_workflow(&run(running.id, false))?;
                 tx.kv_set(&KvScope::System, "stale", "x".into(), Some(now + 1000))?;
                 tx.kv_set(&KvScope::System, "fresh", "y".into(), None)
             }
@@ -258,7 +278,9 @@ async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
         snapshot.trigger_instances(None, 10).expect("list").into_iter().map(|i| i.id).collect();
     assert_eq!(left, [pending.id]);
     assert_eq!(snapshot.execution(finished.id).expect("read"), None);
-    assert_eq!(snapshot.execution(running.id).expect("read"), Some(running));
+    assert_eq!(snapshot.workflow(finished.id).expect("read"), None, "the run goes with it");
+    assert_eq!(snapshot.execution(running.id).expect("read"), Some(running.clone()));
+    assert_eq!(snapshot.workflow(running.id).expect("read"), Some(run(running.id, false)));
     assert_eq!(
         snapshot.kv_get(&KvScope::System, "fresh", two_days_later).expect("get"),
         Some("y".into())

@@ -12,8 +12,8 @@ use super::records::{
     TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES,
-    RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS,
+    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, INQUIRIES, KV, PACKS,
+    RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
 };
 use super::secrets::SecretKey;
 
@@ -477,14 +477,15 @@ impl Tx<'_> {
         start: u128,
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
-        self.collect_before(
+        let (victims, resume) = self.collect_before(
             TRIGGER_INSTANCES,
             "trigger_instances",
             cutoff,
             start,
             limit,
             |instance: TriggerInstance| instance.status == TriggerInstanceStatus::Processed,
-        )
+        )?;
+        Ok((victims.len(), resume))
     }
 
     /// Deletes up to `limit` executions that finished before `cutoff`,
@@ -495,7 +496,7 @@ impl Tx<'_> {
         start: u128,
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
-        self.collect_before(
+        let (victims, resume) = self.collect_before(
             EXECUTIONS,
             "executions",
             cutoff,
@@ -505,11 +506,20 @@ impl Tx<'_> {
                 execution.status.is_finished()
                     && execution.finished_at.is_some_and(|at| at < cutoff)
             },
-        )
+        )?;
+        // A workflow run's record and an inquiry go with their execution.
+        for table in [WORKFLOWS, INQUIRIES] {
+            let mut table = self.txn.open_table(table).map_err(storage_write)?;
+            for id in &victims {
+                table.remove(*id).map_err(storage_write)?;
+            }
+        }
+        Ok((victims.len(), resume))
     }
 
     /// Scans rows created before `cutoff` from `start` and deletes up to
-    /// `limit` of those `doomed` selects; says where to resume.
+    /// `limit` of those `doomed` selects; returns their keys and where to
+    /// resume.
     fn collect_before<T: serde::de::DeserializeOwned>(
         &mut self,
         definition: TableDefinition<'_, u128, &[u8]>,
@@ -518,7 +528,7 @@ impl Tx<'_> {
         start: u128,
         limit: usize,
         doomed: impl Fn(T) -> bool,
-    ) -> Result<(usize, Resume), WriteError> {
+    ) -> Result<(Vec<u128>, Resume), WriteError> {
         let mut table = self.txn.open_table(definition).map_err(storage_write)?;
         let mut victims = Vec::new();
         let mut resume = None;
@@ -535,7 +545,7 @@ impl Tx<'_> {
         for id in &victims {
             table.remove(*id).map_err(storage_write)?;
         }
-        Ok((victims.len(), resume))
+        Ok((victims, resume))
     }
 
     /// Deletes up to `limit` expired key-value entries.
