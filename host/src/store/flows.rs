@@ -94,6 +94,18 @@ pub enum InquiryStatus {
     Canceled,
 }
 
+impl InquiryStatus {
+    /// The state as the API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Responded => "responded",
+            Self::Expired => "expired",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
 /// A question a `core.ask` execution puts to a person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InquiryRecord {

@@ -26,7 +26,7 @@ pub enum InquiryError {
     #[error("inquiry {0} not found")]
     NotFound(Uuid),
     /// It was answered, expired or canceled already.
-    #[error("inquiry {0} is {1:?}, no longer pending")]
+    #[error("inquiry {id} is {state}, no longer pending", id = .0, state = .1.name())]
     NotPending(Uuid, InquiryStatus),
     /// The response does not fit the inquiry's schema: each problem names
     /// the failing path.
