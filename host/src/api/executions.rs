@@ -416,17 +416,29 @@ pub(crate) async fn cancel(
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "Tasks were named but the workflow is still going", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "A body not sent as application/json", body = ErrorBody),
         (status = 422, description = "The action is no longer installed, its schema changed, or a named task cannot be re-run", body = ErrorBody),
     ),
 )]
 pub(crate) async fn re_run(
     State(state): State<ApiState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim() == "application/json"));
     let request: ReRunBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReRunBody::default()
+    } else if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a re-run body must be sent as application/json",
+        ));
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!("body: expected {{\"tasks\": [names]}}: {e}"))

@@ -166,6 +166,8 @@ pub(crate) async fn get(
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such inquiry", body = ErrorBody),
         (status = 409, description = "No longer pending; `detail.status` says why", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
         (status = 422, description = "The response does not fit the schema; `detail.problems` lists why", body = ErrorBody),
     ),
 )]
