@@ -424,7 +424,7 @@ pub(crate) async fn cancel(
 pub(crate) async fn re_run(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    headers: axum::http::HeaderMap,
+    headers: http::HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
