@@ -122,6 +122,21 @@ async fn an_inquiry_round_trip_through_the_cli() {
     let done =
         until(&server, &["execution", "get", &workflow], |v| v["status"] == "succeeded").await;
     assert_eq!(done["result"]["output"], json!({"applied": "applied db-42"}));
+    // For people, the workflow's tasks follow its fields, oldest first.
+    let shown = server.cli(&["execution", "get", &workflow]).await;
+    let tasks: Vec<Vec<&str>> = shown
+        .ok()
+        .lines()
+        .skip_while(|l| !l.starts_with("TASK"))
+        .skip(1)
+        .map(|l| l.split_whitespace().filter(|w| w.len() != 36).collect())
+        .collect();
+    assert_eq!(
+        tasks,
+        [vec!["ask", "core.ask", "succeeded"], vec!["apply", "core.echo", "succeeded"]],
+        "{}",
+        shown.stdout
+    );
     let closed = server.cli(&["inquiry", "get", &inquiry, "--json"]).await.json();
     assert_eq!(closed["status"], "responded");
     assert_eq!(closed["response"], json!({"approved": true}));

@@ -210,6 +210,8 @@ pub(crate) struct ListQuery {
     /// Only executions in this state.
     #[param(inline)]
     status: Option<Status>,
+    /// Only the tasks' executions of this workflow execution.
+    parent: Option<Uuid>,
     /// Only those created at or after this time (RFC 3339 or epoch ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     since: Option<String>,
@@ -260,6 +262,9 @@ pub(crate) async fn list(
                 }
                 let keep = query.action.as_deref().is_none_or(|a| a == e.action)
                     && query.status.is_none_or(|s| s == Status::from(e.status))
+                    && query
+                        .parent
+                        .is_none_or(|p| e.parent.as_ref().is_some_and(|t| t.workflow == p))
                     && since.is_none_or(|s| e.created_at >= s)
                     && until.is_none_or(|u| e.created_at <= u);
                 if keep { Scan::Keep } else { Scan::Skip }

@@ -115,6 +115,7 @@ pub(crate) fn run(
                 print_json(stdout, &execution)?;
             } else {
                 print_execution(stdout, &execution)?;
+                print_tasks(&client, &execution, stdout)?;
             }
             Ok(0)
         }
@@ -272,6 +273,28 @@ fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
         );
     }
     fields.print(out)
+}
+
+/// A workflow's task executions, oldest first, under its fields.
+fn print_tasks(client: &Client, execution: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
+    let query = [("parent", text(execution, "id")), ("limit", "1000".to_owned())];
+    let tasks = client.get("/executions", &query)?.body;
+    let mut tasks: Vec<&Value> = items(&tasks).iter().collect();
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    tasks.reverse();
+    writeln!(out)?;
+    let mut table = Table::new(&["TASK", "ID", "ACTION", "STATUS"]);
+    for task in tasks {
+        let parent = task.get("parent").unwrap_or(&Value::Null);
+        let mut name = text(parent, "task");
+        if let Some(item) = parent.get("item").and_then(Value::as_u64) {
+            name.push_str(&format!("[{item}]"));
+        }
+        table.row(vec![name, text(task, "id"), text(task, "action"), text(task, "status")]);
+    }
+    table.print(out, "")
 }
 
 fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
