@@ -6,6 +6,7 @@
 //! that completes writes its own ending, which is in turn a step of its
 //! parent, so a chain of sub-workflows settles in one commit.
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -320,7 +321,7 @@ impl Flows {
 
 /// The conductor's state stored in a run's record.
 pub(super) fn state_of(record: &WorkflowRecord) -> Result<WorkflowState, WriteError> {
-    serde_json::from_value(record.state.clone()).map_err(|e| {
+    WorkflowState::deserialize(&record.state).map_err(|e| {
         WriteError::Corrupt(format!("workflow {}: stored state: {e}", record.execution))
     })
 }
