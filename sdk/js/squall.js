@@ -45,6 +45,14 @@ export class Timeout extends SquallError {
   constructor(message) { super(message, "timeout"); }
 }
 
+/** One trigger instance a sensor emits: the full trigger type and its payload. */
+export class Event {
+  constructor(trigger, payload) {
+    this.trigger = trigger;
+    this.payload = payload;
+  }
+}
+
 const actions = new Map();
 const sensors = new Map();
 // The component's imports, set by the entry module `squall pack build`
