@@ -307,3 +307,55 @@ fn the_js_example_carries_the_sdks_helper() {
         .expect("example helper");
     assert!(sdk == copy, "packs/examples/uptime-js/squall.js differs from sdk/js/squall.js");
 }
+
+/// What an author gets wrong is refused with the file, the field and what
+/// was expected, before any toolchain runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaffolding_and_build_errors_name_the_field() {
+    let work = tempfile::tempdir().expect("work dir");
+    let dir = work.path().join("p");
+    let bad_name = local(args(&["pack", "new", "Bad-Name", "--dir", utf8(&dir)])).await;
+    assert_eq!(bad_name.code, 2);
+    assert!(
+        bad_name.stderr.contains("pack.toml: name: expected up to 64 lowercase"),
+        "{}",
+        bad_name.stderr
+    );
+    assert!(!dir.exists(), "nothing is written for a refused name");
+    let bad_lang = local(args(&["pack", "new", "p", "--lang", "ruby", "--dir", utf8(&dir)])).await;
+    assert!(
+        bad_lang.stderr.contains("expected `rust`, `python` or `js`, got `ruby`"),
+        "{}",
+        bad_lang.stderr
+    );
+
+    local(args(&["pack", "new", "p", "--lang", "python", "--dir", utf8(&dir)])).await.ok();
+    let again = local(args(&["pack", "new", "p", "--lang", "python", "--dir", utf8(&dir)])).await;
+    assert!(again.stderr.contains("exists and is not empty"), "{}", again.stderr);
+
+    let manifest = dir.join("pack.toml");
+    let text = std::fs::read_to_string(&manifest).expect("pack.toml");
+    let cases = [
+        (
+            "language = \"python\"",
+            "language = \"ruby\"",
+            "build.language: expected `rust`, `python` or `js`, got `ruby`",
+        ),
+        (
+            "entry = \"app.py\"",
+            "entry = \"../app.py\"",
+            "build.entry: expected a `.py` file inside the pack directory",
+        ),
+        ("entry = \"app.py\"", "entry = \"main.py\"", "build.entry: `main.py` does not exist"),
+    ];
+    for (from, to, expected) in cases {
+        std::fs::write(&manifest, text.replace(from, to)).expect("write pack.toml");
+        let built = local(args(&["pack", "build", utf8(&dir)])).await;
+        assert_eq!(built.code, 2, "{to}");
+        assert!(
+            built.stderr.contains("pack.toml: ") && built.stderr.contains(expected),
+            "{to}: {}",
+            built.stderr
+        );
+    }
+}
