@@ -74,7 +74,8 @@ pub(crate) fn new(args: NewArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
         Some(entry) => format!("\n[build]\nlanguage = \"{}\"\nentry = \"{entry}\"\n", args.lang),
         None => String::new(),
     };
-    // An interpreter and its heap live in the sandbox's memory.
+    // An interpreter's heap starts at 9-13 MiB of the sandbox's memory: a
+    // higher ceiling leaves the actions' policies room to grow.
     let memory = match args.lang {
         Language::Rust => "memory = \"64MiB\"\n",
         Language::Python | Language::Js => "memory = \"128MiB\"\n",
