@@ -16,6 +16,7 @@ mod loading;
 mod pack_cli;
 mod packs;
 mod polling;
+mod polyglot;
 mod registry;
 mod rules;
 mod sandbox;

@@ -1,12 +1,12 @@
 //! `squall pack build|keygen|sign|verify`: the commands a pack author runs
 //! on local files. Building checks the manifest against the component and
 //! the rules against the manifest before writing a bundle, so that an
-//! operator's install fails only for reasons an author could not see.
+//! operator's install fails only for reasons an author could not see. The
+//! toolchains themselves are driven by `pack_toolchain`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
@@ -27,7 +27,8 @@ pub(crate) struct BuildArgs {
     /// The pack's source directory (with `pack.toml`).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Use this component instead of building one with cargo.
+    /// Use this component instead of building one with the toolchain
+    /// `[build].language` names (cargo, componentize-py, componentize-js).
     #[arg(long, value_name = "FILE")]
     component: Option<PathBuf>,
     /// Where to write the bundle [default: DIR/target/NAME-VERSION.wasm].
@@ -80,7 +81,7 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     check_workflows(&manifest, &args.dir)?;
     let component_path = match &args.component {
         Some(path) => path.clone(),
-        None => cargo_build(&args.dir)?,
+        None => super::pack_toolchain::build_component(&args.dir, &manifest)?,
     };
     let component = std::fs::read(&component_path)
         .with_context(|| format!("cannot read {}", component_path.display()))?;
@@ -182,39 +183,6 @@ fn check_rules(
         }
     }
     Ok(())
-}
-
-/// Builds the crate in `dir` for wasm32-wasip2 and returns the component.
-fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
-    if !dir.join("Cargo.toml").is_file() {
-        bail!(
-            "{}: no Cargo.toml; pass the component to bundle with --component FILE",
-            dir.display()
-        );
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json"])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!("cargo build failed in {}", dir.display());
-    }
-    let mut found = None;
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        for file in message["filenames"].as_array().into_iter().flatten() {
-            if let Some(path) = file.as_str().filter(|p| p.ends_with(".wasm")) {
-                found = Some(PathBuf::from(path));
-            }
-        }
-    }
-    found.with_context(|| format!("cargo built no .wasm in {}; is it a cdylib?", dir.display()))
 }
 
 /// Every declared action and sensor has its interface exported.

@@ -22,6 +22,9 @@ enum PackCommand {
     List(ListArgs),
     /// Show one pack: its actions, signer, requested and granted capabilities.
     Get(NameArgs),
+    /// Create a pack that builds as it is: `squall pack new NAME --lang
+    /// rust|python|js`.
+    New(super::pack_new::NewArgs),
     /// Build a bundle from a pack's source directory.
     Build(super::pack_build::BuildArgs),
     /// Make a signing key pair.
@@ -147,6 +150,7 @@ pub(crate) fn run(
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     match args.command {
+        PackCommand::New(args) => return super::pack_new::new(args, stdout),
         PackCommand::Build(args) => return super::pack_build::build(args, stdout),
         PackCommand::Keygen(args) => return super::pack_build::keygen(args, stdout),
         PackCommand::Sign(args) => return super::pack_build::sign(args, stdout),

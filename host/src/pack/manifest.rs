@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::build::{BuildSpec, RawBuild};
 use super::capabilities::{Capabilities, RawCapabilities};
 
 /// A checked `pack.toml`.
@@ -32,6 +33,8 @@ pub struct Manifest {
     pub triggers: BTreeMap<String, TriggerManifest>,
     /// Sensors by name.
     pub sensors: BTreeMap<String, SensorManifest>,
+    /// How `squall pack build` makes the component (`[build]`).
+    pub build: BuildSpec,
     /// The TOML text it was read from, kept for the record of what was
     /// installed.
     pub source: String,
@@ -208,6 +211,8 @@ struct RawManifest {
     triggers: BTreeMap<String, RawTrigger>,
     #[serde(default)]
     sensors: BTreeMap<String, RawSensor>,
+    #[serde(default)]
+    build: RawBuild,
 }
 
 #[derive(Deserialize)]
@@ -312,6 +317,7 @@ impl Manifest {
             check_schema(config, true).map_err(|m| fail("config", m))?;
         }
         let capabilities = raw.capabilities.check(&fail)?;
+        let build = raw.build.check().map_err(|(field, m)| fail(field, m))?;
         let mut actions = BTreeMap::new();
         for (name, action) in raw.actions {
             let at = |field: &str| format!("actions.{name}.{field}");
@@ -434,6 +440,7 @@ impl Manifest {
             actions,
             triggers,
             sensors,
+            build,
             source: text.to_owned(),
             workflows: BTreeMap::new(),
         })

@@ -3,12 +3,14 @@
 //! the signed bundle format, signatures and the trust keyring, building a
 //! bundle from a pack's source, and the OCI registry client.
 
+mod build;
 mod bundle;
 mod capabilities;
 mod manifest;
 pub mod registry;
 mod signing;
 
+pub use build::{BuildSpec, Language};
 pub use bundle::{Bundle, BundleError, BundleFiles};
 pub use bundle::{MAX_BUNDLE_BYTES, assemble, check_header, sha256_hex};
 pub use capabilities::{Capabilities, GrantParseError, parse_grants};
