@@ -108,6 +108,25 @@ async fn a_date_timer_fires_once_and_not_again_after_a_restart() {
 }
 
 #[tokio::test]
+async fn a_date_that_passed_while_the_host_started_fires_within_the_grace_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recent = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2))
+        .round(jiff::Unit::Millisecond)
+        .expect("round");
+    let missed = rule("core.date_timer", json!({"date": recent.to_string(), "timezone": "UTC"}));
+    let host = start(dir.path(), &missed).await;
+    assert_eq!(wait_for(&host.engine, 1).await, [recent], "missed by 2 s: fires");
+    host.engine.shutdown().await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(120);
+    let stale = rule("core.date_timer", json!({"date": old.to_string(), "timezone": "UTC"}));
+    let host = start(dir.path(), &stale).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(firings(&host.engine).is_empty(), "missed by 2 minutes, past the grace: never fires");
+}
+
+#[tokio::test]
 async fn a_cron_timer_fires_on_whole_seconds_in_its_time_zone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rule = rule("core.cron_timer", json!({"second": "*", "timezone": "Asia/Kolkata"}));

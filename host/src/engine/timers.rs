@@ -106,7 +106,15 @@ async fn run(ingest: Ingest, timer: Timer) {
                     tracing::error!(timer = %key, %error, "cannot store the timer's anchor");
                 }
             }
-            now
+            if matches!(timer.schedule, Schedule::Date { .. }) {
+                // A date that passed while the host was starting (or just
+                // before the rule arrived) still fires within the misfire
+                // grace, as APScheduler's date trigger does.
+                let grace = SignedDuration::try_from(MISFIRE_GRACE).unwrap_or(SignedDuration::MAX);
+                now.checked_sub(grace).unwrap_or(now)
+            } else {
+                now
+            }
         }
         Err(error) => {
             tracing::error!(timer = %key, %error, "cannot read the timer's last firing; not armed");
