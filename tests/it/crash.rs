@@ -30,12 +30,24 @@ action:
 "#;
 
 fn host(data: &Path, rules: &Path, exit_when_idle: bool) -> Child {
+    engine_process(data, rules, &[], exit_when_idle)
+}
+
+/// `squall engine` as a real process on `data` with the core pack, the
+/// `extra` packs (manifest, component) and the rule files in `rules`,
+/// reading events from a pipe and acknowledging them on another.
+pub(super) fn engine_process(
+    data: &Path,
+    rules: &Path,
+    extra: &[(&Path, &Path)],
+    exit_when_idle: bool,
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_squall-host"));
+    command.arg("engine").arg("--data-dir").arg(data).args(["--pack", CORE_MANIFEST, CORE_PACK]);
+    for (manifest, component) in extra {
+        command.arg("--pack").arg(manifest).arg(component);
+    }
     command
-        .arg("engine")
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--pack", CORE_MANIFEST, CORE_PACK])
         .arg("--rules")
         .arg(rules)
         .stdin(Stdio::piped())
@@ -45,6 +57,18 @@ fn host(data: &Path, rules: &Path, exit_when_idle: bool) -> Child {
         command.arg("--exit-when-idle");
     }
     command.spawn().expect("start the host")
+}
+
+/// One `core.webhook` event line per id, to `url`, with its `seq`.
+pub(super) fn webhook_lines(ids: &[Uuid], url: &str) -> Vec<String> {
+    ids.iter()
+        .enumerate()
+        .map(|(seq, id)| {
+            json!({"id": id, "trigger": "core.webhook", "parameters": {"url": url},
+                   "payload": {"headers": {}, "body": {"seq": seq}}})
+            .to_string()
+        })
+        .collect()
 }
 
 /// Writes every event to the host's standard input from a thread; closes it
@@ -72,15 +96,7 @@ fn a_host_killed_mid_stream_loses_nothing_and_runs_nothing_twice() {
     std::fs::write(rules.join("load.yaml"), RULE).expect("rule");
 
     let ids: Vec<Uuid> = (0..EVENTS).map(|_| new_id()).collect();
-    let lines: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(seq, id)| {
-            json!({"id": id, "trigger": "core.webhook", "parameters": {"url": "load"},
-                   "payload": {"headers": {}, "body": {"seq": seq}}})
-            .to_string()
-        })
-        .collect();
+    let lines = webhook_lines(&ids, "load");
 
     // First run: kill it once a third of the events are acknowledged, with
     // executions queued and running.

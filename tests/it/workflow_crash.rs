@@ -6,12 +6,14 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use squall::store::{ExecutionStatus, Store, StoreConfig, new_id};
-use squall_tests::{CORE_MANIFEST, CORE_PACK};
+use squall_tests::CORE_PACK;
+
+use super::crash::{engine_process, webhook_lines};
 use uuid::Uuid;
 
 const WORKFLOWS: usize = 100;
@@ -81,23 +83,8 @@ output:
 "#;
 
 fn host(data: &Path, rules: &Path, flows: &Path, exit_when_idle: bool) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_squall-host"));
-    command
-        .arg("engine")
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--pack", CORE_MANIFEST, CORE_PACK, "--pack"])
-        .arg(flows.join("pack.toml"))
-        .arg(CORE_PACK)
-        .arg("--rules")
-        .arg(rules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if exit_when_idle {
-        command.arg("--exit-when-idle");
-    }
-    command.spawn().expect("start the host")
+    let manifest = flows.join("pack.toml");
+    engine_process(data, rules, &[(&manifest, Path::new(CORE_PACK))], exit_when_idle)
 }
 
 fn open(data: &Path) -> Store {
@@ -141,15 +128,7 @@ fn workflows_cut_by_sigkill_finish_after_a_restart_with_their_outputs() {
     std::fs::write(flows.join("workflows/child.yaml"), CHILD).expect("child");
 
     let ids: Vec<Uuid> = (0..WORKFLOWS).map(|_| new_id()).collect();
-    let lines: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(seq, id)| {
-            json!({"id": id, "trigger": "core.webhook", "parameters": {"url": "flows"},
-                   "payload": {"headers": {}, "body": {"seq": seq}}})
-            .to_string()
-        })
-        .collect();
+    let lines = webhook_lines(&ids, "flows");
 
     let mut first = host(&data, &rules, &flows, false);
     feed_and_ack(&mut first, &lines);
