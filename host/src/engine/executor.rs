@@ -278,17 +278,28 @@ impl Engine {
     /// running one is stopped and recorded canceled by its worker. Returns
     /// the state it was in.
     pub async fn cancel(&self, id: Uuid) -> Result<ExecutionStatus, CancelError> {
-        match self.cancel_workflow(id).await {
-            Ok(Some(before)) => return Ok(before),
-            Ok(None) => {}
-            Err(FlowError::Finished(id, status)) => return Err(CancelError::Finished(id, status)),
-            Err(FlowError::Read(error)) => return Err(CancelError::Read(error)),
-            Err(FlowError::Write(error)) => return Err(CancelError::Write(error)),
-            Err(error) => {
-                return Err(CancelError::Write(WriteError::Invalid {
-                    field: "execution",
-                    message: error.to_string(),
-                }));
+        // Only a workflow run takes the workflow path (and its commit).
+        let conducted = self
+            .store()
+            .read()
+            .and_then(|snapshot| snapshot.workflow(id))
+            .map_err(CancelError::Read)?
+            .is_some();
+        if conducted {
+            match self.cancel_workflow(id).await {
+                Ok(Some(before)) => return Ok(before),
+                Ok(None) => {}
+                Err(FlowError::Finished(id, status)) => {
+                    return Err(CancelError::Finished(id, status));
+                }
+                Err(FlowError::Read(error)) => return Err(CancelError::Read(error)),
+                Err(FlowError::Write(error)) => return Err(CancelError::Write(error)),
+                Err(error) => {
+                    return Err(CancelError::Write(WriteError::Invalid {
+                        field: "execution",
+                        message: error.to_string(),
+                    }));
+                }
             }
         }
         loop {
@@ -417,39 +428,35 @@ impl Shared {
                 continue;
             }
             let spec = self.ingest.action(&execution.action);
-            if spec.as_ref().is_some_and(|s| !matches!(s.runner, Runner::Wasm(_))) {
-                // Taken, but its record never committed: start it again.
-                execution.status = ExecutionStatus::Requested;
-                execution.started_at = None;
-                let now = now_millis();
-                self.ingest
-                    .store()
-                    .write(move |tx| {
-                        tx.finish_running(&execution)?;
-                        tx.enqueue_execution(execution.id, now)
-                    })
-                    .await
-                    .map_err(EngineError::Recover)?;
-                continue;
-            }
-            let policy =
-                self.ingest.action(&execution.action).map(|a| a.policy.clone()).unwrap_or_default();
-            let crashes =
-                execution.retries.iter().filter(|a| a.status == ExecutionStatus::Abandoned).count();
             let now = now_millis();
-            let retry =
-                matches!(policy.on_crash, CrashPolicy::Retry { max } if crashes < max as usize);
-            execution.retries.push(Attempt {
-                attempt: execution.attempt,
-                status: ExecutionStatus::Abandoned,
-                error: Some("the host stopped while it ran".into()),
-                ended_at: now,
-            });
-            execution.updated_at = now;
-            execution.logs.clear();
-            if retry {
-                tracing::info!(execution = %execution.id, action = %execution.action, "retrying an execution cut short by a restart");
-                execution.attempt += 1;
+            let requeue = if spec.as_ref().is_some_and(|s| !matches!(s.runner, Runner::Wasm(_))) {
+                // A workflow or inquiry taken whose record never committed:
+                // nothing ran yet, so it simply starts again.
+                true
+            } else {
+                let policy = spec.map(|a| a.policy.clone()).unwrap_or_default();
+                let crashes = execution
+                    .retries
+                    .iter()
+                    .filter(|a| a.status == ExecutionStatus::Abandoned)
+                    .count();
+                let retry =
+                    matches!(policy.on_crash, CrashPolicy::Retry { max } if crashes < max as usize);
+                execution.retries.push(Attempt {
+                    attempt: execution.attempt,
+                    status: ExecutionStatus::Abandoned,
+                    error: Some("the host stopped while it ran".into()),
+                    ended_at: now,
+                });
+                execution.updated_at = now;
+                execution.logs.clear();
+                if retry {
+                    tracing::info!(execution = %execution.id, action = %execution.action, "retrying an execution cut short by a restart");
+                    execution.attempt += 1;
+                }
+                retry
+            };
+            if requeue {
                 execution.status = ExecutionStatus::Requested;
                 execution.started_at = None;
                 self.ingest
