@@ -182,13 +182,15 @@ impl Flows {
         fx: &mut Effects,
     ) -> Result<(), WriteError> {
         if let Some(workflow) = inquiry.workflow
-            && tx.workflow(workflow)?.is_some_and(|r| r.paused && !r.finished)
+            && let Some(record) = tx.workflow(workflow)?
+            && record.paused
+            && !record.finished
         {
             // Another pending inquiry of the same run keeps it paused.
-            let others = tx
-                .pending_inquiries()?
-                .into_iter()
-                .any(|other| other.workflow == Some(workflow) && other.id != inquiry.id);
+            let mut others = false;
+            for child in record.children.iter().filter(|c| **c != inquiry.id) {
+                others |= tx.execution(*child)?.status == ExecutionStatus::Pending;
+            }
             if !others {
                 self.resume(tx, workflow, fx)?.ok();
             }
