@@ -312,7 +312,7 @@ fn created(state: &ApiState, id: Uuid) -> Result<Response, ApiError> {
         .into_response())
 }
 
-fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
+pub(crate) fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
     state
         .engine()
         .store()

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Path, parse_id};
-use super::executions::{ExecutionView, Status};
+use super::executions::{ExecutionView, Status, find};
 use super::state::ApiState;
 use crate::engine::FlowError;
 
@@ -62,13 +62,7 @@ pub(crate) async fn resume(
 }
 
 fn current(state: &ApiState, id: Uuid) -> Result<Json<ExecutionView>, ApiError> {
-    let execution = state
-        .engine()
-        .store()
-        .read()?
-        .execution(id)?
-        .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))?;
-    Ok(Json(ExecutionView::from(&execution)))
+    Ok(Json(ExecutionView::from(&find(state, id)?)))
 }
 
 /// The answer to a refused or failed workflow control.
