@@ -110,8 +110,7 @@ async fn run(ingest: Ingest, timer: Timer) {
                 // A date that passed while the host was starting (or just
                 // before the rule arrived) still fires within the misfire
                 // grace, as APScheduler's date trigger does.
-                let grace = SignedDuration::try_from(MISFIRE_GRACE).unwrap_or(SignedDuration::MAX);
-                now.checked_sub(grace).unwrap_or(now)
+                now.checked_sub(grace()).unwrap_or(now)
             } else {
                 now
             }
@@ -140,10 +139,15 @@ async fn run(ingest: Ingest, timer: Timer) {
     }
 }
 
+/// [`MISFIRE_GRACE`] as a signed span.
+fn grace() -> SignedDuration {
+    SignedDuration::try_from(MISFIRE_GRACE).unwrap_or(SignedDuration::MAX)
+}
+
 /// The next instant to fire for, after `last`: a future one, or the latest
 /// one missed within [`MISFIRE_GRACE`] of `now`.
 fn next_firing(schedule: &Schedule, last: Timestamp, now: Timestamp) -> Option<Timestamp> {
-    let grace = SignedDuration::try_from(MISFIRE_GRACE).unwrap_or(SignedDuration::MAX);
+    let grace = grace();
     let mut next = schedule.next_after(last)?;
     if next > now {
         return Some(next);
