@@ -59,6 +59,20 @@ pub(super) fn engine_process(
     command.spawn().expect("start the host")
 }
 
+/// Waits (at most `limit`) for a host started with `--exit-when-idle` to
+/// exit, and asserts it succeeded.
+pub(super) fn exits_when_idle(host: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = host.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the restarted host never went idle");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the restarted host failed: {status}");
+}
+
 /// One `core.webhook` event line per id, to `url`, with its `seq`.
 pub(super) fn webhook_lines(ids: &[Uuid], url: &str) -> Vec<String> {
     ids.iter()
@@ -133,15 +147,7 @@ fn a_host_killed_mid_stream_loses_nothing_and_runs_nothing_twice() {
         }
     }
     writer.join().expect("writer");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = second.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the restarted host never went idle");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "the restarted host failed: {status}");
+    exits_when_idle(&mut second, Duration::from_secs(300));
     assert!(duplicates >= acked.len(), "every acknowledged event was recognised on replay");
 
     let store = Store::open(

@@ -41,7 +41,7 @@ fn rules(yaml: &[&str]) -> RuleIndex {
     )
 }
 
-fn open_store(dir: &Path) -> Store {
+pub(crate) fn open_store(dir: &Path) -> Store {
     let config = StoreConfig { retention: None, ..StoreConfig::default() };
     Store::open(&dir.join("squall.redb"), config).expect("store")
 }

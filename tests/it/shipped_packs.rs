@@ -552,13 +552,19 @@ async fn diskguard_notify_to_a_host_not_granted_is_denied() {
     assert!(server.seen.lock().expect("lock").is_empty(), "nothing was sent");
 }
 
-#[tokio::test]
-async fn diskguard_rules_chain_almost_full_to_cleanup_to_notify() {
+/// A directory holding `logs/old.log`, 30 days old: what cleanup deletes.
+fn old_logs() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
     std::fs::write(logs.join("old.log"), "x").expect("write");
     set_age(&logs.join("old.log"), 30);
+    (dir, logs)
+}
+
+#[tokio::test]
+async fn diskguard_rules_chain_almost_full_to_cleanup_to_notify() {
+    let (dir, logs) = old_logs();
     let server = server().await;
     // The sensor's own threshold (100) does not fire; the test emits the event.
     let config = json!({
@@ -606,11 +612,7 @@ async fn diskguard_rules_chain_almost_full_to_cleanup_to_notify() {
 /// only because the disk is still over the threshold.
 #[tokio::test]
 async fn diskguard_remediate_workflow_cleans_up_then_notifies() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir(&logs).expect("mkdir");
-    std::fs::write(logs.join("old.log"), "x").expect("write");
-    set_age(&logs.join("old.log"), 30);
+    let (dir, logs) = old_logs();
     let server = server().await;
     let config = json!({
         "path": dir.path(), "cleanup_dir": logs, "older_than_days": 7,

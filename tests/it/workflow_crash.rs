@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use squall::store::{ExecutionStatus, Store, StoreConfig, new_id};
 use squall_tests::CORE_PACK;
 
-use super::crash::{engine_process, webhook_lines};
+use super::crash::{engine_process, exits_when_idle, webhook_lines};
 use uuid::Uuid;
 
 const WORKFLOWS: usize = 100;
@@ -148,15 +148,7 @@ fn workflows_cut_by_sigkill_finish_after_a_restart_with_their_outputs() {
     // The restart replays nothing new; it recovers and runs to idle.
     let mut second = host(&data, &rules, &flows, true);
     drop(second.stdin.take());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = second.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the restarted host never went idle");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "the restarted host failed: {status}");
+    exits_when_idle(&mut second, Duration::from_secs(120));
 
     let store = open(&data);
     let snapshot = store.read().expect("read");

@@ -33,8 +33,10 @@ use squall::engine::{Actions, Engine, EngineConfig, Ingest, KvChange, TriggerTyp
 use squall::pack::Manifest;
 use squall::rules::RuleIndex;
 use squall::runtime::HostServices;
-use squall::store::{Execution, ExecutionStatus, KvScope, Store, StoreConfig};
+use squall::store::{Execution, ExecutionStatus, KvScope, Store};
 use squall_tests::{CORE_MANIFEST, CORE_PACK, TestRuntime};
+
+use super::engine::open_store;
 use uuid::Uuid;
 
 /// The `flows` pack: one workflow action per entry of `workflows`, each
@@ -65,11 +67,6 @@ pub(crate) async fn start_engine(store: Store, actions: Actions) -> Engine {
         Ingest::new(store, Arc::new(TriggerTypes::builtin()), RuleIndex::default(), actions);
     let config = EngineConfig { worker_threads: 2, max_running: 8, ..EngineConfig::default() };
     Engine::start(ingest, config).await.expect("engine starts")
-}
-
-pub(crate) fn open_store(dir: &Path) -> Store {
-    let config = StoreConfig { retention: None, ..StoreConfig::default() };
-    Store::open(&dir.join("squall.redb"), config).expect("store")
 }
 
 /// Every execution in the store.
