@@ -1,4 +1,5 @@
 //! Squall: an event-driven automation host running sandboxed WebAssembly packs.
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod engine;

@@ -1,5 +1,7 @@
 //! `/audit`: the append-only audit log — pack installs, upgrades, removals
-//! and refusals, trust changes, and every capability a pack was denied.
+//! and refusals, trust changes, every capability a pack was denied, and
+//! every change made through the API (rules, keys, API keys, users, roles,
+//! tokens, failed sign-ins), each with its actor.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -7,9 +9,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::page::timestamp;
 use super::state::ApiState;
+use crate::store::{AuditEvent, now_millis};
+
+/// The audit event of a change `caller` made through the API; `detail`
+/// never holds a secret.
+pub(crate) fn event(caller: &Caller, action: &str, subject: &str, detail: Value) -> AuditEvent {
+    AuditEvent {
+        at: now_millis(),
+        actor: caller.actor(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        detail,
+    }
+}
 
 /// Most events one request returns.
 const MAX_LIMIT: usize = 1000;
@@ -36,7 +52,8 @@ pub(crate) struct AuditView {
     seq: u64,
     #[schema(format = DateTime)]
     at: String,
-    /// Who: `pack:<name>` for a pack, `apikey:<name>` for an API caller.
+    /// Who: `pack:<name>` for a pack, `USER (API key NAME)` or `USER
+    /// (token)` for an API caller.
     actor: String,
     /// What, e.g. `pack.install`, `pack.refused`, `capability.denied`.
     action: String,

@@ -1,30 +1,41 @@
-//! API keys: generating them, storing only their sha256, and the middleware
-//! that admits a request only with a live key (`Authorization: Bearer KEY`
-//! or StackStorm's `St2-Api-Key: KEY`; webhooks also take `?st2-api-key=`
-//! or `?api_key=`). The key is looked up in the store on every request, so
-//! a revoked key stops working at once.
+//! Authentication: API keys and tokens (generated here, stored only as
+//! sha256), how a request presents them (StackStorm's ways), and the
+//! middleware that turns a credential into a [`Caller`] — a user with
+//! their roles — and applies the route's permission from
+//! [`super::permissions`]. Keys and tokens are looked up in the store on
+//! every request, so a revocation holds from the next request on.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::ApiError;
+use super::permissions::{Need, need_of};
 use super::state::ApiState;
-use crate::store::{ApiKeyRecord, Store, WriteError, new_id, now_millis};
+use crate::access::{Denied, Grant, Permission, Principal, Resource, Role, webhook_matches};
+use crate::store::{ApiKeyRecord, ReadError, Snapshot, Store, WriteError, new_id, now_millis};
 
 /// What every key Squall issues starts with, so a leaked one is easy to
 /// recognise (secret scanners, logs).
 pub const KEY_PREFIX: &str = "sq_";
+/// What every token starts with.
+pub const TOKEN_PREFIX: &str = "sqt_";
 
 /// StackStorm's API key header.
 pub const ST2_API_KEY_HEADER: &str = "st2-api-key";
+/// StackStorm's token header.
+pub const AUTH_TOKEN_HEADER: &str = "x-auth-token";
 
-/// Query parameters a webhook sender may carry its key in, as StackStorm
-/// accepts.
-pub const QUERY_KEY_PARAMS: [&str; 2] = ["st2-api-key", "api_key"];
+/// Query parameters a key may be carried in on every route, as StackStorm
+/// accepts; webhooks also take `api_key`.
+const QUERY_KEY: &str = "st2-api-key";
+const QUERY_WEBHOOK_KEY: &str = "api_key";
+/// The query parameter a token may be carried in.
+const QUERY_TOKEN: &str = "x-auth-token";
 
 /// A new key: [`KEY_PREFIX`] and 32 random bytes from the OS, in hex.
 pub fn generate_key() -> Result<String, getrandom::Error> {
@@ -33,16 +44,20 @@ pub fn generate_key() -> Result<String, getrandom::Error> {
     Ok(format!("{KEY_PREFIX}{}", hex::encode(bytes)))
 }
 
-/// The hex sha256 of a key: what the store keeps and looks keys up by.
+/// The hex sha256 of a key or token: what the store keeps and looks them
+/// up by.
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Creates and stores a key named `name`; returns the record and the key,
-/// which exists nowhere else from now on.
+/// Creates and stores a key named `name` for `user`, limited to
+/// `webhooks` when not empty; returns the record and the key, which exists
+/// nowhere else from now on.
 pub async fn create_api_key(
     store: &Store,
     name: &str,
+    user: &str,
+    webhooks: Vec<String>,
 ) -> Result<(ApiKeyRecord, String), WriteError> {
     let key = generate_key().map_err(|e| WriteError::Storage(format!("no randomness: {e}")))?;
     let record = ApiKeyRecord {
@@ -51,82 +66,280 @@ pub async fn create_api_key(
         hash: hash_key(&key),
         created_at: now_millis(),
         revoked_at: None,
+        user: user.to_owned(),
+        webhooks,
     };
     let stored = record.clone();
     store.write(move |tx| tx.insert_api_key(&stored)).await?;
     Ok((record, key))
 }
 
-/// Who made a request: the key it presented. Handlers may take it as an
-/// `Extension<Caller>`.
+/// How a caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key, by id and name.
+    ApiKey { id: Uuid, name: String },
+    /// A token from `/auth/v1/tokens`, by id.
+    Token { id: Uuid },
+}
+
+/// Who made a request: the user, how they signed in, and their roles.
+/// Handlers take it as an `Extension<Caller>`.
+#[derive(Debug, Clone)]
 pub struct Caller {
-    /// The key's id.
-    pub id: Uuid,
-    /// The key's name.
-    pub name: String,
+    pub principal: Principal,
+    pub credential: Credential,
+    /// Webhook patterns a scoped key is limited to; empty: not limited.
+    pub webhooks: Vec<String>,
 }
 
-/// Where the key came from, so it can be taken out of the request before a
-/// handler (a webhook) passes headers on.
-enum Presented {
-    Bearer(String),
-    Header(String),
-    Query(String),
+impl Caller {
+    /// The user's name.
+    pub fn user(&self) -> &str {
+        &self.principal.user
+    }
+
+    /// The actor the audit log records: `user` and how they signed in.
+    pub fn actor(&self) -> String {
+        match &self.credential {
+            Credential::ApiKey { name, .. } => format!("{} (API key {name})", self.user()),
+            Credential::Token { .. } => format!("{} (token)", self.user()),
+        }
+    }
+
+    /// Refuses with 403 unless the user may do `permission` on `resource`.
+    pub fn require(
+        &self,
+        permission: Permission,
+        resource: Option<&Resource>,
+    ) -> Result<(), ApiError> {
+        self.principal.require(permission, resource).map_err(forbidden)
+    }
+
+    /// Whether the user may do `permission` on `resource`.
+    pub fn allows(&self, permission: Permission, resource: Option<&Resource>) -> bool {
+        self.principal.allows(permission, resource)
+    }
 }
 
-/// Admits the request only with a live API key; the credential header is
-/// removed before the handler sees the request.
-pub(crate) async fn require_key(
+/// The 403 for a refusal: `{"error", "detail": {"permission", "resource"}}`.
+pub(crate) fn forbidden(denied: Denied) -> ApiError {
+    let detail = json!({
+        "permission": denied.permission.as_str(),
+        "resource": denied.resource,
+        "user": denied.user,
+    });
+    ApiError::new(StatusCode::FORBIDDEN, denied.to_string()).with_detail(detail)
+}
+
+/// Where the credential came from, so it can be taken out of the request
+/// before a handler (a webhook) passes headers on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Bearer,
+    KeyHeader,
+    TokenHeader,
+    Query,
+}
+
+/// A credential as presented: a key or a token (told apart by prefix;
+/// `Bearer` carries either).
+#[derive(Debug, Clone)]
+pub(crate) struct Presented {
+    secret: String,
+    token: bool,
+    source: Source,
+}
+
+/// The user named by a credential, after checking it is live.
+fn identify(
+    snapshot: &Snapshot,
+    presented: &Presented,
+) -> Result<Option<(String, Credential, Vec<String>)>, ReadError> {
+    let hash = hash_key(&presented.secret);
+    if presented.token || presented.secret.starts_with(TOKEN_PREFIX) {
+        let Some(token) = snapshot.token_by_hash(&hash)? else { return Ok(None) };
+        if token.revoked_at.is_some() || token.expiry <= now_millis() {
+            return Ok(None);
+        }
+        return Ok(Some((token.user, Credential::Token { id: token.id }, Vec::new())));
+    }
+    let Some(key) = snapshot.api_key_by_hash(&hash)? else { return Ok(None) };
+    if key.revoked_at.is_some() {
+        return Ok(None);
+    }
+    Ok(Some((key.user, Credential::ApiKey { id: key.id, name: key.name }, key.webhooks)))
+}
+
+/// The roles `user` holds, resolved: system roles by name, custom roles
+/// from the store; `None` when the user does not exist or is disabled.
+pub(crate) fn principal(snapshot: &Snapshot, user: &str) -> Result<Option<Principal>, ReadError> {
+    let Some(record) = snapshot.user(user)? else { return Ok(None) };
+    if !record.enabled {
+        return Ok(None);
+    }
+    let mut roles = Vec::with_capacity(record.roles.len());
+    for name in &record.roles {
+        if let Some(system) = Role::system(name) {
+            roles.push(system);
+        } else if let Some(stored) = snapshot.role(name)? {
+            roles.push(role_from_record(stored));
+        }
+    }
+    Ok(Some(Principal { user: record.name, roles }))
+}
+
+/// A stored role as `access` reads it; a permission name that no longer
+/// parses grants nothing.
+pub(crate) fn role_from_record(record: crate::store::RoleRecord) -> Role {
+    Role {
+        name: record.name,
+        description: record.description,
+        enabled: record.enabled,
+        permission_grants: record
+            .permission_grants
+            .into_iter()
+            .map(|g| Grant {
+                resource_uid: g.resource_uid,
+                permission_types: g
+                    .permission_types
+                    .iter()
+                    .filter_map(|p| p.parse().ok())
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Checks a credential again (an open stream does so when access changes):
+/// the caller as it stands now, or `None` when it is no longer accepted.
+pub(crate) fn reauthenticate(state: &ApiState, credential: &Credential) -> Option<Caller> {
+    let snapshot = state.engine().store().read().ok()?;
+    let (user, webhooks) = match credential {
+        Credential::ApiKey { id, .. } => {
+            let key = snapshot.api_key(*id).ok()??;
+            if key.revoked_at.is_some() {
+                return None;
+            }
+            (key.user, key.webhooks)
+        }
+        Credential::Token { id } => {
+            let token = snapshot.token(*id).ok()??;
+            if token.revoked_at.is_some() || token.expiry <= now_millis() {
+                return None;
+            }
+            (token.user, Vec::new())
+        }
+    };
+    let principal = principal(&snapshot, &user).ok()??;
+    Some(Caller { principal, credential: credential.clone(), webhooks })
+}
+
+/// Admits the request only with a live credential of an existing, enabled
+/// user, and only when the route's permission (from the one table in
+/// [`super::permissions`]) allows it; the credential is taken out of the
+/// request before the handler sees it.
+pub(crate) async fn authorize(
     State(state): State<ApiState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let webhook = request
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|path| path.as_str().starts_with(super::WEBHOOKS_PREFIX));
-    let presented = presented(request.headers(), webhook.then(|| request.uri().query()).flatten())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing API key: send `Authorization: Bearer KEY` or `St2-Api-Key: KEY`",
-            )
-        })?;
-    let key = match &presented {
-        Presented::Bearer(key) | Presented::Header(key) | Presented::Query(key) => key,
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let Some(route) = route else {
+        return Err(ApiError::not_found(format!("no route for {}", request.uri().path())));
     };
-    let record = state.engine().store().read()?.api_key_by_hash(&hash_key(key))?;
-    let caller = match record {
-        Some(record) if record.revoked_at.is_none() => Caller { id: record.id, name: record.name },
-        _ => return Err(ApiError::unauthorized("unknown or revoked API key")),
-    };
-    match presented {
-        Presented::Bearer(_) => drop(request.headers_mut().remove(header::AUTHORIZATION)),
-        Presented::Header(_) => drop(request.headers_mut().remove(ST2_API_KEY_HEADER)),
-        Presented::Query(_) => {} // the webhook handler leaves it out of the query
+    let need = need_of(request.method(), &route).ok_or_else(|| {
+        tracing::error!(route, method = %request.method(), "a route has no entry in the permission table");
+        ApiError::new(StatusCode::FORBIDDEN, "this route has no permission declared; refused")
+    })?;
+    if need == Need::Open {
+        return Ok(next.run(request).await);
+    }
+    let webhook = route.starts_with(super::WEBHOOKS_PREFIX);
+    let presented = presented(request.headers(), request.uri().query(), webhook).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing credentials: send an API key (`St2-Api-Key: KEY` or `Authorization: Bearer KEY`) or a token (`X-Auth-Token`)",
+        )
+    })?;
+    let snapshot = state.engine().store().read()?;
+    let (user, credential, webhooks) = identify(&snapshot, &presented)?
+        .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked API key or token"))?;
+    let principal = principal(&snapshot, &user)?.ok_or_else(|| {
+        ApiError::unauthorized(format!("the user `{user}` does not exist or is disabled"))
+    })?;
+    drop(snapshot);
+    let caller = Caller { principal, credential, webhooks };
+    if !caller.webhooks.is_empty() && !webhook {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this API key may only send webhooks matching {}; it cannot use {} {}",
+                caller.webhooks.join(", "),
+                request.method(),
+                request.uri().path()
+            ),
+        )
+        .with_detail(
+            json!({"permission": Permission::WebhookSend.as_str(), "webhooks": caller.webhooks}),
+        ));
+    }
+    if let Need::Global(permission) = need {
+        caller.require(permission, None)?;
+    }
+    match presented.source {
+        Source::Bearer => drop(request.headers_mut().remove(header::AUTHORIZATION)),
+        Source::KeyHeader => drop(request.headers_mut().remove(ST2_API_KEY_HEADER)),
+        Source::TokenHeader => drop(request.headers_mut().remove(AUTH_TOKEN_HEADER)),
+        Source::Query => {} // handlers that read the query leave these names out
     }
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 
-fn presented(headers: &HeaderMap, query: Option<&str>) -> Option<Presented> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+/// Whether a scoped key may send webhook `name` (an unscoped key may send
+/// any, as its user's permissions allow).
+pub(crate) fn webhook_in_scope(caller: &Caller, name: &str) -> bool {
+    caller.webhooks.is_empty() || caller.webhooks.iter().any(|p| webhook_matches(p, name))
+}
+
+fn presented(headers: &HeaderMap, query: Option<&str>, webhook: bool) -> Option<Presented> {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::trim);
+    let bearer = text(header::AUTHORIZATION.as_str())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim().to_owned());
-    if let Some(key) = bearer.filter(|k| !k.is_empty()) {
-        return Some(Presented::Bearer(key));
-    }
-    let header = headers.get(ST2_API_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(key) = header.filter(|k| !k.is_empty()) {
-        return Some(Presented::Header(key.to_owned()));
-    }
-    query_pairs(query?)
-        .find(|(name, value)| QUERY_KEY_PARAMS.contains(&name.as_str()) && !value.is_empty())
-        .map(|(_, value)| Presented::Query(value))
+        .map(|(_, key)| key.trim());
+    let found = |secret: Option<&str>, token, source| {
+        secret.filter(|s| !s.is_empty()).map(|s| Presented { secret: s.to_owned(), token, source })
+    };
+    found(bearer, false, Source::Bearer)
+        .or_else(|| found(text(AUTH_TOKEN_HEADER), true, Source::TokenHeader))
+        .or_else(|| found(text(ST2_API_KEY_HEADER), false, Source::KeyHeader))
+        .or_else(|| {
+            let mut key = None;
+            let mut token = None;
+            for (name, value) in query_pairs(query?) {
+                if value.is_empty() {
+                    continue;
+                }
+                match name.as_str() {
+                    QUERY_TOKEN => token = token.or(Some(value)),
+                    QUERY_KEY => key = key.or(Some(value)),
+                    QUERY_WEBHOOK_KEY if webhook => key = key.or(Some(value)),
+                    _ => {}
+                }
+            }
+            let (secret, token) = match (token, key) {
+                (Some(token), _) => (token, true),
+                (None, Some(key)) => (key, false),
+                (None, None) => return None,
+            };
+            Some(Presented { secret, token, source: Source::Query })
+        })
 }
+
+/// Query parameters that carry credentials, which handlers must not treat
+/// as their own (a webhook leaves them out of its payload).
+pub(crate) const CREDENTIAL_PARAMS: [&str; 3] = [QUERY_KEY, QUERY_WEBHOOK_KEY, QUERY_TOKEN];
 
 /// The pairs of a query string, percent-decoded.
 pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {

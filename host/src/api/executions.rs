@@ -3,7 +3,7 @@
 //! and re-run with the same parameters.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
 use super::page::timestamp_opt;
 use super::page::{
@@ -18,6 +19,7 @@ use super::page::{
     timestamp,
 };
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::{CancelError, ControlError, EmitError, RequestError};
 use crate::store::{Execution, ExecutionStatus};
 
@@ -98,6 +100,15 @@ pub(crate) struct ExecutionView {
     retries: Vec<AttemptView>,
     /// The workflow task that started it.
     parent: Option<ParentView>,
+    /// Who asked for it, as StackStorm shows it.
+    context: ContextView,
+}
+
+/// StackStorm's execution context: the user who requested it (null for
+/// executions rules and workflows start).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ContextView {
+    user: Option<String>,
 }
 
 /// The workflow task an execution runs for.
@@ -155,6 +166,7 @@ impl From<&Execution> for ExecutionView {
                 route: p.route,
                 item: p.item,
             }),
+            context: ContextView { user: e.user.clone() },
         }
     }
 }
@@ -297,10 +309,16 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Body(request): Body<CreateExecution>,
 ) -> Result<Response, ApiError> {
-    let id =
-        state.engine().request(&request.action, request.parameters).await.map_err(request_error)?;
+    caller.require(Permission::ActionExecute, Some(&Resource::action(&request.action)))?;
+    let user = Some(caller.user().to_owned());
+    let id = state
+        .engine()
+        .request_by(&request.action, request.parameters, user)
+        .await
+        .map_err(request_error)?;
     created(&state, id)
 }
 
@@ -321,6 +339,19 @@ pub(crate) fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("execution {id} not found")))
 }
 
+/// The execution `id`, once the caller may do `permission` on it (decided
+/// by the grants on its action, as in StackStorm).
+pub(crate) fn find_for(
+    state: &ApiState,
+    caller: &Caller,
+    id: Uuid,
+    permission: Permission,
+) -> Result<Execution, ApiError> {
+    let execution = find(state, id)?;
+    caller.require(permission, Some(&Resource::execution(&id.to_string(), &execution.action)))?;
+    Ok(execution)
+}
+
 /// One execution.
 #[utoipa::path(
     get,
@@ -337,9 +368,11 @@ pub(crate) fn find(state: &ApiState, id: Uuid) -> Result<Execution, ApiError> {
 )]
 pub(crate) async fn get(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionView>, ApiError> {
-    let execution = find(&state, parse_id("execution", &id)?)?;
+    let id = parse_id("execution", &id)?;
+    let execution = find_for(&state, &caller, id, Permission::ExecutionView)?;
     Ok(Json(ExecutionView::from(&execution)))
 }
 
@@ -359,9 +392,11 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn output(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<OutputView>, ApiError> {
-    let e = find(&state, parse_id("execution", &id)?)?;
+    let id = parse_id("execution", &id)?;
+    let e = find_for(&state, &caller, id, Permission::ExecutionView)?;
     Ok(Json(OutputView {
         id: e.id,
         status: e.status.into(),
@@ -389,9 +424,11 @@ pub(crate) async fn output(
 )]
 pub(crate) async fn cancel(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<CanceledView>, ApiError> {
     let id = parse_id("execution", &id)?;
+    find_for(&state, &caller, id, Permission::ExecutionStop)?;
     let before = state.engine().cancel(id).await.map_err(|error| match error {
         CancelError::NotFound(_) => ApiError::not_found(error.to_string()),
         CancelError::Finished(_, status) => ApiError::conflict(format!(
@@ -428,11 +465,13 @@ pub(crate) async fn cancel(
 )]
 pub(crate) async fn re_run(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: http::HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
+    find_for(&state, &caller, id, Permission::ExecutionRerun)?;
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -450,7 +489,7 @@ pub(crate) async fn re_run(
         })?
     };
     let new = if request.tasks.is_empty() {
-        state.engine().rerun(id).await.map_err(control_error)?
+        state.engine().rerun_by(id, Some(caller.user().to_owned())).await.map_err(control_error)?
     } else {
         state.engine().rerun_tasks(id, request.tasks).await.map_err(super::workflows::flow_error)?
     };

@@ -6,15 +6,18 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::event;
+use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query};
 use super::page::timestamp_opt;
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::KvChange;
 use crate::store::{KvItem, KvScope, now_millis};
 
@@ -41,6 +44,25 @@ fn view(name: String, scope: &KvScope, item: KvItem) -> KeyView {
         secret: item.secret,
         expires_at: timestamp_opt(item.expires_at),
     }
+}
+
+/// The datastore key as an access resource.
+fn resource(scope: &KvScope, name: &str) -> Resource {
+    Resource::key(&scope_name(scope), name)
+}
+
+/// Records a datastore change in the audit log (never the value).
+async fn audit(
+    state: &ApiState,
+    caller: &Caller,
+    action: &str,
+    scope: &KvScope,
+    name: &str,
+) -> Result<(), ApiError> {
+    let subject = format!("{}:{name}", scope_name(scope));
+    let audit = event(caller, action, &subject, serde_json::Value::Null);
+    state.engine().store().write(move |tx| tx.append_audit(&audit).map(drop)).await?;
+    Ok(())
 }
 
 fn scope_name(scope: &KvScope) -> String {
@@ -140,6 +162,7 @@ fn whole_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
 )]
 pub(crate) async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
     let scope = parse_scope(query.scope.as_deref())?;
@@ -147,6 +170,10 @@ pub(crate) async fn list(
     let now = now_millis();
     let mut views = Vec::new();
     for name in snapshot.kv_keys(&scope, query.prefix.as_deref().unwrap_or(""), now)? {
+        // A list shows only what the caller may view, one by one.
+        if !caller.allows(Permission::KeyValuePairView, Some(&resource(&scope, &name))) {
+            continue;
+        }
         if let Some(item) = snapshot.kv_item(&scope, &name, now)? {
             views.push(view(name, &scope, item));
         }
@@ -170,10 +197,12 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn get(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(query): Query<ScopeQuery>,
 ) -> Result<Json<KeyView>, ApiError> {
     let scope = parse_scope(query.scope.as_deref())?;
+    caller.require(Permission::KeyValuePairView, Some(&resource(&scope, &name)))?;
     let item = state.engine().store().read()?.kv_item(&scope, &name, now_millis())?;
     let item = item.ok_or_else(|| not_found(&scope, &name))?;
     Ok(Json(view(name, &scope, item)))
@@ -203,10 +232,12 @@ fn not_found(scope: &KvScope, name: &str) -> ApiError {
 )]
 pub(crate) async fn put(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Body(body): Body<PutKey>,
 ) -> Result<Json<KeyView>, ApiError> {
     let scope = parse_scope(body.scope.as_deref())?;
+    caller.require(Permission::KeyValuePairSet, Some(&resource(&scope, &name)))?;
     if body.ttl.is_some_and(|ttl| !(1..=MAX_TTL).contains(&ttl)) {
         return Err(ApiError::invalid("ttl", format!("ttl: expected 1 to {MAX_TTL} seconds")));
     }
@@ -216,6 +247,7 @@ pub(crate) async fn put(
         ttl: body.ttl.map(Duration::from_secs),
     };
     state.engine().kv_change(scope.clone(), &name, change).await?;
+    audit(&state, &caller, "key.set", &scope, &name).await?;
     let item = state.engine().store().read()?.kv_item(&scope, &name, now_millis())?;
     // Gone already only if its ttl ran out in between.
     let item = item.ok_or_else(|| not_found(&scope, &name))?;
@@ -238,13 +270,16 @@ pub(crate) async fn put(
 )]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(query): Query<ScopeQuery>,
 ) -> Result<StatusCode, ApiError> {
     let scope = parse_scope(query.scope.as_deref())?;
+    caller.require(Permission::KeyValuePairDelete, Some(&resource(&scope, &name)))?;
     if state.engine().store().read()?.kv_item(&scope, &name, now_millis())?.is_none() {
         return Err(not_found(&scope, &name));
     }
-    state.engine().kv_change(scope, &name, KvChange::Delete).await?;
+    state.engine().kv_change(scope.clone(), &name, KvChange::Delete).await?;
+    audit(&state, &caller, "key.delete", &scope, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

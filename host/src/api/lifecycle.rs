@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path};
 use super::state::ApiState;
+use crate::access::Permission;
 use crate::engine::{InstallRequest, LifecycleError, PackManager};
 use crate::pack::{Bundle, parse_grants, public_key_from_bytes};
 
@@ -26,6 +27,9 @@ pub(crate) struct InstallQuery {
     #[serde(default)]
     grants: Option<String>,
     /// Accept a bundle without a signature (written to the audit log).
+    /// Only where the server allows unsigned bundles at all (`squall serve
+    /// --allow-unsigned`): the client can narrow the server's policy,
+    /// never widen it.
     #[serde(default)]
     allow_unsigned: bool,
     /// Where the bundle came from, for the audit log.
@@ -119,6 +123,33 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
     }
 }
 
+/// Granting a pack capabilities (`exec`, outbound hosts, secrets, `kv`)
+/// needs `capability_grant`, unless the grants are within what an operator
+/// already granted the installed pack of that name (an upgrade that asks
+/// for nothing new is pre-approved).
+fn require_grant_power(
+    state: &ApiState,
+    caller: &Caller,
+    bundle: &[u8],
+    origin: &str,
+    grants: &crate::runtime::Grants,
+) -> Result<(), ApiError> {
+    if grants.is_empty() || caller.allows(Permission::CapabilityGrant, None) {
+        return Ok(());
+    }
+    let name = Bundle::read(bundle, origin).map_err(|e| lifecycle_error(e.into()))?.manifest.name;
+    let approved = state
+        .engine()
+        .store()
+        .read()?
+        .pack(&name)?
+        .and_then(|p| serde_json::from_value::<crate::runtime::Grants>(p.grants).ok());
+    if approved.is_some_and(|approved| grants.within(&approved)) {
+        return Ok(());
+    }
+    caller.require(Permission::CapabilityGrant, None)
+}
+
 /// Installs or upgrades a pack from a bundle (the request body, as
 /// `application/wasm`). The signature is checked against the trust keyring
 /// before anything is compiled.
@@ -137,7 +168,7 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
         (status = 201, description = "Installed or upgraded", body = InstalledView),
         (status = 400, description = "Malformed query parameters", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
-        (status = 403, description = "Unsigned, tampered or untrusted bundle", body = ErrorBody),
+        (status = 403, description = "Unsigned (and not allowed by the server), tampered or untrusted bundle, or grants the caller may not give", body = ErrorBody),
         (status = 413, description = "Bundle too large", body = ErrorBody),
         (status = 415, description = "Not application/wasm", body = ErrorBody),
         (status = 422, description = "Not a usable bundle, bad grants or config, or a config that does not fit", body = ErrorBody),
@@ -184,14 +215,21 @@ pub(crate) async fn install(
     };
     let grants =
         parse_grants(&requested, &texts).map_err(|e| ApiError::invalid("grants", e.to_string()))?;
+    require_grant_power(&state, &caller, &body, &origin, &grants)?;
+    if query.allow_unsigned && !state.policy().allow_unsigned {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this server does not accept unsigned bundles (the operator would start it with `squall serve --allow-unsigned`); sign the bundle with `squall pack sign`",
+        ));
+    }
     let installed = manager
         .install(InstallRequest {
             bundle: body.to_vec(),
             origin,
             grants,
-            allow_unsigned: query.allow_unsigned,
+            allow_unsigned: query.allow_unsigned && state.policy().allow_unsigned,
             config,
-            actor: format!("apikey:{}", caller.name),
+            actor: caller.actor(),
         })
         .await
         .map_err(lifecycle_error)?;
@@ -233,7 +271,7 @@ pub(crate) async fn remove(
 ) -> Result<Json<RemovedView>, ApiError> {
     let Query(query) = query?;
     let removed = manager(&state)?
-        .remove(&name, query.force, &format!("apikey:{}", caller.name))
+        .remove(&name, query.force, &caller.actor())
         .await
         .map_err(lifecycle_error)?;
     Ok(Json(RemovedView {
@@ -301,10 +339,8 @@ pub(crate) async fn add_trust(
         })?
     };
     let key = public_key_from_bytes(&bytes).map_err(|m| ApiError::invalid("public_key", m))?;
-    let record = manager(&state)?
-        .trust(&body.name, &key, &format!("apikey:{}", caller.name))
-        .await
-        .map_err(|e| match e {
+    let record =
+        manager(&state)?.trust(&body.name, &key, &caller.actor()).await.map_err(|e| match e {
             LifecycleError::Key { .. } => ApiError::invalid("name", e.to_string()),
             other => lifecycle_error(other),
         })?;
@@ -338,10 +374,8 @@ pub(crate) async fn remove_trust(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let removed = manager(&state)?
-        .distrust(&name, &format!("apikey:{}", caller.name))
-        .await
-        .map_err(lifecycle_error)?;
+    let removed =
+        manager(&state)?.distrust(&name, &caller.actor()).await.map_err(lifecycle_error)?;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {

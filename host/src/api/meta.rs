@@ -20,8 +20,11 @@ use super::error::ErrorBody;
     info(
         title = "Squall API",
         description = "Event-driven automation with sandboxed WebAssembly packs. \
-            Every route but /api/v1/health needs an API key, sent as \
-            `Authorization: Bearer KEY` or `St2-Api-Key: KEY`. Errors answer \
+            Every route but /api/v1/health and /auth/v1/tokens needs an API key \
+            (`Authorization: Bearer KEY`, `St2-Api-Key: KEY` or `?st2-api-key=KEY`) \
+            or a token from /auth/v1/tokens (`X-Auth-Token: TOKEN` or \
+            `?x-auth-token=TOKEN`), and the permission the route names; a \
+            refusal is 403 naming the missing permission. Errors answer \
             `{\"error\": \"...\", \"detail\": ...}`. Times are RFC 3339 (UTC).",
     ),
     modifiers(&SecuritySchemes),
@@ -36,6 +39,9 @@ use super::error::ErrorBody;
         (name = "webhooks", description = "Inbound webhooks"),
         (name = "stream", description = "Live events (Server-Sent Events)"),
         (name = "apikeys", description = "API keys"),
+        (name = "auth", description = "Tokens (StackStorm's /auth/v1) and the signed-in user"),
+        (name = "users", description = "Users and their roles"),
+        (name = "rbac", description = "Roles and permission types (StackStorm's RBAC)"),
     ),
 )]
 pub(crate) struct ApiDoc;
@@ -59,9 +65,22 @@ impl Modify for SecuritySchemes {
             "query_api_key",
             SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("st2-api-key"))),
         );
+        components.add_security_scheme(
+            "x_auth_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Auth-Token"))),
+        );
+        components.add_security_scheme(
+            "query_auth_token",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("x-auth-token"))),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
         doc.security = Some(vec![
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("st2_api_key", Vec::<String>::new()),
+            SecurityRequirement::new("x_auth_token", Vec::<String>::new()),
         ]);
     }
 }

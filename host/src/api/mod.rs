@@ -1,6 +1,8 @@
-//! The HTTP API: the axum router under `/api/v1` (resource names as in
-//! StackStorm's API), API-key auth, webhooks, the live event stream,
-//! Prometheus metrics and the OpenAPI document generated from the handlers.
+//! The HTTP API: the axum router under `/api/v1` and `/auth/v1` (resource
+//! names as in StackStorm's API), authentication by API key or token,
+//! authorization by the one permission table (`permissions.rs`), webhooks,
+//! the live event stream, Prometheus metrics and the OpenAPI document
+//! generated from the handlers.
 //! Only this module knows HTTP; it drives the engine and reads the store.
 //!
 //! [`router`] is a pure function of an [`ApiState`]: tests call it with
@@ -21,10 +23,14 @@ mod meta;
 mod metrics;
 mod packs;
 mod page;
+mod permissions;
+mod roles;
 mod rules;
 mod state;
 mod stream;
+mod tokens;
 mod triggers;
+mod users;
 mod webhooks;
 mod workflows;
 
@@ -43,12 +49,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt as _;
 use utoipa_axum::routes;
 
-pub use auth::{Caller, KEY_PREFIX, create_api_key, generate_key, hash_key};
+pub use auth::{
+    Caller, Credential, KEY_PREFIX, TOKEN_PREFIX, create_api_key, generate_key, hash_key,
+};
 pub use error::{ApiError, ErrorBody};
-pub use state::ApiState;
+pub use permissions::{Need, ROUTES, need_of};
+pub use state::{AccessPolicy, ApiState, DEFAULT_TOKEN_TTL};
 
 /// Where the versioned API lives.
 pub const API_PREFIX: &str = "/api/v1";
+/// Where StackStorm's auth API lives.
+pub const AUTH_PREFIX: &str = "/auth/v1";
 /// Largest request body, except webhooks.
 pub const BODY_LIMIT: usize = 1 << 20;
 /// Largest webhook body.
@@ -56,12 +67,13 @@ pub const WEBHOOK_BODY_LIMIT: usize = 4 << 20;
 
 pub(crate) const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 
-/// The API as an axum router, ready to serve: every route but
-/// `/api/v1/health` requires a live API key.
+/// The API as an axum router, ready to serve: every route passes the
+/// authorization middleware, which applies what the permission table says
+/// (only `/api/v1/health` and signing in need no credentials).
 pub fn router(state: ApiState) -> Router {
-    let (keyed, open) = routes();
-    let keyed = keyed.route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
-    let (router, _) = OpenApiRouter::new().merge(keyed).merge(open).split_for_parts();
+    let routes =
+        routes().route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize));
+    let (router, _) = routes.split_for_parts();
     router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -90,11 +102,8 @@ pub async fn serve(
 
 /// The OpenAPI 3 document of every route [`router`] serves.
 pub fn openapi() -> OpenApi {
-    let (keyed, open) = routes();
-    let mut doc = OpenApiRouter::with_openapi(meta::ApiDoc::openapi())
-        .merge(keyed)
-        .merge(open)
-        .into_openapi();
+    let mut doc =
+        OpenApiRouter::with_openapi(meta::ApiDoc::openapi()).merge(routes()).into_openapi();
     // axum spells a rest-of-path parameter `{*name}`, OpenAPI `{name}`.
     doc.paths.paths = std::mem::take(&mut doc.paths.paths)
         .into_iter()
@@ -135,10 +144,21 @@ fn add_common_responses(doc: &mut OpenApi) {
     }
 }
 
-/// Every route, declared with its documentation: those that need a key,
-/// and the one that does not.
-fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
+/// Every route, declared with its documentation; what each needs is in
+/// `permissions::ROUTES`.
+fn routes() -> OpenApiRouter<ApiState> {
     let v1 = OpenApiRouter::new()
+        .routes(routes!(meta::health))
+        .routes(routes!(tokens::whoami))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::delete))
+        .routes(routes!(users::set_password))
+        .routes(routes!(users::set_roles))
+        .routes(routes!(users::assign, users::revoke))
+        .routes(routes!(roles::list))
+        .routes(routes!(roles::get, roles::put, roles::delete))
+        .routes(routes!(roles::assignments))
+        .routes(routes!(roles::permission_types))
         .routes(routes!(meta::openapi_json))
         .routes(
             routes!(packs::list_packs, lifecycle::install)
@@ -174,10 +194,14 @@ fn routes() -> (OpenApiRouter<ApiState>, OpenApiRouter<ApiState>) {
         .routes(routes!(apikeys::list, apikeys::create))
         .routes(routes!(apikeys::revoke))
         .routes(routes!(audit::list));
-    let keyed = OpenApiRouter::new().nest(API_PREFIX, v1).routes(routes!(metrics::render));
-    let open =
-        OpenApiRouter::new().nest(API_PREFIX, OpenApiRouter::new().routes(routes!(meta::health)));
-    (keyed, open)
+    let auth = OpenApiRouter::new()
+        .routes(routes!(tokens::create))
+        .routes(routes!(tokens::validate))
+        .routes(routes!(tokens::revoke));
+    OpenApiRouter::new()
+        .nest(API_PREFIX, v1)
+        .nest(AUTH_PREFIX, auth)
+        .routes(routes!(metrics::render))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path};
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::{ActionSpec, Runner};
 
 /// What `core.ask` is, for the action list.
@@ -233,8 +235,10 @@ pub(crate) async fn list_packs(
 )]
 pub(crate) async fn get_pack(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<PackView>, ApiError> {
+    caller.require(Permission::PackView, Some(&Resource::pack(&name)))?;
     packs(&state)?
         .into_iter()
         .find(|p| p.name == name)
@@ -275,8 +279,10 @@ pub(crate) async fn list_actions(
 )]
 pub(crate) async fn get_action(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
 ) -> Result<Json<ActionView>, ApiError> {
+    caller.require(Permission::ActionView, Some(&Resource::action(&reference)))?;
     let spec = state
         .engine()
         .ingest()

@@ -5,19 +5,22 @@
 //! `enabled`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::audit::event;
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, RawBody};
 use super::page::timestamp;
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::TriggerError;
 use crate::rules::{LoadError, Rule};
-use crate::store::{RuleRecord, now_millis};
+use crate::store::{AuditEvent, RuleRecord, now_millis};
 
 /// A rule as stored.
 #[derive(Debug, Serialize, ToSchema)]
@@ -156,8 +159,35 @@ fn stored(state: &ApiState, reference: &str) -> Result<RuleRecord, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("rule `{reference}` not found")))
 }
 
-async fn store(state: &ApiState, record: RuleRecord) -> Result<(), ApiError> {
-    state.engine().store().write(move |tx| tx.put_rule(&record)).await?;
+/// What a rule puts in motion needs permissions of its own, as in
+/// StackStorm: `action_execute` on its action, and `webhook_create` on the
+/// webhook it listens to.
+fn require_rule_powers(caller: &Caller, rule: &Rule) -> Result<(), ApiError> {
+    caller.require(Permission::ActionExecute, Some(&Resource::action(&rule.action_ref)))?;
+    if rule.trigger_type.ends_with("webhook") {
+        if let Some(url) = rule.trigger_parameters.get("url").and_then(Value::as_str) {
+            let url = url.trim_start_matches('/');
+            caller.require(Permission::WebhookCreate, Some(&Resource::webhook(url)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The stored rule's own text, loaded (to check what enabling it allows).
+fn loaded(record: &RuleRecord) -> Result<Rule, ApiError> {
+    Rule::from_yaml(&record.source, &format!("rule {}", record.reference))
+        .map_err(|e| ApiError::invalid("rule", format!("the stored rule does not load: {e}")))
+}
+
+async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Result<(), ApiError> {
+    state
+        .engine()
+        .store()
+        .write(move |tx| {
+            tx.put_rule(&record)?;
+            tx.append_audit(&audit).map(drop)
+        })
+        .await?;
     reload(state)
 }
 
@@ -245,10 +275,13 @@ pub(crate) struct RuleAction {
 )]
 pub(crate) async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let rule = parse(&state, &headers, &body)?;
+    caller.require(Permission::RuleCreate, Some(&Resource::rule(&rule.reference)))?;
+    require_rule_powers(&caller, &rule)?;
     let _serial = state.rule_changes().lock().await;
     if state.engine().store().read()?.rule(&rule.reference)?.is_some() {
         return Err(ApiError::conflict(format!("rule `{}` already exists", rule.reference)));
@@ -262,7 +295,8 @@ pub(crate) async fn create(
         updated_at: now,
     };
     let view = RuleView::from(&record);
-    store(&state, record).await?;
+    let audit = event(&caller, "rule.create", &rule.reference, Value::Null);
+    store(&state, record, audit).await?;
     let location = format!("{}/rules/{}", super::API_PREFIX, path_segment(&rule.reference));
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
 }
@@ -283,8 +317,10 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn get(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
 ) -> Result<Json<RuleView>, ApiError> {
+    caller.require(Permission::RuleView, Some(&Resource::rule(&reference)))?;
     Ok(Json(RuleView::from(&stored(&state, &reference)?)))
 }
 
@@ -308,11 +344,14 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn replace(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<RuleView>, ApiError> {
+    caller.require(Permission::RuleModify, Some(&Resource::rule(&reference)))?;
     let rule = parse(&state, &headers, &body)?;
+    require_rule_powers(&caller, &rule)?;
     if rule.reference != reference {
         return Err(ApiError::invalid(
             "name",
@@ -328,7 +367,8 @@ pub(crate) async fn replace(
         ..old
     };
     let view = RuleView::from(&record);
-    store(&state, record).await?;
+    let audit = event(&caller, "rule.replace", &reference, Value::Null);
+    store(&state, record, audit).await?;
     Ok(Json(view))
 }
 
@@ -348,11 +388,24 @@ pub(crate) async fn replace(
 )]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require(Permission::RuleDelete, Some(&Resource::rule(&reference)))?;
     let _serial = state.rule_changes().lock().await;
     let key = reference.clone();
-    let existed = state.engine().store().write(move |tx| tx.delete_rule(&key)).await?;
+    let audit = event(&caller, "rule.delete", &reference, Value::Null);
+    let existed = state
+        .engine()
+        .store()
+        .write(move |tx| {
+            let existed = tx.delete_rule(&key)?;
+            if existed {
+                tx.append_audit(&audit)?;
+            }
+            Ok(existed)
+        })
+        .await?;
     if !existed {
         return Err(ApiError::not_found(format!("rule `{reference}` not found")));
     }
@@ -362,13 +415,19 @@ pub(crate) async fn delete(
 
 async fn set_enabled(
     state: &ApiState,
+    caller: &Caller,
     reference: &str,
     enabled: bool,
 ) -> Result<RuleView, ApiError> {
+    caller.require(Permission::RuleModify, Some(&Resource::rule(reference)))?;
     let _serial = state.rule_changes().lock().await;
     let record = RuleRecord { enabled, updated_at: now_millis(), ..stored(state, reference)? };
+    if enabled {
+        require_rule_powers(caller, &loaded(&record)?)?;
+    }
     let view = RuleView::from(&record);
-    store(state, record).await?;
+    let action = if enabled { "rule.enable" } else { "rule.disable" };
+    store(state, record, event(caller, action, reference, Value::Null)).await?;
     Ok(view)
 }
 
@@ -388,9 +447,10 @@ async fn set_enabled(
 )]
 pub(crate) async fn enable(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
 ) -> Result<Json<RuleView>, ApiError> {
-    set_enabled(&state, &reference, true).await.map(Json)
+    set_enabled(&state, &caller, &reference, true).await.map(Json)
 }
 
 /// Takes a rule out of force, keeping it stored.
@@ -409,7 +469,8 @@ pub(crate) async fn enable(
 )]
 pub(crate) async fn disable(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(reference): Path<String>,
 ) -> Result<Json<RuleView>, ApiError> {
-    set_enabled(&state, &reference, false).await.map(Json)
+    set_enabled(&state, &caller, &reference, false).await.map(Json)
 }

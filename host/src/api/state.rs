@@ -1,10 +1,12 @@
 //! [`ApiState`]: what every handler shares — the engine, the manifests of
-//! the packs this process loaded, the metrics, and the switch that ends
-//! live event streams when the server stops.
+//! the packs this process loaded, the metrics, the server's access policy,
+//! the switch that ends live event streams when the server stops, and the
+//! signal that tells open streams to check their credentials again.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Mutex, watch};
 
@@ -31,6 +33,36 @@ struct Inner {
     /// Installs and removes packs; absent on servers that only run the
     /// packs they were started with.
     packs: std::sync::OnceLock<PackManager>,
+    policy: AccessPolicy,
+    /// Bumped whenever a key, token, user or role changes, so that open
+    /// event streams check their caller again at once.
+    access_changed: watch::Sender<u64>,
+}
+
+/// The server's own rules for access, which no client can widen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// Whether bundles without a signature may be installed at all
+    /// (`squall serve --allow-unsigned`); a client's `allow_unsigned` can
+    /// only narrow this.
+    pub allow_unsigned: bool,
+    /// A token's lifetime when the client asks for none.
+    pub token_ttl: Duration,
+    /// The longest lifetime a client may ask for.
+    pub token_max_ttl: Duration,
+}
+
+/// StackStorm's default token lifetime: 24 hours.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        Self {
+            allow_unsigned: false,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            token_max_ttl: DEFAULT_TOKEN_TTL,
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -46,6 +78,15 @@ impl ApiState {
     /// runtime: it starts the task that counts the engine's events for
     /// `/metrics`.
     pub fn new(engine: Engine, manifests: impl IntoIterator<Item = Manifest>) -> Self {
+        Self::with_policy(engine, manifests, AccessPolicy::default())
+    }
+
+    /// [`new`](Self::new), with the server's access policy.
+    pub fn with_policy(
+        engine: Engine,
+        manifests: impl IntoIterator<Item = Manifest>,
+        policy: AccessPolicy,
+    ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let feed = tokio::spawn(metrics.clone().count(engine.subscribe())).abort_handle();
         let manifests = manifests.into_iter().map(|m| (m.name.clone(), m)).collect();
@@ -58,6 +99,8 @@ impl ApiState {
                 closing: watch::Sender::new(false),
                 feed,
                 packs: std::sync::OnceLock::new(),
+                policy,
+                access_changed: watch::Sender::new(0),
             }),
         }
     }
@@ -86,6 +129,23 @@ impl ApiState {
 
     pub(crate) fn closing(&self) -> watch::Receiver<bool> {
         self.inner.closing.subscribe()
+    }
+
+    /// The server's access policy.
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.inner.policy
+    }
+
+    /// Tells open streams that keys, tokens, users or roles changed.
+    pub(crate) fn access_changed(&self) {
+        self.inner
+            .access_changed
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// Wakes when [`access_changed`](Self::access_changed) is called.
+    pub(crate) fn watch_access(&self) -> watch::Receiver<u64> {
+        self.inner.access_changed.subscribe()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -2,11 +2,14 @@
 //! (`event: trigger_instance` and `event: execution`, JSON data), filtered
 //! by event type and execution id. A client that falls behind gets
 //! `event: lagged` with how many events it missed, and the stream goes on.
+//! The caller's credential is checked again whenever keys, tokens, users or
+//! roles change (and every second, for token expiry): a stream whose
+//! caller was revoked or lost `stream_view` ends at once.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
@@ -19,10 +22,12 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use uuid::Uuid;
 
+use super::auth::{Caller, Credential, reauthenticate};
 use super::error::{ApiError, ErrorBody, Query};
 use super::executions::Status;
 use super::metrics::status_name;
 use super::state::ApiState;
+use crate::access::Permission;
 use crate::engine::EngineEvent;
 
 /// How often an idle stream sends a comment, so proxies keep it open.
@@ -163,19 +168,47 @@ impl Filter {
     }
 }
 
+/// How often an open stream checks its credential when nothing changed
+/// (a token expires without anyone changing anything).
+const RECHECK: Duration = Duration::from_secs(1);
+
 struct Feed {
     events: broadcast::Receiver<EngineEvent>,
     closing: watch::Receiver<bool>,
     filter: Filter,
+    state: ApiState,
+    credential: Credential,
+    access: watch::Receiver<u64>,
+    recheck: tokio::time::Interval,
 }
 
 impl Feed {
+    /// Whether the caller's credential is still live and still allows
+    /// `stream_view`.
+    fn still_allowed(&self) -> bool {
+        reauthenticate(&self.state, &self.credential)
+            .is_some_and(|caller| caller.allows(Permission::StreamView, None))
+    }
+
     /// The next event to send; `None` once the server is stopping.
     async fn next(&mut self) -> Option<Event> {
         loop {
             let received = tokio::select! {
-                received = self.events.recv() => received,
+                received = self.events.recv() => Some(received),
                 _ = self.closing.wait_for(|closing| *closing) => return None,
+                changed = self.access.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    None
+                }
+                _ = self.recheck.tick() => None,
+            };
+            let Some(received) = received else {
+                if self.still_allowed() {
+                    continue;
+                }
+                return None;
             };
             match received {
                 Ok(event) => {
@@ -213,12 +246,23 @@ impl Feed {
 )]
 pub(crate) async fn stream(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Query(query): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
     let filter = Filter::parse(&query)?;
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Subscribed before the answer starts: the client sees every event
     // committed after its request was answered.
-    let feed = Feed { events: state.engine().subscribe(), closing: state.closing(), filter };
+    let feed = Feed {
+        events: state.engine().subscribe(),
+        closing: state.closing(),
+        filter,
+        access: state.watch_access(),
+        state: state.clone(),
+        credential: caller.credential,
+        recheck,
+    };
     let events = stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok::<_, Infallible>(event), feed))

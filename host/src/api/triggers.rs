@@ -3,7 +3,7 @@
 //! and how the poll sensors are doing.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -11,10 +11,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{Page, Scan, newest_first, saturating_offset, timestamp, timestamp_opt};
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::TriggerType;
 use crate::rules::canonical_trigger_type;
 use crate::store::{TriggerInstance, TriggerInstanceStatus};
@@ -159,8 +161,10 @@ pub(crate) async fn list_types(
 )]
 pub(crate) async fn get_type(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<TriggerTypeView>, ApiError> {
+    caller.require(Permission::TriggerView, Some(&Resource::trigger_type(&name)))?;
     let types = state.engine().ingest().trigger_types();
     types
         .get(&name)
@@ -242,13 +246,30 @@ pub(crate) async fn list_instances(
 )]
 pub(crate) async fn get_instance(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<TriggerInstanceView>, ApiError> {
     let id = parse_id("trigger instance", &id)?;
-    let instance = state.engine().store().read()?.trigger_instance(id)?;
-    instance
-        .map(|i| Json(TriggerInstanceView::from(i)))
-        .ok_or_else(|| ApiError::not_found(format!("trigger instance {id} not found")))
+    let instance = instance_for(&state, &caller, id, Permission::TriggerView)?;
+    Ok(Json(TriggerInstanceView::from(instance)))
+}
+
+/// The trigger instance `id`, once the caller may do `permission` on its
+/// trigger type.
+fn instance_for(
+    state: &ApiState,
+    caller: &Caller,
+    id: Uuid,
+    permission: Permission,
+) -> Result<TriggerInstance, ApiError> {
+    let instance = state
+        .engine()
+        .store()
+        .read()?
+        .trigger_instance(id)?
+        .ok_or_else(|| ApiError::not_found(format!("trigger instance {id} not found")))?;
+    caller.require(permission, Some(&Resource::trigger_type(&instance.trigger)))?;
+    Ok(instance)
 }
 
 /// Emits a new instance with the same trigger, parameters and payload,
@@ -270,9 +291,11 @@ pub(crate) async fn get_instance(
 )]
 pub(crate) async fn re_emit(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("trigger instance", &id)?;
+    instance_for(&state, &caller, id, Permission::TriggerAll)?;
     let emitted = state.engine().re_emit(id).await.map_err(control_error)?;
     let location = format!("{}/triggerinstances/{}", super::API_PREFIX, emitted.id);
     let view = EmittedView { trigger_instance: emitted.id, executions: emitted.executions };

@@ -5,16 +5,17 @@
 //! commit. The API key is taken out of the headers and query first, so it
 //! never reaches a payload.
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::{Extension, OriginalUri, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{QUERY_KEY_PARAMS, query_pairs};
+use super::auth::{CREDENTIAL_PARAMS, Caller, query_pairs, webhook_in_scope};
 use super::error::{ApiError, ErrorBody, Path, RawBody};
 use super::state::ApiState;
+use crate::access::{Permission, Resource};
 use crate::engine::WebhookError;
 use crate::runtime::{WebhookRequest, WebhookResponse};
 
@@ -43,6 +44,7 @@ pub(crate) struct WebhookAccepted {
         (status = "default", description = "A pack sensor's own answer, after its events committed"),
         (status = 400, description = "The body is not what its content type says, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
+        (status = 403, description = "The key is limited to other webhooks, or its user lacks `webhook_send` on this one", body = ErrorBody),
         (status = 404, description = "No rule or sensor listens under this name", body = ErrorBody),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),
         (status = 422, description = "An event does not fit its trigger type", body = ErrorBody),
@@ -51,19 +53,30 @@ pub(crate) struct WebhookAccepted {
 )]
 pub(crate) async fn receive(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     method: Method,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
+    if !webhook_in_scope(&caller, &name) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this API key may only send webhooks matching {}, not `{name}`",
+                caller.webhooks.join(", ")
+            ),
+        ));
+    }
+    caller.require(Permission::WebhookSend, Some(&Resource::webhook(&name)))?;
     let query = uri
         .query()
         .unwrap_or("")
         .split('&')
         .filter(|pair| {
             !pair.is_empty()
-                && !query_pairs(pair).any(|(name, _)| QUERY_KEY_PARAMS.contains(&name.as_str()))
+                && !query_pairs(pair).any(|(name, _)| CREDENTIAL_PARAMS.contains(&name.as_str()))
         })
         .collect::<Vec<_>>()
         .join("&");

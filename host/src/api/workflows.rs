@@ -3,13 +3,15 @@
 //! workflows through the same engine calls.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, parse_id};
-use super::executions::{ExecutionView, Status, find};
+use super::executions::{ExecutionView, Status, find, find_for};
 use super::state::ApiState;
+use crate::access::Permission;
 use crate::engine::FlowError;
 
 /// Pauses a running workflow: tasks already running finish, nothing new
@@ -30,9 +32,11 @@ use crate::engine::FlowError;
 )]
 pub(crate) async fn pause(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionView>, ApiError> {
     let id = parse_id("execution", &id)?;
+    find_for(&state, &caller, id, Permission::ExecutionStop)?;
     state.engine().pause(id).await.map_err(flow_error)?;
     current(&state, id)
 }
@@ -54,9 +58,11 @@ pub(crate) async fn pause(
 )]
 pub(crate) async fn resume(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionView>, ApiError> {
     let id = parse_id("execution", &id)?;
+    find_for(&state, &caller, id, Permission::ExecutionStop)?;
     state.engine().resume(id).await.map_err(flow_error)?;
     current(&state, id)
 }

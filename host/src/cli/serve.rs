@@ -1,7 +1,8 @@
 //! `squall serve`: the engine with the HTTP API in front of it. Opens (or
 //! creates) the data directory, loads the packs, starts the engine on the
-//! stored rules, creates an admin API key on first start, and serves until
-//! Ctrl-C or SIGTERM, then stops gracefully.
+//! stored rules, creates the user `admin` (role `system_admin`, a random
+//! password in `admin-password`) and an admin API key on first start, and
+//! serves until Ctrl-C or SIGTERM, then stops gracefully.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,14 +13,15 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
-use crate::api::{self, ApiState};
+use crate::access::{SYSTEM_ADMIN, hash_password, random_secret};
+use crate::api::{self, AccessPolicy, ApiState};
 use crate::engine::{
     Actions, Catalog, Engine, EngineConfig, Ingest, PackConfigs, PackManager, StoreAudit, StoreKv,
     StoreSecrets, load_installed,
 };
 use crate::pack::Manifest;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig};
-use crate::store::{RuleRecord, Store, StoreConfig, now_millis};
+use crate::store::{FIRST_ADMIN, RuleRecord, Store, StoreConfig, UserRecord, now_millis};
 
 /// Where the README builds the core pack, relative to the repository.
 const BUNDLED_CORE: (&str, &str) =
@@ -43,6 +45,9 @@ const EXAMPLE_REF: &str = "examples.hello";
 
 /// The file the admin API key is written to, in the data directory.
 const ADMIN_KEY_FILE: &str = "admin-api-key";
+/// The file the first admin's password is written to, in the data
+/// directory.
+const ADMIN_PASSWORD_FILE: &str = "admin-password";
 
 /// How long a graceful stop waits for open requests.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -62,6 +67,16 @@ pub(crate) struct ServeArgs {
     /// directory gets the example rule `examples.hello`.
     #[arg(long, num_args = 2, value_names = ["MANIFEST", "COMPONENT"])]
     pack: Vec<PathBuf>,
+    /// Accept pack bundles without a signature (each such install is
+    /// audited). Without it, no client can install an unsigned bundle.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// A token's lifetime when the client asks for none.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    token_ttl: Duration,
+    /// The longest token lifetime a client may ask for.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    token_max_ttl: Duration,
 }
 
 pub(crate) fn run(
@@ -153,6 +168,8 @@ pub(crate) fn run(
         }
         let packs = PackManager::new(engine.clone(), runtime.clone()).with_configs(configs);
         packs.resume(installed)?;
+        let password_file = data_dir.join(ADMIN_PASSWORD_FILE);
+        let admin_created = admin_user(&store, &password_file).await?;
         let key_file = data_dir.join(ADMIN_KEY_FILE);
         let created = admin_key(&store, &key_file).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -161,7 +178,25 @@ pub(crate) fn run(
         let address = listener.local_addr().context("cannot read the listening address")?;
         let has_example = store.read()?.rule(EXAMPLE_REF)?.is_some_and(|r| r.enabled);
         announce(stdout, address, &data_dir, &key_file, created, has_example)?;
-        let state = ApiState::new(engine.clone(), manifests);
+        if admin_created {
+            writeln!(
+                stdout,
+                "squall serve: user `{FIRST_ADMIN}` (system_admin) created; its password is in {} (sign in with: squall login {FIRST_ADMIN})",
+                password_file.display()
+            )?;
+        }
+        if args.allow_unsigned {
+            writeln!(stdout, "squall serve: unsigned bundles are accepted (--allow-unsigned)")?;
+        }
+        if args.token_ttl > args.token_max_ttl {
+            bail!("--token-ttl ({:?}) is longer than --token-max-ttl ({:?})", args.token_ttl, args.token_max_ttl);
+        }
+        let policy = AccessPolicy {
+            allow_unsigned: args.allow_unsigned,
+            token_ttl: args.token_ttl,
+            token_max_ttl: args.token_max_ttl,
+        };
+        let state = ApiState::with_policy(engine.clone(), manifests, policy);
         state.enable_pack_lifecycle(packs);
         serve(listener, state, stdout).await?;
         engine.shutdown().await;
@@ -245,10 +280,38 @@ async fn admin_key(store: &Store, file: &Path) -> anyhow::Result<bool> {
         }
         return Ok(false);
     }
-    let (_, key) =
-        api::create_api_key(store, "admin").await.context("cannot create the admin API key")?;
+    let (_, key) = api::create_api_key(store, "admin", FIRST_ADMIN, Vec::new())
+        .await
+        .context("cannot create the admin API key")?;
     write_private(file, &format!("{key}\n"))
         .with_context(|| format!("cannot write the admin API key to {}", file.display()))?;
+    Ok(true)
+}
+
+/// Creates the user `admin` with the role `system_admin` and a random
+/// password written to `file` (mode 0600), unless the user exists; says
+/// whether it created one.
+async fn admin_user(store: &Store, file: &Path) -> anyhow::Result<bool> {
+    if store.read()?.user(FIRST_ADMIN)?.is_some() {
+        return Ok(false);
+    }
+    let password = random_secret("")?.chars().take(32).collect::<String>();
+    let hash = hash_password(&password)?;
+    let now = now_millis();
+    let user = UserRecord {
+        name: FIRST_ADMIN.to_owned(),
+        password_hash: Some(hash),
+        roles: vec![SYSTEM_ADMIN.to_owned()],
+        enabled: true,
+        description: "created on first start".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    // A stale file (the database was replaced) is rewritten.
+    let _ = std::fs::remove_file(file);
+    write_private(file, &format!("{password}\n"))
+        .with_context(|| format!("cannot write the admin password to {}", file.display()))?;
+    store.write(move |tx| tx.insert_user(&user)).await.context("cannot create the user admin")?;
     Ok(true)
 }
 

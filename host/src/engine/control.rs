@@ -84,13 +84,19 @@ impl Engine {
     /// Requests a new execution of the same action with the same
     /// parameters as a stored one (StackStorm's re-run).
     pub async fn rerun(&self, id: Uuid) -> Result<Uuid, ControlError> {
+        self.rerun_by(id, None).await
+    }
+
+    /// [`rerun`](Self::rerun) on behalf of `user`, recorded on the new
+    /// execution.
+    pub async fn rerun_by(&self, id: Uuid, user: Option<String>) -> Result<Uuid, ControlError> {
         let stored = self
             .store()
             .read()?
             .execution(id)?
             .ok_or_else(|| ControlError::NotFound(format!("execution {id}")))?;
         let parameters = stored.parameters.as_object().cloned().unwrap_or_default();
-        Ok(self.request(&stored.action, parameters).await?)
+        Ok(self.request_by(&stored.action, parameters, user).await?)
     }
 
     /// Starts polling `sensor` every `interval` on the engine's threads; a

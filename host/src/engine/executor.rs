@@ -257,13 +257,25 @@ impl Engine {
         action: &str,
         parameters: Map<String, Value>,
     ) -> Result<Uuid, RequestError> {
+        self.request_by(action, parameters, None).await
+    }
+
+    /// [`request`](Self::request) on behalf of `user`, recorded on the
+    /// execution.
+    pub async fn request_by(
+        &self,
+        action: &str,
+        parameters: Map<String, Value>,
+        user: Option<String>,
+    ) -> Result<Uuid, RequestError> {
         let spec = self
             .shared
             .ingest
             .action(action)
             .ok_or_else(|| RequestError::UnknownAction(action.to_owned()))?;
         let parameters = spec.prepare_parameters(parameters).map_err(RequestError::Parameters)?;
-        let execution = Execution::new(action, parameters);
+        let mut execution = Execution::new(action, parameters);
+        execution.user = user;
         let id = execution.id;
         self.store()
             .write(move |tx| tx.insert_execution(&execution, true))

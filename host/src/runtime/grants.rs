@@ -25,6 +25,19 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether everything granted here is also granted by `other`.
+    pub fn within(&self, other: &Self) -> bool {
+        self.outbound_hosts.iter().all(|h| other.outbound_hosts.contains(h))
+            && self.secrets.is_subset(&other.secrets)
+            && (!self.kv || other.kv)
+            && self.exec.is_subset(&other.exec)
+    }
+
     /// Whether a request to `uri` is allowed by any granted outbound host.
     pub fn allows_uri(&self, uri: &http::Uri) -> bool {
         self.outbound_hosts.iter().any(|host| host.allows(uri))

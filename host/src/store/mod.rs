@@ -5,6 +5,7 @@
 //! transaction ([`Store::write`] answers after the commit); reads take a
 //! [`Snapshot`] without waiting for it.
 
+mod access;
 mod codec;
 mod error;
 mod flows;
@@ -22,12 +23,14 @@ use std::sync::{Arc, mpsc};
 
 use redb::{Database, ReadableTable};
 
+pub use access::{GrantRecord, RoleRecord, TokenRecord, UserRecord};
 pub use error::{OpenError, ReadError, WriteError};
 pub use flows::{InquiryRecord, InquiryStatus, ParentTask, WorkflowRecord, WorkflowTimer};
 pub use records::{
-    ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, KvItem, KvScope,
-    MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord, TriggerInstance,
-    TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord, new_id, now_millis,
+    ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, FIRST_ADMIN,
+    KvItem, KvScope, MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord,
+    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord, new_id,
+    now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

@@ -162,6 +162,10 @@ pub struct Execution {
     /// The workflow task that started it, if a workflow did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::ParentTask>,
+    /// The user who requested it through the API (StackStorm's
+    /// `context.user`); absent for executions rules and workflows start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Execution {
@@ -185,6 +189,7 @@ impl Execution {
             logs: Vec::new(),
             retries: Vec::new(),
             parent: None,
+            user: None,
         }
     }
 }
@@ -385,4 +390,19 @@ pub struct ApiKeyRecord {
     /// When it was revoked; a revoked key is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Millis>,
+    /// The user it acts for, with that user's permissions. Keys made before
+    /// users existed were the admin's.
+    #[serde(default = "first_admin")]
+    pub user: String,
+    /// When not empty, the key may only send webhooks whose name matches
+    /// one of these patterns (`*` matches any run), and do nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<String>,
+}
+
+/// The user `squall serve` creates on first start.
+pub const FIRST_ADMIN: &str = "admin";
+
+fn first_admin() -> String {
+    FIRST_ADMIN.to_owned()
 }

@@ -37,6 +37,8 @@ pub struct Collected {
     pub executions: usize,
     /// Expired key-value entries deleted.
     pub kv_entries: usize,
+    /// Tokens expired for a day or more, deleted.
+    pub tokens: usize,
 }
 
 /// Rows examined per writer batch: small enough that a batch of ordinary
@@ -68,6 +70,16 @@ impl Store {
         loop {
             let deleted = self.write(move |tx| tx.collect_kv(now, ROWS_PER_BATCH)).await?;
             collected.kv_entries += deleted;
+            if deleted < ROWS_PER_BATCH {
+                break;
+            }
+        }
+        // A day's grace, so that a refusal can still say "expired" in logs.
+        let token_cutoff = now.saturating_sub(24 * 60 * 60 * 1000);
+        loop {
+            let deleted =
+                self.write(move |tx| tx.collect_tokens(token_cutoff, ROWS_PER_BATCH)).await?;
+            collected.tokens += deleted;
             if deleted < ROWS_PER_BATCH {
                 break;
             }

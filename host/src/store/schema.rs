@@ -65,3 +65,14 @@ pub(crate) const API_KEYS: TableDefinition<'_, u128, &[u8]> = TableDefinition::n
 /// itself is never stored.
 pub(crate) const API_KEY_HASHES: TableDefinition<'_, &str, u128> =
     TableDefinition::new("api_key_hashes");
+
+/// User name → [`UserRecord`](super::UserRecord).
+pub(crate) const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
+/// Role name → [`RoleRecord`](super::RoleRecord): custom roles (the system
+/// roles are built in, never stored).
+pub(crate) const ROLES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("roles");
+/// Token id (UUIDv7 as u128) → [`TokenRecord`](super::TokenRecord).
+pub(crate) const TOKENS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("tokens");
+/// Hex sha256 of a token → its id; the token itself is never stored.
+pub(crate) const TOKEN_HASHES: TableDefinition<'_, &str, u128> =
+    TableDefinition::new("token_hashes");

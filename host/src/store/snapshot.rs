@@ -211,7 +211,7 @@ impl Snapshot {
         self.all_named(RULES, "rules")
     }
 
-    fn get_named<T: serde::de::DeserializeOwned>(
+    pub(super) fn get_named<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<'_, &str, &[u8]>,
         name: &'static str,
@@ -222,7 +222,7 @@ impl Snapshot {
         bytes.map(|b| decode(name, b.value())).transpose()
     }
 
-    fn all_named<T: serde::de::DeserializeOwned>(
+    pub(super) fn all_named<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<'_, &str, &[u8]>,
         name: &'static str,
@@ -282,7 +282,7 @@ impl Snapshot {
         bytes.map(|b| decode(name, b.value())).transpose()
     }
 
-    fn page_u128<T: serde::de::DeserializeOwned>(
+    pub(super) fn page_u128<T: serde::de::DeserializeOwned>(
         &self,
         table: TableDefinition<'_, u128, &[u8]>,
         name: &'static str,

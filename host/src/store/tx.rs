@@ -400,7 +400,7 @@ impl Tx<'_> {
         self.delete_named(RULES, reference)
     }
 
-    fn put_named<T: serde::Serialize>(
+    pub(super) fn put_named<T: serde::Serialize>(
         &mut self,
         definition: TableDefinition<'_, &str, &[u8]>,
         what: &'static str,
@@ -419,7 +419,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn delete_named(
+    pub(super) fn delete_named(
         &mut self,
         definition: TableDefinition<'_, &str, &[u8]>,
         name: &str,

@@ -24,7 +24,7 @@ use squall::engine::{
 };
 use squall::pack::Manifest;
 use squall::runtime::Limits;
-use squall::store::{Store, StoreConfig, TriggerTypeRecord};
+use squall::store::{Store, StoreConfig, TriggerTypeRecord, UserRecord};
 use squall_tests::{CORE_MANIFEST, CORE_PACK, HOSTILE_GUEST, TestRuntime};
 use tower::ServiceExt as _;
 
@@ -38,6 +38,21 @@ action:
   ref: core.echo
   parameters: {message: "hello {{ trigger.body.name }}"}
 "#;
+
+/// Stores a user with `roles` and, if given, a password.
+pub(crate) async fn add_user(store: &Store, name: &str, roles: &[&str], password: Option<&str>) {
+    let now = squall::store::now_millis();
+    let user = UserRecord {
+        name: name.to_owned(),
+        password_hash: password.map(|p| squall::access::hash_password(p).expect("hash")),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        enabled: true,
+        description: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.write(move |tx| tx.insert_user(&user)).await.expect("user");
+}
 
 /// An engine with the core pack (and the hostile guest's webhook sensor
 /// under `webhooks/hostile`), the API in front of it, and an admin key.
@@ -91,7 +106,9 @@ impl Api {
             },
         );
         engine.set_webhook_sensors(sensors);
-        let (_, key) = create_api_key(&store, "admin").await.expect("admin key");
+        add_user(&store, "admin", &["system_admin"], None).await;
+        let (_, key) =
+            create_api_key(&store, "admin", "admin", Vec::new()).await.expect("admin key");
         let state = ApiState::new(engine.clone(), [manifest]);
         let router = router(state.clone());
         Self { engine, state, router, key, _runtime: runtime, _dir: dir }

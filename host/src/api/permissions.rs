@@ -1,0 +1,109 @@
+//! The one table of what every route needs. The authorization middleware
+//! looks every request up here (a route missing from it is refused), and
+//! a test walks the router to check that every route has an entry.
+//!
+//! `Global` permissions are checked by the middleware before the handler
+//! runs. `OnResource` ones are about a resource the handler has to find
+//! first (the action an execution runs, the rule in a body), so the handler
+//! checks them with `Caller::require` once it knows the resource; the table
+//! still names them, so the table is the whole story.
+
+use axum::http::Method;
+
+use crate::access::Permission;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing: health, and signing in (which checks a password itself).
+    Open,
+    /// Any signed-in user (who-am-I, the API description, token checks).
+    Authenticated,
+    /// A global permission, checked before the handler runs.
+    Global(Permission),
+    /// A permission on the resource the handler finds, checked there.
+    OnResource(Permission),
+}
+
+use Need::{Authenticated, Global, OnResource, Open};
+use Permission as P;
+
+/// Every route: method, path as the router matches it, and what it needs.
+pub const ROUTES: &[(&str, &str, Need)] = &[
+    ("GET", "/api/v1/health", Open),
+    ("POST", "/auth/v1/tokens", Open),
+    ("POST", "/auth/v1/tokens/validate", Authenticated),
+    ("DELETE", "/auth/v1/tokens/{id}", OnResource(P::ApiKeyDelete)),
+    ("GET", "/api/v1/user", Authenticated),
+    ("GET", "/api/v1/openapi.json", Authenticated),
+    ("GET", "/metrics", Global(P::MetricsView)),
+    // Packs and the keyring.
+    ("GET", "/api/v1/packs", Global(P::PackList)),
+    ("POST", "/api/v1/packs", Global(P::PackInstall)),
+    ("GET", "/api/v1/packs/{name}", OnResource(P::PackView)),
+    ("DELETE", "/api/v1/packs/{name}", Global(P::PackUninstall)),
+    ("GET", "/api/v1/trust", Global(P::TrustView)),
+    ("POST", "/api/v1/trust", Global(P::TrustModify)),
+    ("DELETE", "/api/v1/trust/{name}", Global(P::TrustModify)),
+    ("GET", "/api/v1/actions", Global(P::ActionList)),
+    ("GET", "/api/v1/actions/{ref}", OnResource(P::ActionView)),
+    // Executions: decided by the grants on the action they run.
+    ("GET", "/api/v1/executions", Global(P::ExecutionList)),
+    ("POST", "/api/v1/executions", OnResource(P::ActionExecute)),
+    ("GET", "/api/v1/executions/{id}", OnResource(P::ExecutionView)),
+    ("DELETE", "/api/v1/executions/{id}", OnResource(P::ExecutionStop)),
+    ("GET", "/api/v1/executions/{id}/output", OnResource(P::ExecutionView)),
+    ("POST", "/api/v1/executions/{id}/re_run", OnResource(P::ExecutionRerun)),
+    ("POST", "/api/v1/executions/{id}/pause", OnResource(P::ExecutionStop)),
+    ("POST", "/api/v1/executions/{id}/resume", OnResource(P::ExecutionStop)),
+    ("GET", "/api/v1/inquiries", Global(P::InquiryList)),
+    ("GET", "/api/v1/inquiries/{id}", Global(P::InquiryView)),
+    ("PUT", "/api/v1/inquiries/{id}", Global(P::InquiryRespond)),
+    // Rules: creating or changing one also needs `action_execute` on its
+    // action (and `webhook_create` on a webhook it listens to).
+    ("GET", "/api/v1/rules", Global(P::RuleList)),
+    ("POST", "/api/v1/rules", OnResource(P::RuleCreate)),
+    ("GET", "/api/v1/rules/{ref}", OnResource(P::RuleView)),
+    ("PUT", "/api/v1/rules/{ref}", OnResource(P::RuleModify)),
+    ("DELETE", "/api/v1/rules/{ref}", OnResource(P::RuleDelete)),
+    ("POST", "/api/v1/rules/{ref}/enable", OnResource(P::RuleModify)),
+    ("POST", "/api/v1/rules/{ref}/disable", OnResource(P::RuleModify)),
+    ("GET", "/api/v1/triggertypes", Global(P::TriggerList)),
+    ("GET", "/api/v1/triggertypes/{name}", OnResource(P::TriggerView)),
+    ("GET", "/api/v1/triggerinstances", Global(P::TriggerList)),
+    ("GET", "/api/v1/triggerinstances/{id}", OnResource(P::TriggerView)),
+    ("POST", "/api/v1/triggerinstances/{id}/re_emit", OnResource(P::TriggerAll)),
+    ("GET", "/api/v1/sensors", Global(P::SensorTypeList)),
+    // The datastore: a list shows only the keys the user may view.
+    ("GET", "/api/v1/keys", Global(P::KeyValuePairList)),
+    ("GET", "/api/v1/keys/{name}", OnResource(P::KeyValuePairView)),
+    ("PUT", "/api/v1/keys/{name}", OnResource(P::KeyValuePairSet)),
+    ("DELETE", "/api/v1/keys/{name}", OnResource(P::KeyValuePairDelete)),
+    ("POST", "/api/v1/webhooks/{*name}", OnResource(P::WebhookSend)),
+    ("GET", "/api/v1/stream", Global(P::StreamView)),
+    // Keys, users, roles, the audit log.
+    ("GET", "/api/v1/apikeys", Global(P::ApiKeyList)),
+    ("POST", "/api/v1/apikeys", Global(P::ApiKeyCreate)),
+    ("DELETE", "/api/v1/apikeys/{id}", OnResource(P::ApiKeyDelete)),
+    ("GET", "/api/v1/users", Global(P::UserList)),
+    ("POST", "/api/v1/users", Global(P::UserCreate)),
+    ("GET", "/api/v1/users/{name}", OnResource(P::UserView)),
+    ("DELETE", "/api/v1/users/{name}", OnResource(P::UserDelete)),
+    ("PUT", "/api/v1/users/{name}/password", OnResource(P::UserModify)),
+    ("PUT", "/api/v1/users/{name}/roles", Global(P::RoleModify)),
+    ("PUT", "/api/v1/users/{name}/roles/{role}", Global(P::RoleModify)),
+    ("DELETE", "/api/v1/users/{name}/roles/{role}", Global(P::RoleModify)),
+    ("GET", "/api/v1/rbac/roles", Global(P::RoleList)),
+    ("GET", "/api/v1/rbac/roles/{name}", OnResource(P::RoleView)),
+    ("PUT", "/api/v1/rbac/roles/{name}", Global(P::RoleModify)),
+    ("DELETE", "/api/v1/rbac/roles/{name}", Global(P::RoleModify)),
+    ("GET", "/api/v1/rbac/role_assignments", Global(P::RoleList)),
+    ("GET", "/api/v1/rbac/permission_types", Authenticated),
+    ("GET", "/api/v1/audit", Global(P::AuditView)),
+];
+
+/// What `method path` needs; `None` for a route missing from the table
+/// (the middleware refuses those).
+pub fn need_of(method: &Method, path: &str) -> Option<Need> {
+    ROUTES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, need)| *need)
+}
