@@ -435,7 +435,7 @@ async fn a_missing_or_revoked_key_exits_2_with_one_line_saying_401() {
     assert_eq!(refused.code, 2);
     assert_eq!(
         refused.stderr,
-        "error: unknown or revoked API key (HTTP 401 Unauthorized); the key given with \
+        "error: unknown, expired or revoked API key or token (HTTP 401 Unauthorized); the key given with \
          --api-key was refused\n"
     );
 }

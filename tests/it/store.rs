@@ -419,6 +419,8 @@ async fn api_keys_are_found_by_hash_and_revoked_once() {
         hash: "ab".repeat(32),
         created_at: now_millis(),
         revoked_at: None,
+        user: "admin".into(),
+        webhooks: Vec::new(),
     };
     store
         .write({

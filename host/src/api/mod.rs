@@ -129,7 +129,13 @@ fn add_common_responses(doc: &mut OpenApi) {
     };
     let internal = error("Internal error; the server log has the cause");
     let closing = error("The store is closing and takes no more writes; try again");
-    for item in doc.paths.paths.values_mut() {
+    let forbidden =
+        error("The caller lacks the permission this route needs; `detail.permission` names it");
+    let malformed =
+        error("A path parameter is malformed (not a UUID, or not UTF-8 once percent-decoded)");
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // Only health and signing in need no permission.
+        let guarded = !["/api/v1/health", "/auth/v1/tokens"].contains(&path.as_str());
         let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for (operation, writes) in std::iter::once((&mut item.get, false))
             .chain(writes.into_iter().map(|operation| (operation, true)))
@@ -137,6 +143,12 @@ fn add_common_responses(doc: &mut OpenApi) {
             let Some(operation) = operation else { continue };
             let responses = &mut operation.responses.responses;
             responses.entry("500".to_owned()).or_insert_with(|| internal.clone());
+            if guarded {
+                responses.entry("403".to_owned()).or_insert_with(|| forbidden.clone());
+            }
+            if path.contains('{') {
+                responses.entry("400".to_owned()).or_insert_with(|| malformed.clone());
+            }
             if writes {
                 responses.entry("503".to_owned()).or_insert_with(|| closing.clone());
             }

@@ -7,7 +7,7 @@ use std::path::Path as FilePath;
 
 use axum::Json;
 use axum::extract::{Extension, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -105,6 +105,7 @@ pub(crate) async fn get(
         (status = 403, description = "Without `role_modify`", body = ErrorBody),
         (status = 409, description = "A system role", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
         (status = 422, description = "The definition does not load; the message names the field", body = ErrorBody),
     ),
 )]
@@ -112,10 +113,24 @@ pub(crate) async fn put(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<RoleView>, ApiError> {
     if Role::is_system(&name) {
         return Err(ApiError::conflict(format!("`{name}` is a system role; it cannot be changed")));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
+        .unwrap_or_default();
+    if !(content_type.is_empty() || content_type.contains("yaml") || content_type.contains("json"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "role: expected Content-Type application/yaml or application/json, got `{content_type}`"
+            ),
+        ));
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("role: the body is not UTF-8"))?;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::audit::event;
 use super::auth::{Caller, Credential, TOKEN_PREFIX, hash_key, principal};
-use super::error::{ApiError, ErrorBody, Path, RawBody, parse_id};
+use super::error::{ApiError, Body, ErrorBody, Path, RawBody, parse_id};
 use super::page::timestamp;
 use super::state::ApiState;
 use crate::access::{Permission, Resource, random_secret, verify_password};
@@ -58,6 +58,8 @@ pub(crate) struct TokenRequest {
         (status = 201, description = "A new token", body = TokenView),
         (status = 400, description = "A malformed body or a ttl out of range", body = ErrorBody),
         (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "A body not sent as application/json", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -65,8 +67,17 @@ pub(crate) async fn create(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim() == "application/json"));
     let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()
+    } else if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a sign-in body must be sent as application/json",
+        ));
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!("body: expected {{\"ttl\": SECONDS}}: {e}"))
@@ -196,14 +207,14 @@ pub(crate) struct Validity {
         (status = 200, description = "Whether it is accepted", body = Validity),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No live API key or token", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
     ),
 )]
 pub(crate) async fn validate(
     State(state): State<ApiState>,
-    RawBody(body): RawBody,
+    Body(request): Body<ValidateBody>,
 ) -> Result<Json<Validity>, ApiError> {
-    let request: ValidateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("body: expected {{\"token\": TOKEN}}: {e}")))?;
     let snapshot = state.engine().store().read()?;
     let token = snapshot.token_by_hash(&hash_key(&request.token))?;
     let valid = match token {

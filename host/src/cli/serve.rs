@@ -177,7 +177,6 @@ pub(crate) fn run(
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr().context("cannot read the listening address")?;
         let has_example = store.read()?.rule(EXAMPLE_REF)?.is_some_and(|r| r.enabled);
-        announce(stdout, address, &data_dir, &key_file, created, has_example)?;
         if admin_created {
             writeln!(
                 stdout,
@@ -185,6 +184,7 @@ pub(crate) fn run(
                 password_file.display()
             )?;
         }
+        announce(stdout, address, &data_dir, &key_file, created, has_example)?;
         if args.allow_unsigned {
             writeln!(stdout, "squall serve: unsigned bundles are accepted (--allow-unsigned)")?;
         }

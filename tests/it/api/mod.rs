@@ -3,6 +3,7 @@
 //! the core pack; `server` runs `squall serve` as a real process and talks
 //! to it over TCP.
 
+mod access;
 mod auth;
 mod errors;
 mod openapi;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
-use squall::api::{ApiState, create_api_key, router};
+use squall::api::{AccessPolicy, ApiState, create_api_key, router};
 use squall::engine::{
     Actions, Catalog, Engine, EngineConfig, Ingest, WebhookSensor, WebhookSensors,
 };
@@ -68,6 +69,11 @@ pub(crate) struct Api {
 
 impl Api {
     pub(crate) async fn start() -> Self {
+        Self::start_with(AccessPolicy::default()).await
+    }
+
+    /// [`start`](Self::start) with the server's access policy.
+    pub(crate) async fn start_with(policy: AccessPolicy) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(
             &dir.path().join("squall.redb"),
@@ -109,9 +115,61 @@ impl Api {
         add_user(&store, "admin", &["system_admin"], None).await;
         let (_, key) =
             create_api_key(&store, "admin", "admin", Vec::new()).await.expect("admin key");
-        let state = ApiState::new(engine.clone(), [manifest]);
+        let state = ApiState::with_policy(engine.clone(), [manifest], policy);
         let router = router(state.clone());
         Self { engine, state, router, key, _runtime: runtime, _dir: dir }
+    }
+
+    /// Lets the API install packs (compile cache in the test's directory).
+    pub(crate) fn enable_lifecycle(&self) {
+        let cache = self._dir.path().join("cache");
+        let runtime = squall::runtime::Runtime::new(
+            squall::runtime::RuntimeConfig::with_cache_dir(cache),
+            squall::runtime::HostServices::default(),
+        )
+        .expect("runtime");
+        let packs = squall::engine::PackManager::new(self.engine.clone(), Arc::new(runtime));
+        self.state.enable_pack_lifecycle(packs);
+    }
+
+    /// Creates user `name` with `roles` (no password) and an API key for
+    /// them, limited to `webhooks` when not empty; returns the key.
+    pub(crate) async fn key_for(&self, name: &str, roles: &[&str], webhooks: &[&str]) -> String {
+        let store = self.engine.store();
+        if store.read().expect("read").user(name).expect("user").is_none() {
+            add_user(store, name, roles, None).await;
+        }
+        let webhooks = webhooks.iter().map(|w| (*w).to_owned()).collect();
+        create_api_key(store, &format!("{name}-key"), name, webhooks).await.expect("key").1
+    }
+
+    /// Sends a request with `key`; answers the status and the body as
+    /// JSON (`null` when empty). A string body goes as YAML.
+    pub(crate) async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"));
+        let body = match body {
+            Some(Value::String(text)) => {
+                request = request.header(header::CONTENT_TYPE, "application/yaml");
+                Body::from(text)
+            }
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.send(request.body(body).expect("request")).await;
+        let status = response.status();
+        (status, json_body(response).await)
     }
 
     /// Sends `request` through the router as it is.

@@ -14,8 +14,12 @@ const EXPECTED: &[&str] = &[
     "DELETE /api/v1/executions/{id}",
     "DELETE /api/v1/keys/{name}",
     "DELETE /api/v1/packs/{name}",
+    "DELETE /api/v1/rbac/roles/{name}",
     "DELETE /api/v1/rules/{ref}",
     "DELETE /api/v1/trust/{name}",
+    "DELETE /api/v1/users/{name}",
+    "DELETE /api/v1/users/{name}/roles/{role}",
+    "DELETE /auth/v1/tokens/{id}",
     "GET /api/v1/actions",
     "GET /api/v1/actions/{ref}",
     "GET /api/v1/apikeys",
@@ -31,6 +35,10 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/openapi.json",
     "GET /api/v1/packs",
     "GET /api/v1/packs/{name}",
+    "GET /api/v1/rbac/permission_types",
+    "GET /api/v1/rbac/role_assignments",
+    "GET /api/v1/rbac/roles",
+    "GET /api/v1/rbac/roles/{name}",
     "GET /api/v1/rules",
     "GET /api/v1/rules/{ref}",
     "GET /api/v1/sensors",
@@ -40,6 +48,9 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/triggertypes",
     "GET /api/v1/triggertypes/{name}",
     "GET /api/v1/trust",
+    "GET /api/v1/user",
+    "GET /api/v1/users",
+    "GET /api/v1/users/{name}",
     "GET /metrics",
     "POST /api/v1/apikeys",
     "POST /api/v1/executions",
@@ -52,10 +63,17 @@ const EXPECTED: &[&str] = &[
     "POST /api/v1/rules/{ref}/enable",
     "POST /api/v1/triggerinstances/{id}/re_emit",
     "POST /api/v1/trust",
+    "POST /api/v1/users",
     "POST /api/v1/webhooks/{name}",
+    "POST /auth/v1/tokens",
+    "POST /auth/v1/tokens/validate",
     "PUT /api/v1/inquiries/{id}",
     "PUT /api/v1/keys/{name}",
+    "PUT /api/v1/rbac/roles/{name}",
     "PUT /api/v1/rules/{ref}",
+    "PUT /api/v1/users/{name}/password",
+    "PUT /api/v1/users/{name}/roles",
+    "PUT /api/v1/users/{name}/roles/{role}",
 ];
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -81,6 +99,7 @@ pub(crate) fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-7000-8000-000000000000")
         .replace("webhooks/{name}", "webhooks/some/hook")
         .replace("{name}", "some_name")
+        .replace("{role}", "some_role")
         .replace("{ref}", "some.ref")
 }
 
@@ -147,7 +166,7 @@ async fn the_document_describes_security_tags_and_responses() {
         .iter()
         .flat_map(|r| r.as_object().expect("requirement").keys().cloned())
         .collect();
-    assert_eq!(global, ["bearer", "st2_api_key"]);
+    assert_eq!(global, ["bearer", "st2_api_key", "x_auth_token"]);
     for (method, path, operation) in operations(&doc) {
         let at = format!("{method} {path}");
         assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{at}: no tag");

@@ -187,10 +187,46 @@ async fn a_webhook_fires_a_rule_over_http_and_what_it_did_survives_a_restart() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode =
-            std::fs::metadata(data.join("admin-api-key")).expect("key file").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        for file in ["admin-api-key", "admin-password"] {
+            let mode = std::fs::metadata(data.join(file)).expect(file).permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
     }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("user `admin` (system_admin) created")
+                && l.contains("admin-password")),
+        "{seen:#?}"
+    );
+    // The first admin signs in with the password from its file, and the
+    // token works as StackStorm's clients send it.
+    let password = std::fs::read_to_string(data.join("admin-password")).expect("password");
+    let token = {
+        use base64::Engine as _;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", password.trim()));
+        let request = Request::post(format!("{}/auth/v1/tokens", server.base))
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(Full::default());
+        let response = server.http.request(request.expect("request")).await.expect("answer");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value =
+            serde_json::from_slice(&response.into_body().collect().await.expect("body").to_bytes())
+                .expect("JSON");
+        body["token"].as_str().expect("token").to_owned()
+    };
+    let request = Request::get(format!("{}/api/v1/user", server.base))
+        .header("X-Auth-Token", &token)
+        .body(Full::default());
+    let response = server.http.request(request.expect("request")).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: Value =
+        serde_json::from_slice(&response.into_body().collect().await.expect("body").to_bytes())
+            .expect("JSON");
+    assert_eq!(
+        (&me["username"], &me["rbac"]["roles"]),
+        (&json!("admin"), &json!(["system_admin"]))
+    );
     let (status, health) = {
         let request = Request::get(format!("{}/api/v1/health", server.base)).body(Full::default());
         let response = server.http.request(request.expect("request")).await.expect("answer");
