@@ -178,24 +178,15 @@ impl Api {
     }
 
     /// Sends a request with the admin key and a JSON body, if any; answers
-    /// the status and the body as JSON (`null` when empty).
+    /// the status and the body as JSON (`null` when empty). A string body
+    /// goes as YAML.
     pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.authed(method, path);
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self.send(request.body(body).expect("request")).await;
-        let status = response.status();
-        (status, json_body(response).await)
+        self.call_as(&self.key, method, path, body).await
     }
 
     /// A request carrying the admin key.
