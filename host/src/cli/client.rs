@@ -1,19 +1,21 @@
 //! The HTTP client behind the commands that talk to a running `squall
-//! serve`: where the server is and which API key to send (flags, then the
-//! environment, then the config file, then the local admin key), requests
-//! and their errors as one line, and the live event stream. What the
-//! commands print is in `output.rs`.
+//! serve`: where the server is and which credential to send (an API key
+//! given explicitly, a token, the config file's key, then the local admin
+//! key), requests and their errors as one line, signing in for a token,
+//! and the live event stream. What the commands print is in `output.rs`;
+//! the config file itself is `config.rs`.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use serde::Deserialize;
+use base64::Engine as _;
 use serde_json::Value;
 
+use super::config::{ConfigFile, read_config};
 use super::output::one_line;
 
 /// The server a client talks to when nothing says otherwise (where `squall
@@ -21,6 +23,8 @@ use super::output::one_line;
 pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:9101";
 /// The versioned API's prefix.
 const API_PREFIX: &str = "/api/v1";
+/// Where tokens are issued and revoked.
+const AUTH_PREFIX: &str = "/auth/v1";
 /// The admin key `squall serve` writes into its data directory.
 const ADMIN_KEY_FILE: &str = "admin-api-key";
 /// Largest answer read (a page of 1,000 executions with their results).
@@ -34,36 +38,47 @@ pub(crate) struct Remote {
     /// file, else http://127.0.0.1:9101]. Plain `http://` only.
     #[arg(long, value_name = "URL")]
     pub(crate) url: Option<String>,
-    /// The API key [default: `$SQUALL_API_KEY`, else `api_key` in the
-    /// config file (`~/.config/squall/config.toml`, or `$SQUALL_CONFIG`),
-    /// else, for a server on this machine, the admin key `squall serve`
-    /// wrote to `admin-api-key` in `$SQUALL_DATA_DIR` or its default data
-    /// directory].
-    #[arg(long, value_name = "KEY")]
+    /// The API key [default: `$SQUALL_API_KEY`, else a token (`--token`,
+    /// `$SQUALL_AUTH_TOKEN`, or the one `squall login` stored), else
+    /// `api_key` in the config file (`~/.config/squall/config.toml`, or
+    /// `$SQUALL_CONFIG`), else, for a server on this machine, the admin key
+    /// `squall serve` wrote to `admin-api-key` in `$SQUALL_DATA_DIR` or its
+    /// default data directory].
+    #[arg(long, value_name = "KEY", conflicts_with = "token")]
     pub(crate) api_key: Option<String>,
+    /// A token from `squall login` (or `POST /auth/v1/tokens`) [default:
+    /// `$SQUALL_AUTH_TOKEN`, else the one `squall login` stored in the
+    /// config file, for the server it came from].
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
     /// Print the server's JSON instead of tables and listings for people.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
-/// The client's config file: `url`, `api_key` and the default pack
-/// `registry`, all optional.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ConfigFile {
-    url: Option<String>,
-    api_key: Option<String>,
-    pub(crate) registry: Option<String>,
-}
-
-/// Where the key sent came from, to say so when the server refuses it.
+/// Where the credential sent came from, to say so when the server refuses
+/// it; the `Token…` ones are tokens, sent as `X-Auth-Token`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeySource {
     Flag,
     Environment,
     Config(PathBuf),
     AdminFile(PathBuf),
+    TokenFlag,
+    TokenEnvironment,
+    /// The login stored in the config file, and whose it is.
+    TokenConfig {
+        path: PathBuf,
+        user: Option<String>,
+    },
     None,
+}
+
+impl KeySource {
+    /// Whether the credential is a token rather than an API key.
+    pub(crate) fn is_token(&self) -> bool {
+        matches!(self, Self::TokenFlag | Self::TokenEnvironment | Self::TokenConfig { .. })
+    }
 }
 
 /// What the client talks to, resolved.
@@ -81,6 +96,10 @@ pub(crate) struct Target {
 pub(crate) struct Inputs {
     pub(crate) env_url: Option<String>,
     pub(crate) env_key: Option<String>,
+    /// `$SQUALL_AUTH_TOKEN`.
+    pub(crate) env_token: Option<String>,
+    /// Where the config file is, or would be.
+    pub(crate) config_path: Option<PathBuf>,
     /// The config file's path and contents, if it exists.
     pub(crate) config: Option<(PathBuf, ConfigFile)>,
     /// Where `squall serve` keeps its data by default (or `$SQUALL_DATA_DIR`).
@@ -95,38 +114,33 @@ impl Inputs {
         let config_path = var("SQUALL_CONFIG")
             .map(PathBuf::from)
             .or_else(|| Some(dirs::config_dir()?.join("squall").join("config.toml")));
-        let config = match config_path {
-            Some(path) => read_config(&path)?.map(|config| (path, config)),
+        let config = match &config_path {
+            Some(path) => read_config(path)?.map(|config| (path.clone(), config)),
             None => None,
         };
         let data_dir = std::env::var_os("SQUALL_DATA_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .or_else(|| Some(dirs::data_dir()?.join("squall")));
-        Ok(Self { env_url: var("SQUALL_URL"), env_key: var("SQUALL_API_KEY"), config, data_dir })
+        Ok(Self {
+            env_url: var("SQUALL_URL"),
+            env_key: var("SQUALL_API_KEY"),
+            env_token: var("SQUALL_AUTH_TOKEN"),
+            config_path,
+            config,
+            data_dir,
+        })
     }
 }
 
-/// The config file at `path`, or `None` if there is none.
-fn read_config(path: &Path) -> anyhow::Result<Option<ConfigFile>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => bail!("cannot read the config file {}: {error}", path.display()),
-    };
-    let config = toml::from_str(&text).with_context(|| {
-        format!(
-            "{}: expected TOML with `url`, `api_key` and `registry` (all optional)",
-            path.display()
-        )
-    })?;
-    Ok(Some(config))
-}
-
 impl Target {
-    /// Resolves the server and the key: flags, then the environment, then
-    /// the config file, then the defaults. The admin key file is read only
-    /// for a server on this machine, so that it is never sent elsewhere.
+    /// Resolves the server and the credential. The server: `--url`, then
+    /// the environment, then the config file, then the default. The
+    /// credential: an API key given explicitly (flag, then environment),
+    /// then a token (flag, environment, the stored login), then the config
+    /// file's key, then the admin key file. A stored login is sent only to
+    /// the server that issued it, and the admin key file is read only for
+    /// a server on this machine, so that neither is ever sent elsewhere.
     pub(crate) fn resolve(remote: &Remote, inputs: &Inputs) -> anyhow::Result<Self> {
         let config = inputs.config.as_ref();
         let url = remote
@@ -138,8 +152,21 @@ impl Target {
         let base = normalise_url(&url)?;
         let (key, key_source) = if let Some(key) = &remote.api_key {
             (Some(key.clone()), KeySource::Flag)
+        } else if let Some(token) = &remote.token {
+            (Some(token.clone()), KeySource::TokenFlag)
         } else if let Some(key) = &inputs.env_key {
             (Some(key.clone()), KeySource::Environment)
+        } else if let Some(token) = &inputs.env_token {
+            (Some(token.clone()), KeySource::TokenEnvironment)
+        } else if let Some((path, login)) = config
+            && let Some(token) = &login.token
+            && login
+                .token_url
+                .as_deref()
+                .is_none_or(|url| normalise_url(url).is_ok_and(|u| u == base))
+        {
+            let user = login.token_user.clone();
+            (Some(token.clone()), KeySource::TokenConfig { path: path.clone(), user })
         } else if let Some((path, ConfigFile { api_key: Some(key), .. })) = config {
             (Some(key.clone()), KeySource::Config(path.clone()))
         } else if let Some(file) = inputs.data_dir.as_ref().map(|d| d.join(ADMIN_KEY_FILE))
@@ -234,6 +261,21 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+impl ServerError {
+    /// The HTTP status the server answered.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+/// What a 401 means for a request: the credential sent was refused (say
+/// which), or, signing in, the password was (the server says so).
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Credential,
+    Password,
+}
+
 /// A connection to the API.
 #[derive(Debug)]
 pub(crate) struct Client {
@@ -276,9 +318,39 @@ impl Client {
 
     fn authorise<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         match &self.target.key {
+            Some(token) if self.target.key_source.is_token() => {
+                request.header("X-Auth-Token", token)
+            }
             Some(key) => request.header("Authorization", format!("Bearer {key}")),
             None => request,
         }
+    }
+
+    /// `POST /auth/v1/tokens` with `user`'s password: a new token, for
+    /// `ttl` seconds or the server's default.
+    pub(crate) fn sign_in(
+        &self,
+        user: &str,
+        password: &str,
+        ttl: Option<u64>,
+    ) -> anyhow::Result<Answer> {
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let request = self
+            .agent
+            .post(format!("{}{AUTH_PREFIX}/tokens", self.target.base))
+            .header("Authorization", format!("Basic {credentials}"));
+        let body = match ttl {
+            Some(ttl) => serde_json::json!({"ttl": ttl}),
+            None => serde_json::json!({}),
+        };
+        self.answer_as(request.send_json(body), Refusal::Password)
+    }
+
+    /// `DELETE /auth/v1/tokens/{id}`: revokes a token.
+    pub(crate) fn revoke_token(&self, id: &str) -> anyhow::Result<Answer> {
+        let url = format!("{}{AUTH_PREFIX}/tokens/{}", self.target.base, segment(id));
+        self.answer(self.authorise(self.agent.delete(url)).call())
     }
 
     /// `GET path?query`.
@@ -350,7 +422,7 @@ impl Client {
         let request = request.header("Accept", "text/event-stream");
         let response = request.call().map_err(|e| self.transport_error(e))?;
         if !response.status().is_success() {
-            return Err(self.error_answer(response).into());
+            return Err(self.error_answer(response, Refusal::Credential).into());
         }
         let reader = response.into_body().into_reader();
         Ok(Events { lines: BufReader::new(Box::new(reader)) })
@@ -360,9 +432,17 @@ impl Client {
         &self,
         result: Result<http::Response<ureq::Body>, ureq::Error>,
     ) -> anyhow::Result<Answer> {
+        self.answer_as(result, Refusal::Credential)
+    }
+
+    fn answer_as(
+        &self,
+        result: Result<http::Response<ureq::Body>, ureq::Error>,
+        refusal: Refusal,
+    ) -> anyhow::Result<Answer> {
         let mut response = result.map_err(|e| self.transport_error(e))?;
         if !response.status().is_success() {
-            return Err(self.error_answer(response).into());
+            return Err(self.error_answer(response, refusal).into());
         }
         let total = response
             .headers()
@@ -385,7 +465,11 @@ impl Client {
         Ok(Answer { body, total })
     }
 
-    fn error_answer(&self, mut response: http::Response<ureq::Body>) -> ServerError {
+    fn error_answer(
+        &self,
+        mut response: http::Response<ureq::Body>,
+        refusal: Refusal,
+    ) -> ServerError {
         let status = response.status();
         let text = response.body_mut().with_config().limit(1 << 20).read_to_string();
         let parsed: Option<Value> = text.as_deref().ok().and_then(|t| serde_json::from_str(t).ok());
@@ -399,7 +483,14 @@ impl Client {
                 text.ok().filter(|t| !t.trim().is_empty()).map(|t| Value::String(excerpt(&t))),
             ),
         };
-        let hint = (status.as_u16() == 401).then(|| self.key_hint());
+        let hint = match (status.as_u16(), refusal) {
+            (401, Refusal::Credential) => Some(self.key_hint()),
+            (403, _) if detail.as_ref().is_some_and(|d| d.get("permission").is_some()) => Some(
+                "ask an administrator for a role that grants it (`squall role assign USER ROLE`)"
+                    .to_owned(),
+            ),
+            _ => None,
+        };
         ServerError {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
@@ -409,12 +500,25 @@ impl Client {
         }
     }
 
-    /// What to say when the server refuses the key.
+    /// What to say when the server refuses the credential.
     fn key_hint(&self) -> String {
         match &self.target.key_source {
-            KeySource::None => "no API key was given: pass --api-key, set SQUALL_API_KEY, or put \
-                                `api_key` in ~/.config/squall/config.toml"
+            KeySource::None => "no API key or token was given: run `squall login USER`, pass \
+                                --api-key, set SQUALL_API_KEY, or put `api_key` in \
+                                ~/.config/squall/config.toml"
                 .to_owned(),
+            KeySource::TokenFlag => "the token given with --token expired or was revoked; run \
+                                     `squall login USER` for a new one"
+                .to_owned(),
+            KeySource::TokenEnvironment => "the token in SQUALL_AUTH_TOKEN expired or was \
+                                            revoked; run `squall login USER` for a new one"
+                .to_owned(),
+            KeySource::TokenConfig { path, user } => format!(
+                "the token stored in {} expired or was revoked; run `squall login {}` to sign \
+                 in again",
+                path.display(),
+                user.as_deref().unwrap_or("USER")
+            ),
             KeySource::Flag => "the key given with --api-key was refused".to_owned(),
             KeySource::Environment => "the key in SQUALL_API_KEY was refused".to_owned(),
             KeySource::Config(path) => format!("the key in {} was refused", path.display()),
@@ -552,16 +656,19 @@ mod tests {
         let config = ConfigFile {
             url: Some("http://c:3".into()),
             api_key: Some("ckey".into()),
-            registry: None,
+            ..ConfigFile::default()
         };
         let mut inputs = Inputs {
             env_url: Some("http://e:2".into()),
             env_key: Some("ekey".into()),
             config: Some((PathBuf::from("/cfg.toml"), config)),
-            data_dir: None,
+            ..Inputs::default()
         };
-        let flags =
-            Remote { url: Some("http://f:1".into()), api_key: Some("fkey".into()), json: false };
+        let flags = Remote {
+            url: Some("http://f:1".into()),
+            api_key: Some("fkey".into()),
+            ..Remote::default()
+        };
         let target = Target::resolve(&flags, &inputs).expect("ok");
         assert_eq!((target.base.as_str(), target.key.as_deref()), ("http://f:1", Some("fkey")));
         assert_eq!(target.key_source, KeySource::Flag);
@@ -582,6 +689,53 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_key_beats_a_token_which_beats_the_config_key_and_the_admin_file() {
+        let dir = tempfile::tempdir().expect("ok");
+        std::fs::write(dir.path().join(ADMIN_KEY_FILE), "sq_admin\n").expect("ok");
+        let config = ConfigFile {
+            api_key: Some("ckey".into()),
+            token: Some("sqt_stored".into()),
+            token_user: Some("bob".into()),
+            token_url: Some("http://127.0.0.1:9101/".into()),
+            ..ConfigFile::default()
+        };
+        let mut inputs = Inputs {
+            env_key: Some("ekey".into()),
+            env_token: Some("sqt_env".into()),
+            config: Some((PathBuf::from("/cfg.toml"), config)),
+            data_dir: Some(dir.path().to_owned()),
+            ..Inputs::default()
+        };
+        let resolve = |remote: &Remote, inputs: &Inputs| {
+            let target = Target::resolve(remote, inputs).expect("ok");
+            (target.key.unwrap_or_default(), target.key_source)
+        };
+        let token = Remote { token: Some("sqt_flag".into()), ..Remote::default() };
+        assert_eq!(resolve(&token, &inputs), ("sqt_flag".into(), KeySource::TokenFlag));
+        assert_eq!(resolve(&Remote::default(), &inputs), ("ekey".into(), KeySource::Environment));
+        inputs.env_key = None;
+        assert_eq!(
+            resolve(&Remote::default(), &inputs),
+            ("sqt_env".into(), KeySource::TokenEnvironment)
+        );
+        inputs.env_token = None;
+        let stored = KeySource::TokenConfig { path: "/cfg.toml".into(), user: Some("bob".into()) };
+        assert_eq!(resolve(&Remote::default(), &inputs), ("sqt_stored".into(), stored.clone()));
+        assert!(stored.is_token() && !KeySource::Config("/c".into()).is_token());
+        // The stored token goes only to the server that issued it.
+        let elsewhere = Remote { url: Some("http://127.0.0.1:9999".into()), ..Remote::default() };
+        assert_eq!(
+            resolve(&elsewhere, &inputs),
+            ("ckey".into(), KeySource::Config("/cfg.toml".into()))
+        );
+        if let Some((_, config)) = &mut inputs.config {
+            config.api_key = None;
+        }
+        let admin = KeySource::AdminFile(dir.path().join(ADMIN_KEY_FILE));
+        assert_eq!(resolve(&elsewhere, &inputs), ("sq_admin".into(), admin));
+    }
+
+    #[test]
     fn the_admin_key_file_is_read_only_for_a_server_on_this_machine() {
         let dir = tempfile::tempdir().expect("ok");
         std::fs::write(dir.path().join(ADMIN_KEY_FILE), "sq_admin\n").expect("ok");
@@ -593,20 +747,6 @@ mod tests {
         let remote = Remote { url: Some("http://10.1.2.3:9101".into()), ..Remote::default() };
         let target = Target::resolve(&remote, &inputs).expect("ok");
         assert_eq!((target.key, target.key_source), (None, KeySource::None));
-    }
-
-    #[test]
-    fn the_config_file_is_toml_with_known_keys() {
-        let dir = tempfile::tempdir().expect("ok");
-        let path = dir.path().join("config.toml");
-        assert_eq!(read_config(&path).expect("ok"), None);
-        std::fs::write(&path, "url = \"http://h:1\"\napi_key = \"k\"\n").expect("ok");
-        let config = read_config(&path).expect("ok").expect("ok");
-        assert_eq!(config.url.as_deref(), Some("http://h:1"));
-        assert_eq!(config.api_key.as_deref(), Some("k"));
-        std::fs::write(&path, "server = \"http://h:1\"\n").expect("ok");
-        let error = format!("{:#}", read_config(&path).expect_err("an error"));
-        assert!(error.contains("config.toml") && error.contains("server"), "{error}");
     }
 
     #[test]

@@ -6,10 +6,12 @@
 mod apikeys;
 mod audit;
 mod client;
+mod config;
 mod engine;
 mod executions;
 mod inquiry;
 mod keys;
+mod login;
 mod output;
 mod pack_build;
 mod pack_fetch;
@@ -17,6 +19,7 @@ mod pack_new;
 mod pack_registry;
 mod pack_toolchain;
 mod packs;
+mod password;
 mod rule;
 mod rules_remote;
 mod run;
@@ -24,6 +27,7 @@ mod sensors;
 mod serve;
 mod triggers;
 mod trust;
+mod users;
 mod workflow;
 
 use std::ffi::OsString;
@@ -71,6 +75,13 @@ enum Command {
     Action(packs::ActionArgs),
     /// The server's API keys: create, list, revoke.
     Apikey(apikeys::ApiKeyArgs),
+    /// Sign in with a password; the token is stored in the client config
+    /// file and used by the commands after it.
+    Login(login::LoginArgs),
+    /// Revoke the stored token and remove it from the config file.
+    Logout(login::LogoutArgs),
+    /// The server's users: create, list, get, delete, passwd.
+    User(users::UserArgs),
     /// The server's poll sensors.
     Sensor(sensors::SensorArgs),
     /// Check Orquesta workflow files and show their task graph.
@@ -130,6 +141,9 @@ pub fn execute(
         Command::Inquiry(args) => inquiry::run(args, stdout),
         Command::Action(args) => packs::run_action(args, stdout),
         Command::Apikey(args) => apikeys::run(args, stdout, stderr),
+        Command::Login(args) => login::login(args, stdout, stderr),
+        Command::Logout(args) => login::logout(args, stdout),
+        Command::User(args) => users::run(args, stdout),
         Command::Sensor(args) => sensors::run(args, stdout),
         Command::Workflow(args) => workflow::run(args, stdout, stderr),
         Command::Engine(args) => engine::run(args, stdout, stderr),
@@ -152,4 +166,14 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Conflicting flags, duplicate names and the like, which clap would
+        // otherwise only report when that command is run (or completed).
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }
