@@ -404,6 +404,22 @@ impl Client {
         self.answer(self.authorise(self.agent.put(self.url(path))).send_json(body))
     }
 
+    /// `PUT path` with `body` of type `content_type`.
+    pub(crate) fn put_text(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> anyhow::Result<Answer> {
+        let request = self.authorise(self.agent.put(self.url(path))).content_type(content_type);
+        self.answer(request.send(body))
+    }
+
+    /// `PUT path` with no body.
+    pub(crate) fn put_empty(&self, path: &str) -> anyhow::Result<Answer> {
+        self.answer(self.authorise(self.agent.put(self.url(path))).send_empty())
+    }
+
     /// `DELETE path?query`.
     pub(crate) fn delete(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Answer> {
         let mut request = self.authorise(self.agent.delete(self.url(path)));

@@ -20,6 +20,8 @@ mod pack_registry;
 mod pack_toolchain;
 mod packs;
 mod password;
+mod role_load;
+mod roles;
 mod rule;
 mod rules_remote;
 mod run;
@@ -82,6 +84,9 @@ enum Command {
     Logout(login::LogoutArgs),
     /// The server's users: create, list, get, delete, passwd.
     User(users::UserArgs),
+    /// The server's roles (StackStorm RBAC): list, get, assign, revoke, and
+    /// load StackStorm role and assignment files.
+    Role(roles::RoleArgs),
     /// The server's poll sensors.
     Sensor(sensors::SensorArgs),
     /// Check Orquesta workflow files and show their task graph.
@@ -144,6 +149,7 @@ pub fn execute(
         Command::Login(args) => login::login(args, stdout, stderr),
         Command::Logout(args) => login::logout(args, stdout),
         Command::User(args) => users::run(args, stdout),
+        Command::Role(args) => roles::run(args, stdout, stderr),
         Command::Sensor(args) => sensors::run(args, stdout),
         Command::Workflow(args) => workflow::run(args, stdout, stderr),
         Command::Engine(args) => engine::run(args, stdout, stderr),
