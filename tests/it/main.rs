@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test runs against the real
 //! runtime and components built from source by `tests/build.rs`.
 
+mod access_cli;
 mod actions;
 mod api;
 mod capabilities;
