@@ -172,7 +172,7 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     // The refusal and the install are in the audit log, with who and what.
     let refusals = server.cli(&["audit", "--action", "pack.refused", "--json"]).await.json();
     assert_eq!(refusals.as_array().map(Vec::len), Some(1), "{refusals}");
-    assert_eq!(refusals[0]["actor"], "apikey:admin");
+    assert_eq!(refusals[0]["actor"], "admin (API key admin)");
     assert!(refusals[0]["detail"]["reason"].as_str().is_some_and(|r| r.contains("not trusted")));
     let installs = server.cli(&["audit", "--action", "pack.install", "--json"]).await.json();
     assert_eq!(installs[0]["subject"], "github", "{installs}");

@@ -164,11 +164,10 @@ fn stored(state: &ApiState, reference: &str) -> Result<RuleRecord, ApiError> {
 /// webhook it listens to.
 fn require_rule_powers(caller: &Caller, rule: &Rule) -> Result<(), ApiError> {
     caller.require(Permission::ActionExecute, Some(&Resource::action(&rule.action_ref)))?;
-    if rule.trigger_type.ends_with("webhook") {
-        if let Some(url) = rule.trigger_parameters.get("url").and_then(Value::as_str) {
-            let url = url.trim_start_matches('/');
-            caller.require(Permission::WebhookCreate, Some(&Resource::webhook(url)))?;
-        }
+    let url = rule.trigger_parameters.get("url").and_then(Value::as_str);
+    if let Some(url) = url.filter(|_| rule.trigger_type.ends_with("webhook")) {
+        let url = url.trim_start_matches('/');
+        caller.require(Permission::WebhookCreate, Some(&Resource::webhook(url)))?;
     }
     Ok(())
 }
