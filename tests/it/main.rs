@@ -12,6 +12,7 @@ mod control;
 mod crash;
 mod datastore;
 mod engine;
+mod hardening;
 mod lifecycle;
 mod loading;
 mod pack_cli;

@@ -11,6 +11,7 @@ mod engine;
 mod executions;
 mod inquiry;
 mod keys;
+mod log_sink;
 mod login;
 mod output;
 mod pack_build;
@@ -108,7 +109,8 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 /// The binary's entry point: [`execute`] on the process's arguments and
 /// standard streams.
 pub fn main() -> ExitCode {
-    init_tracing();
+    // Held to the end, so that the last log lines reach stderr.
+    let _logs = init_tracing();
     // Unlocked handles: each write takes the lock for itself. Holding the
     // locks for the whole command would block every other thread that logs
     // to stderr (tracing) for as long as `squall serve` runs.
@@ -168,10 +170,14 @@ fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn init_tracing() {
+/// Logs to stderr through [`log_sink`], so that a full, failing or blocked
+/// stderr costs log lines, never a request.
+fn init_tracing() -> log_sink::Flush {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let (sink, flush) = log_sink::LogSink::start(std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink).init();
+    flush
 }
 
 #[cfg(test)]

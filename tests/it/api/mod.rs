@@ -8,7 +8,7 @@ mod auth;
 mod errors;
 mod openapi;
 mod resources;
-mod server;
+pub(crate) mod server;
 mod stream;
 
 use std::path::Path;

@@ -32,12 +32,31 @@ action:
 "#;
 
 /// A running `squall serve`; killed if a test fails before stopping it.
-struct Server {
+/// Other test modules start theirs through [`Server::launch`].
+pub(crate) struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
-    base: String,
-    key: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base: String,
+    /// The admin API key from the data directory.
+    pub(crate) key: String,
+    pub(crate) http: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// How to start `squall serve` beyond its data directory.
+#[derive(Debug, Default)]
+pub(crate) struct Launch<'a> {
+    /// Where to run it (the test's directory by default).
+    pub(crate) cwd: Option<&'a Path>,
+    /// Pass the core pack with `--pack`; without, the bundled one is used
+    /// if `cwd` has it.
+    pub(crate) packs: bool,
+    /// More arguments for `squall serve`.
+    pub(crate) args: Vec<&'a str>,
+    /// Environment variables for it.
+    pub(crate) env: Vec<(&'a str, &'a str)>,
+    /// Its standard error (the test's own by default).
+    pub(crate) stderr: Option<Stdio>,
 }
 
 impl Drop for Server {
@@ -51,19 +70,26 @@ impl Server {
     /// Starts the server on `data` and waits until it listens; `packs`
     /// passes the core pack explicitly, `cwd` runs it elsewhere.
     fn start(data: &Path, cwd: Option<&Path>, packs: bool) -> (Self, Vec<String>) {
+        Self::launch(data, Launch { cwd, packs, ..Launch::default() })
+    }
+
+    /// Starts the server on `data` as `launch` says and waits until it
+    /// listens; answers it and the lines it printed until then.
+    pub(crate) fn launch(data: &Path, launch: Launch<'_>) -> (Self, Vec<String>) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_squall-host"));
         command.arg("serve").arg("--data-dir").arg(data).args(["--listen", "127.0.0.1:0"]);
-        if packs {
+        if launch.packs {
             command.args(["--pack", CORE_MANIFEST, CORE_PACK]);
         }
-        if let Some(cwd) = cwd {
+        command.args(launch.args).envs(launch.env);
+        if let Some(cwd) = launch.cwd {
             command.current_dir(cwd);
         }
         command
             .env_remove("SQUALL_DATA_DIR")
             .env_remove("SQUALL_LISTEN")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(launch.stderr.unwrap_or_else(Stdio::inherit));
         let mut child = command.spawn().expect("start squall serve");
         let stdout = child.stdout.take().expect("stdout");
         let (sender, lines) = mpsc::channel();
@@ -89,7 +115,7 @@ impl Server {
 
     /// Waits (up to 2 minutes: the first start compiles the pack) for a
     /// line of standard output; keeps every line read in `seen`.
-    fn line(&self, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn line(&self, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -104,7 +130,7 @@ impl Server {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -121,7 +147,12 @@ impl Server {
         self.http.request(request).await.expect("the server answers").map(Body::new)
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let body = body.map_or_else(String::new, |b| b.to_string());
         let response = self.send(method, path, "application/json", body).await;
         let status = response.status();
@@ -134,7 +165,7 @@ impl Server {
         (status, json)
     }
 
-    async fn finished(&self, id: &str) -> Value {
+    pub(crate) async fn finished(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let (status, execution) =
@@ -149,7 +180,7 @@ impl Server {
     }
 
     /// POSTs `body` to webhook `name`; returns the execution it started.
-    async fn fire(&self, name: &str, query: &str, body: Value) -> String {
+    pub(crate) async fn fire(&self, name: &str, query: &str, body: Value) -> String {
         let (status, answer) =
             self.call(Method::POST, &format!("/api/v1/webhooks/{name}{query}"), Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
@@ -160,7 +191,7 @@ impl Server {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         assert!(killed.success());
