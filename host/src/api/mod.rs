@@ -14,11 +14,13 @@
 mod apikeys;
 mod audit;
 mod auth;
+mod connection;
 mod error;
 mod executions;
 mod inquiries;
 mod keys;
 mod lifecycle;
+mod listen;
 mod meta;
 mod metrics;
 mod packs;
@@ -53,6 +55,10 @@ pub use auth::{
     Caller, Credential, KEY_PREFIX, TOKEN_PREFIX, create_api_key, generate_key, hash_key,
 };
 pub use error::{ApiError, ErrorBody};
+pub use listen::{
+    ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    RESERVED_FILES,
+};
 pub use permissions::{Need, ROUTES, need_of};
 pub use state::{AccessPolicy, ApiState, DEFAULT_TOKEN_TTL};
 
@@ -84,20 +90,21 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`router`] on `listener` until `stop` completes, then ends the
-/// open event streams and lets the requests in flight finish.
+/// Serves [`router`] on `listener` within `limits` until `stop` completes,
+/// then ends the open event streams, closes idle connections and lets the
+/// requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    limits: ConnectionLimits,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let streams = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            stop.await;
-            streams.close_streams();
-        })
-        .await
+    let stop = async move {
+        stop.await;
+        streams.close_streams();
+    };
+    listen::run(listener, router(state), limits, stop).await
 }
 
 /// The OpenAPI 3 document of every route [`router`] serves.

@@ -2,7 +2,10 @@
 //! creates) the data directory, loads the packs, starts the engine on the
 //! stored rules, creates the user `admin` (role `system_admin`, a random
 //! password in `admin-password`) and an admin API key on first start, and
-//! serves until Ctrl-C or SIGTERM, then stops gracefully.
+//! serves until Ctrl-C or SIGTERM, then stops gracefully. `limits.rs` has
+//! the connection limits' flags.
+
+mod limits;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
 use crate::access::{SYSTEM_ADMIN, hash_password, random_secret};
-use crate::api::{self, AccessPolicy, ApiState};
+use crate::api::{self, AccessPolicy, ApiState, ConnectionLimits};
 use crate::engine::{
     Actions, Catalog, Engine, EngineConfig, Ingest, PackConfigs, PackManager, StoreAudit, StoreKv,
     StoreSecrets, load_installed,
@@ -77,6 +80,8 @@ pub(crate) struct ServeArgs {
     /// The longest token lifetime a client may ask for.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     token_max_ttl: Duration,
+    #[command(flatten)]
+    limits: limits::LimitArgs,
 }
 
 pub(crate) fn run(
@@ -91,6 +96,9 @@ pub(crate) fn run(
             .join("squall"),
     };
     create_private_dir(&data_dir)?;
+    // Before anything opens files, so the database and packs count against
+    // the raised limit.
+    let limits = args.limits.resolve(stderr);
     let database = data_dir.join("squall.redb");
     let fresh = !database.exists();
     let store = Store::open(&database, StoreConfig::default())?;
@@ -198,7 +206,14 @@ pub(crate) fn run(
         };
         let state = ApiState::with_policy(engine.clone(), manifests, policy);
         state.enable_pack_lifecycle(packs);
-        serve(listener, state, stdout).await?;
+        writeln!(
+            stdout,
+            "squall serve: at most {} connections; request headers within {}, idle connections closed after {}",
+            limits.max_connections,
+            humantime::format_duration(limits.header_read_timeout),
+            humantime::format_duration(limits.idle_timeout),
+        )?;
+        serve(listener, state, limits, stdout).await?;
         engine.shutdown().await;
         let _ = writeln!(stdout, "squall serve: stopped");
         Ok(0)
@@ -210,10 +225,11 @@ pub(crate) fn run(
 async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    limits: ConnectionLimits,
     stdout: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(api::serve(listener, state, async move {
+    let mut server = tokio::spawn(api::serve(listener, state, limits, async move {
         let _ = stopped.await;
     }));
     tokio::select! {
