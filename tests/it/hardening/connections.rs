@@ -121,6 +121,32 @@ async fn past_the_connection_cap_new_connections_are_refused_at_once_until_some_
     server.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_waits_the_idle_timeout_not_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idle = Duration::from_secs(3);
+    let launch = Launch {
+        packs: true,
+        args: vec!["--header-read-timeout", "1s", "--idle-timeout", "3s"],
+        ..Launch::default()
+    };
+    let (server, _) = Server::launch(&dir.path().join("data"), launch);
+    let mut stream = TcpStream::connect(address(&server)).await.expect("connect");
+    stream.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: squall\r\n\r\n").await.expect("send");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.ends_with(br#"{"status":"ok"}"#) {
+        let n = stream.read(&mut buffer).await.expect("read the answer");
+        assert_ne!(n, 0, "closed before the answer: {:?}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    let answered = Instant::now();
+    let closed = closed_within(stream, idle + Duration::from_secs(10)).await;
+    let closed = closed.expect("the server never closed an idle connection");
+    assert!(closed >= answered + idle, "closed {:?} after the answer", closed - answered);
+    server.stop();
+}
+
 /// The server's `127.0.0.1:PORT`.
 fn address(server: &Server) -> String {
     server.base.trim_start_matches("http://").to_owned()
