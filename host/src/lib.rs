@@ -3,6 +3,7 @@ pub mod access;
 pub mod api;
 pub mod cli;
 pub mod engine;
+pub mod limits;
 pub mod pack;
 pub mod rules;
 pub mod runtime;

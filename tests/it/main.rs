@@ -14,6 +14,7 @@ mod datastore;
 mod engine;
 mod hardening;
 mod lifecycle;
+mod limits;
 mod loading;
 mod pack_cli;
 mod packs;

@@ -160,7 +160,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     let fine = !name.is_empty()
         && name.chars().count() <= MAX_NAME
         && name.trim() == name
-        && !name.chars().any(|c| c.is_control() || c == '/' || c == ':' || is_bidi(c));
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == ':' || crate::limits::is_bidi_control(c));
     if fine {
         Ok(())
     } else {
@@ -170,14 +172,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Bidirectional controls, which would make a name read differently from
-/// what it is.
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+/// Size and nesting, before the YAML parser sees the text.
+fn check_limits(text: &str, file: &Path) -> Result<(), DefinitionError> {
+    crate::limits::check(text, crate::limits::Format::Yaml).map_err(|e| {
+        let field = e.line().map_or_else(|| "(document)".to_owned(), |l| format!("line {l}"));
+        fail(file, field, e.reason())
+    })
 }
 
 /// Reads a role definition in StackStorm's format.
 pub fn parse_role(text: &str, file: &Path) -> Result<Role, DefinitionError> {
+    check_limits(text, file)?;
     let raw: RoleFile = serde_yaml_ng::from_str(text).map_err(|e| {
         let field = yaml_field(&e);
         fail(file, field, e.to_string())
@@ -268,6 +273,7 @@ fn valid_on(kind: ResourceType, permission: Permission) -> bool {
 
 /// Reads a user's role assignment in StackStorm's format.
 pub fn parse_assignment(text: &str, file: &Path) -> Result<Assignment, DefinitionError> {
+    check_limits(text, file)?;
     let raw: AssignmentFile = serde_yaml_ng::from_str(text).map_err(|e| {
         let field = yaml_field(&e);
         fail(file, field, e.to_string())

@@ -1,11 +1,13 @@
 //! [`ApiError`]: every error the API answers with, as one JSON shape
 //! (`{"error": "...", "detail": ...}`), and the extractors whose rejections
-//! take that shape too (axum's own answer in plain text otherwise).
+//! take that shape too (axum's own answer in plain text otherwise); the
+//! content-type rules for bodies, and [`off_thread`] for parsing that may
+//! take a while.
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,12 +34,14 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds for a `Retry-After` header, on a refusal that passes.
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
     /// An error with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { error: message.into(), detail: None } }
+        Self { status, body: ErrorBody { error: message.into(), detail: None }, retry_after: None }
     }
 
     /// 400: the request is malformed (syntax, types, unknown fields).
@@ -77,6 +81,12 @@ impl ApiError {
         self
     }
 
+    /// Adds `Retry-After: seconds`, for a refusal that will pass.
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// The status it answers with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -95,6 +105,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -157,8 +170,9 @@ fn one_line(text: &str) -> String {
 }
 
 /// A JSON request body; a rejection answers as an [`ApiError`] (400 for
-/// bad JSON or wrong types, 413 over the size limit, 415 without a JSON
-/// content type).
+/// bad JSON, wrong types or nesting past [`crate::limits::MAX_DEPTH`], 413
+/// over the size limit, 415 without a JSON content type or with a charset
+/// other than UTF-8).
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -166,9 +180,75 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        let content_type = content_type(request.headers());
+        if !is_json(&content_type) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        check_charset(&content_type)?;
+        let bytes = axum::body::Bytes::from_request(request, state).await?;
+        // serde_json would stop at 128 levels on its own; this says why,
+        // and at the same depth as every other document.
+        crate::limits::check_within(
+            &bytes,
+            crate::limits::Format::Json,
+            usize::MAX,
+            crate::limits::MAX_DEPTH,
+        )
+        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
+}
+
+/// The request's `Content-Type`, lower-cased; empty when absent.
+pub(crate) fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether a (lower-cased) content type is JSON: `application/json` or
+/// `application/*+json`, parameters aside.
+pub(crate) fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|s| s.ends_with("+json"))
+}
+
+/// Text bodies are read as UTF-8 (JSON has no other encoding, RFC 8259),
+/// so a content type naming another charset is refused with 415 rather
+/// than read as the wrong text.
+pub(crate) fn check_charset(content_type: &str) -> Result<(), ApiError> {
+    for parameter in content_type.split(';').skip(1) {
+        let Some((name, value)) = parameter.split_once('=') else { continue };
+        if name.trim() != "charset" {
+            continue;
+        }
+        let charset = value.trim().trim_matches('"');
+        if !["utf-8", "utf8"].contains(&charset) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("charset `{charset}` is not supported; send the body as UTF-8 (`charset=utf-8`, or no charset)"),
+            )
+            .with_detail(json!({"charset": charset})));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `work` on tokio's blocking threads: parsing, hashing or verifying
+/// what a client sent can take a while, and the API's threads must stay
+/// free to answer everyone else.
+pub(crate) async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
 }
 
 /// A request body as bytes; over the size limit it answers 413 as an

@@ -1,7 +1,8 @@
 //! `/keys`: the key-value datastore (StackStorm's `st2kv`), by scope
 //! (`system` or `pack:NAME`). Every change goes through the engine, so it
 //! commits with the `core.kv_changed` instance it causes. Secrets are
-//! write-only: reads show `********`.
+//! write-only: reads show `********`. Key names follow the store's rule
+//! for names people read (`crate::limits::NAME_RULE`): a refusal is 422.
 
 use std::time::Duration;
 
@@ -72,15 +73,36 @@ fn scope_name(scope: &KvScope) -> String {
     }
 }
 
+/// A scope as given (absent: `system`). One given but empty or not a
+/// scope is refused, never read as `system`.
 fn parse_scope(text: Option<&str>) -> Result<KvScope, ApiError> {
     match text {
         None | Some("system" | "st2kv.system") => Ok(KvScope::System),
         Some(other) => match other.strip_prefix("pack:") {
-            Some(pack) if !pack.is_empty() => Ok(KvScope::Pack(pack.to_owned())),
+            Some(pack) if crate::pack::check_pack_name(pack).is_ok() => {
+                Ok(KvScope::Pack(pack.to_owned()))
+            }
             _ => Err(ApiError::bad_request(format!(
-                "scope: expected `system` or `pack:NAME`, got `{other}`"
-            ))),
+                "scope: expected `system` or `pack:NAME` (NAME a pack name: lowercase letters, digits and `_`, starting with a letter), got `{}`",
+                other.escape_debug()
+            ))
+            .with_detail(serde_json::json!({"parameter": "scope"}))),
         },
+    }
+}
+
+/// The scope of a `PUT`, which may be given in the query (as for the other
+/// methods) or in the body (as StackStorm's clients send it), not both
+/// differently.
+fn put_scope(query: Option<&str>, body: Option<&str>) -> Result<KvScope, ApiError> {
+    match (query, body) {
+        (Some(query), Some(body)) if query != body => Err(ApiError::bad_request(format!(
+            "scope: the query says `{}` and the body `{}`; give one",
+            query.escape_debug(),
+            body.escape_debug()
+        ))
+        .with_detail(serde_json::json!({"parameter": "scope"}))),
+        (query, body) => parse_scope(query.or(body)),
     }
 }
 
@@ -94,7 +116,7 @@ const MAX_TTL: u64 = 100 * 365 * 24 * 60 * 60;
 #[into_params(parameter_in = Query)]
 pub(crate) struct ScopeQuery {
     /// `system` (default) or `pack:NAME`.
-    #[param(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
+    #[param(pattern = r"^(system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
     scope: Option<String>,
 }
 
@@ -103,7 +125,7 @@ pub(crate) struct ScopeQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// `system` (default) or `pack:NAME`.
-    #[param(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
+    #[param(pattern = r"^(system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
     scope: Option<String>,
     /// Only keys starting with this.
     prefix: Option<String>,
@@ -123,7 +145,7 @@ pub(crate) struct PutKey {
     #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
     ttl: Option<u64>,
     /// `system` (default) or `pack:NAME`.
-    #[schema(pattern = r"^(system|st2kv\.system|pack:[\s\S]+)$")]
+    #[schema(pattern = r"^(system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
     scope: Option<String>,
 }
 
@@ -218,25 +240,26 @@ fn not_found(scope: &KvScope, name: &str) -> ApiError {
     path = "/keys/{name}",
     operation_id = "put_key",
     tag = "keys",
-    params(("name" = String, Path, description = "Key")),
+    params(("name" = String, Path, description = "Key: printable characters (no control characters, no whitespace but the space, no bidirectional controls)"), ScopeQuery),
     request_body = PutKey,
     responses(
         (status = 200, description = "Stored; a secret masked", body = KeyView),
-        (status = 400, description = "Malformed JSON, wrong types or scope, or the name is not UTF-8 once percent-decoded", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, wrong types, nested deeper than the limit, a malformed scope (query or body, or the two differ), or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "Its ttl ran out before it could be read back", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = ErrorBody),
-        (status = 422, description = "Key or ttl out of range", body = ErrorBody),
+        (status = 415, description = "The body is not sent as application/json, or in a charset other than UTF-8", body = ErrorBody),
+        (status = 422, description = "Key or ttl out of range: a key is 1 to 512 bytes of printable characters", body = ErrorBody),
     ),
 )]
 pub(crate) async fn put(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    Query(query): Query<ScopeQuery>,
     Body(body): Body<PutKey>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let scope = parse_scope(body.scope.as_deref())?;
+    let scope = put_scope(query.scope.as_deref(), body.scope.as_deref())?;
     caller.require(Permission::KeyValuePairSet, Some(&resource(&scope, &name)))?;
     if body.ttl.is_some_and(|ttl| !(1..=MAX_TTL).contains(&ttl)) {
         return Err(ApiError::invalid("ttl", format!("ttl: expected 1 to {MAX_TTL} seconds")));

@@ -1,9 +1,10 @@
 //! `POST /packs` (install or upgrade from a bundle), `DELETE /packs/{name}`
 //! and `/trust`: the pack lifecycle and the keyring, over the
-//! [`PackManager`](crate::engine::PackManager).
+//! [`PackManager`](crate::engine::PackManager). Uploads are bounded in size
+//! and number (`upload.rs`); reading a bundle's manifest, like verifying
+//! and compiling it, happens off the API's threads.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,7 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path};
+use super::error::{ApiError, Body, ErrorBody, Path, off_thread};
 use super::state::ApiState;
 use crate::access::Permission;
 use crate::engine::{InstallRequest, LifecycleError, PackManager};
@@ -123,6 +124,21 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
     }
 }
 
+/// The bundle's manifest, read on a blocking thread; answers the bundle
+/// back with it.
+async fn read_manifest(
+    bundle: Vec<u8>,
+    origin: &str,
+) -> Result<(Vec<u8>, crate::pack::Manifest), ApiError> {
+    let origin = origin.to_owned();
+    off_thread(move || {
+        let manifest =
+            Bundle::read(&bundle, &origin).map_err(|e| lifecycle_error(e.into()))?.manifest;
+        Ok((bundle, manifest))
+    })
+    .await
+}
+
 /// Granting a pack capabilities (`exec`, outbound hosts, secrets, `kv`)
 /// needs `capability_grant`, unless the grants are within what an operator
 /// already granted the installed pack of that name (an upgrade that asks
@@ -130,19 +146,17 @@ fn lifecycle_error(error: LifecycleError) -> ApiError {
 fn require_grant_power(
     state: &ApiState,
     caller: &Caller,
-    bundle: &[u8],
-    origin: &str,
+    name: &str,
     grants: &crate::runtime::Grants,
 ) -> Result<(), ApiError> {
     if grants.is_empty() || caller.allows(Permission::CapabilityGrant, None) {
         return Ok(());
     }
-    let name = Bundle::read(bundle, origin).map_err(|e| lifecycle_error(e.into()))?.manifest.name;
     let approved = state
         .engine()
         .store()
         .read()?
-        .pack(&name)?
+        .pack(name)?
         .and_then(|p| serde_json::from_value::<crate::runtime::Grants>(p.grants).ok());
     if approved.is_some_and(|approved| grants.within(&approved)) {
         return Ok(());
@@ -152,7 +166,9 @@ fn require_grant_power(
 
 /// Installs or upgrades a pack from a bundle (the request body, as
 /// `application/wasm`). The signature is checked against the trust keyring
-/// before anything is compiled.
+/// before anything is compiled. The body may be at most the server's
+/// `--max-bundle-size` (64 MiB by default), and at most
+/// `--max-concurrent-installs` (2) run at once.
 #[utoipa::path(
     post,
     path = "/packs",
@@ -168,10 +184,13 @@ fn require_grant_power(
         (status = 201, description = "Installed or upgraded", body = InstalledView),
         (status = 400, description = "Malformed query parameters", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
-        (status = 403, description = "Unsigned (and not allowed by the server), tampered or untrusted bundle, or grants the caller may not give", body = ErrorBody),
-        (status = 413, description = "Bundle too large", body = ErrorBody),
+        (status = 403, description = "Unsigned (and not allowed by the server), tampered, corrupt or untrusted bundle, or grants the caller may not give", body = ErrorBody),
+        (status = 413, description = "Bundle over the server's upload limit (`squall serve --max-bundle-size`)", body = ErrorBody),
         (status = 415, description = "Not application/wasm", body = ErrorBody),
-        (status = 422, description = "Not a usable bundle, bad grants or config, or a config that does not fit", body = ErrorBody),
+        (status = 422, description = "Not a usable bundle (an impossible section length, a section over its cap, a manifest or rule that does not load), bad grants or config, or a config that does not fit", body = ErrorBody),
+        (status = 503, description = "As many installs are in progress as the server takes at once (`squall serve --max-concurrent-installs`), or the store is closing; try again",
+            body = ErrorBody,
+            headers(("retry-after" = u32, description = "Seconds to wait, when installs are what is busy"))),
     ),
 )]
 pub(crate) async fn install(
@@ -179,7 +198,7 @@ pub(crate) async fn install(
     Extension(caller): Extension<Caller>,
     query: Result<Query<InstallQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<InstalledView>), ApiError> {
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -193,10 +212,18 @@ pub(crate) async fn install(
     let manager = manager(&state)?;
     let origin = query.origin.unwrap_or_else(|| "uploaded bundle".to_owned());
     let config: Value = match &query.config {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| ApiError::invalid("config", format!("expected JSON: {e}")))?,
+        Some(text) => {
+            crate::limits::check(text, crate::limits::Format::Json)
+                .map_err(|e| ApiError::invalid("config", format!("config: {e}")))?;
+            serde_json::from_str(text)
+                .map_err(|e| ApiError::invalid("config", format!("expected JSON: {e}")))?
+        }
         None => Value::Null,
     };
+    // Held until the install ends; taken before the body is read, so that
+    // surplus uploads are refused without reading them.
+    let _admitted = state.uploads().admit()?;
+    let mut body = state.uploads().read(&headers, body).await?;
     let texts: Vec<String> = query
         .grants
         .as_deref()
@@ -206,16 +233,22 @@ pub(crate) async fn install(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    // The grant `all` needs the request; reading the manifest is not
-    // compiling, and the signature is still checked before anything runs.
-    let requested = if texts.iter().any(|t| t == "all") {
-        Bundle::read(&body, &origin).map_err(|e| lifecycle_error(e.into()))?.manifest.capabilities
-    } else {
-        Default::default()
+    // The grant `all` needs the request, and grants beyond the caller's
+    // power the pack's name; reading the manifest is not compiling, and the
+    // signature is still checked before anything runs.
+    let mut manifest = None;
+    if !texts.is_empty() {
+        let (bundle, read) = read_manifest(body, &origin).await?;
+        (body, manifest) = (bundle, Some(read));
+    }
+    let requested = match (&manifest, texts.iter().any(|t| t == "all")) {
+        (Some(manifest), true) => manifest.capabilities.clone(),
+        _ => Default::default(),
     };
     let grants =
         parse_grants(&requested, &texts).map_err(|e| ApiError::invalid("grants", e.to_string()))?;
-    require_grant_power(&state, &caller, &body, &origin, &grants)?;
+    let name = manifest.map(|m| m.name).unwrap_or_default();
+    require_grant_power(&state, &caller, &name, &grants)?;
     if query.allow_unsigned && !state.policy().allow_unsigned {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -224,7 +257,7 @@ pub(crate) async fn install(
     }
     let installed = manager
         .install(InstallRequest {
-            bundle: body.to_vec(),
+            bundle: body,
             origin,
             grants,
             allow_unsigned: query.allow_unsigned && state.policy().allow_unsigned,
@@ -317,19 +350,18 @@ pub(crate) async fn list_trust(
     request_body = TrustBody,
     responses(
         (status = 201, description = "Trusted", body = TrustedKeyView),
-        (status = 400, description = "Not a usable key or name", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or nested deeper than the limit (64 levels)", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 415, description = "Not JSON, or a charset other than UTF-8", body = ErrorBody),
         (status = 422, description = "Not a usable key or name", body = ErrorBody),
     ),
 )]
 pub(crate) async fn add_trust(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<TrustBody>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<TrustBody>,
 ) -> Result<(StatusCode, Json<TrustedKeyView>), ApiError> {
-    let Json(body) = body?;
     let text = body.public_key.trim();
     let bytes = if text.starts_with("-----") || text.starts_with("ssh-") {
         text.as_bytes().to_vec()

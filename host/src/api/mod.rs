@@ -32,6 +32,7 @@ mod state;
 mod stream;
 mod tokens;
 mod triggers;
+mod upload;
 mod users;
 mod webhooks;
 mod workflows;
@@ -61,6 +62,7 @@ pub use listen::{
 };
 pub use permissions::{Need, ROUTES, need_of};
 pub use state::{AccessPolicy, ApiState, DEFAULT_TOKEN_TTL};
+pub use upload::{DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_CONCURRENT_INSTALLS, InstallLimits};
 
 /// Where the versioned API lives.
 pub const API_PREFIX: &str = "/api/v1";
@@ -179,10 +181,9 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(roles::assignments))
         .routes(routes!(roles::permission_types))
         .routes(routes!(meta::openapi_json))
-        .routes(
-            routes!(packs::list_packs, lifecycle::install)
-                .layer(DefaultBodyLimit::max(crate::pack::MAX_BUNDLE_BYTES)),
-        )
+        // `install` counts the body against `--max-bundle-size` itself,
+        // while it arrives.
+        .routes(routes!(packs::list_packs, lifecycle::install).layer(DefaultBodyLimit::disable()))
         .routes(routes!(packs::get_pack, lifecycle::remove))
         .routes(routes!(lifecycle::list_trust, lifecycle::add_trust))
         .routes(routes!(lifecycle::remove_trust))

@@ -7,14 +7,16 @@ use std::path::Path as FilePath;
 
 use axum::Json;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::{Caller, role_from_record};
-use super::error::{ApiError, ErrorBody, Path, Query, RawBody};
+use super::error::{
+    ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
+};
 use super::state::ApiState;
 use crate::access::{Grant, Permission, Resource, Role, SYSTEM_ROLES, parse_role};
 use crate::store::{GrantRecord, RoleRecord, now_millis};
@@ -103,9 +105,10 @@ pub(crate) async fn get(
         (status = 200, description = "Stored", body = RoleView),
         (status = 401, description = "No live API key or token", body = ErrorBody),
         (status = 403, description = "Without `role_modify`", body = ErrorBody),
+        (status = 400, description = "Not UTF-8, nested deeper than the limit (64 levels), or the name is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 409, description = "A system role", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON, or a charset other than UTF-8", body = ErrorBody),
         (status = 422, description = "The definition does not load; the message names the field", body = ErrorBody),
     ),
 )]
@@ -119,10 +122,7 @@ pub(crate) async fn put(
     if Role::is_system(&name) {
         return Err(ApiError::conflict(format!("`{name}` is a system role; it cannot be changed")));
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
-        .unwrap_or_default();
+    let content_type = content_type(&headers);
     if !(content_type.is_empty() || content_type.contains("yaml") || content_type.contains("json"))
     {
         return Err(ApiError::new(
@@ -132,11 +132,19 @@ pub(crate) async fn put(
             ),
         ));
     }
+    check_charset(&content_type)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("role: the body is not UTF-8"))?;
+    // Malformed rather than unusable: 400, as for a rule.
+    crate::limits::check(text, crate::limits::Format::Yaml)
+        .map_err(|e| ApiError::bad_request(format!("role: {e}")))?;
     // JSON is YAML, so one reader takes both.
-    let role = parse_role(text, FilePath::new("role"))
-        .map_err(|e| ApiError::invalid(&e.field.clone(), e.to_string()))?;
+    let role = off_thread(move || {
+        let text = std::str::from_utf8(&body).unwrap_or_default();
+        parse_role(text, FilePath::new("role"))
+            .map_err(|e| ApiError::invalid(&e.field.clone(), e.to_string()))
+    })
+    .await?;
     if role.name != name {
         return Err(ApiError::invalid(
             "name",

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path, RawBody};
+use super::error::{ApiError, ErrorBody, Path, RawBody, check_charset, content_type, off_thread};
 use super::page::timestamp;
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -85,13 +85,13 @@ impl From<&RuleRecord> for RuleView {
 /// Reads a rule from the body (YAML unless the content type says JSON)
 /// and checks it against the engine's trigger types and actions.
 fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Rule, ApiError> {
+    let content_type = content_type(headers);
+    check_charset(&content_type)?;
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("rule: the body is not UTF-8"))?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("").to_ascii_lowercase())
-        .unwrap_or_default();
     let loaded = if content_type.contains("json") {
+        crate::limits::check(text, crate::limits::Format::Json)
+            .map_err(|e| ApiError::bad_request(format!("rule: {e}")))?;
         let value: Value = serde_json::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("rule: not valid JSON: {e}")))?;
         Rule::from_value(&value, "rule")
@@ -140,6 +140,22 @@ fn path_segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// [`parse`] on a blocking thread: YAML is parsed and templates compiled
+/// there, off the API's threads.
+async fn parse_off_thread(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: &axum::body::Bytes,
+) -> Result<Rule, ApiError> {
+    let (state, headers, body) = (state.clone(), headers.clone(), body.clone());
+    off_thread(move || parse(&state, &headers, &body)).await
+}
+
+/// [`RuleView::from`] on a blocking thread (it loads the rule's text).
+async fn view_off_thread(record: RuleRecord) -> Result<(RuleView, RuleRecord), ApiError> {
+    off_thread(move || Ok((RuleView::from(&record), record))).await
 }
 
 /// Puts the stored rules in force.
@@ -203,7 +219,7 @@ async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Resul
 )]
 pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<RuleView>>, ApiError> {
     let rules = state.engine().store().read()?.rules()?;
-    Ok(Json(rules.iter().map(RuleView::from).collect()))
+    off_thread(move || Ok(Json(rules.iter().map(RuleView::from).collect()))).await
 }
 
 const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) or JSON";
@@ -264,11 +280,11 @@ pub(crate) struct RuleAction {
     responses(
         (status = 201, description = "Stored and in force", body = RuleView,
             headers(("location" = String, description = "Where the rule lives"))),
-        (status = 400, description = "Not valid YAML or JSON", body = ErrorBody),
+        (status = 400, description = "Not valid YAML or JSON, or nested deeper than the limit (64 levels)", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 409, description = "A rule with this ref exists", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON, or a charset other than UTF-8", body = ErrorBody),
         (status = 422, description = "The rule does not load; `detail.field` names the field", body = ErrorBody),
     ),
 )]
@@ -278,7 +294,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let rule = parse(&state, &headers, &body)?;
+    let rule = parse_off_thread(&state, &headers, &body).await?;
     caller.require(Permission::RuleCreate, Some(&Resource::rule(&rule.reference)))?;
     require_rule_powers(&caller, &rule)?;
     let _serial = state.rule_changes().lock().await;
@@ -293,7 +309,7 @@ pub(crate) async fn create(
         created_at: now,
         updated_at: now,
     };
-    let view = RuleView::from(&record);
+    let (view, record) = view_off_thread(record).await?;
     let audit = event(&caller, "rule.create", &rule.reference, Value::Null);
     store(&state, record, audit).await?;
     let location = format!("{}/rules/{}", super::API_PREFIX, path_segment(&rule.reference));
@@ -333,11 +349,11 @@ pub(crate) async fn get(
     request_body(description = RULE_BODY, content((String = "application/yaml"), (RuleDocument = "application/json"))),
     responses(
         (status = 200, description = "Replaced and in force", body = RuleView),
-        (status = 400, description = "Not valid YAML or JSON, or the ref is not UTF-8 once percent-decoded", body = ErrorBody),
+        (status = 400, description = "Not valid YAML or JSON, nested deeper than the limit (64 levels), or the ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 415, description = "Neither YAML nor JSON", body = ErrorBody),
+        (status = 415, description = "Neither YAML nor JSON, or a charset other than UTF-8", body = ErrorBody),
         (status = 422, description = "The rule does not load, or names another ref", body = ErrorBody),
     ),
 )]
@@ -349,7 +365,7 @@ pub(crate) async fn replace(
     RawBody(body): RawBody,
 ) -> Result<Json<RuleView>, ApiError> {
     caller.require(Permission::RuleModify, Some(&Resource::rule(&reference)))?;
-    let rule = parse(&state, &headers, &body)?;
+    let rule = parse_off_thread(&state, &headers, &body).await?;
     require_rule_powers(&caller, &rule)?;
     if rule.reference != reference {
         return Err(ApiError::invalid(
@@ -365,7 +381,7 @@ pub(crate) async fn replace(
         updated_at: now_millis(),
         ..old
     };
-    let view = RuleView::from(&record);
+    let (view, record) = view_off_thread(record).await?;
     let audit = event(&caller, "rule.replace", &reference, Value::Null);
     store(&state, record, audit).await?;
     Ok(Json(view))

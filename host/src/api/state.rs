@@ -1,7 +1,8 @@
 //! [`ApiState`]: what every handler shares — the engine, the manifests of
 //! the packs this process loaded, the metrics, the server's access policy,
-//! the switch that ends live event streams when the server stops, and the
-//! signal that tells open streams to check their credentials again.
+//! the switch that ends live event streams when the server stops, the
+//! signal that tells open streams to check their credentials again, and
+//! the limits on bundle uploads.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, watch};
 
 use super::metrics::Metrics;
+use super::upload::{InstallLimits, Uploads};
 use crate::engine::{Engine, PackManager};
 use crate::pack::Manifest;
 
@@ -37,6 +39,8 @@ struct Inner {
     /// Bumped whenever a key, token, user or role changes, so that open
     /// event streams check their caller again at once.
     access_changed: watch::Sender<u64>,
+    /// The limits on bundle uploads; the defaults unless set first.
+    uploads: std::sync::OnceLock<Uploads>,
 }
 
 /// The server's own rules for access, which no client can widen.
@@ -101,6 +105,7 @@ impl ApiState {
                 packs: std::sync::OnceLock::new(),
                 policy,
                 access_changed: watch::Sender::new(0),
+                uploads: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -109,6 +114,18 @@ impl ApiState {
     /// (which must drive the same engine). Only the first call counts.
     pub fn enable_pack_lifecycle(&self, packs: PackManager) {
         let _ = self.inner.packs.set(packs);
+    }
+
+    /// Sets the limits on bundle uploads (`squall serve
+    /// --max-bundle-size`, `--max-concurrent-installs`). Only a call before
+    /// the first install counts.
+    pub fn limit_installs(&self, limits: InstallLimits) {
+        let _ = self.inner.uploads.set(Uploads::new(limits));
+    }
+
+    /// The limits on bundle uploads and their permits.
+    pub(crate) fn uploads(&self) -> &Uploads {
+        self.inner.uploads.get_or_init(|| Uploads::new(InstallLimits::default()))
     }
 
     /// The pack manager, when lifecycle changes are enabled.

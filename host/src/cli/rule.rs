@@ -140,7 +140,10 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// The trigger type and payload of an instance file.
 fn read_instance(path: &Path) -> anyhow::Result<(String, Value)> {
     let name = path.display();
-    let instance: Value = serde_yaml_ng::from_str(&read(path)?)
+    let text = read(path)?;
+    crate::limits::check(&text, crate::limits::Format::Yaml)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let instance: Value = serde_yaml_ng::from_str(&text)
         .with_context(|| format!("{name}: not valid JSON or YAML"))?;
     let Value::Object(mut instance) = instance else {
         bail!("{name}: expected a map with `trigger` and `payload`");

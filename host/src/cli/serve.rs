@@ -5,6 +5,7 @@
 //! serves until Ctrl-C or SIGTERM, then stops gracefully. `limits.rs` has
 //! the connection limits' flags.
 
+mod installs;
 mod limits;
 
 use std::io::Write;
@@ -82,6 +83,8 @@ pub(crate) struct ServeArgs {
     token_max_ttl: Duration,
     #[command(flatten)]
     limits: limits::LimitArgs,
+    #[command(flatten)]
+    installs: installs::InstallArgs,
 }
 
 pub(crate) fn run(
@@ -206,6 +209,7 @@ pub(crate) fn run(
         };
         let state = ApiState::with_policy(engine.clone(), manifests, policy);
         state.enable_pack_lifecycle(packs);
+        state.limit_installs(args.installs.limits());
         writeln!(
             stdout,
             "squall serve: at most {} connections; request headers within {}, idle connections closed after {}",

@@ -287,33 +287,40 @@ impl PackManager {
         let _serialised = self.changes.lock().await;
         let InstallRequest { bundle, origin, grants, allow_unsigned, config, actor } = request;
 
-        crate::pack::check_header(&bundle, &origin)?;
-        let started = Instant::now();
-        let signer = match self.keyring()?.verify(&bundle) {
-            Ok(verified) => Some(verified.signer),
-            Err(VerifyError::Unsigned) if allow_unsigned => None,
-            Err(error) => {
+        // Hashing, verifying and parsing tens of MiB takes a while: on a
+        // blocking thread, not the caller's.
+        let bytes = Arc::new(bundle);
+        let (keyring, checking, checked_origin) = (self.keyring()?, bytes.clone(), origin.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let checked = check_bundle(&keyring, &checking, &checked_origin, allow_unsigned);
+            let refused = matches!(checked, Err(LifecycleError::Signature { .. }))
+                .then(|| crate::pack::sha256_hex(&checking));
+            (checked, refused)
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path: origin.clone().into(),
+            message: format!("the bundle check task failed: {e}"),
+        })?;
+        let Checked { signer, verify, parsed, rules } = match checked {
+            (Err(LifecycleError::Signature { origin, error }), sha256) => {
                 let event = audit(
                     &actor,
                     "pack.refused",
                     &origin,
-                    json!({"reason": error.to_string(), "sha256": crate::pack::sha256_hex(&bundle)}),
+                    json!({"reason": error.to_string(), "sha256": sha256}),
                 );
                 self.engine.store().write(move |tx| tx.append_audit(&event).map(drop)).await?;
                 return Err(LifecycleError::Signature { origin, error });
             }
+            (checked, _) => checked?,
         };
-        let verify = started.elapsed();
-
-        let parsed = Bundle::read(&bundle, &origin)?;
         let manifest = parsed.manifest;
-        let rules = bundle_rules(&parsed.files.rules, &manifest.name, &origin)?;
         check_config(&manifest.name, manifest.config.as_ref(), &config)?;
 
         let started = Instant::now();
         let runtime = self.runtime.clone();
         let (name, granted) = (manifest.name.clone(), grants.clone());
-        let bytes = Arc::new(bundle);
         let compile_bytes = bytes.clone();
         let origin_path = origin.clone();
         let component = tokio::task::spawn_blocking(move || {
@@ -519,6 +526,37 @@ fn drop_pack_records(tx: &mut crate::store::Tx<'_>, pack: &str) -> Result<(), Wr
         tx.delete_rule(&reference)?;
     }
     Ok(())
+}
+
+/// A bundle that passed the checks before compiling.
+struct Checked {
+    /// The trusted key that signed it; `None` when accepted unsigned.
+    signer: Option<String>,
+    /// Time spent verifying the signature.
+    verify: Duration,
+    parsed: Bundle,
+    rules: Vec<RuleRecord>,
+}
+
+/// Layout, signature, manifest and rules, in that order: nothing is parsed
+/// before the signature verifies.
+fn check_bundle(
+    keyring: &Keyring,
+    bundle: &[u8],
+    origin: &str,
+    allow_unsigned: bool,
+) -> Result<Checked, LifecycleError> {
+    crate::pack::check_header(bundle, origin)?;
+    let started = Instant::now();
+    let signer = match keyring.verify(bundle) {
+        Ok(verified) => Some(verified.signer),
+        Err(VerifyError::Unsigned) if allow_unsigned => None,
+        Err(error) => return Err(LifecycleError::Signature { origin: origin.to_owned(), error }),
+    };
+    let verify = started.elapsed();
+    let parsed = Bundle::read(bundle, origin)?;
+    let rules = bundle_rules(&parsed.files.rules, &parsed.manifest.name, origin)?;
+    Ok(Checked { signer, verify, parsed, rules })
 }
 
 /// The bundle's rule files as records, each checked to load and to belong

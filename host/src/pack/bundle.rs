@@ -10,6 +10,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use wasmsign2::{CustomSection, Module, Section, SectionLike};
 
+use super::layout::{self, LayoutError};
 use super::manifest::{Manifest, ManifestError};
 
 /// Custom section holding the `pack.toml` text.
@@ -86,6 +87,15 @@ pub enum BundleError {
     /// The embedded manifest does not check.
     #[error("{0}")]
     Manifest(ManifestError),
+    /// A section's length is impossible, or one of Squall's sections is
+    /// over its cap.
+    #[error("{origin}: {error}")]
+    Layout {
+        /// Where the bytes came from.
+        origin: String,
+        /// What is wrong, with the section and its offset.
+        error: LayoutError,
+    },
 }
 
 /// Hex sha256 of `bytes`.
@@ -93,9 +103,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Checks the size and the component header, nothing more: cheap enough to
-/// run before the signature, so that bytes that are not a bundle at all are
-/// called that rather than "unsigned".
+/// Checks the size, the component header and the section layout (lengths
+/// that fit, Squall's sections within their caps), nothing more: cheap
+/// enough to run before the signature, so that bytes that are not a bundle
+/// at all are called that rather than "unsigned".
 pub fn check_header(bytes: &[u8], origin: &str) -> Result<(), BundleError> {
     const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
     if bytes.len() > MAX_BUNDLE_BYTES {
@@ -112,6 +123,16 @@ pub fn check_header(bytes: &[u8], origin: &str) -> Result<(), BundleError> {
             message: message.into(),
         });
     }
+    walk(bytes, origin)
+}
+
+/// The section layout of bytes that start like WebAssembly (anything else
+/// is for wasmsign2 to call not a module).
+fn walk(bytes: &[u8], origin: &str) -> Result<(), BundleError> {
+    if bytes.starts_with(b"\0asm") && bytes.len() >= 8 {
+        layout::sections(bytes)
+            .map_err(|error| BundleError::Layout { origin: origin.to_owned(), error })?;
+    }
     Ok(())
 }
 
@@ -119,6 +140,8 @@ fn parse_module(bytes: &[u8], origin: &str) -> Result<Module, BundleError> {
     if bytes.len() > MAX_BUNDLE_BYTES {
         return Err(BundleError::TooLarge { origin: origin.to_owned(), size: bytes.len() });
     }
+    // wasmsign2 trusts section lengths; walk them first.
+    walk(bytes, origin)?;
     let module = Module::deserialize(&mut &bytes[..]).map_err(|e| BundleError::NotComponent {
         origin: origin.to_owned(),
         message: e.to_string(),
@@ -173,6 +196,8 @@ pub fn assemble(
         origin: origin.to_owned(),
         message: e.to_string(),
     })?;
+    // A section over its cap would be refused at install: say so now.
+    walk(&out, origin)?;
     Ok(out)
 }
 

@@ -301,6 +301,10 @@ impl Manifest {
             field: field.to_owned(),
             message,
         };
+        crate::limits::check(text, crate::limits::Format::Toml).map_err(|e| {
+            let field = e.line().map_or_else(|| "(document)".to_owned(), |l| format!("line {l}"));
+            fail(&field, e.reason())
+        })?;
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             let field = e
                 .span()
@@ -583,7 +587,7 @@ fn policy(
     Ok(policy)
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -6,6 +6,7 @@
 mod build;
 mod bundle;
 mod capabilities;
+mod layout;
 mod manifest;
 pub mod registry;
 mod signing;
@@ -14,6 +15,10 @@ pub use build::{BuildSpec, Language};
 pub use bundle::{Bundle, BundleError, BundleFiles};
 pub use bundle::{MAX_BUNDLE_BYTES, assemble, check_header, sha256_hex};
 pub use capabilities::{Capabilities, GrantParseError, parse_grants};
+pub use layout::{
+    LayoutError, MAX_FILES_SECTION_BYTES, MAX_MANIFEST_SECTION_BYTES, MAX_SIGNATURE_SECTION_BYTES,
+};
+pub(crate) use manifest::check_name as check_pack_name;
 pub use manifest::{
     ActionManifest, Concurrency, CrashPolicy, Manifest, ManifestError, OverLimit, Policy, Retry,
     RetryOn, SensorKind, SensorManifest, TriggerManifest,

@@ -1,16 +1,21 @@
 //! Signatures in the WebAssembly tool-conventions format (the `wasmsign2`
 //! crate): keys, signing a bundle, and verifying one against the operator's
-//! trust keyring — telling apart unsigned, tampered and untrusted bundles,
-//! since each calls for a different fix.
+//! trust keyring — telling apart unsigned, tampered, corrupt and untrusted
+//! bundles, since each calls for a different fix.
 //!
 //! Keys are Ed25519 in wasmsign2's own encoding (what `wasmsign2 keygen`
 //! writes), so keys and signatures are interchangeable with that tool;
-//! PEM, DER and OpenSSH public keys are read too.
+//! PEM, DER and OpenSSH public keys are read too. A signature carries its
+//! key's id (wasmsign2's default: an HMAC of the public key, as `wasmsign2
+//! sign -K` writes it), so that a signature by a trusted key that no longer
+//! verifies is known for a damaged signature rather than a stranger's.
 
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use wasmsign2::{Module, PublicKey, SecretKey, Section, WSError};
+use wasmsign2::{Module, PublicKey, SecretKey, Section, SectionLike as _, SignatureData, WSError};
+
+use super::layout;
 
 /// A secret key that signs bundles.
 pub struct SigningKey(SecretKey);
@@ -54,8 +59,12 @@ impl SigningKey {
 
     /// Signs `bundle`, replacing any signature it had.
     pub fn sign(&self, bundle: &[u8]) -> Result<Vec<u8>, VerifyError> {
+        if bundle.starts_with(b"\0asm") && bundle.len() >= 8 {
+            layout::sections_uncapped(bundle).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        }
         let module = Module::deserialize(&mut &bundle[..]).map_err(malformed)?;
-        let signed = self.0.sign(module, None).map_err(malformed)?;
+        let public = PublicKey { pk: self.0.sk.public_key(), key_id: None };
+        let signed = self.0.sign(module, Some(&key_id(&public))).map_err(malformed)?;
         let mut out = Vec::with_capacity(bundle.len() + 128);
         signed.serialize(&mut out).map_err(malformed)?;
         Ok(out)
@@ -93,6 +102,12 @@ pub fn save_public_key(key: &PublicKey, path: &Path) -> Result<(), KeyError> {
 /// the sha256 of its encoding.
 pub fn fingerprint(key: &PublicKey) -> String {
     hex::encode(&Sha256::digest(key.to_bytes())[..8])
+}
+
+/// The key id a signature by `key` carries: wasmsign2's default.
+fn key_id(key: &PublicKey) -> Vec<u8> {
+    let plain = PublicKey { pk: key.pk, key_id: None };
+    plain.attach_default_key_id().key_id().cloned().unwrap_or_default()
 }
 
 /// A public key the operator trusts, under the name they gave it.
@@ -150,13 +165,65 @@ pub enum VerifyError {
         "the bundle is signed by a key that is not trusted here (add the publisher's key with `squall trust add`)"
     )]
     Untrusted,
-    /// The signature section cannot be read.
-    #[error("the bundle's signature cannot be read: {0}")]
+    /// The signature section was changed or damaged after signing: it does
+    /// not parse, or a signature that names a trusted key does not verify
+    /// over the hashes it lists.
+    #[error(
+        "the bundle's signature section is corrupt: {0}; it was modified or damaged after signing (fetch the bundle again, or sign it again)"
+    )]
+    Corrupt(String),
+    /// The bundle's sections cannot be walked (a length past the end, a
+    /// section over its cap), so there is nothing to verify.
+    #[error("the bundle cannot be read: {0}")]
     Malformed(String),
 }
 
 fn malformed(e: WSError) -> VerifyError {
     VerifyError::Malformed(e.to_string())
+}
+
+fn corrupt(e: WSError) -> VerifyError {
+    VerifyError::Corrupt(format!("it does not parse ({e})"))
+}
+
+/// The section layout, walked before wasmsign2 reads anything (it trusts
+/// lengths); answers where the signature section ends, or 0 without one.
+fn check_layout(bundle: &[u8]) -> Result<usize, VerifyError> {
+    if !bundle.starts_with(b"\0asm") || bundle.len() < 8 {
+        return Ok(0);
+    }
+    let sections = layout::sections(bundle).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let Some(first) = sections.first() else { return Ok(0) };
+    if first.id == 0 && first.name.as_deref() == Some(SIGNATURE) {
+        return Ok(first.bytes.end);
+    }
+    if damaged_name(first.id, &bundle[first.payload.clone()]) {
+        return Err(VerifyError::Corrupt(
+            "the id or name of the signature section in front is damaged, so it reads as another section"
+                .into(),
+        ));
+    }
+    Ok(0)
+}
+
+/// The name tool-conventions gives the signature section.
+const SIGNATURE: &str = "signature";
+
+/// Whether a section is a signature section whose id, name length or one
+/// bit of its name changed — which would otherwise make a damaged signed
+/// bundle read as an unsigned one.
+fn damaged_name(id: u8, payload: &[u8]) -> bool {
+    let name = SIGNATURE.as_bytes();
+    let length = u8::try_from(name.len()).unwrap_or(u8::MAX);
+    match payload.split_first() {
+        Some((first, rest)) if *first == length && id != 0 => rest.starts_with(name),
+        Some((first, rest)) if *first == length => {
+            let bits: u32 = rest.iter().zip(name).map(|(a, b)| (a ^ b).count_ones()).sum();
+            rest.len() >= name.len() && bits == 1
+        }
+        Some((_, rest)) => id == 0 && rest.starts_with(name),
+        None => false,
+    }
 }
 
 impl Keyring {
@@ -172,6 +239,7 @@ impl Keyring {
 
     /// Checks `bundle`'s signature against every trusted key.
     pub fn verify(&self, bundle: &[u8]) -> Result<Verified, VerifyError> {
+        let signature_end = check_layout(bundle)?;
         let header = signature_header(bundle)?;
         for trusted in &self.keys {
             match trusted.key.verify(&mut &bundle[..], None) {
@@ -181,45 +249,85 @@ impl Keyring {
                         fingerprint: fingerprint(&trusted.key),
                     });
                 }
-                Err(WSError::VerificationFailed) => {}
-                Err(e) => return Err(malformed(e)),
+                // A signature that is not 64 bytes surfaces as a crypto
+                // error: damage too.
+                Err(WSError::VerificationFailed | WSError::CryptoError(_)) => {}
+                Err(e) => return Err(corrupt(e)),
             }
         }
-        // Nothing verified. If a trusted key did sign the hashes in the
-        // header, the content is what changed.
+        Err(self.why_not(&header, &bundle[signature_end..]))
+    }
+
+    /// Why no trusted key verified `content` under `header`.
+    fn why_not(&self, header: &SignatureData, content: &[u8]) -> VerifyError {
+        // A trusted key signed the listed hashes: the content is what
+        // changed since (or, if it still matches, the key id did).
+        let hash = Sha256::digest(content).to_vec();
         for trusted in &self.keys {
-            if signed_hashes_by(&header, &trusted.key) {
-                return Err(VerifyError::Tampered { signer: trusted.name.clone() });
+            let signed: Vec<_> = signed_sets(header, &trusted.key).collect();
+            if signed.is_empty() {
+                continue;
+            }
+            if signed.iter().all(|set| !set.hashes.contains(&hash)) {
+                return VerifyError::Tampered { signer: trusted.name.clone() };
+            }
+            return VerifyError::Corrupt(format!(
+                "the signature by trusted key `{}` carries another key's id",
+                trusted.name
+            ));
+        }
+        // A signature names a trusted key by its id but does not verify:
+        // its bytes, or the hashes it covers, were changed.
+        for trusted in &self.keys {
+            let id = key_id(&trusted.key);
+            let named = header
+                .signed_hashes_set
+                .iter()
+                .flat_map(|set| &set.signatures)
+                .any(|signature| signature.key_id.as_ref() == Some(&id));
+            if named {
+                return VerifyError::Corrupt(format!(
+                    "the signature with the id of trusted key `{}` does not verify over the hashes it lists",
+                    trusted.name
+                ));
             }
         }
-        Err(VerifyError::Untrusted)
+        VerifyError::Untrusted
     }
 }
 
 /// The signature data in front of `bundle`, or why there is none.
-fn signature_header(bundle: &[u8]) -> Result<wasmsign2::SignatureData, VerifyError> {
+fn signature_header(bundle: &[u8]) -> Result<SignatureData, VerifyError> {
     let mut reader = bundle;
     let stream = Module::init_from_reader(&mut reader).map_err(malformed)?;
     let first = Module::iterate(stream).map_err(malformed)?.next();
     match first {
         Some(Ok(Section::Custom(custom))) if custom.is_signature_header() => {
-            custom.signature_data().map_err(malformed)
+            let data = custom.signature_data().map_err(corrupt)?;
+            // The parser stops where its counts say; a changed count or
+            // length leaves bytes it read differently or not at all.
+            if data.serialize().ok().as_deref() != Some(custom.payload()) {
+                return Err(VerifyError::Corrupt(
+                    "its counts and lengths do not add up to its size".into(),
+                ));
+            }
+            Ok(data)
         }
         Some(Err(e)) => Err(malformed(e)),
         _ => Err(VerifyError::Unsigned),
     }
 }
 
-/// Whether `key` made one of the signatures over the header's hash list —
-/// the message layout of the tool-conventions format, version 1.
-fn signed_hashes_by(header: &wasmsign2::SignatureData, key: &PublicKey) -> bool {
-    header.signed_hashes_set.iter().any(|set| {
+/// The hash sets of `header` that `key` signed — the message layout of the
+/// tool-conventions format, version 1.
+fn signed_sets<'h>(
+    header: &'h SignatureData,
+    key: &PublicKey,
+) -> impl Iterator<Item = &'h wasmsign2::SignedHashes> {
+    let prefix = [header.specification_version, header.content_type, header.hash_function];
+    header.signed_hashes_set.iter().filter(move |set| {
         let mut message = b"wasmsig".to_vec();
-        message.extend_from_slice(&[
-            header.specification_version,
-            header.content_type,
-            header.hash_function,
-        ]);
+        message.extend_from_slice(&prefix);
         for hash in &set.hashes {
             message.extend_from_slice(hash);
         }
@@ -262,6 +370,48 @@ mod tests {
         let foreign = theirs.sign(&bundle()).expect("ok");
         assert_eq!(keyring.verify(&foreign), Err(VerifyError::Untrusted));
         assert_eq!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted));
+    }
+
+    #[test]
+    fn a_bit_flipped_in_the_signature_section_is_never_called_untrusted() {
+        let (ours, ours_pk) = generate();
+        let keyring = Keyring::new(vec![TrustedKey { name: "ours".into(), key: ours_pk }]);
+        let signed = ours.sign(&bundle()).expect("ok");
+        let section = layout::sections(&signed).expect("layout")[0].bytes.clone();
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        let mut wrong = Vec::new();
+        for byte in section {
+            for bit in 0..8 {
+                let mut damaged = signed.clone();
+                damaged[byte] ^= 1 << bit;
+                let outcome = match keyring.verify(&damaged) {
+                    // The key id and the content type byte are not signed.
+                    Ok(_) => "verified",
+                    Err(VerifyError::Corrupt(_)) => "corrupt",
+                    Err(VerifyError::Malformed(_)) => "malformed",
+                    // Only where the section's own length moved its end.
+                    Err(VerifyError::Tampered { .. }) if byte == 9 => "tampered",
+                    Err(other) => {
+                        wrong.push(format!("byte {byte} bit {bit}: {other}"));
+                        "wrong"
+                    }
+                };
+                *seen.entry(outcome.into()).or_default() += 1;
+            }
+        }
+        assert_eq!(wrong, Vec::<String>::new(), "{seen:?}");
+        assert!(seen["corrupt"] > 700, "{seen:?}");
+    }
+
+    #[test]
+    fn an_impossible_section_length_is_named() {
+        let mut bytes = bundle();
+        // The manifest section's length, as five LEB128 bytes of 4 GiB.
+        bytes.truncate(9);
+        bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f, 0x0f]);
+        let message = Keyring::default().verify(&bytes).expect_err("refused").to_string();
+        assert!(message.contains("claims 4294967295 bytes"), "{message}");
+        assert!(message.contains("the length is impossible"), "{message}");
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub enum Mismatch {
 impl Rule {
     /// Loads a rule from YAML (or JSON) text; `file` names it in errors.
     pub fn from_yaml(text: &str, file: &str) -> Result<Self, LoadError> {
+        crate::limits::check(text, crate::limits::Format::Yaml)
+            .map_err(|e| LoadError::Syntax { file: file.to_owned(), reason: e.to_string() })?;
         let value: Value = serde_yaml_ng::from_str(text).map_err(|e| LoadError::Syntax {
             file: file.to_owned(),
             reason: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
@@ -84,6 +86,8 @@ impl Rule {
 
     /// Loads a rule already parsed into JSON.
     pub fn from_value(value: &Value, file: &str) -> Result<Self, LoadError> {
+        crate::limits::check_value(value)
+            .map_err(|e| LoadError::Syntax { file: file.to_owned(), reason: e.to_string() })?;
         Loader { file, templates: Templates::default() }.rule(value)
     }
 

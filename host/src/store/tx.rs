@@ -229,7 +229,7 @@ impl Tx<'_> {
         value: String,
         expires_at: Option<Millis>,
     ) -> Result<(), WriteError> {
-        check_kv_key(key)?;
+        check_new_kv_key(key)?;
         self.put_kv(&scope.row(key), &KvEntry { value, secret: false, expires_at })
     }
 
@@ -242,7 +242,7 @@ impl Tx<'_> {
         plaintext: &str,
         expires_at: Option<Millis>,
     ) -> Result<(), WriteError> {
-        check_kv_key(key)?;
+        check_new_kv_key(key)?;
         let row = scope.row(key);
         let sealed = self
             .secrets
@@ -320,6 +320,15 @@ fn check_kv_key(key: &str) -> Result<(), WriteError> {
         });
     }
     Ok(())
+}
+
+/// A key about to be written: [`check_kv_key`], and the one rule for names
+/// people read (`crate::limits::NAME_RULE`) — on writes only, so that an
+/// entry stored before the rule existed can still be deleted.
+fn check_new_kv_key(key: &str) -> Result<(), WriteError> {
+    check_kv_key(key)?;
+    crate::limits::check_name_text(key)
+        .map_err(|message| WriteError::Invalid { field: "key", message })
 }
 
 /// The catalog: packs, the trigger types they declare, rules. Keyed by

@@ -173,6 +173,8 @@ impl Workflow {
     /// Reads a workflow, returning it with every structural problem found.
     /// `Err` only when there is nothing to read: not YAML, not a mapping.
     pub fn read(text: &str, file: &str) -> Result<(Workflow, Vec<Diagnostic>), Diagnostic> {
+        crate::limits::check(text, crate::limits::Format::Yaml)
+            .map_err(|e| Diagnostic::new(file, e.line().unwrap_or(1), "", e.reason()))?;
         let lines = LineIndex::scan(text);
         let document: Yaml = serde_yaml_ng::from_str(text).map_err(|error| {
             let line = error.location().map_or(0, |l| l.line());
