@@ -185,4 +185,14 @@ fn the_document_describes_the_new_answers() {
     for status in ["400", "415", "422"] {
         assert!(put_key["responses"].get(status).is_some(), "PUT /keys: {status}");
     }
+    // A JSON body nested too deep is a 400 wherever one is taken.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let json = operation["requestBody"]["content"].get("application/json").is_some();
+            if json && path != "/api/v1/webhooks/{name}" {
+                let responses = &operation["responses"];
+                assert!(responses.get("400").is_some(), "{method} {path}: 400 not documented");
+            }
+        }
+    }
 }
