@@ -76,19 +76,32 @@ fn uploads_are_bounded_in_number_and_in_memory() {
     let (server, _) = Server::launch(&data, Launch { packs: true, args, ..Launch::default() });
     let pid = pid_of(&data);
 
-    // One install holds the only place, its body still arriving.
-    let mut slow = connect(&server);
-    slow.write_all(head(&server, "Content-Length: 1048576\r\n").as_bytes()).expect("write");
-    slow.write_all(&[0; 1024]).expect("write");
-    std::thread::sleep(Duration::from_millis(300));
-    let mut surplus = connect(&server);
-    let started = Instant::now();
-    surplus.write_all(head(&server, "Content-Length: 8\r\n").as_bytes()).expect("write");
-    surplus.write_all(b"\0asm\x0d\0\x01\0").expect("write");
-    let answer = read_head(&mut surplus);
-    assert!(started.elapsed() < PROMPT, "refused after {:?}", started.elapsed());
-    assert!(answer.starts_with("http/1.1 503"), "{answer}");
-    assert!(answer.contains("retry-after: 1\r\n"), "{answer}");
+    // One install holds the only place, its body still arriving; the next
+    // is refused at once. (Retried while the machine is too slow for the
+    // first to have taken its place before the second arrives.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let slow = loop {
+        assert!(Instant::now() < deadline, "no install ever held its place");
+        let mut slow = connect(&server);
+        slow.write_all(head(&server, "Content-Length: 1048576\r\n").as_bytes()).expect("write");
+        slow.write_all(&[0; 1024]).expect("write");
+        std::thread::sleep(Duration::from_millis(200));
+        slow.set_read_timeout(Some(Duration::from_millis(10))).expect("timeout");
+        if slow.read(&mut [0u8; 1]).is_ok() {
+            continue; // answered already: it did not get the place
+        }
+        let mut surplus = connect(&server);
+        let started = Instant::now();
+        surplus.write_all(head(&server, "Content-Length: 8\r\n").as_bytes()).expect("write");
+        surplus.write_all(b"\0asm\x0d\0\x01\0").expect("write");
+        let answer = read_head(&mut surplus);
+        if !answer.starts_with("http/1.1 503") {
+            continue;
+        }
+        assert!(started.elapsed() < PROMPT, "refused after {:?}", started.elapsed());
+        assert!(answer.contains("retry-after: 1\r\n"), "{answer}");
+        break slow;
+    };
     drop(slow);
 
     // Declared over the limit: refused before the body.
