@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use super::audit::event;
 use super::auth::{Caller, Credential, TOKEN_PREFIX, hash_key, principal};
-use super::error::{ApiError, Body, ErrorBody, Path, RawBody, parse_id};
+use super::error::{
+    ApiError, Body, ErrorBody, Path, RawBody, check_charset, content_type, parse_id,
+};
 use super::page::timestamp;
 use super::state::ApiState;
 use crate::access::{Permission, Resource, random_secret, verify_password};
@@ -59,7 +61,7 @@ pub(crate) struct TokenRequest {
         (status = 400, description = "A malformed body or a ttl out of range", body = ErrorBody),
         (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 415, description = "A body not sent as application/json", body = ErrorBody),
+        (status = 415, description = "A body not sent as application/json, or in a charset other than UTF-8", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -79,6 +81,9 @@ pub(crate) async fn create(
             "a sign-in body must be sent as application/json",
         ));
     } else {
+        check_charset(&content_type(&headers))?;
+        crate::limits::check(&body, crate::limits::Format::Json)
+            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
         serde_json::from_slice(&body).map_err(|e| {
             ApiError::bad_request(format!("body: expected {{\"ttl\": SECONDS}}: {e}"))
         })?

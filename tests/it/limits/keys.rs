@@ -6,7 +6,7 @@
 //! UTF-8 is 415 naming the charset.
 
 use axum::body::Body;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
 use super::{Api, error, timed};
@@ -110,6 +110,16 @@ async fn a_json_body_in_another_charset_is_415_naming_it() {
         let (status, answer, _) = timed(&api, request).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "rule, {content_type}: {answer}");
     }
+    // Signing in reads its body itself; the same rule holds.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/v1/tokens")
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-16")
+        .body(Body::from(r#"{"ttl": 60}"#))
+        .expect("request");
+    let (status, answer, _) = timed(&api, request).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "sign-in: {answer}");
+    assert_eq!(answer["detail"]["charset"], "utf-16");
     assert_eq!(api.stored(), stored);
     for content_type in ["application/json; charset=utf-8", "application/json;charset=UTF-8"] {
         let request = api
