@@ -20,6 +20,7 @@ mod pack_cli;
 mod packs;
 mod polling;
 mod polyglot;
+mod records;
 mod registry;
 mod rules;
 mod sandbox;

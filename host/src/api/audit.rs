@@ -4,14 +4,14 @@
 //! tokens, failed sign-ins), each with its actor.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::page::timestamp;
+use super::page::{only_known, timestamp};
 use super::state::ApiState;
 use crate::store::{AuditEvent, now_millis};
 
@@ -73,14 +73,18 @@ pub(crate) struct AuditView {
     params(AuditQuery),
     responses(
         (status = 200, description = "Events after `after`, oldest first", body = [AuditView]),
-        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 400, description = "A bad or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
     State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
+    // Paging is by `after`, not `offset`; times and states are not
+    // filters here: saying so beats answering as if they were.
+    only_known(raw.as_deref(), &["after", "limit", "action"])?;
     let Query(query) = query?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -3,7 +3,7 @@
 //! and re-run with the same parameters.
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -13,10 +13,9 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
-use super::page::timestamp_opt;
 use super::page::{
-    Page, Scan, TimeFilter, id_millis, ids_from, newest_first, parse_time, saturating_offset,
-    timestamp,
+    Fields, Listing, Page, TimeFilter, id_ceiling, id_floor, newest_first, only_id_required,
+    only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -213,6 +212,29 @@ pub(crate) struct CreateExecution {
     parameters: Map<String, Value>,
 }
 
+/// Every attribute of an execution, in the order the view has them.
+const ATTRIBUTES: &[&str] = &[
+    "id",
+    "action",
+    "parameters",
+    "status",
+    "trigger_instance",
+    "rule",
+    "attempt",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "result",
+    "error",
+    "retries",
+    "parent",
+    "context",
+];
+
+/// What a list leaves out unless asked: the parts that can be large.
+const HEAVY: &[&str] = &["parameters", "result"];
+
 /// Filters and paging for the execution list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -236,9 +258,50 @@ pub(crate) struct ListQuery {
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// Only these attributes, separated by commas (`id` always comes
+    /// too), e.g. `status,result`. Without it or `exclude_attributes`,
+    /// every attribute but `parameters` and `result`.
+    include_attributes: Option<String>,
+    /// Every attribute but these, separated by commas, e.g. `parameters`
+    /// for everything with the results.
+    exclude_attributes: Option<String>,
 }
 
-/// Lists executions, newest first; `X-Total-Count` says how many match.
+/// The parameters [`ListQuery`] reads; any other is refused.
+const PARAMETERS: &[&str] = &[
+    "action",
+    "status",
+    "parent",
+    "since",
+    "until",
+    "limit",
+    "offset",
+    "include_attributes",
+    "exclude_attributes",
+];
+
+/// An execution in a list: the attributes asked for, by default all but
+/// `parameters` and `result`. Only `id` is always there.
+#[derive(Debug)]
+pub(crate) struct ExecutionSummary;
+
+impl utoipa::PartialSchema for ExecutionSummary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        only_id_required(<ExecutionView as utoipa::PartialSchema>::schema())
+    }
+}
+
+impl ToSchema for ExecutionSummary {
+    fn schemas(
+        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+    ) {
+        <ExecutionView as ToSchema>::schemas(schemas);
+    }
+}
+
+/// Lists executions newest first, in pages bounded by count and by bytes.
+/// Read from the store's reverse order: the first page costs the same at
+/// any number of executions; filters scan until the page is full.
 #[utoipa::path(
     get,
     path = "/executions",
@@ -246,47 +309,68 @@ pub(crate) struct ListQuery {
     tag = "executions",
     params(ListQuery),
     responses(
-        (status = 200, description = "Matching executions, newest first", body = [ExecutionView],
-            headers(("x-total-count" = usize, description = "How many executions match"))),
-        (status = 400, description = "A filter or paging value is malformed", body = ErrorBody),
+        (status = 200, description = "Matching executions, newest first", body = [ExecutionSummary],
+            headers(
+                ("x-total-count" = u64, description = "How many executions match: always without filters (read from the table's length, not its records); with filters only when the scan reached the last match"),
+                ("x-next-offset" = usize, description = "The offset of the next page, when more executions match"),
+                ("x-page-truncated" = String, description = "`true` when the page stopped at 4 MiB of JSON before `limit`; the next page starts at `x-next-offset`"),
+            )),
+        (status = 400, description = "A filter, paging or attribute value is malformed, or a parameter is unknown; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
     State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
     Query(query): Query<ListQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Listing, ApiError> {
+    only_known(raw.as_deref(), PARAMETERS)?;
     let page = Page::new(query.limit, query.offset)?;
     let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
     let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
+    let fields = Fields::parse(
+        query.include_attributes.as_deref(),
+        query.exclude_attributes.as_deref(),
+        ATTRIBUTES,
+        HEAVY,
+    )?;
+    let filtered = query.action.is_some()
+        || query.status.is_some()
+        || query.parent.is_some()
+        || since.is_some()
+        || until.is_some();
     let store = state.engine().store().clone();
     let scan = move || {
         let snapshot = store.read()?;
-        // Ids are UUIDv7: their time is within a moment of `created_at`.
-        let from = since.and_then(|s| ids_from(s.saturating_sub(1000)));
+        // Ids are UUIDv7: their time is within a moment of `created_at`,
+        // so a time filter narrows the range read, and is then exact.
+        let oldest = since.map_or(Uuid::nil(), |s| id_floor(s.saturating_sub(1000)));
+        let newest = until.map_or(Uuid::max(), |u| id_ceiling(u.saturating_add(1000)));
+        let rows = snapshot.executions_newest_first(oldest, newest)?;
+        let count = if filtered { None } else { Some(snapshot.execution_count()?) };
+        let body = fields.wants("parameters") || fields.wants("result");
         newest_first(
-            |after, n| snapshot.executions(after, n),
-            |e| e.id,
-            from,
+            rows,
             |e: &Execution| {
-                if until.is_some_and(|u| id_millis(e.id) > u.saturating_add(1000)) {
-                    return Scan::Stop;
-                }
-                let keep = query.action.as_deref().is_none_or(|a| a == e.action)
+                query.action.as_deref().is_none_or(|a| a == e.action)
                     && query.status.is_none_or(|s| s == Status::from(e.status))
                     && query
                         .parent
                         .is_none_or(|p| e.parent.as_ref().is_some_and(|t| t.workflow == p))
                     && since.is_none_or(|s| e.created_at >= s)
-                    && until.is_none_or(|u| e.created_at <= u);
-                if keep { Scan::Keep } else { Scan::Skip }
+                    && until.is_none_or(|u| e.created_at <= u)
+            },
+            |mut execution| {
+                if body && let Some(body) = snapshot.execution_body(execution.id)? {
+                    body.join(&mut execution);
+                }
+                Ok(fields.select(&ExecutionView::from(&execution)))
             },
             page,
+            count,
         )
     };
-    let (found, total) = tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??;
-    let views: Vec<ExecutionView> = found.iter().map(ExecutionView::from).collect();
-    Ok(([("x-total-count", total.to_string())], Json(views)).into_response())
+    Ok(tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??)
 }
 
 /// Requests one execution of an action. An unknown action or parameters

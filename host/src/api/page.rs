@@ -1,26 +1,36 @@
-//! What list endpoints share: `limit`/`offset` paging newest first over
-//! the store's oldest-first, time-ordered (UUIDv7) records, and times as
+//! What list endpoints share: the query parameters each one takes
+//! (anything else is a 400 naming it), `limit`/`offset` paging newest
+//! first over the store's reverse range, pages bounded by bytes as well as
+//! by count, the attributes an answer carries (`fields`), and times as
 //! RFC 3339 text.
 
-use std::collections::VecDeque;
+mod fields;
 
+use axum::Json;
+use axum::response::{IntoResponse, Response};
 use serde::de::Error as _;
 use serde::{Deserialize as _, Deserializer};
+use serde_json::{Map, Value};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
 };
 use uuid::Uuid;
 
+pub(crate) use fields::Fields;
+
+use super::auth::{CREDENTIAL_PARAMS, query_pairs};
 use super::error::ApiError;
-use crate::store::{Millis, ReadError};
+use crate::store::{Millis, NewestFirst, ReadError};
 
 /// Page size when the client names none.
 pub(crate) const DEFAULT_LIMIT: usize = 50;
 /// Largest page.
 pub(crate) const MAX_LIMIT: usize = 1000;
-/// Records read from the store at a time while scanning.
-const CHUNK: usize = 512;
+/// A page stops growing at this many bytes of JSON (always holding at
+/// least one record), so that asking for big attributes of many records
+/// cannot make one answer huge; `X-Page-Truncated` says it stopped early.
+pub(crate) const MAX_PAGE_BYTES: usize = 4 << 20;
 
 /// Which part of the matches a list answers with.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +52,21 @@ impl Page {
     }
 }
 
+/// Refuses a query parameter not in `known` (credentials aside, which
+/// the auth layer reads): a misspelt or unsupported filter must not
+/// quietly widen the answer.
+pub(crate) fn only_known(query: Option<&str>, known: &[&str]) -> Result<(), ApiError> {
+    for (name, _) in query_pairs(query.unwrap_or("")) {
+        if !known.contains(&name.as_str()) && !CREDENTIAL_PARAMS.contains(&name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "{name}: unknown query parameter; this list takes {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads an `offset` query value: any non-negative integer, one past the
 /// largest `usize` meaning the same as it (more records than any store
 /// holds), so that no offset the document allows is refused.
@@ -56,63 +81,111 @@ where
     Ok(Some(text.parse().unwrap_or(usize::MAX)))
 }
 
-/// What a scan does with a record.
-pub(crate) enum Scan {
-    Keep,
-    Skip,
-    /// Past the range asked for: no later record can match.
-    Stop,
+/// One page of a list, with what the headers say about the rest.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    items: Vec<Map<String, Value>>,
+    /// How many match, when known without reading them all.
+    total: Option<u64>,
+    /// Where the next page starts, when more match.
+    next_offset: Option<usize>,
+    /// The byte bound ended the page before `limit`.
+    truncated: bool,
 }
 
-/// Scans records oldest first from after `from`, keeps the ones `judge`
-/// keeps, and returns the `page` of them counted from the newest, with how
-/// many matched in all. Memory is bounded by `offset + limit` records.
-pub(crate) fn newest_first<T>(
-    mut fetch: impl FnMut(Option<Uuid>, usize) -> Result<Vec<T>, ReadError>,
-    id: impl Fn(&T) -> Uuid,
-    from: Option<Uuid>,
-    judge: impl Fn(&T) -> Scan,
-    page: Page,
-) -> Result<(Vec<T>, usize), ReadError> {
-    let keep = page.offset.saturating_add(page.limit);
-    let mut newest = VecDeque::new();
-    let mut total = 0;
-    let mut after = from;
-    'scan: loop {
-        let chunk = fetch(after, CHUNK)?;
-        let done = chunk.len() < CHUNK;
-        for record in chunk {
-            after = Some(id(&record));
-            match judge(&record) {
-                Scan::Keep => {
-                    total += 1;
-                    newest.push_back(record);
-                    if newest.len() > keep {
-                        newest.pop_front();
-                    }
-                }
-                Scan::Skip => {}
-                Scan::Stop => break 'scan,
+impl IntoResponse for Listing {
+    fn into_response(self) -> Response {
+        let mut headers = Vec::new();
+        if let Some(total) = self.total {
+            headers.push(("x-total-count", total.to_string()));
+        }
+        if let Some(next) = self.next_offset {
+            headers.push(("x-next-offset", next.to_string()));
+        }
+        if self.truncated {
+            headers.push(("x-page-truncated", "true".to_owned()));
+        }
+        let mut response = Json(self.items).into_response();
+        for (name, value) in headers {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
             }
         }
-        if done {
+        response
+    }
+}
+
+/// Takes the `page` of the records `rows` yields (newest first) that
+/// `keep` keeps, each as `render` makes it. With `count` (the table's
+/// length: no filter), the offset is passed over without decoding and the
+/// total is `count`; with a filter the scan stops one match past the
+/// page, and the total is known only when it reached the end. Memory is
+/// bounded by one page.
+pub(crate) fn newest_first<T: serde::de::DeserializeOwned>(
+    mut rows: NewestFirst<T>,
+    keep: impl Fn(&T) -> bool,
+    mut render: impl FnMut(T) -> Result<Map<String, Value>, ReadError>,
+    page: Page,
+    count: Option<u64>,
+) -> Result<Listing, ReadError> {
+    let mut skipped = match count {
+        Some(_) => rows.skip_records(page.offset)?,
+        None => 0,
+    };
+    let mut items = Vec::new();
+    let mut bytes = 2; // the brackets
+    let (mut more, mut truncated) = (false, false);
+    for record in rows {
+        let record = record?;
+        if !keep(&record) {
+            continue;
+        }
+        if skipped < page.offset {
+            skipped += 1;
+            continue;
+        }
+        if items.len() == page.limit {
+            more = true;
             break;
         }
+        let item = render(record)?;
+        let size = crate::store::encoded_len(&item) + 1;
+        if !items.is_empty() && bytes + size > MAX_PAGE_BYTES {
+            (more, truncated) = (true, true);
+            break;
+        }
+        bytes += size;
+        items.push(item);
     }
-    let records = newest.into_iter().rev().skip(page.offset).take(page.limit).collect();
-    Ok((records, total))
+    let total = count.or_else(|| (!more).then_some((skipped + items.len()) as u64));
+    let next_offset = more.then_some(page.offset + items.len());
+    Ok(Listing { items, total, next_offset, truncated })
 }
 
-/// The id just below every UUIDv7 created at or after `at`: a scan from
-/// it sees those records and skips older ones.
-pub(crate) fn ids_from(at: Millis) -> Option<Uuid> {
-    let floor = u128::from(u64::try_from(at).ok()?) << 80;
-    floor.checked_sub(1).map(Uuid::from_u128)
+/// A record's schema as a list's item: the same attributes, of which
+/// only `id` is always there (`include_attributes` chooses the rest).
+pub(crate) fn only_id_required(schema: RefOr<Schema>) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.required = vec!["id".to_owned()];
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
 }
 
-/// When a UUIDv7 was made, in milliseconds.
-pub(crate) fn id_millis(id: Uuid) -> Millis {
-    Millis::try_from(id.as_u128() >> 80).unwrap_or(Millis::MAX)
+/// The smallest UUIDv7 of millisecond `at` (the nil id before 1970).
+pub(crate) fn id_floor(at: Millis) -> Uuid {
+    Uuid::from_u128(u128::from(u64::try_from(at).unwrap_or(0)) << 80)
+}
+
+/// The largest UUIDv7 of millisecond `at`.
+pub(crate) fn id_ceiling(at: Millis) -> Uuid {
+    match u64::try_from(at) {
+        Ok(at) if at < 1 << 48 => Uuid::from_u128((u128::from(at + 1) << 80) - 1),
+        Ok(_) => Uuid::max(),
+        Err(_) => Uuid::nil(),
+    }
 }
 
 /// Milliseconds of 0001-01-01T00:00:00Z, the earliest time RFC 3339 can

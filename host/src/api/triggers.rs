@@ -3,18 +3,23 @@
 //! and how the poll sensors are doing.
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
-use super::page::{Page, Scan, newest_first, saturating_offset, timestamp, timestamp_opt};
+use super::page::{
+    Fields, Listing, Page, TimeFilter, newest_first, only_id_required, only_known, parse_time,
+    saturating_offset, timestamp, timestamp_opt,
+};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::TriggerType;
@@ -172,22 +177,84 @@ pub(crate) async fn get_type(
         .ok_or_else(|| ApiError::not_found(format!("trigger type `{name}` not found")))
 }
 
-/// Filter and paging for the trigger instance list.
+/// Every attribute of a trigger instance, in the order the view has them.
+const ATTRIBUTES: &[&str] =
+    &["id", "trigger", "parameters", "payload", "occurred_at", "status", "rule_enforcements"];
+
+/// Whether an instance's rules ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum InstanceStatus {
+    /// Committed, rules not yet evaluated.
+    Pending,
+    /// Rules evaluated.
+    Processed,
+}
+
+/// Filters and paging for the trigger instance list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct InstanceQuery {
     /// Only instances of this trigger type (StackStorm's names accepted).
     trigger: Option<String>,
+    /// Only instances in this state.
+    #[param(inline)]
+    status: Option<InstanceStatus>,
+    /// Only those that occurred at or after this time (RFC 3339 or epoch
+    /// ms).
+    #[param(value_type = Option<TimeFilter>, inline)]
+    since: Option<String>,
+    /// Only those that occurred at or before this time (RFC 3339 or epoch
+    /// ms).
+    #[param(value_type = Option<TimeFilter>, inline)]
+    until: Option<String>,
     /// Page size, 1 to 1000; default 50.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// Only these attributes, separated by commas (`id` always comes
+    /// too), e.g. `trigger,payload`. Without it or `exclude_attributes`,
+    /// every attribute but `payload`.
+    include_attributes: Option<String>,
+    /// Every attribute but these, separated by commas; an unknown name is
+    /// refused.
+    exclude_attributes: Option<String>,
 }
 
-/// Lists trigger instances, newest first; `X-Total-Count` says how many
-/// match.
+/// The parameters [`InstanceQuery`] reads; any other is refused.
+const PARAMETERS: &[&str] = &[
+    "trigger",
+    "status",
+    "since",
+    "until",
+    "limit",
+    "offset",
+    "include_attributes",
+    "exclude_attributes",
+];
+
+/// A trigger instance in a list: the attributes asked for, by default
+/// all but `payload`. Only `id` is always there.
+#[derive(Debug)]
+pub(crate) struct TriggerInstanceSummary;
+
+impl utoipa::PartialSchema for TriggerInstanceSummary {
+    fn schema() -> RefOr<Schema> {
+        only_id_required(<TriggerInstanceView as utoipa::PartialSchema>::schema())
+    }
+}
+
+impl ToSchema for TriggerInstanceSummary {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <TriggerInstanceView as ToSchema>::schemas(schemas);
+    }
+}
+
+/// Lists trigger instances newest first, in pages bounded by count and by
+/// bytes, read from the store's reverse order; filters scan until the
+/// page is full.
 #[utoipa::path(
     get,
     path = "/triggerinstances",
@@ -195,39 +262,64 @@ pub(crate) struct InstanceQuery {
     tag = "triggers",
     params(InstanceQuery),
     responses(
-        (status = 200, description = "Matching instances, newest first", body = [TriggerInstanceView],
-            headers(("x-total-count" = usize, description = "How many instances match"))),
-        (status = 400, description = "A paging value is malformed", body = ErrorBody),
+        (status = 200, description = "Matching instances, newest first", body = [TriggerInstanceSummary],
+            headers(
+                ("x-total-count" = u64, description = "How many instances match: always without filters (read from the table's length, not its records); with filters only when the scan reached the last match"),
+                ("x-next-offset" = usize, description = "The offset of the next page, when more instances match"),
+                ("x-page-truncated" = String, description = "`true` when the page stopped at 4 MiB of JSON before `limit`; the next page starts at `x-next-offset`"),
+            )),
+        (status = 400, description = "A filter, paging or attribute value is malformed, or a parameter is unknown; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_instances(
     State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
     Query(query): Query<InstanceQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Listing, ApiError> {
+    only_known(raw.as_deref(), PARAMETERS)?;
     let page = Page::new(query.limit, query.offset)?;
+    let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
+    let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
+    let fields = Fields::parse(
+        query.include_attributes.as_deref(),
+        query.exclude_attributes.as_deref(),
+        ATTRIBUTES,
+        &["payload"],
+    )?;
     let trigger = query.trigger.map(|t| canonical_trigger_type(&t).to_owned());
+    let status = query.status.map(|s| match s {
+        InstanceStatus::Pending => TriggerInstanceStatus::Pending,
+        InstanceStatus::Processed => TriggerInstanceStatus::Processed,
+    });
+    let filtered = trigger.is_some() || status.is_some() || since.is_some() || until.is_some();
     let store = state.engine().store().clone();
     let scan = move || {
         let snapshot = store.read()?;
+        // The whole range: an event's id may come from its source, so its
+        // time need not be when the event occurred.
+        let rows = snapshot.trigger_instances_newest_first(Uuid::nil(), Uuid::max())?;
+        let count = if filtered { None } else { Some(snapshot.trigger_instance_count()?) };
+        let payload = fields.wants("payload");
         newest_first(
-            |after, n| snapshot.trigger_instances(after, n),
-            |i| i.id,
-            None,
+            rows,
             |i: &TriggerInstance| {
-                if trigger.as_deref().is_none_or(|t| t == i.trigger) {
-                    Scan::Keep
-                } else {
-                    Scan::Skip
+                trigger.as_deref().is_none_or(|t| t == i.trigger)
+                    && status.is_none_or(|s| s == i.status)
+                    && since.is_none_or(|s| i.occurred_at >= s)
+                    && until.is_none_or(|u| i.occurred_at <= u)
+            },
+            |mut instance| {
+                if payload && let Some(stored) = snapshot.trigger_payload(instance.id)? {
+                    instance.payload = stored;
                 }
+                Ok(fields.select(&TriggerInstanceView::from(instance)))
             },
             page,
+            count,
         )
     };
-    let (found, total) = tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??;
-    let views: Vec<TriggerInstanceView> =
-        found.into_iter().map(TriggerInstanceView::from).collect();
-    Ok(([("x-total-count", total.to_string())], Json(views)).into_response())
+    Ok(tokio::task::spawn_blocking(scan).await.map_err(ApiError::internal)??)
 }
 
 /// One trigger instance.

@@ -7,6 +7,7 @@
 
 mod installs;
 mod limits;
+mod records;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -84,6 +85,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     limits: limits::LimitArgs,
     #[command(flatten)]
+    records: records::RecordArgs,
+    #[command(flatten)]
     installs: installs::InstallArgs,
 }
 
@@ -104,7 +107,10 @@ pub(crate) fn run(
     let limits = args.limits.resolve(stderr);
     let database = data_dir.join("squall.redb");
     let fresh = !database.exists();
-    let store = Store::open(&database, StoreConfig::default())?;
+    let store = Store::open(
+        &database,
+        StoreConfig { limits: args.records.limits(), ..StoreConfig::default() },
+    )?;
     let configs = Arc::new(PackConfigs::default());
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),

@@ -14,7 +14,7 @@ use super::trigger_types::{TriggerError, TriggerTypes};
 use crate::rules::{Datastore, MatchContext, RuleIndex, canonical_trigger_type};
 use crate::runtime::SensorEvent;
 use crate::store::{
-    Execution, ExecutionStatus, KvScope, RuleEnforcement, Store, TriggerInstance,
+    Execution, ExecutionStatus, KvScope, RecordLimits, RuleEnforcement, Store, TriggerInstance,
     TriggerInstanceStatus, Tx, WriteError, now_millis,
 };
 
@@ -275,6 +275,15 @@ impl Ingest {
     /// Validates `event` and decides what the rules do with it.
     pub fn decide(&self, event: Event) -> Result<Decided, TriggerError> {
         self.trigger_types().validate_payload(&event.trigger, &event.payload)?;
+        // Refused before anything commits: the sender hears the cap.
+        self.store.limits().check_payload(&event.payload).map_err(|message| {
+            TriggerError::Invalid {
+                trigger: event.trigger.clone(),
+                which: "payload",
+                path: "/".into(),
+                message,
+            }
+        })?;
         let mut instance = TriggerInstance {
             parameters: event.parameters,
             ..TriggerInstance::new(canonical_trigger_type(&event.trigger), event.payload)
@@ -318,6 +327,7 @@ impl Ingest {
         );
         let rules = self.rules();
         let actions = self.actions();
+        let limits = *self.store.limits();
         let mut executions = Vec::new();
         let decisions = rules.matches_trigger(
             &instance.trigger,
@@ -332,7 +342,9 @@ impl Ingest {
                 let action = actions
                     .get(&action_ref)
                     .ok_or_else(|| format!("action {action_ref} is not installed"))?;
-                action.prepare_parameters(rendered)
+                let parameters = action.prepare_parameters(rendered)?;
+                // Over the cap, the enforcement says so and nothing runs.
+                limits.check_parameters(&parameters).map(|()| parameters)
             });
             match prepared {
                 Ok(parameters) => {
@@ -380,7 +392,11 @@ impl Ingest {
             "action_ref": execution.action,
             "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, name)| name),
             "parameters": execution.parameters,
-            "result": execution.result.clone().unwrap_or(Value::Null),
+            "result": execution.result.as_ref().map_or(Value::Null, |result| {
+                // As the execution's record stores it: the cap applies here too.
+                RecordLimits::bound_value(result, self.store.limits().result_bytes)
+                    .unwrap_or_else(|| result.clone())
+            }),
         });
         if let (Some(started), Some(object)) = (started, payload.as_object_mut()) {
             object.insert("start_timestamp".into(), Value::String(started));

@@ -6,14 +6,17 @@
 //! [`Snapshot`] without waiting for it.
 
 mod access;
+mod bounds;
 mod codec;
 mod error;
 mod flows;
+mod newest;
 mod records;
 mod retention;
 mod schema;
 mod secrets;
 mod snapshot;
+mod split;
 mod tx;
 mod writer;
 
@@ -24,8 +27,11 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, ReadableTable};
 
 pub use access::{GrantRecord, RoleRecord, TokenRecord, UserRecord};
+pub use bounds::RecordLimits;
+pub(crate) use bounds::encoded_len;
 pub use error::{OpenError, ReadError, WriteError};
 pub use flows::{InquiryRecord, InquiryStatus, ParentTask, WorkflowRecord, WorkflowTimer};
+pub use newest::NewestFirst;
 pub use records::{
     ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, FIRST_ADMIN,
     KvItem, KvScope, MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord,
@@ -34,6 +40,7 @@ pub use records::{
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;
+pub use split::ExecutionBody;
 pub use tx::{MAX_KV_KEY_BYTES, Tx};
 
 /// How the store runs.
@@ -46,11 +53,23 @@ pub struct StoreConfig {
     /// The key file secrets are sealed with; default `<database>.key` beside
     /// the database. Created (mode 0600) when missing.
     pub secret_key: Option<PathBuf>,
+    /// Caps on what one record stores.
+    pub limits: RecordLimits,
+    /// Memory for redb's page cache (reads and the write buffer). redb's
+    /// own default, 1 GiB, would let a large database grow the process by
+    /// as much.
+    pub cache_bytes: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { max_batch: 1024, retention: Some(Retention::default()), secret_key: None }
+        Self {
+            max_batch: 1024,
+            retention: Some(Retention::default()),
+            secret_key: None,
+            limits: RecordLimits::default(),
+            cache_bytes: 64 << 20,
+        }
     }
 }
 
@@ -78,6 +97,7 @@ struct Inner {
     jobs: Option<mpsc::Sender<writer::Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
     stats: Arc<writer::WriterStats>,
+    limits: RecordLimits,
     _collector: Option<mpsc::Sender<()>>,
 }
 
@@ -98,7 +118,7 @@ impl Store {
     /// Opens the database at `path`, creating it (and the schema) if needed.
     pub fn open(path: &Path, config: StoreConfig) -> Result<Self, OpenError> {
         let storage = |message: String| OpenError::Storage { path: path.to_owned(), message };
-        let db = match Database::create(path) {
+        let db = match Database::builder().set_cache_size(config.cache_bytes).create(path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(OpenError::AlreadyOpen { path: path.to_owned() });
@@ -111,12 +131,13 @@ impl Store {
         let db = Arc::new(db);
         let stats = Arc::new(writer::WriterStats::default());
         let (jobs, queue) = mpsc::channel();
+        let limits = config.limits;
         let writer = {
             let (db, secrets, stats) = (db.clone(), secrets.clone(), stats.clone());
             let max_batch = config.max_batch.max(1);
             std::thread::Builder::new()
                 .name("squall-store-writer".into())
-                .spawn(move || writer::run(db, secrets, queue, max_batch, stats))
+                .spawn(move || writer::run(db, secrets, limits, queue, max_batch, stats))
                 .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
         };
         let inner = Arc::new_cyclic(|weak| Inner {
@@ -126,6 +147,7 @@ impl Store {
             jobs: Some(jobs),
             writer: Some(writer),
             stats,
+            limits,
             _collector: config.retention.map(|r| retention::spawn_collector(weak.clone(), r)),
         });
         Ok(Self { inner })
@@ -134,6 +156,11 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The caps on what one record stores.
+    pub fn limits(&self) -> &RecordLimits {
+        &self.inner.limits
     }
 
     /// Runs `operation` in the next group commit and returns its result once
@@ -181,6 +208,11 @@ fn check_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
                 meta.insert("schema_version", version.as_str()).map_err(|e| storage(&e))?;
             }
             Some(found) if found == schema::SCHEMA_VERSION.to_string() => {}
+            Some(found) if found == "2" => {
+                split::migrate_from_v2(&txn).map_err(|e| storage(&e))?;
+                let version = schema::SCHEMA_VERSION.to_string();
+                meta.insert("schema_version", version.as_str()).map_err(|e| storage(&e))?;
+            }
             Some(found) => {
                 return Err(OpenError::SchemaVersion {
                     path: path.to_owned(),

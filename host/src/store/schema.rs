@@ -5,7 +5,9 @@
 use redb::TableDefinition;
 
 /// Bumped when a table's key or value encoding changes incompatibly.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+/// Version 3 split executions and trigger instances into a head and a
+/// body (see [`EXECUTION_BODIES`]); `split::migrate` upgrades version 2.
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 /// `"schema_version"` → the version as decimal text.
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
@@ -27,11 +29,22 @@ pub(crate) const TRIGGER_TYPES: TableDefinition<'_, &str, &[u8]> =
 pub(crate) const RULES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("rules");
 
 /// Trigger instance id (UUIDv7 as u128, so key order is arrival order) →
-/// [`TriggerInstance`](super::TriggerInstance).
+/// its head: the [`TriggerInstance`](super::TriggerInstance) with a null
+/// payload, which lives in [`TRIGGER_PAYLOADS`]. Lists read heads only.
 pub(crate) const TRIGGER_INSTANCES: TableDefinition<'_, u128, &[u8]> =
     TableDefinition::new("trigger_instances");
-/// Execution id (UUIDv7 as u128) → [`Execution`](super::Execution).
+/// Trigger instance id → its payload (JSON).
+pub(crate) const TRIGGER_PAYLOADS: TableDefinition<'_, u128, &[u8]> =
+    TableDefinition::new("trigger_payloads");
+/// Execution id (UUIDv7 as u128) → its head: the
+/// [`Execution`](super::Execution) without parameters, result and logs,
+/// which live in [`EXECUTION_BODIES`]. Lists read heads only, and a state
+/// change rewrites only the head.
 pub(crate) const EXECUTIONS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("executions");
+/// Execution id → [`ExecutionBody`](super::ExecutionBody): parameters,
+/// result, logs.
+pub(crate) const EXECUTION_BODIES: TableDefinition<'_, u128, &[u8]> =
+    TableDefinition::new("execution_bodies");
 /// (due time in [`Millis`](super::Millis) as u64, execution id) → nothing:
 /// executions waiting for a worker, earliest due first. New executions are
 /// due at once; retries and executions held back by a concurrency policy are

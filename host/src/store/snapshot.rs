@@ -11,12 +11,12 @@ use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{
-    ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
-    TriggerInstance, TriggerTypeRecord, TrustedKeyRecord,
+    ApiKeyRecord, AuditEvent, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
+    TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, KV, PACKS, RULES,
-    RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS,
+    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, KV, PACKS, RULES, RUNNING,
+    SENSOR_CURSORS, TRIGGER_TYPES, TRUSTED_KEYS,
 };
 use super::secrets::SecretKey;
 
@@ -35,34 +35,6 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     pub(crate) fn begin(db: &redb::Database, secrets: Arc<SecretKey>) -> Result<Self, ReadError> {
         Ok(Self { txn: db.begin_read().map_err(storage_read)?, secrets })
-    }
-
-    /// A trigger instance by id.
-    pub fn trigger_instance(&self, id: Uuid) -> Result<Option<TriggerInstance>, ReadError> {
-        self.get_u128(TRIGGER_INSTANCES, "trigger_instances", id)
-    }
-
-    /// Trigger instances after `after` (exclusive), oldest first.
-    pub fn trigger_instances(
-        &self,
-        after: Option<Uuid>,
-        limit: usize,
-    ) -> Result<Vec<TriggerInstance>, ReadError> {
-        self.page_u128(TRIGGER_INSTANCES, "trigger_instances", after, limit)
-    }
-
-    /// An execution by id.
-    pub fn execution(&self, id: Uuid) -> Result<Option<Execution>, ReadError> {
-        self.get_u128(EXECUTIONS, "executions", id)
-    }
-
-    /// Executions after `after` (exclusive), oldest first.
-    pub fn executions(
-        &self,
-        after: Option<Uuid>,
-        limit: usize,
-    ) -> Result<Vec<Execution>, ReadError> {
-        self.page_u128(EXECUTIONS, "executions", after, limit)
     }
 
     /// How many executions wait on the work queue.

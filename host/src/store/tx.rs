@@ -5,6 +5,7 @@
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use uuid::Uuid;
 
+use super::bounds::RecordLimits;
 use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
@@ -12,8 +13,9 @@ use super::records::{
     TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, EXECUTIONS, INQUIRIES, KV, PACKS,
-    RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
+    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE, EXECUTIONS,
+    INQUIRIES, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_PAYLOADS,
+    TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
 };
 use super::secrets::SecretKey;
 
@@ -35,6 +37,7 @@ pub const MAX_KV_KEY_BYTES: usize = 512;
 pub struct Tx<'a> {
     pub(crate) txn: &'a WriteTransaction,
     pub(crate) secrets: &'a SecretKey,
+    pub(crate) limits: &'a RecordLimits,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -44,64 +47,11 @@ impl std::fmt::Debug for Tx<'_> {
 }
 
 impl Tx<'_> {
-    /// Records a new trigger instance.
-    pub fn insert_trigger_instance(
-        &mut self,
-        instance: &TriggerInstance,
-    ) -> Result<(), WriteError> {
-        let bytes = encode("trigger instance", instance)?;
-        self.put_record(
-            TRIGGER_INSTANCES,
-            "trigger instance",
-            instance.id,
-            &bytes,
-            Existing::Refuse,
-        )
-    }
-
-    /// Marks a trigger instance's rules as evaluated.
-    pub fn mark_trigger_instance_processed(&mut self, id: Uuid) -> Result<(), WriteError> {
-        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
-        let mut instance: TriggerInstance = {
-            let stored = table.get(id.as_u128()).map_err(storage_write)?;
-            let stored =
-                stored.ok_or_else(|| WriteError::NotFound(format!("trigger instance {id}")))?;
-            decode("trigger_instances", stored.value())?
-        };
-        instance.status = TriggerInstanceStatus::Processed;
-        let bytes = encode("trigger instance", &instance)?;
-        table.insert(id.as_u128(), bytes.as_slice()).map_err(storage_write)?;
-        Ok(())
-    }
-
-    /// Records a new execution; `enqueue` also puts it on the work queue,
-    /// due at once.
-    pub fn insert_execution(
-        &mut self,
-        execution: &Execution,
-        enqueue: bool,
-    ) -> Result<(), WriteError> {
-        let bytes = encode("execution", execution)?;
-        self.put_record(EXECUTIONS, "execution", execution.id, &bytes, Existing::Refuse)?;
-        if enqueue {
-            self.enqueue_execution(execution.id, execution.created_at)?;
-        }
-        Ok(())
-    }
-
     /// Puts an execution on the work queue, due at `due`.
     pub fn enqueue_execution(&mut self, id: Uuid, due: Millis) -> Result<(), WriteError> {
         let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
         queue.insert((millis_key(due), id.as_u128()), ()).map_err(storage_write)?;
         Ok(())
-    }
-
-    /// The execution stored under `id`.
-    pub fn execution(&mut self, id: Uuid) -> Result<Execution, WriteError> {
-        let table = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
-        let stored = table.get(id.as_u128()).map_err(storage_write)?;
-        let stored = stored.ok_or_else(|| WriteError::NotFound(format!("execution {id}")))?;
-        Ok(decode("executions", stored.value())?)
     }
 
     /// Records that a worker started `execution` (already set to running):
@@ -141,12 +91,6 @@ impl Tx<'_> {
             ids
         };
         ids.into_iter().map(|id| self.execution(Uuid::from_u128(id))).collect()
-    }
-
-    /// Replaces an existing execution record.
-    pub fn update_execution(&mut self, execution: &Execution) -> Result<(), WriteError> {
-        let bytes = encode("execution", execution)?;
-        self.put_record(EXECUTIONS, "execution", execution.id, &bytes, Existing::Require)
     }
 
     /// Writes `bytes` under `id`, after checking that a record exists or does
@@ -473,6 +417,9 @@ impl Tx<'_> {
     }
 }
 
+/// A UUIDv7-keyed table of JSON records.
+type Records<'a> = TableDefinition<'a, u128, &'static [u8]>;
+
 /// Where a garbage-collection pass stopped, so the next batch resumes there.
 pub(crate) type Resume = Option<u128>;
 
@@ -487,7 +434,7 @@ impl Tx<'_> {
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
         let (victims, resume) = self.collect_before(
-            TRIGGER_INSTANCES,
+            (TRIGGER_INSTANCES, TRIGGER_PAYLOADS),
             "trigger_instances",
             cutoff,
             start,
@@ -506,7 +453,7 @@ impl Tx<'_> {
         limit: usize,
     ) -> Result<(usize, Resume), WriteError> {
         let (victims, resume) = self.collect_before(
-            EXECUTIONS,
+            (EXECUTIONS, EXECUTION_BODIES),
             "executions",
             cutoff,
             start,
@@ -526,12 +473,12 @@ impl Tx<'_> {
         Ok((victims.len(), resume))
     }
 
-    /// Scans rows created before `cutoff` from `start` and deletes up to
-    /// `limit` of those `doomed` selects; returns their keys and where to
-    /// resume.
+    /// Scans heads created before `cutoff` from `start` and deletes up to
+    /// `limit` of those `doomed` selects, with their bodies; returns their
+    /// keys and where to resume.
     fn collect_before<T: serde::de::DeserializeOwned>(
         &mut self,
-        definition: TableDefinition<'_, u128, &[u8]>,
+        (definition, bodies): (Records<'_>, Records<'_>),
         name: &'static str,
         cutoff: Millis,
         start: u128,
@@ -553,6 +500,10 @@ impl Tx<'_> {
         }
         for id in &victims {
             table.remove(*id).map_err(storage_write)?;
+        }
+        let mut bodies = self.txn.open_table(bodies).map_err(storage_write)?;
+        for id in &victims {
+            bodies.remove(*id).map_err(storage_write)?;
         }
         Ok((victims, resume))
     }

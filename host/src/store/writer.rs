@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use redb::Database;
 use tokio::sync::oneshot;
 
+use super::bounds::RecordLimits;
 use super::error::{WriteError, storage_write};
 use super::secrets::SecretKey;
 use super::tx::Tx;
@@ -87,6 +88,7 @@ pub(crate) struct WriterStats {
 pub(crate) fn run(
     db: Arc<Database>,
     secrets: Arc<SecretKey>,
+    limits: RecordLimits,
     jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     stats: Arc<WriterStats>,
@@ -103,7 +105,7 @@ pub(crate) fn run(
             linger(&jobs, &mut batch, max_batch);
         }
         let size = batch.len() as u64;
-        commit_batch(&db, &secrets, batch);
+        commit_batch(&db, &secrets, &limits, batch);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.operations.fetch_add(size, Ordering::Relaxed);
     }
@@ -133,7 +135,7 @@ fn linger(jobs: &mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize) {
     }
 }
 
-fn commit_batch(db: &Database, secrets: &SecretKey, batch: Vec<Job>) {
+fn commit_batch(db: &Database, secrets: &SecretKey, limits: &RecordLimits, batch: Vec<Job>) {
     let txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {
@@ -145,7 +147,7 @@ fn commit_batch(db: &Database, secrets: &SecretKey, batch: Vec<Job>) {
     };
     let mut pending = Vec::with_capacity(batch.len());
     {
-        let mut tx = Tx { txn: &txn, secrets };
+        let mut tx = Tx { txn: &txn, secrets, limits };
         for job in batch {
             pending.push(job.apply(&mut tx));
         }

@@ -163,7 +163,8 @@ async fn st2_header_and_webhook_query_keys_work_and_never_reach_a_payload() {
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     assert_eq!(headers["x-events"], "1");
     assert_eq!(text, "queued");
-    let instances = api.get("/api/v1/triggerinstances?trigger=hostile.hook").await;
+    let instances =
+        api.get("/api/v1/triggerinstances?trigger=hostile.hook&include_attributes=payload").await;
     assert_eq!(instances[0]["payload"]["query"], "env=prod");
     assert_eq!(instances[0]["payload"]["path"], "/api/v1/webhooks/hostile");
     assert_eq!(instances[0]["payload"]["signature"], "sha256=abc");

@@ -41,7 +41,11 @@ async fn executions_are_requested_listed_newest_first_filtered_and_read() {
     assert_eq!(ids(&api.get("/api/v1/executions?action=core.echo").await), [&last, &first]);
     let failed = api.get("/api/v1/executions?status=failed").await;
     assert_eq!(ids(&failed), [&failing]);
+    // A list shows summaries: parameters and results only when asked.
+    assert!(failed[0].get("parameters").is_none() && failed[0].get("result").is_none());
+    let failed = api.get("/api/v1/executions?status=failed&include_attributes=parameters").await;
     assert_eq!(failed[0]["parameters"], json!({"message": "core.fail was asked to fail"}));
+    assert_eq!(failed[0].as_object().map(|o| o.len()), Some(2), "only id and parameters");
     assert_eq!(ids(&api.get("/api/v1/executions?limit=1&offset=1").await), [&failing]);
     assert_eq!(ids(&api.get("/api/v1/executions?limit=2").await), [&last, &failing]);
     assert_eq!(api.get("/api/v1/executions?since=2999-01-01T00:00:00Z").await, json!([]));
@@ -252,11 +256,17 @@ async fn secrets_are_write_only_and_every_change_commits_a_kv_changed_instance()
 
     // Three changes, three instances; the secret appears in none of them,
     // nor anywhere else the API shows.
-    let changes = api.get("/api/v1/triggerinstances?trigger=core.kv_changed").await;
+    let changes = api
+        .get("/api/v1/triggerinstances?trigger=core.kv_changed&include_attributes=payload")
+        .await;
     assert_eq!(changes.as_array().expect("list").len(), 3, "{changes}");
     assert_eq!(changes[2]["payload"]["new_object"]["value"], "********");
-    for path in ["/api/v1/keys", "/api/v1/triggerinstances", "/api/v1/keys/db_password", "/metrics"]
-    {
+    for path in [
+        "/api/v1/keys",
+        "/api/v1/triggerinstances?exclude_attributes=rule_enforcements",
+        "/api/v1/keys/db_password",
+        "/metrics",
+    ] {
         let response =
             api.send(api.authed(Method::GET, path).body(Body::empty()).expect("request")).await;
         assert!(!text_body(response).await.contains("hunter2"), "{path} shows the secret");

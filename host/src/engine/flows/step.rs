@@ -208,7 +208,9 @@ impl Flows {
             }
             (Some(spec), input) => {
                 let given: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
-                spec.prepare_parameters(given)
+                let limits = self.ingest.store().limits();
+                // Over the cap the task fails, saying so; the store would refuse it.
+                spec.prepare_parameters(given).and_then(|p| limits.check_parameters(&p).map(|()| p))
             }
         };
         match prepared {
