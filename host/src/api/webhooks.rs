@@ -100,6 +100,10 @@ pub(crate) async fn receive(
             tracing::warn!(%error, "webhook sensor failed");
             ApiError::new(StatusCode::BAD_GATEWAY, format!("webhook sensor {sensor} failed"))
         }
+        // Expected under a flood: the answer says why, the metrics count it.
+        WebhookError::Busy { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        }
         WebhookError::Write(e) => e.into(),
     })?;
     Ok(respond(reply.response))

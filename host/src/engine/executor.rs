@@ -18,11 +18,11 @@ use super::flows::FlowError;
 use super::flows::{Effects, Flows};
 use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
 use super::kv::{self, KvChange, KvChanged};
+use super::pack_limits::{PackSlots, WebhookGates};
 use super::timers::Timers;
-use super::webhooks::{self, WebhookError, WebhookReply, WebhookSensors};
+use super::webhooks::WebhookSensors;
 use crate::pack::{CrashPolicy, RetryOn};
 use crate::rules::RuleIndex;
-use crate::runtime::WebhookRequest;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer, PackErrorKind};
 use crate::store::{
     Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, WriteError,
@@ -32,7 +32,9 @@ use crate::store::{
 /// How the engine runs work.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Threads running Wasm actions, apart from the caller's threads.
+    /// Threads of the engine's own: the dispatcher, timers, poll sensors,
+    /// and workers committing results. Guest code runs on the runtime's
+    /// guest threads, never here.
     pub worker_threads: usize,
     /// Most executions running at once. Keep it at or below the runtime's
     /// `max_concurrent_instances`: a full instance pool refuses sandboxes.
@@ -42,12 +44,27 @@ pub struct EngineConfig {
     /// transaction (one fsync instead of two); a slower one commits running
     /// and finishes on its own. Zero disables it.
     pub inline_budget: Duration,
+    /// Most executions of one pack running at once; the rest of its work
+    /// waits on the queue while other packs' work passes it. `None` is half
+    /// of `max_running` (at least 1), so a pack whose actions loop leaves
+    /// the other half of the slots to the others.
+    pub max_running_per_pack: Option<usize>,
+    /// Most webhook-sensor calls of one pack in flight at once. A request
+    /// over it waits for one to end, and as many may wait; one more is
+    /// refused at once (`WebhookError::Busy`, HTTP 503).
+    pub webhook_calls_per_pack: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self { worker_threads: cores, max_running: 128, inline_budget: Duration::from_millis(2) }
+        Self {
+            worker_threads: cores,
+            max_running: 128,
+            inline_budget: Duration::from_millis(2),
+            max_running_per_pack: None,
+            webhook_calls_per_pack: 8,
+        }
     }
 }
 
@@ -58,7 +75,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     pub(super) shared: Arc<Shared>,
     timers: Arc<Mutex<Timers>>,
-    webhooks: Arc<RwLock<Arc<WebhookSensors>>>,
+    pub(super) webhooks: Arc<RwLock<Arc<WebhookSensors>>>,
     pub(super) pollers: Arc<Mutex<Vec<RunningSensor>>>,
     _workers: Arc<Workers>,
 }
@@ -79,6 +96,10 @@ pub(super) struct Shared {
     pub(super) inline_budget: Duration,
     pub(super) slots: Arc<Semaphore>,
     pub(super) running_by_action: Mutex<HashMap<String, u32>>,
+    /// Executions running per pack, under the per-pack limit.
+    pub(super) pack_slots: PackSlots,
+    /// Webhook-sensor calls in flight per pack.
+    pub(super) webhook_gates: WebhookGates,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
     /// Workflow runs and inquiries.
     pub(super) flows: Flows,
@@ -125,6 +146,7 @@ impl Engine {
             .build()
             .map_err(|e| EngineError::Workers(e.to_string()))?;
         let max_running = config.max_running.max(1);
+        let per_pack = config.max_running_per_pack.unwrap_or(max_running / 2);
         let slots = Arc::new(Semaphore::new(max_running));
         let shared = Arc::new(Shared {
             flows: Flows::new(ingest.clone(), slots.clone()),
@@ -133,6 +155,8 @@ impl Engine {
             inline_budget: config.inline_budget,
             slots,
             running_by_action: Mutex::new(HashMap::new()),
+            pack_slots: PackSlots::new(per_pack),
+            webhook_gates: WebhookGates::new(config.webhook_calls_per_pack),
             cancels: Mutex::new(HashMap::new()),
         });
         shared.recover().await?;
@@ -222,33 +246,6 @@ impl Engine {
         change: KvChange,
     ) -> Result<KvChanged, WriteError> {
         kv::change(&self.shared.ingest, scope, key.to_owned(), change).await
-    }
-
-    /// The pack webhook sensors, by route name.
-    pub fn webhook_sensors(&self) -> Arc<WebhookSensors> {
-        self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// Replaces the pack webhook sensors, by route name.
-    pub fn set_webhook_sensors(&self, sensors: WebhookSensors) {
-        *self.webhooks.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sensors);
-    }
-
-    /// Handles a request to `webhooks/{name}`: a registered pack sensor
-    /// turns it into trigger instances and its own answer; otherwise it
-    /// becomes a `core.webhook` instance answered 202. The answer comes
-    /// after the commit.
-    pub async fn webhook(
-        &self,
-        name: &str,
-        request: &WebhookRequest,
-    ) -> Result<WebhookReply, WebhookError> {
-        let sensors = self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let (decided, response) =
-            webhooks::decide(&self.shared.ingest, &sensors, name, request).await?;
-        let emitted = self.commit_claimed(decided).await.map_err(WebhookError::Write)?;
-        let response = response.unwrap_or_else(|| webhooks::accepted(&emitted));
-        Ok(WebhookReply { response, emitted })
     }
 
     /// Requests one execution of `action` directly (not through a rule).
@@ -381,13 +378,20 @@ impl Shared {
         for execution in executions {
             // Workflows and inquiries start through the queue: their start
             // commits a record of its own.
-            let unlimited = actions.get(&execution.action).is_some_and(|a| {
-                a.policy.concurrency.is_none() && matches!(a.runner, Runner::Wasm(_))
-            });
-            if !unlimited {
+            let Some(spec) = actions
+                .get(&execution.action)
+                .filter(|a| a.policy.concurrency.is_none() && matches!(a.runner, Runner::Wasm(_)))
+            else {
+                continue;
+            };
+            // A pack at its limit: the execution waits on the queue.
+            if !self.pack_slots.try_reserve(execution.id, &spec.pack) {
                 continue;
             }
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else { break };
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                self.pack_slots.release(execution.id);
+                break;
+            };
             execution.status = ExecutionStatus::Running;
             execution.started_at = Some(execution.created_at);
             claimed.push((execution.clone(), permit));
@@ -514,11 +518,17 @@ impl Shared {
         if !cancel_now && let Some(spec) = self.ingest.action(&execution.action) {
             match &spec.runner {
                 Runner::Wasm(_) => {}
+                // Only a component's run counts against its pack; one
+                // upgraded into a workflow since it was taken gives it back.
                 Runner::Workflow(definition) => {
+                    self.release_pack_slot(execution.id);
                     let definition = definition.clone();
                     return self.start_workflow(execution, definition, permit).await;
                 }
-                Runner::Inquiry => return self.start_inquiry(execution, permit).await,
+                Runner::Inquiry => {
+                    self.release_pack_slot(execution.id);
+                    return self.start_inquiry(execution, permit).await;
+                }
             }
         }
         let cancel = self.cancel_signal(execution.id);
@@ -541,6 +551,7 @@ impl Shared {
         // slots, so releasing one needs no wake-up.
         drop(permit);
         self.release_action_slot(&execution.action);
+        self.release_pack_slot(execution.id);
         let id = execution.id;
         if let Err(error) = self.conclude(execution, ending).await {
             // The record stays `running`; the next start retries or abandons it.
@@ -552,6 +563,14 @@ impl Shared {
     /// Drops the cancel signal of an execution that ended.
     pub(super) fn forget_cancel(&self, id: Uuid) {
         self.cancels.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+    }
+
+    /// Gives back the pack slot `id` held, if any; wakes the dispatcher
+    /// when executions may be waiting for it.
+    pub(super) fn release_pack_slot(&self, id: Uuid) {
+        if self.pack_slots.release(id) {
+            self.ingest.work_queued();
+        }
     }
 
     /// Counts one execution of `action` as no longer running.

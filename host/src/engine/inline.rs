@@ -69,6 +69,7 @@ impl Engine {
                         shared.forget_cancel(execution_id);
                         finished_with.push((execution_id, finished));
                         drop(run.permit);
+                        shared.release_pack_slot(execution_id);
                     }
                     // A retry waits on the queue: commit it running, then
                     // let the usual path schedule it.
@@ -111,6 +112,7 @@ impl Engine {
                     Ok(ending) => ending,
                     Err(error) => {
                         tracing::error!(execution = %run.execution.id, %error, "worker task failed");
+                        shared.release_pack_slot(run.execution.id);
                         return;
                     }
                 };

@@ -15,6 +15,7 @@ mod ingest;
 mod inline;
 mod kv;
 mod lifecycle;
+mod pack_limits;
 mod packs;
 mod schedule;
 mod sensors;

@@ -3,13 +3,17 @@
 //! under that name, whose `on-webhook` turns it into trigger instances and
 //! an answer, or becomes one `core.webhook` instance with `body` and
 //! `headers`, matched by rules whose `trigger.parameters.url` is the name.
-//! Either way the caller is answered only after the instances commit.
+//! Either way the caller is answered only after the instances commit. A
+//! pack's sensor takes at most its pack's limit of calls at once
+//! (`pack_limits`); the sandbox runs on the runtime's guest threads, never
+//! on the thread of the request.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use serde_json::{Map, Value, json};
 
+use super::executor::Engine;
 use super::ingest::{Decided, Emitted, Event, Ingest};
 use super::trigger_types::TriggerError;
 use crate::runtime::{InvokeError, Limits, LoadedComponent, WebhookRequest, WebhookResponse};
@@ -67,9 +71,62 @@ pub enum WebhookError {
         /// Why it was refused.
         error: TriggerError,
     },
+    /// The sensor's pack already runs its limit of webhook calls and as
+    /// many requests wait for them.
+    #[error(
+        "webhook sensor {sensor}: its pack already runs {limit} webhook calls and {limit} more wait; try again later"
+    )]
+    Busy {
+        /// `pack.sensor`.
+        sensor: String,
+        /// The per-pack limit.
+        limit: usize,
+    },
     /// The store refused or failed the commit.
     #[error(transparent)]
     Write(WriteError),
+}
+
+impl Engine {
+    /// The pack webhook sensors, by route name.
+    pub fn webhook_sensors(&self) -> Arc<WebhookSensors> {
+        self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the pack webhook sensors, by route name.
+    pub fn set_webhook_sensors(&self, sensors: WebhookSensors) {
+        *self.webhooks.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(sensors);
+    }
+
+    /// Handles a request to `webhooks/{name}`: a registered pack sensor
+    /// turns it into trigger instances and its own answer; otherwise it
+    /// becomes a `core.webhook` instance answered 202. The answer comes
+    /// after the commit.
+    pub async fn webhook(
+        &self,
+        name: &str,
+        request: &WebhookRequest,
+    ) -> Result<WebhookReply, WebhookError> {
+        let sensors = self.webhooks.read().unwrap_or_else(PoisonError::into_inner).clone();
+        // A place among its pack's calls, held while the sensor runs.
+        let place = match sensors.get(name) {
+            Some(sensor) => {
+                let gates = &self.shared.webhook_gates;
+                let pack = sensor.component.pack();
+                let place = gates.enter(pack).await.ok_or_else(|| WebhookError::Busy {
+                    sensor: format!("{pack}.{}", sensor.name),
+                    limit: gates.limit(),
+                })?;
+                Some(place)
+            }
+            None => None,
+        };
+        let (decided, response) = decide(&self.shared.ingest, &sensors, name, request).await?;
+        drop(place);
+        let emitted = self.commit_claimed(decided).await.map_err(WebhookError::Write)?;
+        let response = response.unwrap_or_else(|| accepted(&emitted));
+        Ok(WebhookReply { response, emitted })
+    }
 }
 
 /// Decides a webhook request: through `sensors[name]` when registered,

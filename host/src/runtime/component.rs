@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Instance, InstancePre};
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::LoadOrigin;
 use super::bindings::{action, sensor, types};
 use super::error::{InvokeError, PackError, PackErrorKind, one_line};
 use super::grants::Grants;
+use super::guests::GuestThreads;
 use super::limits::Limits;
-use super::sandbox::{LogBuffer, Sandbox};
+use super::sandbox::{LogBuffer, Sandbox, SharedLogs};
+use super::services::BoxFuture;
 use super::services::HostServices;
 
 /// A compiled, linked component, ready to be instantiated many times.
@@ -28,8 +30,23 @@ pub struct LoadedComponent {
     pub(crate) action: Option<action::GuestIndices>,
     pub(crate) sensor: Option<sensor::GuestIndices>,
     pub(crate) services: HostServices,
-    pub(crate) epoch_tick: Duration,
     pub(crate) max_memory_bytes: u64,
+    /// Where its sandboxes run; shared with the runtime and kept alive as
+    /// long as any component is.
+    pub(crate) guests: Arc<GuestThreads>,
+}
+
+/// One call into a sandbox, as the guest thread runs it: the bindings'
+/// result, or the trap that ended it.
+pub(crate) type Call<'a, R> = BoxFuture<'a, wasmtime::Result<Result<R, types::Error>>>;
+
+/// Pins down a call's signature, which closure inference cannot work out
+/// for a future that borrows the store.
+pub(crate) fn guest_call<R, F>(call: F) -> F
+where
+    F: for<'a> FnOnce(&'a mut Store<Sandbox>, Instance) -> Call<'a, R> + Send + 'static,
+{
+    call
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -110,7 +127,7 @@ impl LoadedComponent {
 
     /// Runs one action in a fresh sandbox under `limits`.
     pub async fn run_action(&self, request: &ActionRequest, limits: &Limits) -> Invocation {
-        let Some(indices) = &self.action else {
+        let Some(indices) = self.action.clone() else {
             return Invocation::refused(InvokeError::NoActionExport {
                 component: self.file_name(),
             });
@@ -120,53 +137,67 @@ impl LoadedComponent {
             pack: self.pack.to_string(),
             attempt: request.attempt,
         };
-        let call = async |store: &mut Store<Sandbox>, instance: Instance| {
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_run(store, &request.action, &request.params, &context).await
-        };
-        self.invoke(limits, call, |output| check_output(output, limits)).await
+        let (action, params) = (request.action.clone(), request.params.clone());
+        let call = guest_call(move |store, instance| {
+            Box::pin(async move {
+                let guest = indices.load(&mut *store, &instance)?;
+                guest.call_run(store, &action, &params, &context).await
+            })
+        });
+        let checked = limits.clone();
+        self.invoke(limits, call, move |output| check_output(output, &checked)).await
     }
 
-    /// Instantiates a fresh sandbox, makes one `call` into it under `limits`,
-    /// and turns every way that can end into an [`Invocation`]; `accept`
-    /// checks what the pack returned.
+    /// Instantiates a fresh sandbox on a guest thread, makes one `call` into
+    /// it under `limits`, and turns every way that can end into an
+    /// [`Invocation`]; `accept` checks what the pack returned (there too:
+    /// checking a large output is work no caller's thread should do).
     pub(crate) async fn invoke<R, T>(
         &self,
         limits: &Limits,
-        call: impl AsyncFnOnce(
-            &mut Store<Sandbox>,
-            Instance,
-        ) -> wasmtime::Result<Result<R, types::Error>>,
-        accept: impl FnOnce(R) -> Result<T, InvokeError>,
-    ) -> Invocation<T> {
+        call: impl for<'a> FnOnce(&'a mut Store<Sandbox>, Instance) -> Call<'a, R> + Send + 'static,
+        accept: impl FnOnce(R) -> Result<T, InvokeError> + Send + 'static,
+    ) -> Invocation<T>
+    where
+        T: Send + 'static,
+    {
         let started = Instant::now();
-        let mut store = self.new_store(limits);
-        let run = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            call(&mut store, instance).await
+        let deadline = started + limits.timeout;
+        let logs = SharedLogs::new(limits);
+        let mut store = self.new_store(limits, deadline, logs.clone());
+        let (pre, limits_in) = (self.pre.clone(), limits.clone());
+        let sandboxed = async move {
+            let outcome = async {
+                let instance = pre.instantiate_async(&mut store).await?;
+                call(&mut store, instance).await
+            }
+            .await;
+            match outcome {
+                Err(error) => Err(classify(&error, store.data(), &limits_in)),
+                Ok(Err(error)) => Err(InvokeError::Pack(pack_error(error))),
+                Ok(Ok(returned)) => accept(returned),
+            }
         };
-        // The epoch deadline stops guest code that computes; this timeout
-        // stops a guest parked in a host call (a sleep, a slow kv read).
-        let outcome = tokio::time::timeout(limits.timeout, run).await;
-
-        let result = match outcome {
+        // The deadline is kept here, on the caller's threads, which no guest
+        // slows down: a guest that computes is also stopped by the epoch
+        // callback, but a guest parked in a host call (a sleep, a slow kv
+        // read) or waiting for a busy guest thread is stopped only by this.
+        let mut running = self.guests.spawn(sandboxed);
+        let result = match tokio::time::timeout_at(deadline.into(), &mut running).await {
             Err(_elapsed) => Err(InvokeError::Timeout { limit: limits.timeout }),
-            Ok(Err(error)) => Err(classify(&error, store.data(), limits)),
-            Ok(Ok(Err(error))) => Err(InvokeError::Pack(pack_error(error))),
-            Ok(Ok(Ok(returned))) => accept(returned),
+            Ok(Ok(result)) => result,
+            Ok(Err(failed)) => Err(InvokeError::Host(failed.to_string())),
         };
-        Invocation {
-            result,
-            logs: std::mem::take(&mut store.data_mut().logs),
-            elapsed: started.elapsed(),
-        }
+        // Stops the sandbox if it is still running.
+        drop(running);
+        Invocation { result, logs: logs.take(), elapsed: started.elapsed() }
     }
 
     pub(crate) fn file_name(&self) -> String {
         self.path.file_name().unwrap_or(self.path.as_os_str()).to_string_lossy().into_owned()
     }
 
-    fn new_store(&self, limits: &Limits) -> Store<Sandbox> {
+    fn new_store(&self, limits: &Limits, deadline: Instant, logs: SharedLogs) -> Store<Sandbox> {
         // The pool cannot grow a memory past its slot size, so a larger cap
         // would turn into a failed `memory.grow` (a crash) instead of a
         // reported memory limit.
@@ -175,13 +206,25 @@ impl LoadedComponent {
             self.pack.clone(),
             self.grants.clone(),
             self.services.clone(),
-            limits,
+            logs,
             memory_cap,
         );
         let mut store = Store::new(self.pre.engine(), sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(deadline_ticks(limits.timeout, self.epoch_tick));
+        // At every epoch tick the guest gives its thread back (so a loop
+        // holds no thread) unless its deadline has passed, when it traps.
+        // The clock is read here rather than ticks counted, because a guest
+        // waiting for a thread sees no ticks.
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        // The first slice is at least a whole tick: a short call then ends
+        // without ever yielding, instead of waiting behind every loop.
+        store.set_epoch_deadline(2);
         store
     }
 }
@@ -191,13 +234,6 @@ impl<T> Invocation<T> {
     pub(crate) fn refused(error: InvokeError) -> Self {
         Self { result: Err(error), logs: LogBuffer::default(), elapsed: Duration::ZERO }
     }
-}
-
-/// Ticks until the deadline, rounded up, plus one because the current tick
-/// is already partly over.
-fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
-    let ticks = timeout.as_nanos().div_ceil(tick.as_nanos().max(1));
-    u64::try_from(ticks).unwrap_or(u64::MAX - 1) + 1
 }
 
 fn classify(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits) -> InvokeError {

@@ -11,6 +11,9 @@ pub enum RuntimeError {
     /// the address space allows).
     #[error("cannot configure the WebAssembly engine: {0}")]
     Engine(String),
+    /// The threads sandboxes run on could not be started.
+    #[error("cannot start the guest threads: {0}")]
+    Threads(String),
     /// Host interfaces could not be added to the linker.
     #[error("cannot link host interfaces: {0}")]
     Link(String),
@@ -143,6 +146,10 @@ pub enum InvokeError {
     /// in use).
     #[error("cannot start the sandbox: {0}")]
     Instantiate(String),
+    /// The host failed while the pack ran (a host import panicked, or the
+    /// guest threads were shut down); the pack is not to blame.
+    #[error("the host failed while the pack ran: {0}")]
+    Host(String),
 }
 
 /// The error variant a pack returns, as defined in `squall:pack/types`.

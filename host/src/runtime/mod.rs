@@ -2,7 +2,8 @@
 //! the host side of the `squall:pack` imports. Only this module knows wasmtime.
 //!
 //! Every invocation gets a fresh `Store` (state never leaks between
-//! executions) with a memory cap and a wall-clock deadline; components are
+//! executions) with a memory cap and a wall-clock deadline, and runs on the
+//! runtime's own guest threads, never its caller's; components are
 //! compiled once, cached on disk and pre-instantiated once.
 
 mod bindings;
@@ -10,6 +11,7 @@ mod cache;
 mod component;
 mod error;
 mod grants;
+mod guests;
 mod host;
 mod limits;
 mod sandbox;
@@ -18,7 +20,6 @@ mod services;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use wasmtime::component::Linker;
@@ -52,8 +53,12 @@ pub struct RuntimeConfig {
     /// Largest linear memory any sandbox may be given, in bytes; per-call
     /// caps ([`Limits::memory_bytes`]) are at most this.
     pub max_memory_bytes: u64,
-    /// How often the epoch advances; deadlines are accurate to one tick.
+    /// How often the epoch advances. A computing guest gives its thread
+    /// back at every tick and traps at the first tick past its deadline.
     pub epoch_tick: Duration,
+    /// Threads that run sandboxes, and nothing else: guest code never runs
+    /// on a caller's threads.
+    pub guest_threads: usize,
 }
 
 impl RuntimeConfig {
@@ -64,20 +69,21 @@ impl RuntimeConfig {
             max_concurrent_instances: 128,
             max_memory_bytes: 4 << 30,
             epoch_tick: Duration::from_millis(10),
+            guest_threads: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }
 
-/// The WebAssembly engine, its linker and compile cache, and the thread that
-/// drives deadlines. Cheap to share behind an `Arc`.
+/// The WebAssembly engine, its linker and compile cache, and the threads
+/// sandboxes run on (with the epoch thread that makes them yield and stop).
+/// Cheap to share behind an `Arc`.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<Sandbox>,
     cache: cache::CompileCache,
     config: RuntimeConfig,
     services: HostServices,
-    // Dropping the sender stops the epoch thread.
-    _ticker: mpsc::Sender<()>,
+    guests: Arc<guests::GuestThreads>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -95,8 +101,12 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(error::one_line(&e)))?;
         let cache = cache::CompileCache::open(&config.cache_dir, &engine)?;
-        let ticker = spawn_epoch_ticker(engine.clone(), config.epoch_tick);
-        Ok(Self { engine, linker, cache, config, services, _ticker: ticker })
+        let guests = Arc::new(guests::GuestThreads::start(
+            config.guest_threads,
+            &engine,
+            config.epoch_tick,
+        )?);
+        Ok(Self { engine, linker, cache, config, services, guests })
     }
 
     /// The directory compiled artefacts for this engine are kept in.
@@ -154,8 +164,8 @@ impl Runtime {
             action,
             sensor,
             services: self.services.clone(),
-            epoch_tick: self.config.epoch_tick,
             max_memory_bytes: self.config.max_memory_bytes,
+            guests: self.guests.clone(),
         })
     }
 }
@@ -188,22 +198,6 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     wasm
-}
-
-/// Advances the engine's epoch every `tick` until the returned sender drops.
-fn spawn_epoch_ticker(engine: Engine, tick: Duration) -> mpsc::Sender<()> {
-    let (stop, stopped) = mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new().name("squall-epoch".into()).spawn(move || {
-        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-            engine.increment_epoch();
-        }
-    });
-    if let Err(error) = spawned {
-        // Without the ticker deadlines cannot fire; the tokio timeout still
-        // bounds host waits, so run on but say so loudly.
-        tracing::error!(%error, "cannot start the epoch thread; CPU-bound guests will not time out");
-    }
-    stop
 }
 
 /// Distinguishes "not Wasm" and "a core module" from a broken component

@@ -1,7 +1,7 @@
 //! The per-invocation store data: WASI context, resource table, limiter,
 //! captured logs and the handles the host imports answer from.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -20,7 +20,7 @@ pub(crate) struct Sandbox {
     http: WasiHttpCtx,
     http_hooks: GrantedOutboundHttp,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) logs: LogBuffer,
+    pub(crate) logs: SharedLogs,
     pub(crate) pack: Arc<str>,
     pub(crate) grants: Arc<Grants>,
     pub(crate) services: HostServices,
@@ -31,7 +31,7 @@ impl Sandbox {
         pack: Arc<str>,
         grants: Arc<Grants>,
         services: HostServices,
-        limits: &Limits,
+        logs: SharedLogs,
         memory_cap: u64,
     ) -> Self {
         // No preopened directories, no environment, no arguments, no sockets:
@@ -52,7 +52,7 @@ impl Sandbox {
                 services.audit.clone(),
             ),
             limiter: MemoryLimiter::new(memory_cap),
-            logs: LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
+            logs,
             pack,
             grants,
             services,
@@ -143,5 +143,26 @@ impl LogBuffer {
         }
         self.bytes += message.len();
         self.records.push(LogRecord { level, message });
+    }
+}
+
+/// The log lines of one invocation, shared between its sandbox (which
+/// writes them on a guest thread) and its caller, which reads them even
+/// when it stopped waiting for the sandbox at the deadline.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedLogs(Arc<Mutex<LogBuffer>>);
+
+impl SharedLogs {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self(Arc::new(Mutex::new(LogBuffer::new(limits.max_log_lines, limits.max_log_bytes))))
+    }
+
+    pub(crate) fn push(&self, level: LogLevel, message: String) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(level, message);
+    }
+
+    /// The lines so far, leaving the buffer empty.
+    pub(crate) fn take(&self) -> LogBuffer {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -1,14 +1,10 @@
 //! Calling a component's sensors: `poll` with the last durable cursor and
 //! `on-webhook` with an inbound request, each in a fresh sandbox.
 
-use wasmtime::Store;
-use wasmtime::component::Instance;
-
 use super::bindings::exports::squall::pack::sensor as wit;
-use super::component::{Invocation, LoadedComponent};
+use super::component::{Invocation, LoadedComponent, guest_call};
 use super::error::InvokeError;
 use super::limits::Limits;
-use super::sandbox::Sandbox;
 
 /// One trigger instance a sensor emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,20 +69,24 @@ impl LoadedComponent {
         cursor: Option<&str>,
         limits: &Limits,
     ) -> Invocation<Polled> {
-        let Some(indices) = &self.sensor else {
+        let Some(indices) = self.sensor.clone() else {
             return Invocation::refused(InvokeError::NoSensorExport {
                 component: self.file_name(),
             });
         };
         // The bindings take `json` (a `String` alias) by reference.
-        let config = config.to_owned();
-        let call = async |store: &mut Store<Sandbox>, instance: Instance| {
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_poll(store, sensor, &config, cursor).await
-        };
-        let accept = |polled: wit::PollResult| {
+        let (sensor, config) = (sensor.to_owned(), config.to_owned());
+        let cursor = cursor.map(str::to_owned);
+        let call = guest_call(move |store, instance| {
+            Box::pin(async move {
+                let guest = indices.load(&mut *store, &instance)?;
+                guest.call_poll(store, &sensor, &config, cursor.as_deref()).await
+            })
+        });
+        let checked = limits.clone();
+        let accept = move |polled: wit::PollResult| {
             let cursor_bytes = polled.cursor.as_ref().map_or(0, String::len);
-            let events = check_events(polled.events, cursor_bytes, limits)?;
+            let events = check_events(polled.events, cursor_bytes, &checked)?;
             Ok(Polled { events, cursor: polled.cursor })
         };
         self.invoke(limits, call, accept).await
@@ -100,7 +100,7 @@ impl LoadedComponent {
         request: &WebhookRequest,
         limits: &Limits,
     ) -> Invocation<WebhookOutcome> {
-        let Some(indices) = &self.sensor else {
+        let Some(indices) = self.sensor.clone() else {
             return Invocation::refused(InvokeError::NoSensorExport {
                 component: self.file_name(),
             });
@@ -112,11 +112,15 @@ impl LoadedComponent {
             headers: request.headers.clone(),
             body: request.body.clone(),
         };
-        let call = async |store: &mut Store<Sandbox>, instance: Instance| {
-            let guest = indices.load(&mut *store, &instance)?;
-            guest.call_on_webhook(store, sensor, &request).await
-        };
-        let accept = |result: wit::WebhookResult| {
+        let sensor = sensor.to_owned();
+        let call = guest_call(move |store, instance| {
+            Box::pin(async move {
+                let guest = indices.load(&mut *store, &instance)?;
+                guest.call_on_webhook(store, &sensor, &request).await
+            })
+        });
+        let checked = limits.clone();
+        let accept = move |result: wit::WebhookResult| {
             let response = result.response;
             if !(100..=599).contains(&response.status) {
                 return Err(InvokeError::InvalidOutput(format!(
@@ -126,7 +130,7 @@ impl LoadedComponent {
             }
             let response_bytes = response.body.len()
                 + response.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-            let events = check_events(result.events, response_bytes, limits)?;
+            let events = check_events(result.events, response_bytes, &checked)?;
             let response = WebhookResponse {
                 status: response.status,
                 headers: response.headers,

@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod flows;
 mod newest;
+mod queue;
 mod records;
 mod retention;
 mod schema;

@@ -170,8 +170,15 @@ fn junk(_: Value, _: Option<String>) -> Result<Poll> {
     })
 }
 
-/// Turns any request into one `hostile.hook` event and answers 202.
+/// Turns any request into one `hostile.hook` event and answers 202; with
+/// `spin` in the query it never returns, like `spin`.
 fn hook(request: WebhookRequest) -> Result<WebhookResult> {
+    if request.query.split('&').any(|pair| pair == "spin") {
+        let mut n: u64 = 0;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
     let body = String::from_utf8(request.body.clone())
         .map_err(|_| Error::invalid_input("body is not UTF-8"))?;
     let event = Event::new(
