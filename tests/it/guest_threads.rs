@@ -41,23 +41,31 @@ publisher = "Squall tests"
 [actions.spin]
 description = "Loops until its deadline stops it"
 parameters = { type = "object" }
-policy = { timeout = "3s" }
+policy = { timeout = "3s", on_crash = "abandon" }
+
+[actions.counter]
+description = "Returns at once"
+parameters = { type = "object" }
 "#;
 
 /// An engine with the core pack and the hostile pack (its `hook` sensor
-/// under `webhooks/hostile`), at most 4 of one pack's executions and 2 of
-/// its webhook calls at once, on one engine thread, and the API in front.
+/// under `webhooks/hostile`), at most `per_pack` of one pack's executions
+/// and 2 of its webhook calls at once, on one engine thread, and the API in
+/// front.
 struct Host {
     engine: Engine,
     router: Router,
     key: String,
     _runtime: TestRuntime,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Host {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+    async fn start(per_pack: usize) -> Self {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), per_pack).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, per_pack: usize) -> Self {
         let store = open_store(dir.path());
         let runtime = TestRuntime::new();
         let core = Manifest::load(Path::new(CORE_MANIFEST)).expect("core manifest");
@@ -73,7 +81,7 @@ impl Host {
         let config = EngineConfig {
             worker_threads: 1,
             max_running: 8,
-            max_running_per_pack: Some(4),
+            max_running_per_pack: Some(per_pack),
             webhook_calls_per_pack: 2,
             ..EngineConfig::default()
         };
@@ -88,10 +96,21 @@ impl Host {
             },
         );
         engine.set_webhook_sensors(sensors);
-        add_user(&store, "admin", &["system_admin"], None).await;
+        if store.read().expect("read").user("admin").expect("user").is_none() {
+            add_user(&store, "admin", &["system_admin"], None).await;
+        }
         let (_, key) = create_api_key(&store, "admin", "admin", Vec::new()).await.expect("key");
         let router = router(ApiState::new(engine.clone(), [core, hostile]));
-        Self { engine, router, key, _runtime: runtime, _dir: dir }
+        Self { engine, router, key, _runtime: runtime, dir }
+    }
+
+    /// Stops the engine as a shutdown does (what runs is cut short) and
+    /// hands back its data directory.
+    async fn stop(self) -> tempfile::TempDir {
+        let Self { engine, router, dir, .. } = self;
+        drop(router);
+        engine.shutdown().await;
+        dir
     }
 
     /// Sends a request through the router with the admin key.
@@ -146,7 +165,7 @@ fn ran(execution: &Execution) -> Millis {
 
 #[tokio::test]
 async fn runaway_guests_hold_no_shared_thread_and_stop_at_their_deadlines() {
-    let host = Arc::new(Host::start().await);
+    let host = Arc::new(Host::start(4).await);
     // Warm up: the first call of each kind pays for lazy set-up.
     let warm = host.run("core.echo", json!({"message": "warm"})).await;
     host.until(&warm, &[ExecutionStatus::Succeeded], Duration::from_secs(10)).await;
@@ -280,4 +299,24 @@ async fn deadlines_fire_on_time_when_every_sandbox_slot_loops() {
         overshoot[LOOPS / 2],
         overshoot[LOOPS - 1],
     );
+}
+
+#[tokio::test]
+async fn an_execution_held_for_its_pack_runs_after_a_restart() {
+    let host = Host::start(1).await;
+    let spin = host.run("hostile.spin", json!({})).await;
+    host.until(&spin, &[ExecutionStatus::Running], Duration::from_secs(2)).await;
+    let held = host.run("hostile.counter", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(host.execution(&held).status, ExecutionStatus::Requested, "the pack is full");
+
+    // A restart forgets who was held; the queue does not.
+    let dir = host.stop().await;
+    let host = Host::start_in(dir, 1).await;
+    let abandoned = host.until(&spin, &[ExecutionStatus::Abandoned], Duration::from_secs(2)).await;
+    assert_eq!(abandoned.error.as_deref(), Some("the host stopped while it ran; not retried"));
+    let ran = host.until(&held, &[ExecutionStatus::Succeeded], Duration::from_secs(10)).await;
+    assert_eq!(ran.result, Some(json!({"calls": 1})));
+    let snapshot = host.engine.store().read().expect("read");
+    assert_eq!(snapshot.queued_executions().expect("queued"), 0, "no entry is left behind");
 }
