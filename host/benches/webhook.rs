@@ -219,17 +219,28 @@ struct ServerRef {
 }
 
 impl ServerRef {
-    /// How many executions have succeeded, from the list's total count.
+    /// How many executions have succeeded, counted page by page (a filtered
+    /// list sends its total only when its scan reached the last match).
     fn succeeded(&self, agent: &ureq::Agent) -> u64 {
-        let response = agent
-            .get(format!("{}/api/v1/executions", self.base))
-            .query("status", "succeeded")
-            .query("limit", "1")
-            .header("Authorization", format!("Bearer {}", self.key))
-            .call()
-            .expect("list executions");
-        let total = response.headers().get("x-total-count").and_then(|v| v.to_str().ok());
-        total.and_then(|v| v.parse().ok()).expect("X-Total-Count")
+        const PAGE: usize = 1000;
+        let mut counted = 0;
+        loop {
+            let page: Vec<Value> = agent
+                .get(format!("{}/api/v1/executions", self.base))
+                .query("status", "succeeded")
+                .query("limit", PAGE.to_string())
+                .query("offset", counted.to_string())
+                .header("Authorization", format!("Bearer {}", self.key))
+                .call()
+                .expect("list executions")
+                .body_mut()
+                .read_json()
+                .expect("JSON list");
+            counted += page.len();
+            if page.len() < PAGE {
+                return counted as u64;
+            }
+        }
     }
 
     /// Fires one webhook; returns the id of the execution it started.
