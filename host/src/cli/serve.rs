@@ -360,7 +360,7 @@ fn announce(
         writeln!(
             stdout,
             "  curl -s {auth} -H 'Content-Type: application/json' -d '{{\"name\": \"world\"}}' {base}/api/v1/webhooks/hello \
-             && sleep 1 && curl -s {auth} '{base}/api/v1/executions?limit=1'"
+             && sleep 1 && curl -s {auth} '{base}/api/v1/executions?limit=1&include_attributes=action,status,result,error'"
         )?;
     }
     stdout.flush()?;
