@@ -42,6 +42,7 @@ pub use error::{LoadError, RenderError};
 pub use index::{Decision, RuleIndex};
 pub use model::{DEFAULT_PACK, Mismatch, Rule, RuleKind};
 pub use operators::{OPERATOR_NAMES, Operator};
+pub use template::TEMPLATE_FUEL;
 pub use triggers::{TRIGGER_ALIASES, canonical_trigger_type};
 
 /// StackStorm's Jinja set-up, shared with workflow expressions.

@@ -21,10 +21,21 @@ static EXPRESSIONS: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// The minijinja fuel (about one unit per instruction) one template
+/// render or expression evaluation may use: a loop of some 100,000 simple
+/// steps, far more than a template that does not loop over a large range
+/// needs, and about 20 ms of work in a debug build.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 /// StackStorm's Jinja set-up: undefined variables are errors, block tags
 /// trim their newline, values print the way Python prints them, and the
 /// StackStorm filters rules commonly use exist.
 pub(crate) fn configure(env: &mut Environment<'static>) {
+    // A bound on the work of one render or evaluation, which runs on an
+    // engine thread: without it, nested loops over `range(100000)` in a
+    // rule's parameter ran for hours (found while fuzzing, see
+    // docs/security.md). Running out is a render error.
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
