@@ -19,11 +19,22 @@ struct Host {
 }
 
 async fn start(dir: &Path, rule: &str) -> Host {
-    let store = Store::open(
-        &dir.join("squall.redb"),
-        StoreConfig { retention: None, ..StoreConfig::default() },
-    )
-    .expect("store");
+    // A restart follows a shutdown whose last guest tasks may still be
+    // letting go of the store on the runtime's own threads; wait for that
+    // (briefly) rather than fail on `AlreadyOpen`.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let store = loop {
+        let opened = Store::open(
+            &dir.join("squall.redb"),
+            StoreConfig { retention: None, ..StoreConfig::default() },
+        );
+        match opened {
+            Err(squall::store::OpenError::AlreadyOpen { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other.expect("store"),
+        }
+    };
     let runtime = TestRuntime::new();
     let mut actions = Actions::default();
     let manifest = Manifest::load(Path::new(CORE_MANIFEST)).expect("manifest");
