@@ -12,6 +12,7 @@ mod control;
 mod crash;
 mod datastore;
 mod engine;
+mod fuzz_regressions;
 mod guest_threads;
 mod hardening;
 mod lifecycle;

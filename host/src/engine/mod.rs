@@ -42,4 +42,4 @@ pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, SensorStatus, poll_once};
 pub use timers::{MISFIRE_GRACE, Timers};
 pub use trigger_types::{TriggerError, TriggerType, TriggerTypes};
-pub use webhooks::{WebhookError, WebhookReply, WebhookSensor, WebhookSensors};
+pub use webhooks::{WebhookError, WebhookReply, WebhookSensor, WebhookSensors, webhook_payload};

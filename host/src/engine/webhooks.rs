@@ -158,7 +158,7 @@ pub(crate) async fn decide(
     if !listened_to {
         return Err(WebhookError::Unknown(name.to_owned()));
     }
-    let payload = json!({"headers": headers(&request.headers), "body": body(request)?});
+    let payload = webhook_payload(request)?;
     let event = Event { parameters, ..Event::new("core.webhook", payload) };
     let decided = ingest.decide(event).map_err(|error| WebhookError::Event {
         sensor: "core.webhook".into(),
@@ -180,6 +180,13 @@ pub(crate) fn accepted(emitted: &[Emitted]) -> WebhookResponse {
         headers: vec![("content-type".into(), "application/json".into())],
         body: json!({"trigger_instances": ids, "executions": executions}).to_string().into_bytes(),
     }
+}
+
+/// The `core.webhook` payload a plain webhook request becomes: `headers`
+/// (see [`headers`]) and `body` (see [`body`]). Public so that the fuzz
+/// targets and tests reach the decoding [`decide`] uses; it changes nothing.
+pub fn webhook_payload(request: &WebhookRequest) -> Result<Value, WebhookError> {
+    Ok(json!({"headers": headers(&request.headers), "body": body(request)?}))
 }
 
 /// Header names lowercased; repeated headers joined with `, ` (RFC 9110).
