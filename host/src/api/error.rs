@@ -115,7 +115,12 @@ impl IntoResponse for ApiError {
 
 impl From<ReadError> for ApiError {
     fn from(error: ReadError) -> Self {
-        Self::internal(error)
+        match error {
+            ReadError::Unavailable(message) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, message).with_retry_after(1)
+            }
+            other => Self::internal(other),
+        }
     }
 }
 
@@ -127,6 +132,14 @@ impl From<WriteError> for ApiError {
             WriteError::Invalid { field, .. } => Self::invalid(field, error.to_string()),
             WriteError::Closed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "the store is closing; try again")
+            }
+            // 507 Insufficient Storage: the message says the disk is full
+            // and that writes come back by themselves.
+            WriteError::DiskFull { .. } => {
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, error.to_string()).with_retry_after(5)
+            }
+            WriteError::Unavailable(message) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, message).with_retry_after(1)
             }
             WriteError::Corrupt(_) | WriteError::Storage(_) => Self::internal(error),
         }

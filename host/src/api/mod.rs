@@ -45,6 +45,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::StatusInRangeAsFailures;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -88,7 +89,13 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(answer_panic))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(TraceLayer::new_for_http().make_span_with(span))
+        // Refusals that pass by themselves (503 busy or recovering, 507 disk
+        // full) are answered and counted, not logged one by one: a full disk
+        // would otherwise flood the log, often on the same disk.
+        .layer(
+            TraceLayer::new(StatusInRangeAsFailures::new(500..=502).into_make_classifier())
+                .make_span_with(span),
+        )
         .with_state(state)
 }
 

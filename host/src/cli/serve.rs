@@ -109,7 +109,11 @@ pub(crate) fn run(
     let fresh = !database.exists();
     let store = Store::open(
         &database,
-        StoreConfig { limits: args.records.limits(), ..StoreConfig::default() },
+        StoreConfig {
+            limits: args.records.limits(),
+            min_free_bytes: args.records.min_free_bytes(),
+            ..StoreConfig::default()
+        },
     )?;
     let configs = Arc::new(PackConfigs::default());
     let services = HostServices {

@@ -630,7 +630,7 @@ impl Shared {
                 let (id, action) = (execution.id, execution.action.clone());
                 self.ingest
                     .store()
-                    .write(move |tx| {
+                    .write_patiently(move |tx| {
                         tx.finish_running(&execution)?;
                         tx.enqueue_execution(execution.id, due)
                     })
@@ -645,9 +645,11 @@ impl Shared {
                 let fx = {
                     let finished = finished.clone();
                     let flows = self.flows.clone();
+                    // A full disk holds the ending back until there is room
+                    // rather than leaving the record `running`.
                     self.ingest
                         .store()
-                        .write(move |tx| {
+                        .write_patiently(move |tx| {
                             tx.finish_running(&execution)?;
                             finished.commit_if_enforced(tx)?;
                             let mut fx = Effects::default();

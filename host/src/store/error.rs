@@ -52,6 +52,10 @@ pub enum ReadError {
         /// The entry's key.
         key: String,
     },
+    /// The database cannot be read right now (it is being reopened after a
+    /// failed write); reading again shortly will work.
+    #[error("{0}")]
+    Unavailable(String),
     /// A stored record did not decode (a bug or a damaged file).
     #[error("store record in `{table}` does not decode: {message}")]
     Corrupt {
@@ -85,6 +89,25 @@ pub enum WriteError {
     /// redb could not write or commit; the whole batch was rolled back.
     #[error("store write failed: {0}")]
     Storage(String),
+    /// Less than the free-space reserve is left on the database's disk (or
+    /// the filesystem said it is full). Nothing was written; writes resume
+    /// by themselves once space is freed.
+    #[error(
+        "the disk holding the database is full ({} free, {} must stay free); \
+         nothing was written, and writes resume by themselves once space is freed",
+        bytesize::ByteSize(*free),
+        bytesize::ByteSize(*reserve)
+    )]
+    DiskFull {
+        /// Bytes free when it was refused.
+        free: u64,
+        /// The reserve that must stay free.
+        reserve: u64,
+    },
+    /// The database is being reopened after a failed write; trying again
+    /// shortly will work.
+    #[error("{0}")]
+    Unavailable(String),
     /// The writer has stopped (the store is closing).
     #[error("the store is closed")]
     Closed,
@@ -94,6 +117,7 @@ impl From<ReadError> for WriteError {
     fn from(error: ReadError) -> Self {
         match error {
             ReadError::Corrupt { .. } => Self::Corrupt(error.to_string()),
+            ReadError::Unavailable(message) => Self::Unavailable(message),
             _ => Self::Storage(error.to_string()),
         }
     }

@@ -17,6 +17,7 @@ mod retention;
 mod schema;
 mod secrets;
 mod snapshot;
+mod space;
 mod split;
 mod tx;
 mod writer;
@@ -60,7 +61,15 @@ pub struct StoreConfig {
     /// own default, 1 GiB, would let a large database grow the process by
     /// as much.
     pub cache_bytes: usize,
+    /// Bytes that must stay free on the database's disk: below it writes
+    /// are refused with [`WriteError::DiskFull`] (reads go on), so redb
+    /// never meets a full disk mid-commit. 0 turns the check off.
+    pub min_free_bytes: u64,
 }
+
+/// The default free-space reserve: larger than what one batch of capped
+/// records and redb's file growth need.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -70,6 +79,7 @@ impl Default for StoreConfig {
             secret_key: None,
             limits: RecordLimits::default(),
             cache_bytes: 64 << 20,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
@@ -93,7 +103,7 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    db: Arc<Database>,
+    db: Arc<writer::DbSlot>,
     secrets: Arc<secrets::SecretKey>,
     jobs: Option<mpsc::Sender<writer::Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -129,16 +139,22 @@ impl Store {
         check_schema(&db, path)?;
         let key_path = config.secret_key.clone().unwrap_or_else(|| secrets::default_key_path(path));
         let secrets = Arc::new(secrets::SecretKey::load_or_create(&key_path)?);
-        let db = Arc::new(db);
+        let db = Arc::new(writer::DbSlot::new(db, path, config.cache_bytes));
         let stats = Arc::new(writer::WriterStats::default());
         let (jobs, queue) = mpsc::channel();
         let limits = config.limits;
         let writer = {
-            let (db, secrets, stats) = (db.clone(), secrets.clone(), stats.clone());
-            let max_batch = config.max_batch.max(1);
+            let context = writer::WriterContext {
+                slot: db.clone(),
+                secrets: secrets.clone(),
+                limits,
+                reserve: space::Reserve::new(path, config.min_free_bytes),
+                max_batch: config.max_batch.max(1),
+                stats: stats.clone(),
+            };
             std::thread::Builder::new()
                 .name("squall-store-writer".into())
-                .spawn(move || writer::run(db, secrets, limits, queue, max_batch, stats))
+                .spawn(move || writer::run(context, queue))
                 .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
         };
         let inner = Arc::new_cyclic(|weak| Inner {
@@ -179,9 +195,32 @@ impl Store {
         answer.await.map_err(|_| WriteError::Closed)?
     }
 
+    /// Like [`Store::write`] for work that must not be dropped because the
+    /// disk is full for a while (the end of an execution): while writes are
+    /// refused for space, or the database is being reopened, it waits and
+    /// tries again, until it commits, fails otherwise, or the store closes.
+    pub async fn write_patiently<T, F>(&self, operation: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, WriteError> + Clone + Send + 'static,
+    {
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            match self.write(operation.clone()).await {
+                Err(error @ WriteError::DiskFull { .. }) => {
+                    tracing::warn!(%error, "store: waiting for disk space to record a result");
+                }
+                Err(WriteError::Unavailable(_)) => {}
+                other => return other,
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
+
     /// A consistent view of everything committed so far.
     pub fn read(&self) -> Result<Snapshot, ReadError> {
-        Snapshot::begin(&self.inner.db, self.inner.secrets.clone())
+        Snapshot::begin(&*self.inner.db.current()?, self.inner.secrets.clone())
     }
 
     /// Commits and operations since opening.

@@ -3,18 +3,58 @@
 //! transaction, commits once (one fsync), then answers each caller. A caller
 //! hears back only after its operation is durable.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, PoisonError, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
-use redb::Database;
+use redb::{Database, StorageError};
 use tokio::sync::oneshot;
 
 use super::bounds::RecordLimits;
-use super::error::{WriteError, storage_write};
+use super::error::{ReadError, WriteError, storage_write};
 use super::secrets::SecretKey;
+use super::space::{Reserve, is_disk_full};
 use super::tx::Tx;
+
+/// The open database, replaceable: once redb has failed an I/O operation it
+/// refuses every later one (reads too) until the file is opened again, and
+/// the writer does that by itself as soon as it can.
+#[derive(Debug)]
+pub(crate) struct DbSlot {
+    db: RwLock<Option<Arc<Database>>>,
+    path: PathBuf,
+    cache_bytes: usize,
+}
+
+impl DbSlot {
+    pub(crate) fn new(db: Database, path: &Path, cache_bytes: usize) -> Self {
+        Self { db: RwLock::new(Some(Arc::new(db))), path: path.to_owned(), cache_bytes }
+    }
+
+    /// The database, or why there is none right now.
+    pub(crate) fn current(&self) -> Result<Arc<Database>, ReadError> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| {
+            ReadError::Unavailable(
+                "the database is being reopened after a failed write; try again shortly".into(),
+            )
+        })
+    }
+
+    /// Closes the failed database and opens the file again (redb repairs it
+    /// on open). Fails while a reader still holds the old handle or while
+    /// the repair cannot write; the writer tries again with its next batch.
+    fn reopen(&self) -> Result<(), String> {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        slot.take();
+        let db = Database::builder()
+            .set_cache_size(self.cache_bytes)
+            .create(&self.path)
+            .map_err(|e| e.to_string())?;
+        *slot = Some(Arc::new(db));
+        Ok(())
+    }
+}
 
 /// An operation queued for the writer, with the caller's answer channel.
 pub(crate) type Job = Box<dyn Operation>;
@@ -84,15 +124,21 @@ pub(crate) struct WriterStats {
     pub(crate) operations: AtomicU64,
 }
 
+/// What the writer works with besides its queue.
+#[derive(Debug)]
+pub(crate) struct WriterContext {
+    pub(crate) slot: Arc<DbSlot>,
+    pub(crate) secrets: Arc<SecretKey>,
+    pub(crate) limits: RecordLimits,
+    pub(crate) reserve: Reserve,
+    pub(crate) max_batch: usize,
+    pub(crate) stats: Arc<WriterStats>,
+}
+
 /// Runs until every sender is dropped, then returns after the last batch.
-pub(crate) fn run(
-    db: Arc<Database>,
-    secrets: Arc<SecretKey>,
-    limits: RecordLimits,
-    jobs: mpsc::Receiver<Job>,
-    max_batch: usize,
-    stats: Arc<WriterStats>,
-) {
+pub(crate) fn run(context: WriterContext, jobs: mpsc::Receiver<Job>) {
+    let WriterContext { slot, secrets, limits, reserve, max_batch, stats } = context;
+    let mut failed = false;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -105,10 +151,49 @@ pub(crate) fn run(
             linger(&jobs, &mut batch, max_batch);
         }
         let size = batch.len() as u64;
-        commit_batch(&db, &secrets, &limits, batch);
+        if let Err(error) = ready(&slot, &reserve, &mut failed) {
+            batch.into_iter().for_each(|job| job.abandon(&error));
+            continue;
+        }
+        let Ok(db) = slot.current() else { continue };
+        if let Err(io_failed) = commit_batch(&db, &secrets, &limits, &reserve, batch) {
+            failed |= io_failed;
+            continue;
+        }
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.operations.fetch_add(size, Ordering::Relaxed);
     }
+}
+
+/// Whether a batch may be tried: the database reopened if an I/O error
+/// failed it, and the free-space reserve there.
+fn ready(slot: &DbSlot, reserve: &Reserve, failed: &mut bool) -> Result<(), WriteError> {
+    reserve.check()?;
+    if *failed {
+        match slot.reopen() {
+            Ok(()) => {
+                tracing::warn!("store: the database is open again after a failed write");
+                *failed = false;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "store: cannot reopen the database yet");
+                return Err(WriteError::Unavailable(format!(
+                    "the database is recovering from a failed write ({error}); try again shortly"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A write error from redb, as callers see it, and whether it left redb
+/// refusing everything until the file is reopened.
+fn classify(error: StorageError, reserve: &Reserve) -> (WriteError, bool) {
+    let io_failed = matches!(error, StorageError::Io(_) | StorageError::PreviousIo);
+    if is_disk_full(&error) {
+        return (reserve.disk_full(), io_failed);
+    }
+    (storage_write(error), io_failed)
 }
 
 /// Longest wait between two arrivals for a batch to keep growing.
@@ -135,14 +220,24 @@ fn linger(jobs: &mpsc::Receiver<Job>, batch: &mut Vec<Job>, max_batch: usize) {
     }
 }
 
-fn commit_batch(db: &Database, secrets: &SecretKey, limits: &RecordLimits, batch: Vec<Job>) {
+/// Applies and commits one batch; `Err(io_failed)` when it did not commit.
+fn commit_batch(
+    db: &Database,
+    secrets: &SecretKey,
+    limits: &RecordLimits,
+    reserve: &Reserve,
+    batch: Vec<Job>,
+) -> Result<(), bool> {
     let txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {
             // Nothing ran: every caller hears the same storage error.
-            let error = storage_write(error);
+            let (error, io_failed) = match error {
+                redb::TransactionError::Storage(error) => classify(error, reserve),
+                other => (storage_write(other), false),
+            };
             batch.into_iter().for_each(|job| job.abandon(&error));
-            return;
+            return Err(io_failed);
         }
     };
     let mut pending = Vec::with_capacity(batch.len());
@@ -153,11 +248,18 @@ fn commit_batch(db: &Database, secrets: &SecretKey, limits: &RecordLimits, batch
         }
     }
     match txn.commit() {
-        Ok(()) => pending.into_iter().for_each(Pending::committed),
+        Ok(()) => {
+            pending.into_iter().for_each(Pending::committed);
+            Ok(())
+        }
         Err(error) => {
-            let error = storage_write(error);
+            let (error, io_failed) = match error {
+                redb::CommitError::Storage(error) => classify(error, reserve),
+                other => (storage_write(other), false),
+            };
             tracing::error!(%error, operations = pending.len(), "store commit failed; batch rolled back");
             pending.into_iter().for_each(|p| p.rolled_back(&error));
+            Err(io_failed)
         }
     }
 }

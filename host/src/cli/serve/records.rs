@@ -1,5 +1,6 @@
 //! `squall serve`'s caps on what one record stores (the store's
-//! `RecordLimits`), as flags with the store's defaults.
+//! `RecordLimits`) and the disk space it keeps free, as flags with the
+//! store's defaults.
 
 use crate::store::RecordLimits;
 
@@ -22,6 +23,11 @@ pub(crate) struct RecordArgs {
     /// last line says how many.
     #[arg(long, value_name = "SIZE", default_value = "256KiB", value_parser = size)]
     max_logs_size: usize,
+    /// Space that must stay free on the database's disk: below it every
+    /// write is refused with 507 (reads go on) until space is freed, and
+    /// results of running actions wait for room. 0 turns the check off.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = reserve)]
+    min_free_space: u64,
 }
 
 impl RecordArgs {
@@ -35,6 +41,18 @@ impl RecordArgs {
             ..RecordLimits::default()
         }
     }
+
+    /// The free-space reserve, in bytes.
+    pub(crate) fn min_free_bytes(&self) -> u64 {
+        self.min_free_space
+    }
+}
+
+/// A size such as `64MiB`, or 0.
+fn reserve(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("expected a size such as 64MiB, or 0: {e}"))
 }
 
 /// A size such as `4MiB`, at least 1 KiB: smaller would refuse ordinary
