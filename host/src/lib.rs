@@ -1,6 +1,7 @@
 //! Squall: an event-driven automation host running sandboxed WebAssembly packs.
 pub mod access;
 pub mod api;
+pub mod chatops;
 pub mod cli;
 pub mod engine;
 pub mod limits;

@@ -6,6 +6,7 @@ mod actions;
 mod api;
 mod capabilities;
 mod catalog;
+mod chatops;
 mod cli;
 mod client;
 mod control;
