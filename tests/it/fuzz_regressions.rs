@@ -89,3 +89,57 @@ fn a_template_that_would_loop_for_hours_runs_out_of_fuel() {
     assert!(error.to_string().contains("fuel"), "{error}");
     assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
 }
+
+/// A finding kept: string concatenation in a template doubled a 100 MB
+/// string until it asked for gigabytes (fuel counts instructions, not
+/// bytes). Every render now has a byte budget
+/// (`squall::rules::RENDER_BYTES`), charged before anything is built.
+#[test]
+fn a_template_that_would_build_gigabytes_runs_out_of_its_byte_budget() {
+    let context = MatchContext::without_datastore(jiff::Timestamp::UNIX_EPOCH);
+    let payload = serde_json::json!({"v": "x", "body": "y".repeat(1 << 20)});
+    let budget = format!("{} MiB", squall::rules::RENDER_BYTES >> 20);
+    for (what, template) in [
+        ("a folded constant", r#"{{ ("a" * 9999 * 9999) | length }}"#),
+        ("repetition", r#"{{ ("a" * 99999999 * (trigger.v | length)) | length }}"#),
+        (
+            "doubling",
+            "{% set x = trigger.body %}{% for i in range(40) %}{% set x = x ~ x %}{% endfor %}{{ x | length }}",
+        ),
+        (
+            "addition",
+            "{% set x = trigger.body %}{% for i in range(40) %}{% set x = x + x %}{% endfor %}{{ x | length }}",
+        ),
+        (
+            "a macro",
+            "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{{ d(d(d(d(d(d(trigger.body)))))) | length }}",
+        ),
+        ("a lazy list", "{{ ([trigger.body] * 1000) | join(',') | length }}"),
+        ("a list as JSON", "{{ ([trigger.body] * 1000) | tojson | length }}"),
+        ("a list as text", "{{ [trigger.body] * 1000 }}"),
+        ("replace", "{{ trigger.body | replace('y', trigger.body) | length }}"),
+        ("a printf width", "{{ '%999999999s' | format('x') | length }}"),
+        ("output in a loop", "{% for i in range(1000) %}{{ trigger.body }}{% endfor %}"),
+    ] {
+        let yaml = format!(
+            "name: big\npack: tests\ntrigger: {{type: core.webhook}}\n\
+             action: {{ref: core.echo, parameters: {{message: '{}'}}}}\n",
+            template.replace('\'', "''")
+        );
+        let start = Instant::now();
+        // A constant the compiler would fold is refused when the rule
+        // loads; the rest when it renders.
+        let error = match Rule::from_yaml(&yaml, "big.yaml") {
+            Ok(rule) => rule.render_parameters(&payload, &context).expect_err(what).to_string(),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains(&budget), "{what}: {error}");
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}: took {:?}", start.elapsed());
+    }
+    // What templates ordinarily do is well inside it.
+    let yaml = "name: ok\npack: tests\ntrigger: {type: core.webhook}\n\
+                action: {ref: core.echo, parameters: {message: '{{ (trigger.body ~ \"!\") | length }} {{ [1, 2] + [3] }} {{ 2 * 3 }} {{ \"ab\" * 2 }}'}}\n";
+    let rule = Rule::from_yaml(yaml, "ok.yaml").expect("the rule loads");
+    let rendered = rule.render_parameters(&payload, &context).expect("renders");
+    assert_eq!(rendered["message"], format!("{} [1, 2, 3] 6 abab", (1 << 20) + 1));
+}

@@ -24,6 +24,7 @@
 //! Trigger types: see [`triggers`] for Squall's built-in names and the
 //! StackStorm names accepted for them.
 
+mod budget;
 mod criteria;
 mod error;
 mod index;
@@ -45,6 +46,8 @@ pub use operators::{OPERATOR_NAMES, Operator};
 pub use template::TEMPLATE_FUEL;
 pub use triggers::{TRIGGER_ALIASES, canonical_trigger_type};
 
+pub use budget::RENDER_BYTES;
+pub(crate) use budget::{Program as BoundedTemplate, charge_json};
 /// StackStorm's Jinja set-up, shared with workflow expressions.
 pub(crate) use template::configure as configure_jinja;
 

@@ -7,10 +7,11 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Object, ObjectRepr};
-use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Value as Jinja};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as Jinja};
 use serde_json::Value;
 
 use super::Datastore;
+use super::budget::{self, Program};
 use super::criteria;
 
 /// The environment expressions compile in. Expressions borrow their
@@ -45,10 +46,17 @@ pub(crate) fn configure(env: &mut Environment<'static>) {
         }
         let text = match value.as_str() {
             Some(text) => text.to_owned(),
-            None => python_repr(value),
+            None => {
+                budget::charge_json(value)?;
+                python_repr(value)
+            }
         };
+        budget::charge_output(&text)?;
         out.write_str(&text).map_err(Error::from)
     });
+    // `~`, `+`, `*` and the filters that can grow a value, checked against
+    // the render's byte budget (templates compile through budget.rs).
+    budget::install(env);
     env.add_filter("to_complex", to_json_text);
     env.add_filter("to_json_string", to_json_text);
     env.add_filter("from_json_string", |text: &str| {
@@ -62,6 +70,7 @@ pub(crate) fn configure(env: &mut Environment<'static>) {
 }
 
 fn to_json_text(value: Jinja) -> Result<String, Error> {
+    budget::charge_json(&value)?;
     let json = to_json(&value)?;
     Ok(json.to_string())
 }
@@ -132,6 +141,8 @@ pub(crate) fn to_json(value: &Jinja) -> Result<Value, Error> {
     if value.is_undefined() {
         return Err(Error::from(ErrorKind::UndefinedError));
     }
+    // A value built lazily (`[big] * 1000`) is only as big as its JSON.
+    budget::charge_json(value)?;
     if value.downcast_object_ref::<KvLookup>().is_some() {
         return Ok(Value::String(String::new()));
     }
@@ -217,11 +228,7 @@ pub(crate) enum Template {
     /// Exactly one `{{ expression }}`: the result keeps its JSON type.
     /// `path` is set when the expression is a plain attribute path
     /// (`trigger.body.x`), which [`Template::direct`] answers without Jinja.
-    Expression {
-        source: String,
-        expression: Box<Expression<'static, 'static>>,
-        path: Option<Vec<String>>,
-    },
+    Expression { source: String, expression: Box<Program>, path: Option<Vec<String>> },
     /// Text with Jinja in it: renders to a string. `pieces` is set when the
     /// Jinja in it is only plain-path expressions.
     Text { source: String, id: usize, pieces: Option<Vec<Piece>> },
@@ -371,14 +378,12 @@ impl fmt::Debug for Template {
 /// the rule's own environment, compiled once; a rule without any has none.
 #[derive(Default)]
 pub(crate) struct Templates {
-    env: Option<Environment<'static>>,
-    names: Vec<String>,
-    count: usize,
+    programs: Vec<Program>,
 }
 
 impl fmt::Debug for Templates {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Templates").field("count", &self.count).finish()
+        f.debug_struct("Templates").field("count", &self.programs.len()).finish()
     }
 }
 
@@ -393,17 +398,10 @@ pub(crate) enum Purpose {
 
 impl Templates {
     fn add(&mut self, name: &str, source: String) -> Result<usize, Error> {
-        let env = self.env.get_or_insert_with(|| {
-            let mut env = Environment::new();
-            configure(&mut env);
-            env
-        });
         // Templates are looked up by number; the field name is in the
-        // number's place in errors (`in criteria.trigger.x.pattern:1`).
-        let id = self.count;
-        env.add_template_owned(format!("{name}#{id}"), source)?;
-        self.names.push(format!("{name}#{id}"));
-        self.count += 1;
+        // number's place in errors (`in criteria.trigger.x.pattern#1:1`).
+        let id = self.programs.len();
+        self.programs.push(Program::template(&format!("{name}#{id}"), source)?);
         Ok(id)
     }
 
@@ -421,7 +419,7 @@ impl Templates {
             return Ok(Template::Literal(value.clone()));
         }
         if let Some(inner) = single_expression(text)
-            && let Ok(expression) = EXPRESSIONS.compile_expression_owned(inner.to_owned())
+            && let Ok(expression) = Program::expression(inner.to_owned())
         {
             return Ok(Template::Expression {
                 source: text.clone(),
@@ -453,8 +451,7 @@ impl Templates {
         match template {
             Template::Literal(value) => Ok(value.clone()),
             Template::Expression { expression, source, .. } => expression
-                .eval(context)
-                .and_then(|value| to_json(&value))
+                .eval(&EXPRESSIONS, context.clone(), |value| to_json(&value))
                 .map_err(|e| match e.kind() {
                     ErrorKind::UndefinedError => Error::new(
                         ErrorKind::UndefinedError,
@@ -475,11 +472,9 @@ impl Templates {
     }
 
     fn render_text(&self, id: usize, context: &Jinja) -> Result<String, Error> {
-        let env = self.env.as_ref().ok_or_else(|| {
-            Error::new(ErrorKind::TemplateNotFound, "the rule has no compiled templates")
-        })?;
-        let name = self.names.get(id).ok_or_else(|| Error::from(ErrorKind::TemplateNotFound))?;
-        env.get_template(name)?.render(context)
+        let program =
+            self.programs.get(id).ok_or_else(|| Error::from(ErrorKind::TemplateNotFound))?;
+        program.render(&EXPRESSIONS, context.clone())
     }
 }
 

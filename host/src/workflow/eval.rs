@@ -15,7 +15,7 @@ use minijinja::{Environment, Error, ErrorKind, State, Value as Jinja};
 use serde_json::{Map, Value};
 
 use super::expr::{has_expression, to_jinja};
-use crate::rules::Datastore;
+use crate::rules::{BoundedTemplate, Datastore};
 
 /// What an expression sees besides the workflow variables: the task it is
 /// evaluated for (its status and result), the current item, and the last
@@ -207,15 +207,27 @@ pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
     }
     let jinja = to_jinja(source)?;
     let vars = variables(scope);
+    // Compiled through the rules' byte budget: a render may not build
+    // more than `RENDER_BYTES` however it is written.
     if let Some(inner) = single_expression(&jinja) {
-        let expression = ENV.compile_expression(inner).map_err(|e| describe(source, &e))?;
-        let value = expression.eval(vars).map_err(|e| describe(source, &e))?;
-        if value.is_undefined() {
-            return Err(format!("`{source}`: undefined value"));
-        }
+        let expression =
+            BoundedTemplate::expression(inner.to_owned()).map_err(|e| describe(source, &e))?;
+        let value = expression
+            .eval(&ENV, vars, |value| {
+                if value.is_undefined() {
+                    return Ok(None);
+                }
+                crate::rules::charge_json(&value)?;
+                Ok(Some(value))
+            })
+            .map_err(|e| describe(source, &e))?;
+        let Some(value) = value else { return Err(format!("`{source}`: undefined value")) };
         return serde_json::to_value(&value).map_err(|e| format!("`{source}`: {e}"));
     }
-    ENV.render_str(&jinja, vars).map(Value::String).map_err(|e| describe(source, &e))
+    BoundedTemplate::template("<field>", jinja)
+        .and_then(|template| template.render(&ENV, vars))
+        .map(Value::String)
+        .map_err(|e| describe(source, &e))
 }
 
 /// [`text`] applied to every string inside a JSON value.
