@@ -1,0 +1,655 @@
+//! The evaluator: walks the syntax tree over JSON values inside scopes of
+//! `$` variables, charging every step to a budget.
+
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+use crate::Limits;
+use crate::ast::{Arg, Expr, Kind};
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::stdlib::{self, Form};
+use crate::value::{self, Num, compare, equal, truthy, type_name};
+
+/// A compiled regular expression, `regex()`'s value.
+#[derive(Debug)]
+pub(crate) struct Rx {
+    pub re: fancy_regex::Regex,
+}
+
+/// A value during evaluation: JSON data, or one of the two non-data
+/// values yaql has (a regular expression, a context made by `let()`).
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Data(Value),
+    Regex(Rc<Rx>),
+    Scope(Rc<Scope>),
+}
+
+impl Val {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Val::Data(v) => type_name(v),
+            Val::Regex(_) => "a regular expression",
+            Val::Scope(_) => "a context",
+        }
+    }
+}
+
+/// The `$` variables visible at a point: `$` is `$1`.
+#[derive(Debug, Default)]
+pub(crate) struct Scope {
+    vars: Vec<(String, Val)>,
+    parent: Option<Rc<Scope>>,
+}
+
+impl Scope {
+    pub fn child(parent: &Rc<Scope>, vars: Vec<(String, Val)>) -> Rc<Scope> {
+        Rc::new(Scope { vars, parent: Some(Rc::clone(parent)) })
+    }
+
+    pub fn root(data: Value) -> Rc<Scope> {
+        Rc::new(Scope { vars: vec![("1".into(), Val::Data(data))], parent: None })
+    }
+
+    fn get(&self, name: &str) -> Option<&Val> {
+        let mut scope = self;
+        loop {
+            if let Some((_, v)) = scope.vars.iter().rev().find(|(n, _)| n == name) {
+                return Some(v);
+            }
+            scope = scope.parent.as_deref()?;
+        }
+    }
+}
+
+/// One evaluation: the host, the limits and the budget spent so far.
+pub(crate) struct Ev<'a> {
+    pub host: &'a dyn Host,
+    pub limits: &'a Limits,
+    pub steps: u64,
+}
+
+/// A call being made: the receiver (method form, or an extension method's
+/// first argument), the unevaluated arguments and where they evaluate.
+pub(crate) struct Call<'a> {
+    pub name: &'a str,
+    pub column: usize,
+    pub receiver: Option<Val>,
+    pub args: &'a [Arg],
+    pub scope: &'a Rc<Scope>,
+}
+
+impl Call<'_> {
+    pub fn fail(&self, message: impl Into<String>) -> Error {
+        Error::Argument {
+            column: self.column,
+            function: self.name.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The receiver as data.
+    pub fn data(&self) -> Result<&Value> {
+        match &self.receiver {
+            Some(Val::Data(v)) => Ok(v),
+            Some(other) => Err(self.fail(format!("expected data, got {}", other.describe()))),
+            None => Err(self.fail("missing the first argument")),
+        }
+    }
+
+    /// Matches the arguments to `params` (positional in order, then
+    /// `name => value` by name).
+    pub fn bind(&self, params: &[&str]) -> Result<Vec<Option<&Expr>>> {
+        let mut out: Vec<Option<&Expr>> = vec![None; params.len()];
+        let mut position = 0;
+        for arg in self.args {
+            match arg {
+                Arg::Pos(expr) => {
+                    if position >= params.len() {
+                        return Err(self.fail(format!(
+                            "takes at most {} argument{}",
+                            params.len(),
+                            if params.len() == 1 { "" } else { "s" }
+                        )));
+                    }
+                    out[position] = Some(expr);
+                    position += 1;
+                }
+                Arg::Pair(key, expr) => {
+                    let Kind::Keyword(name) = &key.kind else {
+                        return Err(self.fail("a `=>` argument needs a name before `=>`"));
+                    };
+                    let Some(at) = params.iter().position(|p| p == name) else {
+                        return Err(self.fail(format!("no argument named `{name}`")));
+                    };
+                    if out[at].is_some() {
+                        return Err(self.fail(format!("argument `{name}` given twice")));
+                    }
+                    out[at] = Some(expr);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// All arguments, which must be positional.
+    pub fn positional(&self) -> Result<Vec<&Expr>> {
+        self.args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Pos(expr) => Ok(expr),
+                Arg::Pair(..) => Err(self.fail("takes no `=>` arguments")),
+            })
+            .collect()
+    }
+
+    /// Exactly `params.len()` required arguments (no optional ones).
+    pub fn require<'b>(&'b self, params: &[&str]) -> Result<Vec<&'b Expr>> {
+        let bound = self.bind(params)?;
+        bound
+            .into_iter()
+            .zip(params)
+            .map(|(expr, name)| {
+                expr.ok_or_else(|| self.fail(format!("missing the argument `{name}`")))
+            })
+            .collect()
+    }
+}
+
+impl Ev<'_> {
+    /// Charges `n` steps to the budget.
+    pub fn tick(&mut self, n: u64, column: usize) -> Result<()> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > self.limits.steps {
+            return Err(Error::StepLimit { column, limit: self.limits.steps });
+        }
+        Ok(())
+    }
+
+    /// Checks a collection's length against the limit.
+    pub fn check_len(&mut self, len: usize, column: usize) -> Result<()> {
+        if len > self.limits.collection {
+            return Err(Error::SizeLimit {
+                column,
+                what: format!("a collection of {len} elements"),
+                limit: self.limits.collection,
+            });
+        }
+        self.tick(len as u64 / 8, column)
+    }
+
+    /// Checks a string's length (in bytes) against the limit.
+    pub fn check_str(&mut self, len: usize, column: usize) -> Result<()> {
+        if len > self.limits.string {
+            return Err(Error::SizeLimit {
+                column,
+                what: format!("a string of {len} bytes"),
+                limit: self.limits.string,
+            });
+        }
+        self.tick(len as u64 / 64, column)
+    }
+
+    pub fn eval(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Val> {
+        self.tick(1, expr.column)?;
+        let column = expr.column;
+        Ok(match &expr.kind {
+            Kind::Literal(v) => Val::Data(v.clone()),
+            Kind::Keyword(name) => Val::Data(Value::String(name.clone())),
+            Kind::Var(name) => {
+                let name = if name.is_empty() { "1" } else { name.as_str() };
+                match scope.get(name) {
+                    Some(Val::Data(v)) => {
+                        self.tick(value::weight(v), column)?;
+                        Val::Data(v.clone())
+                    }
+                    Some(other) => other.clone(),
+                    None => Val::Data(Value::Null),
+                }
+            }
+            Kind::List(args) => {
+                let mut items = Vec::with_capacity(args.len());
+                for arg in args {
+                    let Arg::Pos(item) = arg else {
+                        return Err(Error::Syntax {
+                            column,
+                            message: "a `=>` pair inside a list".into(),
+                        });
+                    };
+                    items.push(self.value(item, scope)?);
+                }
+                Val::Data(Value::Array(items))
+            }
+            Kind::Map(args) => {
+                let mut map = Map::new();
+                for arg in args {
+                    let Arg::Pair(key, item) = arg else {
+                        return Err(Error::Syntax {
+                            column,
+                            message: "a dictionary entry needs `key => value`".into(),
+                        });
+                    };
+                    let key = self.value(key, scope)?;
+                    let item = self.value(item, scope)?;
+                    map.insert(key_string(&key), item);
+                }
+                Val::Data(Value::Object(map))
+            }
+            Kind::Call { name, args } => self.call(name, column, None, args, scope)?,
+            Kind::Method { receiver, name, args, safe } => {
+                let receiver = self.eval(receiver, scope)?;
+                if *safe && matches!(receiver, Val::Data(Value::Null)) {
+                    return Ok(Val::Data(Value::Null));
+                }
+                self.call(name, column, Some(receiver), args, scope)?
+            }
+            Kind::Attr { receiver, name, safe } => {
+                let receiver = self.value(receiver, scope)?;
+                if *safe && receiver.is_null() {
+                    return Ok(Val::Data(Value::Null));
+                }
+                Val::Data(self.attribute(receiver, name, column)?)
+            }
+            Kind::Index { receiver, args } => {
+                let receiver = self.value(receiver, scope)?;
+                Val::Data(self.index(receiver, args, scope, column)?)
+            }
+            Kind::Binary { op: "and", left, right } => {
+                let left = self.eval(left, scope)?;
+                if !val_truthy(&left) { left } else { self.eval(right, scope)? }
+            }
+            Kind::Binary { op: "or", left, right } => {
+                let left = self.eval(left, scope)?;
+                if val_truthy(&left) { left } else { self.eval(right, scope)? }
+            }
+            Kind::Binary { op: "->", left, right } => match self.eval(left, scope)? {
+                Val::Scope(inner) => self.eval(right, &inner)?,
+                other => {
+                    return Err(Error::Argument {
+                        column,
+                        function: "operator ->".into(),
+                        message: format!(
+                            "expected a context (from let()) on the left, got {}",
+                            other.describe()
+                        ),
+                    });
+                }
+            },
+            Kind::Binary { op, left, right } => {
+                let left = self.eval(left, scope)?;
+                let right = self.eval(right, scope)?;
+                self.binary(op, left, right, column)?
+            }
+            Kind::Unary { op, operand } => {
+                let operand = self.value(operand, scope)?;
+                Val::Data(unary(op, operand, column)?)
+            }
+        })
+    }
+
+    /// Evaluates to data (a regular expression or context is an error here).
+    pub fn value(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Value> {
+        match self.eval(expr, scope)? {
+            Val::Data(v) => Ok(v),
+            other => Err(Error::Argument {
+                column: expr.column,
+                function: "expression".into(),
+                message: format!("{} is not a value here", other.describe()),
+            }),
+        }
+    }
+
+    /// Evaluates `expr` as a lambda: with `$1`, `$2`, … (and `$`) set to `args`.
+    pub fn lambda(&mut self, expr: &Expr, scope: &Rc<Scope>, args: &[Value]) -> Result<Value> {
+        let vars = args
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ((i + 1).to_string(), Val::Data(v.clone())))
+            .collect();
+        let inner = Scope::child(scope, vars);
+        self.value(expr, &inner)
+    }
+
+    /// `$.name`: a dictionary's key, or that key of every element of a list.
+    pub fn attribute(&mut self, receiver: Value, name: &str, column: usize) -> Result<Value> {
+        match receiver {
+            Value::Object(mut map) => match map.swap_remove(name) {
+                Some(v) => Ok(v),
+                None => Err(Error::KeyNotFound { column, key: name.to_owned() }),
+            },
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    self.tick(1, column)?;
+                    out.push(self.attribute(item, name, column)?);
+                }
+                Ok(Value::Array(out))
+            }
+            other => Err(Error::NoMethod {
+                column,
+                name: name.to_owned(),
+                receiver: format!("{} (no attribute)", type_name(&other)),
+            }),
+        }
+    }
+
+    fn index(
+        &mut self,
+        receiver: Value,
+        args: &[Arg],
+        scope: &Rc<Scope>,
+        column: usize,
+    ) -> Result<Value> {
+        let mut keys = Vec::with_capacity(args.len());
+        for arg in args {
+            let Arg::Pos(expr) = arg else {
+                return Err(Error::Syntax { column, message: "a `=>` pair inside `[]`".into() });
+            };
+            keys.push(self.value(expr, scope)?);
+        }
+        let fail =
+            |message: String| Error::Argument { column, function: "indexer".into(), message };
+        match (receiver, keys.as_slice()) {
+            (Value::Array(mut items), [key]) => {
+                let Some(Num::Int(i)) = Num::of(key) else {
+                    return Err(fail(format!(
+                        "a list index must be an integer, not {}",
+                        type_name(key)
+                    )));
+                };
+                let len = items.len() as i64;
+                let at = if i < 0 { i + len } else { i };
+                if at < 0 || at >= len {
+                    return Err(Error::IndexOutOfRange { column, index: i });
+                }
+                Ok(items.swap_remove(at as usize))
+            }
+            (Value::Object(mut map), [key]) => {
+                let key = key_string(key);
+                map.swap_remove(&key).ok_or(Error::KeyNotFound { column, key })
+            }
+            (Value::Object(mut map), [key, default]) => {
+                Ok(map.swap_remove(&key_string(key)).unwrap_or_else(|| default.clone()))
+            }
+            (receiver, keys) => Err(fail(format!(
+                "cannot index {} with {} argument{}",
+                type_name(&receiver),
+                keys.len(),
+                if keys.len() == 1 { "" } else { "s" }
+            ))),
+        }
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        column: usize,
+        receiver: Option<Val>,
+        args: &[Arg],
+        scope: &Rc<Scope>,
+    ) -> Result<Val> {
+        if receiver.is_none() && stdlib::find(name).is_none_or(|b| b.form == Form::Method) {
+            return self.host_call(name, column, args, scope);
+        }
+        let as_method = receiver.is_some();
+        let Some(builtin) = stdlib::find(name) else {
+            return Err(no_method(name, column, receiver.as_ref()));
+        };
+        let mut call = Call { name, column, receiver, args, scope };
+        match (builtin.form, as_method) {
+            (Form::Function, true) => return Err(no_method(name, column, call.receiver.as_ref())),
+            (Form::Both, false) => {
+                let Some((Arg::Pos(first), rest)) = args.split_first() else {
+                    return Err(call.fail("missing the first argument"));
+                };
+                call.receiver = Some(self.eval(first, scope)?);
+                call.args = rest;
+            }
+            _ => {}
+        }
+        (builtin.run)(self, &call)
+    }
+
+    fn host_call(
+        &mut self,
+        name: &str,
+        column: usize,
+        args: &[Arg],
+        scope: &Rc<Scope>,
+    ) -> Result<Val> {
+        let mut positional = Vec::new();
+        let mut named = Vec::new();
+        for arg in args {
+            match arg {
+                Arg::Pos(expr) => positional.push(self.value(expr, scope)?),
+                Arg::Pair(key, expr) => {
+                    let Kind::Keyword(key) = &key.kind else {
+                        return Err(Error::Argument {
+                            column,
+                            function: name.to_owned(),
+                            message: "a `=>` argument needs a name before `=>`".into(),
+                        });
+                    };
+                    named.push((key.clone(), self.value(expr, scope)?));
+                }
+            }
+        }
+        match self.host.call(name, &positional, &named) {
+            None => Err(Error::UnknownFunction { column, name: name.to_owned() }),
+            Some(Ok(v)) => Ok(Val::Data(v)),
+            Some(Err(message)) => Err(Error::Host { column, function: name.to_owned(), message }),
+        }
+    }
+
+    /// yaql's binary operator `op` on two values.
+    pub fn binary_pub(
+        &mut self,
+        op: &'static str,
+        left: Value,
+        right: Value,
+        column: usize,
+    ) -> Result<Val> {
+        self.binary(op, Val::Data(left), Val::Data(right), column)
+    }
+
+    fn binary(&mut self, op: &'static str, left: Val, right: Val, column: usize) -> Result<Val> {
+        let (left, right) = match (left, right) {
+            (Val::Data(l), Val::Data(r)) => (l, r),
+            (l, Val::Regex(rx)) if matches!(op, "=~" | "!~") => {
+                let Val::Data(Value::String(text)) = l else {
+                    return Err(operand_error(op, column, l.describe(), "a regular expression"));
+                };
+                let found = stdlib::regex::search(&rx, &text, column)?.is_some();
+                return Ok(Val::Data(Value::Bool(found == (op == "=~"))));
+            }
+            (l, r) => return Err(operand_error(op, column, l.describe(), r.describe())),
+        };
+        let result = match op {
+            "=" => Value::Bool(equal(&left, &right)),
+            "!=" => Value::Bool(!equal(&left, &right)),
+            "<" | "<=" | ">" | ">=" => {
+                let Some(order) = compare(&left, &right) else {
+                    return Err(operand_error(op, column, type_name(&left), type_name(&right)));
+                };
+                Value::Bool(match op {
+                    "<" => order.is_lt(),
+                    "<=" => order.is_le(),
+                    ">" => order.is_gt(),
+                    _ => order.is_ge(),
+                })
+            }
+            "in" => match (&left, &right) {
+                (_, Value::Array(items)) => Value::Bool(items.iter().any(|i| equal(&left, i))),
+                (Value::String(needle), Value::String(hay)) => {
+                    Value::Bool(hay.contains(needle.as_str()))
+                }
+                _ => return Err(operand_error(op, column, type_name(&left), type_name(&right))),
+            },
+            "=~" | "!~" => {
+                let (Value::String(text), Value::String(pattern)) = (&left, &right) else {
+                    return Err(operand_error(op, column, type_name(&left), type_name(&right)));
+                };
+                let rx = stdlib::regex::compile(pattern, "", column)?;
+                let found = stdlib::regex::search(&rx, text, column)?.is_some();
+                Value::Bool(found == (op == "=~"))
+            }
+            _ => self.arithmetic(op, left, right, column)?,
+        };
+        Ok(Val::Data(result))
+    }
+
+    fn arithmetic(
+        &mut self,
+        op: &'static str,
+        left: Value,
+        right: Value,
+        column: usize,
+    ) -> Result<Value> {
+        if let (Some(a), Some(b)) = (Num::of(&left), Num::of(&right)) {
+            return number_op(op, a, b, column);
+        }
+        match (op, left, right) {
+            ("+", Value::String(mut a), Value::String(b)) => {
+                self.check_str(a.len() + b.len(), column)?;
+                a.push_str(&b);
+                Ok(Value::String(a))
+            }
+            ("+", Value::Array(mut a), Value::Array(b)) => {
+                self.check_len(a.len() + b.len(), column)?;
+                a.extend(b);
+                Ok(Value::Array(a))
+            }
+            ("+", Value::Object(mut a), Value::Object(b)) => {
+                self.check_len(a.len() + b.len(), column)?;
+                a.extend(b);
+                Ok(Value::Object(a))
+            }
+            ("*", Value::String(s), n @ Value::Number(_))
+            | ("*", n @ Value::Number(_), Value::String(s)) => {
+                let times = repeat_count(&n, column)?;
+                self.check_str(s.len().saturating_mul(times), column)?;
+                Ok(Value::String(s.repeat(times)))
+            }
+            ("*", Value::Array(items), n @ Value::Number(_))
+            | ("*", n @ Value::Number(_), Value::Array(items)) => {
+                let times = repeat_count(&n, column)?;
+                self.check_len(items.len().saturating_mul(times), column)?;
+                let mut out = Vec::with_capacity(items.len() * times);
+                for _ in 0..times {
+                    out.extend(items.iter().cloned());
+                }
+                Ok(Value::Array(out))
+            }
+            (op, left, right) => {
+                Err(operand_error(op, column, type_name(&left), type_name(&right)))
+            }
+        }
+    }
+}
+
+fn repeat_count(n: &Value, column: usize) -> Result<usize> {
+    match Num::of(n) {
+        Some(Num::Int(i)) => Ok(usize::try_from(i).unwrap_or(0)),
+        _ => Err(operand_error("*", column, "a sequence", type_name(n))),
+    }
+}
+
+fn operand_error(op: &str, column: usize, left: &str, right: &str) -> Error {
+    Error::Argument {
+        column,
+        function: format!("operator {op}"),
+        message: format!("not defined for {left} and {right}"),
+    }
+}
+
+fn no_method(name: &str, column: usize, receiver: Option<&Val>) -> Error {
+    Error::NoMethod {
+        column,
+        name: name.to_owned(),
+        receiver: receiver.map_or("a function call", Val::describe).to_owned(),
+    }
+}
+
+pub(crate) fn val_truthy(v: &Val) -> bool {
+    match v {
+        Val::Data(d) => truthy(d),
+        _ => true,
+    }
+}
+
+/// A dictionary key: strings as they are, other keys as yaql's `str()`
+/// prints them (JSON keys are strings).
+pub(crate) fn key_string(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        other => value::yaql_str(other),
+    }
+}
+
+fn float(f: f64, column: usize) -> Result<Value> {
+    Num::Float(f).to_value().ok_or(Error::Overflow { column })
+}
+
+/// Python's arithmetic on ints and floats (`/` of two ints is floor
+/// division, as yaql defines it; `mod` takes the divisor's sign).
+pub(crate) fn number_op(op: &str, a: Num, b: Num, column: usize) -> Result<Value> {
+    let overflow = Error::Overflow { column };
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => {
+            let r = match op {
+                "+" => x.checked_add(y),
+                "-" => x.checked_sub(y),
+                "*" => x.checked_mul(y),
+                "/" | "mod" => {
+                    if y == 0 {
+                        return Err(Error::DivisionByZero { column });
+                    }
+                    let q = x.checked_div(y).ok_or(Error::Overflow { column })?;
+                    let r = x % y;
+                    if op == "/" {
+                        Some(if r != 0 && ((r < 0) != (y < 0)) { q - 1 } else { q })
+                    } else {
+                        Some(if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r })
+                    }
+                }
+                _ => return Err(operand_error(op, column, "an integer", "an integer")),
+            };
+            r.map(|v| Value::Number(v.into())).ok_or(overflow)
+        }
+        _ => {
+            let (x, y) = (a.as_f64(), b.as_f64());
+            match op {
+                "+" => float(x + y, column),
+                "-" => float(x - y, column),
+                "*" => float(x * y, column),
+                "/" | "mod" if y == 0.0 => Err(Error::DivisionByZero { column }),
+                "/" => float(x / y, column),
+                "mod" => {
+                    let r = x % y;
+                    float(if r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r }, column)
+                }
+                _ => Err(operand_error(op, column, "a float", "a float")),
+            }
+        }
+    }
+}
+
+fn unary(op: &str, operand: Value, column: usize) -> Result<Value> {
+    if op == "not" {
+        return Ok(Value::Bool(!truthy(&operand)));
+    }
+    match Num::of(&operand) {
+        Some(n) if op == "+" => n.to_value().ok_or(Error::Overflow { column }),
+        Some(Num::Int(i)) => {
+            i.checked_neg().map(|v| Value::Number(v.into())).ok_or(Error::Overflow { column })
+        }
+        Some(Num::Float(f)) => float(-f, column),
+        None => Err(Error::Argument {
+            column,
+            function: format!("unary operator {op}"),
+            message: format!("not defined for {}", type_name(&operand)),
+        }),
+    }
+}

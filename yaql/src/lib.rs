@@ -1,0 +1,276 @@
+//! A YAQL engine: the expression language of StackStorm's Orquesta
+//! workflows (`<% … %>`), as yaql 1.1 (openstack/yaql, the version
+//! StackStorm pinned) evaluates it, over `serde_json` values.
+//!
+//! ```
+//! use serde_json::json;
+//! use squall_yaql::{Expression, Limits, MapHost, evaluate};
+//!
+//! let data = json!({"hosts": [{"name": "a", "up": true}, {"name": "b", "up": false}]});
+//! let up = evaluate("$.hosts.where($.up).select($.name)", &data, &MapHost::new());
+//! assert_eq!(up, Ok(json!(["a"])));
+//! let parsed = Expression::parse("len($.hosts) * 2").expect("parses");
+//! assert_eq!(parsed.evaluate_with(&data, &MapHost::new(), &Limits::default()), Ok(json!(4)));
+//! ```
+//!
+//! # The language
+//!
+//! `$` is the data the caller passes; `$.key` reads a key (an error when the
+//! dictionary lacks it), `$.list.key` reads the key of every element;
+//! `x[i]`, `x[key]`, `x[key, default]` index; `x.f(args)` calls a method,
+//! `f(args)` a function; `name => value` passes a keyword argument; a bare
+//! name stands for its own string (`ctx(x)` is `ctx("x")`). Lambdas are
+//! implicit: the arguments of `select`, `where`, `orderBy`, … are evaluated
+//! once per element with `$` the element (`$1`, `$2` for two-argument
+//! ones). `let(a => 1) -> $a + 1` binds names. Operators, from the loosest:
+//! `->`; `or`; `and`; `not`; `=` `!=` `<` `<=` `>` `>=` `in`; `+` `-`; `*`
+//! `/` `mod`; `=~` `!~`; unary `+` `-`; `[]`; `.` `?.` (`?.` gives `null` on
+//! a `null` receiver). Literals: numbers, `'…'` and `"…"` strings with
+//! Python's escapes, `` `…` `` verbatim strings, `true`, `false`, `null`,
+//! `[…]`, `{k => v}`.
+//!
+//! Semantics are Python's, as in yaql: `and`/`or` return an operand; `/` of
+//! two integers is floor division; `mod` takes the divisor's sign; `1 = 1.0`
+//! and `true = 1`; `null` orders below everything; `+` joins strings, lists
+//! and dictionaries but never a string with a number.
+//!
+//! The library covers yaql's functions that workflows use: see
+//! [`FUNCTIONS`]. Functions the host adds (Orquesta's `ctx()`, `task()`,
+//! `result()`, StackStorm's `st2kv()`, …) come through the [`Host`] trait;
+//! the crate knows nothing of workflows. [`render`] evaluates the `<% %>`
+//! spans of a text with Orquesta's typing rule (see [`template`]).
+//!
+//! # Limits
+//!
+//! Every evaluation is bounded by [`Limits`]: a budget of evaluation steps
+//! (each node evaluated, each element a query visits, each node of a value
+//! copied out of a variable), a maximum collection length and string length
+//! for every value built, and a maximum nesting of the expression
+//! ([`MAX_NESTING`]). Exceeding one is an [`Error::StepLimit`] or
+//! [`Error::SizeLimit`], never a hang or an unbounded allocation.
+//!
+//! # Deliberate differences from yaql
+//!
+//! - Values are JSON: dictionary keys are strings (`{1 => 2}` has the key
+//!   `"1"`), and sets are lists without repeats (`set()`, `toSet()`;
+//!   `isSet()` is always false).
+//! - Integers are 64-bit; an overflow is an error rather than a big integer.
+//! - Collections are evaluated eagerly. Endless `sequence()` and `repeat()`
+//!   without a count are refused. `list()` and `set()` unpack an argument
+//!   that is a call of a function yaql evaluates lazily (`select`, `where`,
+//!   `range`, `keys`, …), as yaql unpacks iterators.
+//! - `orderBy` results cannot be refined with `thenBy`.
+//! - `str()` prints lists the way yaql holds them, as tuples (`('a', 'b')`);
+//!   a list inside rendered text prints as a list (`['a', 'b']`).
+//! - `format()` (yaql 1.1's `str.format`) supports `{}`, `{0}` and
+//!   `{name}` fields without format specifications.
+//! - Regular expressions are Python's syntax as `fancy-regex` reads it
+//!   (look-around and back-references included; `\Z` is accepted).
+//! - yaql's date and time functions and the "yaqlized" objects are absent.
+
+mod ast;
+mod error;
+mod eval;
+mod host;
+mod lexer;
+mod parser;
+mod stdlib;
+pub mod template;
+mod value;
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use error::{Error, Result};
+pub use host::{Host, HostFn, MapHost, NoHost};
+pub use parser::MAX_NESTING;
+pub use template::{Span, TemplateError, has_expressions, render, spans, validate};
+pub use value::{render_str, yaql_str};
+
+use eval::{Ev, Scope, Val};
+
+/// The bounds of one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Evaluation steps (default 1,000,000).
+    pub steps: u64,
+    /// Elements of one list or dictionary built (default 100,000).
+    pub collection: usize,
+    /// Bytes of one string built (default 1 MiB).
+    pub string: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { steps: 1_000_000, collection: 100_000, string: 1 << 20 }
+    }
+}
+
+/// A parsed expression, to evaluate any number of times.
+#[derive(Clone, PartialEq)]
+pub struct Expression {
+    source: String,
+    tree: ast::Expr,
+}
+
+impl fmt::Debug for Expression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expression").field(&self.source).finish()
+    }
+}
+
+impl Expression {
+    /// Parses one expression (without `<% %>`).
+    pub fn parse(source: &str) -> Result<Expression> {
+        Ok(Expression { source: source.to_owned(), tree: parser::parse(source)? })
+    }
+
+    /// The text it was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates with `data` as `$`, within the default [`Limits`].
+    pub fn evaluate(&self, data: &Value, host: &dyn Host) -> Result<Value> {
+        self.evaluate_with(data, host, &Limits::default())
+    }
+
+    /// Evaluates with `data` as `$`, within `limits`.
+    pub fn evaluate_with(&self, data: &Value, host: &dyn Host, limits: &Limits) -> Result<Value> {
+        let mut ev = Ev { host, limits, steps: 0 };
+        let scope = Scope::root(data.clone());
+        match ev.eval(&self.tree, &scope)? {
+            Val::Data(v) => Ok(v),
+            other => Err(Error::Argument {
+                column: self.tree.column,
+                function: "expression".into(),
+                message: format!("the value is {}, not data", other.describe()),
+            }),
+        }
+    }
+}
+
+/// Parses and evaluates `source` with `data` as `$`, within the default
+/// [`Limits`].
+pub fn evaluate(source: &str, data: &Value, host: &dyn Host) -> Result<Value> {
+    Expression::parse(source)?.evaluate(data, host)
+}
+
+/// The names of yaql's library functions this crate implements.
+pub const FUNCTIONS: &[&str] = &[
+    "abs",
+    "accumulate",
+    "aggregate",
+    "all",
+    "any",
+    "append",
+    "bitwiseAnd",
+    "bitwiseNot",
+    "bitwiseOr",
+    "bitwiseXor",
+    "bool",
+    "coalesce",
+    "concat",
+    "contains",
+    "containsKey",
+    "containsValue",
+    "count",
+    "defaultIfEmpty",
+    "delete",
+    "deleteAll",
+    "dict",
+    "distinct",
+    "endsWith",
+    "enumerate",
+    "escapeRegex",
+    "examine",
+    "filter",
+    "first",
+    "flatten",
+    "float",
+    "format",
+    "get",
+    "groupBy",
+    "hex",
+    "indexOf",
+    "indexWhere",
+    "insert",
+    "insertMany",
+    "int",
+    "isBoolean",
+    "isDict",
+    "isEmpty",
+    "isInteger",
+    "isIterable",
+    "isList",
+    "isNumber",
+    "isRegex",
+    "isSequence",
+    "isSet",
+    "isString",
+    "items",
+    "join",
+    "keys",
+    "last",
+    "lastIndexOf",
+    "lastIndexWhere",
+    "len",
+    "let",
+    "limit",
+    "list",
+    "matches",
+    "max",
+    "memorize",
+    "min",
+    "norm",
+    "orderBy",
+    "orderByDescending",
+    "pow",
+    "range",
+    "regex",
+    "repeat",
+    "replace",
+    "replaceBy",
+    "replaceMany",
+    "reverse",
+    "rightSplit",
+    "round",
+    "search",
+    "searchAll",
+    "select",
+    "selectCase",
+    "selectMany",
+    "set",
+    "shiftBitsLeft",
+    "shiftBitsRight",
+    "sign",
+    "single",
+    "skip",
+    "skipWhile",
+    "slice",
+    "split",
+    "splitAt",
+    "startsWith",
+    "str",
+    "substring",
+    "sum",
+    "switch",
+    "switchCase",
+    "take",
+    "takeWhile",
+    "toCharArray",
+    "toDict",
+    "toList",
+    "toLower",
+    "toSet",
+    "toUpper",
+    "trim",
+    "trimLeft",
+    "trimRight",
+    "values",
+    "where",
+    "with",
+    "zip",
+    "zipLongest",
+];

@@ -1,0 +1,370 @@
+//! yaql's collection functions: `list`, `dict`, `set`, `toList`,
+//! `flatten`, dictionary access (`keys`, `values`, `items`, `get`, `set`,
+//! `delete`, `containsKey`, …) and list editing (`insert`, `delete`,
+//! `replace`).
+
+use serde_json::{Map, Value};
+
+use super::{Form, Run, data, int, list, opt_int, receiver_list};
+use crate::ast::{Arg, Expr, Kind};
+use crate::error::Result;
+use crate::eval::{Call, Ev, Val, key_string};
+use crate::value::{equal, type_name};
+
+pub(super) fn find(name: &str) -> Option<(Form, Run)> {
+    Some(match name {
+        "list" => (Form::Function, |ev, c| list_or_set(ev, c, false)),
+        "set" => (Form::Raw, set),
+        "dict" => (Form::Function, dict),
+        "toList" => (Form::Method, to_list),
+        "toSet" => (Form::Method, to_set),
+        "flatten" => (Form::Method, flatten),
+        "keys" => (Form::Method, |_, c| map_view(c, |k, _| Value::String(k.clone()))),
+        "values" => (Form::Method, |_, c| map_view(c, |_, v| v.clone())),
+        "items" => (Form::Method, |_, c| {
+            map_view(c, |k, v| Value::Array(vec![Value::String(k.clone()), v.clone()]))
+        }),
+        "get" => (Form::Method, get),
+        "delete" => (Form::Method, delete),
+        "deleteAll" => (Form::Method, delete_all),
+        "containsKey" => (Form::Method, contains_key),
+        "containsValue" => (Form::Method, contains_value),
+        "contains" => (Form::Method, contains),
+        "insert" => (Form::Method, insert),
+        "insertMany" => (Form::Method, insert_many),
+        "replaceMany" => (Form::Method, replace_many),
+        _ => return None,
+    })
+}
+
+/// Functions yaql evaluates lazily, to iterators: `list()` and `set()`
+/// unpack an argument that is one of these calls, as yaql unpacks
+/// iterators (and keeps real lists whole).
+const LAZY: &[&str] = &[
+    "select",
+    "where",
+    "filter",
+    "range",
+    "skip",
+    "take",
+    "limit",
+    "selectMany",
+    "concat",
+    "distinct",
+    "enumerate",
+    "append",
+    "zip",
+    "zipLongest",
+    "takeWhile",
+    "skipWhile",
+    "repeat",
+    "flatten",
+    "keys",
+    "values",
+    "items",
+    "accumulate",
+    "selectAllCases",
+    "examine",
+    "reverse",
+];
+
+fn is_lazy(expr: &Expr) -> bool {
+    match &expr.kind {
+        Kind::Call { name, .. } | Kind::Method { name, .. } => LAZY.contains(&name.as_str()),
+        _ => false,
+    }
+}
+
+fn list_or_set(ev: &mut Ev<'_>, c: &Call<'_>, distinct: bool) -> Result<Val> {
+    let mut out: Vec<Value> = Vec::new();
+    let push = |out: &mut Vec<Value>, v: Value| {
+        if !distinct || !out.iter().any(|o| equal(o, &v)) {
+            out.push(v);
+        }
+    };
+    for expr in c.positional()? {
+        let v = ev.value(expr, c.scope)?;
+        match v {
+            Value::Array(items) if is_lazy(expr) => {
+                for item in items {
+                    push(&mut out, item);
+                }
+            }
+            other => push(&mut out, other),
+        }
+        ev.check_len(out.len(), c.column)?;
+    }
+    data(Value::Array(out))
+}
+
+/// `set(args)` builds a set (a list without repeats); `dict.set(key,
+/// value)`, `dict.set(other)` and `dict.set(k => v, …)` update a dictionary.
+fn set(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let Some(receiver) = &c.receiver else { return list_or_set(ev, c, true) };
+    let Val::Data(Value::Object(map)) = receiver else {
+        return Err(c.fail(format!("expected a dictionary, got {}", receiver.describe())));
+    };
+    let mut map = map.clone();
+    let positional: Vec<&Expr> =
+        c.args.iter().filter_map(|a| if let Arg::Pos(e) = a { Some(e) } else { None }).collect();
+    match positional.as_slice() {
+        [key, value] => {
+            let key = ev.value(key, c.scope)?;
+            map.insert(key_string(&key), ev.value(value, c.scope)?);
+        }
+        [other] => match ev.value(other, c.scope)? {
+            Value::Object(other) => map.extend(other),
+            v => return Err(c.fail(format!("expected a dictionary, got {}", type_name(&v)))),
+        },
+        [] => {
+            for arg in c.args {
+                if let Arg::Pair(key, value) = arg {
+                    let key = ev.value(key, c.scope)?;
+                    map.insert(key_string(&key), ev.value(value, c.scope)?);
+                }
+            }
+        }
+        _ => return Err(c.fail("takes a key and a value, a dictionary, or `key => value` pairs")),
+    }
+    ev.check_len(map.len(), c.column)?;
+    data(Value::Object(map))
+}
+
+/// `dict(a => 1, b => 2)` or `dict([[k, v], …])`.
+fn dict(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let mut map = Map::new();
+    if let [Arg::Pos(items)] = c.args {
+        for pair in list(ev, c, items)? {
+            ev.tick(1, c.column)?;
+            match pair {
+                Value::Array(kv) if kv.len() >= 2 => {
+                    map.insert(key_string(&kv[0]), kv[1].clone());
+                }
+                other => {
+                    return Err(
+                        c.fail(format!("expected [key, value] pairs, got {}", type_name(&other)))
+                    );
+                }
+            }
+        }
+        return data(Value::Object(map));
+    }
+    for arg in c.args {
+        let Arg::Pair(key, value) = arg else {
+            return Err(c.fail("expects `key => value` arguments or one list of pairs"));
+        };
+        let key = ev.value(key, c.scope)?;
+        map.insert(key_string(&key), ev.value(value, c.scope)?);
+    }
+    ev.check_len(map.len(), c.column)?;
+    data(Value::Object(map))
+}
+
+fn to_list(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    c.require(&[])?;
+    data(Value::Array(receiver_list(c)?))
+}
+
+fn to_set(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    c.require(&[])?;
+    let mut out: Vec<Value> = Vec::new();
+    for item in receiver_list(c)? {
+        if !out.iter().any(|o| equal(o, &item)) {
+            out.push(item);
+        }
+    }
+    data(Value::Array(out))
+}
+
+fn flatten_into(
+    ev: &mut Ev<'_>,
+    c: &Call<'_>,
+    items: Vec<Value>,
+    out: &mut Vec<Value>,
+    depth: usize,
+) -> Result<()> {
+    if depth > crate::parser::MAX_NESTING {
+        return Err(c.fail("nesting too deep"));
+    }
+    for item in items {
+        ev.tick(1, c.column)?;
+        match item {
+            Value::Array(inner) => flatten_into(ev, c, inner, out, depth + 1)?,
+            other => out.push(other),
+        }
+    }
+    Ok(())
+}
+
+fn flatten(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    c.require(&[])?;
+    let mut out = Vec::new();
+    flatten_into(ev, c, receiver_list(c)?, &mut out, 0)?;
+    data(Value::Array(out))
+}
+
+fn receiver_map<'c>(c: &'c Call<'_>) -> Result<&'c Map<String, Value>> {
+    match c.data()? {
+        Value::Object(map) => Ok(map),
+        other => Err(c.fail(format!("expected a dictionary, got {}", type_name(other)))),
+    }
+}
+
+fn map_view(c: &Call<'_>, f: fn(&String, &Value) -> Value) -> Result<Val> {
+    c.require(&[])?;
+    data(Value::Array(receiver_map(c)?.iter().map(|(k, v)| f(k, v)).collect()))
+}
+
+fn get(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [key, default] = c.bind(&["key", "default"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let Some(key) = key else { return Err(c.fail("missing the argument `key`")) };
+    let key = key_string(&ev.value(key, c.scope)?);
+    let map = receiver_map(c)?;
+    match map.get(&key) {
+        Some(v) => data(v.clone()),
+        None => match default {
+            Some(d) => ev.eval(d, c.scope),
+            None => data(Value::Null),
+        },
+    }
+}
+
+/// `dict.delete(keys…)`, or `list.delete(position, count => 1)`.
+fn delete(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    if let Value::Array(items) = c.data()? {
+        let [position, count] = c.bind(&["position", "count"])?[..] else {
+            return Err(c.fail("bad arguments"));
+        };
+        let Some(position) = position else {
+            return Err(c.fail("missing the argument `position`"));
+        };
+        let position = int(ev, c, position)?;
+        let count = opt_int(ev, c, count, 1)?;
+        let kept = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let i = *i as i64;
+                if count >= 0 {
+                    !(position <= i && i < position.saturating_add(count))
+                } else {
+                    i < position
+                }
+            })
+            .map(|(_, v)| v.clone())
+            .collect();
+        return data(Value::Array(kept));
+    }
+    let mut map = receiver_map(c)?.clone();
+    for expr in c.positional()? {
+        let key = key_string(&ev.value(expr, c.scope)?);
+        map.shift_remove(&key);
+    }
+    data(Value::Object(map))
+}
+
+fn delete_all(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [keys] = c.require(&["keys"])?[..] else { return Err(c.fail("bad arguments")) };
+    let keys = list(ev, c, keys)?;
+    let mut map = receiver_map(c)?.clone();
+    for key in keys {
+        map.shift_remove(&key_string(&key));
+    }
+    data(Value::Object(map))
+}
+
+fn contains_key(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [key] = c.require(&["key"])?[..] else { return Err(c.fail("bad arguments")) };
+    let key = key_string(&ev.value(key, c.scope)?);
+    data(Value::Bool(receiver_map(c)?.contains_key(&key)))
+}
+
+fn contains_value(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [value] = c.require(&["value"])?[..] else { return Err(c.fail("bad arguments")) };
+    let value = ev.value(value, c.scope)?;
+    data(Value::Bool(receiver_map(c)?.values().any(|v| equal(v, &value))))
+}
+
+fn contains(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [value] = c.require(&["value"])?[..] else { return Err(c.fail("bad arguments")) };
+    let value = ev.value(value, c.scope)?;
+    data(Value::Bool(receiver_list(c)?.iter().any(|v| equal(v, &value))))
+}
+
+fn insert(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [position, value] = c.require(&["position", "value"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let position = int(ev, c, position)?;
+    let value = ev.value(value, c.scope)?;
+    let mut items = receiver_list(c)?;
+    let at = usize::try_from(position).unwrap_or(0).min(items.len());
+    if position >= 0 {
+        items.insert(at, value);
+    }
+    data(Value::Array(items))
+}
+
+fn insert_many(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [position, values] = c.require(&["position", "values"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let position = int(ev, c, position)?;
+    let values = list(ev, c, values)?;
+    let mut items = receiver_list(c)?;
+    if position >= 0 {
+        let at = usize::try_from(position).unwrap_or(0).min(items.len());
+        items.splice(at..at, values);
+    }
+    ev.check_len(items.len(), c.column)?;
+    data(Value::Array(items))
+}
+
+fn splice_range(items: &[Value], position: i64, count: i64) -> (usize, usize) {
+    let len = items.len();
+    let start = usize::try_from(position).unwrap_or(0).min(len);
+    let end = if count < 0 {
+        len
+    } else {
+        usize::try_from(position.saturating_add(count)).unwrap_or(0).min(len)
+    };
+    (start, end.max(start))
+}
+
+/// `list.replace(position, value, count => 1)`.
+pub(super) fn list_replace(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [position, value, count] = c.bind(&["position", "value", "count"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let (Some(position), Some(value)) = (position, value) else {
+        return Err(c.fail("takes a position and a value"));
+    };
+    let position = int(ev, c, position)?;
+    let value = ev.value(value, c.scope)?;
+    let count = opt_int(ev, c, count, 1)?;
+    let mut items = receiver_list(c)?;
+    let (start, end) = splice_range(&items, position, count);
+    if start < end {
+        items.splice(start..end, [value]);
+    }
+    data(Value::Array(items))
+}
+
+fn replace_many(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [position, values, count] = c.bind(&["position", "values", "count"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let (Some(position), Some(values)) = (position, values) else {
+        return Err(c.fail("takes a position and a list of values"));
+    };
+    let position = int(ev, c, position)?;
+    let values = list(ev, c, values)?;
+    let count = opt_int(ev, c, count, 1)?;
+    let mut items = receiver_list(c)?;
+    let (start, end) = splice_range(&items, position, count);
+    items.splice(start..end, values);
+    ev.check_len(items.len(), c.column)?;
+    data(Value::Array(items))
+}
