@@ -238,6 +238,9 @@ impl Ev<'_> {
                 Val::Data(Value::Object(map))
             }
             Kind::Call { name, args } => self.call(name, column, None, args, scope)?,
+            Kind::Method { name, .. } if name == "thenBy" || name == "thenByDescending" => {
+                stdlib::ordered(self, expr, scope)?
+            }
             Kind::Method { receiver, name, args, safe } => {
                 let receiver = self.eval(receiver, scope)?;
                 if *safe && matches!(receiver, Val::Data(Value::Null)) {
@@ -246,6 +249,17 @@ impl Ev<'_> {
                 self.call(name, column, Some(receiver), args, scope)?
             }
             Kind::Attr { receiver, name, safe } => {
+                if let Kind::Var(var) = &receiver.kind
+                    && let Some(Val::Data(Value::Object(map))) =
+                        scope.get(if var.is_empty() { "1" } else { var })
+                {
+                    // Reads one key without copying the whole dictionary.
+                    let Some(v) = map.get(name) else {
+                        return Err(Error::KeyNotFound { column, key: name.clone() });
+                    };
+                    self.tick(value::weight(v), column)?;
+                    return Ok(Val::Data(v.clone()));
+                }
                 let receiver = self.value(receiver, scope)?;
                 if *safe && receiver.is_null() {
                     return Ok(Val::Data(Value::Null));

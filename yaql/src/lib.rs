@@ -59,7 +59,9 @@
 //!   without a count are refused. `list()` and `set()` unpack an argument
 //!   that is a call of a function yaql evaluates lazily (`select`, `where`,
 //!   `range`, `keys`, …), as yaql unpacks iterators.
-//! - `orderBy` results cannot be refined with `thenBy`.
+//! - `thenBy` / `thenByDescending` must follow `orderBy…` directly in
+//!   the expression (`xs.orderBy($.a).thenBy($.b)`), where yaql would also
+//!   accept the ordered collection through a variable.
 //! - `str()` prints lists the way yaql holds them, as tuples (`('a', 'b')`);
 //!   a list inside rendered text prints as a list (`['a', 'b']`).
 //! - `format()` (yaql 1.1's `str.format`) supports `{}`, `{0}` and

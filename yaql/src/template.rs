@@ -139,3 +139,47 @@ fn render_at(
     }
     Ok(output)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoHost;
+    use serde_json::json;
+
+    #[test]
+    fn spans_stop_at_line_ends_and_strip_delimiters() {
+        let text = "a <% 1 %> b <%x\n%> c <%% 2 %%>";
+        let found: Vec<_> = spans(text).into_iter().map(|s| (s.text, s.expression)).collect();
+        assert_eq!(found, [("<% 1 %>", "1"), ("<%% 2 %%>", "2")]);
+        assert!(!has_expressions("<% 1\n %>"));
+        assert!(has_expressions("x <%%>"));
+    }
+
+    #[test]
+    fn multi_line_text_renders_each_line() {
+        let limits = Limits::default();
+        let got = render("a=<% 1 %>\nb=<% 'x' %>", &json!(null), &NoHost, &limits);
+        assert_eq!(got, Ok(json!("a=1\nb=x")));
+    }
+
+    #[test]
+    fn validate_reports_each_bad_expression() {
+        let errors = validate("<% 1 + %> ok <% [ %> <% 2 %>");
+        let texts: Vec<_> = errors.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["<% 1 + %>", "<% [ %>"]);
+        assert_eq!(
+            errors[0].to_string(),
+            "`<% 1 + %>`: column 4: syntax error: unexpected the end of the expression"
+        );
+    }
+
+    #[test]
+    fn rendering_again_is_bounded() {
+        let data = json!({"loop": "<% $.loop %>"});
+        let got = render("<% $.loop %>", &data, &NoHost, &Limits::default());
+        assert!(
+            matches!(got, Err(TemplateError { error: Error::SizeLimit { .. }, .. })),
+            "{got:?}"
+        );
+    }
+}

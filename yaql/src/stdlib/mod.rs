@@ -14,6 +14,8 @@ mod core;
 mod math;
 mod queries;
 pub(crate) mod regex;
+
+pub(crate) use queries::ordered;
 mod strings;
 
 /// How a library function may be called.

@@ -497,3 +497,84 @@ fn split_at(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let (a, _) = super::strings::slice_bounds(index, index, items.len());
     data(Value::Array(vec![Value::Array(items[..a].to_vec()), Value::Array(items[a..].to_vec())]))
 }
+
+/// `collection.orderBy(k1).thenBy(k2).thenByDescending(k3)…`: yaql keeps
+/// the sort keys of `orderBy` in its result for `thenBy` to refine; here
+/// the whole chain `expr` (ending in a `thenBy…`) is sorted at once.
+pub(crate) fn ordered(
+    ev: &mut Ev<'_>,
+    expr: &Expr,
+    scope: &std::rc::Rc<crate::eval::Scope>,
+) -> Result<Val> {
+    use crate::ast::{Arg, Kind};
+    let mut keys: Vec<(&Expr, bool)> = Vec::new();
+    let mut current = expr;
+    let base = loop {
+        let Kind::Method { receiver, name, args, .. } = &current.kind else {
+            return Err(Error::Argument {
+                column: expr.column,
+                function: "thenBy".into(),
+                message: "follows orderBy() or orderByDescending()".into(),
+            });
+        };
+        let [Arg::Pos(selector)] = args.as_slice() else {
+            return Err(Error::Argument {
+                column: current.column,
+                function: name.clone(),
+                message: "takes one selector".into(),
+            });
+        };
+        keys.push((selector, name.ends_with("Descending")));
+        match name.as_str() {
+            "thenBy" | "thenByDescending" => current = receiver,
+            "orderBy" | "orderByDescending" => break receiver,
+            _ => {
+                return Err(Error::Argument {
+                    column: expr.column,
+                    function: "thenBy".into(),
+                    message: "follows orderBy() or orderByDescending()".into(),
+                });
+            }
+        }
+    };
+    keys.reverse();
+    let items = match ev.value(base, scope)? {
+        Value::Array(items) => items,
+        other => {
+            return Err(Error::Argument {
+                column: expr.column,
+                function: "orderBy".into(),
+                message: format!("expected a list, got {}", type_name(&other)),
+            });
+        }
+    };
+    let mut keyed = Vec::with_capacity(items.len());
+    for item in items {
+        let mut row = Vec::with_capacity(keys.len());
+        for (selector, _) in &keys {
+            row.push(ev.lambda(selector, scope, std::slice::from_ref(&item))?);
+        }
+        keyed.push((row, item));
+    }
+    ev.tick((keyed.len() as u64) * 4 * keys.len() as u64, expr.column)?;
+    let mut failure = None;
+    keyed.sort_by(|(a, _), (b, _)| {
+        for (i, (_, descending)) in keys.iter().enumerate() {
+            match compare(&a[i], &b[i]) {
+                Some(Ordering::Equal) => continue,
+                Some(order) => return if *descending { order.reverse() } else { order },
+                None => {
+                    failure.get_or_insert_with(|| {
+                        format!("cannot compare {} with {}", type_name(&a[i]), type_name(&b[i]))
+                    });
+                    return Ordering::Equal;
+                }
+            }
+        }
+        Ordering::Equal
+    });
+    if let Some(message) = failure {
+        return Err(Error::Argument { column: expr.column, function: "orderBy".into(), message });
+    }
+    data(Value::Array(keyed.into_iter().map(|(_, v)| v).collect()))
+}
