@@ -168,7 +168,8 @@ impl Ev<'_> {
         Ok(())
     }
 
-    /// Checks a collection's length against the limit.
+    /// Checks a collection's length against the limit (costs nothing: the
+    /// elements were charged as they were made).
     pub fn check_len(&mut self, len: usize, column: usize) -> Result<()> {
         if len > self.limits.collection {
             return Err(Error::SizeLimit {
@@ -177,7 +178,7 @@ impl Ev<'_> {
                 limit: self.limits.collection,
             });
         }
-        self.tick(len as u64 / 8, column)
+        Ok(())
     }
 
     /// Checks a string's length (in bytes) against the limit.
@@ -189,7 +190,21 @@ impl Ev<'_> {
                 limit: self.limits.string,
             });
         }
-        self.tick(len as u64 / 64, column)
+        Ok(())
+    }
+
+    /// Checks and charges a collection about to be made at once (`range`,
+    /// `repeat`, `list * n`, …): one step per element.
+    pub fn grow(&mut self, len: usize, column: usize) -> Result<()> {
+        self.check_len(len, column)?;
+        self.tick(len as u64, column)
+    }
+
+    /// Checks and charges a string about to be made at once: one step per
+    /// 16 bytes.
+    pub fn grow_str(&mut self, len: usize, column: usize) -> Result<()> {
+        self.check_str(len, column)?;
+        self.tick(len as u64 / 16, column)
     }
 
     pub fn eval(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Val> {
@@ -452,7 +467,10 @@ impl Ev<'_> {
         }
         match self.host.call(name, &positional, &named) {
             None => Err(Error::UnknownFunction { column, name: name.to_owned() }),
-            Some(Ok(v)) => Ok(Val::Data(v)),
+            Some(Ok(v)) => {
+                self.tick(value::weight(&v), column)?;
+                Ok(Val::Data(v))
+            }
             Some(Err(message)) => Err(Error::Host { column, function: name.to_owned(), message }),
         }
     }
@@ -526,30 +544,30 @@ impl Ev<'_> {
         }
         match (op, left, right) {
             ("+", Value::String(mut a), Value::String(b)) => {
-                self.check_str(a.len() + b.len(), column)?;
+                self.grow_str(a.len() + b.len(), column)?;
                 a.push_str(&b);
                 Ok(Value::String(a))
             }
             ("+", Value::Array(mut a), Value::Array(b)) => {
-                self.check_len(a.len() + b.len(), column)?;
+                self.grow(a.len() + b.len(), column)?;
                 a.extend(b);
                 Ok(Value::Array(a))
             }
             ("+", Value::Object(mut a), Value::Object(b)) => {
-                self.check_len(a.len() + b.len(), column)?;
+                self.grow(a.len() + b.len(), column)?;
                 a.extend(b);
                 Ok(Value::Object(a))
             }
             ("*", Value::String(s), n @ Value::Number(_))
             | ("*", n @ Value::Number(_), Value::String(s)) => {
                 let times = repeat_count(&n, column)?;
-                self.check_str(s.len().saturating_mul(times), column)?;
+                self.grow_str(s.len().saturating_mul(times), column)?;
                 Ok(Value::String(s.repeat(times)))
             }
             ("*", Value::Array(items), n @ Value::Number(_))
             | ("*", n @ Value::Number(_), Value::Array(items)) => {
                 let times = repeat_count(&n, column)?;
-                self.check_len(items.len().saturating_mul(times), column)?;
+                self.grow(items.len().saturating_mul(times), column)?;
                 let mut out = Vec::with_capacity(items.len() * times);
                 for _ in 0..times {
                     out.extend(items.iter().cloned());

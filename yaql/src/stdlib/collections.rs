@@ -183,7 +183,7 @@ fn flatten_into(
     out: &mut Vec<Value>,
     depth: usize,
 ) -> Result<()> {
-    if depth > crate::parser::MAX_NESTING {
+    if depth > 1000 {
         return Err(c.fail("nesting too deep"));
     }
     for item in items {
@@ -221,14 +221,9 @@ fn get(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     };
     let Some(key) = key else { return Err(c.fail("missing the argument `key`")) };
     let key = key_string(&ev.value(key, c.scope)?);
+    let default = default.map(|d| ev.value(d, c.scope)).transpose()?;
     let map = receiver_map(c)?;
-    match map.get(&key) {
-        Some(v) => data(v.clone()),
-        None => match default {
-            Some(d) => ev.eval(d, c.scope),
-            None => data(Value::Null),
-        },
-    }
+    data(map.get(&key).cloned().or(default).unwrap_or(Value::Null))
 }
 
 /// `dict.delete(keys…)`, or `list.delete(position, count => 1)`.

@@ -167,7 +167,7 @@ fn float(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 fn str_(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let v = one(ev, c)?;
     let text = yaql_str(&v);
-    ev.check_str(text.len(), c.column)?;
+    ev.grow_str(text.len(), c.column)?;
     data(Value::String(text))
 }
 

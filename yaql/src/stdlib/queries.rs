@@ -115,6 +115,7 @@ fn take(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 /// without a default.
 fn end(ev: &mut Ev<'_>, c: &Call<'_>, first: bool) -> Result<Val> {
     let [default] = c.bind(&["default"])?[..] else { return Err(c.fail("bad arguments")) };
+    let default = default.map(|d| ev.value(d, c.scope)).transpose()?;
     let mut items = receiver_list(c)?;
     let item = if first {
         if items.is_empty() { None } else { Some(items.swap_remove(0)) }
@@ -123,7 +124,7 @@ fn end(ev: &mut Ev<'_>, c: &Call<'_>, first: bool) -> Result<Val> {
     };
     match (item, default) {
         (Some(item), _) => data(item),
-        (None, Some(default)) => ev.eval(default, c.scope),
+        (None, Some(default)) => data(default),
         (None, None) => Err(c.fail("the collection is empty")),
     }
 }
@@ -281,7 +282,7 @@ fn zip(ev: &mut Ev<'_>, c: &Call<'_>, longest: bool) -> Result<Val> {
     }
     let lengths = lists.iter().map(Vec::len);
     let n = if longest { lengths.max().unwrap_or(0) } else { lengths.min().unwrap_or(0) };
-    ev.check_len(n, c.column)?;
+    ev.grow(n.saturating_mul(lists.len()), c.column)?;
     let out = (0..n)
         .map(|i| {
             Value::Array(
@@ -323,8 +324,11 @@ fn repeat(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let Ok(times) = usize::try_from(times) else {
         return Err(c.fail("endless repetition is not supported; give `times`"));
     };
-    ev.check_len(times, c.column)?;
     let value = c.data()?.clone();
+    ev.grow(
+        times.saturating_mul(usize::try_from(crate::value::weight(&value)).unwrap_or(usize::MAX)),
+        c.column,
+    )?;
     data(Value::Array(vec![value; times]))
 }
 
@@ -445,7 +449,7 @@ fn range(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     };
     let n = if span <= 0 { 0 } else { (span - 1) / i128::from(step).abs() + 1 };
     let n = usize::try_from(n).unwrap_or(usize::MAX);
-    ev.check_len(n, c.column)?;
+    ev.grow(n, c.column)?;
     let out = (0..n).map(|i| Value::from(start + step * i as i64)).collect();
     data(Value::Array(out))
 }
@@ -470,9 +474,9 @@ fn to_dict(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 }
 
 fn default_if_empty(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
-    let default = lambda_arg(c, "default")?;
+    let default = ev.value(lambda_arg(c, "default")?, c.scope)?;
     let items = receiver_list(c)?;
-    if items.is_empty() { ev.eval(default, c.scope) } else { data(Value::Array(items)) }
+    data(if items.is_empty() { default } else { Value::Array(items) })
 }
 
 fn slice(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {

@@ -176,8 +176,9 @@ fn right_split(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 }
 
 fn join_items(ev: &mut Ev<'_>, c: &Call<'_>, items: &[Value], sep: &str) -> Result<Val> {
+    ev.tick(items.len() as u64, c.column)?;
     let text = items.iter().map(yaql_str).collect::<Vec<_>>().join(sep);
-    ev.check_str(text.len(), c.column)?;
+    ev.grow_str(text.len(), c.column)?;
     data(Value::String(text))
 }
 
@@ -263,7 +264,7 @@ fn replace(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
         }
         other => return Err(c.fail(format!("cannot replace with {}", other.describe()))),
     };
-    ev.check_str(out.len(), c.column)?;
+    ev.grow_str(out.len(), c.column)?;
     data(Value::String(out))
 }
 
