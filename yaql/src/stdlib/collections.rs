@@ -33,6 +33,7 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "insert" => (Form::Method, insert),
         "insertMany" => (Form::Method, insert_many),
         "replaceMany" => (Form::Method, replace_many),
+        "mergeWith" => (Form::Method, merge_with),
         _ => return None,
     })
 }
@@ -362,4 +363,82 @@ fn replace_many(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     items.splice(start..end, values);
     ev.check_len(items.len(), c.column)?;
     data(Value::Array(items))
+}
+
+/// `dict.mergeWith(another, listMerger => null, itemMerger => null,
+/// maxLevels => 0)`: a deep merge. Dictionaries merge key by key, lists by
+/// `listMerger($1, $2)` (default: the distinct elements of both), other
+/// values by `itemMerger($1, $2)` (default: the second); `maxLevels` (0:
+/// no limit) stops the descent.
+fn merge_with(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [another, list_merger, item_merger, max_levels] =
+        c.bind(&["another", "listMerger", "itemMerger", "maxLevels"])?[..]
+    else {
+        return Err(c.fail("bad arguments"));
+    };
+    let Some(another) = another else { return Err(c.fail("missing the argument `another`")) };
+    let Value::Object(another) = ev.value(another, c.scope)? else {
+        return Err(c.fail("expected a dictionary to merge with"));
+    };
+    let max_levels = opt_int(ev, c, max_levels, 0)?;
+    let mergers = Mergers { list: list_merger, item: item_merger };
+    let merged = merge(ev, c, receiver_map(c)?, &another, &mergers, max_levels, 0)?;
+    data(Value::Object(merged))
+}
+
+struct Mergers<'a> {
+    list: Option<&'a Expr>,
+    item: Option<&'a Expr>,
+}
+
+fn merge(
+    ev: &mut Ev<'_>,
+    c: &Call<'_>,
+    left: &Map<String, Value>,
+    right: &Map<String, Value>,
+    mergers: &Mergers<'_>,
+    max_levels: i64,
+    depth: usize,
+) -> Result<Map<String, Value>> {
+    if depth > 1000 {
+        return Err(c.fail("nesting too deep"));
+    }
+    let mut out = Map::new();
+    for (key, a) in left {
+        ev.tick(1, c.column)?;
+        let value = match right.get(key) {
+            None => a.clone(),
+            Some(b @ Value::Object(bm)) if max_levels != 1 => match a {
+                Value::Object(am) => {
+                    let next = if max_levels == 0 { 0 } else { max_levels - 1 };
+                    Value::Object(merge(ev, c, am, bm, mergers, next, depth + 1)?)
+                }
+                _ => return Err(c.fail(format!("cannot merge {} with {}", type_name(a), type_name(b)))),
+            },
+            Some(b @ Value::Array(bl)) if max_levels != 1 => match (a, mergers.list) {
+                (Value::Array(_), Some(f)) => ev.lambda(f, c.scope, &[a.clone(), b.clone()])?,
+                (Value::Array(al), None) => {
+                    let mut merged: Vec<Value> = Vec::new();
+                    for v in al.iter().chain(bl) {
+                        if !merged.iter().any(|m| equal(m, v)) {
+                            merged.push(v.clone());
+                        }
+                    }
+                    Value::Array(merged)
+                }
+                _ => return Err(c.fail(format!("cannot merge {} with {}", type_name(a), type_name(b)))),
+            },
+            Some(b) => match mergers.item {
+                Some(f) => ev.lambda(f, c.scope, &[a.clone(), b.clone()])?,
+                None => b.clone(),
+            },
+        };
+        out.insert(key.clone(), value);
+    }
+    for (key, b) in right {
+        if !out.contains_key(key) {
+            out.insert(key.clone(), b.clone());
+        }
+    }
+    Ok(out)
 }
