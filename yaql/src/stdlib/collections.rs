@@ -413,7 +413,13 @@ fn merge(
                     let next = if max_levels == 0 { 0 } else { max_levels - 1 };
                     Value::Object(merge(ev, c, am, bm, mergers, next, depth + 1)?)
                 }
-                _ => return Err(c.fail(format!("cannot merge {} with {}", type_name(a), type_name(b)))),
+                _ => {
+                    return Err(c.fail(format!(
+                        "cannot merge {} with {}",
+                        type_name(a),
+                        type_name(b)
+                    )));
+                }
             },
             Some(b @ Value::Array(bl)) if max_levels != 1 => match (a, mergers.list) {
                 (Value::Array(_), Some(f)) => ev.lambda(f, c.scope, &[a.clone(), b.clone()])?,
@@ -426,7 +432,13 @@ fn merge(
                     }
                     Value::Array(merged)
                 }
-                _ => return Err(c.fail(format!("cannot merge {} with {}", type_name(a), type_name(b)))),
+                _ => {
+                    return Err(c.fail(format!(
+                        "cannot merge {} with {}",
+                        type_name(a),
+                        type_name(b)
+                    )));
+                }
             },
             Some(b) => match mergers.item {
                 Some(f) => ev.lambda(f, c.scope, &[a.clone(), b.clone()])?,
