@@ -76,6 +76,7 @@ mod eval;
 mod host;
 mod lexer;
 mod parser;
+mod refs;
 mod stdlib;
 pub mod template;
 mod value;
@@ -87,6 +88,7 @@ use serde_json::Value;
 pub use error::{Error, Result};
 pub use host::{Host, HostFn, MapHost, NoHost};
 pub use parser::MAX_NESTING;
+pub use refs::{CallRef, is_library_function};
 pub use template::{Span, TemplateError, has_expressions, render, spans, validate};
 pub use value::{render_str, yaql_str};
 
@@ -131,6 +133,14 @@ impl Expression {
     /// The text it was parsed from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Every function and method call in the expression, in evaluation
+    /// order (a receiver's calls before the method's), for static checks.
+    pub fn calls(&self) -> Vec<CallRef> {
+        let mut out = Vec::new();
+        refs::collect(&self.tree, &mut out);
+        out
     }
 
     /// Evaluates with `data` as `$`, within the default [`Limits`].

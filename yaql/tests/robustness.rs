@@ -98,7 +98,7 @@ fn random_expressions_never_panic() {
         for _ in 0..len {
             let piece = PIECES[(next(&mut seed) % PIECES.len() as u64) as usize];
             text.push_str(piece);
-            if next(&mut seed) % 3 == 0 {
+            if next(&mut seed).is_multiple_of(3) {
                 text.push(' ');
             }
         }
