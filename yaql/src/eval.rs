@@ -448,6 +448,9 @@ impl Ev<'_> {
         args: &[Arg],
         scope: &Rc<Scope>,
     ) -> Result<Val> {
+        if !self.host.has_function(name) {
+            return Err(Error::UnknownFunction { column, name: name.to_owned() });
+        }
         let mut positional = Vec::new();
         let mut named = Vec::new();
         for arg in args {

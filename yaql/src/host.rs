@@ -15,12 +15,22 @@ use serde_json::Value;
 /// used. Arguments arrive evaluated: a bare name argument (`ctx(x)`) is the
 /// string `"x"`; `key => value` arguments arrive in `named` in order.
 pub trait Host {
+    /// Calls `name`; `None` when the host has no such function.
     fn call(
         &self,
         name: &str,
         args: &[Value],
         named: &[(String, Value)],
     ) -> Option<Result<Value, String>>;
+
+    /// Whether the host has `name`, asked before the arguments are
+    /// evaluated (so an unknown function is reported as such, not as an
+    /// error in its arguments). The default says yes and lets
+    /// [`call`](Host::call) decide.
+    fn has_function(&self, name: &str) -> bool {
+        let _ = name;
+        true
+    }
 }
 
 /// A host with no functions.
@@ -30,6 +40,10 @@ pub struct NoHost;
 impl Host for NoHost {
     fn call(&self, _: &str, _: &[Value], _: &[(String, Value)]) -> Option<Result<Value, String>> {
         None
+    }
+
+    fn has_function(&self, _: &str) -> bool {
+        false
     }
 }
 
@@ -86,5 +100,9 @@ impl Host for MapHost {
         named: &[(String, Value)],
     ) -> Option<Result<Value, String>> {
         self.functions.get(name).map(|f| f(args, named))
+    }
+
+    fn has_function(&self, name: &str) -> bool {
+        self.functions.contains_key(name)
     }
 }

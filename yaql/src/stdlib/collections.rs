@@ -296,10 +296,10 @@ fn insert(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let position = int(ev, c, position)?;
     let value = ev.value(value, c.scope)?;
     let mut items = receiver_list(c)?;
-    let at = usize::try_from(position).unwrap_or(0).min(items.len());
-    if position >= 0 {
-        items.insert(at, value);
-    }
+    // Python's list.insert: a negative position counts from the end.
+    let len = items.len() as i64;
+    let at = if position < 0 { (position + len).max(0) } else { position.min(len) };
+    items.insert(usize::try_from(at).unwrap_or(0), value);
     data(Value::Array(items))
 }
 
@@ -310,10 +310,9 @@ fn insert_many(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let position = int(ev, c, position)?;
     let values = list(ev, c, values)?;
     let mut items = receiver_list(c)?;
-    if position >= 0 {
-        let at = usize::try_from(position).unwrap_or(0).min(items.len());
-        items.splice(at..at, values);
-    }
+    // A negative position inserts at the front, as yaql's insertMany does.
+    let at = usize::try_from(position).unwrap_or(0).min(items.len());
+    items.splice(at..at, values);
     ev.check_len(items.len(), c.column)?;
     data(Value::Array(items))
 }

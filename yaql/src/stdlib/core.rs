@@ -36,6 +36,8 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "isNumber" => (Form::Function, |ev, c| is(ev, c, |v| v.is_number())),
         "isSet" => (Form::Function, |ev, c| is(ev, c, |_| false)),
         "isRegex" => (Form::Function, is_regex),
+        "unpack" => (Form::Method, unpack),
+        "assert" => (Form::Method, assert),
         _ => return None,
     })
 }
@@ -195,4 +197,40 @@ fn is_regex(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let [expr] = c.require(&["value"])?[..] else { return Err(c.fail("takes one argument")) };
     let v = ev.eval(expr, c.scope)?;
     data(Value::Bool(matches!(v, Val::Regex(_))))
+}
+
+/// `[a, b].unpack(x, y) -> $x + $y`; without names, `$1`, `$2`, ….
+fn unpack(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let items = super::receiver_list(c)?;
+    let mut names = Vec::new();
+    for expr in c.positional()? {
+        names.push(super::string(ev, c, expr)?);
+    }
+    if !names.is_empty() && names.len() != items.len() {
+        return Err(c.fail(format!("cannot unpack {} elements into {}", items.len(), names.len())));
+    }
+    let vars = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (names.get(i).cloned().unwrap_or_else(|| (i + 1).to_string()), Val::Data(v)))
+        .collect();
+    Ok(Val::Scope(Scope::child(c.scope, vars)))
+}
+
+/// `value.assert(condition, message => "Assertion failed")`: the value
+/// when the condition (with `$` the value) holds, else an error.
+fn assert(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [condition, message] = c.bind(&["condition", "message"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let Some(condition) = condition else { return Err(c.fail("missing the argument `condition`")) };
+    let value = c.data()?.clone();
+    if truthy(&ev.lambda(condition, c.scope, std::slice::from_ref(&value))?) {
+        return data(value);
+    }
+    let message = match message {
+        Some(m) => super::string(ev, c, m)?,
+        None => "Assertion failed".into(),
+    };
+    Err(c.fail(message))
 }

@@ -42,7 +42,9 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "lastIndexOf" => (Form::Method, |ev, c| index_of(ev, c, true)),
         "indexWhere" => (Form::Method, |ev, c| index_where(ev, c, false)),
         "lastIndexWhere" => (Form::Method, |ev, c| index_where(ev, c, true)),
-        "aggregate" => (Form::Method, |ev, c| aggregate(ev, c, false)),
+        "aggregate" | "reduce" => (Form::Method, |ev, c| aggregate(ev, c, false)),
+        "splitWhere" => (Form::Method, |ev, c| split_where(ev, c, false)),
+        "sliceWhere" => (Form::Method, |ev, c| split_where(ev, c, true)),
         "accumulate" => (Form::Method, |ev, c| aggregate(ev, c, true)),
         "reverse" => (Form::Method, reverse),
         "range" => (Form::Function, range),
@@ -581,4 +583,32 @@ pub(crate) fn ordered(
         return Err(Error::Argument { column: expr.column, function: "orderBy".into(), message });
     }
     data(Value::Array(keyed.into_iter().map(|(_, v)| v).collect()))
+}
+
+/// `splitWhere(predicate)`: the elements for which the predicate holds are
+/// separators, dropped. `sliceWhere(predicate)`: a new part starts wherever
+/// the predicate's value changes.
+fn split_where(ev: &mut Ev<'_>, c: &Call<'_>, slice: bool) -> Result<Val> {
+    let predicate = lambda_arg(c, "predicate")?;
+    let mut parts: Vec<Value> = Vec::new();
+    let mut part: Vec<Value> = Vec::new();
+    let mut previous: Option<bool> = None;
+    for item in receiver_list(c)? {
+        let hit = truthy(&ev.lambda(predicate, c.scope, std::slice::from_ref(&item))?);
+        if slice {
+            if previous.is_some_and(|p| p != hit) {
+                parts.push(Value::Array(std::mem::take(&mut part)));
+            }
+            previous = Some(hit);
+            part.push(item);
+        } else if hit {
+            parts.push(Value::Array(std::mem::take(&mut part)));
+        } else {
+            part.push(item);
+        }
+    }
+    if !part.is_empty() {
+        parts.push(Value::Array(part));
+    }
+    data(Value::Array(parts))
 }
