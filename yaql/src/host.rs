@@ -9,6 +9,48 @@ use serde_json::Value;
 
 /// Functions the host adds to YAQL's library.
 ///
+/// ```
+/// use serde_json::{Value, json};
+/// use squall_yaql::{Host, Limits, render};
+///
+/// /// Orquesta's view of one task: its variables, status and result.
+/// struct Task {
+///     vars: serde_json::Map<String, Value>,
+///     status: &'static str,
+///     result: Value,
+/// }
+///
+/// impl Host for Task {
+///     fn call(&self, name: &str, args: &[Value], _: &[(String, Value)]) -> Option<Result<Value, String>> {
+///         Some(match (name, args) {
+///             ("ctx", []) => Ok(Value::Object(self.vars.clone())),
+///             ("ctx", [Value::String(key)]) => {
+///                 self.vars.get(key).cloned().ok_or_else(|| format!("variable '{key}' is undefined"))
+///             }
+///             ("succeeded", []) => Ok(Value::Bool(self.status == "succeeded")),
+///             ("result", []) => Ok(self.result.clone()),
+///             _ => return None,
+///         })
+///     }
+///
+///     fn has_function(&self, name: &str) -> bool {
+///         matches!(name, "ctx" | "succeeded" | "result")
+///     }
+/// }
+///
+/// let task = Task {
+///     vars: json!({"hosts": ["a", "b"]}).as_object().cloned().unwrap_or_default(),
+///     status: "succeeded",
+///     result: json!({"stdout": "ok"}),
+/// };
+/// // Orquesta gives `$` no value: null.
+/// let limits = Limits::default();
+/// let when = render("<% succeeded() and result().stdout = 'ok' %>", &Value::Null, &task, &limits);
+/// assert_eq!(when, Ok(json!(true)));
+/// let text = render("hosts: <% ctx(hosts).join(', ') %>", &Value::Null, &task, &limits);
+/// assert_eq!(text, Ok(json!("hosts: a, b")));
+/// ```
+///
 /// A call `name(args)` written as a function (not as a method `x.name()`)
 /// is offered to the host first; the host answers `None` for a name it does
 /// not know, and the standard library's function of that name (if any) is

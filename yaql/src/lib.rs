@@ -40,6 +40,22 @@
 //! the crate knows nothing of workflows. [`render`] evaluates the `<% %>`
 //! spans of a text with Orquesta's typing rule (see [`template`]).
 //!
+//! # Wiring it into a host
+//!
+//! - Evaluate a field with [`render`]`(text, &data, &host, &limits)`: it
+//!   returns the typed value of a lone `<% %>`, the rendered string of
+//!   mixed text, or a [`TemplateError`] naming the expression and the
+//!   column. Orquesta gives `$` no value, so an Orquesta host passes
+//!   `Value::Null` as `data` (`$.x` is then an error, as in Orquesta).
+//! - Implement [`Host`] for the evaluation scope (variables, current task,
+//!   item, task states, datastore): `ctx`, `task`, `result`, `succeeded`,
+//!   `failed`, `completed`, `item`, `task_status`, `zip` (padding like
+//!   `zip_longest`), `json`, `st2kv`, `json_dump`, … arrive as calls with
+//!   evaluated arguments; bare names arrive as strings.
+//! - Check a workflow without running it with [`validate`] (syntax) and
+//!   [`Expression::calls`] with [`is_library_function`] (unknown functions,
+//!   `ctx(x)` / `ctx().x` references).
+//!
 //! # Limits
 //!
 //! Every evaluation is bounded by [`Limits`]: a budget of evaluation steps
