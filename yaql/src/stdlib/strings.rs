@@ -158,7 +158,7 @@ fn split(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     }
     let max = opt_int(ev, c, max, -1)?;
     let parts = py_split(receiver(c)?, sep.as_deref(), max, false);
-    ev.check_len(parts.len(), c.column)?;
+    ev.grow(parts.len(), c.column)?;
     data(strings(parts))
 }
 
@@ -172,6 +172,7 @@ fn right_split(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     }
     let max = opt_int(ev, c, max, -1)?;
     let parts = py_split(receiver(c)?, sep.as_deref(), max, true);
+    ev.grow(parts.len(), c.column)?;
     data(strings(parts))
 }
 
@@ -307,9 +308,11 @@ pub(super) fn py_find(s: &str, sub: &str, start: i64, end: i64, last: bool) -> i
     }
 }
 
-fn to_char_array(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+fn to_char_array(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     c.require(&[])?;
-    data(Value::Array(receiver(c)?.chars().map(|ch| Value::String(ch.to_string())).collect()))
+    let s = receiver(c)?;
+    ev.grow(s.chars().count(), c.column)?;
+    data(Value::Array(s.chars().map(|ch| Value::String(ch.to_string())).collect()))
 }
 
 fn affix(ev: &mut Ev<'_>, c: &Call<'_>, start: bool) -> Result<Val> {
