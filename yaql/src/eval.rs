@@ -344,7 +344,7 @@ impl Ev<'_> {
     /// `$.name`: a dictionary's key, or that key of every element of a list.
     pub fn attribute(&mut self, receiver: Value, name: &str, column: usize) -> Result<Value> {
         match receiver {
-            Value::Object(mut map) => match map.swap_remove(name) {
+            Value::Object(mut map) => match map.remove(name) {
                 Some(v) => Ok(v),
                 None => Err(Error::KeyNotFound { column, key: name.to_owned() }),
             },
@@ -397,10 +397,10 @@ impl Ev<'_> {
             }
             (Value::Object(mut map), [key]) => {
                 let key = key_string(key);
-                map.swap_remove(&key).ok_or(Error::KeyNotFound { column, key })
+                map.remove(&key).ok_or(Error::KeyNotFound { column, key })
             }
             (Value::Object(mut map), [key, default]) => {
-                Ok(map.swap_remove(&key_string(key)).unwrap_or_else(|| default.clone()))
+                Ok(map.remove(&key_string(key)).unwrap_or_else(|| default.clone()))
             }
             (receiver, keys) => Err(fail(format!(
                 "cannot index {} with {} argument{}",

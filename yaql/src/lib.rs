@@ -70,6 +70,10 @@
 //! - Values are JSON: dictionary keys are strings (`{1 => 2}` has the key
 //!   `"1"`), and sets are lists without repeats (`set()`, `toSet()`;
 //!   `isSet()` is always false).
+//! - Dictionaries keep insertion order (as Python's do) with the default
+//!   feature `preserve-order`, which turns on serde_json's
+//!   `preserve_order` for the whole build; without it keys are sorted
+//!   (`keys()`, `items()`, printing and `replace({…})` follow that order).
 //! - Integers are 64-bit; an overflow is an error rather than a big integer.
 //! - Collections are evaluated eagerly. Endless `sequence()` and `repeat()`
 //!   without a count are refused. `list()` and `set()` unpack an argument

@@ -256,7 +256,7 @@ fn delete(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let mut map = receiver_map(c)?.clone();
     for expr in c.positional()? {
         let key = key_string(&ev.value(expr, c.scope)?);
-        map.shift_remove(&key);
+        map.retain(|k, _| *k != key);
     }
     data(Value::Object(map))
 }
@@ -265,9 +265,8 @@ fn delete_all(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let [keys] = c.require(&["keys"])?[..] else { return Err(c.fail("bad arguments")) };
     let keys = list(ev, c, keys)?;
     let mut map = receiver_map(c)?.clone();
-    for key in keys {
-        map.shift_remove(&key_string(&key));
-    }
+    let keys: Vec<String> = keys.iter().map(key_string).collect();
+    map.retain(|k, _| !keys.contains(k));
     data(Value::Object(map))
 }
 
