@@ -62,7 +62,8 @@
 //! (each node evaluated, each element a query visits, each node of a value
 //! copied out of a variable), a maximum collection length and string length
 //! for every value built, and a maximum nesting of the expression
-//! ([`MAX_NESTING`]). Exceeding one is an [`Error::StepLimit`] or
+//! ([`MAX_NESTING`] brackets while parsing, [`MAX_DEPTH`] levels of the
+//! syntax tree), so evaluation never recurses deeply. Exceeding one is an [`Error::StepLimit`] or
 //! [`Error::SizeLimit`], never a hang or an unbounded allocation.
 //!
 //! # Deliberate differences from yaql
@@ -107,7 +108,7 @@ use serde_json::Value;
 
 pub use error::{Error, Result};
 pub use host::{Host, HostFn, MapHost, NoHost};
-pub use parser::MAX_NESTING;
+pub use parser::{MAX_DEPTH, MAX_NESTING};
 pub use refs::{CallRef, is_library_function};
 pub use template::{Span, TemplateError, has_expressions, render, spans, validate};
 pub use value::{render_str, yaql_str};

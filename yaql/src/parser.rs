@@ -25,6 +25,11 @@ use crate::lexer::{Tok, Token, tokenize};
 /// The deepest nesting of brackets, calls and prefix operators accepted.
 pub const MAX_NESTING: usize = 100;
 
+/// The deepest syntax tree accepted: operands nested in operators, calls,
+/// lists and dictionaries (`a.b.c` is 3 deep, `1 + 2 + 3` is 3 deep), so
+/// that evaluating never recurses deeper than this.
+pub const MAX_DEPTH: usize = 100;
+
 pub(crate) fn parse(source: &str) -> Result<Expr> {
     let tokens = tokenize(source)?;
     let mut parser = Parser { tokens, at: 0, depth: 0 };
@@ -33,7 +38,54 @@ pub(crate) fn parse(source: &str) -> Result<Expr> {
     if next.kind != Tok::End {
         return Err(unexpected(next));
     }
+    if let Some(column) = too_deep(&expr) {
+        return Err(Error::SizeLimit {
+            column,
+            what: "the depth of the expression".into(),
+            limit: MAX_DEPTH,
+        });
+    }
     Ok(expr)
+}
+
+fn push_args<'a>(args: &'a [Arg], depth: usize, stack: &mut Vec<(&'a Expr, usize)>) {
+    for arg in args {
+        match arg {
+            Arg::Pos(e) => stack.push((e, depth + 1)),
+            Arg::Pair(k, v) => {
+                stack.push((k, depth + 1));
+                stack.push((v, depth + 1));
+            }
+        }
+    }
+}
+
+/// The column of a node deeper than [`MAX_DEPTH`], if any (walked without
+/// recursion).
+fn too_deep(root: &Expr) -> Option<usize> {
+    let mut stack = vec![(root, 1usize)];
+    while let Some((expr, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Some(expr.column);
+        }
+        match &expr.kind {
+            Kind::Literal(_) | Kind::Keyword(_) | Kind::Var(_) => {}
+            Kind::List(args) | Kind::Map(args) | Kind::Call { args, .. } => {
+                push_args(args, depth, &mut stack)
+            }
+            Kind::Method { receiver, args, .. } | Kind::Index { receiver, args } => {
+                stack.push((receiver, depth + 1));
+                push_args(args, depth, &mut stack);
+            }
+            Kind::Attr { receiver, .. } => stack.push((receiver, depth + 1)),
+            Kind::Binary { left, right, .. } => {
+                stack.push((left, depth + 1));
+                stack.push((right, depth + 1));
+            }
+            Kind::Unary { operand, .. } => stack.push((operand, depth + 1)),
+        }
+    }
+    None
 }
 
 struct Parser {
