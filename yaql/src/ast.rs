@@ -36,6 +36,9 @@ pub(crate) enum Kind {
     Binary { op: &'static str, left: Box<Expr>, right: Box<Expr> },
     /// `op operand` (`-`, `+`, `not`).
     Unary { op: &'static str, operand: Box<Expr> },
+    /// An argument left out (`f(1,,3)`, `f(,2)`): the parameter keeps its
+    /// default.
+    Skipped,
 }
 
 /// One argument of a call, list, dictionary or indexer.

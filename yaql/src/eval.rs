@@ -106,6 +106,7 @@ impl Call<'_> {
         let mut position = 0;
         for arg in self.args {
             match arg {
+                Arg::Pos(Expr { kind: Kind::Skipped, .. }) => position += 1,
                 Arg::Pos(expr) => {
                     if position >= params.len() {
                         return Err(self.fail(format!(
@@ -212,6 +213,12 @@ impl Ev<'_> {
         let column = expr.column;
         Ok(match &expr.kind {
             Kind::Literal(v) => Val::Data(v.clone()),
+            Kind::Skipped => {
+                return Err(Error::Syntax {
+                    column,
+                    message: "an argument left out where it has no default".into(),
+                });
+            }
             Kind::Keyword(name) => Val::Data(Value::String(name.clone())),
             Kind::Var(name) => {
                 let name = if name.is_empty() { "1" } else { name.as_str() };

@@ -69,7 +69,7 @@ fn too_deep(root: &Expr) -> Option<usize> {
             return Some(expr.column);
         }
         match &expr.kind {
-            Kind::Literal(_) | Kind::Keyword(_) | Kind::Var(_) => {}
+            Kind::Literal(_) | Kind::Keyword(_) | Kind::Var(_) | Kind::Skipped => {}
             Kind::List(args) | Kind::Map(args) | Kind::Call { args, .. } => {
                 push_args(args, depth, &mut stack)
             }
@@ -249,6 +249,15 @@ impl Parser {
         }
         let mut seen_pair = false;
         loop {
+            // An empty argument before a comma is left out (`f(1,,3)`).
+            if self.peek().kind == Tok::Comma && !seen_pair {
+                let comma = self.next();
+                args.push(Arg::Pos(Expr { kind: Kind::Skipped, column: comma.column }));
+                if self.peek().kind == close {
+                    return Err(unexpected(self.peek()));
+                }
+                continue;
+            }
             let first = self.expression(0)?;
             if self.peek().kind == Tok::Op("=>") {
                 self.next();

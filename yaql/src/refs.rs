@@ -101,7 +101,7 @@ fn walk_args(args: &[Arg], out: &mut Vec<CallRef>) {
 
 fn walk_children(expr: &Expr, out: &mut Vec<CallRef>) {
     match &expr.kind {
-        Kind::Literal(_) | Kind::Keyword(_) | Kind::Var(_) => {}
+        Kind::Literal(_) | Kind::Keyword(_) | Kind::Var(_) | Kind::Skipped => {}
         Kind::List(args) | Kind::Map(args) | Kind::Call { args, .. } => walk_args(args, out),
         Kind::Method { receiver, args, .. } | Kind::Index { receiver, args } => {
             collect(receiver, out);
