@@ -18,11 +18,13 @@ pub(crate) struct Rx {
     pub re: fancy_regex::Regex,
 }
 
-/// A value during evaluation: JSON data, or one of the two non-data
+/// A value during evaluation: JSON data, a set (elements without
+/// repeats; a list wherever data is needed), or one of the two non-data
 /// values yaql has (a regular expression, a context made by `let()`).
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
     Data(Value),
+    Set(Vec<Value>),
     Regex(Rc<Rx>),
     Scope(Rc<Scope>),
 }
@@ -31,9 +33,29 @@ impl Val {
     pub fn describe(&self) -> &'static str {
         match self {
             Val::Data(v) => type_name(v),
+            Val::Set(_) => "a set",
             Val::Regex(_) => "a regular expression",
             Val::Scope(_) => "a context",
         }
+    }
+
+    /// A set as the list it is wherever data is needed.
+    pub fn into_data(self) -> Val {
+        match self {
+            Val::Set(items) => Val::Data(Value::Array(items)),
+            other => other,
+        }
+    }
+
+    /// A set of `items` (repeats dropped, first occurrence kept).
+    pub fn set(items: impl IntoIterator<Item = Value>) -> Val {
+        let mut out: Vec<Value> = Vec::new();
+        for item in items {
+            if !out.iter().any(|o| equal(o, &item)) {
+                out.push(item);
+            }
+        }
+        Val::Set(out)
     }
 }
 
@@ -327,7 +349,7 @@ impl Ev<'_> {
 
     /// Evaluates to data (a regular expression or context is an error here).
     pub fn value(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Value> {
-        match self.eval(expr, scope)? {
+        match self.eval(expr, scope)?.into_data() {
             Val::Data(v) => Ok(v),
             other => Err(Error::Argument {
                 column: expr.column,
@@ -430,6 +452,12 @@ impl Ev<'_> {
             return self.host_call(name, column, args, scope);
         }
         let as_method = receiver.is_some();
+        // A set is a list for everything but the set functions.
+        let receiver = if stdlib::SET_METHODS.contains(&name) {
+            receiver
+        } else {
+            receiver.map(Val::into_data)
+        };
         let Some(builtin) = stdlib::find(name) else {
             return Err(no_method(name, column, receiver.as_ref()));
         };
@@ -440,7 +468,12 @@ impl Ev<'_> {
                 let Some((Arg::Pos(first), rest)) = args.split_first() else {
                     return Err(call.fail("missing the first argument"));
                 };
-                call.receiver = Some(self.eval(first, scope)?);
+                let first = self.eval(first, scope)?;
+                call.receiver = Some(if stdlib::SET_METHODS.contains(&name) {
+                    first
+                } else {
+                    first.into_data()
+                });
                 call.args = rest;
             }
             _ => {}
@@ -497,6 +530,21 @@ impl Ev<'_> {
     }
 
     fn binary(&mut self, op: &'static str, left: Val, right: Val, column: usize) -> Result<Val> {
+        let (left, right) = match (left, right) {
+            (Val::Set(a), Val::Set(b)) => return set_operator(op, a, b, column),
+            (l, Val::Set(b)) if op == "in" => {
+                let Val::Data(l) = l.into_data() else {
+                    return Err(operand_error(op, column, "a non-value", "a set"));
+                };
+                return Ok(Val::Data(Value::Bool(b.iter().any(|v| equal(v, &l)))));
+            }
+            // A set never equals a list, as in Python.
+            (Val::Set(_), _) | (_, Val::Set(_)) if matches!(op, "=" | "!=") => {
+                return Ok(Val::Data(Value::Bool(op == "!=")));
+            }
+            (l @ Val::Set(_), r) | (l, r @ Val::Set(_)) => (l.into_data(), r.into_data()),
+            (l, r) => (l, r),
+        };
         let (left, right) = match (left, right) {
             (Val::Data(l), Val::Data(r)) => (l, r),
             (l, Val::Regex(rx)) if matches!(op, "=~" | "!~") => {
@@ -617,8 +665,31 @@ fn no_method(name: &str, column: usize, receiver: Option<&Val>) -> Error {
 pub(crate) fn val_truthy(v: &Val) -> bool {
     match v {
         Val::Data(d) => truthy(d),
+        Val::Set(items) => !items.is_empty(),
         _ => true,
     }
+}
+
+/// Operators between two sets: equality regardless of order, `+` union,
+/// `-` difference, `<` `<=` `>` `>=` subset relations, `in` membership.
+fn set_operator(op: &'static str, a: Vec<Value>, b: Vec<Value>, column: usize) -> Result<Val> {
+    let within = |x: &[Value], y: &[Value]| x.iter().all(|v| y.iter().any(|w| equal(v, w)));
+    let same = a.len() == b.len() && within(&a, &b);
+    Ok(match op {
+        "=" => Val::Data(Value::Bool(same)),
+        "!=" => Val::Data(Value::Bool(!same)),
+        "<=" => Val::Data(Value::Bool(within(&a, &b))),
+        "<" => Val::Data(Value::Bool(within(&a, &b) && !same)),
+        ">=" => Val::Data(Value::Bool(within(&b, &a))),
+        ">" => Val::Data(Value::Bool(within(&b, &a) && !same)),
+        "in" => {
+            let a = Value::Array(a);
+            Val::Data(Value::Bool(b.iter().any(|v| equal(v, &a))))
+        }
+        "+" => Val::set(a.into_iter().chain(b)),
+        "-" => Val::Set(a.into_iter().filter(|v| !b.iter().any(|w| equal(v, w))).collect()),
+        _ => return Err(operand_error(op, column, "a set", "a set")),
+    })
 }
 
 /// A dictionary key: strings as they are, other keys as yaql's `str()`

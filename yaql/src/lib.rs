@@ -69,8 +69,8 @@
 //! # Deliberate differences from yaql
 //!
 //! - Values are JSON: dictionary keys are strings (`{1 => 2}` has the key
-//!   `"1"`), and sets are lists without repeats (`set()`, `toSet()`;
-//!   `isSet()` is always false).
+//!   `"1"`). Sets (`set()`, `toSet()`) keep their first-seen order and
+//!   become lists when they leave set operations (and in the result).
 //! - Dictionaries keep insertion order (as Python's do) with the default
 //!   feature `preserve-order`, which turns on serde_json's
 //!   `preserve_order` for the whole build; without it keys are sorted
@@ -173,7 +173,7 @@ impl Expression {
     pub fn evaluate_with(&self, data: &Value, host: &dyn Host, limits: &Limits) -> Result<Value> {
         let mut ev = Ev { host, limits, steps: 0 };
         let scope = Scope::root(data.clone());
-        match ev.eval(&self.tree, &scope)? {
+        match ev.eval(&self.tree, &scope)?.into_data() {
             Val::Data(v) => Ok(v),
             other => Err(Error::Argument {
                 column: self.tree.column,
@@ -194,6 +194,7 @@ pub fn evaluate(source: &str, data: &Value, host: &dyn Host) -> Result<Value> {
 pub const FUNCTIONS: &[&str] = &[
     "abs",
     "accumulate",
+    "add",
     "aggregate",
     "all",
     "any",
@@ -214,6 +215,7 @@ pub const FUNCTIONS: &[&str] = &[
     "delete",
     "deleteAll",
     "dict",
+    "difference",
     "distinct",
     "endsWith",
     "enumerate",
@@ -232,6 +234,7 @@ pub const FUNCTIONS: &[&str] = &[
     "insert",
     "insertMany",
     "int",
+    "intersect",
     "isBoolean",
     "isDict",
     "isEmpty",
@@ -264,6 +267,7 @@ pub const FUNCTIONS: &[&str] = &[
     "range",
     "reduce",
     "regex",
+    "remove",
     "repeat",
     "replace",
     "replaceBy",
@@ -294,6 +298,7 @@ pub const FUNCTIONS: &[&str] = &[
     "sum",
     "switch",
     "switchCase",
+    "symmetricDifference",
     "take",
     "takeWhile",
     "toCharArray",
@@ -305,6 +310,7 @@ pub const FUNCTIONS: &[&str] = &[
     "trim",
     "trimLeft",
     "trimRight",
+    "union",
     "unpack",
     "values",
     "where",

@@ -34,6 +34,12 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "insertMany" => (Form::Method, insert_many),
         "replaceMany" => (Form::Method, replace_many),
         "mergeWith" => (Form::Method, merge_with),
+        "union" => (Form::Method, |ev, c| set_method(ev, c, "union")),
+        "intersect" => (Form::Method, |ev, c| set_method(ev, c, "intersect")),
+        "difference" => (Form::Method, |ev, c| set_method(ev, c, "difference")),
+        "symmetricDifference" => (Form::Method, |ev, c| set_method(ev, c, "symmetricDifference")),
+        "add" => (Form::Method, |ev, c| set_method(ev, c, "add")),
+        "remove" => (Form::Method, |ev, c| set_method(ev, c, "remove")),
         _ => return None,
     })
 }
@@ -84,9 +90,11 @@ fn list_or_set(ev: &mut Ev<'_>, c: &Call<'_>, distinct: bool) -> Result<Val> {
         }
     };
     for expr in c.positional()? {
-        let v = ev.value(expr, c.scope)?;
+        let v = ev.eval(expr, c.scope)?;
+        let lazy = is_lazy(expr) || matches!(v, Val::Set(_));
+        let Val::Data(v) = v.into_data() else { return Err(c.fail("expected values")) };
         match v {
-            Value::Array(items) if is_lazy(expr) => {
+            Value::Array(items) if lazy => {
                 for item in items {
                     push(&mut out, item);
                 }
@@ -95,14 +103,14 @@ fn list_or_set(ev: &mut Ev<'_>, c: &Call<'_>, distinct: bool) -> Result<Val> {
         }
         ev.check_len(out.len(), c.column)?;
     }
-    data(Value::Array(out))
+    if distinct { Ok(Val::Set(out)) } else { data(Value::Array(out)) }
 }
 
 /// `set(args)` builds a set (a list without repeats); `dict.set(key,
 /// value)`, `dict.set(other)` and `dict.set(k => v, …)` update a dictionary.
 fn set(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let Some(receiver) = &c.receiver else { return list_or_set(ev, c, true) };
-    let Val::Data(Value::Object(map)) = receiver else {
+    let Val::Data(Value::Object(map)) = receiver.clone().into_data() else {
         return Err(c.fail(format!("expected a dictionary, got {}", receiver.describe())));
     };
     let mut map = map.clone();
@@ -168,13 +176,45 @@ fn to_list(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 
 fn to_set(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     c.require(&[])?;
-    let mut out: Vec<Value> = Vec::new();
-    for item in receiver_list(c)? {
-        if !out.iter().any(|o| equal(o, &item)) {
-            out.push(item);
+    Ok(Val::set(receiver_list(c)?))
+}
+
+/// The set methods: `union`, `intersect`, `difference`,
+/// `symmetricDifference` (with another set), `add`, `remove` (values).
+fn set_method(ev: &mut Ev<'_>, c: &Call<'_>, name: &str) -> Result<Val> {
+    let Some(Val::Set(items)) = &c.receiver else {
+        return Err(c.fail(format!(
+            "is a method of sets, not of {}",
+            c.receiver.as_ref().map_or("nothing", Val::describe)
+        )));
+    };
+    let contains = |set: &[Value], v: &Value| set.iter().any(|w| equal(v, w));
+    if matches!(name, "add" | "remove") {
+        let mut values = Vec::new();
+        for expr in c.positional()? {
+            values.push(ev.value(expr, c.scope)?);
         }
+        return Ok(if name == "add" {
+            Val::set(items.iter().cloned().chain(values))
+        } else {
+            Val::Set(items.iter().filter(|v| !contains(&values, v)).cloned().collect())
+        });
     }
-    data(Value::Array(out))
+    let [other] = c.require(&["right"])?[..] else { return Err(c.fail("bad arguments")) };
+    let Val::Set(other) = ev.eval(other, c.scope)? else { return Err(c.fail("expects a set")) };
+    Ok(match name {
+        "union" => Val::set(items.iter().cloned().chain(other)),
+        "intersect" => Val::Set(items.iter().filter(|v| contains(&other, v)).cloned().collect()),
+        "difference" => Val::Set(items.iter().filter(|v| !contains(&other, v)).cloned().collect()),
+        _ => Val::Set(
+            items
+                .iter()
+                .filter(|v| !contains(&other, v))
+                .chain(other.iter().filter(|v| !contains(items, v)))
+                .cloned()
+                .collect(),
+        ),
+    })
 }
 
 fn flatten_into(

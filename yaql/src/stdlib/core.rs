@@ -26,7 +26,13 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "len" => (Form::Both, len),
         "isString" => (Form::Function, |ev, c| is(ev, c, |v| v.is_string())),
         "isList" => (Form::Function, |ev, c| is(ev, c, |v| v.is_array())),
-        "isIterable" => (Form::Function, |ev, c| is(ev, c, |v| v.is_array())),
+        "isIterable" => (Form::Function, |ev, c| {
+            let [expr] = c.require(&["value"])?[..] else {
+                return Err(c.fail("takes one argument"));
+            };
+            let v = ev.eval(expr, c.scope)?;
+            data(Value::Bool(matches!(v, Val::Set(_) | Val::Data(Value::Array(_)))))
+        }),
         "isSequence" => (Form::Function, |ev, c| is(ev, c, |v| v.is_array())),
         "isDict" => (Form::Function, |ev, c| is(ev, c, |v| v.is_object())),
         "isBoolean" => (Form::Function, |ev, c| is(ev, c, |v| v.is_boolean())),
@@ -34,7 +40,10 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
             (Form::Function, |ev, c| is(ev, c, |v| matches!(Num::of(v), Some(Num::Int(_)))))
         }
         "isNumber" => (Form::Function, |ev, c| is(ev, c, |v| v.is_number())),
-        "isSet" => (Form::Function, |ev, c| is(ev, c, |_| false)),
+        "isSet" => (Form::Function, |ev, c| {
+            let [expr] = c.require(&["arg"])?[..] else { return Err(c.fail("takes one argument")) };
+            data(Value::Bool(matches!(ev.eval(expr, c.scope)?, Val::Set(_))))
+        }),
         "isRegex" => (Form::Function, is_regex),
         "unpack" => (Form::Method, unpack),
         "assert" => (Form::Method, assert),

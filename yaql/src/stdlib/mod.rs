@@ -18,6 +18,10 @@ pub(crate) mod regex;
 pub(crate) use queries::ordered;
 mod strings;
 
+/// Methods that take a set as it is; any other call sees a set as a list.
+pub(crate) const SET_METHODS: &[&str] =
+    &["union", "intersect", "difference", "symmetricDifference", "add", "remove"];
+
 /// How a library function may be called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Form {
