@@ -264,6 +264,7 @@ pub const FUNCTIONS: &[&str] = &[
     "orderBy",
     "orderByDescending",
     "pow",
+    "random",
     "range",
     "reduce",
     "regex",

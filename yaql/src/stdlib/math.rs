@@ -20,6 +20,7 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "max" => (Form::Raw, |ev, c| extreme(ev, c, Ordering::Greater)),
         "min" => (Form::Raw, |ev, c| extreme(ev, c, Ordering::Less)),
         "sum" => (Form::Method, sum),
+        "random" => (Form::Function, random),
         "bitwiseAnd" => (Form::Function, |ev, c| bits(ev, c, |a, b| Some(a & b))),
         "bitwiseOr" => (Form::Function, |ev, c| bits(ev, c, |a, b| Some(a | b))),
         "bitwiseXor" => (Form::Function, |ev, c| bits(ev, c, |a, b| Some(a ^ b))),
@@ -214,5 +215,35 @@ pub(super) fn plus(ev: &mut Ev<'_>, c: &Call<'_>, a: Value, b: Value) -> Result<
     match ev.binary_pub("+", a, b, c.column)? {
         Val::Data(v) => Ok(v),
         other => Err(c.fail(format!("unexpected {}", other.describe()))),
+    }
+}
+
+/// 64 random bits from the standard library's per-process hash keys.
+fn random_bits() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0x9e37_79b9_7f4a_7c15);
+    hasher.finish()
+}
+
+/// `random()`: a float in [0, 1); `random(from, to)`: an integer in
+/// [from, to].
+fn random(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let bound = c.bind(&["from", "to"])?;
+    match bound[..] {
+        [None, None] => {
+            let f = (random_bits() >> 11) as f64 / (1u64 << 53) as f64;
+            finite(c, Num::Float(f))
+        }
+        [Some(from), Some(to)] => {
+            let (from, to) = (int(ev, c, from)?, int(ev, c, to)?);
+            if from > to {
+                return Err(c.fail(format!("empty range ({from}, {to})")));
+            }
+            let span = (i128::from(to) - i128::from(from) + 1) as u128;
+            let pick = u128::from(random_bits()) % span;
+            data(Value::from((i128::from(from) + pick as i128) as i64))
+        }
+        _ => Err(c.fail("takes no arguments, or from and to")),
     }
 }
