@@ -76,8 +76,8 @@
 //!   `preserve_order` for the whole build; without it keys are sorted
 //!   (`keys()`, `items()`, printing and `replace({…})` follow that order).
 //! - Integers are 64-bit; an overflow is an error rather than a big integer.
-//! - Collections are evaluated eagerly. Endless `sequence()` and `repeat()`
-//!   without a count are refused. `list()` and `set()` unpack an argument
+//! - Collections are evaluated eagerly. Endless `sequence()`, `cycle()` and
+//!   `repeat()` without a count are refused. `list()` and `set()` unpack an argument
 //!   that is a call of a function yaql evaluates lazily (`select`, `where`,
 //!   `range`, `keys`, …), as yaql unpacks iterators.
 //! - `thenBy` / `thenByDescending` must follow `orderBy…` directly in
@@ -89,7 +89,13 @@
 //!   `{name}` fields without format specifications.
 //! - Regular expressions are Python's syntax as `fancy-regex` reads it
 //!   (look-around and back-references included; `\Z` is accepted).
-//! - yaql's date and time functions and the "yaqlized" objects are absent.
+//! - `not(x)` is a call of a function `not` (yaql's lexer reads `name(` as
+//!   a call), so it fails as in yaql; write `not x`.
+//! - Absent: yaql's date and time functions (`now()`, `datetime()`,
+//!   `timespan()`, …), `def()`, `call()`, `generate()`, `generateMany()`,
+//!   `characters()`, and the "yaqlized" Python objects. Delegates
+//!   (`lambda()`, `$f(x)`) are absent as they are in yaql's default
+//!   engine, which Orquesta uses.
 
 mod ast;
 mod error;
