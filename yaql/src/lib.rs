@@ -325,3 +325,17 @@ pub const FUNCTIONS: &[&str] = &[
     "zip",
     "zipLongest",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_expressions_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Expression>();
+        shareable::<Error>();
+        shareable::<TemplateError>();
+        shareable::<Limits>();
+    }
+}
