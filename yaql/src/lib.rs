@@ -102,6 +102,7 @@ mod error;
 mod eval;
 mod host;
 mod lexer;
+mod operators;
 mod parser;
 mod refs;
 mod stdlib;

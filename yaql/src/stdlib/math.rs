@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::{Form, Run, data, int, opt_int, receiver_list};
 use crate::error::{Error, Result};
-use crate::eval::{Call, Ev, Val, number_op};
+use crate::eval::{Call, Ev, Val};
+use crate::operators::number_op;
 use crate::value::{Num, compare, type_name};
 
 pub(super) fn find(name: &str) -> Option<(Form, Run)> {

@@ -12,10 +12,11 @@ use crate::value::{Num, type_name};
 mod collections;
 mod core;
 mod math;
+mod ordering;
 mod queries;
 pub(crate) mod regex;
 
-pub(crate) use queries::ordered;
+pub(crate) use ordering::ordered;
 mod strings;
 
 /// Methods that take a set as it is; any other call sees a set as a list.
