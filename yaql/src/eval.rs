@@ -286,6 +286,11 @@ impl Ev<'_> {
             Kind::Method { name, .. } if name == "thenBy" || name == "thenByDescending" => {
                 stdlib::ordered(self, expr, scope)?
             }
+            Kind::Method { receiver, name, args, .. }
+                if matches!(name.as_str(), "take" | "limit") && stdlib::is_endless(receiver) =>
+            {
+                stdlib::take_endless(self, receiver, args, scope, column)?
+            }
             Kind::Method { receiver, name, args, safe } => {
                 let receiver = self.eval(receiver, scope)?;
                 if *safe && matches!(receiver, Val::Data(Value::Null)) {

@@ -76,8 +76,9 @@
 //!   `preserve_order` for the whole build; without it keys are sorted
 //!   (`keys()`, `items()`, printing and `replace({…})` follow that order).
 //! - Integers are 64-bit; an overflow is an error rather than a big integer.
-//! - Collections are evaluated eagerly. Endless `sequence()`, `cycle()` and
-//!   `repeat()` without a count are refused. `list()` and `set()` unpack an argument
+//! - Collections are evaluated eagerly. The endless `sequence()`,
+//!   `cycle()` and `repeat()` without a count work only when cut right
+//!   away with `.take(n)` / `.limit(n)` (`sequence(1).take(3)`). `list()` and `set()` unpack an argument
 //!   that is a call of a function yaql evaluates lazily (`select`, `where`,
 //!   `range`, `keys`, …), as yaql unpacks iterators.
 //! - `thenBy` / `thenByDescending` must follow `orderBy…` directly in
@@ -218,6 +219,7 @@ pub const FUNCTIONS: &[&str] = &[
     "containsKey",
     "containsValue",
     "count",
+    "cycle",
     "defaultIfEmpty",
     "delete",
     "deleteAll",
@@ -288,6 +290,7 @@ pub const FUNCTIONS: &[&str] = &[
     "select",
     "selectCase",
     "selectMany",
+    "sequence",
     "set",
     "shiftBitsLeft",
     "shiftBitsRight",

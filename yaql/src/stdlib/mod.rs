@@ -11,11 +11,13 @@ use crate::value::{Num, type_name};
 
 mod collections;
 mod core;
+mod endless;
 mod math;
 mod ordering;
 mod queries;
 pub(crate) mod regex;
 
+pub(crate) use endless::{is_endless, take_endless};
 pub(crate) use ordering::ordered;
 mod strings;
 

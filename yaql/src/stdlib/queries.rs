@@ -48,11 +48,14 @@ pub(super) fn find(name: &str) -> Option<(Form, Run)> {
         "range" => (Form::Function, range),
         "toDict" => (Form::Method, to_dict),
         "defaultIfEmpty" => (Form::Method, default_if_empty),
+        "cycle" => (Form::Method, |_, c| {
+            Err(c.fail("an endless cycle must be cut right away with .take(n) or .limit(n)"))
+        }),
         "memorize" => (Form::Method, |_, c| data(Value::Array(receiver_list(c)?))),
         "slice" => (Form::Method, slice),
         "splitAt" => (Form::Method, split_at),
         "sequence" => (Form::Function, |_, c| {
-            Err(c.fail("endless sequences are not supported; use range(start, stop, step)"))
+            Err(c.fail("an endless sequence must be cut right away with .take(n) or .limit(n)"))
         }),
         _ => return None,
     })
@@ -254,7 +257,9 @@ fn repeat(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let [times] = c.bind(&["times"])?[..] else { return Err(c.fail("bad arguments")) };
     let times = opt_int(ev, c, times, -1)?;
     let Ok(times) = usize::try_from(times) else {
-        return Err(c.fail("endless repetition is not supported; give `times`"));
+        return Err(
+            c.fail("endless repetition must be cut right away with .take(n), or given `times`")
+        );
     };
     let value = c.data()?.clone();
     ev.grow(
