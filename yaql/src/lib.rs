@@ -63,8 +63,12 @@
 //! copied out of a variable), a maximum collection length and string length
 //! for every value built, and a maximum nesting of the expression
 //! ([`MAX_NESTING`] brackets while parsing, [`MAX_DEPTH`] levels of the
-//! syntax tree), so evaluation never recurses deeply. Exceeding one is an [`Error::StepLimit`] or
-//! [`Error::SizeLimit`], never a hang or an unbounded allocation.
+//! syntax tree), so evaluation never recurses deeply. Exceeding one is an
+//! [`Error::StepLimit`] or [`Error::SizeLimit`], never a hang, a stack
+//! overflow or an unbounded allocation. The defaults (1,000,000 steps,
+//! 100,000 elements, 1 MiB strings) bound an evaluation to well under a
+//! second and about a hundred megabytes; a host that copies large
+//! contexts into many calls (`range(n).select(ctx())`) pays for each copy.
 //!
 //! # Deliberate differences from yaql
 //!
@@ -78,16 +82,20 @@
 //! - Integers are 64-bit; an overflow is an error rather than a big integer.
 //! - Collections are evaluated eagerly. The endless `sequence()`,
 //!   `cycle()` and `repeat()` without a count work only when cut right
-//!   away with `.take(n)` / `.limit(n)` (`sequence(1).take(3)`). `list()` and `set()` unpack an argument
-//!   that is a call of a function yaql evaluates lazily (`select`, `where`,
-//!   `range`, `keys`, …), as yaql unpacks iterators.
+//!   away with `.take(n)` / `.limit(n)` (`sequence(1).take(3)`). `list()`
+//!   and `set()` unpack an argument that is a call of a function yaql
+//!   evaluates lazily (`select`, `where`, `range`, `keys`, …), as yaql
+//!   unpacks iterators.
 //! - `thenBy` / `thenByDescending` must follow `orderBy…` directly in
 //!   the expression (`xs.orderBy($.a).thenBy($.b)`), where yaql would also
 //!   accept the ordered collection through a variable.
 //! - `str()` prints lists the way yaql holds them, as tuples (`('a', 'b')`);
 //!   a list inside rendered text prints as a list (`['a', 'b']`).
-//! - `format()` (yaql 1.1's `str.format`) supports `{}`, `{0}` and
-//!   `{name}` fields without format specifications.
+//! - `format()` (yaql 1.1's `str.format`; yaql 2.0 and later removed it)
+//!   supports `{}`, `{0}` and `{name}` fields without format
+//!   specifications.
+//! - `groupBy`'s aggregator gets each group's values (yaql 1.1.2 and
+//!   later); the fallback to the older key-and-values form is absent.
 //! - Regular expressions are Python's syntax as `fancy-regex` reads it
 //!   (look-around and back-references included; `\Z` is accepted).
 //! - `not(x)` is a call of a function `not` (yaql's lexer reads `name(` as
