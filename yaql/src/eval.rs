@@ -28,7 +28,25 @@ pub(crate) enum Val {
     Set(Vec<Value>),
     Regex(Rc<Rx>),
     Scope(Rc<Scope>),
+    /// A function made by `def(name, body)`.
+    Func(Rc<UserFn>),
 }
+
+/// A function made by `def(name, body)`: its body and the scope it was
+/// defined in.
+#[derive(Debug)]
+pub(crate) struct UserFn {
+    pub body: Expr,
+    pub scope: Rc<Scope>,
+}
+
+/// The deepest nesting of calls of functions made by `def()` (they may
+/// call themselves).
+pub const MAX_CALL_DEPTH: usize = 32;
+
+/// The deepest nesting of evaluation (syntax tree levels, through calls of
+/// `def()` functions too), so the stack stays small.
+pub const MAX_EVAL_DEPTH: usize = 120;
 
 impl Val {
     pub fn describe(&self) -> &'static str {
@@ -37,6 +55,7 @@ impl Val {
             Val::Set(_) => "a set",
             Val::Regex(_) => "a regular expression",
             Val::Scope(_) => "a context",
+            Val::Func(_) => "a function",
         }
     }
 
@@ -92,6 +111,10 @@ pub(crate) struct Ev<'a> {
     pub host: &'a dyn Host,
     pub limits: &'a Limits,
     pub steps: u64,
+    /// How deep calls of `def()` functions are nested now.
+    pub calls: usize,
+    /// How deep evaluation is nested now.
+    pub depth: usize,
 }
 
 /// A call being made: the receiver (method form, or an extension method's
@@ -232,6 +255,20 @@ impl Ev<'_> {
     }
 
     pub fn eval(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Val> {
+        if self.depth >= MAX_EVAL_DEPTH {
+            return Err(Error::SizeLimit {
+                column: expr.column,
+                what: "the nesting of evaluation".into(),
+                limit: MAX_EVAL_DEPTH,
+            });
+        }
+        self.depth += 1;
+        let result = self.eval_node(expr, scope);
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_node(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Val> {
         self.tick(1, expr.column)?;
         let column = expr.column;
         Ok(match &expr.kind {
@@ -454,6 +491,12 @@ impl Ev<'_> {
         args: &[Arg],
         scope: &Rc<Scope>,
     ) -> Result<Val> {
+        if receiver.is_none()
+            && let Some(Val::Func(function)) = scope.get(&format!("#def:{name}"))
+        {
+            let function = Rc::clone(function);
+            return self.user_call(name, function, column, args, scope);
+        }
         if receiver.is_none() && stdlib::find(name).is_none_or(|b| b.form == Form::Method) {
             return self.host_call(name, column, args, scope);
         }
@@ -485,6 +528,52 @@ impl Ev<'_> {
             _ => {}
         }
         (builtin.run)(self, &call)
+    }
+
+    /// Calls a function made by `def()`: its arguments (evaluated here) are
+    /// `$1`, `$2`, … and its `name => value` arguments `$name`.
+    fn user_call(
+        &mut self,
+        name: &str,
+        function: Rc<UserFn>,
+        column: usize,
+        args: &[Arg],
+        scope: &Rc<Scope>,
+    ) -> Result<Val> {
+        let mut vars = Vec::new();
+        let mut position = 0;
+        for arg in args {
+            match arg {
+                Arg::Pos(expr) => {
+                    position += 1;
+                    vars.push((position.to_string(), self.eval(expr, scope)?));
+                }
+                Arg::Pair(Expr { kind: Kind::Keyword(key), .. }, expr) => {
+                    vars.push((key.clone(), self.eval(expr, scope)?));
+                }
+                Arg::Pair(..) => {
+                    return Err(Error::Argument {
+                        column,
+                        function: name.to_owned(),
+                        message: "a `=>` argument needs a name before `=>`".into(),
+                    });
+                }
+            }
+        }
+        if self.calls >= MAX_CALL_DEPTH {
+            return Err(Error::SizeLimit {
+                column,
+                what: format!("the nesting of calls of `{name}`"),
+                limit: MAX_CALL_DEPTH,
+            });
+        }
+        self.calls += 1;
+        let defined = Rc::clone(&function.scope);
+        vars.push((format!("#def:{name}"), Val::Func(Rc::clone(&function))));
+        let inner = Scope::child(&defined, vars);
+        let result = self.eval(&function.body, &inner);
+        self.calls -= 1;
+        result
     }
 
     fn host_call(

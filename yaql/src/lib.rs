@@ -63,7 +63,9 @@
 //! copied out of a variable), a maximum collection length and string length
 //! for every value built, and a maximum nesting of the expression
 //! ([`MAX_NESTING`] brackets while parsing, [`MAX_DEPTH`] levels of the
-//! syntax tree), so evaluation never recurses deeply. Exceeding one is an
+//! syntax tree, [`MAX_CALL_DEPTH`] nested calls of `def()` functions,
+//! [`MAX_EVAL_DEPTH`] levels of evaluation in all), so evaluation never
+//! recurses deeply. Exceeding one is an
 //! [`Error::StepLimit`] or [`Error::SizeLimit`], never a hang, a stack
 //! overflow or an unbounded allocation. The defaults (1,000,000 steps,
 //! 100,000 elements, 1 MiB strings) bound an evaluation to well under a
@@ -101,7 +103,7 @@
 //! - `not(x)` is a call of a function `not` (yaql's lexer reads `name(` as
 //!   a call), so it fails as in yaql; write `not x`.
 //! - Absent: yaql's date and time functions (`now()`, `datetime()`,
-//!   `timespan()`, …), `def()`, `call()`, `generate()`, `generateMany()`,
+//!   `timespan()`, …), `call()`, `generate()`, `generateMany()`,
 //!   `characters()`, and the "yaqlized" Python objects. Delegates
 //!   (`lambda()`, `$f(x)`) are absent as they are in yaql's default
 //!   engine, which Orquesta uses.
@@ -123,6 +125,7 @@ use std::fmt;
 use serde_json::Value;
 
 pub use error::{Error, Result};
+pub use eval::{MAX_CALL_DEPTH, MAX_EVAL_DEPTH};
 pub use host::{Host, HostFn, MapHost, NoHost};
 pub use parser::{MAX_DEPTH, MAX_NESTING};
 pub use refs::{CallRef, is_library_function};
@@ -187,7 +190,7 @@ impl Expression {
 
     /// Evaluates with `data` as `$`, within `limits`.
     pub fn evaluate_with(&self, data: &Value, host: &dyn Host, limits: &Limits) -> Result<Value> {
-        let mut ev = Ev { host, limits, steps: 0 };
+        let mut ev = Ev { host, limits, steps: 0, calls: 0, depth: 0 };
         let scope = Scope::root(data.clone());
         match ev.eval(&self.tree, &scope)?.into_data() {
             Val::Data(v) => Ok(v),
@@ -229,6 +232,7 @@ pub const FUNCTIONS: &[&str] = &[
     "count",
     "cycle",
     "defaultIfEmpty",
+    "def",
     "delete",
     "deleteAll",
     "dict",

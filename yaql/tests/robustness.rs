@@ -124,3 +124,18 @@ fn deep_values_stay_bounded() {
         .and_then(|e| e.evaluate_with(&json!(null), &host, &limits));
     assert_eq!(got, Ok(json!([[[[]]]])));
 }
+
+#[test]
+fn recursion_through_def_stays_on_a_small_stack() {
+    // A body 90 levels deep that calls itself: evaluation nesting is
+    // bounded in all, so a 2 MiB thread (a tokio worker's) is enough.
+    let body = format!("{}f($){}", "[".repeat(90), "]".repeat(90));
+    let source = format!("def(f, {body}) -> f(1)");
+    let worker = std::thread::Builder::new().stack_size(2 << 20).spawn(move || {
+        Expression::parse(&source)
+            .and_then(|e| e.evaluate(&json!(null), &MapHost::new()))
+            .map_err(|e| e.kind())
+    });
+    let got = worker.expect("a thread").join().expect("no stack overflow");
+    assert_eq!(got, Err("size_limit"));
+}

@@ -7,12 +7,13 @@ use serde_json::Value;
 use super::{Form, Run, as_int, data};
 use crate::ast::{Arg, Kind};
 use crate::error::Result;
-use crate::eval::{Call, Ev, Scope, Val, val_truthy};
+use crate::eval::{Call, Ev, Scope, UserFn, Val, val_truthy};
 use crate::value::{Num, truthy, type_name, yaql_str};
 
 pub(super) fn find(name: &str) -> Option<(Form, Run)> {
     Some(match name {
         "let" => (Form::Function, let_),
+        "def" => (Form::Function, def),
         "with" => (Form::Function, let_),
         "coalesce" => (Form::Function, coalesce),
         "switch" => (Form::Function, switch),
@@ -242,4 +243,19 @@ fn assert(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
         None => "Assertion failed".into(),
     };
     Err(c.fail(message))
+}
+
+/// `def(name, body) -> expr`: a context where `name(args)` evaluates
+/// `body` with `$1`, `$2`, … (and `$`) the arguments and `$key` the
+/// `key => value` ones. The function may call itself.
+fn def(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    let [name, body] = c.require(&["name", "func"])?[..] else {
+        return Err(c.fail("bad arguments"));
+    };
+    let name = super::string(ev, c, name)?;
+    // The function sees the context it is defined in; each call adds the
+    // function itself (so it may recurse without a reference cycle).
+    let function =
+        std::rc::Rc::new(UserFn { body: body.clone(), scope: std::rc::Rc::clone(c.scope) });
+    Ok(Val::Scope(Scope::child(c.scope, vec![(format!("#def:{name}"), Val::Func(function))])))
 }
