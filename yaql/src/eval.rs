@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::operators::unary;
 use crate::stdlib::{self, Form};
-use crate::value::{self, Num, equal, truthy, type_name};
+use crate::value::{self, Num, truthy, type_name};
 
 /// A compiled regular expression, `regex()`'s value.
 #[derive(Debug)]
@@ -69,9 +69,10 @@ impl Val {
 
     /// A set of `items` (repeats dropped, first occurrence kept).
     pub fn set(items: impl IntoIterator<Item = Value>) -> Val {
+        let mut seen = value::Seen::default();
         let mut out: Vec<Value> = Vec::new();
         for item in items {
-            if !out.iter().any(|o| equal(o, &item)) {
+            if seen.find_or_insert(&item, out.len()).0.is_none() {
                 out.push(item);
             }
         }

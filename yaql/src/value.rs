@@ -256,3 +256,53 @@ pub(crate) fn weight(value: &Value) -> u64 {
         _ => 1,
     }
 }
+
+/// Values seen so far, to find one equal (Python's `==`) to a new one:
+/// scalars through a hash of a canonical form (`1`, `1.0` and `true` share
+/// one), lists and dictionaries by comparison.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    scalars: std::collections::HashMap<String, usize>,
+    others: Vec<(Value, usize)>,
+}
+
+fn scalar_key(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::Null => "z".into(),
+        Value::Bool(b) => format!("n{}", i64::from(*b)),
+        Value::String(s) => format!("s{s}"),
+        Value::Number(_) => match Num::of(value)? {
+            Num::Int(i) => format!("n{i}"),
+            Num::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => format!("n{}", f as i64),
+            Num::Float(f) => format!("f{}", f.to_bits()),
+        },
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+impl Seen {
+    /// The index recorded for a value equal to `value`, or `None` after
+    /// recording `value` with `index`. Also returns the comparisons made,
+    /// for the budget.
+    pub fn find_or_insert(&mut self, value: &Value, index: usize) -> (Option<usize>, u64) {
+        match scalar_key(value) {
+            Some(key) => match self.scalars.get(&key) {
+                Some(found) => (Some(*found), 1),
+                None => {
+                    self.scalars.insert(key, index);
+                    (None, 1)
+                }
+            },
+            None => {
+                let cost = self.others.len() as u64 + 1;
+                match self.others.iter().find(|(v, _)| equal(v, value)) {
+                    Some((_, found)) => (Some(*found), cost),
+                    None => {
+                        self.others.push((value.clone(), index));
+                        (None, cost)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -84,8 +84,9 @@ fn is_lazy(expr: &Expr) -> bool {
 
 fn list_or_set(ev: &mut Ev<'_>, c: &Call<'_>, distinct: bool) -> Result<Val> {
     let mut out: Vec<Value> = Vec::new();
-    let push = |out: &mut Vec<Value>, v: Value| {
-        if !distinct || !out.iter().any(|o| equal(o, &v)) {
+    let mut seen = crate::value::Seen::default();
+    let mut push = |out: &mut Vec<Value>, v: Value| {
+        if !distinct || seen.find_or_insert(&v, out.len()).0.is_none() {
             out.push(v);
         }
     };

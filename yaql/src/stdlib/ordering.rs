@@ -9,7 +9,7 @@ use super::{data, receiver_list};
 use crate::ast::Expr;
 use crate::error::{Error, Result};
 use crate::eval::{Call, Ev, Val};
-use crate::value::{compare, equal, type_name};
+use crate::value::{compare, type_name};
 
 fn lambda_arg<'a>(c: &'a Call<'_>, name: &str) -> Result<&'a Expr> {
     let [expr] = c.require(&[name])?[..] else { return Err(c.fail("bad arguments")) };
@@ -61,15 +61,17 @@ pub(super) fn group_by(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
         return Err(c.fail("missing the argument `keySelector`"));
     };
     let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+    let mut seen = crate::value::Seen::default();
     for item in receiver_list(c)? {
         let key = ev.lambda(key_selector, c.scope, std::slice::from_ref(&item))?;
         let value = match value_selector {
             Some(selector) => ev.lambda(selector, c.scope, &[item])?,
             None => item,
         };
-        ev.tick(groups.len() as u64 / 16 + 1, c.column)?;
-        match groups.iter_mut().find(|(k, _)| equal(k, &key)) {
-            Some((_, values)) => values.push(value),
+        let (found, cost) = seen.find_or_insert(&key, groups.len());
+        ev.tick(cost / 16 + 1, c.column)?;
+        match found {
+            Some(at) => groups[at].1.push(value),
             None => groups.push((key, vec![value])),
         }
     }

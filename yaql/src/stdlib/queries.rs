@@ -144,16 +144,16 @@ fn single(_: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 
 fn distinct(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     let [key_selector] = c.bind(&["keySelector"])?[..] else { return Err(c.fail("bad arguments")) };
-    let mut seen: Vec<Value> = Vec::new();
+    let mut seen = crate::value::Seen::default();
     let mut out = Vec::new();
     for item in receiver_list(c)? {
         let key = match key_selector {
             Some(selector) => ev.lambda(selector, c.scope, std::slice::from_ref(&item))?,
             None => item.clone(),
         };
-        ev.tick(seen.len() as u64 / 16 + 1, c.column)?;
-        if !seen.iter().any(|s| equal(s, &key)) {
-            seen.push(key);
+        let (found, cost) = seen.find_or_insert(&key, out.len());
+        ev.tick(cost / 16 + 1, c.column)?;
+        if found.is_none() {
             out.push(item);
         }
     }
