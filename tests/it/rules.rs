@@ -288,7 +288,7 @@ action:
     )]);
     let payload =
         json!({"host": "web-1", "usage": 93.5, "tags": ["disk"], "up": true, "none": null});
-    expect![[r#"ops.notify -> chat.post {"flag":"True and None","limit":10,"nested":{"hosts":["web-1","literal"],"up":true},"tags":["disk"],"text":"web-1 is at 93.5% (prod)","untouched":42,"usage":93.5}"#]].assert_eq(&decisions(&index, "alert", payload));
+    expect![[r#"ops.notify -> chat.post {"text":"web-1 is at 93.5% (prod)","usage":93.5,"tags":["disk"],"limit":10,"nested":{"hosts":["web-1","literal"],"up":true},"untouched":42,"flag":"True and None"}"#]].assert_eq(&decisions(&index, "alert", payload));
 }
 
 #[test]
@@ -372,7 +372,7 @@ fn cli_json_output_for_a_match() {
         &["--kv", "limit=90", "--json"],
         expect![[r#"
             exit 0
-            stdout: {"action":"core.echo","matched":true,"parameters":{"message":"web-1 at 95%","usage":95},"rule":"ops.disk_full"}
+            stdout: {"matched":true,"rule":"ops.disk_full","action":"core.echo","parameters":{"message":"web-1 at 95%","usage":95}}
             stderr: "#]],
     );
 }
@@ -394,7 +394,7 @@ fn cli_no_match_exits_1_and_says_which_criterion_failed() {
         &["--kv", "limit=90", "--json"],
         expect![[r#"
             exit 1
-            stdout: {"matched":false,"reason":"criterion `trigger.body.usage` (greaterthan 90) does not hold for the value 50","rule":"ops.disk_full"}
+            stdout: {"matched":false,"rule":"ops.disk_full","reason":"criterion `trigger.body.usage` (greaterthan 90) does not hold for the value 50"}
             stderr: "#]],
     );
 }

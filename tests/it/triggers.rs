@@ -38,13 +38,13 @@ fn builtin_payloads_are_checked_and_the_failing_path_is_named() {
             ("nope.nothing", json!({})),
         ],
         expect![[r#"
-            core.webhook {"body":{"disk":"/var"},"headers":{}} => ok
-            core.st2.webhook {"body":null,"headers":{}} => ok
+            core.webhook {"headers":{},"body":{"disk":"/var"}} => ok
+            core.st2.webhook {"headers":{},"body":null} => ok
             core.webhook {"body":{}} => trigger type `core.webhook`: payload at `/`: "headers" is a required property
-            core.webhook {"body":{},"headers":"x"} => trigger type `core.webhook`: payload at `/headers`: "x" is not of type "object"
+            core.webhook {"headers":"x","body":{}} => trigger type `core.webhook`: payload at `/headers`: "x" is not of type "object"
             core.interval_timer {"executed_at":"2026-11-21T08:00:00Z","schedule":{}} => ok
-            core.execution_finished {"action_ref":"core.noop","execution_id":"e1","status":"exploded"} => trigger type `core.execution_finished`: payload at `/status`: "exploded" is not one of "succeeded", "failed" or 3 other candidates
-            core.st2.key_value_pair.value_change {"new_object":{"name":"k"},"old_object":null} => ok
+            core.execution_finished {"execution_id":"e1","status":"exploded","action_ref":"core.noop"} => trigger type `core.execution_finished`: payload at `/status`: "exploded" is not one of "succeeded", "failed" or 3 other candidates
+            core.st2.key_value_pair.value_change {"old_object":null,"new_object":{"name":"k"}} => ok
             nope.nothing {} => unknown trigger type `nope.nothing`
         "#]],
     );
@@ -70,11 +70,11 @@ fn timer_parameters_in_rules_are_checked() {
     })
     .collect();
     expect![[r#"
-        core.st2.IntervalTimer {"delta":30,"unit":"seconds"} => ok
-        core.st2.IntervalTimer {"delta":1,"unit":"fortnights"} => trigger type `core.interval_timer`: parameters at `/unit`: "fortnights" is not one of "weeks", "days" or 3 other candidates
-        core.st2.IntervalTimer {"delta":0,"unit":"seconds"} => trigger type `core.interval_timer`: parameters at `/delta`: 0 is less than the minimum of 1
+        core.st2.IntervalTimer {"unit":"seconds","delta":30} => ok
+        core.st2.IntervalTimer {"unit":"fortnights","delta":1} => trigger type `core.interval_timer`: parameters at `/unit`: "fortnights" is not one of "weeks", "days" or 3 other candidates
+        core.st2.IntervalTimer {"unit":"seconds","delta":0} => trigger type `core.interval_timer`: parameters at `/delta`: 0 is less than the minimum of 1
         core.st2.DateTimer {"date":"2026-12-24 18:00:00","timezone":"Europe/Berlin"} => ok
-        core.st2.CronTimer {"hour":3,"minute":"*/5","timezone":"UTC"} => ok
+        core.st2.CronTimer {"minute":"*/5","hour":3,"timezone":"UTC"} => ok
         core.st2.CronTimer {"minutes":5} => trigger type `core.cron_timer`: parameters at `/`: Additional properties are not allowed ('minutes' was unexpected)
         core.execution_finished {"anything":1} => trigger type `core.execution_finished`: parameters at `/`: this trigger type takes no parameters
         core.execution_finished {} => ok

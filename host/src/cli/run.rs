@@ -163,7 +163,7 @@ mod tests {
         let params = parse_params(&pairs).expect("valid pairs");
         assert_eq!(
             Value::Object(params).to_string(),
-            r#"{"empty":"","flag":true,"list":[1,"a"],"n":3,"quoted":"7","word":"hi"}"#
+            r#"{"n":3,"flag":true,"list":[1,"a"],"word":"hi","quoted":"7","empty":""}"#
         );
     }
 
