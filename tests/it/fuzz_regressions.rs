@@ -136,6 +136,11 @@ fn a_template_that_would_build_gigabytes_runs_out_of_its_byte_budget() {
         assert!(error.contains(&budget), "{what}: {error}");
         assert!(start.elapsed() < Duration::from_secs(5), "{what}: took {:?}", start.elapsed());
     }
+    // The checked operators cannot be replaced from inside a template.
+    let yaml = "name: r\npack: tests\ntrigger: {type: core.webhook}\n\
+                action: {ref: core.echo, parameters: {message: '{% macro __squall_concat(a, b) %}{% endmacro %}{{ trigger.v ~ trigger.v }}'}}\n";
+    let error = Rule::from_yaml(yaml, "r.yaml").expect_err("reserved names are refused");
+    assert!(error.to_string().contains("names starting with `__squall_` are reserved"), "{error}");
     // What templates ordinarily do is well inside it.
     let yaml = "name: ok\npack: tests\ntrigger: {type: core.webhook}\n\
                 action: {ref: core.echo, parameters: {message: '{{ (trigger.body ~ \"!\") | length }} {{ [1, 2] + [3] }} {{ 2 * 3 }} {{ \"ab\" * 2 }}'}}\n";
