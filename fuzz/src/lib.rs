@@ -156,7 +156,7 @@ pub fn jinja(data: &[u8]) {
     if let Ok(rule) = Rule::from_value(&rule, "fuzz.yaml") {
         exercise(&rule);
     }
-    let _ = squall::workflow::to_jinja(text);
+    let _ = squall::workflow::check_yaql(text);
     let workflow = json!({
         "version": "1.0",
         "input": ["x"],

@@ -108,7 +108,7 @@ fn describe(tok: &Tok) -> String {
         Tok::LBrace => "`{`".into(),
         Tok::RBrace => "`}`".into(),
         Tok::Comma => "`,`".into(),
-        Tok::End => "the end of the expression".into(),
+        Tok::End => "end of the expression".into(),
     }
 }
 

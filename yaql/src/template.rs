@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(texts, ["<% 1 + %>", "<% [ %>"]);
         assert_eq!(
             errors[0].to_string(),
-            "`<% 1 + %>`: column 4: syntax error: unexpected the end of the expression"
+            "`<% 1 + %>`: column 4: syntax error: unexpected end of the expression"
         );
     }
 

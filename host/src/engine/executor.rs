@@ -641,7 +641,7 @@ impl Shared {
             Settled::Final { execution, finished } => {
                 let (id, action, status) =
                     (execution.id, execution.action.clone(), execution.status);
-                let finished = Arc::new(finished);
+                let finished = Arc::new(*finished);
                 let fx = {
                     let finished = finished.clone();
                     let flows = self.flows.clone();
@@ -709,7 +709,7 @@ impl Shared {
         execution.error = error;
         execution.finished_at = Some(now);
         let finished = self.ingest.execution_finished(&execution);
-        Settled::Final { execution, finished }
+        Settled::Final { execution, finished: Box::new(finished) }
     }
 
     /// How long to wait before retrying, when the action's retry policy
@@ -733,8 +733,8 @@ pub(super) enum Settled {
     Final {
         /// The finished record.
         execution: Execution,
-        /// `core.execution_finished`, decided.
-        finished: Decided,
+        /// `core.execution_finished`, decided (boxed: it holds a payload).
+        finished: Box<Decided>,
     },
     /// Back on the queue for another attempt at `due`.
     Retry {

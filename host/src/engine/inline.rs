@@ -67,7 +67,7 @@ impl Engine {
                             *slot = execution;
                         }
                         shared.forget_cancel(execution_id);
-                        finished_with.push((execution_id, finished));
+                        finished_with.push((execution_id, *finished));
                         drop(run.permit);
                         shared.release_pack_slot(execution_id);
                     }

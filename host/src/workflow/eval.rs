@@ -5,7 +5,7 @@
 //! typing rule: a value that is exactly one `{{ expression }}` keeps the
 //! type the expression computes, text mixed with expressions renders as a
 //! string (values printed the way Python prints them, as Orquesta does).
-//! YAQL (`<% %>`) goes through [`to_jinja`](super::to_jinja) first.
+//! YAQL (`<% %>`) is evaluated by `yaql.rs` with the same functions.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
@@ -14,7 +14,7 @@ use minijinja::value::Rest;
 use minijinja::{Environment, Error, ErrorKind, State, Value as Jinja};
 use serde_json::{Map, Value};
 
-use super::expr::{has_expression, to_jinja};
+use super::expr::{check_one_language, has_expression};
 use crate::rules::{BoundedTemplate, Datastore};
 
 /// What an expression sees besides the workflow variables: the task it is
@@ -205,7 +205,11 @@ pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
     if !has_expression(source) {
         return Ok(Value::String(source.to_owned()));
     }
-    let jinja = to_jinja(source)?;
+    check_one_language(source)?;
+    if source.contains("<%") {
+        return super::yaql::text(source, scope);
+    }
+    let jinja = source.to_owned();
     let vars = variables(scope);
     // Compiled through the rules' byte budget: a render may not build
     // more than `RENDER_BYTES` however it is written.

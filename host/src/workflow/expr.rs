@@ -1,15 +1,6 @@
-//! Expressions in workflow fields: Jinja (`{{ }}`, `{% %}`) checked with
-//! minijinja, and YAQL (`<% %>`) translated to Jinja.
-//!
-//! Squall evaluates Jinja only. Orquesta workflows are often written in
-//! YAQL, so the common YAQL forms are translated token by token rather than
-//! refused: `ctx(x)`, `ctx().x`, `$.x`, `result().field`, `succeeded()`,
-//! `item(x)`, `task_status(t)`, comparisons (`=` becomes `==`), `and`,
-//! `or`, `not`, `in`, literals, indexing and arithmetic. A bare identifier
-//! that is an argument (`ctx(x)`) is a string in YAQL and becomes `'x'`.
-//! Anything else (methods such as `.where()`, YAQL's own functions such as
-//! `len()`, `=>`, `$` alone) is refused with "write it in Jinja", so a
-//! workflow never silently means something else than in StackStorm.
+//! Jinja expressions in workflow fields (`{{ }}`, `{% %}`), checked with
+//! minijinja: syntax, unknown functions, filters, tests and variables.
+//! YAQL (`<% %>`) is `yaql.rs`'s; a value holds one language or the other.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -66,48 +57,27 @@ pub fn has_expression(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("<%")
 }
 
-/// `text` with every `<% yaql %>` replaced by its Jinja translation
-/// `{{ jinja }}`; text without YAQL comes back unchanged.
-pub fn to_jinja(text: &str) -> Result<String, String> {
-    if !text.contains("<%") {
-        return Ok(text.to_owned());
-    }
-    if text.contains("{{") || text.contains("{%") {
+/// Refuses a value that mixes YAQL `<% %>` and Jinja `{{ }}`, as Orquesta
+/// does (one language per expression).
+pub(crate) fn check_one_language(text: &str) -> Result<(), String> {
+    if text.contains("<%") && (text.contains("{{") || text.contains("{%")) {
         return Err("mixes YAQL `<% %>` and Jinja `{{ }}` in one value".to_owned());
     }
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("<%") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("%>") else {
-            return Err("`<%` without its closing `%>`".to_owned());
-        };
-        let yaql = after[..end].trim();
-        let jinja = translate(yaql).map_err(|why| {
-            format!("YAQL `<% {yaql} %>`: {why}; write it in Jinja (`{{{{ }}}}`)")
-        })?;
-        out.push_str("{{ ");
-        out.push_str(&jinja);
-        out.push_str(" }}");
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 /// What an expression refers to, for the checks that need the workflow.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct References {
     /// Workflow variables read with `ctx('x')`, `ctx("x")`, `ctx().x`,
-    /// `ctx()['x']` (YAQL `ctx(x)`, `$.x` translate to these).
+    /// `ctx()['x']` (YAQL `ctx(x)`, `ctx().x`).
     pub variables: BTreeSet<String>,
     /// Whether `item()` is called, and the item keys `item('x')` reads.
     pub item: bool,
     pub item_keys: BTreeSet<String>,
 }
 
-/// Checks one field's text (after YAQL translation): syntax, unknown
+/// Checks one field's Jinja: syntax, unknown
 /// functions, filters, tests and variables. Returns the problems and what
 /// the text refers to.
 pub fn check(jinja: &str) -> (Vec<String>, References) {
@@ -289,135 +259,9 @@ fn tokens(code: &str) -> Vec<&str> {
     out
 }
 
-/// The workflow functions YAQL may call, translated as calls of the same
-/// name; their bare-identifier arguments become strings.
-const YAQL_FUNCTIONS: &[&str] = &[
-    "ctx",
-    "item",
-    "result",
-    "succeeded",
-    "failed",
-    "completed",
-    "task_status",
-    "zip",
-    "json",
-    "st2kv",
-];
-
-/// One YAQL expression (without delimiters) as Jinja.
-fn translate(yaql: &str) -> Result<String, String> {
-    let tokens = tokens(yaql);
-    let mut out: Vec<String> = Vec::new();
-    let mut depth_calls: Vec<bool> = Vec::new();
-    for (i, token) in tokens.iter().copied().enumerate() {
-        let previous = if i == 0 { None } else { Some(tokens[i - 1]) };
-        let next = tokens.get(i + 1).copied();
-        let piece = match token {
-            "=" => "==".to_owned(),
-            "!=" | "<" | ">" | "<=" | ">=" | "+" | "-" | "*" | "/" | "," | "[" | "]" => {
-                token.to_owned()
-            }
-            "(" => {
-                depth_calls.push(previous.is_some_and(is_ident));
-                token.to_owned()
-            }
-            ")" => {
-                depth_calls.pop();
-                token.to_owned()
-            }
-            "." => {
-                if previous.is_none() {
-                    return Err("a leading `.`".to_owned());
-                }
-                ".".to_owned()
-            }
-            "$" => {
-                if next != Some(".") {
-                    return Err("`$` outside `$.name`".to_owned());
-                }
-                match tokens.get(i + 2) {
-                    Some(name) if is_ident(name) => "ctx()".to_owned(),
-                    _ => return Err("`$.` not followed by a name".to_owned()),
-                }
-            }
-            "and" | "or" | "not" | "in" => token.to_owned(),
-            "true" | "True" => "true".to_owned(),
-            "false" | "False" => "false".to_owned(),
-            "null" | "None" => "none".to_owned(),
-            "mod" => "%".to_owned(),
-            _ if token.starts_with(['\'', '"']) => token.to_owned(),
-            _ if token.chars().next().is_some_and(|c| c.is_ascii_digit()) => token.to_owned(),
-            _ if is_ident(token) => {
-                if previous == Some(".") {
-                    if next == Some("(") {
-                        return Err(format!("the method `.{token}()` has no translation"));
-                    }
-                    token.to_owned()
-                } else if next == Some("(") {
-                    if !YAQL_FUNCTIONS.contains(&token) {
-                        return Err(format!("the function `{token}()` has no translation"));
-                    }
-                    token.to_owned()
-                } else if depth_calls.last() == Some(&true) {
-                    // A bare argument is a string in YAQL: ctx(x) reads "x".
-                    format!("'{token}'")
-                } else {
-                    return Err(format!("the bare name `{token}` (variables are ctx(name))"));
-                }
-            }
-            _ => return Err(format!("`{token}` has no translation")),
-        };
-        out.push(piece);
-    }
-    if out.is_empty() {
-        return Err("an empty expression".to_owned());
-    }
-    // Spaces between pieces, except around calls, indexing and attributes.
-    let mut text = String::new();
-    for piece in out {
-        let glued_before = [")", "]", ".", ","].contains(&piece.as_str())
-            || (["(", "["].contains(&piece.as_str())
-                && text
-                    .ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']'));
-        let glued_after = text.ends_with(['(', '[', '.']);
-        if !text.is_empty() && !glued_before && !glued_after {
-            text.push(' ');
-        }
-        text.push_str(&piece);
-    }
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yaql_common_forms_translate() {
-        let cases = [
-            ("<% ctx(x) %>", "{{ ctx('x') }}"),
-            ("<% ctx().x.y %>", "{{ ctx().x.y }}"),
-            ("<% $.hosts[0] %>", "{{ ctx().hosts[0] }}"),
-            ("<% succeeded() %>", "{{ succeeded() }}"),
-            ("<% result().status_code = 200 %>", "{{ result().status_code == 200 }}"),
-            ("<% succeeded() and not ctx(done) %>", "{{ succeeded() and not ctx('done') }}"),
-            ("n=<% item(host) %>!", "n={{ item('host') }}!"),
-            ("<% zip(ctx(a), ctx(b)) %>", "{{ zip(ctx('a'), ctx('b')) }}"),
-            ("<% task_status(t1) != 'failed' %>", "{{ task_status('t1') != 'failed' }}"),
-            ("<% ctx(n) + 1 %>", "{{ ctx('n') + 1 }}"),
-        ];
-        for (yaql, jinja) in cases {
-            assert_eq!(to_jinja(yaql).as_deref(), Ok(jinja), "{yaql}");
-        }
-    }
-
-    #[test]
-    fn yaql_outside_the_subset_is_refused() {
-        for yaql in ["<% ctx(xs).where($ > 1) %>", "<% len(ctx(xs)) %>", "<% {a => 1} %>"] {
-            let error = to_jinja(yaql).expect_err(yaql);
-            assert!(error.ends_with("write it in Jinja (`{{ }}`)"), "{error}");
-        }
-    }
 
     #[test]
     fn check_finds_unknown_names_and_references() {

@@ -17,11 +17,18 @@ mod lines;
 mod model;
 mod state;
 mod validate;
+mod yaql;
 
 use std::fmt;
 
 pub use conductor::Conductor;
-pub use expr::{FUNCTIONS, has_expression, to_jinja};
+pub use expr::{FUNCTIONS, has_expression};
+
+/// The problems `squall workflow validate` finds in one field's YAQL
+/// (syntax, unknown functions); none for text without `<% %>`.
+pub fn check_yaql(text: &str) -> Vec<String> {
+    yaql::check(text).0
+}
 pub use graph::{Edge, TaskGraph, render};
 pub use model::{
     Binding, Count, EngineCommand, Join, Retry, Target, Task, Transition, WithItems, Workflow,

@@ -219,14 +219,12 @@ impl Checker<'_> {
         if !expr::has_expression(text) {
             return;
         }
-        let jinja = match expr::to_jinja(text) {
-            Ok(jinja) => jinja,
-            Err(why) => {
-                self.problem(path, why);
-                return;
-            }
-        };
-        let (problems, references) = expr::check(&jinja);
+        if let Err(why) = expr::check_one_language(text) {
+            self.problem(path, why);
+            return;
+        }
+        let (problems, references) =
+            if text.contains("<%") { super::yaql::check(text) } else { expr::check(text) };
         for problem in problems {
             self.problem(path, problem);
         }
