@@ -44,6 +44,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
@@ -78,18 +79,47 @@ pub(crate) const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 /// The API as an axum router, ready to serve: every route passes the
 /// authorization middleware, which applies what the permission table says
 /// (only `/api/v1/health` and signing in need no credentials).
+///
+/// A path answers with and without a trailing slash (StackStorm's clients
+/// ask for `/rules/`, `/keys/?scope=all`): [`trim_trailing_slash`] rewrites
+/// the request before the routes see it, so every route has one spelling.
 pub fn router(state: ApiState) -> Router {
     let routes =
         routes().route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize));
     let (router, _) = routes.split_for_parts();
-    router
+    let router = router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(answer_panic))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(span))
-        .with_state(state)
+        .with_state(state);
+    Router::new().fallback_service(router.map_request(trim_trailing_slash))
+}
+
+/// The request with its path's trailing slashes removed (`/api/v1/rules/`
+/// is `/api/v1/rules`, `/api/v1/` is `/api/v1`); the query is kept.
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() {
+        return request;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(path_and_query) => parts.path_and_query = Some(path_and_query),
+        Err(_) => return request,
+    }
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    request
 }
 
 /// Serves [`router`] on `listener` within `limits` until `stop` completes,
@@ -219,6 +249,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(tokens::validate))
         .routes(routes!(tokens::revoke));
     OpenApiRouter::new()
+        .routes(routes!(meta::root))
         .nest(API_PREFIX, v1)
         .nest(AUTH_PREFIX, auth)
         .routes(routes!(metrics::render))

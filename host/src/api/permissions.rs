@@ -30,6 +30,7 @@ use Permission as P;
 
 /// Every route: method, path as the router matches it, and what it needs.
 pub const ROUTES: &[(&str, &str, Need)] = &[
+    ("GET", "/api/v1", Authenticated),
     ("GET", "/api/v1/health", Open),
     ("POST", "/auth/v1/tokens", Open),
     ("POST", "/auth/v1/tokens/validate", Authenticated),

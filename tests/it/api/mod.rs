@@ -9,6 +9,7 @@ mod errors;
 mod openapi;
 mod resources;
 pub(crate) mod server;
+mod st2;
 mod stream;
 
 use std::path::Path;

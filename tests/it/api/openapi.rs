@@ -20,6 +20,7 @@ const EXPECTED: &[&str] = &[
     "DELETE /api/v1/users/{name}",
     "DELETE /api/v1/users/{name}/roles/{role}",
     "DELETE /auth/v1/tokens/{id}",
+    "GET /api/v1",
     "GET /api/v1/actions",
     "GET /api/v1/actions/{ref}",
     "GET /api/v1/apikeys",
@@ -133,8 +134,7 @@ async fn every_documented_route_is_mounted_and_nothing_else_is() {
             if path == "/api/v1/health" { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
         assert_eq!(response.status(), expected, "{method} {path}");
     }
-    for path in ["/api/v1", "/api/v1/nope", "/api/v1/packs/core/extra", "/api/v2/packs", "/health"]
-    {
+    for path in ["/api/v1/nope", "/api/v1/packs/core/extra", "/api/v2/packs", "/health"] {
         let (status, body) = api.call(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
         assert_eq!(body["error"], format!("no route for GET {path}"));
