@@ -14,13 +14,14 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
 use super::page::{
-    Fields, Listing, Page, TimeFilter, id_ceiling, id_floor, newest_first, only_id_required,
-    only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
+    Fields, Listing, Page, TimeFilter, check_order, id_ceiling, id_floor, newest_first,
+    only_id_required, only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
 };
+use super::runners::{is_workflow, parameter_metadata, runner_name};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::{CancelError, ControlError, EmitError, RequestError};
-use crate::store::{Execution, ExecutionStatus};
+use crate::store::{Execution, ExecutionStatus, ReadError};
 
 /// Where an execution is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -65,17 +66,34 @@ impl From<ExecutionStatus> for Status {
     }
 }
 
-/// One run of an action.
+/// One run of an action, as StackStorm shows an execution (`action`,
+/// `runner`, `liveaction`, `context`, `parent`, `children`,
+/// `start_timestamp`, `end_timestamp`, `elapsed_seconds`, `log`), with
+/// Squall's own attributes beside them.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ExecutionView {
     id: Uuid,
-    /// `pack.action`.
-    #[schema(example = "core.echo")]
-    action: String,
+    /// The action it runs.
+    action: ExecutionAction,
+    /// What runs the action.
+    runner: ExecutionRunner,
+    /// StackStorm's live action: the request behind the execution (Squall
+    /// keeps one record; its id is the execution's).
+    liveaction: LiveActionView,
     /// Parameters after defaults and validation.
     #[schema(value_type = Object)]
     parameters: Value,
     status: Status,
+    /// When it was requested (StackStorm's start).
+    #[schema(format = DateTime)]
+    start_timestamp: String,
+    /// When it finished.
+    #[schema(format = DateTime)]
+    end_timestamp: Option<String>,
+    /// Seconds from request to end, once it finished.
+    elapsed_seconds: Option<f64>,
+    /// Its state changes, oldest first.
+    log: Vec<StateChange>,
     /// The trigger instance whose rule started it.
     trigger_instance: Option<Uuid>,
     /// The rule that started it (`pack.name`).
@@ -97,10 +115,66 @@ pub(crate) struct ExecutionView {
     error: Option<String>,
     /// Earlier attempts that ended in a retry.
     retries: Vec<AttemptView>,
+    /// The workflow execution it is a task of (StackStorm's `parent`).
+    parent: Option<Uuid>,
     /// The workflow task that started it.
-    parent: Option<ParentView>,
+    workflow_task: Option<ParentView>,
+    /// A workflow's task executions, oldest first (empty for other
+    /// actions).
+    children: Vec<Uuid>,
     /// Who asked for it, as StackStorm shows it.
     context: ContextView,
+}
+
+/// The action of an execution, as StackStorm embeds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionAction {
+    /// `pack.action` (Squall identifies actions by ref).
+    #[schema(example = "core.echo")]
+    id: String,
+    /// `pack.action`.
+    #[serde(rename = "ref")]
+    #[schema(example = "core.echo")]
+    reference: String,
+    #[schema(example = "action:core:echo")]
+    uid: String,
+    name: String,
+    pack: String,
+    /// `wasm`, `orquesta` or `inquirer`; null once the action is no
+    /// longer installed.
+    runner_type: Option<&'static str>,
+    /// Its parameters in StackStorm's metadata form (empty once the
+    /// action is no longer installed).
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+}
+
+/// The runner of an execution.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionRunner {
+    /// `wasm`, `orquesta` or `inquirer`; null once the action is no
+    /// longer installed.
+    name: Option<&'static str>,
+}
+
+/// StackStorm's live action of an execution.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LiveActionView {
+    /// The execution's id.
+    id: Uuid,
+    /// `pack.action`.
+    action: String,
+    status: Status,
+    #[schema(value_type = Object)]
+    parameters: Value,
+}
+
+/// One state change of an execution.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StateChange {
+    #[schema(format = DateTime)]
+    timestamp: String,
+    status: Status,
 }
 
 /// StackStorm's execution context: the user who requested it (null for
@@ -133,13 +207,49 @@ pub(crate) struct AttemptView {
     ended_at: String,
 }
 
-impl From<&Execution> for ExecutionView {
-    fn from(e: &Execution) -> Self {
+impl ExecutionView {
+    /// `e` as the API shows it, with its action described from the
+    /// engine's catalog and `children` (its task executions, for a
+    /// workflow).
+    pub(crate) fn new(e: &Execution, state: &ApiState, children: Vec<Uuid>) -> Self {
+        let spec = state.engine().ingest().action(&e.action);
+        let runner = spec.as_ref().map(|spec| runner_name(&spec.runner));
+        let (pack, name) = e.action.split_once('.').unwrap_or(("", &e.action));
+        let mut log = vec![(e.created_at, Status::Requested)];
+        log.extend(e.retries.iter().map(|a| (a.ended_at, Status::from(a.status))));
+        log.extend(e.started_at.map(|at| (at, Status::Running)));
+        log.extend(e.finished_at.map(|at| (at, Status::from(e.status))));
+        log.sort_by_key(|(at, _)| *at);
         Self {
             id: e.id,
-            action: e.action.clone(),
+            action: ExecutionAction {
+                id: e.action.clone(),
+                reference: e.action.clone(),
+                uid: format!("action:{pack}:{name}"),
+                name: name.to_owned(),
+                pack: pack.to_owned(),
+                runner_type: runner,
+                parameters: spec
+                    .as_ref()
+                    .map(|spec| parameter_metadata(&spec.parameters_schema))
+                    .unwrap_or_default(),
+            },
+            runner: ExecutionRunner { name: runner },
+            liveaction: LiveActionView {
+                id: e.id,
+                action: e.action.clone(),
+                status: e.status.into(),
+                parameters: e.parameters.clone(),
+            },
             parameters: e.parameters.clone(),
             status: e.status.into(),
+            start_timestamp: timestamp(e.created_at),
+            end_timestamp: timestamp_opt(e.finished_at),
+            elapsed_seconds: e.finished_at.map(|end| (end - e.created_at).max(0) as f64 / 1000.0),
+            log: log
+                .into_iter()
+                .map(|(at, status)| StateChange { timestamp: timestamp(at), status })
+                .collect(),
             trigger_instance: e.trigger_instance,
             rule: e.rule.clone(),
             attempt: e.attempt,
@@ -159,15 +269,47 @@ impl From<&Execution> for ExecutionView {
                     ended_at: timestamp(a.ended_at),
                 })
                 .collect(),
-            parent: e.parent.as_ref().map(|p| ParentView {
+            parent: e.parent.as_ref().map(|p| p.workflow),
+            workflow_task: e.parent.as_ref().map(|p| ParentView {
                 workflow: p.workflow,
                 task: p.task.clone(),
                 route: p.route,
                 item: p.item,
             }),
+            children,
             context: ContextView { user: e.user.clone() },
         }
     }
+
+    /// [`new`](Self::new) with the children read from the store when the
+    /// action is a workflow.
+    pub(crate) fn read(e: &Execution, state: &ApiState) -> Result<Self, ApiError> {
+        let children = children_of(state, e)?;
+        Ok(Self::new(e, state, children))
+    }
+}
+
+/// A workflow execution's task executions, oldest first: those created
+/// after it whose parent it is (none for other actions, without reading).
+pub(crate) fn children_of(state: &ApiState, e: &Execution) -> Result<Vec<Uuid>, ReadError> {
+    let workflow = state
+        .engine()
+        .ingest()
+        .action(&e.action)
+        .is_some_and(|spec| is_workflow(runner_name(&spec.runner)));
+    if !workflow {
+        return Ok(Vec::new());
+    }
+    let snapshot = state.engine().store().read()?;
+    let mut children = Vec::new();
+    for child in snapshot.executions_newest_first(e.id, Uuid::max())? {
+        let child = child?;
+        if child.parent.as_ref().is_some_and(|p| p.workflow == e.id) {
+            children.push(child.id);
+        }
+    }
+    children.reverse();
+    Ok(children)
 }
 
 /// What an execution produced.
@@ -210,14 +352,23 @@ pub(crate) struct CreateExecution {
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"message": "hi"}))]
     parameters: Map<String, Value>,
+    /// Run on behalf of this user (StackStorm's `user`): only an admin may
+    /// name another user than themselves; null or absent is the caller.
+    user: Option<String>,
 }
 
 /// Every attribute of an execution, in the order the view has them.
 const ATTRIBUTES: &[&str] = &[
     "id",
     "action",
+    "runner",
+    "liveaction",
     "parameters",
     "status",
+    "start_timestamp",
+    "end_timestamp",
+    "elapsed_seconds",
+    "log",
     "trigger_instance",
     "rule",
     "attempt",
@@ -229,11 +380,14 @@ const ATTRIBUTES: &[&str] = &[
     "error",
     "retries",
     "parent",
+    "workflow_task",
+    "children",
     "context",
 ];
 
-/// What a list leaves out unless asked: the parts that can be large.
-const HEAVY: &[&str] = &["parameters", "result"];
+/// What a list leaves out unless asked: the parts that can be large (and
+/// `children`, which costs a scan).
+const HEAVY: &[&str] = &["parameters", "result", "liveaction", "children"];
 
 /// Filters and paging for the execution list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -244,22 +398,31 @@ pub(crate) struct ListQuery {
     /// Only executions in this state.
     #[param(inline)]
     status: Option<Status>,
-    /// Only the tasks' executions of this workflow execution.
-    parent: Option<Uuid>,
+    /// Only the tasks' executions of this workflow execution; `null` for
+    /// only those that are no workflow's task (as `st2 execution list`
+    /// asks).
+    #[param(value_type = Option<String>, pattern = "^(null|[0-9a-fA-F-]{32,36})$")]
+    parent: Option<String>,
     /// Only those created at or after this time (RFC 3339 or epoch ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     since: Option<String>,
     /// Only those created at or before this time (RFC 3339 or epoch ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     until: Option<String>,
-    /// Page size, 1 to 1000; default 50.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    /// Page size, 1 to 1000, or -1 for the largest page; default 50.
+    #[param(minimum = -1, maximum = 1000)]
+    limit: Option<i64>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// StackStorm's order: `true` (the default here: newest first).
+    #[param(pattern = "^(true|false|True|False)$")]
+    sort_desc: Option<String>,
+    /// StackStorm's order: only `false` is taken (lists come newest first).
+    #[param(pattern = "^(false|False)$")]
+    sort_asc: Option<String>,
     /// Only these attributes, separated by commas (`id` always comes
-    /// too), e.g. `status,result`. Without it or `exclude_attributes`,
+    /// too; `action.ref` chooses `action`), e.g. `status,result`. Without it or `exclude_attributes`,
     /// every attribute but `parameters` and `result`.
     include_attributes: Option<String>,
     /// Every attribute but these, separated by commas, e.g. `parameters`
@@ -276,6 +439,8 @@ const PARAMETERS: &[&str] = &[
     "until",
     "limit",
     "offset",
+    "sort_desc",
+    "sort_asc",
     "include_attributes",
     "exclude_attributes",
 ];
@@ -325,7 +490,14 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Listing, ApiError> {
     only_known(raw.as_deref(), PARAMETERS)?;
+    check_order(query.sort_asc.as_deref(), query.sort_desc.as_deref())?;
     let page = Page::new(query.limit, query.offset)?;
+    // `Some(None)`: only executions without a parent.
+    let parent = match query.parent.as_deref() {
+        None => None,
+        Some("null") => Some(None),
+        Some(id) => Some(Some(parse_query_id("parent", id)?)),
+    };
     let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
     let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
     let fields = Fields::parse(
@@ -348,15 +520,14 @@ pub(crate) async fn list(
         let newest = until.map_or(Uuid::max(), |u| id_ceiling(u.saturating_add(1000)));
         let rows = snapshot.executions_newest_first(oldest, newest)?;
         let count = if filtered { None } else { Some(snapshot.execution_count()?) };
-        let body = fields.wants("parameters") || fields.wants("result");
+        let body = ["parameters", "result", "liveaction"].iter().any(|a| fields.wants(a));
+        let children = fields.wants("children");
         newest_first(
             rows,
             |e: &Execution| {
                 query.action.as_deref().is_none_or(|a| a == e.action)
                     && query.status.is_none_or(|s| s == Status::from(e.status))
-                    && query
-                        .parent
-                        .is_none_or(|p| e.parent.as_ref().is_some_and(|t| t.workflow == p))
+                    && parent.is_none_or(|p| e.parent.as_ref().map(|t| t.workflow) == p)
                     && since.is_none_or(|s| e.created_at >= s)
                     && until.is_none_or(|u| e.created_at <= u)
             },
@@ -364,7 +535,8 @@ pub(crate) async fn list(
                 if body && let Some(body) = snapshot.execution_body(execution.id)? {
                     body.join(&mut execution);
                 }
-                Ok(fields.select(&ExecutionView::from(&execution)))
+                let children = if children { children_of(&state, &execution)? } else { Vec::new() };
+                Ok(fields.select(&ExecutionView::new(&execution, &state, children)))
             },
             page,
             count,
@@ -397,7 +569,24 @@ pub(crate) async fn create(
     Body(request): Body<CreateExecution>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ActionExecute, Some(&Resource::action(&request.action)))?;
-    let user = Some(caller.user().to_owned());
+    let user = match request.user {
+        Some(user) if user != caller.user() => {
+            // As StackStorm: acting as another user is for admins.
+            if !caller.principal.is_admin() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "user: only an admin may run an action as another user (`{}`)",
+                        user.escape_debug()
+                    ),
+                )
+                .with_detail(json!({"parameter": "user", "user": caller.user()})));
+            }
+            user
+        }
+        _ => caller.user().to_owned(),
+    };
+    let user = Some(user);
     let id = state
         .engine()
         .request_by(&request.action, request.parameters, user)
@@ -410,7 +599,11 @@ pub(crate) async fn create(
 fn created(state: &ApiState, id: Uuid) -> Result<Response, ApiError> {
     let execution = find(state, id)?;
     let location = format!("{}/executions/{id}", super::API_PREFIX);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ExecutionView::from(&execution)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ExecutionView::read(&execution, state)?),
+    )
         .into_response())
 }
 
@@ -457,7 +650,7 @@ pub(crate) async fn get(
 ) -> Result<Json<ExecutionView>, ApiError> {
     let id = parse_id("execution", &id)?;
     let execution = find_for(&state, &caller, id, Permission::ExecutionView)?;
-    Ok(Json(ExecutionView::from(&execution)))
+    Ok(Json(ExecutionView::read(&execution, &state)?))
 }
 
 /// An execution's result, error and logs.
@@ -536,9 +729,9 @@ pub(crate) async fn cancel(
     params(("id" = Uuid, Path, description = "Execution to run again")),
     request_body(content = Option<ReRunBody>, description = "Optional: the workflow tasks to re-run from"),
     responses(
-        (status = 201, description = "The new execution", body = ExecutionView,
+        (status = 200, description = "The new execution (200, as StackStorm answers)", body = ExecutionView,
             headers(("location" = String, description = "Where the new execution lives"))),
-        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 400, description = "The id is not a UUID, or the body is malformed (a non-zero delay, reset tasks not among tasks, parameters with tasks); the message names the field", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "Tasks were named but the workflow is still going", body = ErrorBody),
@@ -572,12 +765,40 @@ pub(crate) async fn re_run(
             ApiError::bad_request(format!("body: expected {{\"tasks\": [names]}}: {e}"))
         })?
     };
+    if request.delay.is_some_and(|delay| delay != 0) {
+        return Err(ApiError::bad_request(
+            "delay: a re-run starts at once here; send 0 or leave it out",
+        )
+        .with_detail(json!({"parameter": "delay"})));
+    }
+    if let Some(task) = request.reset.iter().find(|task| !request.tasks.contains(task)) {
+        return Err(ApiError::bad_request(format!(
+            "reset: task `{}` is not among the tasks to re-run",
+            task.escape_debug()
+        ))
+        .with_detail(json!({"parameter": "reset"})));
+    }
     let new = if request.tasks.is_empty() {
-        state.engine().rerun_by(id, Some(caller.user().to_owned())).await.map_err(control_error)?
+        let user = Some(caller.user().to_owned());
+        state.engine().rerun_by(id, user, request.parameters).await.map_err(control_error)?
     } else {
+        if !request.parameters.is_empty() {
+            return Err(ApiError::bad_request(
+                "parameters: a re-run from tasks runs them with the context they ran with; send parameters only to re-run the whole execution",
+            )
+            .with_detail(json!({"parameter": "parameters"})));
+        }
         state.engine().rerun_tasks(id, request.tasks).await.map_err(super::workflows::flow_error)?
     };
-    created(&state, new)
+    // 200, as StackStorm answers a re-run (st2client expects it).
+    let execution = find(&state, new)?;
+    let location = format!("{}/executions/{new}", super::API_PREFIX);
+    Ok((
+        StatusCode::OK,
+        [(header::LOCATION, location)],
+        Json(ExecutionView::read(&execution, &state)?),
+    )
+        .into_response())
 }
 
 /// What to re-run; an empty body re-runs the whole execution.
@@ -590,6 +811,27 @@ pub(crate) struct ReRunBody {
     /// them.
     #[serde(default)]
     tasks: Vec<String>,
+    /// Parameters to change for a whole re-run; the others are the
+    /// original execution's.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+    /// StackStorm's tasks to restart from scratch rather than resume; each
+    /// must be among `tasks` (Squall re-runs every named task from the
+    /// context it ran with).
+    #[serde(default)]
+    reset: Vec<String>,
+    /// StackStorm's delay before the re-run, in milliseconds: only 0.
+    #[schema(minimum = 0, maximum = 0)]
+    delay: Option<u64>,
+}
+
+/// A UUID given in query parameter `name`.
+fn parse_query_id(name: &str, text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|e| {
+        ApiError::bad_request(format!("{name}: expected an execution id (a UUID) or null: {e}"))
+            .with_detail(json!({"parameter": name}))
+    })
 }
 
 pub(crate) fn request_error(error: RequestError) -> ApiError {

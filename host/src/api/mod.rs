@@ -28,6 +28,7 @@ mod page;
 mod permissions;
 mod roles;
 mod rules;
+mod runners;
 mod state;
 mod stream;
 mod tokens;
@@ -219,6 +220,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(lifecycle::remove_trust))
         .routes(routes!(packs::list_actions))
         .routes(routes!(packs::get_action))
+        .routes(routes!(runners::list))
+        .routes(routes!(runners::get))
         .routes(routes!(executions::list, executions::create))
         .routes(routes!(executions::get, executions::cancel))
         .routes(routes!(executions::output))

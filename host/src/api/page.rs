@@ -40,14 +40,22 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    /// Checks the client's `limit` (1 to [`MAX_LIMIT`]) and `offset`.
-    pub(crate) fn new(limit: Option<usize>, offset: Option<usize>) -> Result<Self, ApiError> {
-        let limit = limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit: expected 1 to {MAX_LIMIT}, got {limit}"
-            )));
-        }
+    /// Checks the client's `limit` (1 to [`MAX_LIMIT`], or StackStorm's
+    /// `-1`, "as many as there are", which is the largest page: the
+    /// `x-next-offset` header says where the rest starts) and `offset`.
+    pub(crate) fn new(limit: Option<i64>, offset: Option<usize>) -> Result<Self, ApiError> {
+        let limit = match limit.unwrap_or(DEFAULT_LIMIT as i64) {
+            -1 => MAX_LIMIT,
+            limit => usize::try_from(limit)
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "limit: expected 1 to {MAX_LIMIT}, or -1 for the largest page, got {limit}"
+                    ))
+                    .with_detail(serde_json::json!({"parameter": "limit"}))
+                })?,
+        };
         Ok(Self { limit, offset: offset.unwrap_or(0) })
     }
 }
@@ -62,6 +70,34 @@ pub(crate) fn only_known(query: Option<&str>, known: &[&str]) -> Result<(), ApiE
                 "{name}: unknown query parameter; this list takes {}",
                 known.join(", ")
             )));
+        }
+    }
+    Ok(())
+}
+
+/// StackStorm's order parameters, `sort_desc` and `sort_asc` (`True`,
+/// `true`, `False` or `false`). Lists come newest first, which is
+/// `sort_desc`; asking for `sort_asc=true` is refused, since the lists
+/// are read from the store newest first.
+pub(crate) fn check_order(sort_asc: Option<&str>, sort_desc: Option<&str>) -> Result<(), ApiError> {
+    for (name, value) in [("sort_asc", sort_asc), ("sort_desc", sort_desc)] {
+        let Some(value) = value else { continue };
+        let on = match value {
+            "true" | "True" => true,
+            "false" | "False" => false,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "{name}: expected true or false, got `{}`",
+                    value.escape_debug()
+                ))
+                .with_detail(serde_json::json!({"parameter": name})));
+            }
+        };
+        if name == "sort_asc" && on {
+            return Err(ApiError::bad_request(
+                "sort_asc: lists come newest first only (sort_desc); page with offset instead",
+            )
+            .with_detail(serde_json::json!({"parameter": name})));
         }
     }
     Ok(())

@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/v1/trust/{name}", Global(P::TrustModify)),
     ("GET", "/api/v1/actions", Global(P::ActionList)),
     ("GET", "/api/v1/actions/{ref}", OnResource(P::ActionView)),
+    ("GET", "/api/v1/runnertypes", Global(P::RunnerTypeList)),
+    ("GET", "/api/v1/runnertypes/{name}", OnResource(P::RunnerTypeView)),
     // Executions: decided by the grants on the action they run.
     ("GET", "/api/v1/executions", Global(P::ExecutionList)),
     ("POST", "/api/v1/executions", OnResource(P::ActionExecute)),

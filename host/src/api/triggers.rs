@@ -17,8 +17,8 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{
-    Fields, Listing, Page, TimeFilter, newest_first, only_id_required, only_known, parse_time,
-    saturating_offset, timestamp, timestamp_opt,
+    Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required, only_known,
+    parse_time, saturating_offset, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -29,7 +29,17 @@ use crate::store::{TriggerInstance, TriggerInstanceStatus};
 /// A kind of event rules can match.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TriggerTypeView {
-    /// `pack.name`.
+    /// `pack.name`: Squall identifies trigger types by ref.
+    #[schema(example = "core.webhook")]
+    id: String,
+    /// `pack.name`, StackStorm's `ref`.
+    #[serde(rename = "ref")]
+    #[schema(example = "core.webhook")]
+    reference: String,
+    /// `trigger_type:PACK:NAME`.
+    #[schema(example = "trigger_type:core:webhook")]
+    uid: String,
+    /// `pack.name` (Squall's name is the whole ref).
     #[schema(example = "core.webhook")]
     name: String,
     pack: String,
@@ -44,8 +54,12 @@ pub(crate) struct TriggerTypeView {
 
 impl From<&TriggerType> for TriggerTypeView {
     fn from(t: &TriggerType) -> Self {
+        let (pack, short) = t.name.split_once('.').unwrap_or(("", &t.name));
         Self {
-            pack: t.name.split_once('.').map_or_else(String::new, |(pack, _)| pack.to_owned()),
+            id: t.name.clone(),
+            reference: t.name.clone(),
+            uid: format!("trigger_type:{pack}:{short}"),
+            pack: pack.to_owned(),
             name: t.name.clone(),
             description: t.description.clone(),
             payload_schema: t.payload_schema.clone(),
@@ -67,6 +81,9 @@ pub(crate) struct TriggerInstanceView {
     payload: Value,
     #[schema(format = DateTime)]
     occurred_at: String,
+    /// StackStorm's name for `occurred_at`.
+    #[schema(format = DateTime)]
+    occurrence_time: String,
     /// `pending` until the rules ran, then `processed`.
     status: &'static str,
     /// What each matching rule did with it.
@@ -91,6 +108,7 @@ impl From<TriggerInstance> for TriggerInstanceView {
             parameters: i.parameters,
             payload: i.payload,
             occurred_at: timestamp(i.occurred_at),
+            occurrence_time: timestamp(i.occurred_at),
             status: match i.status {
                 TriggerInstanceStatus::Pending => "pending",
                 TriggerInstanceStatus::Processed => "processed",
@@ -178,8 +196,16 @@ pub(crate) async fn get_type(
 }
 
 /// Every attribute of a trigger instance, in the order the view has them.
-const ATTRIBUTES: &[&str] =
-    &["id", "trigger", "parameters", "payload", "occurred_at", "status", "rule_enforcements"];
+const ATTRIBUTES: &[&str] = &[
+    "id",
+    "trigger",
+    "parameters",
+    "payload",
+    "occurred_at",
+    "occurrence_time",
+    "status",
+    "rule_enforcements",
+];
 
 /// Whether an instance's rules ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -208,12 +234,18 @@ pub(crate) struct InstanceQuery {
     /// ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     until: Option<String>,
-    /// Page size, 1 to 1000; default 50.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    /// Page size, 1 to 1000, or -1 for the largest page; default 50.
+    #[param(minimum = -1, maximum = 1000)]
+    limit: Option<i64>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// StackStorm's order: `true` (the default here: newest first).
+    #[param(pattern = "^(true|false|True|False)$")]
+    sort_desc: Option<String>,
+    /// StackStorm's order: only `false` is taken (lists come newest first).
+    #[param(pattern = "^(false|False)$")]
+    sort_asc: Option<String>,
     /// Only these attributes, separated by commas (`id` always comes
     /// too), e.g. `trigger,payload`. Without it or `exclude_attributes`,
     /// every attribute but `payload`.
@@ -231,6 +263,8 @@ const PARAMETERS: &[&str] = &[
     "until",
     "limit",
     "offset",
+    "sort_desc",
+    "sort_asc",
     "include_attributes",
     "exclude_attributes",
 ];
@@ -278,6 +312,7 @@ pub(crate) async fn list_instances(
     Query(query): Query<InstanceQuery>,
 ) -> Result<Listing, ApiError> {
     only_known(raw.as_deref(), PARAMETERS)?;
+    check_order(query.sort_asc.as_deref(), query.sort_desc.as_deref())?;
     let page = Page::new(query.limit, query.offset)?;
     let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
     let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;

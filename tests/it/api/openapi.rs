@@ -42,6 +42,8 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/rbac/roles/{name}",
     "GET /api/v1/rules",
     "GET /api/v1/rules/{ref}",
+    "GET /api/v1/runnertypes",
+    "GET /api/v1/runnertypes/{name}",
     "GET /api/v1/sensors",
     "GET /api/v1/stream",
     "GET /api/v1/triggerinstances",

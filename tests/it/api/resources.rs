@@ -12,7 +12,7 @@ async fn run(api: &Api, action: &str, parameters: Value) -> String {
     let request = json!({"action": action, "parameters": parameters});
     let (status, body) = api.call(Method::POST, "/api/v1/executions", Some(request)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["action"], action);
+    assert_eq!(body["action"]["ref"], action);
     body["id"].as_str().expect("id").to_owned()
 }
 
@@ -95,7 +95,7 @@ async fn cancel_answers_the_state_it_was_in_or_409_once_finished_and_re_run_make
 
     let (status, rerun) =
         api.call(Method::POST, &format!("/api/v1/executions/{echo}/re_run"), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{rerun}");
+    assert_eq!(status, StatusCode::OK, "{rerun}");
     let new = rerun["id"].as_str().expect("id");
     assert_ne!(new, echo);
     assert_eq!(rerun["parameters"], json!({"message": "again"}));
@@ -218,7 +218,11 @@ async fn secrets_are_write_only_and_every_change_commits_a_kv_changed_instance()
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"name": "db_password", "scope": "system", "value": "********", "secret": true, "expires_at": null})
+        json!({
+            "id": "system:db_password", "name": "db_password", "scope": "system",
+            "value": "********", "secret": true, "encrypted": true,
+            "expires_at": null, "expire_timestamp": null
+        })
     );
     let plain = json!({"value": "7", "ttl": 3600, "scope": "pack:core"});
     let (status, body) = api.call(Method::PUT, "/api/v1/keys/keep_days", Some(plain)).await;
@@ -329,10 +333,12 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(
         packs,
         json!([{
+            "id": "core", "ref": "core", "uid": "pack:core",
             "name": "core", "version": "0.1.0",
             "description": "Building blocks: echo, noop, fail and sleep",
             "actions": ["core.echo", "core.fail", "core.noop", "core.sleep"],
-            "publisher": "Squall project", "signer": null, "requested": [], "grants": {}
+            "publisher": "Squall project", "author": "Squall project",
+            "signer": null, "requested": [], "grants": {}
         }])
     );
     assert_eq!(api.get("/api/v1/packs/core").await, packs[0]);
@@ -343,7 +349,14 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(api.get("/api/v1/actions/core.ask").await["pack"], "core");
     let echo = api.get("/api/v1/actions/core.echo").await;
     assert_eq!(echo["ref"], "core.echo");
+    assert_eq!(echo["id"], "core.echo");
+    assert_eq!(echo["uid"], "action:core:echo");
     assert_eq!(echo["pack"], "core");
+    assert_eq!(echo["runner_type"], "wasm");
+    assert_eq!(echo["enabled"], true);
+    // StackStorm's parameter metadata, from the JSON Schema.
+    assert_eq!(echo["parameters"]["message"]["type"], "string");
+    assert_eq!(echo["parameters"]["message"]["required"], true);
     assert_eq!(echo["description"], "Returns its `message` unchanged");
     assert_eq!(echo["parameters_schema"]["required"], json!(["message"]));
     assert_eq!(echo["output_schema"]["required"], json!(["message"]));

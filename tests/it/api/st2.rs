@@ -3,6 +3,7 @@
 //! reference; `tests/st2client.sh` drives the real one against a server).
 
 use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use super::{Api, HELLO_RULE};
 
@@ -30,4 +31,126 @@ async fn every_route_answers_with_a_trailing_slash_and_the_root_tells_the_versio
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "no route for GET /api/v1/nothing", "{body}");
     assert_eq!(api.get("/api/v1/packs//").await, packs);
+}
+
+#[tokio::test]
+async fn executions_carry_stackstorm_s_attributes_and_take_its_query_and_body() {
+    let api = Api::start().await;
+    // st2client sends `user: null`; an admin may name another user.
+    let request = json!({"action": "core.echo", "parameters": {"message": "hi"}, "user": null});
+    let (status, created) = api.call(Method::POST, "/api/v1/executions/", Some(request)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let done = api.finished(&id).await;
+    assert_eq!(done["action"]["ref"], "core.echo");
+    assert_eq!(done["action"]["pack"], "core");
+    assert_eq!(done["action"]["name"], "echo");
+    assert_eq!(done["action"]["runner_type"], "wasm");
+    assert_eq!(done["action"]["parameters"]["message"]["required"], true);
+    assert_eq!(done["runner"]["name"], "wasm");
+    assert_eq!(done["liveaction"]["id"], id.as_str());
+    assert_eq!(done["liveaction"]["parameters"], json!({"message": "hi"}));
+    assert_eq!(done["context"]["user"], "admin");
+    assert_eq!(done["start_timestamp"], done["created_at"]);
+    assert_eq!(done["end_timestamp"], done["finished_at"]);
+    assert!(done["elapsed_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{done}");
+    let log: Vec<&str> = done["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(log.first(), Some(&"requested"), "{done}");
+    assert_eq!(log.last(), Some(&"succeeded"), "{done}");
+    assert_eq!(done["parent"], Value::Null);
+    assert_eq!(done["children"], json!([]));
+
+    let ops = api.key_for("ops", &["observer"], &[]).await;
+    let as_other = json!({"action": "core.echo", "parameters": {"message": "x"}, "user": "admin"});
+    let (status, body) =
+        api.call_as(&ops, Method::POST, "/api/v1/executions", Some(as_other)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // What `st2 execution list` asks.
+    let list = api
+        .get("/api/v1/executions/?limit=50&parent=null&sort_desc=True&include_attributes=id%2Caction.ref%2Ccontext.user%2Cstatus%2Cstart_timestamp%2Cend_timestamp")
+        .await;
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    assert_eq!(list[0]["action"]["ref"], "core.echo");
+    assert_eq!(list[0]["context"]["user"], "admin");
+    assert!(list[0].get("result").is_none(), "{list}");
+    assert_eq!(api.get("/api/v1/executions?limit=-1").await.as_array().map(Vec::len), Some(1));
+    for (query, parameter) in [
+        ("sort_asc=True", "sort_asc"),
+        ("sort_desc=maybe", "sort_desc"),
+        ("parent=nope", "parent"),
+        ("limit=-2", "limit"),
+    ] {
+        let (status, body) =
+            api.call(Method::GET, &format!("/api/v1/executions?{query}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with(parameter)), "{body}");
+    }
+
+    // `st2 execution re-run` sends parameters, tasks, reset and delay, and
+    // expects 200.
+    let again = json!({"parameters": {"message": "again"}, "tasks": [], "reset": [], "delay": 0});
+    let (status, rerun) =
+        api.call(Method::POST, &format!("/api/v1/executions/{id}/re_run"), Some(again)).await;
+    assert_eq!(status, StatusCode::OK, "{rerun}");
+    let rerun = api.finished(rerun["id"].as_str().expect("id")).await;
+    assert_eq!(rerun["result"], json!({"message": "again"}));
+    let late = json!({"delay": 5});
+    let (status, body) =
+        api.call(Method::POST, &format!("/api/v1/executions/{id}/re_run"), Some(late)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn keys_runners_and_trigger_instances_answer_as_st2client_asks() {
+    let api = Api::start().await;
+    // `st2 key set` PUTs its name, id, scope and user along.
+    let set = json!({"id": "k", "name": "k", "value": "v", "scope": "system", "user": null});
+    let (status, body) = api.call(Method::PUT, "/api/v1/keys/k", Some(set)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = json!({"name": "s", "value": "hunter2", "secret": true, "scope": "pack:core"});
+    let (status, body) = api.call(Method::PUT, "/api/v1/keys/s", Some(secret)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // `scope=all`: every scope; `decrypt` is taken and secrets stay masked.
+    let all = api.get("/api/v1/keys/?decrypt=true&scope=all&limit=50").await;
+    let names: Vec<(&str, &str)> = all
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| (k["scope"].as_str().unwrap(), k["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("system", "v"), ("pack:core", "********")]);
+    let other = json!({"name": "other", "value": "v"});
+    let (status, body) = api.call(Method::PUT, "/api/v1/keys/k", Some(other)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["detail"]["parameter"], "name");
+    let user = json!({"value": "v", "user": "bob"});
+    let (status, body) = api.call(Method::PUT, "/api/v1/keys/k", Some(user)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["detail"]["parameter"], "user");
+
+    // `st2 run` looks the action's runner up by name.
+    let runners = api.get("/api/v1/runnertypes/?name=wasm").await;
+    assert_eq!(runners.as_array().map(Vec::len), Some(1), "{runners}");
+    assert_eq!(runners[0]["name"], "wasm");
+    assert_eq!(runners[0]["actions"], 4);
+    assert_eq!(api.get("/api/v1/runnertypes/inquirer").await["actions"], 1);
+    let (status, _) = api.call(Method::GET, "/api/v1/runnertypes/python-script", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The datastore changes above committed trigger instances.
+    let instances = api
+        .get("/api/v1/triggerinstances/?include_attributes=id%2Ctrigger%2Coccurrence_time%2Cstatus&limit=50")
+        .await;
+    assert_eq!(instances.as_array().map(Vec::len), Some(2), "{instances}");
+    assert_eq!(instances[0]["trigger"], "core.kv_changed", "{instances}");
+    assert!(instances[0]["occurrence_time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let types = api.get("/api/v1/triggertypes/").await;
+    let webhook = types.as_array().expect("types").iter().find(|t| t["ref"] == "core.webhook");
+    assert_eq!(webhook.map(|t| t["uid"].clone()), Some(json!("trigger_type:core:webhook")));
 }
