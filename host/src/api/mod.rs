@@ -15,6 +15,7 @@ mod apikeys;
 mod audit;
 mod auth;
 mod connection;
+mod enforcements;
 mod error;
 mod executions;
 mod inquiries;
@@ -100,12 +101,16 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// The request with its path's trailing slashes removed (`/api/v1/rules/`
-/// is `/api/v1/rules`, `/api/v1/` is `/api/v1`); the query is kept.
+/// is `/api/v1/rules`, `/api/v1/` is `/api/v1`); the query is kept. A
+/// webhook's name is left as it is (a rule's `url` may end in `/`).
 fn trim_trailing_slash(mut request: Request) -> Request {
     let uri = request.uri();
     let path = uri.path();
     let trimmed = path.trim_end_matches('/');
-    if trimmed.len() == path.len() || trimmed.is_empty() {
+    if trimmed.len() == path.len()
+        || trimmed.is_empty()
+        || (path.starts_with(WEBHOOKS_PREFIX) && trimmed.len() >= WEBHOOKS_PREFIX.len())
+    {
         return request;
     }
     let path_and_query = match uri.query() {
@@ -233,6 +238,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::replace, rules::delete))
         .routes(routes!(rules::enable))
+        .routes(routes!(enforcements::list))
         .routes(routes!(rules::disable))
         .routes(routes!(triggers::list_types))
         .routes(routes!(triggers::get_type))
@@ -240,8 +246,10 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(triggers::get_instance))
         .routes(routes!(triggers::re_emit))
         .routes(routes!(triggers::list_sensors))
+        .routes(routes!(triggers::list_sensor_types))
         .routes(routes!(keys::list))
         .routes(routes!(keys::get, keys::put, keys::delete))
+        .routes(routes!(webhooks::list))
         .routes(routes!(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
         .routes(routes!(stream::stream))
         .routes(routes!(apikeys::list, apikeys::create))

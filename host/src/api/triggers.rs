@@ -458,3 +458,79 @@ pub(crate) async fn list_sensors(State(state): State<ApiState>) -> Json<Vec<Sens
             .collect(),
     )
 }
+
+/// A sensor a pack declares, as StackStorm's sensor type.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SensorTypeView {
+    /// `pack.sensor` (Squall identifies sensors by ref).
+    #[schema(example = "github.push")]
+    id: String,
+    #[serde(rename = "ref")]
+    #[schema(example = "github.push")]
+    reference: String,
+    /// `sensor_type:PACK:NAME`.
+    uid: String,
+    pack: String,
+    name: String,
+    description: String,
+    /// Whether the engine runs it now.
+    enabled: bool,
+    /// `poll` or `webhook`.
+    kind: &'static str,
+    /// A poll sensor's time between polls, in seconds.
+    poll_interval: Option<f64>,
+    /// A webhook sensor's route under `/api/v1/webhooks/`.
+    route: Option<String>,
+    /// The trigger types it emits (`pack.name`).
+    trigger_types: Vec<String>,
+}
+
+/// The sensors the packs declare, by ref.
+#[utoipa::path(
+    get,
+    path = "/sensortypes",
+    operation_id = "list_sensor_types",
+    tag = "triggers",
+    responses(
+        (status = 200, description = "Sensor types by ref", body = [SensorTypeView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_sensor_types(
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<SensorTypeView>>, ApiError> {
+    let polling: Vec<String> = state.engine().sensors().into_iter().map(|s| s.reference).collect();
+    let webhooks = state.engine().webhook_sensors();
+    let mut views = Vec::new();
+    for (pack, manifest) in state.manifests()? {
+        for (name, sensor) in &manifest.sensors {
+            let reference = format!("{pack}.{name}");
+            let (kind, poll_interval, route, enabled) = match &sensor.kind {
+                crate::pack::SensorKind::Poll { interval } => {
+                    ("poll", Some(interval.as_secs_f64()), None, polling.contains(&reference))
+                }
+                crate::pack::SensorKind::Webhook { route } => (
+                    "webhook",
+                    None,
+                    Some(route.clone()),
+                    webhooks.get(route).is_some_and(|w| w.name == *name),
+                ),
+            };
+            views.push(SensorTypeView {
+                id: reference.clone(),
+                uid: format!("sensor_type:{pack}:{name}"),
+                reference,
+                pack: pack.clone(),
+                name: name.clone(),
+                description: sensor.description.clone(),
+                enabled,
+                kind,
+                poll_interval,
+                route,
+                trigger_types: sensor.emits.clone(),
+            });
+        }
+    }
+    views.sort_by(|a, b| a.reference.cmp(&b.reference));
+    Ok(Json(views))
+}
