@@ -154,3 +154,57 @@ async fn keys_runners_and_trigger_instances_answer_as_st2client_asks() {
     let webhook = types.as_array().expect("types").iter().find(|t| t["ref"] == "core.webhook");
     assert_eq!(webhook.map(|t| t["uid"].clone()), Some(json!("trigger_type:core:webhook")));
 }
+
+#[tokio::test]
+async fn rules_take_back_what_they_gave_and_their_enforcements_and_webhooks_are_listed() {
+    let api = Api::start().await;
+    api.add_rule(HELLO_RULE).await;
+    let rule = api.get("/api/v1/rules/tests.hello").await;
+    assert_eq!(rule["id"], "tests.hello");
+    assert_eq!(rule["uid"], "rule:tests:hello");
+    // `st2 rule disable` PUTs the whole answer back, by id.
+    let mut disabled = rule.clone();
+    disabled["enabled"] = json!(false);
+    let (status, body) = api.call(Method::PUT, "/api/v1/rules/tests.hello", Some(disabled)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["enabled"], false);
+    assert!(!body["source"].as_str().expect("source").contains("created_at"), "{body}");
+    let mut enabled = body.clone();
+    enabled["enabled"] = json!(true);
+    let (status, body) = api.call(Method::PUT, "/api/v1/rules/tests.hello/", Some(enabled)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["enabled"], true);
+
+    // The rule's webhook is listed, and a call to it is enforced.
+    let hooks = api.get("/api/v1/webhooks/").await;
+    let hello: Vec<&Value> =
+        hooks.as_array().expect("hooks").iter().filter(|h| h["url"] == "hello").collect();
+    assert_eq!(hello.len(), 1, "{hooks}");
+    assert_eq!(hello[0]["parameters"]["url"], "hello");
+    assert_eq!(hello[0]["type"], "core.st2.webhook");
+    assert_eq!(hello[0]["rules"], json!(["tests.hello"]));
+    assert!(hooks.as_array().expect("hooks").iter().any(|h| h["url"] == "hostile"), "{hooks}");
+    let (status, fired) =
+        api.call(Method::POST, "/api/v1/webhooks/hello", Some(json!({"name": "bob"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{fired}");
+    let enforcements = api.get("/api/v1/ruleenforcements/?limit=50").await;
+    assert_eq!(enforcements.as_array().map(Vec::len), Some(1), "{enforcements}");
+    let enforcement = &enforcements[0];
+    assert_eq!(enforcement["rule"]["ref"], "tests.hello");
+    assert_eq!(enforcement["trigger_instance_id"], fired["trigger_instances"][0]);
+    assert_eq!(enforcement["execution_id"], fired["executions"][0]);
+    assert_eq!(enforcement["status"], "succeeded");
+    assert_eq!(enforcement["failure_reason"], Value::Null);
+    let only = api.get("/api/v1/ruleenforcements?rule_ref=nope.nope").await;
+    assert_eq!(only, json!([]));
+    let chosen = api.get("/api/v1/ruleenforcements?include_attributes=rule.ref").await;
+    assert_eq!(
+        chosen[0].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["id".to_owned(), "rule".to_owned()])
+    );
+
+    // Deleting by id.
+    let (status, _) = api.call(Method::DELETE, "/api/v1/rules/tests.hello/", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/rules/").await, json!([]));
+}
