@@ -141,6 +141,8 @@ pub(crate) struct ListQuery {
     scope: Option<String>,
     /// Only keys starting with this.
     prefix: Option<String>,
+    /// Only the key of this name (how st2client's `get_by_name` asks).
+    name: Option<String>,
     /// StackStorm's request to show secrets decrypted: accepted, and
     /// answered with secrets masked all the same (Squall never shows a
     /// stored secret).
@@ -237,6 +239,9 @@ pub(crate) async fn list(
     let mut views = Vec::new();
     for scope in scopes {
         for name in snapshot.kv_keys(&scope, query.prefix.as_deref().unwrap_or(""), now)? {
+            if query.name.as_ref().is_some_and(|wanted| *wanted != name) {
+                continue;
+            }
             // A list shows only what the caller may view, one by one.
             if !caller.allows(Permission::KeyValuePairView, Some(&resource(&scope, &name))) {
                 continue;

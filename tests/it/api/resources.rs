@@ -240,6 +240,8 @@ async fn secrets_are_write_only_and_every_change_commits_a_kv_changed_instance()
     assert_eq!(system.as_array().expect("list").len(), 1);
     assert_eq!(api.get("/api/v1/keys?scope=pack:core&prefix=keep").await[0]["name"], "keep_days");
     assert_eq!(api.get("/api/v1/keys?scope=pack:core&prefix=x").await, json!([]));
+    assert_eq!(api.get("/api/v1/keys?scope=pack:core&name=keep_days").await[0]["value"], "7");
+    assert_eq!(api.get("/api/v1/keys?scope=pack:core&name=keep").await, json!([]));
 
     let (status, _) =
         api.call(Method::DELETE, "/api/v1/keys/keep_days?scope=pack:core", None).await;
