@@ -102,7 +102,7 @@ def run():
     STATE["execution"] = execution["id"]
 
 
-@check("st2 execution list|get|re-run")
+@check("st2 execution list|get|tail|re-run")
 def executions():
     listed = st2("execution", "list")
     mine = [e for e in listed if e["id"] == STATE["execution"]]
@@ -113,6 +113,9 @@ def executions():
     got = st2("execution", "get", STATE["execution"])
     expect(got["result"] == {"message": "hi"} and got["status"] == "succeeded", got)
     expect(got["start_timestamp"] and got["end_timestamp"], got)
+    # tail of a finished execution: its output (text), then its end.
+    tail = st2("execution", "tail", STATE["execution"])
+    expect(f"Execution {STATE['execution']} has completed (status=succeeded)" in str(tail), tail)
     again = st2("execution", "re-run", STATE["execution"], "message=again")
     expect(again["id"] != STATE["execution"], again)
     done = wait_finished(again["id"])

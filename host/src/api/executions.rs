@@ -115,6 +115,9 @@ pub(crate) struct ExecutionView {
     error: Option<String>,
     /// Earlier attempts that ended in a retry.
     retries: Vec<AttemptView>,
+    /// What the action logged during its last attempt
+    /// (`/executions/{id}/output` has the same as text).
+    logs: Vec<LogView>,
     /// The workflow execution it is a task of (StackStorm's `parent`).
     parent: Option<Uuid>,
     /// The workflow task that started it.
@@ -269,6 +272,11 @@ impl ExecutionView {
                     ended_at: timestamp(a.ended_at),
                 })
                 .collect(),
+            logs: e
+                .logs
+                .iter()
+                .map(|l| LogView { level: l.level.clone(), message: l.message.clone() })
+                .collect(),
             parent: e.parent.as_ref().map(|p| p.workflow),
             workflow_task: e.parent.as_ref().map(|p| ParentView {
                 workflow: p.workflow,
@@ -310,17 +318,6 @@ pub(crate) fn children_of(state: &ApiState, e: &Execution) -> Result<Vec<Uuid>, 
     }
     children.reverse();
     Ok(children)
-}
-
-/// What an execution produced.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct OutputView {
-    id: Uuid,
-    status: Status,
-    result: Option<Value>,
-    error: Option<String>,
-    /// What the action logged during its last attempt.
-    logs: Vec<LogView>,
 }
 
 /// One line an action logged.
@@ -379,6 +376,7 @@ const ATTRIBUTES: &[&str] = &[
     "result",
     "error",
     "retries",
+    "logs",
     "parent",
     "workflow_task",
     "children",
@@ -387,7 +385,7 @@ const ATTRIBUTES: &[&str] = &[
 
 /// What a list leaves out unless asked: the parts that can be large (and
 /// `children`, which costs a scan).
-const HEAVY: &[&str] = &["parameters", "result", "liveaction", "children"];
+const HEAVY: &[&str] = &["parameters", "result", "liveaction", "logs", "children"];
 
 /// Filters and paging for the execution list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -520,7 +518,7 @@ pub(crate) async fn list(
         let newest = until.map_or(Uuid::max(), |u| id_ceiling(u.saturating_add(1000)));
         let rows = snapshot.executions_newest_first(oldest, newest)?;
         let count = if filtered { None } else { Some(snapshot.execution_count()?) };
-        let body = ["parameters", "result", "liveaction"].iter().any(|a| fields.wants(a));
+        let body = ["parameters", "result", "liveaction", "logs"].iter().any(|a| fields.wants(a));
         let children = fields.wants("children");
         newest_first(
             rows,
@@ -653,16 +651,28 @@ pub(crate) async fn get(
     Ok(Json(ExecutionView::read(&execution, &state)?))
 }
 
-/// An execution's result, error and logs.
+/// Which output `/executions/{id}/output` answers.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OutputQuery {
+    /// StackStorm's output type: `all` (the default), `stdout` (lines
+    /// logged at trace, debug and info) or `stderr` (warn and error).
+    #[param(pattern = "^(all|stdout|stderr)$")]
+    output_type: Option<String>,
+}
+
+/// What an execution's action logged during its last attempt, as text, one
+/// line per message, as StackStorm serves an action's output (Squall's
+/// actions write no stdout; their log lines are their output).
 #[utoipa::path(
     get,
     path = "/executions/{id}/output",
     operation_id = "get_execution_output",
     tag = "executions",
-    params(("id" = Uuid, Path, description = "Execution id")),
+    params(("id" = Uuid, Path, description = "Execution id"), OutputQuery),
     responses(
-        (status = 200, description = "What it produced so far", body = OutputView),
-        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 200, description = "What it logged so far, one message a line", body = String, content_type = "text/plain"),
+        (status = 400, description = "The id is not a UUID, or an unknown output_type", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
     ),
@@ -671,16 +681,31 @@ pub(crate) async fn output(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<OutputView>, ApiError> {
+    Query(query): Query<OutputQuery>,
+) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
+    let errors = match query.output_type.as_deref() {
+        None | Some("all") => None,
+        Some("stdout") => Some(false),
+        Some("stderr") => Some(true),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "output_type: expected all, stdout or stderr, got `{}`",
+                other.escape_debug()
+            ))
+            .with_detail(json!({"parameter": "output_type"})));
+        }
+    };
     let e = find_for(&state, &caller, id, Permission::ExecutionView)?;
-    Ok(Json(OutputView {
-        id: e.id,
-        status: e.status.into(),
-        result: e.result,
-        error: e.error,
-        logs: e.logs.into_iter().map(|l| LogView { level: l.level, message: l.message }).collect(),
-    }))
+    let mut text = String::new();
+    for line in &e.logs {
+        let error = matches!(line.level.as_str(), "warn" | "error");
+        if errors.is_none_or(|wanted| wanted == error) {
+            text.push_str(&line.message);
+            text.push('\n');
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 /// Cancels an execution: a queued one at once, a running one as soon as

@@ -59,10 +59,10 @@ async fn executions_are_requested_listed_newest_first_filtered_and_read() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 
-    let output = api.get(&format!("/api/v1/executions/{first}/output")).await;
-    assert_eq!(output["status"], "succeeded");
-    assert_eq!(output["result"], json!({"message": "one"}));
-    assert!(output["logs"].is_array(), "{output}");
+    let one = api.get(&format!("/api/v1/executions/{first}")).await;
+    assert_eq!(one["status"], "succeeded");
+    assert_eq!(one["result"], json!({"message": "one"}));
+    assert!(one["logs"].is_array(), "{one}");
     let (status, body) = api
         .call(Method::GET, "/api/v1/executions/0197aaaa-0000-7000-8000-000000000000", None)
         .await;

@@ -208,3 +208,46 @@ async fn rules_take_back_what_they_gave_and_their_enforcements_and_webhooks_are_
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(api.get("/api/v1/rules/").await, json!([]));
 }
+
+#[tokio::test]
+async fn output_is_the_log_as_text_split_by_output_type() {
+    let api = Api::start().await;
+    let mut execution = squall::store::Execution::new("core.echo", json!({"message": "x"}));
+    execution.status = squall::store::ExecutionStatus::Succeeded;
+    for (level, message) in [("info", "starting"), ("warn", "disk at 91%"), ("debug", "done")] {
+        execution
+            .logs
+            .push(squall::store::ExecutionLog { level: level.into(), message: message.into() });
+    }
+    let id = execution.id;
+    api.engine
+        .store()
+        .write(move |tx| tx.insert_execution(&execution, false))
+        .await
+        .expect("insert");
+    let text = |query: &'static str| {
+        let api = &api;
+        async move {
+            let request = api
+                .authed(Method::GET, &format!("/api/v1/executions/{id}/output{query}"))
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let response = api.send(request).await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+            super::text_body(response).await
+        }
+    };
+    assert_eq!(text("").await, "starting\ndisk at 91%\ndone\n");
+    assert_eq!(text("?output_type=all").await, "starting\ndisk at 91%\ndone\n");
+    assert_eq!(text("?output_type=stdout").await, "starting\ndone\n");
+    assert_eq!(text("?output_type=stderr").await, "disk at 91%\n");
+    let (status, body) = api
+        .call(Method::GET, &format!("/api/v1/executions/{id}/output?output_type=result"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["detail"]["parameter"], "output_type");
+    // The execution shows the same lines with their levels.
+    let shown = api.get(&format!("/api/v1/executions/{id}")).await;
+    assert_eq!(shown["logs"][1], json!({"level": "warn", "message": "disk at 91%"}));
+}
