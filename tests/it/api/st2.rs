@@ -58,7 +58,7 @@ async fn executions_carry_stackstorm_s_attributes_and_take_its_query_and_body() 
         .as_array()
         .expect("log")
         .iter()
-        .map(|c| c["status"].as_str().unwrap())
+        .map(|c| c["status"].as_str().expect("status"))
         .collect();
     assert_eq!(log.first(), Some(&"requested"), "{done}");
     assert_eq!(log.last(), Some(&"succeeded"), "{done}");
@@ -122,7 +122,7 @@ async fn keys_runners_and_trigger_instances_answer_as_st2client_asks() {
         .as_array()
         .expect("keys")
         .iter()
-        .map(|k| (k["scope"].as_str().unwrap(), k["value"].as_str().unwrap()))
+        .map(|k| (k["scope"].as_str().expect("scope"), k["value"].as_str().expect("value")))
         .collect();
     assert_eq!(names, [("system", "v"), ("pack:core", "********")]);
     let other = json!({"name": "other", "value": "v"});
