@@ -116,6 +116,11 @@ def executions():
     # tail of a finished execution: its output (text), then its end.
     tail = st2("execution", "tail", STATE["execution"])
     expect(f"Execution {STATE['execution']} has completed (status=succeeded)" in str(tail), tail)
+    # tail of a running one: StackStorm's stream until it ends.
+    started = st2("run", "-a", "core.sleep", "seconds=2")
+    running = re.search(r"st2 execution get ([0-9a-f-]{36})", str(started)).group(1)
+    tail = st2("execution", "tail", running)
+    expect(f"Execution {running} has completed (status=succeeded)" in str(tail), tail)
     again = st2("execution", "re-run", STATE["execution"], "message=again")
     expect(again["id"] != STATE["execution"], again)
     done = wait_finished(again["id"])

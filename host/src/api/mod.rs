@@ -1,4 +1,4 @@
-//! The HTTP API: the axum router under `/api/v1` and `/auth/v1` (resource
+//! The HTTP API: the axum router under `/api/v1`, `/auth/v1` and `/stream/v1` (resource
 //! names as in StackStorm's API), authentication by API key or token,
 //! authorization by the one permission table (`permissions.rs`), webhooks,
 //! the live event stream, Prometheus metrics and the OpenAPI document
@@ -264,6 +264,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .nest(API_PREFIX, v1)
         .nest(AUTH_PREFIX, auth)
         .routes(routes!(metrics::render))
+        .routes(routes!(stream::st2_stream))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

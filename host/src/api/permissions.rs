@@ -87,6 +87,7 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/v1/webhooks", Global(P::WebhookList)),
     ("POST", "/api/v1/webhooks/{*name}", OnResource(P::WebhookSend)),
     ("GET", "/api/v1/stream", Global(P::StreamView)),
+    ("GET", "/stream/v1/stream", Global(P::StreamView)),
     // Keys, users, roles, the audit log.
     ("GET", "/api/v1/apikeys", Global(P::ApiKeyList)),
     ("POST", "/api/v1/apikeys", Global(P::ApiKeyCreate)),

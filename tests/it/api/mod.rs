@@ -10,7 +10,7 @@ mod openapi;
 mod resources;
 pub(crate) mod server;
 mod st2;
-mod stream;
+pub(crate) mod stream;
 
 use std::path::Path;
 use std::sync::Arc;

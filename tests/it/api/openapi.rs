@@ -58,6 +58,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/users/{name}",
     "GET /api/v1/webhooks",
     "GET /metrics",
+    "GET /stream/v1/stream",
     "POST /api/v1/apikeys",
     "POST /api/v1/executions",
     "POST /api/v1/executions/{id}/pause",

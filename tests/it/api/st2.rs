@@ -2,7 +2,7 @@
 //! bodies and shapes `st2` and st2client use (st2client 3.9.0 is the
 //! reference; `tests/st2client.sh` drives the real one against a server).
 
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
 use super::{Api, HELLO_RULE};
@@ -250,4 +250,72 @@ async fn output_is_the_log_as_text_split_by_output_type() {
     // The execution shows the same lines with their levels.
     let shown = api.get(&format!("/api/v1/executions/{id}")).await;
     assert_eq!(shown["logs"][1], json!({"level": "warn", "message": "disk at 91%"}));
+}
+
+#[tokio::test]
+async fn stackstorm_s_stream_sends_its_event_names_filters_and_ends_when_asked() {
+    let api = Api::start().await;
+    let open = |query: String| {
+        let api = &api;
+        async move {
+            // The key as a query parameter, as st2client sends it.
+            let uri = format!("/stream/v1/stream?{query}&st2-api-key={}", api.key);
+            let request = Request::get(uri).body(axum::body::Body::empty());
+            let response = api.send(request.expect("request")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            super::stream::Events::new(response.into_body())
+        }
+    };
+    let mut updates = open("events=st2.execution__*".to_owned()).await;
+    let mut instances = open("events=st2.trigger_instance__create".to_owned()).await;
+    let (status, created) = api
+        .call(
+            Method::POST,
+            "/api/v1/executions",
+            Some(json!({"action": "core.echo", "parameters": {"message": "hi"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let seen = updates
+        .until(|name, data| {
+            name == "st2.execution__update" && data["id"] == id && data["status"] == "succeeded"
+        })
+        .await;
+    assert!(seen.iter().all(|(name, _)| name.starts_with("st2.execution__")), "{seen:?}");
+    // The data is the execution as the API shows it.
+    let (_, last) = seen.last().expect("last");
+    assert_eq!(last["action"]["ref"], "core.echo");
+    assert_eq!(last["result"], json!({"message": "hi"}));
+    // A datastore change commits a trigger instance.
+    let (status, _) = api.call(Method::PUT, "/api/v1/keys/k", Some(json!({"value": "v"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (name, data) = instances.next().await.expect("an instance");
+    assert_eq!(name, "st2.trigger_instance__create");
+    assert_eq!(data["trigger"], "core.kv_changed");
+
+    // `st2 execution tail`: the stream ends once the execution finished.
+    let (_, again) = api
+        .call(
+            Method::POST,
+            "/api/v1/executions",
+            Some(json!({"action": "core.sleep", "parameters": {"seconds": 1}})),
+        )
+        .await;
+    let again = again["id"].as_str().expect("id").to_owned();
+    let mut tail = open(format!(
+        "events=st2.execution__update&end_execution_id={again}&end_event=st2.execution__update"
+    ))
+    .await;
+    let mut last = None;
+    while let Some((_, data)) = tail.next().await {
+        last = Some(data);
+    }
+    let last = last.expect("events before the end");
+    assert_eq!(last["id"], again.as_str());
+    assert_eq!(last["status"], "succeeded");
+
+    let (status, body) = api.call(Method::GET, "/stream/v1/stream?execution_ids=nope", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
