@@ -215,7 +215,7 @@ def catalog():
     expect("key" not in json.dumps(apikeys).replace("apikey", ""), apikeys)
 
 
-@check("st2 run -a core.ask, inquiry list")
+@check("st2 run -a core.ask, inquiry list|respond")
 def inquiries():
     # `run -a` answers text, naming the execution: `st2 execution get ID`.
     asked = st2("run", "-a", "core.ask")
@@ -229,6 +229,18 @@ def inquiries():
             break
         expect(time.time() < deadline, f"the inquiry is not listed: {listed}")
         time.sleep(0.2)
+    inquiry = st2("inquiry", "get", execution)
+    expect(inquiry["id"] == execution and inquiry["ttl"] > 0, inquiry)
+    answered = subprocess.run(
+        ["st2", "inquiry", "respond", execution, "-r", '{"continue": true}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    expect(f"Response accepted for inquiry {execution}" in answered.stdout, answered.stdout + answered.stderr)
+    done = wait_finished(execution)
+    expect(done["status"] == "succeeded", done)
+    expect(execution not in [i["id"] for i in st2("inquiry", "list") or []], "still pending")
 
 
 @check("st2 auth, st2 login")

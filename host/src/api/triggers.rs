@@ -39,8 +39,8 @@ pub(crate) struct TriggerTypeView {
     /// `trigger_type:PACK:NAME`.
     #[schema(example = "trigger_type:core:webhook")]
     uid: String,
-    /// `pack.name` (Squall's name is the whole ref).
-    #[schema(example = "core.webhook")]
+    /// The name within its pack (StackStorm's `name`; `ref` is the whole).
+    #[schema(example = "webhook")]
     name: String,
     pack: String,
     description: String,
@@ -60,7 +60,7 @@ impl From<&TriggerType> for TriggerTypeView {
             reference: t.name.clone(),
             uid: format!("trigger_type:{pack}:{short}"),
             pack: pack.to_owned(),
-            name: t.name.clone(),
+            name: short.to_owned(),
             description: t.description.clone(),
             payload_schema: t.payload_schema.clone(),
             parameters_schema: t.parameters_schema.clone(),

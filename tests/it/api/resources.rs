@@ -287,11 +287,12 @@ async fn trigger_types_instances_and_re_emit() {
         .as_array()
         .expect("list")
         .iter()
-        .find(|t| t["name"] == "core.webhook")
+        .find(|t| t["ref"] == "core.webhook")
         .expect("core.webhook");
     assert_eq!(webhook["pack"], "core");
+    assert_eq!(webhook["name"], "webhook");
     assert_eq!(webhook["parameters_schema"]["required"], json!(["url"]));
-    assert_eq!(api.get("/api/v1/triggertypes/core.st2.webhook").await["name"], "core.webhook");
+    assert_eq!(api.get("/api/v1/triggertypes/core.st2.webhook").await["ref"], "core.webhook");
     assert_eq!(
         api.call(Method::GET, "/api/v1/triggertypes/core.nope", None).await.0,
         StatusCode::NOT_FOUND

@@ -319,3 +319,34 @@ async fn stackstorm_s_stream_sends_its_event_names_filters_and_ends_when_asked()
     let (status, body) = api.call(Method::GET, "/stream/v1/stream?execution_ids=nope", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn inquiries_show_their_ttl_and_take_st2_s_response_body() {
+    let api = Api::start().await;
+    let ask = json!({"action": "core.ask", "parameters": {}});
+    let (status, asked) = api.call(Method::POST, "/api/v1/executions", Some(ask)).await;
+    assert_eq!(status, StatusCode::CREATED, "{asked}");
+    let id = asked["id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let inquiry = loop {
+        let (status, body) = api.call(Method::GET, &format!("/api/v1/inquiries/{id}"), None).await;
+        if status == StatusCode::OK {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no inquiry: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    // core.ask's default ttl is a day.
+    assert_eq!(inquiry["ttl"], 1440, "{inquiry}");
+    let wrong = json!({"id": "another", "response": {"continue": true}});
+    let (status, body) =
+        api.call(Method::PUT, &format!("/api/v1/inquiries/{id}/"), Some(wrong)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["detail"]["parameter"], "id");
+    let answer = json!({"id": id, "response": {"continue": true}});
+    let (status, body) =
+        api.call(Method::PUT, &format!("/api/v1/inquiries/{id}/"), Some(answer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"], json!({"continue": true}));
+    assert_eq!(api.finished(&id).await["status"], "succeeded");
+}
