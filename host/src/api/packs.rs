@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path};
+use super::error::{ApiError, ErrorBody, Path, Query};
+use super::page::CatalogQuery;
 use super::runners::{parameter_metadata, runner_name};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -291,15 +292,19 @@ pub(crate) async fn get_pack(
     path = "/actions",
     operation_id = "list_actions",
     tag = "packs",
+    params(CatalogQuery),
     responses(
         (status = 200, description = "Actions by reference", body = [ActionView]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_actions(
     State(state): State<ApiState>,
-) -> Result<Json<Vec<ActionView>>, ApiError> {
-    actions(&state).map(Json)
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(query.apply(raw.as_deref(), actions(&state)?)?))
 }
 
 /// One action.

@@ -5,7 +5,7 @@
 //! `enabled`.
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path, RawBody, check_charset, content_type, off_thread};
-use super::page::timestamp;
+use super::error::{
+    ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
+};
+use super::page::{CatalogQuery, timestamp};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::TriggerError;
@@ -236,14 +238,21 @@ async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Resul
     path = "/rules",
     operation_id = "list_rules",
     tag = "rules",
+    params(CatalogQuery),
     responses(
         (status = 200, description = "Rules by reference", body = [RuleView]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
-pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<RuleView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let rules = state.engine().store().read()?.rules()?;
-    off_thread(move || Ok(Json(rules.iter().map(RuleView::from).collect()))).await
+    let views = off_thread(move || Ok(rules.iter().map(RuleView::from).collect())).await?;
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }
 
 const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) or JSON";

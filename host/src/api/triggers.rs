@@ -17,8 +17,8 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{
-    Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required, only_known,
-    parse_time, saturating_offset, timestamp, timestamp_opt,
+    CatalogQuery, Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required,
+    only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -156,16 +156,21 @@ pub(crate) struct SensorView {
     path = "/triggertypes",
     operation_id = "list_trigger_types",
     tag = "triggers",
+    params(CatalogQuery),
     responses(
         (status = 200, description = "Trigger types by name", body = [TriggerTypeView]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_types(
     State(state): State<ApiState>,
-) -> Result<Json<Vec<TriggerTypeView>>, ApiError> {
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let types = state.engine().ingest().trigger_types();
-    Ok(Json(types.iter().map(TriggerTypeView::from).collect()))
+    let views = types.iter().map(TriggerTypeView::from).collect();
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }
 
 /// One trigger type (StackStorm's names are accepted too).
@@ -491,14 +496,18 @@ pub(crate) struct SensorTypeView {
     path = "/sensortypes",
     operation_id = "list_sensor_types",
     tag = "triggers",
+    params(CatalogQuery),
     responses(
         (status = 200, description = "Sensor types by ref", body = [SensorTypeView]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_sensor_types(
     State(state): State<ApiState>,
-) -> Result<Json<Vec<SensorTypeView>>, ApiError> {
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let polling: Vec<String> = state.engine().sensors().into_iter().map(|s| s.reference).collect();
     let webhooks = state.engine().webhook_sensors();
     let mut views = Vec::new();
@@ -532,5 +541,5 @@ pub(crate) async fn list_sensor_types(
         }
     }
     views.sort_by(|a, b| a.reference.cmp(&b.reference));
-    Ok(Json(views))
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }

@@ -350,3 +350,36 @@ async fn inquiries_show_their_ttl_and_take_st2_s_response_body() {
     assert_eq!(body["response"], json!({"continue": true}));
     assert_eq!(api.finished(&id).await["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn catalog_lists_take_stackstorm_s_pack_and_name_filters_and_attributes() {
+    let api = Api::start().await;
+    api.add_rule(HELLO_RULE).await;
+    let echo = api.get("/api/v1/actions/?pack=core&name=echo").await;
+    assert_eq!(echo.as_array().map(Vec::len), Some(1), "{echo}");
+    assert_eq!(echo[0]["ref"], "core.echo");
+    assert_eq!(api.get("/api/v1/actions?pack=nope").await, json!([]));
+    let page = api.get("/api/v1/actions?limit=2&offset=1&include_attributes=ref,pack").await;
+    assert_eq!(
+        page,
+        json!([
+            {"id": "core.echo", "ref": "core.echo", "pack": "core"},
+            {"id": "core.fail", "ref": "core.fail", "pack": "core"}
+        ])
+    );
+    // What `st2 rule list --pack tests` sends.
+    let rules =
+        api.get("/api/v1/rules/?pack=tests&include_attributes=ref%2Cpack%2Cdescription%2Cenabled&limit=50").await;
+    assert_eq!(rules[0]["ref"], "tests.hello", "{rules}");
+    assert!(rules[0].get("source").is_none(), "{rules}");
+    assert_eq!(api.get("/api/v1/rules?pack=other").await, json!([]));
+    let webhook = api.get("/api/v1/triggertypes?pack=core&name=webhook").await;
+    assert_eq!(webhook.as_array().map(Vec::len), Some(1), "{webhook}");
+    for (query, parameter) in
+        [("colour=red", "colour"), ("limit=0", "limit"), ("sort_asc=true", "sort_asc")]
+    {
+        let (status, body) = api.call(Method::GET, &format!("/api/v1/actions?{query}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.starts_with(parameter)), "{body}");
+    }
+}
