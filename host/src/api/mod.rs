@@ -17,6 +17,7 @@ mod auth;
 mod connection;
 mod enforcements;
 mod error;
+mod execution_view;
 mod executions;
 mod inquiries;
 mod keys;
