@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query};
-use super::page::CatalogQuery;
+use super::page::{CatalogQuery, summary_of};
 use super::runners::{parameter_metadata, runner_name};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -185,6 +185,8 @@ fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> Act
     }
 }
 
+summary_of!(ActionSummary, ActionView);
+
 /// Every action, by reference.
 fn actions(state: &ApiState) -> Result<Vec<ActionView>, ApiError> {
     let manifests = state.manifests()?;
@@ -294,7 +296,7 @@ pub(crate) async fn get_pack(
     tag = "packs",
     params(CatalogQuery),
     responses(
-        (status = 200, description = "Actions by reference", body = [ActionView]),
+        (status = 200, description = "Actions by reference (the attributes asked for)", body = [ActionSummary]),
         (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),

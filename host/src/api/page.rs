@@ -103,6 +103,32 @@ pub(crate) fn check_order(sort_asc: Option<&str>, sort_desc: Option<&str>) -> Re
     Ok(())
 }
 
+/// Declares `$name`, the schema of `$view` in a list that takes
+/// `include_attributes`: the same attributes, of which only `id` is
+/// always there.
+macro_rules! summary_of {
+    ($name:ident, $view:ty) => {
+        #[doc = concat!("A `", stringify!($view), "` in a list: the attributes asked for; only `id` is always there.")]
+        #[derive(Debug)]
+        pub(crate) struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::api::page::only_id_required(<$view as utoipa::PartialSchema>::schema())
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            ) {
+                <$view as utoipa::ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+pub(crate) use summary_of;
+
 /// The query of a catalog list (actions, rules, trigger and sensor
 /// types): StackStorm's filters on `pack` and `name`, and its paging.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -17,7 +17,7 @@ use super::auth::Caller;
 use super::error::{
     ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
 };
-use super::page::{CatalogQuery, timestamp};
+use super::page::{CatalogQuery, summary_of, timestamp};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::TriggerError;
@@ -232,6 +232,8 @@ async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Resul
     reload(state)
 }
 
+summary_of!(RuleSummary, RuleView);
+
 /// Every rule, by reference.
 #[utoipa::path(
     get,
@@ -240,7 +242,7 @@ async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Resul
     tag = "rules",
     params(CatalogQuery),
     responses(
-        (status = 200, description = "Rules by reference", body = [RuleView]),
+        (status = 200, description = "Rules by reference (the attributes asked for)", body = [RuleSummary]),
         (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),

@@ -18,7 +18,7 @@ use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{
     CatalogQuery, Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required,
-    only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
+    only_known, parse_time, saturating_offset, summary_of, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -150,6 +150,9 @@ pub(crate) struct SensorView {
     last_error: Option<String>,
 }
 
+summary_of!(TriggerTypeSummary, TriggerTypeView);
+summary_of!(SensorTypeSummary, SensorTypeView);
+
 /// Every trigger type, by name.
 #[utoipa::path(
     get,
@@ -158,7 +161,7 @@ pub(crate) struct SensorView {
     tag = "triggers",
     params(CatalogQuery),
     responses(
-        (status = 200, description = "Trigger types by name", body = [TriggerTypeView]),
+        (status = 200, description = "Trigger types by name (the attributes asked for)", body = [TriggerTypeSummary]),
         (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
@@ -498,7 +501,7 @@ pub(crate) struct SensorTypeView {
     tag = "triggers",
     params(CatalogQuery),
     responses(
-        (status = 200, description = "Sensor types by ref", body = [SensorTypeView]),
+        (status = 200, description = "Sensor types by ref (the attributes asked for)", body = [SensorTypeSummary]),
         (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
