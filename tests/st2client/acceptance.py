@@ -102,7 +102,7 @@ def run():
     STATE["execution"] = execution["id"]
 
 
-@check("st2 execution list|get|tail|re-run")
+@check("st2 execution list|get|tail|cancel|re-run")
 def executions():
     listed = st2("execution", "list")
     mine = [e for e in listed if e["id"] == STATE["execution"]]
@@ -121,6 +121,12 @@ def executions():
     running = re.search(r"st2 execution get ([0-9a-f-]{36})", str(started)).group(1)
     tail = st2("execution", "tail", running)
     expect(f"Execution {running} has completed (status=succeeded)" in str(tail), tail)
+    # run -a, then cancel.
+    started = st2("run", "-a", "core.sleep", "seconds=30")
+    sleeping = re.search(r"st2 execution get ([0-9a-f-]{36})", str(started)).group(1)
+    canceled = st2("execution", "cancel", sleeping)
+    expect(f"{sleeping} canceled" in str(canceled), canceled)
+    expect(wait_finished(sleeping)["status"] == "canceled", "the cancel did not stick")
     again = st2("execution", "re-run", STATE["execution"], "message=again")
     expect(again["id"] != STATE["execution"], again)
     done = wait_finished(again["id"])
