@@ -191,7 +191,7 @@ async fn scaffold_installs_and_runs_through_its_rule(lang: &'static str) {
     let id = accepted["executions"][0].as_str().expect("an execution id").to_owned();
     let execution = server.api.finished(&id).await;
     assert_eq!(execution["status"], "succeeded", "{execution}");
-    assert_eq!(execution["action"], format!("{name}.hello"), "{execution}");
+    assert_eq!(execution["action"]["ref"], format!("{name}.hello"), "{execution}");
     assert_eq!(execution["result"], json!({"message": "hello, ops"}), "{execution}");
 }
 

@@ -149,7 +149,7 @@ async fn pause_resume_and_re_run_a_task_through_the_cli() {
     let (server, _runtime) = server().await;
     let workflow = server.cli(&["run", "flows.slow", "--async"]).await.ok().trim().to_owned();
     until(&server, &["execution", "list"], |v| {
-        v.as_array().is_some_and(|all| all.iter().any(|e| e["action"] == "core.sleep"))
+        v.as_array().is_some_and(|all| all.iter().any(|e| e["action"]["ref"] == "core.sleep"))
     })
     .await;
     let paused = server.cli(&["execution", "pause", &workflow]).await;
@@ -157,14 +157,14 @@ async fn pause_resume_and_re_run_a_task_through_the_cli() {
     // The nap finishes; `say` is held back while paused.
     until(&server, &["execution", "list"], |v| {
         v.as_array().is_some_and(|all| {
-            all.iter().any(|e| e["action"] == "core.sleep" && e["status"] == "succeeded")
+            all.iter().any(|e| e["action"]["ref"] == "core.sleep" && e["status"] == "succeeded")
         })
     })
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let listed = server.cli(&["execution", "list", "--json"]).await.json();
     assert!(
-        listed.as_array().expect("list").iter().all(|e| e["action"] != "core.echo"),
+        listed.as_array().expect("list").iter().all(|e| e["action"]["ref"] != "core.echo"),
         "nothing starts while paused: {listed}"
     );
     let resumed = server.cli(&["execution", "resume", &workflow]).await;

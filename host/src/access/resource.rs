@@ -48,6 +48,11 @@ impl Resource {
         Self::in_pack(ResourceType::Rule, reference)
     }
 
+    /// A runner type by name (`wasm`).
+    pub fn runner_type(name: &str) -> Self {
+        Self::plain(ResourceType::RunnerType, name)
+    }
+
     /// A sensor type by ref.
     pub fn sensor_type(reference: &str) -> Self {
         Self::in_pack(ResourceType::SensorType, reference)

@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
+pub(crate) use super::execution_view::{ExecutionView, children_of};
 use super::page::{
-    Fields, Listing, Page, TimeFilter, id_ceiling, id_floor, newest_first, only_id_required,
-    only_known, parse_time, saturating_offset, timestamp, timestamp_opt,
+    Fields, Listing, Page, TimeFilter, check_order, id_ceiling, id_floor, newest_first,
+    only_id_required, only_known, parse_time, saturating_offset,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -65,130 +66,6 @@ impl From<ExecutionStatus> for Status {
     }
 }
 
-/// One run of an action.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ExecutionView {
-    id: Uuid,
-    /// `pack.action`.
-    #[schema(example = "core.echo")]
-    action: String,
-    /// Parameters after defaults and validation.
-    #[schema(value_type = Object)]
-    parameters: Value,
-    status: Status,
-    /// The trigger instance whose rule started it.
-    trigger_instance: Option<Uuid>,
-    /// The rule that started it (`pack.name`).
-    rule: Option<String>,
-    /// Attempt number, from 1.
-    attempt: u32,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    updated_at: String,
-    /// When the current attempt started.
-    #[schema(format = DateTime)]
-    started_at: Option<String>,
-    #[schema(format = DateTime)]
-    finished_at: Option<String>,
-    /// The action's output, once it succeeded.
-    result: Option<Value>,
-    /// Why it did not succeed.
-    error: Option<String>,
-    /// Earlier attempts that ended in a retry.
-    retries: Vec<AttemptView>,
-    /// The workflow task that started it.
-    parent: Option<ParentView>,
-    /// Who asked for it, as StackStorm shows it.
-    context: ContextView,
-}
-
-/// StackStorm's execution context: the user who requested it (null for
-/// executions rules and workflows start).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ContextView {
-    user: Option<String>,
-}
-
-/// The workflow task an execution runs for.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ParentView {
-    /// The workflow's execution.
-    workflow: Uuid,
-    /// The task.
-    task: String,
-    /// The task's route when it runs once per branch (0 otherwise).
-    route: usize,
-    /// The item of a with-items task.
-    item: Option<usize>,
-}
-
-/// An earlier attempt.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AttemptView {
-    attempt: u32,
-    status: Status,
-    error: Option<String>,
-    #[schema(format = DateTime)]
-    ended_at: String,
-}
-
-impl From<&Execution> for ExecutionView {
-    fn from(e: &Execution) -> Self {
-        Self {
-            id: e.id,
-            action: e.action.clone(),
-            parameters: e.parameters.clone(),
-            status: e.status.into(),
-            trigger_instance: e.trigger_instance,
-            rule: e.rule.clone(),
-            attempt: e.attempt,
-            created_at: timestamp(e.created_at),
-            updated_at: timestamp(e.updated_at),
-            started_at: timestamp_opt(e.started_at),
-            finished_at: timestamp_opt(e.finished_at),
-            result: e.result.clone(),
-            error: e.error.clone(),
-            retries: e
-                .retries
-                .iter()
-                .map(|a| AttemptView {
-                    attempt: a.attempt,
-                    status: a.status.into(),
-                    error: a.error.clone(),
-                    ended_at: timestamp(a.ended_at),
-                })
-                .collect(),
-            parent: e.parent.as_ref().map(|p| ParentView {
-                workflow: p.workflow,
-                task: p.task.clone(),
-                route: p.route,
-                item: p.item,
-            }),
-            context: ContextView { user: e.user.clone() },
-        }
-    }
-}
-
-/// What an execution produced.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct OutputView {
-    id: Uuid,
-    status: Status,
-    result: Option<Value>,
-    error: Option<String>,
-    /// What the action logged during its last attempt.
-    logs: Vec<LogView>,
-}
-
-/// One line an action logged.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct LogView {
-    /// `trace`, `debug`, `info`, `warn` or `error`.
-    level: String,
-    message: String,
-}
-
 /// The answer to a cancel.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CanceledView {
@@ -210,14 +87,23 @@ pub(crate) struct CreateExecution {
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"message": "hi"}))]
     parameters: Map<String, Value>,
+    /// Run on behalf of this user (StackStorm's `user`): only an admin may
+    /// name another user than themselves; null or absent is the caller.
+    user: Option<String>,
 }
 
 /// Every attribute of an execution, in the order the view has them.
 const ATTRIBUTES: &[&str] = &[
     "id",
     "action",
+    "runner",
+    "liveaction",
     "parameters",
     "status",
+    "start_timestamp",
+    "end_timestamp",
+    "elapsed_seconds",
+    "log",
     "trigger_instance",
     "rule",
     "attempt",
@@ -228,12 +114,16 @@ const ATTRIBUTES: &[&str] = &[
     "result",
     "error",
     "retries",
+    "logs",
     "parent",
+    "workflow_task",
+    "children",
     "context",
 ];
 
-/// What a list leaves out unless asked: the parts that can be large.
-const HEAVY: &[&str] = &["parameters", "result"];
+/// What a list leaves out unless asked: the parts that can be large (and
+/// `children`, which costs a scan).
+const HEAVY: &[&str] = &["parameters", "result", "liveaction", "logs", "children"];
 
 /// Filters and paging for the execution list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -244,22 +134,31 @@ pub(crate) struct ListQuery {
     /// Only executions in this state.
     #[param(inline)]
     status: Option<Status>,
-    /// Only the tasks' executions of this workflow execution.
-    parent: Option<Uuid>,
+    /// Only the tasks' executions of this workflow execution; `null` for
+    /// only those that are no workflow's task (as `st2 execution list`
+    /// asks).
+    #[param(value_type = Option<String>, pattern = "^(null|[0-9a-fA-F-]{32,36})$")]
+    parent: Option<String>,
     /// Only those created at or after this time (RFC 3339 or epoch ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     since: Option<String>,
     /// Only those created at or before this time (RFC 3339 or epoch ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     until: Option<String>,
-    /// Page size, 1 to 1000; default 50.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    /// Page size, 1 to 1000, or -1 for the largest page; default 50.
+    #[param(minimum = -1, maximum = 1000)]
+    limit: Option<i64>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// StackStorm's order: `true` (the default here: newest first).
+    #[param(pattern = "^(true|false|True|False)$")]
+    sort_desc: Option<String>,
+    /// StackStorm's order: only `false` is taken (lists come newest first).
+    #[param(pattern = "^(false|False)$")]
+    sort_asc: Option<String>,
     /// Only these attributes, separated by commas (`id` always comes
-    /// too), e.g. `status,result`. Without it or `exclude_attributes`,
+    /// too; `action.ref` chooses `action`), e.g. `status,result`. Without it or `exclude_attributes`,
     /// every attribute but `parameters` and `result`.
     include_attributes: Option<String>,
     /// Every attribute but these, separated by commas, e.g. `parameters`
@@ -276,6 +175,8 @@ const PARAMETERS: &[&str] = &[
     "until",
     "limit",
     "offset",
+    "sort_desc",
+    "sort_asc",
     "include_attributes",
     "exclude_attributes",
 ];
@@ -325,7 +226,14 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Listing, ApiError> {
     only_known(raw.as_deref(), PARAMETERS)?;
+    check_order(query.sort_asc.as_deref(), query.sort_desc.as_deref())?;
     let page = Page::new(query.limit, query.offset)?;
+    // `Some(None)`: only executions without a parent.
+    let parent = match query.parent.as_deref() {
+        None => None,
+        Some("null") => Some(None),
+        Some(id) => Some(Some(parse_query_id("parent", id)?)),
+    };
     let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
     let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
     let fields = Fields::parse(
@@ -348,15 +256,14 @@ pub(crate) async fn list(
         let newest = until.map_or(Uuid::max(), |u| id_ceiling(u.saturating_add(1000)));
         let rows = snapshot.executions_newest_first(oldest, newest)?;
         let count = if filtered { None } else { Some(snapshot.execution_count()?) };
-        let body = fields.wants("parameters") || fields.wants("result");
+        let body = ["parameters", "result", "liveaction", "logs"].iter().any(|a| fields.wants(a));
+        let children = fields.wants("children");
         newest_first(
             rows,
             |e: &Execution| {
                 query.action.as_deref().is_none_or(|a| a == e.action)
                     && query.status.is_none_or(|s| s == Status::from(e.status))
-                    && query
-                        .parent
-                        .is_none_or(|p| e.parent.as_ref().is_some_and(|t| t.workflow == p))
+                    && parent.is_none_or(|p| e.parent.as_ref().map(|t| t.workflow) == p)
                     && since.is_none_or(|s| e.created_at >= s)
                     && until.is_none_or(|u| e.created_at <= u)
             },
@@ -364,7 +271,8 @@ pub(crate) async fn list(
                 if body && let Some(body) = snapshot.execution_body(execution.id)? {
                     body.join(&mut execution);
                 }
-                Ok(fields.select(&ExecutionView::from(&execution)))
+                let children = if children { children_of(&state, &execution)? } else { Vec::new() };
+                Ok(fields.select(&ExecutionView::new(&execution, &state, children)))
             },
             page,
             count,
@@ -397,7 +305,24 @@ pub(crate) async fn create(
     Body(request): Body<CreateExecution>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::ActionExecute, Some(&Resource::action(&request.action)))?;
-    let user = Some(caller.user().to_owned());
+    let user = match request.user {
+        Some(user) if user != caller.user() => {
+            // As StackStorm: acting as another user is for admins.
+            if !caller.principal.is_admin() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "user: only an admin may run an action as another user (`{}`)",
+                        user.escape_debug()
+                    ),
+                )
+                .with_detail(json!({"parameter": "user", "user": caller.user()})));
+            }
+            user
+        }
+        _ => caller.user().to_owned(),
+    };
+    let user = Some(user);
     let id = state
         .engine()
         .request_by(&request.action, request.parameters, user)
@@ -410,7 +335,11 @@ pub(crate) async fn create(
 fn created(state: &ApiState, id: Uuid) -> Result<Response, ApiError> {
     let execution = find(state, id)?;
     let location = format!("{}/executions/{id}", super::API_PREFIX);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ExecutionView::from(&execution)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ExecutionView::read(&execution, state)?),
+    )
         .into_response())
 }
 
@@ -457,19 +386,31 @@ pub(crate) async fn get(
 ) -> Result<Json<ExecutionView>, ApiError> {
     let id = parse_id("execution", &id)?;
     let execution = find_for(&state, &caller, id, Permission::ExecutionView)?;
-    Ok(Json(ExecutionView::from(&execution)))
+    Ok(Json(ExecutionView::read(&execution, &state)?))
 }
 
-/// An execution's result, error and logs.
+/// Which output `/executions/{id}/output` answers.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OutputQuery {
+    /// StackStorm's output type: `all` (the default), `stdout` (lines
+    /// logged at trace, debug and info) or `stderr` (warn and error).
+    #[param(pattern = "^(all|stdout|stderr)$")]
+    output_type: Option<String>,
+}
+
+/// What an execution's action logged during its last attempt, as text, one
+/// line per message, as StackStorm serves an action's output (Squall's
+/// actions write no stdout; their log lines are their output).
 #[utoipa::path(
     get,
     path = "/executions/{id}/output",
     operation_id = "get_execution_output",
     tag = "executions",
-    params(("id" = Uuid, Path, description = "Execution id")),
+    params(("id" = Uuid, Path, description = "Execution id"), OutputQuery),
     responses(
-        (status = 200, description = "What it produced so far", body = OutputView),
-        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 200, description = "What it logged so far, one message a line", body = String, content_type = "text/plain"),
+        (status = 400, description = "The id is not a UUID, or an unknown output_type", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
     ),
@@ -478,16 +419,31 @@ pub(crate) async fn output(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<OutputView>, ApiError> {
+    Query(query): Query<OutputQuery>,
+) -> Result<Response, ApiError> {
     let id = parse_id("execution", &id)?;
+    let errors = match query.output_type.as_deref() {
+        None | Some("all") => None,
+        Some("stdout") => Some(false),
+        Some("stderr") => Some(true),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "output_type: expected all, stdout or stderr, got `{}`",
+                other.escape_debug()
+            ))
+            .with_detail(json!({"parameter": "output_type"})));
+        }
+    };
     let e = find_for(&state, &caller, id, Permission::ExecutionView)?;
-    Ok(Json(OutputView {
-        id: e.id,
-        status: e.status.into(),
-        result: e.result,
-        error: e.error,
-        logs: e.logs.into_iter().map(|l| LogView { level: l.level, message: l.message }).collect(),
-    }))
+    let mut text = String::new();
+    for line in &e.logs {
+        let error = matches!(line.level.as_str(), "warn" | "error");
+        if errors.is_none_or(|wanted| wanted == error) {
+            text.push_str(&line.message);
+            text.push('\n');
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 /// Cancels an execution: a queued one at once, a running one as soon as
@@ -536,9 +492,9 @@ pub(crate) async fn cancel(
     params(("id" = Uuid, Path, description = "Execution to run again")),
     request_body(content = Option<ReRunBody>, description = "Optional: the workflow tasks to re-run from"),
     responses(
-        (status = 201, description = "The new execution", body = ExecutionView,
+        (status = 200, description = "The new execution (200, as StackStorm answers)", body = ExecutionView,
             headers(("location" = String, description = "Where the new execution lives"))),
-        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 400, description = "The id is not a UUID, or the body is malformed (a non-zero delay, reset tasks not among tasks, parameters with tasks); the message names the field", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "Tasks were named but the workflow is still going", body = ErrorBody),
@@ -572,12 +528,40 @@ pub(crate) async fn re_run(
             ApiError::bad_request(format!("body: expected {{\"tasks\": [names]}}: {e}"))
         })?
     };
+    if request.delay.is_some_and(|delay| delay != 0) {
+        return Err(ApiError::bad_request(
+            "delay: a re-run starts at once here; send 0 or leave it out",
+        )
+        .with_detail(json!({"parameter": "delay"})));
+    }
+    if let Some(task) = request.reset.iter().find(|task| !request.tasks.contains(task)) {
+        return Err(ApiError::bad_request(format!(
+            "reset: task `{}` is not among the tasks to re-run",
+            task.escape_debug()
+        ))
+        .with_detail(json!({"parameter": "reset"})));
+    }
     let new = if request.tasks.is_empty() {
-        state.engine().rerun_by(id, Some(caller.user().to_owned())).await.map_err(control_error)?
+        let user = Some(caller.user().to_owned());
+        state.engine().rerun_by(id, user, request.parameters).await.map_err(control_error)?
     } else {
+        if !request.parameters.is_empty() {
+            return Err(ApiError::bad_request(
+                "parameters: a re-run from tasks runs them with the context they ran with; send parameters only to re-run the whole execution",
+            )
+            .with_detail(json!({"parameter": "parameters"})));
+        }
         state.engine().rerun_tasks(id, request.tasks).await.map_err(super::workflows::flow_error)?
     };
-    created(&state, new)
+    // 200, as StackStorm answers a re-run (st2client expects it).
+    let execution = find(&state, new)?;
+    let location = format!("{}/executions/{new}", super::API_PREFIX);
+    Ok((
+        StatusCode::OK,
+        [(header::LOCATION, location)],
+        Json(ExecutionView::read(&execution, &state)?),
+    )
+        .into_response())
 }
 
 /// What to re-run; an empty body re-runs the whole execution.
@@ -590,6 +574,27 @@ pub(crate) struct ReRunBody {
     /// them.
     #[serde(default)]
     tasks: Vec<String>,
+    /// Parameters to change for a whole re-run; the others are the
+    /// original execution's.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+    /// StackStorm's tasks to restart from scratch rather than resume; each
+    /// must be among `tasks` (Squall re-runs every named task from the
+    /// context it ran with).
+    #[serde(default)]
+    reset: Vec<String>,
+    /// StackStorm's delay before the re-run, in milliseconds: only 0.
+    #[schema(minimum = 0, maximum = 0)]
+    delay: Option<u64>,
+}
+
+/// A UUID given in query parameter `name`.
+fn parse_query_id(name: &str, text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|e| {
+        ApiError::bad_request(format!("{name}: expected an execution id (a UUID) or null: {e}"))
+            .with_detail(json!({"parameter": name}))
+    })
 }
 
 pub(crate) fn request_error(error: RequestError) -> ApiError {

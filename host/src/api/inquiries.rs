@@ -69,6 +69,8 @@ pub(crate) struct InquiryView {
     /// When it expires unanswered.
     #[schema(format = DateTime)]
     expires_at: String,
+    /// StackStorm's `ttl`: minutes from asking to expiry.
+    ttl: i64,
     /// The accepted response.
     response: Option<Value>,
 }
@@ -83,6 +85,7 @@ impl From<InquiryRecord> for InquiryView {
             route: record.route,
             created_at: timestamp(record.created_at),
             expires_at: timestamp(record.expires_at),
+            ttl: (record.expires_at - record.created_at) / 60_000,
             response: record.response,
         }
     }
@@ -105,6 +108,9 @@ pub(crate) struct ResponseBody {
     /// The answer; it must fit the inquiry's schema.
     #[schema(value_type = Object)]
     response: Value,
+    /// The inquiry's id, as `st2 inquiry respond` sends it along; it must
+    /// be the path's.
+    id: Option<String>,
 }
 
 /// Inquiries, oldest first; pending ones unless `status` says otherwise.
@@ -162,7 +168,7 @@ pub(crate) async fn get(
     request_body = ResponseBody,
     responses(
         (status = 200, description = "Accepted; the inquiry as it is now", body = InquiryView),
-        (status = 400, description = "The id is not a UUID or the body is not JSON", body = ErrorBody),
+        (status = 400, description = "The id is not a UUID, the body is not JSON, or its `id` is not the path's", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such inquiry", body = ErrorBody),
         (status = 409, description = "No longer pending; `detail.status` says why", body = ErrorBody),
@@ -177,6 +183,10 @@ pub(crate) async fn respond(
     Body(body): Body<ResponseBody>,
 ) -> Result<Json<InquiryView>, ApiError> {
     let id = parse_id("inquiry", &id)?;
+    if body.id.as_deref().is_some_and(|given| given != id.to_string()) {
+        return Err(ApiError::bad_request("id: the body names another inquiry than the path")
+            .with_detail(json!({"parameter": "id"})));
+    }
     state.engine().respond(id, body.response).await.map_err(|error| match error {
         InquiryError::NotFound(_) => ApiError::not_found(error.to_string()),
         InquiryError::NotPending(_, status) => ApiError::conflict(error.to_string())

@@ -25,6 +25,9 @@ use crate::store::{KvItem, KvScope, now_millis};
 /// A datastore entry; a secret's value is always `********`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct KeyView {
+    /// `SCOPE:NAME`: what identifies an entry (StackStorm's `id`).
+    #[schema(example = "system:keep_days")]
+    id: String,
     #[schema(example = "keep_days")]
     name: String,
     /// `system` or `pack:NAME`.
@@ -33,17 +36,25 @@ pub(crate) struct KeyView {
     /// The value, or `********` for a secret.
     value: String,
     secret: bool,
+    /// StackStorm's name for `secret`: stored encrypted.
+    encrypted: bool,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// StackStorm's name for `expires_at`.
+    #[schema(format = DateTime)]
+    expire_timestamp: Option<String>,
 }
 
 fn view(name: String, scope: &KvScope, item: KvItem) -> KeyView {
     KeyView {
+        id: format!("{}:{name}", scope_name(scope)),
         name,
         scope: scope_name(scope),
         value: item.value,
         secret: item.secret,
+        encrypted: item.secret,
         expires_at: timestamp_opt(item.expires_at),
+        expire_timestamp: timestamp_opt(item.expires_at),
     }
 }
 
@@ -124,11 +135,19 @@ pub(crate) struct ScopeQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
-    /// `system` (default) or `pack:NAME`.
-    #[param(pattern = r"^(system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
+    /// `system` (default), `pack:NAME`, or `all` (StackStorm's default:
+    /// the system scope and every pack's).
+    #[param(pattern = r"^(all|system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
     scope: Option<String>,
     /// Only keys starting with this.
     prefix: Option<String>,
+    /// Only the key of this name (how st2client's `get_by_name` asks).
+    name: Option<String>,
+    /// StackStorm's request to show secrets decrypted: accepted, and
+    /// answered with secrets masked all the same (Squall never shows a
+    /// stored secret).
+    #[param(pattern = "^(true|false|True|False)$")]
+    decrypt: Option<String>,
 }
 
 /// A value to store.
@@ -147,6 +166,18 @@ pub(crate) struct PutKey {
     /// `system` (default) or `pack:NAME`.
     #[schema(pattern = r"^(system|st2kv\.system|pack:[a-z][a-z0-9_]{0,63})$")]
     scope: Option<String>,
+    /// What StackStorm's clients send along: the key's name (and `id`,
+    /// the same), which must be the path's when given.
+    name: Option<String>,
+    id: Option<String>,
+    /// StackStorm's owner of a user-scoped item; Squall has no user
+    /// scope, so only null is taken.
+    #[schema(value_type = Option<String>, nullable)]
+    user: Option<serde_json::Value>,
+    /// StackStorm's flag for a value sent already encrypted; Squall
+    /// encrypts itself, so only `false` is taken.
+    #[serde(default)]
+    encrypted: bool,
 }
 
 /// A number of seconds: a JSON number with no fraction, written `60` or
@@ -187,17 +218,37 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
-    let scope = parse_scope(query.scope.as_deref())?;
+    let scopes = match query.scope.as_deref() {
+        // StackStorm's `all`: the system scope, then each pack's.
+        Some("all") => std::iter::once(KvScope::System)
+            .chain(state.manifests()?.into_keys().map(KvScope::Pack))
+            .collect(),
+        other => vec![parse_scope(other)?],
+    };
+    if let Some(decrypt) = query.decrypt.as_deref()
+        && !["true", "false", "True", "False"].contains(&decrypt)
+    {
+        return Err(ApiError::bad_request(format!(
+            "decrypt: expected true or false, got `{}`",
+            decrypt.escape_debug()
+        ))
+        .with_detail(serde_json::json!({"parameter": "decrypt"})));
+    }
     let snapshot = state.engine().store().read()?;
     let now = now_millis();
     let mut views = Vec::new();
-    for name in snapshot.kv_keys(&scope, query.prefix.as_deref().unwrap_or(""), now)? {
-        // A list shows only what the caller may view, one by one.
-        if !caller.allows(Permission::KeyValuePairView, Some(&resource(&scope, &name))) {
-            continue;
-        }
-        if let Some(item) = snapshot.kv_item(&scope, &name, now)? {
-            views.push(view(name, &scope, item));
+    for scope in scopes {
+        for name in snapshot.kv_keys(&scope, query.prefix.as_deref().unwrap_or(""), now)? {
+            if query.name.as_ref().is_some_and(|wanted| *wanted != name) {
+                continue;
+            }
+            // A list shows only what the caller may view, one by one.
+            if !caller.allows(Permission::KeyValuePairView, Some(&resource(&scope, &name))) {
+                continue;
+            }
+            if let Some(item) = snapshot.kv_item(&scope, &name, now)? {
+                views.push(view(name, &scope, item));
+            }
         }
     }
     Ok(Json(views))
@@ -261,6 +312,27 @@ pub(crate) async fn put(
 ) -> Result<Json<KeyView>, ApiError> {
     let scope = put_scope(query.scope.as_deref(), body.scope.as_deref())?;
     caller.require(Permission::KeyValuePairSet, Some(&resource(&scope, &name)))?;
+    for (field, given) in [("name", &body.name), ("id", &body.id)] {
+        if given.as_ref().is_some_and(|given| *given != name) {
+            return Err(ApiError::bad_request(format!(
+                "{field}: the body names another key than the path (`{}`)",
+                name.escape_debug()
+            ))
+            .with_detail(serde_json::json!({"parameter": field})));
+        }
+    }
+    if body.user.as_ref().is_some_and(|user| !user.is_null()) {
+        return Err(ApiError::bad_request(
+            "user: Squall's datastore has no user scope; send no user (or null)",
+        )
+        .with_detail(serde_json::json!({"parameter": "user"})));
+    }
+    if body.encrypted {
+        return Err(ApiError::bad_request(
+            "encrypted: Squall encrypts secrets itself; send the plain value with `secret: true`",
+        )
+        .with_detail(serde_json::json!({"parameter": "encrypted"})));
+    }
     if body.ttl.is_some_and(|ttl| !(1..=MAX_TTL).contains(&ttl)) {
         return Err(ApiError::invalid("ttl", format!("ttl: expected 1 to {MAX_TTL} seconds")));
     }

@@ -106,6 +106,33 @@ pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// What `GET /api/v1/` answers, as StackStorm's root does.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Root {
+    /// Squall's version (StackStorm answers its own).
+    #[schema(example = "0.1.0")]
+    version: &'static str,
+    /// Where the API is described: this server's OpenAPI document.
+    #[schema(example = "/api/v1/openapi.json")]
+    docs_url: &'static str,
+}
+
+/// General API information, as StackStorm's root answers: the version and
+/// where the documentation is. Any signed-in user may ask.
+#[utoipa::path(
+    get,
+    path = "/api/v1",
+    operation_id = "root",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The version and where the documentation is", body = Root),
+        (status = 401, description = "No live API key or token", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn root() -> Json<Root> {
+    Json(Root { version: env!("CARGO_PKG_VERSION"), docs_url: "/api/v1/openapi.json" })
+}
+
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     super::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 });

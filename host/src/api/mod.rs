@@ -1,4 +1,4 @@
-//! The HTTP API: the axum router under `/api/v1` and `/auth/v1` (resource
+//! The HTTP API: the axum router under `/api/v1`, `/auth/v1` and `/stream/v1` (resource
 //! names as in StackStorm's API), authentication by API key or token,
 //! authorization by the one permission table (`permissions.rs`), webhooks,
 //! the live event stream, Prometheus metrics and the OpenAPI document
@@ -15,7 +15,9 @@ mod apikeys;
 mod audit;
 mod auth;
 mod connection;
+mod enforcements;
 mod error;
+mod execution_view;
 mod executions;
 mod inquiries;
 mod keys;
@@ -28,6 +30,7 @@ mod page;
 mod permissions;
 mod roles;
 mod rules;
+mod runners;
 mod state;
 mod stream;
 mod tokens;
@@ -44,6 +47,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::StatusInRangeAsFailures;
 use tower_http::trace::TraceLayer;
@@ -79,11 +83,15 @@ pub(crate) const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 /// The API as an axum router, ready to serve: every route passes the
 /// authorization middleware, which applies what the permission table says
 /// (only `/api/v1/health` and signing in need no credentials).
+///
+/// A path answers with and without a trailing slash (StackStorm's clients
+/// ask for `/rules/`, `/keys/?scope=all`): [`trim_trailing_slash`] rewrites
+/// the request before the routes see it, so every route has one spelling.
 pub fn router(state: ApiState) -> Router {
     let routes =
         routes().route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize));
     let (router, _) = routes.split_for_parts();
-    router
+    let router = router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -96,7 +104,36 @@ pub fn router(state: ApiState) -> Router {
             TraceLayer::new(StatusInRangeAsFailures::new(500..=502).into_make_classifier())
                 .make_span_with(span),
         )
-        .with_state(state)
+        .with_state(state);
+    Router::new().fallback_service(router.map_request(trim_trailing_slash))
+}
+
+/// The request with its path's trailing slashes removed (`/api/v1/rules/`
+/// is `/api/v1/rules`, `/api/v1/` is `/api/v1`); the query is kept. A
+/// webhook's name is left as it is (a rule's `url` may end in `/`).
+fn trim_trailing_slash(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len()
+        || trimmed.is_empty()
+        || (path.starts_with(WEBHOOKS_PREFIX) && trimmed.len() >= WEBHOOKS_PREFIX.len())
+    {
+        return request;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(path_and_query) => parts.path_and_query = Some(path_and_query),
+        Err(_) => return request,
+    }
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    request
 }
 
 /// Serves [`router`] on `listener` within `limits` until `stop` completes,
@@ -196,6 +233,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(lifecycle::remove_trust))
         .routes(routes!(packs::list_actions))
         .routes(routes!(packs::get_action))
+        .routes(routes!(runners::list))
+        .routes(routes!(runners::get))
         .routes(routes!(executions::list, executions::create))
         .routes(routes!(executions::get, executions::cancel))
         .routes(routes!(executions::output))
@@ -207,6 +246,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::replace, rules::delete))
         .routes(routes!(rules::enable))
+        .routes(routes!(enforcements::list))
         .routes(routes!(rules::disable))
         .routes(routes!(triggers::list_types))
         .routes(routes!(triggers::get_type))
@@ -214,8 +254,10 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(triggers::get_instance))
         .routes(routes!(triggers::re_emit))
         .routes(routes!(triggers::list_sensors))
+        .routes(routes!(triggers::list_sensor_types))
         .routes(routes!(keys::list))
         .routes(routes!(keys::get, keys::put, keys::delete))
+        .routes(routes!(webhooks::list))
         .routes(routes!(webhooks::receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
         .routes(routes!(stream::stream))
         .routes(routes!(apikeys::list, apikeys::create))
@@ -226,9 +268,11 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(tokens::validate))
         .routes(routes!(tokens::revoke));
     OpenApiRouter::new()
+        .routes(routes!(meta::root))
         .nest(API_PREFIX, v1)
         .nest(AUTH_PREFIX, auth)
         .routes(routes!(metrics::render))
+        .routes(routes!(stream::st2_stream))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path};
+use super::error::{ApiError, ErrorBody, Path, Query};
+use super::page::{CatalogQuery, summary_of};
+use super::runners::{parameter_metadata, runner_name};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::{ActionSpec, Runner};
@@ -23,6 +25,17 @@ use crate::pack::{CrashPolicy, Manifest, OverLimit, Policy, RetryOn};
 /// A pack.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PackView {
+    /// The pack's name: Squall identifies packs by name (StackStorm's `id`
+    /// is a database id; any string identifies here).
+    #[schema(example = "core")]
+    id: String,
+    /// StackStorm's `ref`: the name.
+    #[serde(rename = "ref")]
+    #[schema(example = "core")]
+    reference: String,
+    /// StackStorm's uid: `pack:NAME`.
+    #[schema(example = "pack:core")]
+    uid: String,
     #[schema(example = "core")]
     name: String,
     version: Option<String>,
@@ -30,6 +43,8 @@ pub(crate) struct PackView {
     /// Its actions the engine runs, as `pack.action`.
     actions: Vec<String>,
     publisher: Option<String>,
+    /// StackStorm's name for `publisher`.
+    author: Option<String>,
     /// The trusted key that signed the installed bundle; null when it was
     /// installed unsigned or loaded from files.
     signer: Option<String>,
@@ -40,16 +55,32 @@ pub(crate) struct PackView {
     grants: Value,
 }
 
-/// An action the engine can run.
+/// An action the engine can run, with StackStorm's attributes.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ActionView {
+    /// `pack.action`: Squall identifies actions by ref, so `id` is the ref.
+    #[schema(example = "core.echo")]
+    id: String,
     /// `pack.action`.
     #[serde(rename = "ref")]
     #[schema(example = "core.echo")]
     reference: String,
+    /// StackStorm's uid: `action:PACK:NAME`.
+    #[schema(example = "action:core:echo")]
+    uid: String,
     pack: String,
     name: String,
     description: Option<String>,
+    /// What runs it: `wasm`, `orquesta` or `inquirer` (`/runnertypes`).
+    #[schema(example = "wasm")]
+    runner_type: &'static str,
+    /// Its parameters in StackStorm's metadata form (name → schema with
+    /// `type`, `required`, `default`, `description`, …), made from
+    /// `parameters_schema`.
+    #[schema(value_type = Object)]
+    parameters: Map<String, Value>,
+    /// Installed actions are always enabled.
+    enabled: bool,
     /// JSON Schema of its parameters.
     #[schema(value_type = Object)]
     parameters_schema: Value,
@@ -139,6 +170,11 @@ fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> Act
         _ => declared.map(|d| d.description.clone()).filter(|d| !d.is_empty()),
     };
     ActionView {
+        id: spec.reference.clone(),
+        uid: format!("action:{}:{}", spec.pack, spec.name),
+        runner_type: runner_name(&spec.runner),
+        parameters: parameter_metadata(&spec.parameters_schema),
+        enabled: true,
         reference: spec.reference.clone(),
         name: spec.name.clone(),
         description,
@@ -148,6 +184,8 @@ fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> Act
         pack,
     }
 }
+
+summary_of!(ActionSummary, ActionView);
 
 /// Every action, by reference.
 fn actions(state: &ApiState) -> Result<Vec<ActionView>, ApiError> {
@@ -182,6 +220,10 @@ fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
             actions.sort();
             let record = stored.iter().find(|p| p.name == name);
             PackView {
+                id: name.clone(),
+                reference: name.clone(),
+                uid: format!("pack:{name}"),
+                author: manifest.map(|m| m.publisher.clone()).filter(|p| !p.is_empty()),
                 publisher: manifest.map(|m| m.publisher.clone()).filter(|p| !p.is_empty()),
                 signer: record.and_then(|p| p.signer.clone()),
                 requested: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
@@ -252,15 +294,19 @@ pub(crate) async fn get_pack(
     path = "/actions",
     operation_id = "list_actions",
     tag = "packs",
+    params(CatalogQuery),
     responses(
-        (status = 200, description = "Actions by reference", body = [ActionView]),
+        (status = 200, description = "Actions by reference (the attributes asked for)", body = [ActionSummary]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_actions(
     State(state): State<ApiState>,
-) -> Result<Json<Vec<ActionView>>, ApiError> {
-    actions(&state).map(Json)
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(query.apply(raw.as_deref(), actions(&state)?)?))
 }
 
 /// One action.

@@ -40,14 +40,22 @@ pub(crate) struct Page {
 }
 
 impl Page {
-    /// Checks the client's `limit` (1 to [`MAX_LIMIT`]) and `offset`.
-    pub(crate) fn new(limit: Option<usize>, offset: Option<usize>) -> Result<Self, ApiError> {
-        let limit = limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit: expected 1 to {MAX_LIMIT}, got {limit}"
-            )));
-        }
+    /// Checks the client's `limit` (1 to [`MAX_LIMIT`], or StackStorm's
+    /// `-1`, "as many as there are", which is the largest page: the
+    /// `x-next-offset` header says where the rest starts) and `offset`.
+    pub(crate) fn new(limit: Option<i64>, offset: Option<usize>) -> Result<Self, ApiError> {
+        let limit = match limit.unwrap_or(DEFAULT_LIMIT as i64) {
+            -1 => MAX_LIMIT,
+            limit => usize::try_from(limit)
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "limit: expected 1 to {MAX_LIMIT}, or -1 for the largest page, got {limit}"
+                    ))
+                    .with_detail(serde_json::json!({"parameter": "limit"}))
+                })?,
+        };
         Ok(Self { limit, offset: offset.unwrap_or(0) })
     }
 }
@@ -65,6 +73,155 @@ pub(crate) fn only_known(query: Option<&str>, known: &[&str]) -> Result<(), ApiE
         }
     }
     Ok(())
+}
+
+/// StackStorm's order parameters, `sort_desc` and `sort_asc` (`True`,
+/// `true`, `False` or `false`). Lists come newest first, which is
+/// `sort_desc`; asking for `sort_asc=true` is refused, since the lists
+/// are read from the store newest first.
+pub(crate) fn check_order(sort_asc: Option<&str>, sort_desc: Option<&str>) -> Result<(), ApiError> {
+    for (name, value) in [("sort_asc", sort_asc), ("sort_desc", sort_desc)] {
+        let Some(value) = value else { continue };
+        let on = match value {
+            "true" | "True" => true,
+            "false" | "False" => false,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "{name}: expected true or false, got `{}`",
+                    value.escape_debug()
+                ))
+                .with_detail(serde_json::json!({"parameter": name})));
+            }
+        };
+        if name == "sort_asc" && on {
+            return Err(ApiError::bad_request(
+                "sort_asc: lists come newest first only (sort_desc); page with offset instead",
+            )
+            .with_detail(serde_json::json!({"parameter": name})));
+        }
+    }
+    Ok(())
+}
+
+/// Declares `$name`, the schema of `$view` in a list that takes
+/// `include_attributes`: the same attributes, of which only `id` is
+/// always there.
+macro_rules! summary_of {
+    ($name:ident, $view:ty) => {
+        #[doc = concat!("A `", stringify!($view), "` in a list: the attributes asked for; only `id` is always there.")]
+        #[derive(Debug)]
+        pub(crate) struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::api::page::only_id_required(<$view as utoipa::PartialSchema>::schema())
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            ) {
+                <$view as utoipa::ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+pub(crate) use summary_of;
+
+/// The query of a catalog list (actions, rules, trigger and sensor
+/// types): StackStorm's filters on `pack` and `name`, and its paging.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CatalogQuery {
+    /// Only those of this pack (`st2 rule list --pack`).
+    pack: Option<String>,
+    /// Only those of this name within their pack (st2client's
+    /// `get_by_name`).
+    name: Option<String>,
+    /// Page size, 1 to 1000, or -1 for the largest page; default all.
+    #[param(minimum = -1, maximum = 1000)]
+    limit: Option<i64>,
+    /// Items to skip, in the list's order.
+    #[serde(default, deserialize_with = "saturating_offset")]
+    offset: Option<usize>,
+    /// Only these attributes, separated by commas (`id` always comes
+    /// too; `action.ref` chooses `action`).
+    include_attributes: Option<String>,
+    /// Every attribute but these, separated by commas.
+    exclude_attributes: Option<String>,
+    /// StackStorm's order: `true` or `false` (the list's own order).
+    #[param(pattern = "^(true|false|True|False)$")]
+    sort_desc: Option<String>,
+    /// StackStorm's order: only `false` is taken.
+    #[param(pattern = "^(false|False)$")]
+    sort_asc: Option<String>,
+}
+
+impl CatalogQuery {
+    /// `items` filtered by `pack` and `name`, paged, with the attributes
+    /// asked for; a parameter the list does not take is refused.
+    pub(crate) fn apply<T: serde::Serialize>(
+        &self,
+        raw: Option<&str>,
+        items: Vec<T>,
+    ) -> Result<Vec<Value>, ApiError> {
+        only_known(
+            raw,
+            &[
+                "pack",
+                "name",
+                "limit",
+                "offset",
+                "include_attributes",
+                "exclude_attributes",
+                "sort_desc",
+                "sort_asc",
+            ],
+        )?;
+        check_order(self.sort_asc.as_deref(), self.sort_desc.as_deref())?;
+        let limit = match self.limit {
+            None => usize::MAX,
+            limit => Page::new(limit, None)?.limit,
+        };
+        if self.include_attributes.is_some() && self.exclude_attributes.is_some() {
+            return Err(ApiError::bad_request(
+                "include_attributes, exclude_attributes: give one or the other",
+            ));
+        }
+        let names = |text: &Option<String>| -> Option<Vec<String>> {
+            text.as_ref().map(|text| {
+                text.split(',')
+                    .map(|name| name.trim().split('.').next().unwrap_or("").to_owned())
+                    .collect()
+            })
+        };
+        let (include, exclude) = (names(&self.include_attributes), names(&self.exclude_attributes));
+        let text =
+            |item: &Value, key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
+        Ok(items
+            .into_iter()
+            .filter_map(|item| serde_json::to_value(item).ok())
+            .filter(|item| {
+                self.pack.as_ref().is_none_or(|pack| text(item, "pack").as_ref() == Some(pack))
+                    && self
+                        .name
+                        .as_ref()
+                        .is_none_or(|name| text(item, "name").as_ref() == Some(name))
+            })
+            .skip(self.offset.unwrap_or(0))
+            .take(limit)
+            .map(|mut item| {
+                if let Value::Object(fields) = &mut item {
+                    fields.retain(|name, _| {
+                        include.as_ref().is_none_or(|keep| name == "id" || keep.contains(name))
+                            && exclude.as_ref().is_none_or(|drop| !drop.contains(name))
+                    });
+                }
+                item
+            })
+            .collect())
+    }
 }
 
 /// Reads an `offset` query value: any non-negative integer, one past the

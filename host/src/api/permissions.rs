@@ -30,6 +30,7 @@ use Permission as P;
 
 /// Every route: method, path as the router matches it, and what it needs.
 pub const ROUTES: &[(&str, &str, Need)] = &[
+    ("GET", "/api/v1", Authenticated),
     ("GET", "/api/v1/health", Open),
     ("POST", "/auth/v1/tokens", Open),
     ("POST", "/auth/v1/tokens/validate", Authenticated),
@@ -47,6 +48,8 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/v1/trust/{name}", Global(P::TrustModify)),
     ("GET", "/api/v1/actions", Global(P::ActionList)),
     ("GET", "/api/v1/actions/{ref}", OnResource(P::ActionView)),
+    ("GET", "/api/v1/runnertypes", Global(P::RunnerTypeList)),
+    ("GET", "/api/v1/runnertypes/{name}", OnResource(P::RunnerTypeView)),
     // Executions: decided by the grants on the action they run.
     ("GET", "/api/v1/executions", Global(P::ExecutionList)),
     ("POST", "/api/v1/executions", OnResource(P::ActionExecute)),
@@ -68,19 +71,23 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/v1/rules/{ref}", OnResource(P::RuleDelete)),
     ("POST", "/api/v1/rules/{ref}/enable", OnResource(P::RuleModify)),
     ("POST", "/api/v1/rules/{ref}/disable", OnResource(P::RuleModify)),
+    ("GET", "/api/v1/ruleenforcements", Global(P::RuleEnforcementList)),
     ("GET", "/api/v1/triggertypes", Global(P::TriggerList)),
     ("GET", "/api/v1/triggertypes/{name}", OnResource(P::TriggerView)),
     ("GET", "/api/v1/triggerinstances", Global(P::TriggerList)),
     ("GET", "/api/v1/triggerinstances/{id}", OnResource(P::TriggerView)),
     ("POST", "/api/v1/triggerinstances/{id}/re_emit", OnResource(P::TriggerAll)),
     ("GET", "/api/v1/sensors", Global(P::SensorTypeList)),
+    ("GET", "/api/v1/sensortypes", Global(P::SensorTypeList)),
     // The datastore: a list shows only the keys the user may view.
     ("GET", "/api/v1/keys", Global(P::KeyValuePairList)),
     ("GET", "/api/v1/keys/{name}", OnResource(P::KeyValuePairView)),
     ("PUT", "/api/v1/keys/{name}", OnResource(P::KeyValuePairSet)),
     ("DELETE", "/api/v1/keys/{name}", OnResource(P::KeyValuePairDelete)),
+    ("GET", "/api/v1/webhooks", Global(P::WebhookList)),
     ("POST", "/api/v1/webhooks/{*name}", OnResource(P::WebhookSend)),
     ("GET", "/api/v1/stream", Global(P::StreamView)),
+    ("GET", "/stream/v1/stream", Global(P::StreamView)),
     // Keys, users, roles, the audit log.
     ("GET", "/api/v1/apikeys", Global(P::ApiKeyList)),
     ("POST", "/api/v1/apikeys", Global(P::ApiKeyCreate)),

@@ -5,7 +5,7 @@
 //! `enabled`.
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::Caller;
-use super::error::{ApiError, ErrorBody, Path, RawBody, check_charset, content_type, off_thread};
-use super::page::timestamp;
+use super::error::{
+    ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
+};
+use super::page::{CatalogQuery, summary_of, timestamp};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::engine::TriggerError;
@@ -25,10 +27,17 @@ use crate::store::{AuditEvent, RuleRecord, now_millis};
 /// A rule as stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RuleView {
+    /// `pack.name`: Squall identifies rules by ref, so `/rules/{ref}`
+    /// takes either.
+    #[schema(example = "examples.hello")]
+    id: String,
     /// `pack.name`.
     #[serde(rename = "ref")]
     #[schema(example = "examples.hello")]
     reference: String,
+    /// `rule:PACK:NAME`.
+    #[schema(example = "rule:examples:hello")]
+    uid: String,
     pack: Option<String>,
     name: Option<String>,
     description: Option<String>,
@@ -65,7 +74,10 @@ impl From<&RuleRecord> for RuleView {
             Some(Value::Object(map)) => Value::Object(map.clone()),
             _ => Value::Object(Map::new()),
         };
+        let (pack, name) = record.reference.split_once('.').unwrap_or(("", &record.reference));
         Self {
+            id: record.reference.clone(),
+            uid: format!("rule:{pack}:{name}"),
             reference: record.reference.clone(),
             pack: loaded.as_ref().map(|r| r.pack.clone()).ok().or_else(|| text("pack")),
             name: loaded.as_ref().map(|r| r.name.clone()).ok().or_else(|| text("name")),
@@ -82,18 +94,32 @@ impl From<&RuleRecord> for RuleView {
     }
 }
 
+/// What a rule's answer carries besides the rule: a JSON body that sends
+/// them back (as `st2 rule enable` PUTs what it got) has them taken out
+/// before the rule is read and stored.
+const READ_ONLY: &[&str] = &["source", "created_at", "updated_at", "error"];
+
 /// Reads a rule from the body (YAML unless the content type says JSON)
-/// and checks it against the engine's trigger types and actions.
-fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Rule, ApiError> {
+/// and checks it against the engine's trigger types and actions; answers
+/// it with the text to store (a JSON body without [`READ_ONLY`] fields).
+fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<(Rule, String), ApiError> {
     let content_type = content_type(headers);
     check_charset(&content_type)?;
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("rule: the body is not UTF-8"))?;
+    let mut source = text.to_owned();
     let loaded = if content_type.contains("json") {
         crate::limits::check(text, crate::limits::Format::Json)
             .map_err(|e| ApiError::bad_request(format!("rule: {e}")))?;
-        let value: Value = serde_json::from_str(text)
+        let mut value: Value = serde_json::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("rule: not valid JSON: {e}")))?;
+        if let Value::Object(fields) = &mut value {
+            let before = fields.len();
+            fields.retain(|name, _| !READ_ONLY.contains(&name.as_str()));
+            if fields.len() != before {
+                source = value.to_string();
+            }
+        }
         Rule::from_value(&value, "rule")
     } else if content_type.is_empty() || content_type.contains("yaml") {
         Rule::from_yaml(text, "rule")
@@ -124,7 +150,7 @@ fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<Rule, Api
             format!("rule: action.ref: unknown action `{}`", rule.action_ref),
         ));
     }
-    Ok(rule)
+    Ok((rule, source))
 }
 
 /// `text` as one percent-encoded path segment: a ref may hold `/`, `?`,
@@ -148,7 +174,7 @@ async fn parse_off_thread(
     state: &ApiState,
     headers: &HeaderMap,
     body: &axum::body::Bytes,
-) -> Result<Rule, ApiError> {
+) -> Result<(Rule, String), ApiError> {
     let (state, headers, body) = (state.clone(), headers.clone(), body.clone());
     off_thread(move || parse(&state, &headers, &body)).await
 }
@@ -206,20 +232,29 @@ async fn store(state: &ApiState, record: RuleRecord, audit: AuditEvent) -> Resul
     reload(state)
 }
 
+summary_of!(RuleSummary, RuleView);
+
 /// Every rule, by reference.
 #[utoipa::path(
     get,
     path = "/rules",
     operation_id = "list_rules",
     tag = "rules",
+    params(CatalogQuery),
     responses(
-        (status = 200, description = "Rules by reference", body = [RuleView]),
+        (status = 200, description = "Rules by reference (the attributes asked for)", body = [RuleSummary]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
-pub(crate) async fn list(State(state): State<ApiState>) -> Result<Json<Vec<RuleView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let rules = state.engine().store().read()?.rules()?;
-    off_thread(move || Ok(Json(rules.iter().map(RuleView::from).collect()))).await
+    let views = off_thread(move || Ok(rules.iter().map(RuleView::from).collect())).await?;
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }
 
 const RULE_BODY: &str = "A StackStorm rule: YAML (application/yaml, text/yaml) or JSON";
@@ -294,7 +329,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let rule = parse_off_thread(&state, &headers, &body).await?;
+    let (rule, source) = parse_off_thread(&state, &headers, &body).await?;
     caller.require(Permission::RuleCreate, Some(&Resource::rule(&rule.reference)))?;
     require_rule_powers(&caller, &rule)?;
     let _serial = state.rule_changes().lock().await;
@@ -304,7 +339,7 @@ pub(crate) async fn create(
     let now = now_millis();
     let record = RuleRecord {
         reference: rule.reference.clone(),
-        source: String::from_utf8_lossy(&body).into_owned(),
+        source,
         enabled: rule.enabled,
         created_at: now,
         updated_at: now,
@@ -365,7 +400,7 @@ pub(crate) async fn replace(
     RawBody(body): RawBody,
 ) -> Result<Json<RuleView>, ApiError> {
     caller.require(Permission::RuleModify, Some(&Resource::rule(&reference)))?;
-    let rule = parse_off_thread(&state, &headers, &body).await?;
+    let (rule, source) = parse_off_thread(&state, &headers, &body).await?;
     require_rule_powers(&caller, &rule)?;
     if rule.reference != reference {
         return Err(ApiError::invalid(
@@ -375,12 +410,7 @@ pub(crate) async fn replace(
     }
     let _serial = state.rule_changes().lock().await;
     let old = stored(&state, &reference)?;
-    let record = RuleRecord {
-        source: String::from_utf8_lossy(&body).into_owned(),
-        enabled: rule.enabled,
-        updated_at: now_millis(),
-        ..old
-    };
+    let record = RuleRecord { source, enabled: rule.enabled, updated_at: now_millis(), ..old };
     let (view, record) = view_off_thread(record).await?;
     let audit = event(&caller, "rule.replace", &reference, Value::Null);
     store(&state, record, audit).await?;

@@ -2,6 +2,11 @@
 //! (`event: trigger_instance` and `event: execution`, JSON data), filtered
 //! by event type and execution id. A client that falls behind gets
 //! `event: lagged` with how many events it missed, and the stream goes on.
+//! `GET /stream/v1/stream` is the same feed as StackStorm's stream:
+//! `st2.execution__create|update` with the execution as the API shows it,
+//! `st2.trigger_instance__create`, StackStorm's filters (`events` globs,
+//! `action_refs`, `execution_ids`) and its end (`end_execution_id`,
+//! `end_event`).
 //! The caller's credential is checked again whenever keys, tokens, users or
 //! roles change (and every second, for token expiry): a stream whose
 //! caller was revoked or lost `stream_view` ends at once.
@@ -172,10 +177,103 @@ impl Filter {
 /// (a token expires without anyone changing anything).
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// Which API's events a stream sends.
+enum Dialect {
+    /// Squall's `/api/v1/stream`.
+    Squall(Filter),
+    /// StackStorm's `/stream/v1/stream`.
+    St2(St2Filter),
+}
+
+/// What a StackStorm client asked for.
+#[derive(Debug)]
+struct St2Filter {
+    /// Glob patterns of event names (`st2.execution__*`); empty: all.
+    events: Vec<String>,
+    action_refs: Vec<String>,
+    execution_ids: Vec<Uuid>,
+    /// The stream ends once this execution finished…
+    end_execution: Option<Uuid>,
+    /// …and this event about it was sent.
+    end_event: Option<String>,
+}
+
+/// Whether `name` matches the glob `pattern` (`*` any run, `?` any one
+/// character), as StackStorm's stream matches event names.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let (pattern, name): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), name.chars().collect());
+    let (mut p, mut n, mut star, mut resume) = (0, 0, None, 0);
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            resume = n;
+            p += 1;
+        } else if let Some(at) = star {
+            p = at + 1;
+            resume += 1;
+            n = resume;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+impl St2Filter {
+    fn wants(&self, name: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|pattern| glob_matches(pattern, name))
+    }
+
+    /// The event as StackStorm's stream sends it, if the client wants it,
+    /// and whether the stream ends after it.
+    fn render(&self, state: &ApiState, event: &EngineEvent) -> Option<(Event, bool)> {
+        match event {
+            EngineEvent::TriggerInstance { id, trigger } => {
+                let name = "st2.trigger_instance__create";
+                if !self.wants(name)
+                    || !self.action_refs.is_empty()
+                    || !self.execution_ids.is_empty()
+                {
+                    return None;
+                }
+                let data = json!({"id": id, "trigger": trigger});
+                Some((Event::default().event(name).data(data.to_string()), false))
+            }
+            EngineEvent::Execution { id, action, status } => {
+                let name = if *status == crate::store::ExecutionStatus::Requested {
+                    "st2.execution__create"
+                } else {
+                    "st2.execution__update"
+                };
+                if !self.wants(name)
+                    || !(self.action_refs.is_empty() || self.action_refs.contains(action))
+                    || !(self.execution_ids.is_empty() || self.execution_ids.contains(id))
+                {
+                    return None;
+                }
+                // The execution as it is now, as the API shows it.
+                let execution = state.engine().store().read().ok()?.execution(*id).ok()??;
+                let view = super::executions::ExecutionView::read(&execution, state).ok()?;
+                let data = serde_json::to_string(&view).ok()?;
+                let ends = self.end_execution == Some(*id)
+                    && self.end_event.as_deref().is_none_or(|end| end == name)
+                    && status.is_finished();
+                Some((Event::default().event(name).data(data), ends))
+            }
+        }
+    }
+}
+
 struct Feed {
     events: broadcast::Receiver<EngineEvent>,
     closing: watch::Receiver<bool>,
-    filter: Filter,
+    dialect: Dialect,
+    /// The last event was the one the client asked to end with.
+    ended: bool,
     state: ApiState,
     credential: Credential,
     access: watch::Receiver<u64>,
@@ -190,8 +288,12 @@ impl Feed {
             .is_some_and(|caller| caller.allows(Permission::StreamView, None))
     }
 
-    /// The next event to send; `None` once the server is stopping.
+    /// The next event to send; `None` once the server is stopping (or the
+    /// StackStorm client's end event was sent).
     async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
         loop {
             let received = tokio::select! {
                 received = self.events.recv() => Some(received),
@@ -211,10 +313,27 @@ impl Feed {
                 return None;
             };
             match received {
-                Ok(event) => {
-                    if let Some(rendered) = self.filter.render(&event) {
-                        return Some(rendered);
+                Ok(event) => match &self.dialect {
+                    Dialect::Squall(filter) => {
+                        if let Some(rendered) = filter.render(&event) {
+                            return Some(rendered);
+                        }
                     }
+                    Dialect::St2(filter) => {
+                        if let Some((rendered, ends)) = filter.render(&self.state, &event) {
+                            self.ended = ends;
+                            return Some(rendered);
+                        }
+                    }
+                },
+                // StackStorm's clients read every event's data as one of
+                // theirs, so they are told as a comment.
+                Err(broadcast::error::RecvError::Lagged(missed))
+                    if matches!(self.dialect, Dialect::St2(_)) =>
+                {
+                    return Some(
+                        Event::default().comment(format!("lagged: missed {missed} events")),
+                    );
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     return Some(
@@ -250,6 +369,11 @@ pub(crate) async fn stream(
     Query(query): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
     let filter = Filter::parse(&query)?;
+    Ok(open(&state, caller, Dialect::Squall(filter)))
+}
+
+/// The stream of `dialect`'s events for `caller`.
+fn open(state: &ApiState, caller: Caller, dialect: Dialect) -> Response {
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Subscribed before the answer starts: the client sees every event
@@ -257,7 +381,8 @@ pub(crate) async fn stream(
     let feed = Feed {
         events: state.engine().subscribe(),
         closing: state.closing(),
-        filter,
+        dialect,
+        ended: false,
         access: state.watch_access(),
         state: state.clone(),
         credential: caller.credential,
@@ -267,7 +392,108 @@ pub(crate) async fn stream(
         let event = feed.next().await?;
         Some((Ok::<_, Infallible>(event), feed))
     });
-    Ok(Sse::new(events)
+    Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
-        .into_response())
+        .into_response()
+}
+
+/// What StackStorm's clients ask of `/stream/v1/stream`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct St2StreamQuery {
+    /// Comma-separated event names or glob patterns:
+    /// `st2.execution__create`, `st2.execution__update`,
+    /// `st2.trigger_instance__create`, `st2.execution__*`; all without it.
+    events: Option<String>,
+    /// Comma-separated action refs: only executions of these.
+    action_refs: Option<String>,
+    /// Comma-separated execution ids: only these executions.
+    execution_ids: Option<String>,
+    /// End the stream once this execution finished…
+    end_execution_id: Option<Uuid>,
+    /// …with this event (default: any event about it).
+    end_event: Option<String>,
+}
+
+/// One event of StackStorm's stream: its name and its data, JSON text
+/// (an execution as `/executions/{id}` shows it, or a trigger instance's
+/// id and trigger).
+#[derive(Debug)]
+pub(crate) struct St2StreamEvent;
+
+impl utoipa::PartialSchema for St2StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let names =
+            ["st2.execution__create", "st2.execution__update", "st2.trigger_instance__create"];
+        RefOr::T(
+            ObjectBuilder::new()
+                .property(
+                    "event",
+                    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)),
+                )
+                .required("event")
+                .property(
+                    "data",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .content_media_type("application/json"),
+                )
+                .required("data")
+                .into(),
+        )
+    }
+}
+
+impl utoipa::ToSchema for St2StreamEvent {}
+
+/// StackStorm's event stream: live events as Server-Sent Events under
+/// StackStorm's names, its filters and its end; a comment every 15 s when
+/// idle. The key may come as `?st2-api-key=`, the token as
+/// `?x-auth-token=`, as StackStorm's clients send them.
+#[utoipa::path(
+    get,
+    path = "/stream/v1/stream",
+    operation_id = "st2_stream_events",
+    tag = "stream",
+    params(St2StreamQuery),
+    security(("bearer" = []), ("st2_api_key" = []), ("query_api_key" = []), ("x_auth_token" = []), ("query_auth_token" = [])),
+    responses(
+        (status = 200, description = "An endless text/event-stream (it ends after the end event, when asked); the schema is one event's", body = inline(St2StreamEvent), content_type = "text/event-stream"),
+        (status = 400, description = "A malformed execution id", body = ErrorBody),
+        (status = 401, description = "No live API key or token", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn st2_stream(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<St2StreamQuery>,
+) -> Result<Response, ApiError> {
+    let list = |text: Option<&str>| -> Vec<String> {
+        text.iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let execution_ids = list(query.execution_ids.as_deref())
+        .iter()
+        .map(|id| {
+            Uuid::parse_str(id).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "execution_ids: `{}` is not an execution id: {e}",
+                    id.escape_debug()
+                ))
+                .with_detail(json!({"parameter": "execution_ids"}))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let filter = St2Filter {
+        events: list(query.events.as_deref()),
+        action_refs: list(query.action_refs.as_deref()),
+        execution_ids,
+        end_execution: query.end_execution_id,
+        end_event: query.end_event.filter(|e| !e.is_empty()),
+    };
+    Ok(open(&state, caller, Dialect::St2(filter)))
 }

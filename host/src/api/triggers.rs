@@ -17,8 +17,8 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{
-    Fields, Listing, Page, TimeFilter, newest_first, only_id_required, only_known, parse_time,
-    saturating_offset, timestamp, timestamp_opt,
+    CatalogQuery, Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required,
+    only_known, parse_time, saturating_offset, summary_of, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -29,8 +29,18 @@ use crate::store::{TriggerInstance, TriggerInstanceStatus};
 /// A kind of event rules can match.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TriggerTypeView {
-    /// `pack.name`.
+    /// `pack.name`: Squall identifies trigger types by ref.
     #[schema(example = "core.webhook")]
+    id: String,
+    /// `pack.name`, StackStorm's `ref`.
+    #[serde(rename = "ref")]
+    #[schema(example = "core.webhook")]
+    reference: String,
+    /// `trigger_type:PACK:NAME`.
+    #[schema(example = "trigger_type:core:webhook")]
+    uid: String,
+    /// The name within its pack (StackStorm's `name`; `ref` is the whole).
+    #[schema(example = "webhook")]
     name: String,
     pack: String,
     description: String,
@@ -44,9 +54,13 @@ pub(crate) struct TriggerTypeView {
 
 impl From<&TriggerType> for TriggerTypeView {
     fn from(t: &TriggerType) -> Self {
+        let (pack, short) = t.name.split_once('.').unwrap_or(("", &t.name));
         Self {
-            pack: t.name.split_once('.').map_or_else(String::new, |(pack, _)| pack.to_owned()),
-            name: t.name.clone(),
+            id: t.name.clone(),
+            reference: t.name.clone(),
+            uid: format!("trigger_type:{pack}:{short}"),
+            pack: pack.to_owned(),
+            name: short.to_owned(),
             description: t.description.clone(),
             payload_schema: t.payload_schema.clone(),
             parameters_schema: t.parameters_schema.clone(),
@@ -67,6 +81,9 @@ pub(crate) struct TriggerInstanceView {
     payload: Value,
     #[schema(format = DateTime)]
     occurred_at: String,
+    /// StackStorm's name for `occurred_at`.
+    #[schema(format = DateTime)]
+    occurrence_time: String,
     /// `pending` until the rules ran, then `processed`.
     status: &'static str,
     /// What each matching rule did with it.
@@ -91,6 +108,7 @@ impl From<TriggerInstance> for TriggerInstanceView {
             parameters: i.parameters,
             payload: i.payload,
             occurred_at: timestamp(i.occurred_at),
+            occurrence_time: timestamp(i.occurred_at),
             status: match i.status {
                 TriggerInstanceStatus::Pending => "pending",
                 TriggerInstanceStatus::Processed => "processed",
@@ -132,22 +150,30 @@ pub(crate) struct SensorView {
     last_error: Option<String>,
 }
 
+summary_of!(TriggerTypeSummary, TriggerTypeView);
+summary_of!(SensorTypeSummary, SensorTypeView);
+
 /// Every trigger type, by name.
 #[utoipa::path(
     get,
     path = "/triggertypes",
     operation_id = "list_trigger_types",
     tag = "triggers",
+    params(CatalogQuery),
     responses(
-        (status = 200, description = "Trigger types by name", body = [TriggerTypeView]),
+        (status = 200, description = "Trigger types by name (the attributes asked for)", body = [TriggerTypeSummary]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_types(
     State(state): State<ApiState>,
-) -> Result<Json<Vec<TriggerTypeView>>, ApiError> {
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let types = state.engine().ingest().trigger_types();
-    Ok(Json(types.iter().map(TriggerTypeView::from).collect()))
+    let views = types.iter().map(TriggerTypeView::from).collect();
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }
 
 /// One trigger type (StackStorm's names are accepted too).
@@ -178,8 +204,16 @@ pub(crate) async fn get_type(
 }
 
 /// Every attribute of a trigger instance, in the order the view has them.
-const ATTRIBUTES: &[&str] =
-    &["id", "trigger", "parameters", "payload", "occurred_at", "status", "rule_enforcements"];
+const ATTRIBUTES: &[&str] = &[
+    "id",
+    "trigger",
+    "parameters",
+    "payload",
+    "occurred_at",
+    "occurrence_time",
+    "status",
+    "rule_enforcements",
+];
 
 /// Whether an instance's rules ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -208,12 +242,18 @@ pub(crate) struct InstanceQuery {
     /// ms).
     #[param(value_type = Option<TimeFilter>, inline)]
     until: Option<String>,
-    /// Page size, 1 to 1000; default 50.
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<usize>,
+    /// Page size, 1 to 1000, or -1 for the largest page; default 50.
+    #[param(minimum = -1, maximum = 1000)]
+    limit: Option<i64>,
     /// Matches to skip, newest first.
     #[serde(default, deserialize_with = "saturating_offset")]
     offset: Option<usize>,
+    /// StackStorm's order: `true` (the default here: newest first).
+    #[param(pattern = "^(true|false|True|False)$")]
+    sort_desc: Option<String>,
+    /// StackStorm's order: only `false` is taken (lists come newest first).
+    #[param(pattern = "^(false|False)$")]
+    sort_asc: Option<String>,
     /// Only these attributes, separated by commas (`id` always comes
     /// too), e.g. `trigger,payload`. Without it or `exclude_attributes`,
     /// every attribute but `payload`.
@@ -231,6 +271,8 @@ const PARAMETERS: &[&str] = &[
     "until",
     "limit",
     "offset",
+    "sort_desc",
+    "sort_asc",
     "include_attributes",
     "exclude_attributes",
 ];
@@ -278,6 +320,7 @@ pub(crate) async fn list_instances(
     Query(query): Query<InstanceQuery>,
 ) -> Result<Listing, ApiError> {
     only_known(raw.as_deref(), PARAMETERS)?;
+    check_order(query.sort_asc.as_deref(), query.sort_desc.as_deref())?;
     let page = Page::new(query.limit, query.offset)?;
     let since = query.since.as_deref().map(|t| parse_time("since", t)).transpose()?;
     let until = query.until.as_deref().map(|t| parse_time("until", t)).transpose()?;
@@ -422,4 +465,84 @@ pub(crate) async fn list_sensors(State(state): State<ApiState>) -> Json<Vec<Sens
             })
             .collect(),
     )
+}
+
+/// A sensor a pack declares, as StackStorm's sensor type.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SensorTypeView {
+    /// `pack.sensor` (Squall identifies sensors by ref).
+    #[schema(example = "github.push")]
+    id: String,
+    #[serde(rename = "ref")]
+    #[schema(example = "github.push")]
+    reference: String,
+    /// `sensor_type:PACK:NAME`.
+    uid: String,
+    pack: String,
+    name: String,
+    description: String,
+    /// Whether the engine runs it now.
+    enabled: bool,
+    /// `poll` or `webhook`.
+    kind: &'static str,
+    /// A poll sensor's time between polls, in seconds.
+    poll_interval: Option<f64>,
+    /// A webhook sensor's route under `/api/v1/webhooks/`.
+    route: Option<String>,
+    /// The trigger types it emits (`pack.name`).
+    trigger_types: Vec<String>,
+}
+
+/// The sensors the packs declare, by ref.
+#[utoipa::path(
+    get,
+    path = "/sensortypes",
+    operation_id = "list_sensor_types",
+    tag = "triggers",
+    params(CatalogQuery),
+    responses(
+        (status = 200, description = "Sensor types by ref (the attributes asked for)", body = [SensorTypeSummary]),
+        (status = 400, description = "A malformed or unknown query parameter; the message names it", body = ErrorBody),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_sensor_types(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let polling: Vec<String> = state.engine().sensors().into_iter().map(|s| s.reference).collect();
+    let webhooks = state.engine().webhook_sensors();
+    let mut views = Vec::new();
+    for (pack, manifest) in state.manifests()? {
+        for (name, sensor) in &manifest.sensors {
+            let reference = format!("{pack}.{name}");
+            let (kind, poll_interval, route, enabled) = match &sensor.kind {
+                crate::pack::SensorKind::Poll { interval } => {
+                    ("poll", Some(interval.as_secs_f64()), None, polling.contains(&reference))
+                }
+                crate::pack::SensorKind::Webhook { route } => (
+                    "webhook",
+                    None,
+                    Some(route.clone()),
+                    webhooks.get(route).is_some_and(|w| w.name == *name),
+                ),
+            };
+            views.push(SensorTypeView {
+                id: reference.clone(),
+                uid: format!("sensor_type:{pack}:{name}"),
+                reference,
+                pack: pack.clone(),
+                name: name.clone(),
+                description: sensor.description.clone(),
+                enabled,
+                kind,
+                poll_interval,
+                route,
+                trigger_types: sensor.emits.clone(),
+            });
+        }
+    }
+    views.sort_by(|a, b| a.reference.cmp(&b.reference));
+    Ok(Json(query.apply(raw.as_deref(), views)?))
 }

@@ -132,3 +132,64 @@ fn respond(reply: WebhookResponse) -> Response {
     }
     response
 }
+
+/// A webhook the server listens under: StackStorm's webhook (the
+/// `core.st2.webhook` trigger a rule gives a `url`), or a pack's webhook
+/// sensor's route.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookView {
+    /// The name it is posted to (`/api/v1/webhooks/{url}`).
+    #[schema(example = "hello")]
+    url: String,
+    /// `core.st2.webhook` for rules' webhooks; `pack.sensor` for a pack's
+    /// webhook sensor.
+    #[serde(rename = "type")]
+    #[schema(example = "core.st2.webhook")]
+    kind: String,
+    /// `{"url": ...}`, as StackStorm's trigger parameters.
+    #[schema(value_type = Object)]
+    parameters: serde_json::Value,
+    description: String,
+    /// The rules in force that listen to it (`pack.name`).
+    rules: Vec<String>,
+}
+
+/// Every webhook the server listens under, by name.
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    responses(
+        (status = 200, description = "Webhooks by name", body = [WebhookView]),
+        (status = 401, description = "No live API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(State(state): State<ApiState>) -> axum::Json<Vec<WebhookView>> {
+    let mut by_url: std::collections::BTreeMap<String, WebhookView> = Default::default();
+    let rules = state.engine().ingest().rules();
+    for rule in rules.rules_for("core.webhook") {
+        let Some(url) = rule.trigger_parameters.get("url").and_then(|u| u.as_str()) else {
+            continue;
+        };
+        let url = url.to_owned();
+        let view = by_url.entry(url.clone()).or_insert_with(|| WebhookView {
+            parameters: serde_json::json!({"url": url}),
+            url,
+            kind: "core.st2.webhook".to_owned(),
+            description: "Fires core.webhook for the rules that listen to it".to_owned(),
+            rules: Vec::new(),
+        });
+        view.rules.push(rule.reference.clone());
+    }
+    for (route, sensor) in state.engine().webhook_sensors().iter() {
+        by_url.entry(route.clone()).or_insert_with(|| WebhookView {
+            parameters: serde_json::json!({"url": route}),
+            url: route.clone(),
+            kind: format!("{}.{}", sensor.component.pack(), sensor.name),
+            description: format!("Handled by the webhook sensor {}", sensor.name),
+            rules: Vec::new(),
+        });
+    }
+    axum::Json(by_url.into_values().collect())
+}

@@ -68,7 +68,7 @@ pub(crate) async fn resume(
 }
 
 fn current(state: &ApiState, id: Uuid) -> Result<Json<ExecutionView>, ApiError> {
-    Ok(Json(ExecutionView::from(&find(state, id)?)))
+    Ok(Json(ExecutionView::read(&find(state, id)?, state)?))
 }
 
 /// The answer to a refused or failed workflow control.

@@ -196,7 +196,7 @@ fn follow(
         return Ok(0);
     }
     let why = opt_text(&execution, "error").unwrap_or(status);
-    writeln!(stderr, "error: {} {id}: {why}", text(&execution, "action"))?;
+    writeln!(stderr, "error: {} {id}: {why}", action_ref(&execution))?;
     Ok(super::EXIT_FAILED)
 }
 
@@ -239,13 +239,16 @@ fn wait(client: &Client, id: &str) -> anyhow::Result<Value> {
     }
 }
 
+/// The ref of an execution's action (the API embeds the action, as
+/// StackStorm does).
+fn action_ref(e: &Value) -> String {
+    text(&e["action"], "ref")
+}
+
 /// One execution for people.
 fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
     let mut fields = Fields::new();
-    fields
-        .add("id", text(e, "id"))
-        .add("action", text(e, "action"))
-        .add("status", text(e, "status"));
+    fields.add("id", text(e, "id")).add("action", action_ref(e)).add("status", text(e, "status"));
     if e.get("attempt").and_then(Value::as_u64).is_some_and(|a| a > 1) {
         fields.add("attempt", text(e, "attempt"));
     }
@@ -254,7 +257,7 @@ fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
         .opt("trigger_instance", opt_text(e, "trigger_instance"))
         .opt(
             "workflow",
-            e.get("parent")
+            e.get("workflow_task")
                 .filter(|p| !p.is_null())
                 .map(|p| format!("{} task {}", text(p, "workflow"), text(p, "task"))),
         )
@@ -287,12 +290,12 @@ fn print_tasks(client: &Client, execution: &Value, out: &mut dyn Write) -> anyho
     writeln!(out)?;
     let mut table = Table::new(&["TASK", "ID", "ACTION", "STATUS"]);
     for task in tasks {
-        let parent = task.get("parent").unwrap_or(&Value::Null);
+        let parent = task.get("workflow_task").unwrap_or(&Value::Null);
         let mut name = text(parent, "task");
         if let Some(item) = parent.get("item").and_then(Value::as_u64) {
             name.push_str(&format!("[{item}]"));
         }
-        table.row(vec![name, text(task, "id"), text(task, "action"), text(task, "status")]);
+        table.row(vec![name, text(task, "id"), action_ref(task), text(task, "status")]);
     }
     table.print(out, "")
 }
@@ -316,7 +319,7 @@ fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
     for e in executions {
         table.row(vec![
             text(e, "id"),
-            text(e, "action"),
+            action_ref(e),
             text(e, "status"),
             text(e, "rule"),
             time(e, "created_at"),
@@ -399,7 +402,7 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
     let mut events = client.stream(&query)?;
     let now = |client: &Client| -> anyhow::Result<Value> {
         let e = client.get(&path(&id), &[])?.body;
-        Ok(json!({"id": e["id"], "action": e["action"], "status": e["status"]}))
+        Ok(json!({"id": e["id"], "action": e["action"]["ref"], "status": e["status"]}))
     };
     let mut last = now(&client)?;
     print_change(stdout, &last, json)?;

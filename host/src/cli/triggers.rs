@@ -86,7 +86,7 @@ pub(crate) fn run(args: TriggerArgs, stdout: &mut dyn Write) -> anyhow::Result<u
             }
             let mut table = Table::new(&["NAME", "DESCRIPTION"]);
             for trigger in items(&types) {
-                table.row(vec![text(trigger, "name"), text(trigger, "description")]);
+                table.row(vec![text(trigger, "ref"), text(trigger, "description")]);
             }
             table.print(stdout, "no trigger types")?;
         }
@@ -98,7 +98,7 @@ pub(crate) fn run(args: TriggerArgs, stdout: &mut dyn Write) -> anyhow::Result<u
                 return Ok(0);
             }
             Fields::new()
-                .add("name", text(&trigger, "name"))
+                .add("name", text(&trigger, "ref"))
                 .add("description", text(&trigger, "description"))
                 .add("payload_schema", show(&trigger["payload_schema"]))
                 .opt(

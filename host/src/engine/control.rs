@@ -84,18 +84,25 @@ impl Engine {
     /// Requests a new execution of the same action with the same
     /// parameters as a stored one (StackStorm's re-run).
     pub async fn rerun(&self, id: Uuid) -> Result<Uuid, ControlError> {
-        self.rerun_by(id, None).await
+        self.rerun_by(id, None, serde_json::Map::new()).await
     }
 
     /// [`rerun`](Self::rerun) on behalf of `user`, recorded on the new
-    /// execution.
-    pub async fn rerun_by(&self, id: Uuid, user: Option<String>) -> Result<Uuid, ControlError> {
+    /// execution, with `overrides` in place of the parameters of the same
+    /// names (checked against the action's schema like any request).
+    pub async fn rerun_by(
+        &self,
+        id: Uuid,
+        user: Option<String>,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Uuid, ControlError> {
         let stored = self
             .store()
             .read()?
             .execution(id)?
             .ok_or_else(|| ControlError::NotFound(format!("execution {id}")))?;
-        let parameters = stored.parameters.as_object().cloned().unwrap_or_default();
+        let mut parameters = stored.parameters.as_object().cloned().unwrap_or_default();
+        parameters.extend(overrides);
         Ok(self.request_by(&stored.action, parameters, user).await?)
     }
 

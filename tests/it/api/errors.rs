@@ -42,7 +42,7 @@ async fn malformed_json_and_wrong_types_are_400_naming_the_problem_and_store_not
         ),
         (
             r#"{"action": "core.echo", "parms": {}}"#,
-            "Failed to deserialize the JSON body into the target type: parms: unknown field `parms`, expected `action` or `parameters` at line 1 column 31",
+            "Failed to deserialize the JSON body into the target type: parms: unknown field `parms`, expected one of `action`, `parameters`, `user` at line 1 column 31",
         ),
         (
             r#"{"parameters": {}}"#,

@@ -9,7 +9,8 @@ mod errors;
 mod openapi;
 mod resources;
 pub(crate) mod server;
-mod stream;
+mod st2;
+pub(crate) mod stream;
 
 use std::path::Path;
 use std::sync::Arc;

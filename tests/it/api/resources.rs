@@ -12,7 +12,7 @@ async fn run(api: &Api, action: &str, parameters: Value) -> String {
     let request = json!({"action": action, "parameters": parameters});
     let (status, body) = api.call(Method::POST, "/api/v1/executions", Some(request)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["action"], action);
+    assert_eq!(body["action"]["ref"], action);
     body["id"].as_str().expect("id").to_owned()
 }
 
@@ -59,10 +59,10 @@ async fn executions_are_requested_listed_newest_first_filtered_and_read() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 
-    let output = api.get(&format!("/api/v1/executions/{first}/output")).await;
-    assert_eq!(output["status"], "succeeded");
-    assert_eq!(output["result"], json!({"message": "one"}));
-    assert!(output["logs"].is_array(), "{output}");
+    let one = api.get(&format!("/api/v1/executions/{first}")).await;
+    assert_eq!(one["status"], "succeeded");
+    assert_eq!(one["result"], json!({"message": "one"}));
+    assert!(one["logs"].is_array(), "{one}");
     let (status, body) = api
         .call(Method::GET, "/api/v1/executions/0197aaaa-0000-7000-8000-000000000000", None)
         .await;
@@ -95,7 +95,7 @@ async fn cancel_answers_the_state_it_was_in_or_409_once_finished_and_re_run_make
 
     let (status, rerun) =
         api.call(Method::POST, &format!("/api/v1/executions/{echo}/re_run"), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{rerun}");
+    assert_eq!(status, StatusCode::OK, "{rerun}");
     let new = rerun["id"].as_str().expect("id");
     assert_ne!(new, echo);
     assert_eq!(rerun["parameters"], json!({"message": "again"}));
@@ -218,7 +218,11 @@ async fn secrets_are_write_only_and_every_change_commits_a_kv_changed_instance()
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"name": "db_password", "scope": "system", "value": "********", "secret": true, "expires_at": null})
+        json!({
+            "id": "system:db_password", "name": "db_password", "scope": "system",
+            "value": "********", "secret": true, "encrypted": true,
+            "expires_at": null, "expire_timestamp": null
+        })
     );
     let plain = json!({"value": "7", "ttl": 3600, "scope": "pack:core"});
     let (status, body) = api.call(Method::PUT, "/api/v1/keys/keep_days", Some(plain)).await;
@@ -236,6 +240,8 @@ async fn secrets_are_write_only_and_every_change_commits_a_kv_changed_instance()
     assert_eq!(system.as_array().expect("list").len(), 1);
     assert_eq!(api.get("/api/v1/keys?scope=pack:core&prefix=keep").await[0]["name"], "keep_days");
     assert_eq!(api.get("/api/v1/keys?scope=pack:core&prefix=x").await, json!([]));
+    assert_eq!(api.get("/api/v1/keys?scope=pack:core&name=keep_days").await[0]["value"], "7");
+    assert_eq!(api.get("/api/v1/keys?scope=pack:core&name=keep").await, json!([]));
 
     let (status, _) =
         api.call(Method::DELETE, "/api/v1/keys/keep_days?scope=pack:core", None).await;
@@ -281,11 +287,12 @@ async fn trigger_types_instances_and_re_emit() {
         .as_array()
         .expect("list")
         .iter()
-        .find(|t| t["name"] == "core.webhook")
+        .find(|t| t["ref"] == "core.webhook")
         .expect("core.webhook");
     assert_eq!(webhook["pack"], "core");
+    assert_eq!(webhook["name"], "webhook");
     assert_eq!(webhook["parameters_schema"]["required"], json!(["url"]));
-    assert_eq!(api.get("/api/v1/triggertypes/core.st2.webhook").await["name"], "core.webhook");
+    assert_eq!(api.get("/api/v1/triggertypes/core.st2.webhook").await["ref"], "core.webhook");
     assert_eq!(
         api.call(Method::GET, "/api/v1/triggertypes/core.nope", None).await.0,
         StatusCode::NOT_FOUND
@@ -329,10 +336,12 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(
         packs,
         json!([{
+            "id": "core", "ref": "core", "uid": "pack:core",
             "name": "core", "version": "0.1.0",
             "description": "Building blocks: echo, noop, fail and sleep",
             "actions": ["core.echo", "core.fail", "core.noop", "core.sleep"],
-            "publisher": "Squall project", "signer": null, "requested": [], "grants": {}
+            "publisher": "Squall project", "author": "Squall project",
+            "signer": null, "requested": [], "grants": {}
         }])
     );
     assert_eq!(api.get("/api/v1/packs/core").await, packs[0]);
@@ -343,7 +352,14 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(api.get("/api/v1/actions/core.ask").await["pack"], "core");
     let echo = api.get("/api/v1/actions/core.echo").await;
     assert_eq!(echo["ref"], "core.echo");
+    assert_eq!(echo["id"], "core.echo");
+    assert_eq!(echo["uid"], "action:core:echo");
     assert_eq!(echo["pack"], "core");
+    assert_eq!(echo["runner_type"], "wasm");
+    assert_eq!(echo["enabled"], true);
+    // StackStorm's parameter metadata, from the JSON Schema.
+    assert_eq!(echo["parameters"]["message"]["type"], "string");
+    assert_eq!(echo["parameters"]["message"]["required"], true);
     assert_eq!(echo["description"], "Returns its `message` unchanged");
     assert_eq!(echo["parameters_schema"]["required"], json!(["message"]));
     assert_eq!(echo["output_schema"]["required"], json!(["message"]));

@@ -63,6 +63,8 @@ impl Fields {
 }
 
 /// The attribute names in `text` (separated by commas), each one of `all`.
+/// A dotted name (`action.ref`, as StackStorm's clients ask) chooses the
+/// attribute it starts with, whole.
 fn names(
     parameter: &str,
     text: &str,
@@ -71,6 +73,7 @@ fn names(
     text.split(',')
         .map(|name| {
             let name = name.trim();
+            let name = name.split_once('.').map_or(name, |(head, _)| head);
             all.iter().copied().find(|a| *a == name).ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "{parameter}: unknown attribute `{name}`; expected names among {}, separated by commas",
