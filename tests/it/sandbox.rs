@@ -114,21 +114,21 @@ async fn denied_capabilities_answer_with_errors_not_traps() {
     .expect("pretty");
     expect![[r#"
         {
-          "env": [],
+          "secret": {
+            "Err": "denied: secret `db-password` was not granted to this pack"
+          },
           "exec": {
             "Err": "denied: host command `rm` was not granted to this pack"
           },
           "file": {
             "Err": "entity not found"
           },
-          "http": {
-            "Err": "ErrorCode::HttpRequestDenied"
-          },
-          "secret": {
-            "Err": "denied: secret `db-password` was not granted to this pack"
-          },
+          "env": [],
           "socket": {
             "Err": "permission denied"
+          },
+          "http": {
+            "Err": "ErrorCode::HttpRequestDenied"
           }
         }"#]]
     .assert_eq(&pretty);

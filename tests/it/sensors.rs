@@ -82,7 +82,7 @@ async fn a_webhook_becomes_events_and_an_answer() {
     assert_eq!(outcome.response.headers, [("x-events".to_owned(), "1".to_owned())]);
     assert_eq!(outcome.response.body, b"queued");
     assert_eq!(outcome.events.len(), 1);
-    expect![[r#"{"body":"{\"ref\":\"main\"}","method":"POST","path":"/deploy","query":"env=prod","signature":"sha256=abc"}"#]]
+    expect![[r#"{"method":"POST","path":"/deploy","query":"env=prod","signature":"sha256=abc","body":"{\"ref\":\"main\"}"}"#]]
         .assert_eq(&outcome.events[0].payload);
 }
 

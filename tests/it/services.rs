@@ -17,11 +17,11 @@ async fn kv_persists_across_invocations_and_is_scoped_per_pack() {
     let other = runtime.load_with_kv(HOSTILE_GUEST, "other");
 
     let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
-    assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
+    assert_eq!(first, Ok(r#"{"before":null,"after":"monday","listed":["last-run"]}"#.into()));
     let second = call(&ops, "kv", r#"{"key":"last-run","value":"tuesday"}"#).await.result;
-    assert_eq!(second, Ok(r#"{"after":"tuesday","before":"monday","listed":["last-run"]}"#.into()));
+    assert_eq!(second, Ok(r#"{"before":"monday","after":"tuesday","listed":["last-run"]}"#.into()));
     let elsewhere = call(&other, "kv", r#"{"key":"last-run","value":"never"}"#).await.result;
-    assert_eq!(elsewhere, Ok(r#"{"after":"never","before":null,"listed":["last-run"]}"#.into()));
+    assert_eq!(elsewhere, Ok(r#"{"before":null,"after":"never","listed":["last-run"]}"#.into()));
 }
 
 #[tokio::test]
@@ -45,7 +45,7 @@ async fn config_and_context_reach_the_pack() {
     let output = ops.run_action(&req, &Default::default()).await.result;
     assert_eq!(
         output,
-        Ok(r#"{"attempt":3,"config":{"region":"eu-west"},"execution_id":"exec-42","pack":"ops"}"#
+        Ok(r#"{"config":{"region":"eu-west"},"execution_id":"exec-42","pack":"ops","attempt":3}"#
             .into())
     );
 
@@ -69,7 +69,7 @@ async fn pack_kv_backed_by_the_store_survives_a_restart() {
         let runtime = TestRuntime::with_services(services);
         let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
         let first = call(&ops, "kv", r#"{"key":"last-run","value":"monday"}"#).await.result;
-        assert_eq!(first, Ok(r#"{"after":"monday","before":null,"listed":["last-run"]}"#.into()));
+        assert_eq!(first, Ok(r#"{"before":null,"after":"monday","listed":["last-run"]}"#.into()));
     }
 
     let store = Store::open(&path, config()).expect("reopen");
@@ -83,5 +83,5 @@ async fn pack_kv_backed_by_the_store_survives_a_restart() {
     let runtime = TestRuntime::with_services(services);
     let ops = runtime.load_with_kv(HOSTILE_GUEST, "ops");
     let second = call(&ops, "kv", r#"{"key":"last-run","value":"tuesday"}"#).await.result;
-    assert_eq!(second, Ok(r#"{"after":"tuesday","before":"monday","listed":["last-run"]}"#.into()));
+    assert_eq!(second, Ok(r#"{"before":"monday","after":"tuesday","listed":["last-run"]}"#.into()));
 }
