@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use minijinja::value::{Object, ObjectRepr};
+use minijinja::value::{Kwargs, Object, ObjectRepr, Rest};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as Jinja};
 use serde_json::Value;
 
@@ -58,15 +58,38 @@ pub(crate) fn configure(env: &mut Environment<'static>) {
     // the render's byte budget (templates compile through budget.rs).
     budget::install(env);
     env.add_filter("to_complex", to_json_text);
-    env.add_filter("to_json_string", to_json_text);
-    env.add_filter("from_json_string", |text: &str| {
-        serde_json::from_str::<Value>(text)
-            .map(Jinja::from_serialize)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    });
+    // StackStorm's functions, as filters (StackStorm's Jinja) and as
+    // functions (Orquesta registers them as both).
+    for name in super::st2_functions::NAMES {
+        let call = move |args: Rest<Jinja>, kwargs: Kwargs| st2_function(name, &args, &kwargs);
+        env.add_filter(*name, call);
+        env.add_function(*name, call);
+    }
     // The datastore hands rules plain values already, so there is nothing
     // left to decrypt; the filter exists so StackStorm rules load unchanged.
     env.add_filter("decrypt_kv", |value: Jinja| value);
+}
+
+/// Calls StackStorm's function `name` with Jinja arguments.
+fn st2_function(name: &str, args: &[Jinja], kwargs: &Kwargs) -> Result<Jinja, Error> {
+    let mut positional = Vec::with_capacity(args.len());
+    for arg in args {
+        positional.push(to_json(arg)?);
+    }
+    let mut named = Vec::new();
+    for key in kwargs.args() {
+        let value: Jinja = kwargs.get(key)?;
+        named.push((key.to_owned(), to_json(&value)?));
+    }
+    kwargs.assert_all_used()?;
+    match super::st2_functions::call(name, &positional, &named) {
+        Some(Ok(value)) => {
+            budget::charge_json(&Jinja::from_serialize(&value))?;
+            Ok(Jinja::from_serialize(&value))
+        }
+        Some(Err(message)) => Err(Error::new(ErrorKind::InvalidOperation, message)),
+        None => Err(Error::new(ErrorKind::UnknownFunction, format!("{name} is unknown"))),
+    }
 }
 
 fn to_json_text(value: Jinja) -> Result<String, Error> {

@@ -46,7 +46,7 @@ static CHECKER: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
-    for name in FUNCTIONS {
+    for name in FUNCTIONS.iter().chain(crate::rules::ST2_FUNCTIONS) {
         env.add_filter(*name, |value: minijinja::Value| value);
     }
     env
@@ -103,7 +103,10 @@ pub fn check(jinja: &str) -> (Vec<String>, References) {
     let mut undeclared: Vec<String> = template.undeclared_variables(false).into_iter().collect();
     undeclared.sort();
     for name in undeclared {
-        if FUNCTIONS.contains(&name.as_str()) || name == "loop" {
+        if FUNCTIONS.contains(&name.as_str())
+            || crate::rules::ST2_FUNCTIONS.contains(&name.as_str())
+            || name == "loop"
+        {
             continue;
         }
         if called.contains(name.as_str()) {

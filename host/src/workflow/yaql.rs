@@ -1,7 +1,8 @@
 //! YAQL (`<% %>`) in workflow fields: evaluated by the `squall-yaql`
 //! engine with Orquesta's functions (`ctx()`, `result()`, `succeeded()`,
 //! `failed()`, `completed()`, `item()`, `task_status()`, `zip()`, `json()`)
-//! and StackStorm's `st2kv('system.KEY')`, and checked when a workflow is
+//! and StackStorm's (`st2kv('system.KEY')`, `json_dump()`, `regex_match()`,
+//! `version_compare()`, …), and checked when a workflow is
 //! validated: syntax, unknown functions, the variables and item keys read.
 
 use serde_json::Value;
@@ -46,7 +47,8 @@ pub(crate) fn check(text: &str) -> (Vec<String>, References) {
         };
         for call in expression.calls() {
             let name = call.name.as_str();
-            let ours = !call.method && FUNCTIONS.contains(&name);
+            let ours = !call.method
+                && (FUNCTIONS.contains(&name) || crate::rules::ST2_FUNCTIONS.contains(&name));
             if !ours && !squall_yaql::is_library_function(name, call.method) {
                 let form = if call.method { format!(".{name}()") } else { format!("{name}()") };
                 problems.push(format!("YAQL `{}`: unknown function `{form}`", span.text));
@@ -81,7 +83,7 @@ struct Functions<'a>(&'a Scope<'a>);
 
 impl Host for Functions<'_> {
     fn has_function(&self, name: &str) -> bool {
-        FUNCTIONS.contains(&name)
+        FUNCTIONS.contains(&name) || crate::rules::ST2_FUNCTIONS.contains(&name)
     }
 
     fn call(
@@ -151,7 +153,8 @@ impl Host for Functions<'_> {
                 None => Err("json() takes a string".to_owned()),
             },
             "st2kv" => st2kv(scope, first, named),
-            _ => return None,
+            // StackStorm's functions (`json_dump`, `regex_match`, …).
+            _ => return crate::rules::st2_function(name, args, named),
         })
     }
 }
