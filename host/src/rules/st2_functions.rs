@@ -7,6 +7,8 @@
 use fancy_regex::{Captures, RegexBuilder};
 use serde_json::Value;
 
+use super::python::truthy;
+
 /// The names, as StackStorm registers them (Orquesta's aliases included).
 pub const NAMES: &[&str] = &[
     "basename",
@@ -165,18 +167,6 @@ pub fn call(
         })
     })())
     .filter(|result| !matches!(result, Err(e) if e.is_empty()))
-}
-
-/// Python's truth of a value.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// `str()` of a value as Python prints it.
