@@ -73,7 +73,8 @@ impl fmt::Debug for Conductor<'_> {
 }
 
 impl<'w> Conductor<'w> {
-    /// Starts a workflow: input checked and completed with its defaults,
+    /// Starts a workflow: input checked (unknown names refused) and
+    /// completed with its defaults (null without one, as in Orquesta),
     /// vars rendered, start tasks dispatched.
     pub fn start(
         workflow: &'w Workflow,
@@ -96,15 +97,6 @@ impl<'w> Conductor<'w> {
         if !unknown.is_empty() {
             return Err(ConductorError::UnknownInput(unknown));
         }
-        let missing: Vec<String> = workflow
-            .input
-            .iter()
-            .filter(|b| b.value.is_none() && !input.contains_key(&b.name))
-            .map(|b| b.name.clone())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConductorError::MissingInput(missing));
-        }
         let mut ctx = Map::new();
         for binding in &workflow.input {
             let value = match (input.remove(&binding.name), &binding.value) {
@@ -116,7 +108,10 @@ impl<'w> Conductor<'w> {
                         ConductorError::Expression(format!("input `{}`: {e}", binding.name))
                     })?
                 }
-                (None, None) => continue,
+                // Orquesta: an input declared without a default and not
+                // given is null (an action's parameter schema is where a
+                // required input is enforced).
+                (None, None) => Value::Null,
             };
             ctx.insert(binding.name.clone(), value);
         }

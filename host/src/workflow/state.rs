@@ -60,8 +60,6 @@ pub enum WorkflowStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConductorError {
-    #[error("missing required input: {}", .0.join(", "))]
-    MissingInput(Vec<String>),
     #[error("unknown input: {}", .0.join(", "))]
     UnknownInput(Vec<String>),
     #[error("{0}")]
