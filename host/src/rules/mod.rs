@@ -49,6 +49,7 @@ pub use triggers::{TRIGGER_ALIASES, canonical_trigger_type};
 
 pub use budget::RENDER_BYTES;
 pub(crate) use budget::{Program as BoundedTemplate, charge_json};
+pub(crate) use python::truthy;
 pub use st2_functions::{NAMES as ST2_FUNCTIONS, NONE_MAGIC_VALUE, call as st2_function};
 /// StackStorm's Jinja set-up, shared with workflow expressions.
 pub(crate) use template::configure as configure_jinja;

@@ -163,10 +163,9 @@ pub fn call(
                 let v = version(name, &text(0, "value")?)?;
                 Value::String(format!("{}.{}", v.major, v.minor))
             }
-            _ => return Err(String::new()),
+            other => return Err(format!("{other}(): has no implementation")),
         })
     })())
-    .filter(|result| !matches!(result, Err(e) if e.is_empty()))
 }
 
 /// `str()` of a value as Python prints it.

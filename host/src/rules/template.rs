@@ -84,8 +84,9 @@ fn st2_function(name: &str, args: &[Jinja], kwargs: &Kwargs) -> Result<Jinja, Er
     kwargs.assert_all_used()?;
     match super::st2_functions::call(name, &positional, &named) {
         Some(Ok(value)) => {
-            budget::charge_json(&Jinja::from_serialize(&value))?;
-            Ok(Jinja::from_serialize(&value))
+            let value = Jinja::from_serialize(&value);
+            budget::charge_json(&value)?;
+            Ok(value)
         }
         Some(Err(message)) => Err(Error::new(ErrorKind::InvalidOperation, message)),
         None => Err(Error::new(ErrorKind::UnknownFunction, format!("{name} is unknown"))),

@@ -573,7 +573,7 @@ impl<'w> Conductor<'w> {
         {
             let again = match &retry.when {
                 None => Ok(status == TaskStatus::Failed),
-                Some(when) => eval::text(when, &scope).map(|v| eval::truthy(&v)),
+                Some(when) => eval::text(when, &scope).map(|v| crate::rules::truthy(&v)),
             };
             match again {
                 Ok(true) => {
@@ -609,7 +609,7 @@ impl<'w> Conductor<'w> {
         for (t, transition) in task.next.iter().enumerate() {
             let holds = match &transition.when {
                 None => Ok(true),
-                Some(when) => eval::text(when, &scope).map(|v| eval::truthy(&v)),
+                Some(when) => eval::text(when, &scope).map(|v| crate::rules::truthy(&v)),
             };
             let holds = match holds {
                 Ok(holds) => holds,

@@ -250,18 +250,6 @@ pub(crate) fn value(value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
     })
 }
 
-/// Whether a value counts as true, as Python's `bool()` has it.
-pub(crate) fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
 fn describe(source: &str, error: &Error) -> String {
     let detail = error.detail().map_or_else(|| error.kind().to_string(), ToString::to_string);
     format!("`{}`: {}", source.trim(), detail.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -25,6 +25,11 @@ const FUNCTIONS: &[&str] = &[
     "st2kv",
 ];
 
+/// Whether the host, not yaql's library, answers `name(…)`.
+fn is_ours(name: &str) -> bool {
+    FUNCTIONS.contains(&name) || crate::rules::ST2_FUNCTIONS.contains(&name)
+}
+
 /// The value of one field holding YAQL: a lone expression keeps its type,
 /// text around expressions makes a string.
 pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
@@ -47,8 +52,7 @@ pub(crate) fn check(text: &str) -> (Vec<String>, References) {
         };
         for call in expression.calls() {
             let name = call.name.as_str();
-            let ours = !call.method
-                && (FUNCTIONS.contains(&name) || crate::rules::ST2_FUNCTIONS.contains(&name));
+            let ours = !call.method && is_ours(name);
             if !ours && !squall_yaql::is_library_function(name, call.method) {
                 let form = if call.method { format!(".{name}()") } else { format!("{name}()") };
                 problems.push(format!("YAQL `{}`: unknown function `{form}`", span.text));
@@ -83,7 +87,7 @@ struct Functions<'a>(&'a Scope<'a>);
 
 impl Host for Functions<'_> {
     fn has_function(&self, name: &str) -> bool {
-        FUNCTIONS.contains(&name) || crate::rules::ST2_FUNCTIONS.contains(&name)
+        is_ours(name)
     }
 
     fn call(
