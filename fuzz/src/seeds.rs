@@ -87,6 +87,7 @@ pub fn write_bundles(dir: &Path) -> std::io::Result<usize> {
             manifest: std::fs::read_to_string(pack.join("pack.toml"))?,
             rules: yaml_files(&pack.join("rules")),
             workflows: yaml_files(&pack.join("workflows")),
+            aliases: yaml_files(&pack.join("aliases")),
         };
         let mut components = vec![("header".to_owned(), EMPTY_COMPONENT.to_vec())];
         if name == "core"

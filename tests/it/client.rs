@@ -386,12 +386,16 @@ async fn catalog_tables() {
     server.cli(&["action", "list"]).await.check(expect![[r#"
         exit 0
         stdout:
-        REF         DESCRIPTION
-        core.ask    Ask a person: the workflow waits until a response that fits…
-        core.echo   Returns its `message` unchanged
-        core.fail   Always fails with `message`
-        core.noop   Does nothing and returns null
-        core.sleep  Sleeps `seconds`, then reports how long it slept
+        REF                      DESCRIPTION
+        chatops.get_execution    An execution's status and outcome (not its parameters), for…
+        chatops.list_inquiries   List the pending inquiries, for chat
+        chatops.post_message     Post a message to chat: announced on the event stream for t…
+        chatops.respond_inquiry  Answer an inquiry with `response`, which must fit its schema
+        core.ask                 Ask a person: the workflow waits until a response that fits…
+        core.echo                Returns its `message` unchanged
+        core.fail                Always fails with `message`
+        core.noop                Does nothing and returns null
+        core.sleep               Sleeps `seconds`, then reports how long it slept
         stderr:
     "#]]);
     let triggers = server.cli(&["trigger", "list"]).await;

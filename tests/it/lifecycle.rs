@@ -40,6 +40,7 @@ action:
         manifest,
         rules: BTreeMap::from([("relay.yaml".to_owned(), relay.to_owned())]),
         workflows: BTreeMap::new(),
+        aliases: BTreeMap::new(),
     }
 }
 

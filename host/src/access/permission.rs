@@ -187,6 +187,9 @@ permissions! {
     ActionAliasMatch = "action_alias_match" on ActionAlias global *;
     ActionAliasHelp = "action_alias_help" on ActionAlias global *;
     ActionAliasDelete = "action_alias_delete" on ActionAlias;
+    // Squall's: StackStorm checks only `action_execute` on the alias's
+    // action; here a chat command needs this on the alias too.
+    ActionAliasExecute = "action_alias_execute" on ActionAlias;
     ActionAliasAll = "action_alias_all" on ActionAlias;
 
     ExecutionList = "execution_list" on Execution global *;
@@ -298,7 +301,13 @@ impl Permission {
     /// and `search`.
     pub fn is_read(self) -> bool {
         let verb = self.verb();
-        verb == "view" || verb == "search" || verb.ends_with("list")
+        // Matching a command and listing help reveal no more than the
+        // alias list does, so observers have them (chat bots need both).
+        verb == "view"
+            || verb == "search"
+            || verb.ends_with("list")
+            || (self.resource_type() == ResourceType::ActionAlias
+                && (verb == "match" || verb == "help"))
     }
 
     /// The `*_all` permission of its resource type, when it has one.

@@ -43,6 +43,11 @@ impl Resource {
         Self::in_pack(ResourceType::Action, reference)
     }
 
+    /// An action alias by ref.
+    pub fn action_alias(reference: &str) -> Self {
+        Self::in_pack(ResourceType::ActionAlias, reference)
+    }
+
     /// A rule by ref.
     pub fn rule(reference: &str) -> Self {
         Self::in_pack(ResourceType::Rule, reference)

@@ -26,6 +26,10 @@ pub struct ErrorBody {
     /// Structured detail when there is some, e.g. `{"field": "action"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Value>,
+    /// `error` again under StackStorm's name, on the routes whose clients
+    /// read only that (chat bots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faultstring: Option<String>,
 }
 
 /// An error answer: a status and an [`ErrorBody`]. Internal errors are
@@ -41,7 +45,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { error: message.into(), detail: None }, retry_after: None }
+        Self {
+            status,
+            body: ErrorBody { error: message.into(), detail: None, faultstring: None },
+            retry_after: None,
+        }
     }
 
     /// 400: the request is malformed (syntax, types, unknown fields).
@@ -84,6 +92,13 @@ impl ApiError {
     /// Adds `Retry-After: seconds`, for a refusal that will pass.
     pub fn with_retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Also answers the message as StackStorm's `faultstring`, which is
+    /// all a chat bot shows of an error.
+    pub fn with_faultstring(mut self) -> Self {
+        self.body.faultstring = Some(self.body.error.clone());
         self
     }
 

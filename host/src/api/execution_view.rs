@@ -13,7 +13,7 @@ use super::executions::Status;
 use super::page::{timestamp, timestamp_opt};
 use super::runners::{is_workflow, parameter_metadata, runner_name};
 use super::state::ApiState;
-use crate::store::{Execution, ReadError};
+use crate::store::{Execution, MASKED_SECRET, ReadError};
 
 /// One run of an action, as StackStorm shows an execution (`action`,
 /// `runner`, `liveaction`, `context`, `parent`, `children`,
@@ -130,10 +130,59 @@ pub(crate) struct StateChange {
 }
 
 /// StackStorm's execution context: the user who requested it (null for
-/// executions rules and workflows start).
+/// executions rules and workflows start) and, for one an action alias
+/// started, the alias and where in chat it was asked for.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ContextView {
     user: Option<String>,
+    /// The alias that started it (`{id, name}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    action_alias_ref: Option<Value>,
+    /// The chat user who asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_user: Option<String>,
+    /// The channel they asked in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_channel: Option<String>,
+}
+
+impl ContextView {
+    fn new(e: &Execution) -> Self {
+        let chat = e.chat.as_deref();
+        Self {
+            user: e.user.clone(),
+            action_alias_ref: chat.map(|c| {
+                let name = c.alias.split_once('.').map_or(c.alias.as_str(), |(_, n)| n);
+                serde_json::json!({"id": c.alias_id, "name": name, "ref": c.alias})
+            }),
+            api_user: chat.map(|c| c.chat_user.clone()),
+            source_channel: chat.map(|c| c.source_channel.clone()),
+        }
+    }
+}
+
+/// `parameters` with every one its action's schema marks `secret: true`
+/// (StackStorm's parameter attribute) shown as `********`.
+pub(crate) fn mask_secret_parameters(parameters: &Value, schema: &Value) -> Value {
+    let (Some(given), Some(properties)) =
+        (parameters.as_object(), schema.get("properties").and_then(Value::as_object))
+    else {
+        return parameters.clone();
+    };
+    let masked = given
+        .iter()
+        .map(|(name, value)| {
+            let secret = properties
+                .get(name)
+                .and_then(|p| p.get("secret"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let value = if secret { Value::from(MASKED_SECRET) } else { value.clone() };
+            (name.clone(), value)
+        })
+        .collect();
+    Value::Object(masked)
 }
 
 /// The workflow task an execution runs for.
@@ -172,6 +221,10 @@ impl ExecutionView {
         log.extend(e.started_at.map(|at| (at, Status::Running)));
         log.extend(e.finished_at.map(|at| (at, Status::from(e.status))));
         log.sort_by_key(|(at, _)| *at);
+        let parameters = match &spec {
+            Some(spec) => mask_secret_parameters(&e.parameters, &spec.parameters_schema),
+            None => e.parameters.clone(),
+        };
         Self {
             id: e.id,
             action: ExecutionAction {
@@ -191,9 +244,9 @@ impl ExecutionView {
                 id: e.id,
                 action: e.action.clone(),
                 status: e.status.into(),
-                parameters: e.parameters.clone(),
+                parameters: parameters.clone(),
             },
-            parameters: e.parameters.clone(),
+            parameters,
             status: e.status.into(),
             start_timestamp: timestamp(e.created_at),
             end_timestamp: timestamp_opt(e.finished_at),
@@ -234,7 +287,7 @@ impl ExecutionView {
                 item: p.item,
             }),
             children,
-            context: ContextView { user: e.user.clone() },
+            context: ContextView::new(e),
         }
     }
 

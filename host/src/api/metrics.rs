@@ -46,6 +46,7 @@ impl Metrics {
                 Ok(EngineEvent::Execution { status, .. }) => {
                     *lock(&self.executions).entry(status_name(status)).or_default() += 1;
                 }
+                Ok(EngineEvent::Announcement { .. }) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     self.missed.fetch_add(missed, Ordering::Relaxed);
                 }

@@ -11,9 +11,13 @@
 //! Every route is declared once, with its OpenAPI description, through
 //! `utoipa_axum::routes!`, so the router and [`openapi`] cannot disagree.
 
+mod alias_execution;
+mod aliases;
 mod apikeys;
 mod audit;
 mod auth;
+mod chat_notify;
+mod chat_platforms;
 mod connection;
 mod enforcements;
 mod error;
@@ -262,7 +266,15 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(stream::stream))
         .routes(routes!(apikeys::list, apikeys::create))
         .routes(routes!(apikeys::revoke))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(aliases::list, aliases::create))
+        .routes(routes!(aliases::help))
+        .routes(routes!(aliases::match_command))
+        .routes(routes!(aliases::get, aliases::replace, aliases::delete))
+        .routes(routes!(alias_execution::execute))
+        .routes(routes!(alias_execution::match_and_execute))
+        .routes(routes!(chat_platforms::slack))
+        .routes(routes!(chat_platforms::mattermost));
     let auth = OpenApiRouter::new()
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::validate))

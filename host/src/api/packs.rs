@@ -20,6 +20,8 @@ use crate::engine::{ActionSpec, Runner};
 
 /// What `core.ask` is, for the action list.
 const INQUIRY_DESCRIPTION: &str = "Ask a person: the workflow waits until a response that fits `schema` arrives, or `ttl` minutes pass";
+const POST_MESSAGE_DESCRIPTION: &str =
+    "Post a message to chat: announced on the event stream for the chat bot listening on `route`";
 use crate::pack::{CrashPolicy, Manifest, OverLimit, Policy, RetryOn};
 
 /// A pack.
@@ -167,6 +169,17 @@ fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> Act
     let declared = manifests.get(&pack).and_then(|m| m.actions.get(&spec.name));
     let description = match spec.runner {
         Runner::Inquiry => Some(INQUIRY_DESCRIPTION.to_owned()),
+        Runner::Announcement => Some(POST_MESSAGE_DESCRIPTION.to_owned()),
+        Runner::ChatTool => Some(
+            match spec.name.as_str() {
+                "list_inquiries" => "List the pending inquiries, for chat",
+                "get_execution" => {
+                    "An execution's status and outcome (not its parameters), for chat"
+                }
+                _ => "Answer an inquiry with `response`, which must fit its schema",
+            }
+            .to_owned(),
+        ),
         _ => declared.map(|d| d.description.clone()).filter(|d| !d.is_empty()),
     };
     ActionView {
@@ -203,7 +216,7 @@ fn packs(state: &ApiState) -> Result<Vec<PackView>, ApiError> {
     let mut by_pack: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Built-in actions belong to no installed pack.
     let catalog = state.engine().ingest().actions();
-    for action in catalog.iter().filter(|a| !matches!(a.runner, Runner::Inquiry)) {
+    for action in catalog.iter().filter(|a| !a.runner.is_builtin()) {
         by_pack.entry(action.pack.clone()).or_default().push(action.reference.clone());
     }
     let names: BTreeSet<String> = by_pack

@@ -49,6 +49,20 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/v1/actions", Global(P::ActionList)),
     ("GET", "/api/v1/actions/{ref}", OnResource(P::ActionView)),
     ("GET", "/api/v1/runnertypes", Global(P::RunnerTypeList)),
+    // ChatOps: action aliases and running them. The chat platforms'
+    // endpoints check the platform's request signature instead of a
+    // credential, then the mapped user's permissions, as the bots' route.
+    ("GET", "/api/v1/actionalias", Global(P::ActionAliasList)),
+    ("POST", "/api/v1/actionalias", OnResource(P::ActionAliasCreate)),
+    ("GET", "/api/v1/actionalias/help", Global(P::ActionAliasHelp)),
+    ("POST", "/api/v1/actionalias/match", Global(P::ActionAliasMatch)),
+    ("GET", "/api/v1/actionalias/{ref_or_id}", OnResource(P::ActionAliasView)),
+    ("PUT", "/api/v1/actionalias/{ref_or_id}", OnResource(P::ActionAliasModify)),
+    ("DELETE", "/api/v1/actionalias/{ref_or_id}", OnResource(P::ActionAliasDelete)),
+    ("POST", "/api/v1/aliasexecution", OnResource(P::ActionAliasExecute)),
+    ("POST", "/api/v1/aliasexecution/match_and_execute", OnResource(P::ActionAliasExecute)),
+    ("POST", "/api/v1/chatops/slack", Open),
+    ("POST", "/api/v1/chatops/mattermost", Open),
     ("GET", "/api/v1/runnertypes/{name}", OnResource(P::RunnerTypeView)),
     // Executions: decided by the grants on the action they run.
     ("GET", "/api/v1/executions", Global(P::ExecutionList)),

@@ -36,10 +36,15 @@ pub(crate) struct RunnerTypeView {
 }
 
 /// The runners, in StackStorm's names.
-const RUNNERS: [(&str, &str); 3] = [
+const RUNNERS: [(&str, &str); 5] = [
     ("wasm", "Runs the action's export of a pack's WebAssembly component in a fresh sandbox"),
     ("orquesta", "Conducts an Orquesta workflow; its tasks run as child executions"),
     ("inquirer", "Asks a person (core.ask): waits for a response that fits a JSON Schema"),
+    (
+        "announcement",
+        "Announces its parameters on the event stream for chat bots (chatops.post_message)",
+    ),
+    ("chatops", "What chat asks of the engine: list and answer inquiries, look up an execution"),
 ];
 
 /// StackStorm's runner name for `runner`.
@@ -48,6 +53,8 @@ pub(crate) fn runner_name(runner: &Runner) -> &'static str {
         Runner::Wasm(_) => "wasm",
         Runner::Workflow(_) => "orquesta",
         Runner::Inquiry => "inquirer",
+        Runner::Announcement => "announcement",
+        Runner::ChatTool => "chatops",
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::metrics::Metrics;
 use super::upload::{InstallLimits, Uploads};
+use crate::chatops::ChatConfig;
 use crate::engine::{Engine, PackManager};
 use crate::pack::Manifest;
 
@@ -23,7 +24,7 @@ pub struct ApiState {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     engine: Engine,
     manifests: BTreeMap<String, Manifest>,
     metrics: Arc<Metrics>,
@@ -32,6 +33,8 @@ struct Inner {
     rule_changes: Mutex<()>,
     closing: watch::Sender<bool>,
     feed: tokio::task::AbortHandle,
+    /// The task that sends alias executions' results to chat.
+    chat_feed: std::sync::OnceLock<tokio::task::AbortHandle>,
     /// Installs and removes packs; absent on servers that only run the
     /// packs they were started with.
     packs: std::sync::OnceLock<PackManager>,
@@ -41,6 +44,8 @@ struct Inner {
     access_changed: watch::Sender<u64>,
     /// The limits on bundle uploads; the defaults unless set first.
     uploads: std::sync::OnceLock<Uploads>,
+    /// The operator's ChatOps settings (`--chatops FILE`), when given.
+    chat: std::sync::OnceLock<ChatConfig>,
 }
 
 /// The server's own rules for access, which no client can widen.
@@ -72,6 +77,9 @@ impl Default for AccessPolicy {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.feed.abort();
+        if let Some(chat_feed) = self.chat_feed.get() {
+            chat_feed.abort();
+        }
     }
 }
 
@@ -94,7 +102,8 @@ impl ApiState {
         let metrics = Arc::new(Metrics::default());
         let feed = tokio::spawn(metrics.clone().count(engine.subscribe())).abort_handle();
         let manifests = manifests.into_iter().map(|m| (m.name.clone(), m)).collect();
-        Self {
+        let chat_events = engine.subscribe();
+        let state = Self {
             inner: Arc::new(Inner {
                 engine,
                 manifests,
@@ -106,8 +115,20 @@ impl ApiState {
                 policy,
                 access_changed: watch::Sender::new(0),
                 uploads: std::sync::OnceLock::new(),
+                chat: std::sync::OnceLock::new(),
+                chat_feed: std::sync::OnceLock::new(),
             }),
-        }
+        };
+        // The notifier holds the state weakly, so that dropping the last
+        // handle still drops the state (and aborts it).
+        let notifier = super::chat_notify::follow(Arc::downgrade(&state.inner), chat_events);
+        let _ = state.inner.chat_feed.set(tokio::spawn(notifier).abort_handle());
+        state
+    }
+
+    /// The state again from a weak handle, while it lives.
+    pub(crate) fn upgrade(inner: &std::sync::Weak<Inner>) -> Option<Self> {
+        inner.upgrade().map(|inner| Self { inner })
     }
 
     /// Lets the API install, upgrade and remove packs through `packs`
@@ -121,6 +142,18 @@ impl ApiState {
     /// the first install counts.
     pub fn limit_installs(&self, limits: InstallLimits) {
         let _ = self.inner.uploads.set(Uploads::new(limits));
+    }
+
+    /// Sets the ChatOps settings (`squall serve --chatops FILE`): chat
+    /// users are then mapped as it says, and its chat platforms answered.
+    /// Only the first call counts.
+    pub fn set_chat_config(&self, config: ChatConfig) {
+        let _ = self.inner.chat.set(config);
+    }
+
+    /// The ChatOps settings, when the operator gave any.
+    pub(crate) fn chat_config(&self) -> Option<&ChatConfig> {
+        self.inner.chat.get()
     }
 
     /// The limits on bundle uploads and their permits.

@@ -42,8 +42,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
-    /// Comma-separated event types: `trigger_instance`, `execution`
-    /// (default both; none when empty).
+    /// Comma-separated event types: `trigger_instance`, `execution`,
+    /// `announcement` (default all; none when empty).
     #[param(value_type = Option<EventTypes>, inline, style = Form, explode = false)]
     events: Option<String>,
     /// Only execution events of this execution.
@@ -51,7 +51,7 @@ pub(crate) struct StreamQuery {
 }
 
 /// The event types a client may ask for.
-const EVENT_TYPES: [&str; 2] = ["trigger_instance", "execution"];
+const EVENT_TYPES: [&str; 3] = ["trigger_instance", "execution", "announcement"];
 
 /// `events` for the OpenAPI document: a list of event types, sent
 /// comma-separated.
@@ -87,6 +87,11 @@ impl utoipa::PartialSchema for StreamEvent {
                 "execution",
                 "An execution reached a new state",
                 json!({"id": uuid, "action": {"type": "string"}, "status": status}),
+            ),
+            (
+                "announcement",
+                "A message for chat, on a route a chat bot listens to",
+                json!({"route": {"type": "string"}, "payload": {"type": "object"}}),
             ),
             (
                 "lagged",
@@ -128,6 +133,7 @@ impl utoipa::ToSchema for StreamEvent {}
 struct Filter {
     trigger_instances: bool,
     executions: bool,
+    announcements: bool,
     execution: Option<Uuid>,
 }
 
@@ -136,16 +142,18 @@ impl Filter {
         let mut filter = Self {
             trigger_instances: query.events.is_none(),
             executions: query.events.is_none(),
+            announcements: query.events.is_none(),
             execution: query.execution,
         };
         for name in query.events.iter().flat_map(|e| e.split(',')).map(str::trim) {
             match name {
                 "trigger_instance" => filter.trigger_instances = true,
                 "execution" => filter.executions = true,
+                "announcement" => filter.announcements = true,
                 "" => {}
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "events: expected `trigger_instance` and/or `execution`, got `{other}`"
+                        "events: expected `trigger_instance`, `execution` or `announcement`, got `{other}`"
                     )));
                 }
             }
@@ -168,6 +176,11 @@ impl Filter {
                     json!({"id": id, "action": action, "status": status_name(*status)}).to_string(),
                 ))
             }
+            EngineEvent::Announcement { route, payload } if self.announcements => Some(
+                Event::default()
+                    .event("announcement")
+                    .data(json!({"route": route, "payload": payload}).to_string()),
+            ),
             _ => None,
         }
     }
@@ -263,6 +276,18 @@ impl St2Filter {
                     && self.end_event.as_deref().is_none_or(|end| end == name)
                     && status.is_finished();
                 Some((Event::default().event(name).data(data), ends))
+            }
+            EngineEvent::Announcement { route, payload } => {
+                let name = format!("st2.announcement__{route}");
+                if !self.wants(&name)
+                    || !self.action_refs.is_empty()
+                    || !self.execution_ids.is_empty()
+                {
+                    return None;
+                }
+                // StackStorm's shape: the announcement under `payload`.
+                let data = json!({"payload": payload});
+                Some((Event::default().event(name).data(data.to_string()), false))
             }
         }
     }

@@ -79,6 +79,8 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     check_rules(&manifest, &args.dir, &rules)?;
     let workflows = read_files(&args.dir.join("workflows"))?;
     check_workflows(&manifest, &args.dir)?;
+    let aliases = read_files(&args.dir.join("aliases"))?;
+    check_aliases(&manifest, &args.dir, &aliases)?;
     let component_path = match &args.component {
         Some(path) => path.clone(),
         None => super::pack_toolchain::build_component(&args.dir, &manifest)?,
@@ -86,8 +88,12 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     let component = std::fs::read(&component_path)
         .with_context(|| format!("cannot read {}", component_path.display()))?;
     check_exports(&manifest, &manifest_path, &component_path, &component)?;
-    let files =
-        BundleFiles { manifest: std::fs::read_to_string(&manifest_path)?, rules, workflows };
+    let files = BundleFiles {
+        manifest: std::fs::read_to_string(&manifest_path)?,
+        rules,
+        workflows,
+        aliases,
+    };
     let origin = component_path.display().to_string();
     let mut bundle = assemble(&component, &files, &origin)?;
     if let Some(key) = &args.sign {
@@ -179,6 +185,32 @@ fn check_rules(
             bail!(
                 "{file}: action.ref: `{}` is not an action declared under [actions] in pack.toml (nor a core action)",
                 rule.action_ref
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Each action alias loads (every format compiles), belongs to the pack,
+/// and runs one of its actions or a built-in one.
+fn check_aliases(
+    manifest: &Manifest,
+    dir: &Path,
+    aliases: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let builtin = crate::engine::Actions::default();
+    for (name, text) in aliases {
+        let file = dir.join("aliases").join(name).display().to_string();
+        let alias = crate::chatops::ActionAlias::from_yaml(text, &file, Some(&manifest.name))?;
+        let own = alias
+            .action_ref
+            .strip_prefix(&format!("{}.", manifest.name))
+            .is_some_and(|a| manifest.actions.contains_key(a));
+        let core = alias.action_ref.starts_with("core.") && manifest.name != "core";
+        if !own && !core && builtin.get(&alias.action_ref).is_none() {
+            bail!(
+                "{file}: action_ref: `{}` is not an action declared under [actions] in pack.toml (nor a core or built-in action)",
+                alias.action_ref
             );
         }
     }

@@ -82,6 +82,12 @@ pub(crate) struct ServeArgs {
     /// The longest token lifetime a client may ask for.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     token_max_ttl: Duration,
+    /// ChatOps settings (YAML): which Squall user each chat user acts as
+    /// (`users:`, `default_user:`), and the Slack and Mattermost endpoints'
+    /// secrets (docs/chatops.md). Without it, a chat bot's commands run as
+    /// the bot's own user.
+    #[arg(long, value_name = "FILE")]
+    chatops: Option<PathBuf>,
     #[command(flatten)]
     limits: limits::LimitArgs,
     #[command(flatten)]
@@ -95,6 +101,7 @@ pub(crate) fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
+    let chat = args.chatops.as_deref().map(load_chat_config).transpose()?;
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => dirs::data_dir()
@@ -218,6 +225,9 @@ pub(crate) fn run(
             token_max_ttl: args.token_max_ttl,
         };
         let state = ApiState::with_policy(engine.clone(), manifests, policy);
+        if let Some(chat) = chat {
+            state.set_chat_config(chat);
+        }
         state.enable_pack_lifecycle(packs);
         state.limit_installs(args.installs.limits());
         writeln!(
@@ -395,4 +405,26 @@ fn write_private(file: &Path, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(file)?.write_all(text.as_bytes())
+}
+
+/// Reads `--chatops FILE`; one that holds platform secrets and others may
+/// read is refused, as a key file would be.
+fn load_chat_config(path: &Path) -> anyhow::Result<crate::chatops::ChatConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--chatops: cannot read {}", path.display()))?;
+    let config = crate::chatops::ChatConfig::from_yaml(&text, &path.display().to_string())?;
+    #[cfg(unix)]
+    if config.slack.is_some() || config.mattermost.is_some() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "{}: holds chat platform secrets but others may read it (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(config)
 }

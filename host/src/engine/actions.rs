@@ -1,5 +1,6 @@
 //! The action catalog: every action the engine can run, with what runs it
-//! (a component, a workflow, or the built-in inquiry `core.ask`), its
+//! (a component, a workflow, or a built-in: `core.ask`,
+//! `chatops.post_message`), its
 //! parameter schema (defaults applied, then validated) and its policy.
 
 use std::collections::HashMap;
@@ -13,6 +14,15 @@ use crate::workflow::{self, Workflow};
 
 /// The built-in action that asks a person (StackStorm's `core.ask`).
 pub const ASK_ACTION: &str = "core.ask";
+/// The built-in action that posts a message to chat (StackStorm's
+/// `chatops.post_message`, an `announcement` runner action).
+pub const POST_MESSAGE_ACTION: &str = "chatops.post_message";
+/// The built-in action that lists pending inquiries, for chat.
+pub const LIST_INQUIRIES_ACTION: &str = "chatops.list_inquiries";
+/// The built-in action that answers an inquiry, for chat.
+pub const RESPOND_INQUIRY_ACTION: &str = "chatops.respond_inquiry";
+/// The built-in action that looks up an execution, for chat.
+pub const GET_EXECUTION_ACTION: &str = "chatops.get_execution";
 
 /// What runs an action.
 #[derive(Debug, Clone)]
@@ -23,6 +33,20 @@ pub enum Runner {
     Workflow(Arc<WorkflowDefinition>),
     /// `core.ask`: an inquiry that waits for a response.
     Inquiry,
+    /// `chatops.post_message`: its parameters announced on the event
+    /// stream, for chat bots.
+    Announcement,
+    /// `chatops.list_inquiries`, `chatops.respond_inquiry` and
+    /// `chatops.get_execution`: what chat asks of the engine.
+    ChatTool,
+}
+
+impl Runner {
+    /// Whether it is one of the host's own actions, which belong to no
+    /// installed pack.
+    pub fn is_builtin(&self) -> bool {
+        matches!(self, Self::Inquiry | Self::Announcement | Self::ChatTool)
+    }
 }
 
 /// A workflow action's definition, read and checked once.
@@ -172,18 +196,84 @@ impl Default for Actions {
             },
             "additionalProperties": false
         });
-        let parameters = jsonschema::validator_for(&schema).expect("the core.ask schema compiles");
-        let ask = ActionSpec {
-            reference: ASK_ACTION.to_owned(),
-            name: "ask".to_owned(),
-            pack: "core".to_owned(),
-            runner: Runner::Inquiry,
-            parameters_schema: schema,
-            parameters,
-            policy: Policy::default(),
-        };
-        Self { by_ref: HashMap::from([(ASK_ACTION.to_owned(), Arc::new(ask))]) }
+        let ask = builtin(ASK_ACTION, Runner::Inquiry, schema);
+        let post = builtin(POST_MESSAGE_ACTION, Runner::Announcement, post_message_schema());
+        let list = builtin(
+            LIST_INQUIRIES_ACTION,
+            Runner::ChatTool,
+            serde_json::json!({"type": "object", "additionalProperties": false}),
+        );
+        let get_execution = builtin(
+            GET_EXECUTION_ACTION,
+            Runner::ChatTool,
+            serde_json::json!({
+                "type": "object",
+                "properties": {"id": {"type": "string", "description": "The execution's id"}},
+                "required": ["id"],
+                "additionalProperties": false
+            }),
+        );
+        let respond = builtin(
+            RESPOND_INQUIRY_ACTION,
+            Runner::ChatTool,
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "description": "The inquiry's id"},
+                    "response": {"type": "object",
+                        "description": "The answer; it must fit the inquiry's schema"}
+                },
+                "required": ["id", "response"],
+                "additionalProperties": false
+            }),
+        );
+        Self {
+            by_ref: HashMap::from([
+                (ASK_ACTION.to_owned(), Arc::new(ask)),
+                (POST_MESSAGE_ACTION.to_owned(), Arc::new(post)),
+                (LIST_INQUIRIES_ACTION.to_owned(), Arc::new(list)),
+                (RESPOND_INQUIRY_ACTION.to_owned(), Arc::new(respond)),
+                (GET_EXECUTION_ACTION.to_owned(), Arc::new(get_execution)),
+            ]),
+        }
     }
+}
+
+/// A built-in action, `pack.name`, with its parameters' schema.
+fn builtin(reference: &str, runner: Runner, schema: Value) -> ActionSpec {
+    let parameters = jsonschema::validator_for(&schema).expect("a built-in schema compiles");
+    let (pack, name) = reference.split_once('.').expect("a built-in reference has a pack");
+    ActionSpec {
+        reference: reference.to_owned(),
+        name: name.to_owned(),
+        pack: pack.to_owned(),
+        runner,
+        parameters_schema: schema,
+        parameters,
+        policy: Policy::default(),
+    }
+}
+
+/// `chatops.post_message`'s parameters, StackStorm's (less its
+/// `experimental` flag, which only gated the runner).
+fn post_message_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "message": {"type": "string", "description": "Message to send"},
+            "channel": {"type": "string", "description": "Channel to post to"},
+            "route": {"type": "string", "default": "chatops",
+                "description": "The stream route the chat bot listens on"},
+            "user": {"type": "string", "description": "Explicitly notify a user"},
+            "whisper": {"type": "boolean", "default": false,
+                "description": "Send a private message to the user"},
+            "context": {"type": "object",
+                "description": "Context for the channel (its type, user and so on)"},
+            "extra": {"type": "object", "description": "Extra adapter-specific parameters"}
+        },
+        "required": ["message", "channel"],
+        "additionalProperties": false
+    })
 }
 
 impl Actions {
@@ -247,7 +337,7 @@ impl Actions {
 
     /// Drops every action of `pack` (never the built-in ones).
     pub fn remove_pack(&mut self, pack: &str) {
-        self.by_ref.retain(|_, spec| spec.pack != pack || matches!(spec.runner, Runner::Inquiry));
+        self.by_ref.retain(|_, spec| spec.pack != pack || spec.runner.is_builtin());
     }
 
     /// The action `reference` (`pack.action`).

@@ -25,8 +25,8 @@ use crate::pack::{CrashPolicy, RetryOn};
 use crate::rules::RuleIndex;
 use crate::runtime::{ActionRequest, InvokeError, LogBuffer, PackErrorKind};
 use crate::store::{
-    Attempt, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store, WriteError,
-    now_millis,
+    Attempt, ChatOrigin, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store,
+    WriteError, now_millis,
 };
 
 /// How the engine runs work.
@@ -120,8 +120,8 @@ impl Drop for Workers {
 /// How a run ended, before policies are applied.
 #[derive(Clone)]
 pub(super) struct Ending {
-    result: Result<Value, Failure>,
-    logs: LogBuffer,
+    pub(super) result: Result<Value, Failure>,
+    pub(super) logs: LogBuffer,
 }
 
 #[derive(Clone)]
@@ -265,6 +265,18 @@ impl Engine {
         parameters: Map<String, Value>,
         user: Option<String>,
     ) -> Result<Uuid, RequestError> {
+        self.request_from_chat(action, parameters, user, None).await
+    }
+
+    /// [`request_by`](Self::request_by) for an action alias: `chat` says
+    /// where in chat it was asked for and where its result goes.
+    pub async fn request_from_chat(
+        &self,
+        action: &str,
+        parameters: Map<String, Value>,
+        user: Option<String>,
+        chat: Option<ChatOrigin>,
+    ) -> Result<Uuid, RequestError> {
         let spec = self
             .shared
             .ingest
@@ -273,6 +285,7 @@ impl Engine {
         let parameters = spec.prepare_parameters(parameters).map_err(RequestError::Parameters)?;
         let mut execution = Execution::new(action, parameters);
         execution.user = user;
+        execution.chat = chat.map(Box::new);
         let id = execution.id;
         self.store()
             .write(move |tx| tx.insert_execution(&execution, true))
@@ -528,6 +541,16 @@ impl Shared {
                 Runner::Inquiry => {
                     self.release_pack_slot(execution.id);
                     return self.start_inquiry(execution, permit).await;
+                }
+                Runner::Announcement => {
+                    self.release_pack_slot(execution.id);
+                    let ending = self.post_to_chat(&execution);
+                    return self.finish_run(execution, ending, permit).await;
+                }
+                Runner::ChatTool => {
+                    self.release_pack_slot(execution.id);
+                    let ending = self.control_inquiry(&execution).await;
+                    return self.finish_run(execution, ending, permit).await;
                 }
             }
         }

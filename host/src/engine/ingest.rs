@@ -37,6 +37,14 @@ pub enum EngineEvent {
         /// The state now committed.
         status: ExecutionStatus,
     },
+    /// A message for chat (StackStorm's `st2.announcement__<route>`):
+    /// from `chatops.post_message`, or an alias-started execution's result.
+    Announcement {
+        /// The route the bot listens on (`chatops` by default).
+        route: String,
+        /// `message`, `user`, `channel`, `whisper`, `extra`, `context`.
+        payload: Value,
+    },
 }
 
 /// What one committed event became.
@@ -198,6 +206,12 @@ impl Ingest {
 
     pub(crate) fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
         let _ = self.events.send(EngineEvent::Execution { id, action: action.to_owned(), status });
+    }
+
+    /// Sends a chat announcement to whoever listens (nothing is stored:
+    /// as in StackStorm, a bot that is not connected misses it).
+    pub(crate) fn announce_to_chat(&self, route: &str, payload: Value) {
+        let _ = self.events.send(EngineEvent::Announcement { route: route.to_owned(), payload });
     }
 
     pub(crate) fn announce_decided(&self, decided: &Decided) {

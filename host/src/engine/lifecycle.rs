@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::executor::Engine;
 use super::packs::{InstallError, trigger_type_records};
+use crate::chatops::ActionAlias;
 use crate::pack::{
     Bundle, BundleError, Keyring, PublicKey, TrustedKey, VerifyError, fingerprint,
     public_key_from_bytes,
@@ -21,7 +22,8 @@ use crate::pack::{
 use crate::rules::Rule;
 use crate::runtime::{Grants, LoadError, Runtime};
 use crate::store::{
-    AuditEvent, PackRecord, ReadError, RuleRecord, TrustedKeyRecord, WriteError, now_millis,
+    AliasRecord, AuditEvent, PackRecord, ReadError, RuleRecord, TrustedKeyRecord, WriteError,
+    now_millis,
 };
 
 /// Installs, upgrades and removes packs on an engine. Cheap to clone;
@@ -130,6 +132,16 @@ pub enum LifecycleError {
         /// Where the bundle came from.
         origin: String,
         /// The rule file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An action alias in the bundle does not load or is not the pack's.
+    #[error("{origin}: aliases/{file}: {message}")]
+    Alias {
+        /// Where the bundle came from.
+        origin: String,
+        /// The alias file.
         file: String,
         /// What is wrong.
         message: String,
@@ -302,7 +314,7 @@ impl PackManager {
             path: origin.clone().into(),
             message: format!("the bundle check task failed: {e}"),
         })?;
-        let Checked { signer, verify, parsed, rules } = match checked {
+        let Checked { signer, verify, parsed, rules, aliases } = match checked {
             (Err(LifecycleError::Signature { origin, error }), sha256) => {
                 let event = audit(
                     &actor,
@@ -368,11 +380,12 @@ impl PackManager {
         self.engine
             .store()
             .write(move |tx| {
-                drop_pack_records(tx, &pack_name)?;
+                drop_pack_records(tx, &pack_name, &aliases)?;
                 tx.put_pack(&record)?;
                 tx.put_bundle(&pack_name, &stored_bytes)?;
                 trigger_types.iter().try_for_each(|t| tx.put_trigger_type(t))?;
                 rules.iter().try_for_each(|r| tx.put_rule(r))?;
+                aliases.iter().try_for_each(|a| tx.put_alias(a).map(drop))?;
                 tx.append_audit(&event).map(drop)
             })
             .await?;
@@ -431,7 +444,7 @@ impl PackManager {
         self.engine
             .store()
             .write(move |tx| {
-                drop_pack_records(tx, &pack_name)?;
+                drop_pack_records(tx, &pack_name, &[])?;
                 tx.delete_pack(&pack_name)?;
                 tx.delete_bundle(&pack_name)?;
                 for mut rule in dependents {
@@ -511,9 +524,14 @@ pub fn load_installed(
     Ok((loaded, problems))
 }
 
-/// Deletes the trigger types and rules `pack` owns, ahead of writing a new
-/// version's (or none).
-fn drop_pack_records(tx: &mut crate::store::Tx<'_>, pack: &str) -> Result<(), WriteError> {
+/// Deletes the trigger types and rules `pack` owns, and the aliases it
+/// brought that are not among `keep` (a new version's, which replace
+/// theirs keeping their ids), ahead of writing a new version's (or none).
+fn drop_pack_records(
+    tx: &mut crate::store::Tx<'_>,
+    pack: &str,
+    keep: &[AliasRecord],
+) -> Result<(), WriteError> {
     let prefix = format!("{pack}.");
     let types: Vec<String> =
         tx.trigger_type_names()?.into_iter().filter(|name| name.starts_with(&prefix)).collect();
@@ -524,6 +542,16 @@ fn drop_pack_records(tx: &mut crate::store::Tx<'_>, pack: &str) -> Result<(), Wr
         tx.rule_references()?.into_iter().filter(|r| r.starts_with(&prefix)).collect();
     for reference in rules {
         tx.delete_rule(&reference)?;
+    }
+    let gone: Vec<String> = tx
+        .aliases()?
+        .into_iter()
+        .filter(|a| a.from_pack && a.reference.starts_with(&prefix))
+        .filter(|a| keep.iter().all(|k| k.reference != a.reference))
+        .map(|a| a.reference)
+        .collect();
+    for reference in gone {
+        tx.delete_alias(&reference)?;
     }
     Ok(())
 }
@@ -536,6 +564,7 @@ struct Checked {
     verify: Duration,
     parsed: Bundle,
     rules: Vec<RuleRecord>,
+    aliases: Vec<AliasRecord>,
 }
 
 /// Layout, signature, manifest and rules, in that order: nothing is parsed
@@ -556,7 +585,36 @@ fn check_bundle(
     let verify = started.elapsed();
     let parsed = Bundle::read(bundle, origin)?;
     let rules = bundle_rules(&parsed.files.rules, &parsed.manifest.name, origin)?;
-    Ok(Checked { signer, verify, parsed, rules })
+    let aliases = bundle_aliases(&parsed.files.aliases, &parsed.manifest.name, origin)?;
+    Ok(Checked { signer, verify, parsed, rules, aliases })
+}
+
+/// The bundle's action alias files as records, each checked to load (every
+/// format compiles) and to belong to `pack`.
+fn bundle_aliases(
+    files: &std::collections::BTreeMap<String, String>,
+    pack: &str,
+    origin: &str,
+) -> Result<Vec<AliasRecord>, LifecycleError> {
+    let now = now_millis();
+    let mut records = Vec::with_capacity(files.len());
+    for (file, source) in files {
+        let alias = ActionAlias::from_yaml(source, &format!("aliases/{file}"), Some(pack))
+            .map_err(|e| LifecycleError::Alias {
+                origin: origin.to_owned(),
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+        records.push(AliasRecord {
+            reference: alias.reference(),
+            id: crate::store::new_id(),
+            source: source.clone(),
+            from_pack: true,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    Ok(records)
 }
 
 /// The bundle's rule files as records, each checked to load and to belong

@@ -4,6 +4,7 @@
 
 mod actions;
 mod audit;
+mod builtins;
 mod catalog;
 mod control;
 mod datastore;
@@ -23,7 +24,9 @@ mod timers;
 mod trigger_types;
 mod webhooks;
 
-pub use actions::{ASK_ACTION, ActionSpec, Actions, CatalogError, Runner, WorkflowDefinition};
+pub use actions::{
+    ASK_ACTION, ActionSpec, Actions, CatalogError, POST_MESSAGE_ACTION, Runner, WorkflowDefinition,
+};
 pub use audit::{CAPABILITY_DENIED, StoreAudit, denial_event};
 pub use catalog::{Catalog, RegisterError, register_rule_files};
 pub use control::{ControlError, SensorInfo};

@@ -1,5 +1,5 @@
 //! The bundle format: one `.wasm` component whose custom sections carry the
-//! pack's `pack.toml`, rule files and workflow files. The signature, when
+//! pack's `pack.toml`, rule, workflow and action alias files. The signature, when
 //! there is one, is the tool-conventions `signature` section in front
 //! (see [`super::signing`]); it covers these sections too, so a manifest
 //! cannot be swapped under a signed component.
@@ -20,6 +20,8 @@ pub const MANIFEST_SECTION: &str = "squall:manifest";
 pub const RULES_SECTION: &str = "squall:rules";
 /// Custom section holding the workflow files, like [`RULES_SECTION`].
 pub const WORKFLOWS_SECTION: &str = "squall:workflows";
+/// Custom section holding the action alias files, like [`RULES_SECTION`].
+pub const ALIASES_SECTION: &str = "squall:aliases";
 /// Largest bundle accepted from anywhere.
 pub const MAX_BUNDLE_BYTES: usize = 256 << 20;
 
@@ -32,6 +34,8 @@ pub struct BundleFiles {
     pub rules: BTreeMap<String, String>,
     /// Workflow files by name.
     pub workflows: BTreeMap<String, String>,
+    /// Action alias files by name.
+    pub aliases: BTreeMap<String, String>,
 }
 
 /// A bundle read back: its files, its checked manifest and its digest.
@@ -158,7 +162,7 @@ fn parse_module(bytes: &[u8], origin: &str) -> Result<Module, BundleError> {
 
 fn is_ours(section: &Section) -> bool {
     matches!(section, Section::Custom(c)
-        if [MANIFEST_SECTION, RULES_SECTION, WORKFLOWS_SECTION].contains(&c.name())
+        if [MANIFEST_SECTION, RULES_SECTION, WORKFLOWS_SECTION, ALIASES_SECTION].contains(&c.name())
             || c.is_signature_header())
 }
 
@@ -189,6 +193,12 @@ pub fn assemble(
         module.sections.push(Section::Custom(CustomSection::new(
             WORKFLOWS_SECTION.to_owned(),
             json(&files.workflows),
+        )));
+    }
+    if !files.aliases.is_empty() {
+        module.sections.push(Section::Custom(CustomSection::new(
+            ALIASES_SECTION.to_owned(),
+            json(&files.aliases),
         )));
     }
     let mut out = Vec::with_capacity(component.len() + files.manifest.len() + 64);
@@ -237,6 +247,11 @@ impl Bundle {
                         bad(WORKFLOWS_SECTION, format!("expected a JSON object of file texts: {e}"))
                     })?;
                 }
+                ALIASES_SECTION => {
+                    files.aliases = serde_json::from_slice(custom.payload()).map_err(|e| {
+                        bad(ALIASES_SECTION, format!("expected a JSON object of file texts: {e}"))
+                    })?;
+                }
                 _ => {}
             }
         }
@@ -264,6 +279,7 @@ mod tests {
             manifest: "name = \"demo\"\nversion = \"1.2.3\"\n".into(),
             rules: BTreeMap::from([("a.yaml".into(), "name: a\n".into())]),
             workflows: BTreeMap::new(),
+            aliases: BTreeMap::from([("say.yaml".into(), "name: say\n".into())]),
         }
     }
 

@@ -6,12 +6,12 @@
 
 use std::ops::Range;
 
-use super::bundle::{MANIFEST_SECTION, RULES_SECTION, WORKFLOWS_SECTION};
+use super::bundle::{ALIASES_SECTION, MANIFEST_SECTION, RULES_SECTION, WORKFLOWS_SECTION};
 
 /// Largest `squall:manifest` section: one `pack.toml`.
 pub const MAX_MANIFEST_SECTION_BYTES: usize = crate::limits::MAX_DOCUMENT_BYTES;
-/// Largest `squall:rules` or `squall:workflows` section: all of a pack's
-/// rule (or workflow) files, each within the one-document limit.
+/// Largest `squall:rules`, `squall:workflows` or `squall:aliases` section:
+/// all of a pack's rule (or workflow, or alias) files, each within the one-document limit.
 pub const MAX_FILES_SECTION_BYTES: usize = 4 << 20;
 /// Largest `signature` section: hashes and signatures, a few hundred bytes
 /// per signer.
@@ -76,7 +76,7 @@ pub enum LayoutError {
 fn cap(name: &str) -> Option<usize> {
     match name {
         MANIFEST_SECTION => Some(MAX_MANIFEST_SECTION_BYTES),
-        RULES_SECTION | WORKFLOWS_SECTION => Some(MAX_FILES_SECTION_BYTES),
+        RULES_SECTION | WORKFLOWS_SECTION | ALIASES_SECTION => Some(MAX_FILES_SECTION_BYTES),
         "signature" => Some(MAX_SIGNATURE_SECTION_BYTES),
         _ => None,
     }

@@ -44,7 +44,7 @@ pub use error::{LoadError, RenderError};
 pub use index::{Decision, RuleIndex};
 pub use model::{DEFAULT_PACK, Mismatch, Rule, RuleKind};
 pub use operators::{OPERATOR_NAMES, Operator};
-pub use template::TEMPLATE_FUEL;
+pub use template::{TEMPLATE_FUEL, render_message};
 pub use triggers::{TRIGGER_ALIASES, canonical_trigger_type};
 
 pub use budget::RENDER_BYTES;

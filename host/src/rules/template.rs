@@ -224,6 +224,14 @@ pub(crate) fn context(root: &str, payload: &Value, datastore: &Arc<dyn Datastore
     Jinja::from(vars)
 }
 
+/// Renders `text` (a chat message format, say) as a StackStorm Jinja
+/// template with `vars` as its variables, under the same fuel and byte
+/// budget as a rule's templates; the error is one line naming `name`.
+pub fn render_message(name: &str, text: &str, vars: &Value) -> Result<String, String> {
+    let program = Program::template(name, text.to_owned()).map_err(|e| one_line(&e))?;
+    program.render(&EXPRESSIONS, Jinja::from_serialize(vars)).map_err(|e| one_line(&e))
+}
+
 /// Whether a string is a template at all.
 pub(crate) fn has_markers(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")

@@ -35,10 +35,10 @@ pub use error::{OpenError, ReadError, WriteError};
 pub use flows::{InquiryRecord, InquiryStatus, ParentTask, WorkflowRecord, WorkflowTimer};
 pub use newest::NewestFirst;
 pub use records::{
-    ApiKeyRecord, Attempt, AuditEvent, Execution, ExecutionLog, ExecutionStatus, FIRST_ADMIN,
-    KvItem, KvScope, MASKED_SECRET, Millis, PackRecord, RuleEnforcement, RuleRecord,
-    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord, new_id,
-    now_millis,
+    AliasRecord, ApiKeyRecord, Attempt, AuditEvent, ChatOrigin, ChatRoute, Execution, ExecutionLog,
+    ExecutionStatus, FIRST_ADMIN, KvItem, KvScope, MASKED_SECRET, Millis, PackRecord,
+    RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord,
+    TrustedKeyRecord, new_id, now_millis,
 };
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;

@@ -166,6 +166,47 @@ pub struct Execution {
     /// `context.user`); absent for executions rules and workflows start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Where in chat it was asked for, when an action alias started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<Box<ChatOrigin>>,
+}
+
+/// The chat an alias-started execution answers to (StackStorm keeps it in
+/// the execution's `context` and `notify`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatOrigin {
+    /// The alias, `pack.name`.
+    pub alias: String,
+    /// The alias's id.
+    pub alias_id: Uuid,
+    /// The chat user as the platform names them (StackStorm's `api_user`).
+    pub chat_user: String,
+    /// The channel the command came from.
+    pub source_channel: String,
+    /// Where the result is announced: a stream route (`chatops` unless the
+    /// bot names its own), or a platform's reply address.
+    pub route: ChatRoute,
+    /// What the bot sent about the channel, handed back unchanged.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub source_context: Value,
+}
+
+/// Where an alias-started execution's result goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ChatRoute {
+    /// `st2.announcement__<route>` on the event stream, for a bot.
+    Stream {
+        /// The route.
+        route: String,
+    },
+    /// A POST to a chat platform's reply URL, sent by the outbound action.
+    Reply {
+        /// The platform (`slack`, `mattermost`).
+        platform: String,
+        /// The URL the answer is posted to.
+        url: String,
+    },
 }
 
 impl Execution {
@@ -190,6 +231,7 @@ impl Execution {
             retries: Vec::new(),
             parent: None,
             user: None,
+            chat: None,
         }
     }
 }
@@ -370,6 +412,26 @@ pub struct RuleRecord {
     pub source: String,
     /// Whether it is in force; overrides the source's `enabled`.
     pub enabled: bool,
+    /// When it was first stored.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+/// An action alias, from a pack's `aliases/` or the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// `pack.name`.
+    pub reference: String,
+    /// StackStorm's `id`, which bots and `ref_or_id` routes use; it stays
+    /// the same when the alias is replaced.
+    pub id: Uuid,
+    /// The alias as YAML or JSON text, kept verbatim.
+    pub source: String,
+    /// Whether it came with its pack (replaced and removed with it) rather
+    /// than through the API.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_pack: bool,
     /// When it was first stored.
     pub created_at: Millis,
     /// When it last changed.

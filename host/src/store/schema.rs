@@ -27,6 +27,8 @@ pub(crate) const TRIGGER_TYPES: TableDefinition<'_, &str, &[u8]> =
     TableDefinition::new("trigger_types");
 /// Rule reference (`pack.name`) → [`RuleRecord`](super::RuleRecord).
 pub(crate) const RULES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("rules");
+/// Action alias reference (`pack.name`) → [`AliasRecord`](super::AliasRecord).
+pub(crate) const ALIASES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("aliases");
 
 /// Trigger instance id (UUIDv7 as u128, so key order is arrival order) →
 /// its head: the [`TriggerInstance`](super::TriggerInstance) with a null

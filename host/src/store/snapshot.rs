@@ -11,11 +11,11 @@ use super::codec::decode;
 use super::error::{ReadError, storage_read};
 use super::records::MASKED_SECRET;
 use super::records::{
-    ApiKeyRecord, AuditEvent, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
-    TriggerTypeRecord, TrustedKeyRecord,
+    AliasRecord, ApiKeyRecord, AuditEvent, KvEntry, KvItem, KvScope, Millis, PackRecord,
+    RuleRecord, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, KV, PACKS, RULES, RUNNING,
+    ALIASES, API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_QUEUE, KV, PACKS, RULES, RUNNING,
     SENSOR_CURSORS, TRIGGER_TYPES, TRUSTED_KEYS,
 };
 use super::secrets::SecretKey;
@@ -181,6 +181,11 @@ impl Snapshot {
     /// Every rule, by reference.
     pub fn rules(&self) -> Result<Vec<RuleRecord>, ReadError> {
         self.all_named(RULES, "rules")
+    }
+
+    /// Every action alias, by reference.
+    pub fn aliases(&self) -> Result<Vec<AliasRecord>, ReadError> {
+        self.all_named(ALIASES, "aliases")
     }
 
     pub(super) fn get_named<T: serde::de::DeserializeOwned>(

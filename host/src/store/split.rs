@@ -69,6 +69,7 @@ fn execution_head(e: &Execution) -> Execution {
         retries: e.retries.clone(),
         parent: e.parent.clone(),
         user: e.user.clone(),
+        chat: e.chat.clone(),
     }
 }
 

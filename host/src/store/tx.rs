@@ -9,13 +9,13 @@ use super::bounds::RecordLimits;
 use super::codec::{decode, encode};
 use super::error::{WriteError, storage_write};
 use super::records::{
-    ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord, RuleRecord,
-    TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
+    AliasRecord, ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord,
+    RuleRecord, TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
 };
 use super::schema::{
-    API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE, EXECUTIONS,
-    INQUIRIES, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES, TRIGGER_PAYLOADS,
-    TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
+    ALIASES, API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE,
+    EXECUTIONS, INQUIRIES, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+    TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
 };
 use super::secrets::SecretKey;
 
@@ -351,6 +351,40 @@ impl Tx<'_> {
     /// Removes a rule; true when it existed.
     pub fn delete_rule(&mut self, reference: &str) -> Result<bool, WriteError> {
         self.delete_named(RULES, reference)
+    }
+
+    /// Stores an action alias. One that replaces another keeps its id and
+    /// creation time, so that bots and links that name it by id still work;
+    /// the record stored is returned.
+    pub fn put_alias(&mut self, alias: &AliasRecord) -> Result<AliasRecord, WriteError> {
+        let mut record = alias.clone();
+        let existing = {
+            let table = self.txn.open_table(ALIASES).map_err(storage_write)?;
+            let bytes = table.get(alias.reference.as_str()).map_err(storage_write)?;
+            bytes.map(|b| decode::<AliasRecord>("action alias", b.value())).transpose()?
+        };
+        if let Some(existing) = existing {
+            record.id = existing.id;
+            record.created_at = existing.created_at;
+        }
+        self.put_named(ALIASES, "action alias", &record.reference, &record)?;
+        Ok(record)
+    }
+
+    /// Every stored action alias.
+    pub fn aliases(&mut self) -> Result<Vec<AliasRecord>, WriteError> {
+        let table = self.txn.open_table(ALIASES).map_err(storage_write)?;
+        let mut records = Vec::new();
+        for row in table.iter().map_err(storage_write)? {
+            let (_, bytes) = row.map_err(storage_write)?;
+            records.push(decode("action alias", bytes.value())?);
+        }
+        Ok(records)
+    }
+
+    /// Removes an action alias; true when it existed.
+    pub fn delete_alias(&mut self, reference: &str) -> Result<bool, WriteError> {
+        self.delete_named(ALIASES, reference)
     }
 
     pub(super) fn put_named<T: serde::Serialize>(

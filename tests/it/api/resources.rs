@@ -347,8 +347,27 @@ async fn packs_and_actions_describe_the_catalog() {
     assert_eq!(api.get("/api/v1/packs/core").await, packs[0]);
     assert_eq!(api.call(Method::GET, "/api/v1/packs/nope", None).await.0, StatusCode::NOT_FOUND);
     let actions = api.get("/api/v1/actions").await;
-    // The core pack's four and the built-in `core.ask`.
-    assert_eq!(actions.as_array().expect("list").len(), 5);
+    // The core pack's four and the built-ins `core.ask` and `chatops.*`.
+    let refs: Vec<&str> =
+        actions.as_array().expect("list").iter().filter_map(|a| a["ref"].as_str()).collect();
+    assert_eq!(
+        refs,
+        [
+            "chatops.get_execution",
+            "chatops.list_inquiries",
+            "chatops.post_message",
+            "chatops.respond_inquiry",
+            "core.ask",
+            "core.echo",
+            "core.fail",
+            "core.noop",
+            "core.sleep"
+        ]
+    );
+    assert_eq!(
+        api.get("/api/v1/actions/chatops.post_message").await["runner_type"],
+        "announcement"
+    );
     assert_eq!(api.get("/api/v1/actions/core.ask").await["pack"], "core");
     let echo = api.get("/api/v1/actions/core.echo").await;
     assert_eq!(echo["ref"], "core.echo");

@@ -359,7 +359,8 @@ async fn catalog_lists_take_stackstorm_s_pack_and_name_filters_and_attributes() 
     assert_eq!(echo.as_array().map(Vec::len), Some(1), "{echo}");
     assert_eq!(echo[0]["ref"], "core.echo");
     assert_eq!(api.get("/api/v1/actions?pack=nope").await, json!([]));
-    let page = api.get("/api/v1/actions?limit=2&offset=1&include_attributes=ref,pack").await;
+    let page =
+        api.get("/api/v1/actions?pack=core&limit=2&offset=1&include_attributes=ref,pack").await;
     assert_eq!(
         page,
         json!([

@@ -44,13 +44,48 @@ impl Engine {
     /// Answers a pending inquiry. The response is checked against the
     /// inquiry's schema first; a refused one changes nothing.
     pub async fn respond(&self, id: Uuid, response: Value) -> Result<(), InquiryError> {
-        let inquiry = self.store().read()?.inquiry(id)?.ok_or(InquiryError::NotFound(id))?;
+        self.shared.respond(id, response).await
+    }
+}
+
+impl Shared {
+    /// [`Engine::respond`], for the engine's own `chatops.respond_inquiry`
+    /// too.
+    pub(in crate::engine) async fn respond(
+        self: &Arc<Self>,
+        id: Uuid,
+        response: Value,
+    ) -> Result<(), InquiryError> {
+        let inquiry = self.ingest.store().read()?.inquiry(id)?.ok_or(InquiryError::NotFound(id))?;
         check_response(&inquiry, &response)?;
         let step: StepFn<Result<(), InquiryError>> =
             Box::new(move |flows, tx, fx| flows.answer(tx, id, response, fx));
-        self.shared.step(step).await?
+        self.step(step).await?
+    }
+
+    /// `chatops.list_inquiries`: the pending inquiries, oldest first, with
+    /// what each asks for.
+    pub(in crate::engine) fn pending_inquiries(&self) -> Result<Value, ReadError> {
+        let pending = self.ingest.store().read()?.inquiries(
+            Some(InquiryStatus::Pending),
+            None,
+            MAX_LISTED_INQUIRIES,
+        )?;
+        let inquiries: Vec<Value> = pending
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "id": i.id, "workflow": i.workflow, "route": i.route, "schema": i.schema,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({"count": inquiries.len(), "inquiries": inquiries}))
     }
 }
+
+/// Most inquiries `chatops.list_inquiries` lists (a chat message is no
+/// place for more).
+const MAX_LISTED_INQUIRIES: usize = 50;
 
 /// Checks `response` against the inquiry's schema.
 fn check_response(inquiry: &InquiryRecord, response: &Value) -> Result<(), InquiryError> {
