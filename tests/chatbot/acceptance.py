@@ -284,7 +284,7 @@ def inquiry(chat):
     chat.wait(start, lambda to, body: body.strip() == inquiry_id, "the inquiry id")
     # The alias for listing (no ack), its answer announced on the stream.
     start = chat.say("!st2 inquiry list")
-    chat.wait(start, lambda to, body: inquiry_id in body and "1 inquiries waiting" in body
+    chat.wait(start, lambda to, body: inquiry_id in body and body.startswith("Inquiries waiting: 1\n")
               and to == "chat-alice", "the listing")
     # The answer.
     start = chat.say(f"!st2 inquiry respond {inquiry_id} {INQUIRY_RESPONSE}")
@@ -294,7 +294,7 @@ def inquiry(chat):
     while True:
         status, done = api("GET", f"/api/v1/executions/{workflow['id']}")
         if done.get("status") == "succeeded":
-            expect(done["result"] == {"message": "Change `db-7` was approved."}, done["result"])
+            expect(done["result"]["output"] == {"message": "Change `db-7` was approved."}, done["result"])
             break
         expect(time.time() < deadline and done.get("status") not in ("failed", "canceled"), f"workflow: {done}")
         time.sleep(0.2)
