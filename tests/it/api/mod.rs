@@ -5,6 +5,7 @@
 
 mod access;
 mod auth;
+mod chat_platforms;
 mod errors;
 mod openapi;
 mod resources;
@@ -75,6 +76,15 @@ impl Api {
 
     /// [`start`](Self::start) with the server's access policy.
     pub(crate) async fn start_with(policy: AccessPolicy) -> Self {
+        Self::start_with_packs(policy, |_, _| Vec::new()).await
+    }
+
+    /// [`start_with`](Self::start_with), with more packs: `add` loads them
+    /// into the catalog and answers their manifests.
+    pub(crate) async fn start_with_packs(
+        policy: AccessPolicy,
+        add: impl FnOnce(&TestRuntime, &mut Actions) -> Vec<Manifest>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(
             &dir.path().join("squall.redb"),
@@ -85,6 +95,8 @@ impl Api {
         let manifest = Manifest::load(Path::new(CORE_MANIFEST)).expect("manifest");
         let mut actions = Actions::default();
         actions.add_pack(&manifest, Arc::new(runtime.load(CORE_PACK, "core"))).expect("actions");
+        let mut manifests = add(&runtime, &mut actions);
+        manifests.push(manifest);
         // Stored, as a pack install stores it: rule reloads keep it.
         let hook = TriggerTypeRecord {
             name: "hostile.hook".into(),
@@ -116,7 +128,7 @@ impl Api {
         add_user(&store, "admin", &["system_admin"], None).await;
         let (_, key) =
             create_api_key(&store, "admin", "admin", Vec::new()).await.expect("admin key");
-        let state = ApiState::with_policy(engine.clone(), [manifest], policy);
+        let state = ApiState::with_policy(engine.clone(), manifests, policy);
         let router = router(state.clone());
         Self { engine, state, router, key, _runtime: runtime, _dir: dir }
     }
