@@ -8,7 +8,6 @@
 //! `PackManager`, built the way `squall serve` builds them
 //! (`tests/it/lifecycle.rs` does the same).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +86,7 @@ fn main() {
 fn signed_core_bundle(key: &SigningKey) -> Vec<u8> {
     let component = std::fs::read(CORE_PACK).expect("core component");
     let manifest = std::fs::read_to_string(CORE_MANIFEST).expect("core manifest");
-    let files = BundleFiles { manifest, rules: BTreeMap::new(), workflows: BTreeMap::new() };
+    let files = BundleFiles { manifest, ..BundleFiles::default() };
     let bundle = assemble(&component, &files, "core.wasm").expect("assemble");
     key.sign(&bundle).expect("sign")
 }

@@ -26,10 +26,15 @@ pub struct ErrorBody {
     /// Structured detail when there is some, e.g. `{"field": "action"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Value>,
-    /// `error` again under StackStorm's name, on the routes whose clients
-    /// read only that (chat bots).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub faultstring: Option<String>,
+}
+
+/// An [`ErrorBody`] with `error` again as StackStorm's `faultstring`, on
+/// the routes whose clients read only that (chat bots).
+#[derive(Serialize)]
+struct WithFaultstring<'a> {
+    #[serde(flatten)]
+    body: &'a ErrorBody,
+    faultstring: &'a str,
 }
 
 /// An error answer: a status and an [`ErrorBody`]. Internal errors are
@@ -38,6 +43,10 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Whether the answer repeats the message as StackStorm's
+    /// `faultstring` (kept as a flag, not a second copy, so that the error
+    /// stays small).
+    faultstring: bool,
     /// Seconds for a `Retry-After` header, on a refusal that passes.
     retry_after: Option<u32>,
 }
@@ -47,7 +56,8 @@ impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody { error: message.into(), detail: None, faultstring: None },
+            body: ErrorBody { error: message.into(), detail: None },
+            faultstring: false,
             retry_after: None,
         }
     }
@@ -98,7 +108,7 @@ impl ApiError {
     /// Also answers the message as StackStorm's `faultstring`, which is
     /// all a chat bot shows of an error.
     pub fn with_faultstring(mut self) -> Self {
-        self.body.faultstring = Some(self.body.error.clone());
+        self.faultstring = true;
         self
     }
 
@@ -115,7 +125,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body)).into_response();
+        let mut response = if self.faultstring {
+            let body = WithFaultstring { body: &self.body, faultstring: &self.body.error };
+            (self.status, axum::Json(body)).into_response()
+        } else {
+            (self.status, axum::Json(self.body)).into_response()
+        };
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
