@@ -241,7 +241,7 @@ pub(crate) async fn create(
         created_at: now,
         updated_at: now,
     };
-    let audit = event(&caller, "alias.create", &reference, Value::Null);
+    let audit = event(&caller, "alias.create", &reference, json!({"id": record.id}));
     let stored = state
         .engine()
         .store()
@@ -323,7 +323,7 @@ pub(crate) async fn replace(
         ));
     }
     let record = AliasRecord { source, updated_at: now_millis(), ..old };
-    let audit = event(&caller, "alias.replace", &record.reference, Value::Null);
+    let audit = event(&caller, "alias.replace", &record.reference, json!({"id": record.id}));
     let stored = state
         .engine()
         .store()
@@ -358,7 +358,7 @@ pub(crate) async fn delete(
     let record = find(&state, &ref_or_id)?;
     caller
         .require(Permission::ActionAliasDelete, Some(&Resource::action_alias(&record.reference)))?;
-    let audit = event(&caller, "alias.delete", &record.reference, Value::Null);
+    let audit = event(&caller, "alias.delete", &record.reference, json!({"id": record.id}));
     let reference = record.reference.clone();
     let existed = state
         .engine()

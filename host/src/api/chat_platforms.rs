@@ -142,7 +142,7 @@ fn immediate(results: Result<Vec<Value>, ApiError>, ack_key: &str) -> Response {
     path = "/chatops/slack",
     operation_id = "chatops_slack",
     tag = "chatops",
-    request_body(description = "Slack's slash command payload, form-encoded", content_type = "application/x-www-form-urlencoded", content = String),
+    request_body(description = "Slack's slash command payload, form-encoded", content_type = "application/x-www-form-urlencoded", content = Object),
     responses(
         (status = 200, description = "The message Slack shows in the channel: the acknowledgement, or why not", body = Object),
         (status = 400, description = "Not Slack's slash command payload", body = ErrorBody),

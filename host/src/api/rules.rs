@@ -345,7 +345,7 @@ pub(crate) async fn create(
         updated_at: now,
     };
     let (view, record) = view_off_thread(record).await?;
-    let audit = event(&caller, "rule.create", &rule.reference, Value::Null);
+    let audit = event(&caller, "rule.create", &rule.reference, Value::Object(Map::new()));
     store(&state, record, audit).await?;
     let location = format!("{}/rules/{}", super::API_PREFIX, path_segment(&rule.reference));
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response())
@@ -412,7 +412,7 @@ pub(crate) async fn replace(
     let old = stored(&state, &reference)?;
     let record = RuleRecord { source, enabled: rule.enabled, updated_at: now_millis(), ..old };
     let (view, record) = view_off_thread(record).await?;
-    let audit = event(&caller, "rule.replace", &reference, Value::Null);
+    let audit = event(&caller, "rule.replace", &reference, Value::Object(Map::new()));
     store(&state, record, audit).await?;
     Ok(Json(view))
 }
@@ -439,7 +439,7 @@ pub(crate) async fn delete(
     caller.require(Permission::RuleDelete, Some(&Resource::rule(&reference)))?;
     let _serial = state.rule_changes().lock().await;
     let key = reference.clone();
-    let audit = event(&caller, "rule.delete", &reference, Value::Null);
+    let audit = event(&caller, "rule.delete", &reference, Value::Object(Map::new()));
     let existed = state
         .engine()
         .store()
