@@ -23,7 +23,8 @@ pub(crate) fn event(caller: &Caller, action: &str, subject: &str, detail: Value)
         actor: caller.actor(),
         action: action.to_owned(),
         subject: subject.to_owned(),
-        detail,
+        // The audit view's `detail` is an object: none is `{}`.
+        detail: if detail.is_null() { Value::Object(Default::default()) } else { detail },
     }
 }
 
