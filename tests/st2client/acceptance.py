@@ -85,7 +85,9 @@ STATE = {}
 def actions():
     listed = st2("action", "list")
     expect("core.echo" in refs(listed), f"core.echo not listed: {listed}")
-    expect(all(a["pack"] in ("core", "github") for a in listed), listed)
+    # The packs' actions and the host's built-ins (core.ask, chatops.*).
+    expect(all(a["pack"] in ("core", "github", "chatops") for a in listed), listed)
+    expect("chatops.post_message" in refs(listed), f"chatops.post_message not listed: {listed}")
     echo = st2("action", "get", "core.echo")
     expect(echo["ref"] == "core.echo" and echo["pack"] == "core", echo)
     expect(echo["runner_type"] == "wasm", echo)
