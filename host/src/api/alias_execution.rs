@@ -13,15 +13,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::aliases::{Loaded, load_all, match_one, view};
+use super::aliases::{Loaded, view};
 use super::auth::{Caller, principal};
 use super::error::{ApiError, Body, ErrorBody};
 use super::execution_view::ExecutionView;
 use super::executions::{find, request_error};
 use super::state::ApiState;
 use crate::access::{Permission, Principal, Resource};
-use crate::chatops::{ActionAlias, ChatIdentity};
-use crate::store::{AuditEvent, ChatOrigin, ChatRoute, now_millis};
+use crate::chatops::{ActionAlias, ChatIdentity, Matched};
+use crate::store::{AliasRecord, AuditEvent, ChatOrigin, ChatRoute, now_millis};
 
 /// The route announcements go to when the bot names none.
 pub(crate) const DEFAULT_ROUTE: &str = "chatops";
@@ -101,22 +101,48 @@ pub(crate) struct AliasExecution {
     source_context: Option<Value>,
 }
 
-fn stream_route(route: Option<String>, channel: Option<String>) -> Result<ChatRoute, ApiError> {
-    let route = route.or(channel).unwrap_or_else(|| DEFAULT_ROUTE.to_owned());
-    crate::chatops::check_route(&route)
-        .map_err(|e| ApiError::invalid("notification_route", format!("notification_route: {e}")))?;
-    Ok(ChatRoute::Stream { route })
+impl TryFrom<MatchAndExecute> for ChatCommand {
+    type Error = ApiError;
+
+    /// The command, its result announced on the bot's route (`chatops`
+    /// unless it names one), within the bound on `source_context`.
+    fn try_from(request: MatchAndExecute) -> Result<Self, ApiError> {
+        let route = (request.notification_route.or(request.notification_channel))
+            .unwrap_or_else(|| DEFAULT_ROUTE.to_owned());
+        crate::chatops::check_route(&route).map_err(|e| {
+            ApiError::invalid("notification_route", format!("notification_route: {e}"))
+        })?;
+        let source_context = request.source_context.unwrap_or(Value::Null);
+        if source_context.to_string().len() > MAX_SOURCE_CONTEXT_BYTES {
+            return Err(ApiError::invalid(
+                "source_context",
+                format!("source_context: over {MAX_SOURCE_CONTEXT_BYTES} bytes of JSON"),
+            ));
+        }
+        Ok(Self {
+            command: request.command,
+            chat_user: request.user,
+            source_channel: request.source_channel,
+            route: ChatRoute::Stream { route },
+            source_context,
+        })
+    }
 }
 
-fn source_context(value: Option<Value>) -> Result<Value, ApiError> {
-    let value = value.unwrap_or(Value::Null);
-    if value.to_string().len() > MAX_SOURCE_CONTEXT_BYTES {
-        return Err(ApiError::invalid(
-            "source_context",
-            format!("source_context: over {MAX_SOURCE_CONTEXT_BYTES} bytes of JSON"),
-        ));
+impl AliasExecution {
+    /// The alias's name, the format, and the rest as `match_and_execute`
+    /// takes it.
+    fn split(self) -> (String, String, MatchAndExecute) {
+        let command = MatchAndExecute {
+            command: self.command,
+            user: self.user,
+            source_channel: self.source_channel,
+            notification_channel: self.notification_channel,
+            notification_route: self.notification_route,
+            source_context: self.source_context,
+        };
+        (self.name, self.format, command)
     }
-    Ok(value)
 }
 
 /// Matches a command against every enabled alias and runs what it
@@ -142,13 +168,7 @@ pub(crate) async fn match_and_execute(
     Extension(caller): Extension<Caller>,
     Body(request): Body<MatchAndExecute>,
 ) -> Result<Response, ApiError> {
-    let command = ChatCommand {
-        command: request.command,
-        chat_user: request.user,
-        source_channel: request.source_channel,
-        route: stream_route(request.notification_route, request.notification_channel)?,
-        source_context: source_context(request.source_context)?,
-    };
+    let command = ChatCommand::try_from(request)?;
     let results = match_and_run(&state, &Requester::from(&caller), command)
         .await
         .map_err(ApiError::with_faultstring)?;
@@ -178,28 +198,17 @@ pub(crate) async fn execute(
     Extension(caller): Extension<Caller>,
     Body(request): Body<AliasExecution>,
 ) -> Result<Response, ApiError> {
-    let loaded = load_all(&state)?;
-    let found = loaded
-        .iter()
-        .find(|l| l.alias.reference() == request.name)
-        .or_else(|| loaded.iter().find(|l| l.alias.name == request.name))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Unable to identify action alias with name \"{}\".",
-                request.name
-            ))
-        })?;
-    let command = ChatCommand {
-        command: request.command,
-        chat_user: request.user,
-        source_channel: request.source_channel,
-        route: stream_route(request.notification_route, request.notification_channel)?,
-        source_context: source_context(request.source_context)?,
-    };
-    let mut results =
-        run(&state, &Requester::from(&caller), found, &request.format, false, command)
-            .await
-            .map_err(ApiError::with_faultstring)?;
+    let (name, format, request) = request.split();
+    let loaded = Loaded::read(&state)?;
+    let (record, alias) = loaded.by_name(&name).ok_or_else(|| {
+        ApiError::not_found(format!("Unable to identify action alias with name \"{name}\"."))
+    })?;
+    let command = ChatCommand::try_from(request)?;
+    // The format the bot chose, taken as StackStorm takes it: one match.
+    let matched = Matched { alias, display: None, representation: format, match_multiple: false };
+    let mut results = run(&state, &Requester::from(&caller), record, &matched, command)
+        .await
+        .map_err(ApiError::with_faultstring)?;
     Ok((StatusCode::CREATED, Json(results.remove(0))).into_response())
 }
 
@@ -209,11 +218,9 @@ pub(crate) async fn match_and_run(
     requester: &Requester<'_>,
     command: ChatCommand,
 ) -> Result<Vec<Value>, ApiError> {
-    let loaded = load_all(state)?;
-    let aliases: Vec<ActionAlias> = loaded.iter().map(|l| l.alias.clone()).collect();
-    let (matched, found) = match_one(&loaded, &aliases, &command.command)?;
-    let (representation, multiple) = (matched.representation.clone(), matched.match_multiple);
-    run(state, requester, found, &representation, multiple, command).await
+    let loaded = Loaded::read(state)?;
+    let (matched, record) = loaded.match_command(&command.command)?;
+    run(state, requester, record, &matched, command).await
 }
 
 /// Runs `found` for `command` as matched by `representation`; answers
@@ -221,12 +228,11 @@ pub(crate) async fn match_and_run(
 async fn run(
     state: &ApiState,
     requester: &Requester<'_>,
-    found: &Loaded,
-    representation: &str,
-    match_multiple: bool,
+    record: &AliasRecord,
+    matched: &Matched<'_>,
     command: ChatCommand,
 ) -> Result<Vec<Value>, ApiError> {
-    let alias = &found.alias;
+    let alias = matched.alias;
     let reference = alias.reference();
     if !alias.enabled {
         return Err(ApiError::bad_request(format!(
@@ -253,12 +259,6 @@ async fn run(
             return Err(refusal);
         }
     };
-    let matched = crate::chatops::Matched {
-        alias,
-        display: None,
-        representation: representation.to_owned(),
-        match_multiple,
-    };
     let all = matched
         .parameters(&command.command)
         .map_err(|e| ApiError::bad_request(format!("command: {e}")))?;
@@ -272,12 +272,12 @@ async fn run(
         "user": user,
         "api_user": command.chat_user,
         "source_channel": command.source_channel,
-        "action_alias_ref": {"id": found.record.id, "name": alias.name},
+        "action_alias_ref": {"id": record.id, "name": alias.name},
     });
     let immutable = immutable_parameters(alias, &context)?;
     let origin = ChatOrigin {
         alias: reference.clone(),
-        alias_id: found.record.id,
+        alias_id: record.id,
         chat_user: command.chat_user.clone().unwrap_or_else(|| user.clone()),
         source_channel: command.source_channel.clone(),
         route: command.route.clone(),
@@ -309,7 +309,7 @@ async fn run(
         let execution = find(state, id)?;
         let execution = serde_json::to_value(ExecutionView::read(&execution, state)?)
             .map_err(ApiError::internal)?;
-        let mut result = json!({"execution": execution, "actionalias": view(&found.record)});
+        let mut result = json!({"execution": execution, "actionalias": view(record)});
         if let Some(ack) = crate::chatops::ack(alias, &execution) {
             result["message"] = Value::String(ack.message);
             if let Some(extra) = ack.extra {

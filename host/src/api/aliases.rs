@@ -12,33 +12,67 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::Caller;
-use super::error::{
-    ApiError, Body, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
-};
+use super::document::{Document, read_document};
+use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, off_thread};
 use super::page::{CatalogQuery, timestamp};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
 use crate::chatops::{ActionAlias, AliasError, MatchError, Matched};
 use crate::store::{AliasRecord, now_millis};
 
-/// A stored alias with its definition loaded.
+/// The stored aliases that load, with their definitions: `aliases[i]`
+/// is `records[i]`'s. One that no longer loads (stored by an older
+/// version) is left out of matching and help with a warning; the list
+/// still shows it, with its error.
 pub(crate) struct Loaded {
-    pub(crate) record: AliasRecord,
-    pub(crate) alias: ActionAlias,
+    records: Vec<AliasRecord>,
+    aliases: Vec<ActionAlias>,
 }
 
-/// Every stored alias that loads, by reference. One that no longer loads
-/// (it was stored by an older version) is left out of matching and help
-/// with a warning; the list still shows it, with its error.
-pub(crate) fn load_all(state: &ApiState) -> Result<Vec<Loaded>, ApiError> {
-    let mut loaded = Vec::new();
-    for record in state.engine().store().read()?.aliases()? {
-        match ActionAlias::from_yaml(&record.source, &format!("alias {}", record.reference), None) {
-            Ok(alias) => loaded.push(Loaded { record, alias }),
-            Err(error) => tracing::warn!(%error, "stored action alias does not load"),
+impl Loaded {
+    /// Every stored alias that loads, by reference.
+    pub(crate) fn read(state: &ApiState) -> Result<Self, ApiError> {
+        let (mut records, mut aliases) = (Vec::new(), Vec::new());
+        for record in state.engine().store().read()?.aliases()? {
+            let file = format!("alias {}", record.reference);
+            match ActionAlias::from_yaml(&record.source, &file, None) {
+                Ok(alias) => {
+                    records.push(record);
+                    aliases.push(alias);
+                }
+                Err(error) => tracing::warn!(%error, "stored action alias does not load"),
+            }
         }
+        Ok(Self { records, aliases })
     }
-    Ok(loaded)
+
+    /// The definitions.
+    pub(crate) fn aliases(&self) -> &[ActionAlias] {
+        &self.aliases
+    }
+
+    /// The alias named `name`: its `pack.name`, or else its name alone.
+    pub(crate) fn by_name(&self, name: &str) -> Option<(&AliasRecord, &ActionAlias)> {
+        let at = (self.records.iter().position(|r| r.reference == name))
+            .or_else(|| self.aliases.iter().position(|a| a.name == name))?;
+        Some((&self.records[at], &self.aliases[at]))
+    }
+
+    /// The one alias format `command` matches, with the alias's record, or
+    /// why none or several do (as StackStorm: both 400, saying which).
+    pub(crate) fn match_command(
+        &self,
+        command: &str,
+    ) -> Result<(Matched<'_>, &AliasRecord), ApiError> {
+        let matched = crate::chatops::match_command(command, &self.aliases)
+            .map_err(|error: MatchError| ApiError::bad_request(error.to_string()))?;
+        let at = self
+            .aliases
+            .iter()
+            .position(|alias| std::ptr::eq(alias, matched.alias))
+            .ok_or_else(|| ApiError::internal("a matched alias is not among those loaded"))?;
+        Ok((matched, &self.records[at]))
+    }
 }
 
 /// The alias named by `ref_or_id`: its id (StackStorm's bots use ids) or
@@ -117,59 +151,38 @@ pub(crate) struct AliasDocument {
 
 const ALIAS_BODY: &str = "A StackStorm action alias: YAML (application/yaml) or JSON";
 
+/// What an alias's answer carries besides the alias: a JSON body that
+/// sends them back has them taken out before the alias is read and stored.
+const READ_ONLY: &[&str] = &["source", "from_pack", "created_at", "updated_at", "error"];
+
 /// Reads an alias from a body (YAML unless the content type says JSON)
-/// and checks that its action exists; answers it with the text to store.
+/// and checks that its action exists; answers it with the text to store
+/// (YAML verbatim, JSON without [`READ_ONLY`] fields).
 fn parse(
     state: &ApiState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ActionAlias, String), ApiError> {
-    let content_type = content_type(headers);
-    check_charset(&content_type)?;
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("action alias: the body is not UTF-8"))?;
-    let json = content_type.contains("json");
-    if !(json || content_type.is_empty() || content_type.contains("yaml")) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "action alias: expected Content-Type application/yaml or application/json, got `{content_type}`"
-            ),
-        ));
-    }
-    // JSON is YAML; a body that sends back what the API answered (`id`,
-    // `ref`, `source`, times) is taken without those.
-    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        ApiError::bad_request(format!(
-            "action alias: not valid {}: {e}",
-            if json { "JSON" } else { "YAML" }
-        ))
-    })?;
-    if let Value::Object(fields) = &mut value {
-        for read_only in ["source", "from_pack", "created_at", "updated_at", "error"] {
-            fields.remove(read_only);
+    let (loaded, source) = match read_document("action alias", headers, body, READ_ONLY)? {
+        Document::Json { value, source } => {
+            (ActionAlias::from_value(&value, "action alias", None), source)
         }
-    }
-    crate::limits::check(text, crate::limits::Format::Yaml)
-        .map_err(|e| ApiError::bad_request(format!("action alias: {e}")))?;
-    let alias =
-        ActionAlias::from_value(&value, "action alias", None).map_err(|error| match &error {
-            AliasError::Syntax { .. } => ApiError::bad_request(error.to_string()),
-            AliasError::Field { field, .. } | AliasError::Format { field, .. } => {
-                ApiError::invalid(field, error.to_string())
-            }
-        })?;
+        Document::Yaml(text) => {
+            (ActionAlias::from_yaml(text, "action alias", None), text.to_owned())
+        }
+    };
+    let alias = loaded.map_err(|error| match &error {
+        AliasError::Syntax { .. } => ApiError::bad_request(error.to_string()),
+        AliasError::Field { field, .. } | AliasError::Format { field, .. } => {
+            ApiError::invalid(field, error.to_string())
+        }
+    })?;
     if state.engine().ingest().action(&alias.action_ref).is_none() {
         return Err(ApiError::invalid(
             "action_ref",
             format!("action alias: action_ref: unknown action `{}`", alias.action_ref),
         ));
     }
-    let source = if json {
-        text.to_owned()
-    } else {
-        serde_yaml_ng::to_string(&value).unwrap_or_else(|_| text.to_owned())
-    };
     Ok((alias, source))
 }
 
@@ -246,7 +259,7 @@ pub(crate) async fn create(
         .engine()
         .store()
         .write(move |tx| {
-            if tx.aliases()?.iter().any(|a| a.reference == record.reference) {
+            if tx.alias(&record.reference)?.is_some() {
                 return Ok(None);
             }
             let stored = tx.put_alias(&record)?;
@@ -411,9 +424,9 @@ pub(crate) async fn help(
     State(state): State<ApiState>,
     Query(query): Query<HelpQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let aliases: Vec<ActionAlias> = load_all(&state)?.into_iter().map(|l| l.alias).collect();
+    let loaded = Loaded::read(&state)?;
     let help = crate::chatops::help(
-        &aliases,
+        loaded.aliases(),
         query.filter.as_deref(),
         query.pack.as_deref(),
         query.limit.unwrap_or(100),
@@ -430,23 +443,6 @@ pub(crate) struct MatchRequest {
     /// The chat command, without the bot's prefix.
     #[schema(example = "say hello")]
     pub(crate) command: String,
-}
-
-/// The one alias format `command` matches, or why none or several do.
-pub(crate) fn match_one<'a>(
-    loaded: &'a [Loaded],
-    aliases: &'a [ActionAlias],
-    command: &str,
-) -> Result<(Matched<'a>, &'a Loaded), ApiError> {
-    // As StackStorm: no match and an ambiguity are both 400, saying which.
-    let matched = crate::chatops::match_command(command, aliases)
-        .map_err(|error: MatchError| ApiError::bad_request(error.to_string()))?;
-    let reference = matched.alias.reference();
-    let record = loaded
-        .iter()
-        .find(|l| l.alias.reference() == reference)
-        .ok_or_else(|| ApiError::internal("a matched alias is not among those loaded"))?;
-    Ok((matched, record))
 }
 
 /// Which alias and format a command matches (StackStorm's
@@ -469,11 +465,10 @@ pub(crate) async fn match_command(
     State(state): State<ApiState>,
     Body(request): Body<MatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let loaded = load_all(&state)?;
-    let aliases: Vec<ActionAlias> = loaded.iter().map(|l| l.alias.clone()).collect();
-    let (matched, found) = match_one(&loaded, &aliases, &request.command)?;
+    let loaded = Loaded::read(&state)?;
+    let (matched, record) = loaded.match_command(&request.command)?;
     Ok(Json(json!({
-        "actionalias": view(&found.record),
+        "actionalias": view(record),
         "display": matched.display,
         "representation": matched.representation,
     })))

@@ -32,9 +32,17 @@ pub(crate) async fn follow(state: Weak<Inner>, mut feed: broadcast::Receiver<Eng
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let Some(state) = ApiState::upgrade(&state) else { return };
-        let execution = match state.engine().store().read().and_then(|s| s.execution(id)) {
-            Ok(Some(execution)) if execution.chat.is_some() => execution,
-            Ok(_) => continue,
+        // Every finished execution passes here: its head alone (no
+        // parameters, result or logs) says whether chat asked for it.
+        let read = state.engine().store().read().and_then(|snapshot| {
+            match snapshot.execution_head(id)? {
+                Some(head) if head.chat.is_some() => snapshot.execution(id),
+                _ => Ok(None),
+            }
+        });
+        let execution = match read {
+            Ok(Some(execution)) => execution,
+            Ok(None) => continue,
             Err(error) => {
                 tracing::warn!(execution = %id, %error, "cannot read a finished execution for chat");
                 continue;
@@ -95,7 +103,6 @@ async fn notify(state: &ApiState, execution: &Execution) -> Result<(), String> {
 
 /// The alias `reference`, if it still loads.
 fn alias_of(state: &ApiState, reference: &str) -> Option<ActionAlias> {
-    let records = state.engine().store().read().ok()?.aliases().ok()?;
-    let record = records.into_iter().find(|r| r.reference == reference)?;
+    let record = state.engine().store().read().ok()?.alias(reference).ok()??;
     ActionAlias::from_yaml(&record.source, &format!("alias {reference}"), None).ok()
 }

@@ -92,7 +92,7 @@ pub(crate) struct ExecutionAction {
     uid: String,
     name: String,
     pack: String,
-    /// `wasm`, `orquesta` or `inquirer`; null once the action is no
+    /// `wasm`, `orquesta`, `inquirer`, `announcement` or `chatops`; null once the action is no
     /// longer installed.
     runner_type: Option<&'static str>,
     /// Its parameters in StackStorm's metadata form (empty once the
@@ -104,7 +104,7 @@ pub(crate) struct ExecutionAction {
 /// The runner of an execution.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ExecutionRunner {
-    /// `wasm`, `orquesta` or `inquirer`; null once the action is no
+    /// `wasm`, `orquesta`, `inquirer`, `announcement` or `chatops`; null once the action is no
     /// longer installed.
     name: Option<&'static str>,
 }

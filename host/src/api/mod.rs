@@ -19,6 +19,7 @@ mod auth;
 mod chat_notify;
 mod chat_platforms;
 mod connection;
+mod document;
 mod enforcements;
 mod error;
 mod execution_view;

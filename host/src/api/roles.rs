@@ -14,9 +14,8 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::{Caller, role_from_record};
-use super::error::{
-    ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
-};
+use super::document::document_text;
+use super::error::{ApiError, ErrorBody, Path, Query, RawBody, off_thread};
 use super::state::ApiState;
 use crate::access::{Grant, Permission, Resource, Role, SYSTEM_ROLES, parse_role};
 use crate::store::{GrantRecord, RoleRecord, now_millis};
@@ -122,19 +121,7 @@ pub(crate) async fn put(
     if Role::is_system(&name) {
         return Err(ApiError::conflict(format!("`{name}` is a system role; it cannot be changed")));
     }
-    let content_type = content_type(&headers);
-    if !(content_type.is_empty() || content_type.contains("yaml") || content_type.contains("json"))
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "role: expected Content-Type application/yaml or application/json, got `{content_type}`"
-            ),
-        ));
-    }
-    check_charset(&content_type)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("role: the body is not UTF-8"))?;
+    let (text, _) = document_text("role", &headers, &body)?;
     // Malformed rather than unusable: 400, as for a rule.
     crate::limits::check(text, crate::limits::Format::Yaml)
         .map_err(|e| ApiError::bad_request(format!("role: {e}")))?;

@@ -14,9 +14,8 @@ use utoipa::ToSchema;
 
 use super::audit::event;
 use super::auth::Caller;
-use super::error::{
-    ApiError, ErrorBody, Path, Query, RawBody, check_charset, content_type, off_thread,
-};
+use super::document::{Document, read_document};
+use super::error::{ApiError, ErrorBody, Path, Query, RawBody, off_thread};
 use super::page::{CatalogQuery, summary_of, timestamp};
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -103,33 +102,9 @@ const READ_ONLY: &[&str] = &["source", "created_at", "updated_at", "error"];
 /// and checks it against the engine's trigger types and actions; answers
 /// it with the text to store (a JSON body without [`READ_ONLY`] fields).
 fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<(Rule, String), ApiError> {
-    let content_type = content_type(headers);
-    check_charset(&content_type)?;
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("rule: the body is not UTF-8"))?;
-    let mut source = text.to_owned();
-    let loaded = if content_type.contains("json") {
-        crate::limits::check(text, crate::limits::Format::Json)
-            .map_err(|e| ApiError::bad_request(format!("rule: {e}")))?;
-        let mut value: Value = serde_json::from_str(text)
-            .map_err(|e| ApiError::bad_request(format!("rule: not valid JSON: {e}")))?;
-        if let Value::Object(fields) = &mut value {
-            let before = fields.len();
-            fields.retain(|name, _| !READ_ONLY.contains(&name.as_str()));
-            if fields.len() != before {
-                source = value.to_string();
-            }
-        }
-        Rule::from_value(&value, "rule")
-    } else if content_type.is_empty() || content_type.contains("yaml") {
-        Rule::from_yaml(text, "rule")
-    } else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "rule: expected Content-Type application/yaml or application/json, got `{content_type}`"
-            ),
-        ));
+    let (loaded, source) = match read_document("rule", headers, body, READ_ONLY)? {
+        Document::Json { value, source } => (Rule::from_value(&value, "rule"), source),
+        Document::Yaml(text) => (Rule::from_yaml(text, "rule"), text.to_owned()),
     };
     let rule = loaded.map_err(|error| match &error {
         LoadError::Syntax { .. } => ApiError::bad_request(error.to_string()),

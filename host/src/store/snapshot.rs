@@ -183,6 +183,11 @@ impl Snapshot {
         self.all_named(RULES, "rules")
     }
 
+    /// The action alias `reference`, if stored.
+    pub fn alias(&self, reference: &str) -> Result<Option<AliasRecord>, ReadError> {
+        self.get_named(ALIASES, "aliases", reference)
+    }
+
     /// Every action alias, by reference.
     pub fn aliases(&self) -> Result<Vec<AliasRecord>, ReadError> {
         self.all_named(ALIASES, "aliases")

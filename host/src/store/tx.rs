@@ -358,12 +358,7 @@ impl Tx<'_> {
     /// the record stored is returned.
     pub fn put_alias(&mut self, alias: &AliasRecord) -> Result<AliasRecord, WriteError> {
         let mut record = alias.clone();
-        let existing = {
-            let table = self.txn.open_table(ALIASES).map_err(storage_write)?;
-            let bytes = table.get(alias.reference.as_str()).map_err(storage_write)?;
-            bytes.map(|b| decode::<AliasRecord>("action alias", b.value())).transpose()?
-        };
-        if let Some(existing) = existing {
+        if let Some(existing) = self.alias(&alias.reference)? {
             record.id = existing.id;
             record.created_at = existing.created_at;
         }
@@ -371,20 +366,45 @@ impl Tx<'_> {
         Ok(record)
     }
 
-    /// Every stored action alias.
+    /// The action alias `reference`, if stored.
+    pub fn alias(&mut self, reference: &str) -> Result<Option<AliasRecord>, WriteError> {
+        self.get_named(ALIASES, "action alias", reference)
+    }
+
+    /// Every stored action alias, by reference.
     pub fn aliases(&mut self) -> Result<Vec<AliasRecord>, WriteError> {
-        let table = self.txn.open_table(ALIASES).map_err(storage_write)?;
-        let mut records = Vec::new();
-        for row in table.iter().map_err(storage_write)? {
-            let (_, bytes) = row.map_err(storage_write)?;
-            records.push(decode("action alias", bytes.value())?);
-        }
-        Ok(records)
+        self.all_named(ALIASES, "action alias")
     }
 
     /// Removes an action alias; true when it existed.
     pub fn delete_alias(&mut self, reference: &str) -> Result<bool, WriteError> {
         self.delete_named(ALIASES, reference)
+    }
+
+    /// The record under `name` in `definition`, if any.
+    pub(super) fn get_named<T: serde::de::DeserializeOwned>(
+        &mut self,
+        definition: TableDefinition<'_, &str, &[u8]>,
+        what: &'static str,
+        name: &str,
+    ) -> Result<Option<T>, WriteError> {
+        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let stored = table.get(name).map_err(storage_write)?;
+        Ok(stored.map(|bytes| decode(what, bytes.value())).transpose()?)
+    }
+
+    /// Every record in `definition`, in key order.
+    pub(super) fn all_named<T: serde::de::DeserializeOwned>(
+        &mut self,
+        definition: TableDefinition<'_, &str, &[u8]>,
+        what: &'static str,
+    ) -> Result<Vec<T>, WriteError> {
+        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut records = Vec::new();
+        for row in table.iter().map_err(storage_write)? {
+            records.push(decode(what, row.map_err(storage_write)?.1.value())?);
+        }
+        Ok(records)
     }
 
     pub(super) fn put_named<T: serde::Serialize>(
