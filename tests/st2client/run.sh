@@ -26,23 +26,11 @@ if [ ! -x "$venv/bin/st2" ]; then
     "$venv/bin/pip" install --quiet 'st2client==3.9.0'
 fi
 cargo build --locked -q -p squall
-target/debug/squall serve --data-dir "$work/data" --listen 127.0.0.1:0 \
+# shellcheck source=../serve.sh
+source tests/serve.sh
+start_squall \
     --pack packs/core/pack.toml "$packs/squall_pack_core.wasm" \
-    --pack packs/github/pack.toml "$packs/squall_pack_github.wasm" \
-    >"$work/serve.log" 2>&1 &
-server=$!
-trap 'status=$?; kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
-      [ "$status" = 0 ] || { echo "squall serve log:"; tail -n 30 "$work/serve.log"; } >&2
-      rm -rf "$work"' EXIT
-base=
-for _ in $(seq 300); do
-    base=$(sed -n 's|^squall serve: listening on \(http://[0-9.:]*\).*|\1|p' "$work/serve.log")
-    [ -n "$base" ] && [ -s "$work/data/admin-api-key" ] && break
-    base=
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.2
-done
-[ -n "$base" ] || { echo "squall serve did not start within 60 s" >&2; exit 1; }
+    --pack packs/github/pack.toml "$packs/squall_pack_github.wasm"
 # A home of its own: `st2 login` writes ~/.st2/config.
 HOME="$work/home" PATH="$venv/bin:$PATH" \
     ST2_BASE_URL="$base" ST2_API_URL="$base/api/v1" ST2_AUTH_URL="$base/auth/v1" \
