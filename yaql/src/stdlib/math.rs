@@ -174,24 +174,21 @@ fn extreme(ev: &mut Ev<'_>, c: &Call<'_>, want: Ordering) -> Result<Val> {
         let (a, b) = (ev.value(a, c.scope)?, ev.value(b, c.scope)?);
         return data(pick(c, a, b, want)?);
     }
-    let items = receiver_list(c)?;
-    let [initial] = c.bind(&["initial"])?[..] else { return Err(c.fail("bad arguments")) };
-    let mut acc = match initial {
-        Some(e) => Some(ev.value(e, c.scope)?),
-        None => None,
-    };
-    for item in items {
-        ev.tick(1, c.column)?;
-        acc = Some(match acc {
-            None => item,
-            Some(a) => pick(c, a, item, want)?,
-        });
-    }
-    acc.map(Val::Data).ok_or_else(|| c.fail("an empty collection and no initial value"))
+    fold(ev, c, |_, a, item| pick(c, a, item, want))
 }
 
 /// `collection.sum(initial)`: folds with `+` (numbers, strings, lists).
 fn sum(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    fold(ev, c, |ev, a, item| plus(ev, c, a, item))
+}
+
+/// Folds the receiver collection with `step`, from the `initial` argument
+/// when given, else from its first item; empty with no initial is an error.
+fn fold(
+    ev: &mut Ev<'_>,
+    c: &Call<'_>,
+    mut step: impl FnMut(&mut Ev<'_>, Value, Value) -> Result<Value>,
+) -> Result<Val> {
     let items = receiver_list(c)?;
     let [initial] = c.bind(&["initial"])?[..] else { return Err(c.fail("bad arguments")) };
     let mut acc = match initial {
@@ -202,7 +199,7 @@ fn sum(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
         ev.tick(1, c.column)?;
         acc = Some(match acc {
             None => item,
-            Some(a) => plus(ev, c, a, item)?,
+            Some(a) => step(ev, a, item)?,
         });
     }
     acc.map(Val::Data).ok_or_else(|| c.fail("an empty collection and no initial value"))
