@@ -180,15 +180,25 @@ fn check_rules(
                 rule.trigger_type
             );
         }
-        let core_action = rule.action_ref.starts_with("core.") && manifest.name != "core";
-        if !core_action && !own(&rule.action_ref, &|a| manifest.actions.contains_key(a)) {
+        if !known_action(manifest, &rule.action_ref) {
             bail!(
-                "{file}: action.ref: `{}` is not an action declared under [actions] in pack.toml (nor a core action)",
+                "{file}: action.ref: `{}` is not an action declared under [actions] in pack.toml (nor a core or built-in action)",
                 rule.action_ref
             );
         }
     }
     Ok(())
+}
+
+/// Whether a rule or alias of the pack may run `reference`: one of the
+/// pack's own actions, a core action (another pack's), or a host built-in
+/// (`chatops.post_message` and the like).
+fn known_action(manifest: &Manifest, reference: &str) -> bool {
+    let own = reference
+        .strip_prefix(&format!("{}.", manifest.name))
+        .is_some_and(|a| manifest.actions.contains_key(a));
+    let core = reference.starts_with("core.") && manifest.name != "core";
+    own || core || crate::engine::Actions::default().get(reference).is_some()
 }
 
 /// Each action alias loads (every format compiles), belongs to the pack,
@@ -198,16 +208,10 @@ fn check_aliases(
     dir: &Path,
     aliases: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let builtin = crate::engine::Actions::default();
     for (name, text) in aliases {
         let file = dir.join("aliases").join(name).display().to_string();
         let alias = crate::chatops::ActionAlias::from_yaml(text, &file, Some(&manifest.name))?;
-        let own = alias
-            .action_ref
-            .strip_prefix(&format!("{}.", manifest.name))
-            .is_some_and(|a| manifest.actions.contains_key(a));
-        let core = alias.action_ref.starts_with("core.") && manifest.name != "core";
-        if !own && !core && builtin.get(&alias.action_ref).is_none() {
+        if !known_action(manifest, &alias.action_ref) {
             bail!(
                 "{file}: action_ref: `{}` is not an action declared under [actions] in pack.toml (nor a core or built-in action)",
                 alias.action_ref
