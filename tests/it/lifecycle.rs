@@ -44,6 +44,18 @@ action:
     }
 }
 
+/// `files` with action aliases `names` (each `NAME {{message}}` for
+/// `demo.echo`).
+fn with_aliases(mut files: BundleFiles, names: &[&str]) -> BundleFiles {
+    for name in names {
+        let alias = format!(
+            "name: {name}\npack: demo\naction_ref: demo.echo\nformats: ['{name} {{{{message}}}}']\n"
+        );
+        files.aliases.insert(format!("{name}.yaml"), alias);
+    }
+    files
+}
+
 fn bundle(version: &str, key: Option<&SigningKey>) -> Vec<u8> {
     let component = std::fs::read(CORE_PACK).expect("core component");
     let bundle = assemble(&component, &demo_files(version), "demo.wasm").expect("assemble");
@@ -411,5 +423,64 @@ policy = { retry = { on = ["failure"], count = 3, delay = "10ms" } }
     assert_eq!(execution.status, ExecutionStatus::Failed);
     assert!(execution.error.as_deref().is_some_and(|e| e.starts_with("denied: ")), "{execution:?}");
     assert_eq!((execution.attempt, execution.retries.len()), (1, 0), "a denial is not retried");
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_s_aliases_come_with_it_keep_their_ids_and_go_with_it() {
+    let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
+    let (key, public) = generate();
+    host.trust("publisher", &public).await;
+    let component = std::fs::read(CORE_PACK).expect("core component");
+    let signed = |files: &BundleFiles| {
+        key.sign(&assemble(&component, files, "demo.wasm").expect("assemble")).expect("sign")
+    };
+    let aliases = |host: &Host| {
+        let stored = host.store.read().expect("read").aliases().expect("aliases");
+        stored.into_iter().map(|a| (a.reference.clone(), a)).collect::<BTreeMap<_, _>>()
+    };
+    // An alias the operator made through the API is not the pack's.
+    let own = squall::store::AliasRecord {
+        reference: "demo.mine".into(),
+        id: squall::store::new_id(),
+        source: "name: mine\npack: demo\naction_ref: core.echo\nformats: ['mine']\n".into(),
+        from_pack: false,
+        created_at: 0,
+        updated_at: 0,
+    };
+    host.store.write(move |tx| tx.put_alias(&own).map(drop)).await.expect("operator's alias");
+
+    host.install(signed(&with_aliases(demo_files("1.0.0"), &["say", "shout"])))
+        .await
+        .expect("install");
+    let first = aliases(&host);
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["demo.mine", "demo.say", "demo.shout"]);
+    assert!(first["demo.say"].from_pack && first["demo.shout"].from_pack);
+
+    // An upgrade replaces the pack's aliases, keeping the ids of those it
+    // still has, and drops the one it no longer ships.
+    host.install(signed(&with_aliases(demo_files("1.1.0"), &["say"]))).await.expect("upgrade");
+    let second = aliases(&host);
+    assert_eq!(second.keys().collect::<Vec<_>>(), ["demo.mine", "demo.say"]);
+    assert_eq!(second["demo.say"].id, first["demo.say"].id);
+
+    // A bundle whose alias does not load installs nothing.
+    let mut broken = with_aliases(demo_files("1.2.0"), &["say"]);
+    broken.aliases.insert("bad.yaml".into(), "name: bad\npack: demo\nformats: ['x']\n".into());
+    match host.install(signed(&broken)).await {
+        Err(LifecycleError::Alias { file, message, .. }) => {
+            assert_eq!(file, "bad.yaml");
+            assert!(message.contains("action_ref"), "{message}");
+        }
+        other => panic!("expected an alias error, got {other:?}"),
+    }
+    assert_eq!(
+        host.store.read().expect("ok").pack("demo").expect("ok").expect("kept").version,
+        "1.1.0"
+    );
+
+    // Removal takes the pack's aliases, not the operator's.
+    host.packs.remove("demo", false, "test").await.expect("remove");
+    assert_eq!(aliases(&host).keys().collect::<Vec<_>>(), ["demo.mine"]);
     host.stop().await;
 }
