@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Query};
 use super::page::{
-    Fields, Page, check_order, only_id_required, only_known, saturating_offset, timestamp,
+    Fields, Page, check_order, only_known, saturating_offset, summary_of, timestamp,
 };
 use super::state::ApiState;
 use crate::store::ReadError;
@@ -53,24 +53,7 @@ pub(crate) struct RuleRefView {
     uid: String,
 }
 
-/// An enforcement in a list: the attributes asked for; only `id` is
-/// always there.
-#[derive(Debug)]
-pub(crate) struct EnforcementSummary;
-
-impl utoipa::PartialSchema for EnforcementSummary {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        only_id_required(<EnforcementView as utoipa::PartialSchema>::schema())
-    }
-}
-
-impl ToSchema for EnforcementSummary {
-    fn schemas(
-        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
-    ) {
-        <EnforcementView as ToSchema>::schemas(schemas);
-    }
-}
+summary_of!(EnforcementSummary, EnforcementView);
 
 /// Filters and paging of the enforcement list, as `st2
 /// rule-enforcement list` sends them.

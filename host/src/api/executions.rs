@@ -15,8 +15,8 @@ use super::auth::Caller;
 use super::error::{ApiError, Body, ErrorBody, Path, Query, RawBody, parse_id};
 pub(crate) use super::execution_view::{ExecutionView, children_of};
 use super::page::{
-    Fields, Listing, Page, TimeFilter, check_order, id_ceiling, id_floor, newest_first,
-    only_id_required, only_known, parse_time, saturating_offset,
+    Fields, Listing, Page, TimeFilter, check_order, id_ceiling, id_floor, newest_first, only_known,
+    parse_time, saturating_offset, summary_of,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -181,24 +181,9 @@ const PARAMETERS: &[&str] = &[
     "exclude_attributes",
 ];
 
-/// An execution in a list: the attributes asked for, by default all but
-/// `parameters` and `result`. Only `id` is always there.
-#[derive(Debug)]
-pub(crate) struct ExecutionSummary;
-
-impl utoipa::PartialSchema for ExecutionSummary {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        only_id_required(<ExecutionView as utoipa::PartialSchema>::schema())
-    }
-}
-
-impl ToSchema for ExecutionSummary {
-    fn schemas(
-        schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
-    ) {
-        <ExecutionView as ToSchema>::schemas(schemas);
-    }
-}
+// An execution in a list: the attributes asked for, by default all but
+// `parameters` and `result`. Only `id` is always there.
+summary_of!(ExecutionSummary, ExecutionView);
 
 /// Lists executions newest first, in pages bounded by count and by bytes.
 /// Read from the store's reverse order: the first page costs the same at

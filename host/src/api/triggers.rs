@@ -9,16 +9,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, Path, Query, parse_id};
 use super::executions::control_error;
 use super::page::{
-    CatalogQuery, Fields, Listing, Page, TimeFilter, check_order, newest_first, only_id_required,
-    only_known, parse_time, saturating_offset, summary_of, timestamp, timestamp_opt,
+    CatalogQuery, Fields, Listing, Page, TimeFilter, check_order, newest_first, only_known,
+    parse_time, saturating_offset, summary_of, timestamp, timestamp_opt,
 };
 use super::state::ApiState;
 use crate::access::{Permission, Resource};
@@ -277,22 +275,9 @@ const PARAMETERS: &[&str] = &[
     "exclude_attributes",
 ];
 
-/// A trigger instance in a list: the attributes asked for, by default
-/// all but `payload`. Only `id` is always there.
-#[derive(Debug)]
-pub(crate) struct TriggerInstanceSummary;
-
-impl utoipa::PartialSchema for TriggerInstanceSummary {
-    fn schema() -> RefOr<Schema> {
-        only_id_required(<TriggerInstanceView as utoipa::PartialSchema>::schema())
-    }
-}
-
-impl ToSchema for TriggerInstanceSummary {
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        <TriggerInstanceView as ToSchema>::schemas(schemas);
-    }
-}
+// A trigger instance in a list: the attributes asked for, by default
+// all but `payload`. Only `id` is always there.
+summary_of!(TriggerInstanceSummary, TriggerInstanceView);
 
 /// Lists trigger instances newest first, in pages bounded by count and by
 /// bytes, read from the store's reverse order; filters scan until the
