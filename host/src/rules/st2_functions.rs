@@ -1,8 +1,8 @@
 //! StackStorm's expression functions (`st2common.expressions.functions`,
 //! registered by StackStorm's Jinja set-up and its Orquesta runner), over
 //! JSON values, so that rules' and workflows' Jinja and workflows' YAQL
-//! share one implementation: paths, JSON and YAML, Python regexes,
-//! versions, human times and `use_none`.
+//! share one implementation: paths, JSON and YAML, JSONPath, Python
+//! regexes, versions, human times and `use_none`.
 
 use fancy_regex::{Captures, RegexBuilder};
 use serde_json::Value;
@@ -22,6 +22,7 @@ pub const NAMES: &[&str] = &[
     "to_yaml_string",
     "yaml_dump",
     "json_escape",
+    "jsonpath_query",
     "regex_match",
     "regex_replace",
     "regex_search",
@@ -87,6 +88,10 @@ pub fn call(
                 let value = arg(0, "value").cloned().unwrap_or(Value::Null);
                 let dumped = python_json(&value, None, false, (", ", ": "));
                 Value::String(dumped.trim_matches('"').to_owned())
+            }
+            "jsonpath_query" => {
+                let value = arg(0, "value").cloned().unwrap_or(Value::Null);
+                jsonpath_query(&value, &text(1, "query")?)?
             }
             "regex_match" | "regex_search" => {
                 let (value, pattern) = (text(0, "value")?, text(1, "pattern")?);
@@ -295,6 +300,128 @@ fn python_json_scalar(value: &Value) -> String {
     }
 }
 
+/// StackStorm's `jsonpath_query(value, query)`: every value the query
+/// matches, in document order, or `null` when it matches none.
+///
+/// StackStorm evaluates the query with `jsonpath_rw`; this evaluates it as
+/// RFC 9535 JSONPath (`serde_json_path`) after rewriting `jsonpath_rw`'s
+/// own spellings ([`rfc_query`]). What its users write gives the same
+/// results: `$.a.b`, `a.b`, `a[*].b`, `a[0]`, `a[-1]`, `a[1:3]`,
+/// `$..name`, `a.*` on a dictionary, `a['b c']`, `a.b-c`. Where the two
+/// differ: `x[*]` on a dictionary gives its values (`jsonpath_rw` gives
+/// the dictionary itself) and `x.*` on a list gives its elements
+/// (`jsonpath_rw` gives nothing); RFC 9535 filters (`[?@.up]`), unions
+/// (`[0,1]`) and functions work here where `jsonpath_rw` refuses them;
+/// `jsonpath_rw`'s extensions (`|`, `where`, `` `this` ``) are refused.
+fn jsonpath_query(value: &Value, query: &str) -> Result<Value, String> {
+    let path = serde_json_path::JsonPath::parse(&rfc_query(query))
+        .map_err(|e| format!("jsonpath_query(): `{query}` is not a JSONPath query: {e}"))?;
+    let found: Vec<Value> = path.query(value).all().into_iter().cloned().collect();
+    Ok(if found.is_empty() { Value::Null } else { Value::Array(found) })
+}
+
+/// A `jsonpath_rw` query in RFC 9535's syntax: the root `$` added when
+/// it is left out (`a.b`), `.name` with characters RFC 9535's shorthand
+/// lacks (`b-c`, `@x`) and quoted names (`.'b c'`) as `['name']`, and the
+/// dot before a bracket (`a.[0]`) dropped. Brackets are kept as written.
+fn rfc_query(query: &str) -> String {
+    let query = query.trim();
+    let body = query.strip_prefix('$').unwrap_or(query);
+    let mut out = String::from("$");
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    // A leading name (`a.b`) is a child of the root.
+    let mut at_segment = !chars.is_empty() && !matches!(chars[0], '.' | '[');
+    while i < chars.len() {
+        let c = chars[i];
+        if at_segment {
+            at_segment = false;
+            match c {
+                '[' => continue,
+                '*' => {
+                    out.push_str(if out.ends_with("..") { "*" } else { ".*" });
+                    i += 1;
+                }
+                '\'' | '"' => {
+                    let end = chars[i + 1..].iter().position(|d| *d == c).map(|p| i + 1 + p);
+                    let Some(end) = end else {
+                        // Unterminated: left for the parser to refuse.
+                        out.extend(&chars[i..]);
+                        break;
+                    };
+                    push_member(&mut out, &chars[i + 1..end].iter().collect::<String>(), true);
+                    i = end + 1;
+                }
+                _ => {
+                    let end =
+                        chars[i..].iter().position(|d| matches!(d, '.' | '[')).map_or(chars.len(), |p| i + p);
+                    let name: String = chars[i..end].iter().collect();
+                    push_member(&mut out, name.trim(), false);
+                    i = end;
+                }
+            }
+            continue;
+        }
+        match c {
+            '.' if chars.get(i + 1) == Some(&'.') => {
+                out.push_str("..");
+                i += 2;
+                at_segment = true;
+            }
+            '.' => {
+                i += 1;
+                at_segment = true;
+            }
+            '[' => {
+                // Copied up to its closing bracket, quotes respected.
+                let mut quote = None;
+                while i < chars.len() {
+                    let d = chars[i];
+                    out.push(d);
+                    i += 1;
+                    match (quote, d) {
+                        (Some(q), d) if d == q => quote = None,
+                        (None, '\'' | '"') => quote = Some(d),
+                        (None, ']') => break,
+                        _ => {}
+                    }
+                }
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Appends a child (or, after `..`, descendant) segment selecting `name`:
+/// `.name` where RFC 9535's shorthand allows it, `['name']` otherwise
+/// (`$..['name']` is the descendant form).
+fn push_member(out: &mut String, name: &str, quoted: bool) {
+    let descendant = out.ends_with("..");
+    let first = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    let shorthand = !quoted
+        && name.chars().next().is_some_and(first)
+        && name.chars().all(|c| first(c) || c.is_ascii_digit());
+    if shorthand {
+        if !descendant {
+            out.push('.');
+        }
+        out.push_str(name);
+        return;
+    }
+    out.push_str("['");
+    for c in name.chars() {
+        if matches!(c, '\'' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("']");
+}
+
 fn compile(name: &str, pattern: &str, ignorecase: bool) -> Result<fancy_regex::Regex, String> {
     RegexBuilder::new(pattern)
         .case_insensitive(ignorecase)
@@ -402,4 +529,79 @@ fn human_time(seconds: f64) -> Result<String, String> {
     let units = ["y", "d", "h", "m", "s"];
     let first = parts.iter().position(|p| *p != 0).unwrap_or(4);
     Ok(parts[first..].iter().zip(&units[first..]).map(|(p, u)| format!("{p}{u}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{call, rfc_query};
+
+    fn query(data: &Value, q: &str) -> Result<Value, String> {
+        call("jsonpath_query", &[data.clone(), json!(q)], &[]).expect("a StackStorm function")
+    }
+
+    #[test]
+    fn jsonpath_rw_spellings_become_rfc_9535() {
+        for (written, rfc) in [
+            ("$.a.b", "$.a.b"),
+            ("a.b", "$.a.b"),
+            ("a[*].b", "$.a[*].b"),
+            ("a[0]", "$.a[0]"),
+            ("$..name", "$..name"),
+            ("..name", "$..name"),
+            ("$..*", "$..*"),
+            ("a.*", "$.a.*"),
+            ("a.b-c[0]", "$.a['b-c'][0]"),
+            ("a.@x", "$.a['@x']"),
+            ("a.'b c'", "$.a['b c']"),
+            ("$.a.\"it's\"", "$.a['it\\'s']"),
+            ("a.[0]", "$.a[0]"),
+            ("a['x.y'].z", "$.a['x.y'].z"),
+            ("$..b-c", "$..['b-c']"),
+            ("[0].a", "$[0].a"),
+            ("$", "$"),
+        ] {
+            assert_eq!(rfc_query(written), rfc, "{written}");
+        }
+    }
+
+    #[test]
+    fn jsonpath_query_gives_every_match_or_null() {
+        // Each expected value is what StackStorm's jsonpath_rw gives.
+        let data = json!({
+            "a": {"b": [{"name": "x", "c": 1}, {"name": "y"}], "b-c": [1, 2], "b c": 4},
+            "name": "top",
+            "l": [1, 2, 3]
+        });
+        for (q, want) in [
+            ("$.a.b", json!([[{"name": "x", "c": 1}, {"name": "y"}]])),
+            ("a.b[*].name", json!(["x", "y"])),
+            ("a.b[0]", json!([{"name": "x", "c": 1}])),
+            ("$..name", json!(["top", "x", "y"])),
+            ("l[-1]", json!([3])),
+            ("l[0:2]", json!([1, 2])),
+            ("a.b-c[1]", json!([2])),
+            ("a.'b c'", json!([4])),
+            ("a['b c']", json!([4])),
+            ("a.b.name", Value::Null),
+            ("a.b[5]", Value::Null),
+            ("nothing", Value::Null),
+            ("$", json!([data.clone()])),
+        ] {
+            assert_eq!(query(&data, q), Ok(want), "{q}");
+        }
+        let error = query(&data, "a[").expect_err("a bad query");
+        assert!(error.starts_with("jsonpath_query(): `a[` is not a JSONPath query"), "{error}");
+    }
+
+    #[test]
+    fn jsonpath_query_takes_keyword_arguments() {
+        let got = call(
+            "jsonpath_query",
+            &[],
+            &[("value".into(), json!({"k": [1]})), ("query".into(), json!("k[0]"))],
+        );
+        assert_eq!(got, Some(Ok(json!([1]))));
+    }
 }
