@@ -10,6 +10,7 @@ use crate::ast::{Arg, Expr, Kind};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::operators::unary;
+use crate::stdlib::dates::{self, DateTime};
 use crate::stdlib::{self, Form};
 use crate::value::{self, Num, truthy, type_name};
 
@@ -30,6 +31,10 @@ pub(crate) enum Val {
     Scope(Rc<Scope>),
     /// A function made by `def(name, body)`.
     Func(Rc<UserFn>),
+    /// A datetime (see `stdlib::dates`).
+    DateTime(DateTime),
+    /// A timespan, in microseconds.
+    TimeSpan(i64),
 }
 
 /// A function made by `def(name, body)`: its body and the scope it was
@@ -56,6 +61,30 @@ impl Val {
             Val::Regex(_) => "a regular expression",
             Val::Scope(_) => "a context",
             Val::Func(_) => "a function",
+            Val::DateTime(_) => "a datetime",
+            Val::TimeSpan(_) => "a timespan",
+        }
+    }
+
+    /// The value as data: a set as a list, a datetime as its ISO 8601
+    /// string, a timespan as Python prints it; `Err` for the values that
+    /// have no data form (a regular expression, a context, a function).
+    pub fn into_value(self) -> std::result::Result<Value, Val> {
+        match self.into_data() {
+            Val::Data(v) => Ok(v),
+            Val::DateTime(dt) => Ok(Value::String(dt.text('T'))),
+            Val::TimeSpan(us) => Ok(Value::String(dates::timespan_text(us))),
+            other => Err(other),
+        }
+    }
+
+    /// How the value prints inside rendered text, when that is not how
+    /// its data form prints: Python's `str()` of a datetime or timespan.
+    pub fn text_form(&self) -> Option<String> {
+        match self {
+            Val::DateTime(dt) => Some(dt.text(' ')),
+            Val::TimeSpan(us) => Some(dates::timespan_text(*us)),
+            _ => None,
         }
     }
 
@@ -348,7 +377,12 @@ impl Ev<'_> {
                     self.tick(value::weight(v), column)?;
                     return Ok(Val::Data(v.clone()));
                 }
-                let receiver = self.value(receiver, scope)?;
+                let receiver = match self.eval(receiver, scope)?.into_data() {
+                    v @ (Val::DateTime(_) | Val::TimeSpan(_)) => {
+                        return dates::property(&v, name, column);
+                    }
+                    v => self.data_of(v, receiver.column)?,
+                };
                 if *safe && receiver.is_null() {
                     return Ok(Val::Data(Value::Null));
                 }
@@ -385,22 +419,30 @@ impl Ev<'_> {
                 self.binary(op, left, right, column)?
             }
             Kind::Unary { op, operand } => {
-                let operand = self.value(operand, scope)?;
-                Val::Data(unary(op, operand, column)?)
+                let at = operand.column;
+                let operand = self.eval(operand, scope)?.into_data();
+                if let Some(result) = dates::unary(op, &operand, column) {
+                    return result;
+                }
+                Val::Data(unary(op, self.data_of(operand, at)?, column)?)
             }
         })
     }
 
-    /// Evaluates to data (a regular expression or context is an error here).
+    /// Evaluates to data (a regular expression or context is an error
+    /// here; a datetime or timespan becomes its data form).
     pub fn value(&mut self, expr: &Expr, scope: &Rc<Scope>) -> Result<Value> {
-        match self.eval(expr, scope)?.into_data() {
-            Val::Data(v) => Ok(v),
-            other => Err(Error::Argument {
-                column: expr.column,
-                function: "expression".into(),
-                message: format!("{} is not a value here", other.describe()),
-            }),
-        }
+        let v = self.eval(expr, scope)?;
+        self.data_of(v, expr.column)
+    }
+
+    /// A value as data (see [`Val::into_value`]).
+    pub fn data_of(&mut self, v: Val, column: usize) -> Result<Value> {
+        v.into_value().map_err(|other| Error::Argument {
+            column,
+            function: "expression".into(),
+            message: format!("{} is not a value here", other.describe()),
+        })
     }
 
     /// Evaluates `expr` as a lambda: with `$1`, `$2`, … (and `$`) set to `args`.
@@ -627,6 +669,7 @@ pub(crate) fn val_truthy(v: &Val) -> bool {
     match v {
         Val::Data(d) => truthy(d),
         Val::Set(items) => !items.is_empty(),
+        Val::TimeSpan(us) => *us != 0,
         _ => true,
     }
 }

@@ -102,8 +102,17 @@
 //!   (look-around and back-references included; `\Z` is accepted).
 //! - `not(x)` is a call of a function `not` (yaql's lexer reads `name(` as
 //!   a call), so it fails as in yaql; write `not x`.
-//! - Absent: yaql's date and time functions (`now()`, `datetime()`,
-//!   `timespan()`, …), `call()`, `generate()`, `generateMany()`,
+//! - Datetimes and timespans (`now()`, `datetime()`, `timespan()`, their
+//!   properties and operators, `format()`, `replace()`) are values of
+//!   their own only while an expression works on them directly; inside a
+//!   list or dictionary, as another function's argument and in the
+//!   result they are strings: a datetime its ISO 8601 text
+//!   (`2015-09-29T10:00:00+00:00`, as StackStorm stores it), a timespan
+//!   Python's `str()` of it (`1 day, 2:03:00`). Without a format,
+//!   `datetime(string)` reads ISO 8601 forms, not all that dateutil's
+//!   parser guesses at. Offsets are whole seconds; timespans reach
+//!   ±292,000 years. See `stdlib/dates.rs`.
+//! - Absent: `call()`, `generate()`, `generateMany()`,
 //!   `characters()`, and the "yaqlized" Python objects. Delegates
 //!   (`lambda()`, `$f(x)`) are absent as they are in yaql's default
 //!   engine, which Orquesta uses.
@@ -190,16 +199,23 @@ impl Expression {
 
     /// Evaluates with `data` as `$`, within `limits`.
     pub fn evaluate_with(&self, data: &Value, host: &dyn Host, limits: &Limits) -> Result<Value> {
+        self.evaluate_val(data, host, limits)?.into_value().map_err(|other| Error::Argument {
+            column: self.tree.column,
+            function: "expression".into(),
+            message: format!("the value is {}, not data", other.describe()),
+        })
+    }
+
+    /// Evaluates to the engine's own value (a datetime stays one).
+    pub(crate) fn evaluate_val(
+        &self,
+        data: &Value,
+        host: &dyn Host,
+        limits: &Limits,
+    ) -> Result<Val> {
         let mut ev = Ev { host, limits, steps: 0, calls: 0, depth: 0 };
         let scope = Scope::root(data.clone());
-        match ev.eval(&self.tree, &scope)?.into_data() {
-            Val::Data(v) => Ok(v),
-            other => Err(Error::Argument {
-                column: self.tree.column,
-                function: "expression".into(),
-                message: format!("the value is {}, not data", other.describe()),
-            }),
-        }
+        ev.eval(&self.tree, &scope)
     }
 }
 
@@ -231,6 +247,7 @@ pub const FUNCTIONS: &[&str] = &[
     "containsValue",
     "count",
     "cycle",
+    "datetime",
     "defaultIfEmpty",
     "def",
     "delete",
@@ -257,6 +274,7 @@ pub const FUNCTIONS: &[&str] = &[
     "int",
     "intersect",
     "isBoolean",
+    "isDatetime",
     "isDict",
     "isEmpty",
     "isInteger",
@@ -267,6 +285,7 @@ pub const FUNCTIONS: &[&str] = &[
     "isSequence",
     "isSet",
     "isString",
+    "isTimespan",
     "items",
     "join",
     "keys",
@@ -277,11 +296,13 @@ pub const FUNCTIONS: &[&str] = &[
     "let",
     "limit",
     "list",
+    "localtz",
     "matches",
     "max",
     "memorize",
     "min",
     "norm",
+    "now",
     "orderBy",
     "orderByDescending",
     "pow",
@@ -324,6 +345,7 @@ pub const FUNCTIONS: &[&str] = &[
     "symmetricDifference",
     "take",
     "takeWhile",
+    "timespan",
     "toCharArray",
     "toDict",
     "toList",
@@ -335,6 +357,7 @@ pub const FUNCTIONS: &[&str] = &[
     "trimRight",
     "union",
     "unpack",
+    "utctz",
     "values",
     "where",
     "with",

@@ -28,6 +28,15 @@ impl Ev<'_> {
         right: Val,
         column: usize,
     ) -> Result<Val> {
+        if let Some(result) = stdlib::dates::binary(op, &left, &right, column) {
+            return result;
+        }
+        // `in` reads datetimes and timespans as their data forms.
+        let as_data = |v: Val| match v {
+            Val::DateTime(_) | Val::TimeSpan(_) => v.into_value().map_or_else(|v| v, Val::Data),
+            other => other,
+        };
+        let (left, right) = (as_data(left), as_data(right));
         let (left, right) = match (left, right) {
             (Val::Set(a), Val::Set(b)) => return set_operator(op, a, b, column),
             (l, Val::Set(b)) if op == "in" => {

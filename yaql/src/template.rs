@@ -115,8 +115,18 @@ fn render_at(
             }));
         }
         let expression = Expression::parse(span.expression).map_err(fail)?;
-        let mut result = expression.evaluate_with(data, host, limits).map_err(fail)?;
-        if let Value::String(s) = &result {
+        let value = expression.evaluate_val(data, host, limits).map_err(fail)?;
+        // A datetime or timespan prints as Python's `str()` inside text
+        // and is not rendered again (it is no string to Orquesta).
+        let text_form = value.text_form();
+        let mut result = value.into_value().map_err(|other| {
+            fail(Error::Argument {
+                column: expression.tree.column,
+                function: "expression".into(),
+                message: format!("the value is {}, not data", other.describe()),
+            })
+        })?;
+        if let (Value::String(s), None) = (&result, &text_form) {
             result = render_at(s, data, host, limits, depth + 1)?;
         }
         let current = match &output {
@@ -124,7 +134,8 @@ fn render_at(
             other => crate::value::render_str(other),
         };
         if count > 1 || current.len() > span.text.len() {
-            let rendered = current.replace(span.text, &crate::value::render_str(&result));
+            let piece = text_form.unwrap_or_else(|| crate::value::render_str(&result));
+            let rendered = current.replace(span.text, &piece);
             if rendered.len() > limits.string {
                 return Err(fail(Error::SizeLimit {
                     column: 1,

@@ -134,8 +134,8 @@ fn one(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Value> {
 }
 
 fn bool_(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
-    let v = one(ev, c)?;
-    data(Value::Bool(truthy(&v)))
+    let [expr] = c.require(&["value"])?[..] else { return Err(c.fail("takes one argument")) };
+    data(Value::Bool(val_truthy(&ev.eval(expr, c.scope)?)))
 }
 
 /// Python's `int()`: truncates floats, parses decimal strings, `null` is 0.
@@ -177,8 +177,12 @@ fn float(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 }
 
 fn str_(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
-    let v = one(ev, c)?;
-    let text = yaql_str(&v);
+    let [expr] = c.require(&["value"])?[..] else { return Err(c.fail("takes one argument")) };
+    let v = ev.eval(expr, c.scope)?;
+    let text = match v.text_form() {
+        Some(text) => text,
+        None => yaql_str(&ev.data_of(v, expr.column)?),
+    };
     ev.grow_str(text.len(), c.column)?;
     data(Value::String(text))
 }

@@ -11,6 +11,7 @@ use crate::value::{Num, type_name};
 
 mod collections;
 mod core;
+pub(crate) mod dates;
 mod endless;
 mod math;
 mod ordering;
@@ -54,7 +55,8 @@ pub(crate) fn find(name: &str) -> Option<Builtin> {
         .or_else(|| math::find(name))
         .or_else(|| collections::find(name))
         .or_else(|| queries::find(name))
-        .or_else(|| regex::find(name))?;
+        .or_else(|| regex::find(name))
+        .or_else(|| dates::find(name))?;
     Some(Builtin { form, run })
 }
 

@@ -217,6 +217,7 @@ fn py_replace(s: &str, old: &str, new: &str, count: i64) -> String {
 /// `list.replace(position, value, count)`.
 fn replace(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
     match &c.receiver {
+        Some(Val::DateTime(_)) => return super::dates::replace(ev, c),
         Some(Val::Regex(_)) => return super::regex::replace(ev, c),
         Some(Val::Data(Value::Array(_))) => return super::collections::list_replace(ev, c),
         _ => {}
@@ -359,6 +360,9 @@ fn concat(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
 /// Python's `str.format()` with `{}`, `{0}`, `{name}` fields and `{{ }}`
 /// escapes (format specs and conversions are not supported).
 fn format(ev: &mut Ev<'_>, c: &Call<'_>) -> Result<Val> {
+    if let Some(Val::DateTime(_)) = &c.receiver {
+        return super::dates::format(ev, c);
+    }
     let template = receiver(c)?.to_owned();
     let mut positional = Vec::new();
     let mut named = Vec::new();
