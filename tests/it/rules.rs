@@ -105,14 +105,12 @@ fn rules_that_fail_to_load_name_the_file_the_field_and_the_expectation() {
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {pattern: 1}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: equal, pattern: 1}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: equals}}",
-        "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {payload.x: {type: exists}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {'trigger.x[a]': {type: exists}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: regex, pattern: '(unclosed'}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: regex, pattern: 5}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: equals, pattern: '{{ trigger.x '}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: search, pattern: {}}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: search, condition: some, pattern: {}}}",
-        "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: search, condition: any, pattern: {trigger.y: {type: exists}}}}",
         "name: r\ntrigger: {type: t}\naction: {ref: a, parameters: {msg: '{% if %}'}}",
         "name: r\ntype: {ref: sometimes}\ntrigger: {type: t}\naction: {ref: a}",
         "name: r\npack: ops\ntrigger: {type: t, extra: allowed}\naction: {ref: a}",
@@ -131,17 +129,78 @@ fn rules_that_fail_to_load_name_the_file_the_field_and_the_expectation() {
         rules/bad.yaml: criteria.trigger.x.type: expected an operator: equals, eq, nequals, neq, iequals, ieq, contains, icontains, ncontains, incontains, startswith, istartswith, endswith, iendswith, lessthan, lt, greaterthan, gt, timediff_lt, td_lt, timediff_gt, td_gt, exists, nexists, inside, in, ninside, nin, matchwildcard, matchregex, regex, iregex, search, found nothing
         rules/bad.yaml: criteria.trigger.x.type: expected an operator: equals, eq, nequals, neq, iequals, ieq, contains, icontains, ncontains, incontains, startswith, istartswith, endswith, iendswith, lessthan, lt, greaterthan, gt, timediff_lt, td_lt, timediff_gt, td_gt, exists, nexists, inside, in, ninside, nin, matchwildcard, matchregex, regex, iregex, search, found the string "equal"
         rules/bad.yaml: criteria.trigger.x.pattern: expected a pattern for `equals`, found nothing
-        rules/bad.yaml: criteria.payload.x: expected a key starting with `trigger.`, found the key "payload.x"
         rules/bad.yaml: criteria.trigger.x[a]: expected a list index such as `[0]` or `[*]`, not `[a]`, found the key "trigger.x[a]"
-        rules/bad.yaml: criteria.trigger.x.pattern: expected a regular expression (Rust regex syntax: no look-around or backreferences), found regex parse error: (unclosed ^ error: unclosed group
+        rules/bad.yaml: criteria.trigger.x.pattern: expected a regular expression (Python `re` syntax), found missing ), unterminated subpattern
         rules/bad.yaml: criteria.trigger.x.pattern: expected a string, found the number 5
         rules/bad.yaml: criteria.trigger.x.pattern: expected a valid Jinja template, found syntax error: unexpected end of input, expected end of variable block (in criteria.trigger.x.pattern#0:1)
         rules/bad.yaml: criteria.trigger.x.condition: expected one of any, all, any2any, all2any, found nothing
         rules/bad.yaml: criteria.trigger.x.condition: expected one of any, all, any2any, all2any, found the string "some"
-        rules/bad.yaml: criteria.trigger.x.pattern.trigger.y: expected a key starting with `item.`, found the key "trigger.y"
         rules/bad.yaml: action.parameters.msg: expected a valid Jinja template, found syntax error: unexpected end of block (in action.parameters.msg#0:1)
         rules/bad.yaml: type.ref: expected `standard` or `backstop`, found the string "sometimes"
         loaded ops.r"#]].assert_eq(&rendered.join("\n"));
+}
+
+#[test]
+fn keys_without_their_root_load_with_a_warning_naming_the_field() {
+    let yaml = "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria:\n  payload.x: {type: exists}\n  trigger.list: {type: search, condition: any, pattern: {trigger.y: {type: exists}}}\n  trigger.ok: {type: exists}\n";
+    let rule = Rule::from_yaml(yaml, "rules/r.yaml").expect("loads, as in StackStorm");
+    expect![[r#"
+        criteria.payload.x: criteria keys start with `trigger.`, so "payload.x" never finds a value in the payload: the criterion always sees null, as for a missing key, and does not hold (except for operators that hold on a missing value, such as `nexists`)
+        criteria.trigger.list.pattern.trigger.y: keys inside `search` start with `item.`, so "trigger.y" never finds a value in the list item: the criterion always sees null, as for a missing key, and does not hold (except for operators that hold on a missing value, such as `nexists`)"#]].assert_eq(&rule.warnings.join("\n"));
+    // They see null, as for a missing key, whatever the payload holds.
+    let payload = json!({"x": 1, "payload": {"x": 1}, "list": [{"y": 1}], "ok": true});
+    assert!(!rule.matches(&payload, &context()));
+    let nexists =
+        "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {payload.x: {type: nexists}}";
+    let rule = Rule::from_yaml(nexists, "rules/r.yaml").expect("loads");
+    assert!(rule.matches(&payload, &context()), "StackStorm's `nexists` holds on null");
+    let clean = Rule::from_yaml(
+        "name: r\ntrigger: {type: t}\naction: {ref: a}\ncriteria: {trigger.x: {type: exists}}",
+        "rules/r.yaml",
+    )
+    .expect("loads");
+    assert_eq!(clean.warnings, Vec::<String>::new());
+}
+
+/// A pattern that backtracks catastrophically, or a look-around pattern on
+/// a long value, fails its criterion quickly instead of stalling the rules
+/// engine; patterns without look-around run on any length.
+#[test]
+fn pathological_patterns_on_a_large_payload_fail_the_criterion_without_hanging() {
+    let big = "a".repeat(1 << 20);
+    let cases = [
+        ("regex", r"(a*)*\1b", &big[..20_000]),
+        ("regex", r"(a+)+\1b", &big[..]),
+        ("iregex", r"(?=(a+)+b)", &big[..]),
+        ("regex", r"(?=.*x)y", &big[..]),
+        ("matchregex", r"(?:(?=.*x).)*y", &big[..]),
+        ("regex", r"^(\w+\s?)*$", &big[..]),
+        ("regex", r"^(a|aa)+$", &big[..]),
+        ("matchwildcard", "*a*a*a*a*a*a*b", &big[..]),
+    ];
+    let mut rendered = Vec::new();
+    for (operator, pattern, text) in cases {
+        let pattern_json = serde_json::to_string(pattern).expect("a string serialises");
+        let yaml = format!(
+            "name: r\ntrigger: {{type: t}}\naction: {{ref: a}}\ncriteria:\n  trigger.v: {{type: {operator}, pattern: {pattern_json}}}\n"
+        );
+        let rule = Rule::from_yaml(&yaml, "rules/r.yaml").expect("loads");
+        let started = std::time::Instant::now();
+        let matched = rule.matches(&json!({"v": text}), &context());
+        let elapsed = started.elapsed();
+        assert!(elapsed.as_secs() < 10, "{operator} {pattern} took {elapsed:?}");
+        rendered.push(format!("{operator} {pattern} on {} bytes: {matched}", text.len()));
+    }
+    expect![[r#"
+        regex (a*)*\1b on 20000 bytes: false
+        regex (a+)+\1b on 1048576 bytes: false
+        iregex (?=(a+)+b) on 1048576 bytes: false
+        regex (?=.*x)y on 1048576 bytes: false
+        matchregex (?:(?=.*x).)*y on 1048576 bytes: false
+        regex ^(\w+\s?)*$ on 1048576 bytes: true
+        regex ^(a|aa)+$ on 1048576 bytes: true
+        matchwildcard *a*a*a*a*a*a*b on 1048576 bytes: false"#]]
+    .assert_eq(&rendered.join("\n"));
 }
 
 fn rule(yaml: &str) -> Rule {

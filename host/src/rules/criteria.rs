@@ -4,14 +4,14 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::Timestamp;
 use minijinja::Value as Jinja;
-use regex::Regex;
 use serde_json::Value;
 
 use super::Datastore;
-use super::operators::Operator;
+use super::operators::{Operator, PyRegex, RegexFailure};
 use super::python::Raised;
 use super::template::{self, Template, Templates};
 
@@ -196,9 +196,15 @@ pub struct Criterion {
     pub(crate) operator: Operator,
     pub(crate) pattern: Template,
     /// The regex of a literal pattern for the regex operators, compiled once.
-    pub(crate) regex: Option<Regex>,
+    pub(crate) regex: Option<PyRegex>,
     /// For `search`: the condition and the child criteria over `item`.
     pub(crate) search: Option<(Condition, Vec<Criterion>)>,
+    /// The rule and field the criterion comes from (`pack.rule
+    /// criteria.trigger.x`), for the log.
+    pub(crate) origin: String,
+    /// Set the first time a regex search of this criterion gives up, so
+    /// that it is logged once rather than for every trigger instance.
+    pub(crate) gave_up: AtomicBool,
 }
 
 /// What evaluating criteria needs besides the criteria: one payload under a
@@ -280,7 +286,23 @@ pub(crate) fn holds(criterion: &Criterion, scope: &Scope<'_>) -> bool {
             },
         },
     };
-    criterion.operator.apply(value, &pattern, criterion.regex.as_ref(), scope.now).unwrap_or(false)
+    if criterion.operator.is_regex() {
+        return match criterion.operator.regex_matches(value, &pattern, criterion.regex.as_ref()) {
+            Ok(found) => found,
+            Err(RegexFailure::Raised) => false,
+            Err(RegexFailure::GaveUp(reason)) => {
+                if !criterion.gave_up.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "{}: the regex search gave up, so the criterion does not hold \
+                         (logged once for this rule): {reason}",
+                        criterion.origin
+                    );
+                }
+                false
+            }
+        };
+    }
+    criterion.operator.apply(value, &pattern, scope.now).unwrap_or(false)
 }
 
 fn search(

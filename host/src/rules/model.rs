@@ -4,6 +4,7 @@
 
 use std::cell::OnceCell;
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 
 use minijinja::Value as Jinja;
 use serde_json::{Map, Value};
@@ -54,6 +55,11 @@ pub struct Rule {
     pub(crate) criteria: Vec<Criterion>,
     pub(crate) parameters: Vec<(String, Param)>,
     pub(crate) templates: Templates,
+    /// What loads, as in StackStorm, but cannot do what it seems to: each
+    /// names its field (`criteria.payload.x: ...`). Callers that load a
+    /// rule for a person (`squall rule validate`, `rule create`, pack
+    /// builds) should show them.
+    pub warnings: Vec<String>,
 }
 
 /// Why a rule did not match a trigger instance.
@@ -88,7 +94,13 @@ impl Rule {
     pub fn from_value(value: &Value, file: &str) -> Result<Self, LoadError> {
         crate::limits::check_value(value)
             .map_err(|e| LoadError::Syntax { file: file.to_owned(), reason: e.to_string() })?;
-        Loader { file, templates: Templates::default() }.rule(value)
+        Loader {
+            file,
+            templates: Templates::default(),
+            reference: String::new(),
+            warnings: Vec::new(),
+        }
+        .rule(value)
     }
 
     /// The trigger type rules are indexed under (StackStorm aliases mapped
@@ -248,6 +260,9 @@ const RULE_TYPE_FIELDS: &[&str] = &["ref", "parameters"];
 struct Loader<'f> {
     file: &'f str,
     templates: Templates,
+    /// `pack.name`, once read.
+    reference: String,
+    warnings: Vec<String>,
 }
 
 /// How a value is described in an error's "found …".
@@ -352,6 +367,7 @@ impl Loader<'_> {
         let pack = self
             .optional_string(top.get("pack"), "pack")?
             .unwrap_or_else(|| DEFAULT_PACK.to_owned());
+        self.reference = format!("{pack}.{name}");
         let description = self.optional_string(top.get("description"), "description")?;
         let enabled = match top.get("enabled") {
             None | Some(Value::Null) => false,
@@ -414,6 +430,7 @@ impl Loader<'_> {
             criteria,
             parameters,
             templates: self.templates,
+            warnings: self.warnings,
         })
     }
 
@@ -427,10 +444,19 @@ impl Loader<'_> {
         let path = KeyPath::parse(key)
             .map_err(|expected| self.error(field, expected, format!("the key {key:?}")))?;
         if path.root() != root {
-            return Err(self.error(
-                field,
-                format!("a key starting with `{root}.`"),
-                format!("the key {key:?}"),
+            // StackStorm loads such a key and looks it up in a context that
+            // holds only `trigger` (`item` inside `search`): it finds
+            // nothing, and the criterion sees null, as for a missing key.
+            // `lookup` finds nothing under another root either.
+            let (keys, what) = if root == "trigger" {
+                ("criteria keys", "payload")
+            } else {
+                ("keys inside `search`", "list item")
+            };
+            self.warnings.push(format!(
+                "{field}: {keys} start with `{root}.`, so {key:?} never finds a value in the \
+                 {what}: the criterion always sees null, as for a missing key, and does not \
+                 hold (except for operators that hold on a missing value, such as `nexists`)"
             ));
         }
         let spec = self.map(Some(spec), field)?;
@@ -490,6 +516,8 @@ impl Loader<'_> {
                 pattern: Template::Literal(Value::Null),
                 regex: None,
                 search: Some((condition, compiled)),
+                origin: format!("{} {field}", self.reference),
+                gave_up: AtomicBool::new(false),
             });
         }
 
@@ -504,13 +532,9 @@ impl Loader<'_> {
                     let expected = if operator == Operator::MatchWildcard {
                         "a wildcard pattern"
                     } else {
-                        "a regular expression (Rust regex syntax: no look-around or backreferences)"
+                        "a regular expression (Python `re` syntax)"
                     };
-                    self.error(
-                        &pattern_field,
-                        expected,
-                        e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
-                    )
+                    self.error(&pattern_field, expected, e)
                 })?)
             }
             (Template::Literal(other), true) => {
@@ -525,6 +549,8 @@ impl Loader<'_> {
             pattern: template,
             regex,
             search: None,
+            origin: format!("{} {field}", self.reference),
+            gave_up: AtomicBool::new(false),
         })
     }
 
