@@ -78,7 +78,7 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     let rules = read_files(&args.dir.join("rules"))?;
     check_rules(&manifest, &args.dir, &rules)?;
     let workflows = read_files(&args.dir.join("workflows"))?;
-    check_workflows(&manifest, &args.dir)?;
+    check_workflows(&manifest, &args.dir, stdout)?;
     let aliases = read_files(&args.dir.join("aliases"))?;
     check_aliases(&manifest, &args.dir, &aliases)?;
     let component_path = match &args.component {
@@ -119,11 +119,15 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     Ok(0)
 }
 
-/// Every workflow an action names loads and validates.
-fn check_workflows(manifest: &Manifest, dir: &Path) -> anyhow::Result<()> {
+/// Every workflow an action names loads and validates; its warnings are
+/// printed.
+fn check_workflows(manifest: &Manifest, dir: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     for (path, text) in &manifest.workflows {
         let file = dir.join(path).display().to_string();
-        crate::workflow::load(text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let loaded = crate::workflow::load(text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for warning in &loaded.warnings {
+            writeln!(stdout, "warning: {warning}")?;
+        }
     }
     Ok(())
 }

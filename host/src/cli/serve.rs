@@ -188,7 +188,17 @@ pub(crate) fn run(
         let catalog = Catalog::load(&store)?;
         let ingest =
             Ingest::new(store.clone(), Arc::new(catalog.trigger_types), catalog.rules, actions);
-        let engine = Engine::start(ingest, EngineConfig::default()).await?;
+        // Bound before the engine starts so that workflows can be told the
+        // API's address (`ctx().st2.api_url`), even with port 0.
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr().context("cannot read the listening address")?;
+        let config = EngineConfig {
+            api_url: Some(format!("http://{address}{}", api::API_PREFIX)),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(ingest, config).await?;
         let mut manifests = Vec::with_capacity(loaded.len());
         for (manifest, component) in loaded {
             engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;
@@ -200,10 +210,6 @@ pub(crate) fn run(
         let admin_created = admin_user(&store, &password_file).await?;
         let key_file = data_dir.join(ADMIN_KEY_FILE);
         let created = admin_key(&store, &key_file).await?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let address = listener.local_addr().context("cannot read the listening address")?;
         let has_example = store.read()?.rule(EXAMPLE_REF)?.is_some_and(|r| r.enabled);
         if admin_created {
             writeln!(

@@ -48,8 +48,18 @@ pub(crate) fn run(
             Ok(0)
         }
         Ok(loaded) => {
+            // What Orquesta accepts but is likely a mistake: said, not refused.
+            for warning in &loaded.warnings {
+                writeln!(stderr, "warning: {warning}")?;
+            }
             let n = loaded.tasks.len();
-            writeln!(stdout, "{name}: ok, {n} task{}", if n == 1 { "" } else { "s" })?;
+            let w = loaded.warnings.len();
+            let warnings = match w {
+                0 => String::new(),
+                1 => ", 1 warning".to_owned(),
+                w => format!(", {w} warnings"),
+            };
+            writeln!(stdout, "{name}: ok, {n} task{}{warnings}", if n == 1 { "" } else { "s" })?;
             Ok(0)
         }
         Err(invalid) => {

@@ -53,6 +53,9 @@ pub struct EngineConfig {
     /// over it waits for one to end, and as many may wait; one more is
     /// refused at once (`WebhookError::Busy`, HTTP 503).
     pub webhook_calls_per_pack: usize,
+    /// The API's address as workflows see it (`ctx().st2.api_url`), when
+    /// the engine runs behind `squall serve`.
+    pub api_url: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +67,7 @@ impl Default for EngineConfig {
             inline_budget: Duration::from_millis(2),
             max_running_per_pack: None,
             webhook_calls_per_pack: 8,
+            api_url: None,
         }
     }
 }
@@ -149,7 +153,7 @@ impl Engine {
         let per_pack = config.max_running_per_pack.unwrap_or(max_running / 2);
         let slots = Arc::new(Semaphore::new(max_running));
         let shared = Arc::new(Shared {
-            flows: Flows::new(ingest.clone(), slots.clone()),
+            flows: Flows::new(ingest.clone(), slots.clone(), config.api_url.clone()),
             ingest,
             workers: workers.handle().clone(),
             inline_budget: config.inline_budget,

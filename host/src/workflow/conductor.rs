@@ -49,8 +49,8 @@ use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
 use crate::rules::Datastore;
 
 use super::state::{
-    Command, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution, TaskId,
-    TaskStatus, WorkflowState, WorkflowStatus,
+    Command, ConductorError, ItemStatus, Outcome, TaskExecution, TaskId, TaskStatus, WorkflowState,
+    WorkflowStatus,
 };
 
 pub struct Conductor<'w> {
@@ -86,6 +86,18 @@ impl<'w> Conductor<'w> {
     /// [`Conductor::start`] with a datastore for `st2kv()`.
     pub fn start_with(
         workflow: &'w Workflow,
+        input: Map<String, Value>,
+        datastore: Option<Arc<dyn Datastore>>,
+    ) -> Result<(Self, Commands), ConductorError> {
+        Self::start_in(workflow, Map::new(), input, datastore)
+    }
+
+    /// [`Conductor::start_with`] in an application context: what the
+    /// initial context holds before the input (StackStorm's `st2` and
+    /// `parent`), readable as `ctx().st2`.
+    pub fn start_in(
+        workflow: &'w Workflow,
+        app: Map<String, Value>,
         mut input: Map<String, Value>,
         datastore: Option<Arc<dyn Datastore>>,
     ) -> Result<(Self, Commands), ConductorError> {
@@ -97,7 +109,7 @@ impl<'w> Conductor<'w> {
         if !unknown.is_empty() {
             return Err(ConductorError::UnknownInput(unknown));
         }
-        let mut ctx = Map::new();
+        let mut ctx = app;
         for binding in &workflow.input {
             let value = match (input.remove(&binding.name), &binding.value) {
                 (Some(value), _) => value,
@@ -241,7 +253,7 @@ impl<'w> Conductor<'w> {
             // A timer of a task the failed workflow dropped.
             return Ok(commands);
         };
-        self.run(index, &mut commands);
+        self.rerender_and_start(index, &mut commands);
         self.advance(&mut commands);
         Ok(commands)
     }
@@ -267,12 +279,13 @@ impl<'w> Conductor<'w> {
         self.state.sequence.len() - 1
     }
 
+    /// The contexts `ctxs` merged in order, deeply: a mapping published
+    /// over a mapping merges into it, anything else replaces (Orquesta's
+    /// `merge_dicts`).
     fn context(&self, ctxs: &[usize]) -> Map<String, Value> {
         let mut merged = Map::new();
         for index in ctxs {
-            for (key, value) in &self.state.contexts[*index] {
-                merged.insert(key.clone(), value.clone());
-            }
+            merge_deep(&mut merged, &self.state.contexts[*index]);
         }
         merged
     }
@@ -331,6 +344,8 @@ impl<'w> Conductor<'w> {
                 break;
             }
             ready.sort_by(|a, b| self.state.sequence[*a].id.cmp(&self.state.sequence[*b].id));
+            let mut rendered = Vec::new();
+            let mut failures = Vec::new();
             for index in ready {
                 if self.state.status != WorkflowStatus::Running
                     && !self.state.sequence[index].run_on_fail
@@ -338,7 +353,29 @@ impl<'w> Conductor<'w> {
                     self.state.sequence[index].status = TaskStatus::Skipped;
                     continue;
                 }
-                self.dispatch(index, commands);
+                match self.render(index) {
+                    Ok(fields) => rendered.push((index, fields)),
+                    Err(e) => failures.push((index, e)),
+                }
+            }
+            if !failures.is_empty() {
+                // Orquesta's `get_next_tasks`: every ready task is rendered
+                // first; when one fails, each failure is logged, none of
+                // them starts, and the workflow fails.
+                for (index, message) in failures {
+                    let id = self.state.sequence[index].id.clone();
+                    self.error(Some(&id), message);
+                    self.state.sequence[index].status = TaskStatus::Failed;
+                }
+                for (index, _) in rendered {
+                    self.state.sequence[index].status = TaskStatus::Skipped;
+                }
+                self.last = None;
+                self.finish(WorkflowStatus::Failed);
+                continue;
+            }
+            for (index, fields) in rendered {
+                self.dispatch(index, fields, commands);
             }
         }
         if self.state.status == WorkflowStatus::Running && self.in_flight() == 0 {
@@ -359,150 +396,6 @@ impl<'w> Conductor<'w> {
                 if waiting.is_empty() { WorkflowStatus::Succeeded } else { WorkflowStatus::Failed };
             self.finish(status);
         }
-    }
-
-    /// Starts a staged task: its delay first, then its action(s).
-    fn dispatch(&mut self, index: usize, commands: &mut Commands) {
-        let id = self.state.sequence[index].id.clone();
-        let task = self.task(&id.name);
-        let ctx = self.context(&self.state.sequence[index].ctxs);
-        if let Some(retry) = &task.retry {
-            let evaluated = self.count(&retry.count, &ctx).and_then(|count| {
-                let delay = match &retry.delay {
-                    Some(delay) => self.count(delay, &ctx)?,
-                    None => 0.0,
-                };
-                Ok(RetryState { when: retry.when.clone(), count: count as u64, delay, tally: 0 })
-            });
-            match evaluated {
-                Ok(retry) => self.state.sequence[index].retry = Some(retry),
-                Err(e) => return self.render_failed(index, format!("retry: {e}")),
-            }
-        } else if let Some(transition) =
-            task.next.iter().find(|t| t.targets.contains(&Target::Command(EngineCommand::Retry)))
-        {
-            // `do: retry`: Orquesta's composer turns it into a retry policy.
-            self.state.sequence[index].retry = Some(RetryState {
-                when: Some(transition.when.clone().unwrap_or_else(|| "<% completed() %>".into())),
-                count: 3,
-                delay: 0.0,
-                tally: 0,
-            });
-        }
-        let delay = match &task.delay {
-            Some(delay) => match self.count(delay, &ctx) {
-                Ok(delay) => delay,
-                Err(e) => return self.render_failed(index, format!("delay: {e}")),
-            },
-            None => 0.0,
-        };
-        if delay > 0.0 {
-            self.state.sequence[index].status = TaskStatus::Delayed;
-            commands.push(Command::Wait { task: id, seconds: delay });
-        } else {
-            self.run(index, commands);
-        }
-    }
-
-    /// A task whose fields did not render fails the workflow (Orquesta's
-    /// `fail_on_task_rendering`).
-    fn render_failed(&mut self, index: usize, message: String) {
-        let id = self.state.sequence[index].id.clone();
-        self.error(Some(&id), message);
-        self.state.sequence[index].status = TaskStatus::Failed;
-        self.state.sequence[index].term = true;
-        self.finish(WorkflowStatus::Failed);
-    }
-
-    /// Renders the task's action and input (per item for with-items) and
-    /// emits the actions to run.
-    fn run(&mut self, index: usize, commands: &mut Commands) {
-        let id = self.state.sequence[index].id.clone();
-        let task = self.task(&id.name);
-        self.state.sequence[index].status = TaskStatus::Running;
-        let ctx = self.context(&self.state.sequence[index].ctxs);
-        let statuses = self.statuses(id.route);
-        let Some(action) = &task.action else {
-            // A task without action succeeds at once.
-            let mut none = Vec::new();
-            self.complete(index, TaskStatus::Succeeded, Value::Null, &mut none);
-            commands.extend(none);
-            return;
-        };
-        let input: Map<String, Value> = task.input.iter().cloned().collect();
-        let input = Value::Object(input);
-        let Some(with) = &task.with else {
-            let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..self.base() };
-            let rendered = eval::text(action, &scope).and_then(|action| {
-                let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
-                Ok((action, eval::value(&input, &scope)?))
-            });
-            match rendered {
-                Ok((action, input)) => {
-                    commands.push(Command::RunAction { task: id, action, input, item: None })
-                }
-                Err(e) => self.render_failed(index, e),
-            }
-            return;
-        };
-        let scope = Scope { ctx: Some(&ctx), statuses: Some(&statuses), ..self.base() };
-        let items = match eval::text(&with.items, &scope) {
-            Ok(Value::Array(items)) => items,
-            Ok(other) => {
-                return self.render_failed(
-                    index,
-                    format!("with items `{}` is {other}, not a list", with.items),
-                );
-            }
-            Err(e) => return self.render_failed(index, e),
-        };
-        let concurrency = match &with.concurrency {
-            Some(c) => match self.count(c, &ctx) {
-                Ok(c) => Some((c as u64).max(1)),
-                Err(e) => return self.render_failed(index, format!("concurrency: {e}")),
-            },
-            None => None,
-        };
-        let mut states = Vec::new();
-        for item in items {
-            let item = match (&with.keys[..], item) {
-                ([], item) => item,
-                (keys, Value::Array(values)) => {
-                    Value::Object(keys.iter().cloned().zip(values).collect::<Map<String, Value>>())
-                }
-                ([key], item) => Value::Object([(key.clone(), item)].into_iter().collect()),
-                (_, item) => item,
-            };
-            let scope = Scope {
-                ctx: Some(&ctx),
-                statuses: Some(&statuses),
-                item: Some(&item),
-                ..self.base()
-            };
-            let rendered = eval::text(action, &scope).and_then(|action| {
-                let action = action.as_str().map(str::to_owned).unwrap_or(action.to_string());
-                Ok((action, eval::value(&input, &scope)?))
-            });
-            match rendered {
-                Ok((action, input)) => states.push(ItemState {
-                    status: ItemStatus::Pending,
-                    action,
-                    input,
-                    result: Value::Null,
-                }),
-                Err(e) => return self.render_failed(index, e),
-            }
-        }
-        if states.is_empty() {
-            let mut none = Vec::new();
-            self.complete(index, TaskStatus::Succeeded, Value::Array(Vec::new()), &mut none);
-            commands.extend(none);
-            return;
-        }
-        let execution = &mut self.state.sequence[index];
-        execution.items = Some(states);
-        execution.concurrency = concurrency;
-        self.dispatch_items(index, commands);
     }
 
     /// Starts pending items while fewer than `concurrency` are in flight.
@@ -587,7 +480,7 @@ impl<'w> Conductor<'w> {
                         execution.status = TaskStatus::Delayed;
                         commands.push(Command::Wait { task: id, seconds: retry.delay });
                     } else {
-                        self.run(index, commands);
+                        self.rerender_and_start(index, commands);
                     }
                     return;
                 }
@@ -606,6 +499,10 @@ impl<'w> Conductor<'w> {
         let mut staged_here = Vec::new();
         let route = id.route;
         let base = self.state.sequence[index].ctxs.clone();
+        // Each transition whose `when` holds publishes into a new context;
+        // its targets are then taken as Orquesta takes the graph's edges:
+        // sorted by target name, transitions in order for the same target.
+        let mut edges: Vec<(Target, usize, Vec<usize>)> = Vec::new();
         for (t, transition) in task.next.iter().enumerate() {
             let holds = match &transition.when {
                 None => Ok(true),
@@ -654,35 +551,34 @@ impl<'w> Conductor<'w> {
                 self.state.contexts.push(published);
                 ctxs.push(self.state.contexts.len() - 1);
             }
-            let continue_only = targets.is_empty();
-            let targets: Vec<Target> = if continue_only {
-                vec![Target::Command(EngineCommand::Continue)]
+            if targets.is_empty() {
+                edges.push((Target::Command(EngineCommand::Continue), t, ctxs));
             } else {
-                targets.into_iter().cloned().collect()
-            };
-            for target in targets {
-                match target {
-                    Target::Task(next) => {
+                edges.extend(targets.into_iter().map(|target| (target.clone(), t, ctxs.clone())));
+            }
+        }
+        edges.sort_by(|a, b| target_name(&a.0).cmp(target_name(&b.0)));
+        for (target, t, ctxs) in edges {
+            match target {
+                Target::Task(next) => {
+                    remediated = true;
+                    if let Some(staged) = self.stage(&id.name, t, &next, route, &ctxs) {
+                        staged_here.push(staged);
+                    }
+                }
+                Target::Command(command) => {
+                    if command != EngineCommand::Continue {
                         remediated = true;
-                        if let Some(staged) = self.stage(&id.name, t, &next, route, &ctxs) {
-                            staged_here.push(staged);
-                        }
                     }
-                    Target::Command(command) => {
-                        if command != EngineCommand::Continue {
-                            remediated = true;
-                        }
-                        manual_fail |= command == EngineCommand::Fail;
-                        let status = if command == EngineCommand::Fail {
-                            TaskStatus::Failed
-                        } else {
-                            TaskStatus::Succeeded
-                        };
-                        let at =
-                            self.push(TaskId::new(command.name(), route), ctxs.clone(), status);
-                        self.state.sequence[at].command = true;
-                        self.state.sequence[at].term = true;
-                    }
+                    manual_fail |= command == EngineCommand::Fail;
+                    let status = if command == EngineCommand::Fail {
+                        TaskStatus::Failed
+                    } else {
+                        TaskStatus::Succeeded
+                    };
+                    let at = self.push(TaskId::new(command.name(), route), ctxs, status);
+                    self.state.sequence[at].command = true;
+                    self.state.sequence[at].term = true;
                 }
             }
         }
@@ -711,19 +607,20 @@ impl<'w> Conductor<'w> {
     ) -> Option<usize> {
         let target = self.task(next);
         let inbound = self.graph.inbound(next).len();
-        let route = if target.join.is_none() && inbound > 1 && !self.in_cycle(next) {
+        let split = target.join.is_none() && self.graph.inbound_transitions(next) > 1;
+        let route = if split && !self.graph.in_cycle(next) {
             // A split: each arriving branch opens its own route.
+            // Numbered as Orquesta's `_evaluate_route` numbers them: a new
+            // route each time a transition opens one, in the order
+            // transitions are processed.
             let mut path = self.state.routes[route].clone();
             let step = format!("{from}.next[{transition}]");
-            if !path.contains(&step) {
+            if path.contains(&step) {
+                route
+            } else {
                 path.push(step);
-            }
-            match self.state.routes.iter().position(|r| *r == path) {
-                Some(existing) => existing,
-                None => {
-                    self.state.routes.push(path);
-                    self.state.routes.len() - 1
-                }
+                self.state.routes.push(path);
+                self.state.routes.len() - 1
             }
         } else {
             route
@@ -767,27 +664,32 @@ impl<'w> Conductor<'w> {
         }
         (execution.status == TaskStatus::Staged).then_some(index)
     }
+}
 
-    fn in_cycle(&self, task: &str) -> bool {
-        let mut seen = BTreeSet::new();
-        let mut queue: Vec<&str> = vec![task];
-        while let Some(current) = queue.pop() {
-            for edge in self.graph.outbound(current) {
-                if let Target::Task(next) = &edge.to {
-                    if next == task {
-                        return true;
-                    }
-                    if seen.insert(next.as_str()) {
-                        queue.push(next);
-                    }
-                }
+/// The name a transition's target sorts by: the task's, or the engine
+/// command's (`continue`, `fail`, `noop`).
+fn target_name(target: &Target) -> &str {
+    match target {
+        Target::Task(name) => name,
+        Target::Command(command) => command.name(),
+    }
+}
+
+/// Merges `right` into `left`: mappings merge key by key, recursively;
+/// any other value replaces what was there.
+pub(super) fn merge_deep(left: &mut Map<String, Value>, right: &Map<String, Value>) {
+    for (key, value) in right {
+        match (left.get_mut(key), value) {
+            (Some(Value::Object(inner)), Value::Object(update)) => merge_deep(inner, update),
+            _ => {
+                left.insert(key.clone(), value.clone());
             }
         }
-        false
     }
 }
 
 mod finish;
+mod render;
 mod rerun;
 #[cfg(test)]
 mod tests;

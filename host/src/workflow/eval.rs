@@ -73,18 +73,25 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_function("task_status", |state: &State<'_, '_>, task: &str| {
         let statuses = lookup(state, "__statuses")?;
         let status = statuses.get_attr(task).unwrap_or(Jinja::UNDEFINED);
-        Ok::<_, Error>(if status.is_undefined() { Jinja::from("null") } else { status })
+        Ok::<_, Error>(if status.is_undefined() { Jinja::from(UNSET) } else { status })
     });
-    env.add_function("zip", |lists: Rest<Jinja>| {
-        let lists: Vec<Vec<Jinja>> = lists
+    env.add_function("zip", |lists: Rest<Jinja>, options: minijinja::value::Kwargs| {
+        let pad: Option<Jinja> = options.get("pad")?;
+        options.assert_all_used()?;
+        let lists: Vec<Value> = lists
             .iter()
-            .map(|list| list.try_iter().map(Iterator::collect))
+            .map(|list| {
+                serde_json::to_value(list)
+                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("zip(): {e}")))
+            })
             .collect::<Result<_, _>>()?;
-        let shortest = lists.iter().map(Vec::len).min().unwrap_or(0);
-        let zipped: Vec<Jinja> = (0..shortest)
-            .map(|i| Jinja::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
-            .collect();
-        Ok::<_, Error>(Jinja::from(zipped))
+        let pad = pad
+            .map(|p| serde_json::to_value(&p))
+            .transpose()
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("zip(): {e}")))?;
+        zip_longest(&lists, pad.unwrap_or(Value::Null))
+            .map(Jinja::from_serialize)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e))
     });
     env.add_function("st2kv", st2kv);
     env.add_function("json", |text: &str| {
@@ -113,6 +120,9 @@ fn lookup(state: &State<'_, '_>, name: &str) -> Result<Jinja, Error> {
 fn ctx(state: &State<'_, '_>, name: Option<&str>) -> Result<Jinja, Error> {
     let ctx = lookup(state, "__ctx")?;
     let Some(name) = name else { return Ok(ctx) };
+    if name.starts_with("__") {
+        return Err(Error::new(ErrorKind::InvalidOperation, private(name)));
+    }
     match ctx.get_attr(name) {
         Ok(value) if !value.is_undefined() => Ok(value),
         _ => Err(Error::new(
@@ -171,6 +181,41 @@ fn st2kv(
     Ok(value)
 }
 
+/// Orquesta's status of a task with no execution on the route (`UNSET`).
+pub(crate) const UNSET: &str = "null";
+
+/// Orquesta's `zip`: lists padded to the longest with `pad` (null unless
+/// given), a lone list returned as it is, null taken as an empty list.
+pub(crate) fn zip_longest(lists: &[Value], pad: Value) -> Result<Value, String> {
+    if let [only] = lists {
+        return Ok(if only.is_null() { Value::Array(Vec::new()) } else { only.clone() });
+    }
+    let empty = Vec::new();
+    let lists: Vec<&Vec<Value>> = lists
+        .iter()
+        .map(|list| match list {
+            Value::Null => Ok(&empty),
+            Value::Array(items) => Ok(items),
+            other => Err(format!("zip() takes lists, not {other}")),
+        })
+        .collect::<Result<_, _>>()?;
+    let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+    Ok(Value::Array(
+        (0..longest)
+            .map(|i| {
+                Value::Array(
+                    lists.iter().map(|l| l.get(i).cloned().unwrap_or(pad.clone())).collect(),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// Why `ctx('__name')` is refused, as Orquesta words it.
+pub(crate) fn private(name: &str) -> String {
+    format!("variable `{name}` is private (double underscore) and cannot be read")
+}
+
 fn status_is(state: &State<'_, '_>, wanted: &[&str]) -> Result<bool, Error> {
     let status = lookup(state, "__status")?;
     Ok(status.as_str().is_some_and(|s| wanted.contains(&s)))
@@ -179,7 +224,18 @@ fn status_is(state: &State<'_, '_>, wanted: &[&str]) -> Result<bool, Error> {
 fn variables(scope: &Scope<'_>) -> Jinja {
     let mut vars: BTreeMap<&str, Jinja> = BTreeMap::new();
     if let Some(ctx) = scope.ctx {
-        vars.insert("__ctx", Jinja::from_serialize(ctx));
+        // `ctx()` shows no private (double underscore) keys.
+        let value = if ctx.keys().any(|k| k.starts_with("__")) {
+            let visible: Map<String, Value> = ctx
+                .iter()
+                .filter(|(k, _)| !k.starts_with("__"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Jinja::from_serialize(visible)
+        } else {
+            Jinja::from_serialize(ctx)
+        };
+        vars.insert("__ctx", value);
     }
     if let Some(status) = scope.status {
         vars.insert("__status", Jinja::from(status));
@@ -199,8 +255,14 @@ fn variables(scope: &Scope<'_>) -> Jinja {
     Jinja::from_iter(vars)
 }
 
+/// How deep a string result is rendered again, as Orquesta expands a
+/// string that an expression yields (the YAQL engine has the same bound).
+const MAX_RENDER_DEPTH: usize = 16;
+
 /// The value of one text field: unchanged without expressions, typed when
-/// it is one `{{ expression }}`, otherwise rendered to a string.
+/// it is exactly one `{{ expression }}` (nothing around it, not even a
+/// space), otherwise rendered to a string. A string result holding
+/// expressions is rendered again, as Orquesta does.
 pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
     if !has_expression(source) {
         return Ok(Value::String(source.to_owned()));
@@ -209,15 +271,23 @@ pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
     if source.contains("<%") {
         return super::yaql::text(source, scope);
     }
-    let jinja = source.to_owned();
-    let vars = variables(scope);
+    jinja(source, &variables(scope), 0)
+}
+
+fn jinja(source: &str, vars: &Jinja, depth: usize) -> Result<Value, String> {
+    if depth >= MAX_RENDER_DEPTH {
+        return Err(format!(
+            "`{}`: a string result was rendered again {MAX_RENDER_DEPTH} times; the limit is {MAX_RENDER_DEPTH}",
+            source.trim()
+        ));
+    }
     // Compiled through the rules' byte budget: a render may not build
     // more than `RENDER_BYTES` however it is written.
-    if let Some(inner) = single_expression(&jinja) {
+    let value = if let Some(inner) = single_expression(source) {
         let expression =
             BoundedTemplate::expression(inner.to_owned()).map_err(|e| describe(source, &e))?;
         let value = expression
-            .eval(&ENV, vars, |value| {
+            .eval(&ENV, vars.clone(), |value| {
                 if value.is_undefined() {
                     return Ok(None);
                 }
@@ -226,12 +296,19 @@ pub(crate) fn text(source: &str, scope: &Scope<'_>) -> Result<Value, String> {
             })
             .map_err(|e| describe(source, &e))?;
         let Some(value) = value else { return Err(format!("`{source}`: undefined value")) };
-        return serde_json::to_value(&value).map_err(|e| format!("`{source}`: {e}"));
+        serde_json::to_value(&value).map_err(|e| format!("`{source}`: {e}"))?
+    } else {
+        BoundedTemplate::template("<field>", source.to_owned())
+            .and_then(|template| template.render(&ENV, vars.clone()))
+            .map(Value::String)
+            .map_err(|e| describe(source, &e))?
+    };
+    match value {
+        Value::String(text) if text.contains("{{") || text.contains("{%") => {
+            jinja(&text, vars, depth + 1)
+        }
+        other => Ok(other),
     }
-    BoundedTemplate::template("<field>", jinja)
-        .and_then(|template| template.render(&ENV, vars))
-        .map(Value::String)
-        .map_err(|e| describe(source, &e))
 }
 
 /// [`text`] applied to every string inside a JSON value.
@@ -255,9 +332,10 @@ fn describe(source: &str, error: &Error) -> String {
     format!("`{}`: {}", source.trim(), detail.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// The expression when the text is exactly one `{{ … }}`.
+/// The expression when the text is exactly one `{{ … }}`: Orquesta keeps
+/// the type only when the expression is the whole text.
 fn single_expression(text: &str) -> Option<&str> {
-    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
         return None;
     }
@@ -284,13 +362,27 @@ mod tests {
         assert_eq!(text("{{ ctx('xs') }}", &scope), Ok(json!(["a", "b"])));
         assert_eq!(text("n={{ ctx().n }} {{ ctx('xs') }}", &scope), Ok(json!("n=2 ['a', 'b']")));
         assert_eq!(text("<% result().code = 200 and succeeded() %>", &scope), Ok(json!(true)));
+        // Orquesta's zip is zip_longest, padded with null or `pad`.
         assert_eq!(
             text("{{ zip([1, 2], ['a', 'b', 'c']) }}", &scope),
-            Ok(json!([[1, "a"], [2, "b"]]))
+            Ok(json!([[1, "a"], [2, "b"], [null, "c"]]))
         );
+        assert_eq!(text("{{ zip([1], [2, 3], pad=0) }}", &scope), Ok(json!([[1, 2], [0, 3]])));
+        assert_eq!(text("<% zip([1], [2, 3], pad => 0) %>", &scope), Ok(json!([[1, 2], [0, 3]])));
+        // Anything around the one expression, even a space, makes a string.
+        assert_eq!(text(" {{ ctx().n }}", &scope), Ok(json!(" 2")));
+        assert_eq!(text("{{ ctx().n }} ", &scope), Ok(json!("2 ")));
+        assert_eq!(text(" <% ctx(n) %>", &scope), Ok(json!(" 2")));
         assert_eq!(text("{{ json('{\"a\": 1}').a }}", &scope), Ok(json!(1)));
         assert_eq!(text("{{ ctx('flag') }} it is", &scope), Ok(json!("True it is")));
         assert!(text("{{ ctx('nope') }}", &scope).is_err());
+        // A string result holding an expression is rendered again.
+        let nested = json!({"inner": "{{ ctx().n * 10 }}", "n": 2});
+        let nested = Scope { ctx: nested.as_object(), ..Scope::default() };
+        assert_eq!(text("{{ ctx().inner }}", &nested), Ok(json!(20)));
+        let looping = json!({"me": "{{ ctx().me }}"});
+        let looping = Scope { ctx: looping.as_object(), ..Scope::default() };
+        assert!(text("{{ ctx().me }}", &looping).is_err_and(|e| e.contains("rendered again")));
         assert!(text("{{ item() }}", &scope).is_err());
     }
 }

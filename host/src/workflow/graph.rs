@@ -75,6 +75,35 @@ impl TaskGraph {
             .collect()
     }
 
+    /// How many transition targets lead to `task`, counting a task once
+    /// per transition that names it (Orquesta's `get_prev_tasks`): a task
+    /// with more than one and no `join` is a split.
+    pub fn inbound_transitions(&self, task: &str) -> usize {
+        self.edges
+            .iter()
+            .filter(|edge| matches!(&edge.to, Target::Task(name) if name == task))
+            .count()
+    }
+
+    /// Whether a path of transitions leads from `task` back to it.
+    pub fn in_cycle(&self, task: &str) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<&str> = vec![task];
+        while let Some(current) = queue.pop() {
+            for edge in self.outbound(current) {
+                if let Target::Task(next) = &edge.to {
+                    if next == task {
+                        return true;
+                    }
+                    if seen.insert(next.as_str()) {
+                        queue.push(next);
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// The edges leaving `task`.
     pub fn outbound<'a>(&'a self, task: &'a str) -> impl Iterator<Item = &'a Edge> + 'a {
         self.edges.iter().filter(move |edge| edge.from == task)

@@ -15,6 +15,7 @@ mod expr;
 mod graph;
 mod lines;
 mod model;
+mod paths;
 mod state;
 mod validate;
 mod yaql;
@@ -37,7 +38,7 @@ pub use state::{
     Command, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution, TaskId,
     TaskStatus, WorkflowState, WorkflowStatus,
 };
-pub use validate::validate;
+pub use validate::{Findings, validate};
 
 /// One problem in a workflow file: `file:line: path: message`, where the
 /// path names the field (`tasks.notify.next[0].do`). Line 0 means the
@@ -81,10 +82,12 @@ pub struct InvalidWorkflow {
 /// Reads and validates a workflow file: the workflow, or every structural
 /// and semantic problem found, sorted by line.
 pub fn load(text: &str, file: &str) -> Result<Workflow, InvalidWorkflow> {
-    let (workflow, mut diagnostics) =
+    let (mut workflow, mut diagnostics) =
         Workflow::read(text, file).map_err(|d| InvalidWorkflow { diagnostics: vec![d] })?;
-    diagnostics.extend(validate(&workflow));
+    let findings = validate(&workflow);
+    diagnostics.extend(findings.errors);
     if diagnostics.is_empty() {
+        workflow.warnings = findings.warnings;
         return Ok(workflow);
     }
     diagnostics.sort();

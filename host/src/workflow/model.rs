@@ -137,6 +137,9 @@ pub struct Task {
     /// The action's input, including inline `key=value` parameters written
     /// after the action name (`core.echo message=<% ctx(m) %>`).
     pub input: Vec<(String, Value)>,
+    /// `input:` written as one expression yielding the whole mapping
+    /// (`input: <% ctx(params) %>`), instead of a mapping.
+    pub input_expression: Option<String>,
     pub next: Vec<Transition>,
     pub join: Option<Join>,
     pub with: Option<WithItems>,
@@ -156,6 +159,9 @@ pub struct Workflow {
     /// In document order.
     pub tasks: Vec<Task>,
     pub output: Vec<Binding>,
+    /// What validation found that Orquesta accepts but is likely a
+    /// mistake (filled by [`super::load`]).
+    pub warnings: Vec<Diagnostic>,
     pub(crate) lines: LineIndex,
 }
 
@@ -198,6 +204,7 @@ impl Workflow {
             vars: Vec::new(),
             tasks: Vec::new(),
             output: Vec::new(),
+            warnings: Vec::new(),
             lines: LineIndex::default(),
         };
         let mut version_seen = false;
@@ -234,6 +241,10 @@ impl Workflow {
                             }
                         }
                     }
+                    Yaml::Mapping(_) => reader.problem(
+                        "tasks",
+                        "`tasks` is empty; a workflow needs at least one task (Orquesta refuses it too)",
+                    ),
                     other => reader.expected("tasks", "a mapping of task names to tasks", other),
                 },
                 // StackStorm's metadata keys some workflow files carry.
@@ -336,6 +347,7 @@ impl Reader<'_> {
             name: name.to_owned(),
             action: None,
             input: Vec::new(),
+            input_expression: None,
             next: Vec::new(),
             join: None,
             with: None,
@@ -359,7 +371,7 @@ impl Reader<'_> {
                 "action" => match value {
                     Yaml::String(text) if !text.trim().is_empty() => {
                         let text = text.trim();
-                        match text.split_once(char::is_whitespace) {
+                        match split_action(text) {
                             Some((action, params)) => {
                                 task.action = Some(action.to_owned());
                                 match inline_params(params) {
@@ -385,7 +397,15 @@ impl Reader<'_> {
                             }
                         }
                     }
-                    other => self.expected(&path, "a mapping of input names to values", other),
+                    // Orquesta: `input:` may be an expression that yields the mapping.
+                    Yaml::String(text) if super::expr::has_expression(text) => {
+                        task.input_expression = Some(text.clone());
+                    }
+                    other => self.expected(
+                        &path,
+                        "a mapping of input names to values, or an expression yielding one",
+                        other,
+                    ),
                 },
                 "next" => match value {
                     Yaml::Sequence(items) => {
@@ -641,6 +661,23 @@ fn split_items(text: &str) -> Result<(Vec<String>, String), String> {
         ));
     }
     Ok((Vec::new(), text.to_owned()))
+}
+
+/// An `action:` value split into the action and its inline parameters.
+/// An action written as an expression (`<% ctx(name) %>`, `{{ … }}`) is
+/// kept whole up to the end of the expression.
+fn split_action(text: &str) -> Option<(&str, &str)> {
+    for (open, close) in [("<%", "%>"), ("{{", "}}")] {
+        if text.starts_with(open) {
+            let end = text.find(close)? + close.len();
+            let rest = &text[end..];
+            if rest.trim().is_empty() {
+                return None;
+            }
+            return Some((&text[..end], rest));
+        }
+    }
+    text.split_once(char::is_whitespace)
 }
 
 /// Orquesta's inline parameters `a=1 b="two words" c=<% ctx(x) %>`: values

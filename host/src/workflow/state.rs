@@ -99,12 +99,15 @@ impl TaskStatus {
         matches!(self, TaskStatus::Staged | TaskStatus::Delayed | TaskStatus::Running)
     }
 
+    /// The status Orquesta records for the task, as `task_status()` gives
+    /// it: a task staged or waiting on a join has no record yet (`null`).
     pub(super) fn name(self) -> &'static str {
         match self {
             TaskStatus::Succeeded => "succeeded",
             TaskStatus::Failed => "failed",
-            TaskStatus::Running | TaskStatus::Delayed | TaskStatus::Staged => "running",
-            TaskStatus::Waiting | TaskStatus::Skipped => "null",
+            TaskStatus::Running => "running",
+            TaskStatus::Delayed => "delayed",
+            TaskStatus::Waiting | TaskStatus::Staged | TaskStatus::Skipped => "null",
         }
     }
 }

@@ -13,22 +13,36 @@ use super::expr;
 use super::graph::TaskGraph;
 use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
 
-/// Every semantic problem of `workflow`, sorted by line.
-pub fn validate(workflow: &Workflow) -> Vec<Diagnostic> {
-    let mut checker = Checker { workflow, problems: Vec::new(), reads: Vec::new() };
+/// What the semantic checks found: errors refuse the workflow; warnings
+/// name what Orquesta accepts but is likely a mistake (a task no start
+/// task leads to, a join that can never or trivially complete).
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Every semantic problem of `workflow`, each list sorted by line.
+pub fn validate(workflow: &Workflow) -> Findings {
+    let mut checker =
+        Checker { workflow, problems: Vec::new(), warnings: Vec::new(), reads: Vec::new() };
     checker.names();
     checker.transitions();
+    checker.joins();
     checker.expressions();
     checker.variables();
-    let mut problems = checker.problems;
-    problems.sort();
-    problems.dedup();
-    problems
+    let mut findings = Findings { errors: checker.problems, warnings: checker.warnings };
+    for list in [&mut findings.errors, &mut findings.warnings] {
+        list.sort();
+        list.dedup();
+    }
+    findings
 }
 
 struct Checker<'a> {
     workflow: &'a Workflow,
     problems: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     /// Variables read, with the path that reads them.
     reads: Vec<(String, String)>,
 }
@@ -37,6 +51,11 @@ impl Checker<'_> {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
         let line = self.workflow.line_of(path);
         self.problems.push(Diagnostic::new(&self.workflow.file, line, path, message));
+    }
+
+    fn warn(&mut self, path: &str, message: impl Into<String>) {
+        let line = self.workflow.line_of(path);
+        self.warnings.push(Diagnostic::new(&self.workflow.file, line, path, message));
     }
 
     fn names(&mut self) {
@@ -91,10 +110,10 @@ impl Checker<'_> {
             for task in &workflow.tasks {
                 if !reachable.contains(task.name.as_str()) {
                     let from: Vec<&str> = graph.inbound(&task.name).into_iter().collect();
-                    self.problem(
+                    self.warn(
                         &format!("tasks.{}", task.name),
                         format!(
-                            "unreachable: reached only from {}, which no start task leads to",
+                            "unreachable: reached only from {}, which no start task leads to, so it never runs",
                             from.join(", ")
                         ),
                     );
@@ -112,11 +131,14 @@ impl Checker<'_> {
                 } else {
                     format!("only {list} leads here")
                 };
-                self.problem(&path, format!("a join needs at least 2 inbound tasks; {from}"));
+                self.warn(
+                    &path,
+                    format!("a join with fewer than 2 inbound tasks joins nothing; {from}"),
+                );
             } else if let Join::Count(n) = join
                 && n > inbound.len() as u64
             {
-                self.problem(
+                self.warn(
                     &path,
                     format!(
                         "joins {n} tasks but only {} lead here ({list}), so it never runs",
@@ -124,6 +146,20 @@ impl Checker<'_> {
                     ),
                 );
             }
+        }
+    }
+
+    /// Joins Orquesta calls unreachable: reached through nested splits.
+    fn joins(&mut self) {
+        for name in super::paths::ambiguous_joins(self.workflow) {
+            self.problem(
+                &format!("tasks.{name}"),
+                format!(
+                    "the join task `{name}` is unreachable: it is reached through nested splits \
+                     (tasks reached by several transitions without a join), so it is ambiguous \
+                     at which level it joins; Orquesta refuses this too"
+                ),
+            );
         }
     }
 
@@ -142,6 +178,9 @@ impl Checker<'_> {
             let base = format!("tasks.{}", task.name);
             if let Some(action) = &task.action {
                 self.text(&format!("{base}.action"), action, Some(task));
+            }
+            if let Some(input) = &task.input_expression {
+                self.text(&format!("{base}.input"), input, Some(task));
             }
             for (name, value) in &task.input {
                 // Inline `name=value` parameters live on the action's line.
@@ -262,8 +301,10 @@ impl Checker<'_> {
     fn variables(&mut self) {
         let workflow = self.workflow;
         let mut assigned: BTreeSet<&str> = BTreeSet::new();
+        assigned.extend(super::paths::APP_CONTEXT);
         assigned.extend(workflow.input.iter().map(|b| b.name.as_str()));
         assigned.extend(workflow.vars.iter().map(|b| b.name.as_str()));
+        assigned.extend(workflow.output.iter().map(|b| b.name.as_str()));
         for task in &workflow.tasks {
             for transition in &task.next {
                 assigned.extend(transition.publish.iter().map(|b| b.name.as_str()));
@@ -281,6 +322,19 @@ impl Checker<'_> {
                     &path,
                     format!(
                         "variable `{name}` is never assigned (not an input, a var or published)"
+                    ),
+                );
+            }
+        }
+        // Assigned somewhere, but not on every path to the read.
+        for read in super::paths::early_reads(workflow) {
+            if assigned.contains(read.name.as_str()) {
+                self.problem(
+                    &read.path,
+                    format!(
+                        "variable `{}` is read before it is assigned: a path from the start \
+                         reaches here without setting it (Orquesta checks each path)",
+                        read.name
                     ),
                 );
             }

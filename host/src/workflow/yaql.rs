@@ -107,7 +107,15 @@ impl Host for Functions<'_> {
                 let ctx = scope.ctx.ok_or_else(|| "ctx() has no value here".to_owned());
                 match (ctx, first) {
                     (Err(e), _) => Err(e),
-                    (Ok(ctx), None) => Ok(Value::Object(ctx.clone())),
+                    (Ok(ctx), None) => Ok(Value::Object(
+                        ctx.iter()
+                            .filter(|(k, _)| !k.starts_with("__"))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )),
+                    (Ok(_), Some(variable)) if variable.starts_with("__") => {
+                        Err(super::eval::private(variable))
+                    }
                     (Ok(ctx), Some(variable)) => ctx
                         .get(variable)
                         .cloned()
@@ -130,27 +138,12 @@ impl Host for Functions<'_> {
             "task_status" => {
                 let task = first.unwrap_or_default();
                 let status = scope.statuses.and_then(|s| s.get(task));
-                Ok(status.map_or(Value::Null, |s| Value::String(s.clone())))
+                Ok(Value::String(status.map_or(super::eval::UNSET, String::as_str).to_owned()))
             }
-            // Orquesta's zip pads the shorter lists with null.
+            // Orquesta's zip pads the shorter lists (with null, or `pad`).
             "zip" => {
-                let lists: Vec<&Vec<Value>> = args.iter().filter_map(Value::as_array).collect();
-                if lists.len() != args.len() {
-                    return Some(Err("zip() takes lists".to_owned()));
-                }
-                let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
-                Ok(Value::Array(
-                    (0..longest)
-                        .map(|i| {
-                            Value::Array(
-                                lists
-                                    .iter()
-                                    .map(|l| l.get(i).cloned().unwrap_or(Value::Null))
-                                    .collect(),
-                            )
-                        })
-                        .collect(),
-                ))
+                let pad = named.iter().find(|(k, _)| k == "pad").map(|(_, v)| v.clone());
+                super::eval::zip_longest(args, pad.unwrap_or(Value::Null))
             }
             "json" => match first {
                 Some(text) => serde_json::from_str(text).map_err(|e| format!("json(): {e}")),

@@ -43,11 +43,13 @@ pub(crate) struct Flows {
     /// start at once, so the child skips the queue (one commit per step
     /// instead of two).
     slots: Arc<Semaphore>,
+    /// The API's address for `ctx().st2.api_url`.
+    api_url: Option<String>,
 }
 
 impl Flows {
-    pub(crate) fn new(ingest: Ingest, slots: Arc<Semaphore>) -> Self {
-        Self { ingest, definitions: Arc::default(), slots }
+    pub(crate) fn new(ingest: Ingest, slots: Arc<Semaphore>, api_url: Option<String>) -> Self {
+        Self { ingest, definitions: Arc::default(), slots, api_url }
     }
 }
 

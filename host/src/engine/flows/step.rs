@@ -38,15 +38,17 @@ impl Flows {
             return self.end_execution(tx, canceled, ExecutionStatus::Canceled, fx);
         }
         let input = execution.parameters.as_object().cloned().unwrap_or_default();
-        let (mut conductor, commands) =
-            match Conductor::start_with(&definition.model, input, Some(self.ingest.datastore())) {
-                Ok(started) => started,
-                Err(error) => {
-                    let mut failed = execution.clone();
-                    failed.error = Some(format!("{}: {error}", definition.file));
-                    return self.end_execution(tx, failed, ExecutionStatus::Failed, fx);
-                }
-            };
+        let app = self.st2_context(execution);
+        let started =
+            Conductor::start_in(&definition.model, app, input, Some(self.ingest.datastore()));
+        let (mut conductor, commands) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                let mut failed = execution.clone();
+                failed.error = Some(format!("{}: {error}", definition.file));
+                return self.end_execution(tx, failed, ExecutionStatus::Failed, fx);
+            }
+        };
         let mut record = WorkflowRecord {
             execution: execution.id,
             action: execution.action.clone(),
@@ -62,6 +64,41 @@ impl Flows {
         };
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
         self.settle(tx, record, &conductor, fx)
+    }
+
+    /// What StackStorm's Orquesta runner puts in a workflow's context
+    /// before its input: `st2` (the execution, its user, pack and action,
+    /// the API's address) and `parent` (the execution's own context).
+    fn st2_context(&self, execution: &Execution) -> Map<String, Value> {
+        let pack = execution.action.split_once('.').map(|(pack, _)| pack);
+        let mut st2 = Map::new();
+        st2.insert("action_execution_id".into(), execution.id.to_string().into());
+        st2.insert("workflow_execution_id".into(), execution.id.to_string().into());
+        st2.insert("api_url".into(), self.api_url.clone().into());
+        st2.insert("user".into(), execution.user.clone().into());
+        st2.insert("pack".into(), pack.into());
+        st2.insert("action".into(), execution.action.clone().into());
+        st2.insert("runner".into(), "orquesta".into());
+        let mut parent = Map::new();
+        parent.insert("user".into(), execution.user.clone().into());
+        parent.insert("pack".into(), pack.into());
+        if let Some(chat) = execution.chat.as_deref() {
+            st2.insert("api_user".into(), chat.chat_user.clone().into());
+            st2.insert("source_channel".into(), chat.source_channel.clone().into());
+            parent.insert("api_user".into(), chat.chat_user.clone().into());
+            parent.insert("source_channel".into(), chat.source_channel.clone().into());
+        }
+        if let Some(task) = &execution.parent {
+            parent.insert("parent".into(), json!({"execution_id": task.workflow.to_string()}));
+            parent.insert(
+                "orquesta".into(),
+                json!({"task_name": task.task, "route": task.route, "item_id": task.item}),
+            );
+        }
+        let mut app = Map::new();
+        app.insert("st2".into(), Value::Object(st2));
+        app.insert("parent".into(), Value::Object(parent));
+        app
     }
 
     /// Whether `execution` belongs to a workflow that has ended (canceled

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::super::eval::{self, Scope};
 use super::super::state::{TaskStatus, WorkflowStatus};
-use super::Conductor;
+use super::{Conductor, merge_deep};
 
 impl Conductor<'_> {
     /// The workflow completed: drop what has not started (unless staged
@@ -26,14 +26,17 @@ impl Conductor<'_> {
                 execution.status = TaskStatus::Skipped;
             }
         }
+        // With no terminal task (none completed into the end), the
+        // terminal context is empty, as in Orquesta: outputs that read it
+        // do not render and the output stays null.
         let mut terms = self.state.sequence.iter().filter(|t| t.term);
         let mut ctx = match terms.next() {
             Some(first) => self.context(&first.ctxs),
-            None => self.state.contexts[0].clone(),
+            None => Map::new(),
         };
         for other in terms {
             let extra: Vec<usize> = other.ctxs.iter().copied().filter(|c| *c != 0).collect();
-            ctx.extend(self.context(&extra));
+            merge_deep(&mut ctx, &self.context(&extra));
         }
         let mut output = Map::new();
         let mut errors = Vec::new();
