@@ -353,8 +353,10 @@ fn rfc_query(query: &str) -> String {
                     i = end + 1;
                 }
                 _ => {
-                    let end =
-                        chars[i..].iter().position(|d| matches!(d, '.' | '[')).map_or(chars.len(), |p| i + p);
+                    let end = chars[i..]
+                        .iter()
+                        .position(|d| matches!(d, '.' | '['))
+                        .map_or(chars.len(), |p| i + p);
                     let name: String = chars[i..end].iter().collect();
                     push_member(&mut out, name.trim(), false);
                     i = end;
