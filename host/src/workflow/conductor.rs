@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::eval::{self, Scope};
+use super::eval::{self, Scope, Tasks};
 use super::graph::TaskGraph;
 use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
 use crate::rules::Datastore;
@@ -290,23 +290,58 @@ impl<'w> Conductor<'w> {
         merged
     }
 
-    /// The status of each task as seen from `route`, for `task_status()`:
-    /// its last execution on that route, else on the routes it branched
-    /// from (as Orquesta's `task_status` falls back to earlier routes).
-    fn statuses(&self, route: usize) -> BTreeMap<String, String> {
+    /// Each task's execution as seen from `route`: its last one on that
+    /// route, else on the routes it branched from (as Orquesta's
+    /// `task_status` and StackStorm's `task` fall back to earlier routes).
+    fn visible(&self, route: usize) -> BTreeMap<&str, (usize, &TaskExecution)> {
         let path = &self.state.routes[route];
         let mut exact = BTreeMap::new();
         let mut earlier = BTreeMap::new();
-        for execution in self.state.sequence.iter().filter(|t| !t.command) {
-            let status = execution.status.name().to_owned();
+        for (index, execution) in self.state.sequence.iter().enumerate().filter(|(_, t)| !t.command)
+        {
+            let name = execution.id.name.as_str();
             if execution.id.route == route {
-                exact.insert(execution.id.name.clone(), status);
+                exact.insert(name, (index, execution));
             } else if self.state.routes[execution.id.route].iter().all(|step| path.contains(step)) {
-                earlier.insert(execution.id.name.clone(), status);
+                earlier.insert(name, (index, execution));
             }
         }
         earlier.extend(exact);
         earlier
+    }
+
+    /// What `task_status()` and `task()` see from `route`: each task's
+    /// status, and, when the workflow calls `task()`, StackStorm's record
+    /// of its execution (`task_name`, `route`, `status`, `result`, …).
+    fn tasks(&self, route: usize) -> Tasks {
+        let visible = self.visible(route);
+        let statuses =
+            visible.iter().map(|(name, (_, t))| ((*name).to_owned(), t.status.name().to_owned()));
+        let details = self.workflow.calls_task.then(|| {
+            let workflow_id = self.state.contexts[0]
+                .get("st2")
+                .and_then(|st2| st2.get("workflow_execution_id"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            visible
+                .iter()
+                .map(|(name, (index, t))| {
+                    let record = serde_json::json!({
+                        "task_execution_id": format!("{name}.{}.{index}", t.id.route),
+                        "workflow_execution_id": workflow_id,
+                        "task_name": name,
+                        "task_id": name,
+                        "route": t.id.route,
+                        "result": t.result,
+                        "status": t.status.name(),
+                        "start_timestamp": null,
+                        "end_timestamp": null,
+                    });
+                    ((*name).to_owned(), record)
+                })
+                .collect()
+        });
+        Tasks { statuses: statuses.collect(), details }
     }
 
     fn error(&mut self, task: Option<&TaskId>, message: String) {
@@ -450,13 +485,14 @@ impl<'w> Conductor<'w> {
             }
         }
         let ctx = self.context(&self.state.sequence[index].ctxs);
-        let statuses = self.statuses(id.route);
+        let tasks = self.tasks(id.route);
         let kv = self.datastore.clone();
         let scope = Scope {
             ctx: Some(&ctx),
+            task: Some(&id.name),
             status: Some(status.name()),
             result: Some(&result),
-            statuses: Some(&statuses),
+            tasks: Some(&tasks),
             item: None,
             kv: kv.as_ref(),
         };

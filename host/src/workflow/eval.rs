@@ -18,15 +18,16 @@ use super::expr::{check_one_language, has_expression};
 use crate::rules::{BoundedTemplate, Datastore};
 
 /// What an expression sees besides the workflow variables: the task it is
-/// evaluated for (its status and result), the current item, and the last
-/// status of every task (for `task_status()`).
+/// evaluated for (its name, status and result), the current item, and the
+/// other tasks' executions (for `task_status()` and `task()`).
 #[derive(Default, Clone)]
 pub(crate) struct Scope<'a> {
     pub ctx: Option<&'a Map<String, Value>>,
+    pub task: Option<&'a str>,
     pub status: Option<&'a str>,
     pub result: Option<&'a Value>,
     pub item: Option<&'a Value>,
-    pub statuses: Option<&'a BTreeMap<String, String>>,
+    pub tasks: Option<&'a Tasks>,
     /// The datastore `st2kv()` reads; without one, `st2kv()` is an error.
     pub kv: Option<&'a Arc<dyn Datastore>>,
 }
@@ -39,6 +40,33 @@ impl std::fmt::Debug for Scope<'_> {
             .field("item", &self.item)
             .field("kv", &self.kv.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The tasks' executions as one route sees them.
+#[derive(Debug, Default)]
+pub(crate) struct Tasks {
+    /// Each task's recorded status (`task_status()`).
+    pub statuses: BTreeMap<String, String>,
+    /// StackStorm's record of each task's execution (`task()`); built only
+    /// for workflows that call `task()`, since it copies every result.
+    pub details: Option<BTreeMap<String, Value>>,
+}
+
+impl Tasks {
+    /// StackStorm's `task(name)`: the record of the task's last execution
+    /// (the current task's when `name` is none).
+    pub(crate) fn record(
+        &self,
+        name: Option<&str>,
+        current: Option<&str>,
+    ) -> Result<Value, String> {
+        let name = name.or(current).ok_or("task() without a name outside a task")?;
+        self.details
+            .as_ref()
+            .and_then(|details| details.get(name))
+            .cloned()
+            .ok_or_else(|| format!("task(): unable to find task execution for `{name}`"))
     }
 }
 
@@ -74,6 +102,26 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         let statuses = lookup(state, "__statuses")?;
         let status = statuses.get_attr(task).unwrap_or(Jinja::UNDEFINED);
         Ok::<_, Error>(if status.is_undefined() { Jinja::from(UNSET) } else { status })
+    });
+    env.add_function("task", |state: &State<'_, '_>, name: Option<&str>| {
+        let details = lookup(state, "__task_details")?;
+        let current = state.lookup("__task");
+        let name = match (name, current.as_ref().and_then(|c| c.as_str())) {
+            (Some(name), _) | (None, Some(name)) => name.to_owned(),
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "task() without a name outside a task",
+                ));
+            }
+        };
+        match details.get_attr(&name) {
+            Ok(record) if !record.is_undefined() => Ok(record),
+            _ => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("task(): unable to find task execution for `{name}`"),
+            )),
+        }
     });
     env.add_function("zip", |lists: Rest<Jinja>, options: minijinja::value::Kwargs| {
         let pad: Option<Jinja> = options.get("pad")?;
@@ -246,8 +294,14 @@ fn variables(scope: &Scope<'_>) -> Jinja {
     if let Some(item) = scope.item {
         vars.insert("__item", Jinja::from_serialize(item));
     }
-    if let Some(statuses) = scope.statuses {
-        vars.insert("__statuses", Jinja::from_serialize(statuses));
+    if let Some(task) = scope.task {
+        vars.insert("__task", Jinja::from(task));
+    }
+    if let Some(tasks) = scope.tasks {
+        vars.insert("__statuses", Jinja::from_serialize(&tasks.statuses));
+        if let Some(details) = &tasks.details {
+            vars.insert("__task_details", Jinja::from_serialize(details));
+        }
     }
     if let Some(kv) = scope.kv {
         vars.insert("__kv", Jinja::from_object(KvReader(Arc::clone(kv))));

@@ -15,6 +15,7 @@ pub const FUNCTIONS: &[&str] = &[
     "zip",
     "item",
     "task_status",
+    "task",
     "succeeded",
     "failed",
     "completed",

@@ -159,6 +159,9 @@ pub struct Workflow {
     /// In document order.
     pub tasks: Vec<Task>,
     pub output: Vec<Binding>,
+    /// Whether any expression calls StackStorm's `task()`, so the
+    /// conductor builds its records only for the workflows that read them.
+    pub calls_task: bool,
     /// What validation found that Orquesta accepts but is likely a
     /// mistake (filled by [`super::load`]).
     pub warnings: Vec<Diagnostic>,
@@ -204,6 +207,7 @@ impl Workflow {
             vars: Vec::new(),
             tasks: Vec::new(),
             output: Vec::new(),
+            calls_task: calls_task(text),
             warnings: Vec::new(),
             lines: LineIndex::default(),
         };
@@ -661,6 +665,14 @@ fn split_items(text: &str) -> Result<(Vec<String>, String), String> {
         ));
     }
     Ok((Vec::new(), text.to_owned()))
+}
+
+/// Whether the text calls `task(…)` (not `task_status(…)` or a task
+/// named `mytask`): a cheap over-approximation, read once at load.
+fn calls_task(text: &str) -> bool {
+    text.match_indices("task(").any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
 }
 
 /// An `action:` value split into the action and its inline parameters.

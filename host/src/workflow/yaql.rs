@@ -20,6 +20,7 @@ const FUNCTIONS: &[&str] = &[
     "completed",
     "item",
     "task_status",
+    "task",
     "zip",
     "json",
     "st2kv",
@@ -135,9 +136,13 @@ impl Host for Functions<'_> {
                     item.get(key).cloned().ok_or_else(|| format!("the item has no key `{key}`"))
                 }
             },
+            "task" => match scope.tasks {
+                Some(tasks) => tasks.record(first, scope.task),
+                None => Err("task() has no value here".to_owned()),
+            },
             "task_status" => {
                 let task = first.unwrap_or_default();
-                let status = scope.statuses.and_then(|s| s.get(task));
+                let status = scope.tasks.and_then(|t| t.statuses.get(task));
                 Ok(Value::String(status.map_or(super::eval::UNSET, String::as_str).to_owned()))
             }
             // Orquesta's zip pads the shorter lists (with null, or `pad`).

@@ -126,9 +126,10 @@ impl Conductor<'_> {
     /// The task's action and input, or one per item for with-items.
     fn work(&self, index: usize, task: &Task, ctx: &Map<String, Value>) -> Result<Work, String> {
         let id = &self.state.sequence[index].id;
-        let statuses = self.statuses(id.route);
+        let tasks = self.tasks(id.route);
         let Some(action) = &task.action else { return Ok(Work::Nothing) };
-        let base = Scope { ctx: Some(ctx), statuses: Some(&statuses), ..self.base() };
+        let base =
+            Scope { ctx: Some(ctx), task: Some(&id.name), tasks: Some(&tasks), ..self.base() };
         let Some(with) = &task.with else {
             let (action, input) = action_and_input(task, action, &base)?;
             return Ok(Work::Action { action, input });
