@@ -526,3 +526,58 @@ fn cli_a_disabled_rule_is_tested_as_if_enabled() {
         "#]],
     );
 }
+
+/// Runs `squall rule validate` on a rule written to a temporary directory,
+/// and renders exit status, stdout and stderr.
+fn rule_validate(rule: &str, expected: Expect) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rule_path = dir.path().join("rule.yaml");
+    std::fs::write(&rule_path, rule).expect("write rule");
+    let argv = ["rule", "validate", rule_path.to_str().expect("utf-8 path")];
+    let rendered =
+        squall_tests::run_cli(&argv).replace(dir.path().to_str().expect("utf-8 path"), "DIR");
+    expected.assert_eq(&rendered);
+}
+
+/// A rule whose criteria key lacks `trigger.`: it loads, with a warning.
+const PAYLOAD_KEY_RULE: &str = "name: r\npack: ops\nenabled: true\ntrigger: {type: core.st2.webhook, parameters: {url: r}}\naction: {ref: core.noop}\ncriteria:\n  payload.x: {type: exists}\n";
+
+#[test]
+fn cli_validate_prints_each_warning_and_exits_0() {
+    rule_validate(
+        PAYLOAD_KEY_RULE,
+        expect![[r#"
+            exit 0
+            stdout: DIR/rule.yaml: ok, ops.r, 1 warning
+            stderr: warning: DIR/rule.yaml: criteria.payload.x: criteria keys start with `trigger.`, so "payload.x" never finds a value in the payload: the criterion always sees null, as for a missing key, and does not hold (except for operators that hold on a missing value, such as `nexists`)
+        "#]],
+    );
+    rule_validate(
+        &PAYLOAD_KEY_RULE.replace("payload.x", "trigger.x"),
+        expect![[r#"
+            exit 0
+            stdout: DIR/rule.yaml: ok, ops.r
+            stderr: "#]],
+    );
+    rule_validate(
+        "name: r\ntrigger: {type: t}\naction: {}",
+        expect![[r#"
+            exit 2
+            stdout: stderr: error: DIR/rule.yaml: action.ref: expected a non-empty string, found nothing
+        "#]],
+    );
+}
+
+#[test]
+fn cli_test_prints_the_rules_warnings_too() {
+    rule_test(
+        PAYLOAD_KEY_RULE,
+        r#"{"trigger": "core.webhook", "payload": {"payload": {"x": 1}}}"#,
+        &[],
+        expect![[r#"
+            exit 1
+            stdout: ops.r does not match: criterion `payload.x` (exists null) does not hold for the value null
+            stderr: warning: DIR/rule.yaml: criteria.payload.x: criteria keys start with `trigger.`, so "payload.x" never finds a value in the payload: the criterion always sees null, as for a missing key, and does not hold (except for operators that hold on a missing value, such as `nexists`)
+        "#]],
+    );
+}

@@ -76,7 +76,7 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     let manifest_path = args.dir.join("pack.toml");
     let manifest = Manifest::load(&manifest_path)?;
     let rules = read_files(&args.dir.join("rules"))?;
-    check_rules(&manifest, &args.dir, &rules)?;
+    check_rules(&manifest, &args.dir, &rules, stdout)?;
     let workflows = read_files(&args.dir.join("workflows"))?;
     check_workflows(&manifest, &args.dir, stdout)?;
     let aliases = read_files(&args.dir.join("aliases"))?;
@@ -161,6 +161,7 @@ fn check_rules(
     manifest: &Manifest,
     dir: &Path,
     rules: &BTreeMap<String, String>,
+    stdout: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let builtin = TriggerTypes::builtin();
     let own = |reference: &str, has: &dyn Fn(&str) -> bool| {
@@ -169,6 +170,11 @@ fn check_rules(
     for (name, text) in rules {
         let file = dir.join("rules").join(name).display().to_string();
         let rule = Rule::from_yaml(text, &file)?;
+        // What StackStorm loads but cannot do what it seems to: said, not
+        // refused.
+        for warning in &rule.warnings {
+            writeln!(stdout, "warning: {file}: {warning}")?;
+        }
         if rule.pack != manifest.name {
             bail!(
                 "{file}: pack: expected `{}`, the pack being built, got `{}`",

@@ -1,7 +1,9 @@
-//! `squall rule test RULE_FILE INSTANCE_FILE`: whether a rule matches a
-//! trigger instance and the action parameters it would render, the way
-//! `st2-rule-tester` answers it, on local files. The other `squall rule`
-//! commands work on the server's rules (`rules_remote.rs`).
+//! `squall rule validate FILE`: whether a rule file loads, and what in it
+//! cannot do what it seems to (its warnings). `squall rule test RULE_FILE
+//! INSTANCE_FILE`: whether a rule matches a trigger instance and the action
+//! parameters it would render, the way `st2-rule-tester` answers it, on
+//! local files. The other `squall rule` commands work on the server's rules
+//! (`rules_remote.rs`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -21,6 +23,10 @@ pub(crate) struct RuleArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum RuleCommand {
+    /// Check a rule file: exit 0 with "FILE: ok, REF" and a `warning:` line
+    /// on stderr for each thing that loads but cannot do what it seems to,
+    /// or 2 with the error (`FILE: FIELD: expected ..., found ...`).
+    Validate(ValidateArgs),
     /// Test a rule against a trigger instance: exit 0 when it matches, 1
     /// when it does not, 2 on an error.
     Test(TestArgs),
@@ -36,6 +42,13 @@ enum RuleCommand {
     Enable(super::rules_remote::RefArgs),
     /// Take a rule out of force, keeping it stored.
     Disable(super::rules_remote::RefArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The rule, in StackStorm's rule YAML (or JSON).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +75,7 @@ pub(crate) fn run(
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     match args.command {
+        RuleCommand::Validate(args) => validate(&args.file, stdout, stderr),
         RuleCommand::Test(args) => test(args, stdout, stderr),
         RuleCommand::List(args) => super::rules_remote::list(args, stdout),
         RuleCommand::Get(args) => super::rules_remote::get(args, stdout),
@@ -72,10 +86,33 @@ pub(crate) fn run(
     }
 }
 
+/// Loads the rule in `path` and says each of its warnings on `stderr`, as
+/// `warning: FILE: FIELD: ...`: it loads, as in StackStorm, and still
+/// cannot do what it seems to.
+fn load(path: &Path, stderr: &mut dyn Write) -> anyhow::Result<Rule> {
+    let name = path.display().to_string();
+    let rule = Rule::from_yaml(&read(path)?, &name)?;
+    for warning in &rule.warnings {
+        writeln!(stderr, "warning: {name}: {warning}")?;
+    }
+    Ok(rule)
+}
+
+fn validate(path: &Path, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
+    let rule = load(path, stderr)?;
+    let warnings = match rule.warnings.len() {
+        0 => String::new(),
+        1 => ", 1 warning".to_owned(),
+        w => format!(", {w} warnings"),
+    };
+    writeln!(stdout, "{}: ok, {}{warnings}", path.display(), rule.reference)?;
+    Ok(0)
+}
+
 fn test(args: TestArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
     let datastore = parse_kv(&args.kv)?;
     let rule_name = args.rule.display().to_string();
-    let rule = Rule::from_yaml(&read(&args.rule)?, &rule_name)?;
+    let rule = load(&args.rule, stderr)?;
     let (trigger, payload) = read_instance(&args.instance)?;
     let context = MatchContext::new(Arc::new(datastore), jiff::Timestamp::now());
     if !rule.enabled {
