@@ -581,3 +581,46 @@ fn cli_test_prints_the_rules_warnings_too() {
         "#]],
     );
 }
+
+/// `POST /rules` and `PUT /rules/{ref}` answer the rule's warnings (a list
+/// Squall adds to StackStorm's answer), and a clean rule's answer has none.
+#[tokio::test]
+async fn the_api_answers_the_warnings_of_a_rule_it_stores() {
+    use axum::http::{Method, StatusCode};
+    let api = crate::api::Api::start().await;
+    let (status, created) =
+        api.call(Method::POST, "/api/v1/rules", Some(json!(PAYLOAD_KEY_RULE))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    expect![[r#"
+        [
+          "criteria.payload.x: criteria keys start with `trigger.`, so \"payload.x\" never finds a value in the payload: the criterion always sees null, as for a missing key, and does not hold (except for operators that hold on a missing value, such as `nexists`)"
+        ]"#]]
+    .assert_eq(&serde_json::to_string_pretty(&created["warnings"]).expect("json"));
+
+    // What st2 clients do: send back what they got, warnings included.
+    let mut clean = created.clone();
+    clean["criteria"] = json!({"trigger.x": {"type": "exists"}});
+    let (status, replaced) = api.call(Method::PUT, "/api/v1/rules/ops.r", Some(clean)).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced.get("warnings"), None, "a clean rule has none: {replaced}");
+
+    let (status, replaced) =
+        api.call(Method::PUT, "/api/v1/rules/ops.r", Some(json!(PAYLOAD_KEY_RULE))).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["warnings"].as_array().map(Vec::len), Some(1), "{replaced}");
+
+    let clean =
+        PAYLOAD_KEY_RULE.replace("name: r", "name: clean").replace("payload.x", "trigger.x");
+    let (status, created) = api.call(Method::POST, "/api/v1/rules", Some(json!(clean))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created.get("warnings"), None, "a clean rule has none: {created}");
+
+    // The OpenAPI document says so: a list of strings, not always there.
+    let doc = serde_json::to_value(squall::api::openapi()).expect("serialises");
+    let view = &doc["components"]["schemas"]["RuleView"];
+    assert_eq!(view["properties"]["warnings"]["type"], "array", "{view}");
+    assert_eq!(view["properties"]["warnings"]["items"]["type"], "string", "{view}");
+    let required = view["required"].as_array().expect("required");
+    assert!(required.contains(&json!("ref")), "{view}");
+    assert!(!required.contains(&json!("warnings")), "{view}");
+}

@@ -59,6 +59,11 @@ pub(crate) struct RuleView {
     updated_at: String,
     /// Why the stored rule no longer loads (it is then not in force).
     error: Option<String>,
+    /// What loads, as in StackStorm, but cannot do what it seems to, each
+    /// naming its field (`criteria.payload.x: ...` for a criteria key
+    /// without `trigger.`). Squall's addition, left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 impl From<&RuleRecord> for RuleView {
@@ -88,6 +93,7 @@ impl From<&RuleRecord> for RuleView {
             source: record.source.clone(),
             created_at: timestamp(record.created_at),
             updated_at: timestamp(record.updated_at),
+            warnings: loaded.as_ref().map(|r| r.warnings.clone()).unwrap_or_default(),
             error: loaded.err().map(|e| e.to_string()),
         }
     }
@@ -96,7 +102,7 @@ impl From<&RuleRecord> for RuleView {
 /// What a rule's answer carries besides the rule: a JSON body that sends
 /// them back (as `st2 rule enable` PUTs what it got) has them taken out
 /// before the rule is read and stored.
-const READ_ONLY: &[&str] = &["source", "created_at", "updated_at", "error"];
+const READ_ONLY: &[&str] = &["source", "created_at", "updated_at", "error", "warnings"];
 
 /// Reads a rule from the body (YAML unless the content type says JSON)
 /// and checks it against the engine's trigger types and actions; answers
@@ -288,7 +294,7 @@ pub(crate) struct RuleAction {
     tag = "rules",
     request_body(description = RULE_BODY, content((String = "application/yaml"), (RuleDocument = "application/json"))),
     responses(
-        (status = 201, description = "Stored and in force", body = RuleView,
+        (status = 201, description = "Stored and in force; `warnings` says what in it cannot do what it seems to", body = RuleView,
             headers(("location" = String, description = "Where the rule lives"))),
         (status = 400, description = "Not valid YAML or JSON, or nested deeper than the limit (64 levels)", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
@@ -358,7 +364,7 @@ pub(crate) async fn get(
     params(("ref" = String, Path, description = "`pack.name`")),
     request_body(description = RULE_BODY, content((String = "application/yaml"), (RuleDocument = "application/json"))),
     responses(
-        (status = 200, description = "Replaced and in force", body = RuleView),
+        (status = 200, description = "Replaced and in force; `warnings` says what in it cannot do what it seems to", body = RuleView),
         (status = 400, description = "Not valid YAML or JSON, nested deeper than the limit (64 levels), or the ref is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 401, description = "No live API key", body = ErrorBody),
         (status = 404, description = "No such rule", body = ErrorBody),
