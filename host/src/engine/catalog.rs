@@ -3,7 +3,9 @@
 //! that no longer loads is reported and left out, never fatal: one bad rule
 //! must not keep every other rule from running.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use super::trigger_types::{TriggerType, TriggerTypes};
 use crate::rules::{Rule, RuleIndex};
@@ -50,8 +52,29 @@ impl Catalog {
         for problem in &problems {
             tracing::error!(%problem, "stored catalog entry not loaded");
         }
+        log_warnings(&rules);
         Ok(Self { trigger_types, rules: RuleIndex::new(rules), problems })
     }
+}
+
+/// Logs each warning of `rules` (`tracing::warn!`, naming the rule's ref)
+/// once: the catalog loads again after every rule change, and only a rule
+/// whose warnings changed since the last load (a new rule, a replaced one)
+/// is logged again. What was logged is kept for the rules of the last load
+/// only.
+fn log_warnings(rules: &[Rule]) {
+    static LOGGED: Mutex<BTreeMap<String, Vec<String>>> = Mutex::new(BTreeMap::new());
+    let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut now = BTreeMap::new();
+    for rule in rules.iter().filter(|rule| !rule.warnings.is_empty()) {
+        if logged.get(&rule.reference) != Some(&rule.warnings) {
+            for warning in &rule.warnings {
+                tracing::warn!(rule = %rule.reference, %warning, "rule loaded with a warning");
+            }
+        }
+        now.insert(rule.reference.clone(), rule.warnings.clone());
+    }
+    *logged = now;
 }
 
 /// Registers every rule file (`*.yaml`, `*.yml`) in `dir` in the store, in
