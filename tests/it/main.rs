@@ -42,3 +42,4 @@ mod workflow_crash;
 mod workflow_dsl;
 mod workflow_engine;
 mod workflow_run;
+mod workflow_twins;
