@@ -193,9 +193,10 @@ async fn a_failing_action_exits_1_and_says_why_on_one_line() {
         started_at:  YYYY-MM-DDTHH:MM:SSZ
         finished_at: YYYY-MM-DDTHH:MM:SSZ
         took:        <took>
-        error:       failed: disk full
+        result:      {"error":"disk full"}
+        error:       disk full
         stderr:
-        error: core.fail 00000001-0000-0000-0000-000000000000: failed: disk full
+        error: core.fail 00000001-0000-0000-0000-000000000000: disk full
     "#]]);
 }
 

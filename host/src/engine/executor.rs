@@ -636,6 +636,11 @@ impl Shared {
                     {
                         Err(Failure::Refused(InvokeError::Pack(error).to_string()))
                     }
+                    // The action's own message, as StackStorm keeps an
+                    // action's exception (`failed` is the status already).
+                    Err(InvokeError::Pack(error)) if error.kind == PackErrorKind::Failed => {
+                        Err(Failure::Failed(error.message))
+                    }
                     Err(error) => Err(Failure::Failed(error.to_string())),
                 };
                 Ending { result, logs: invocation.logs }
@@ -711,9 +716,17 @@ impl Shared {
                 execution.result = Some(output);
                 (ExecutionStatus::Succeeded, None)
             }
-            Err(Failure::Failed(message)) => (ExecutionStatus::Failed, Some(message)),
-            Err(Failure::Refused(message)) => (ExecutionStatus::Failed, Some(message)),
-            Err(Failure::Timeout(message)) => (ExecutionStatus::Timeout, Some(message)),
+            // StackStorm's result for an action that failed:
+            // `{"error": MESSAGE}` (its runners add a traceback; a sandboxed
+            // action has none), which a workflow reads as `result()`.
+            Err(Failure::Failed(message) | Failure::Refused(message)) => {
+                execution.result = Some(serde_json::json!({ "error": message }));
+                (ExecutionStatus::Failed, Some(message))
+            }
+            Err(Failure::Timeout(message)) => {
+                execution.result = Some(serde_json::json!({ "error": message }));
+                (ExecutionStatus::Timeout, Some(message))
+            }
             Err(Failure::Canceled) => {
                 (ExecutionStatus::Canceled, Some("canceled on request".into()))
             }
@@ -727,6 +740,7 @@ impl Shared {
             });
             execution.attempt += 1;
             execution.status = ExecutionStatus::Scheduled;
+            execution.result = None;
             execution.started_at = None;
             let due =
                 now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));

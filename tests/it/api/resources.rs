@@ -30,7 +30,10 @@ async fn executions_are_requested_listed_newest_first_filtered_and_read() {
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["result"], json!({"message": "one"}));
     assert_eq!(done["parameters"], json!({"message": "one"}));
-    assert_eq!(api.finished(&failing).await["error"], "failed: core.fail was asked to fail");
+    let failed = api.finished(&failing).await;
+    assert_eq!(failed["error"], "core.fail was asked to fail");
+    // StackStorm's result for a failed action: its message under `error`.
+    assert_eq!(failed["result"], json!({"error": "core.fail was asked to fail"}));
     api.finished(&last).await;
 
     let response = api

@@ -365,8 +365,9 @@ pub(super) fn state_of(record: &WorkflowRecord) -> Result<WorkflowState, WriteEr
     })
 }
 
-/// How a child's ending reads to its workflow: its result on success;
-/// otherwise its result if it has one, else its error.
+/// How a child's ending reads to its workflow (`result()`): its result;
+/// for one that ended otherwise without a result (canceled, refused before
+/// it ran), StackStorm's shape for a failure, `{"error": MESSAGE}`.
 fn outcome(child: &Execution) -> Outcome {
     let result = child.result.clone().unwrap_or(Value::Null);
     match child.status {
@@ -374,7 +375,7 @@ fn outcome(child: &Execution) -> Outcome {
         status => {
             let error = child.error.clone().unwrap_or_else(|| format!("{status:?}").to_lowercase());
             if result.is_null() {
-                Outcome::Failed(json!({"error": error, "status": status}))
+                Outcome::Failed(json!({ "error": error }))
             } else {
                 Outcome::Failed(result)
             }
