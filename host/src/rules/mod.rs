@@ -31,6 +31,7 @@ mod index;
 mod model;
 mod operators;
 mod python;
+mod python_regex;
 mod st2_functions;
 mod template;
 pub mod triggers;

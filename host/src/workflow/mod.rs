@@ -13,6 +13,7 @@ mod conductor;
 mod eval;
 mod expr;
 mod graph;
+mod inline;
 mod lines;
 mod model;
 mod paths;
