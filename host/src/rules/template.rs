@@ -100,61 +100,12 @@ fn to_json_text(value: Jinja) -> Result<String, Error> {
 }
 
 /// How Python's `str()` shows a value inside text: `None`, `True`,
-/// `['a', 1]`, `{'k': 1.0}`.
+/// `['a', 1]`, `{'k': 1.0}`, strings quoted as `repr()` quotes them; one
+/// printer for Jinja and YAQL ([`squall_yaql::render_str`]).
 fn python_repr(value: &Jinja) -> String {
     match to_json(value) {
-        Ok(json) => {
-            let mut out = String::new();
-            repr_json(&json, true, &mut out);
-            out
-        }
+        Ok(json) => squall_yaql::render_str(&json),
         Err(_) => value.to_string(),
-    }
-}
-
-/// [`python_repr`] of a JSON value, appended to `out`; `top` prints a
-/// string bare, as `str()` does, rather than quoted as inside a list.
-fn repr_json(value: &Value, top: bool, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("None"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => out.push_str(&i.to_string()),
-            (None, Some(u), _) => out.push_str(&u.to_string()),
-            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => {
-                out.push_str(&format!("{f:.1}"));
-            }
-            _ => out.push_str(&n.to_string()),
-        },
-        Value::String(s) if top => out.push_str(s),
-        Value::String(s) => {
-            out.push('\'');
-            out.push_str(&s.replace('\\', "\\\\").replace('\'', "\\'"));
-            out.push('\'');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_json(item, false, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_json(&Value::String(key.clone()), false, out);
-                out.push_str(": ");
-                repr_json(item, false, out);
-            }
-            out.push('}');
-        }
     }
 }
 
@@ -311,7 +262,7 @@ impl Template {
                         Piece::Text(text) => out.push_str(text),
                         Piece::Path(path) => match lookup(path, root, payload)? {
                             Value::String(text) => out.push_str(text),
-                            other => repr_json(other, true, &mut out),
+                            other => out.push_str(&squall_yaql::render_str(other)),
                         },
                     }
                 }
