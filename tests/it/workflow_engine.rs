@@ -118,6 +118,12 @@ fn line(all: &[Execution], execution: &Execution, task: &str, depth: usize, out:
         // A canceled child's message depends on whether it was queued or
         // running at that moment; the status says enough.
         out.push_str(&format!(" ({error})"));
+        // A child refused before it ran keeps the input it was given.
+        if execution.started_at.is_none()
+            && execution.parameters.as_object().is_some_and(|p| !p.is_empty())
+        {
+            out.push_str(&format!(" input {}", execution.parameters));
+        }
     }
     out.push('\n');
     let errors = execution.result.as_ref().and_then(|r| r.get("errors")).and_then(Value::as_array);
@@ -142,6 +148,9 @@ fn line(all: &[Execution], execution: &Execution, task: &str, depth: usize, out:
         }
         if let Some(item) = parent.item {
             name.push_str(&format!("[{item}]"));
+        }
+        if parent.retry > 0 {
+            name.push_str(&format!(" (retry {})", parent.retry));
         }
         line(all, child, &name, depth + 1, out);
     }

@@ -89,7 +89,7 @@ fn run(workflow: &Workflow, path: &Path, round_trip: bool) -> String {
         steps += 1;
         assert!(steps < 1000, "{}: the workflow does not end", path.display());
         let commands = match command {
-            Command::RunAction { task, action, input, item } => {
+            Command::RunAction { task, action, input, item, .. } => {
                 let in_flight = 1 + queue
                     .iter()
                     .filter(|c| matches!(c, Command::RunAction { task: t, .. } if *t == task))

@@ -244,7 +244,7 @@ fn run(
         steps += 1;
         assert!(steps < 1000, "{what}: the workflow does not end");
         let commands = match command {
-            Command::RunAction { task, action, input, item } => {
+            Command::RunAction { task, action, input, item, .. } => {
                 let in_flight = 1 + queue
                     .iter()
                     .filter(|c| matches!(c, Command::RunAction { task: t, .. } if *t == task))

@@ -196,6 +196,8 @@ pub(crate) struct ParentView {
     route: usize,
     /// The item of a with-items task.
     item: Option<usize>,
+    /// Which retry of the task this run is (0: its first run).
+    retry: u32,
 }
 
 /// An earlier attempt.
@@ -285,6 +287,7 @@ impl ExecutionView {
                 task: p.task.clone(),
                 route: p.route,
                 item: p.item,
+                retry: p.retry,
             }),
             children,
             context: ContextView::new(e),

@@ -28,6 +28,14 @@ pub struct ParentTask {
     /// The item index of a with-items task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<usize>,
+    /// Which retry of the task this run is: 0 for its first run, then 1, 2,
+    /// … as the task's `retry` policy runs it again.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub retry: u32,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &usize) -> bool {

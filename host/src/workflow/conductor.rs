@@ -437,6 +437,7 @@ impl<'w> Conductor<'w> {
     fn dispatch_items(&mut self, index: usize, commands: &mut Commands) {
         let execution = &mut self.state.sequence[index];
         let id = execution.id.clone();
+        let retry = execution.retry.as_ref().map_or(0, |r| r.tally);
         let limit = execution.concurrency.map_or(usize::MAX, |c| c as usize);
         let Some(items) = execution.items.as_mut() else { return };
         if items.iter().any(|e| e.status == ItemStatus::Failed) {
@@ -457,6 +458,7 @@ impl<'w> Conductor<'w> {
                     action: entry.action.clone(),
                     input: entry.input.clone(),
                     item: Some(i),
+                    retry,
                 });
             }
         }

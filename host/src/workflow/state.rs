@@ -37,8 +37,16 @@ impl fmt::Display for TaskId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Run `action` with `input`; report with `on_action_finished(task,
-    /// item, ..)`. `item` is the item index of a with-items task.
-    RunAction { task: TaskId, action: String, input: Value, item: Option<usize> },
+    /// item, ..)`. `item` is the item index of a with-items task; `retry`
+    /// counts the task's retries before this run (0 for its first run).
+    RunAction {
+        task: TaskId,
+        action: String,
+        input: Value,
+        item: Option<usize>,
+        #[serde(default)]
+        retry: u64,
+    },
     /// Call `on_timer(task)` after `seconds` (a task's `delay` or a retry's).
     Wait { task: TaskId, seconds: f64 },
 }

@@ -189,12 +189,13 @@ impl Flows {
                     });
                     fx.timers.push((record.execution, task, due));
                 }
-                Command::RunAction { task, action, input, item } => {
+                Command::RunAction { task, action, input, item, retry } => {
                     let parent = ParentTask {
                         workflow: record.execution,
                         task: task.name.clone(),
                         route: task.route,
                         item,
+                        retry: u32::try_from(retry).unwrap_or(u32::MAX),
                     };
                     let mut child = self.child(&action, input, parent);
                     if child.status == ExecutionStatus::Requested
@@ -236,8 +237,12 @@ impl Flows {
     }
 
     /// A child execution of `action`: requested, or failed already when the
-    /// action is unknown or the input does not fit it.
+    /// action is unknown or the input does not fit it. A refused child keeps
+    /// the input the task rendered (unless it is over the parameters cap),
+    /// so the operator sees what was refused.
     fn child(&self, action: &str, input: Value, parent: ParentTask) -> Execution {
+        let limits = self.ingest.store().limits();
+        let rendered = input.clone();
         let prepared = match (self.ingest.action(action), input) {
             (None, _) => Err(format!("action {action} is not installed")),
             (Some(_), input) if !input.is_object() && !input.is_null() => {
@@ -245,7 +250,6 @@ impl Flows {
             }
             (Some(spec), input) => {
                 let given: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
-                let limits = self.ingest.store().limits();
                 // Over the cap the task fails, saying so; the store would refuse it.
                 spec.prepare_parameters(given).and_then(|p| limits.check_parameters(&p).map(|()| p))
             }
@@ -257,10 +261,13 @@ impl Flows {
                 child
             }
             Err(error) => {
-                let mut child = Execution::new(action, Value::Null);
+                let kept =
+                    if limits.check_parameters(&rendered).is_ok() { rendered } else { Value::Null };
+                let mut child = Execution::new(action, kept);
                 let now = now_millis();
                 child.parent = Some(parent);
                 child.status = ExecutionStatus::Failed;
+                child.result = Some(json!({ "error": error }));
                 child.error = Some(error);
                 child.finished_at = Some(now);
                 child

@@ -107,7 +107,8 @@ impl Conductor<'_> {
                 commands.extend(none);
             }
             Work::Action { action, input } => {
-                commands.push(Command::RunAction { task: id, action, input, item: None });
+                let retry = self.state.sequence[index].retry.as_ref().map_or(0, |r| r.tally);
+                commands.push(Command::RunAction { task: id, action, input, item: None, retry });
             }
             Work::Items { states, .. } if states.is_empty() => {
                 let mut none = Vec::new();
