@@ -296,6 +296,20 @@ async fn rules_are_created_from_yaml_listed_and_disabled() {
         again.stderr,
         format!("error: {file}: rule `ops.disk_full` already exists (HTTP 409 Conflict)\n")
     );
+    // A rule that loads but cannot do what it seems to is stored, and its
+    // warning is shown.
+    let odd = dir.path().join("odd.yaml");
+    let odd_rule = "name: odd\npack: ops\ntrigger: {type: core.st2.webhook, parameters: {url: odd}}\ncriteria:\n  payload.x: {type: exists}\naction: {ref: core.echo, parameters: {message: hi}}\n";
+    std::fs::write(&odd, odd_rule).expect("rule file");
+    let warned = server.cli(&["rule", "create", odd.to_str().expect("utf-8 path")]).await;
+    assert_eq!(warned.code, 0, "{}", warned.rendered());
+    let warning = field(&warned.stdout, "warnings").unwrap_or_default();
+    assert!(
+        warning.starts_with("criteria.payload.x: criteria keys start with `trigger.`"),
+        "{}",
+        warned.stdout
+    );
+    server.cli(&["rule", "delete", "ops.odd"]).await;
     let deleted = server.cli(&["rule", "delete", "ops.disk_full"]).await;
     assert_eq!(deleted.stdout, "rule ops.disk_full deleted\n");
     server.cli(&["rule", "list"]).await.check(expect![[r#"

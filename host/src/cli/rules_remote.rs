@@ -89,7 +89,16 @@ fn print_rule(out: &mut dyn Write, rule: &Value) -> anyhow::Result<()> {
         .add("created_at", time(rule, "created_at"))
         .add("updated_at", time(rule, "updated_at"))
         .opt("error", opt_text(rule, "error"))
+        .opt("warnings", warnings(rule))
         .print(out)
+}
+
+/// The server's warnings about the rule (what loads but cannot do what it
+/// seems to), one per line.
+fn warnings(rule: &Value) -> Option<String> {
+    let list = rule.get("warnings")?.as_array()?;
+    let lines: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 pub(crate) fn get(args: RefArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
