@@ -11,6 +11,8 @@ use squall::runtime::{
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+pub mod simulated;
+
 /// A runtime with its own compile cache in a temporary directory.
 #[derive(Debug)]
 pub struct TestRuntime {

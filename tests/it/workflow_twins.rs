@@ -23,13 +23,14 @@
 //! fixtures run here in the simulated runner too, with scripts giving the
 //! core actions' result shapes, not in the real engine.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use squall::rules::Datastore;
-use squall::workflow::{self, Command, Conductor, ConductorError, Outcome, Workflow};
+use squall::workflow::{self, Workflow};
+use squall_tests::simulated::{self, Options, Script};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -139,53 +140,6 @@ fn original_text(original: &str) -> (String, BTreeMap<String, String>) {
     (workflow, kv)
 }
 
-// ---- the simulated runner, copied from workflow_run.rs ----
-
-struct Script {
-    input: Map<String, Value>,
-    actions: Map<String, Value>,
-    used: BTreeMap<String, usize>,
-}
-
-impl Script {
-    fn load(path: Option<&Path>) -> Script {
-        let text = path.map(|p| std::fs::read_to_string(p).expect("a script")).unwrap_or_default();
-        let script: Value =
-            if text.is_empty() { json!({}) } else { serde_json::from_str(&text).expect("JSON") };
-        let field = |name: &str| script.get(name).and_then(Value::as_object).cloned();
-        Script {
-            input: field("input").unwrap_or_default(),
-            actions: field("actions").unwrap_or_default(),
-            used: BTreeMap::new(),
-        }
-    }
-
-    fn outcome(&mut self, action: &str, input: &Value) -> Outcome {
-        let behaviour = self.actions.get(action).cloned().unwrap_or_else(|| json!("echo"));
-        let entry = match behaviour {
-            Value::Array(list) => {
-                let used = self.used.entry(action.to_owned()).or_insert(0);
-                let entry = list.get(*used).or(list.last()).cloned().unwrap_or(json!("echo"));
-                *used += 1;
-                entry
-            }
-            other => other,
-        };
-        match entry {
-            Value::String(kind) if kind == "fail" => {
-                Outcome::Failed(json!({"error": "failed", "input": input}))
-            }
-            Value::Object(map) if map.contains_key("failed") => {
-                Outcome::Failed(map["failed"].clone())
-            }
-            Value::Object(map) if map.contains_key("succeeded") => {
-                Outcome::Succeeded(map["succeeded"].clone())
-            }
-            _ => Outcome::Succeeded(json!({"result": input})),
-        }
-    }
-}
-
 /// An error message with the text of an expression error left out: the
 /// field it names stays (`publish \`x\``, `next[0].when`), what the
 /// evaluator said goes, and so does any quoted expression.
@@ -215,77 +169,25 @@ fn without_expression_text(message: &str) -> String {
     out
 }
 
-/// Runs `workflow` against `script` and traces it as `workflow_run.rs`
-/// does, with the load warnings first and expression error texts left out.
+/// Runs `workflow` against `script` in the shared simulated runner, with
+/// the load warnings first and expression error texts left out.
 fn run(
     workflow: &Workflow,
     script_path: Option<&Path>,
     kv: &BTreeMap<String, String>,
     what: &str,
 ) -> String {
-    let mut script = Script::load(script_path);
     let mut trace = String::new();
     for warning in &workflow.warnings {
         trace.push_str(&format!("warning: {}: {}\n", warning.path, warning.message));
     }
     let datastore: Arc<dyn Datastore> = Arc::new(kv.clone());
-    let started = Conductor::start_with(workflow, script.input.clone(), Some(datastore));
-    let (mut conductor, commands) = match started {
-        Ok(started) => started,
-        Err(ConductorError::Expression(message)) => {
-            let message = without_expression_text(&message);
-            return format!("{trace}start refused: expression: {message}\n");
-        }
-        Err(error) => return format!("{trace}start refused: {error}\n"),
+    let options = Options {
+        datastore: Some(datastore),
+        clean: Some(without_expression_text),
+        ..Options::default()
     };
-    let mut queue: VecDeque<Command> = commands.into();
-    let mut steps = 0;
-    while let Some(command) = queue.pop_front() {
-        steps += 1;
-        assert!(steps < 1000, "{what}: the workflow does not end");
-        let commands = match command {
-            Command::RunAction { task, action, input, item, .. } => {
-                let in_flight = 1 + queue
-                    .iter()
-                    .filter(|c| matches!(c, Command::RunAction { task: t, .. } if *t == task))
-                    .count();
-                let shown = match item {
-                    Some(i) => format!("{task}[{i}]"),
-                    None => task.to_string(),
-                };
-                trace.push_str(&format!("run  {shown} {action} {input}"));
-                if item.is_some() {
-                    trace.push_str(&format!("  ({in_flight} in flight)"));
-                }
-                trace.push('\n');
-                let outcome = script.outcome(&action, &input);
-                match &outcome {
-                    Outcome::Succeeded(result) => trace.push_str(&format!("  ok   {result}\n")),
-                    Outcome::Failed(result) => trace.push_str(&format!("  fail {result}\n")),
-                }
-                conductor.on_action_finished(&task, item, outcome).expect("accepted")
-            }
-            Command::Wait { task, seconds } => {
-                trace.push_str(&format!("wait {task} {seconds}s\n"));
-                conductor.on_timer(&task).expect("accepted")
-            }
-        };
-        queue.extend(commands);
-    }
-    let status = serde_json::to_value(conductor.status()).expect("a status");
-    trace.push_str(&format!("status: {}\n", status.as_str().unwrap_or("?")));
-    let output = conductor.output().map_or_else(|| "none".to_owned(), ToString::to_string);
-    trace.push_str(&format!("output: {output}\n"));
-    for error in &conductor.state().errors {
-        let mut error = error.clone();
-        if let Some(message) = error.get_mut("message")
-            && let Some(text) = message.as_str()
-        {
-            *message = Value::String(without_expression_text(text));
-        }
-        trace.push_str(&format!("error: {error}\n"));
-    }
-    trace
+    trace + &simulated::trace(workflow, Script::load(script_path), &options, what)
 }
 
 /// Both traces of one twin under one script.
