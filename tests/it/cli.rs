@@ -117,3 +117,19 @@ fn a_component_without_actions_says_so() {
         "#]],
     );
 }
+
+#[test]
+fn completion_scripts_name_the_subcommands() {
+    let bash = run_cli(&["completion", "bash"]);
+    assert!(bash.starts_with("exit 0\n"), "{bash}");
+    for command in ["serve", "rule", "execution", "workflow"] {
+        assert!(bash.contains(command), "bash completion lacks `{command}`");
+    }
+    for shell in ["zsh", "fish"] {
+        let script = run_cli(&["completion", shell]);
+        assert!(script.starts_with("exit 0\n"), "{script}");
+        assert!(script.contains("execution"), "{shell} completion lacks `execution`");
+    }
+    let unknown = run_cli(&["completion", "tcsh"]);
+    assert!(unknown.starts_with("exit 2\n"), "{unknown}");
+}

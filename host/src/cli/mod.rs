@@ -6,6 +6,7 @@
 mod apikeys;
 mod audit;
 mod client;
+mod completion;
 mod config;
 mod engine;
 mod executions;
@@ -98,6 +99,8 @@ enum Command {
     /// Run the engine with the HTTP API in front of it, until Ctrl-C or
     /// SIGTERM.
     Serve(serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh or fish) for `squall`.
+    Completion(completion::CompletionArgs),
 }
 
 /// Exit status when the command was used wrongly or its input is unusable
@@ -156,6 +159,7 @@ pub fn execute(
         Command::Workflow(args) => workflow::run(args, stdout, stderr),
         Command::Engine(args) => engine::run(args, stdout, stderr),
         Command::Serve(args) => serve::run(args, stdout, stderr),
+        Command::Completion(args) => completion::run(args, stdout),
     };
     match outcome {
         Ok(code) => code,
