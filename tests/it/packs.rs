@@ -147,18 +147,20 @@ fn manifests_are_refused_with_the_file_and_field_named() {
         format!("{base}[sensors.watch]\nkind = \"webhook\"\nemits = [\"push\"]\n"),
         format!("{base}[triggers.push]\npayload = {{ type = 5 }}\n"),
         format!("{base}[actions.run]\ncolour = \"red\"\n"),
+        format!("{base}[actions.run]\n\n[actions.run.policy]\nmemory = \"lots\"\n"),
     ];
     let refusals: Vec<String> = cases.iter().map(|c| refusal(c)).collect();
     expect![[r#"
-        packs/demo/pack.toml: name: expected up to 64 lowercase letters, digits and `_`, starting with a letter, got `Demo`
-        packs/demo/pack.toml: actions.run.parameters: expected an object schema (`type = "object"`)
-        packs/demo/pack.toml: actions.run.policy.timeout: expected a duration such as `30s` or `5m`, got `soon`: expected number at 0
-        packs/demo/pack.toml: actions.run.policy.retry.count: expected 1 to 100, got 0
-        packs/demo/pack.toml: actions.run.policy.concurrency.action: expected `delay` or `cancel`, got `queue`
-        packs/demo/pack.toml: sensors.watch.interval: a poll sensor needs an interval, e.g. `30s`
-        packs/demo/pack.toml: sensors.watch.interval: expected at least 100ms, got 10ms
-        packs/demo/pack.toml: sensors.watch.emits: `push` is not a trigger type declared under [triggers]
-        packs/demo/pack.toml: triggers.push.payload: not a valid JSON Schema: 5 is not valid under any of the schemas listed in the 'anyOf' keyword
-        packs/demo/pack.toml: line 4: unknown field `colour`, expected one of `description`, `parameters`, `output`, `policy`, `workflow`"#]]
+        packs/demo/pack.toml:1: name: expected up to 64 lowercase letters, digits and `_`, starting with a letter, got `Demo`
+        packs/demo/pack.toml:4: actions.run.parameters: expected an object schema (`type = "object"`)
+        packs/demo/pack.toml:4: actions.run.policy.timeout: expected a duration such as `30s` or `5m`, got `soon`: expected number at 0
+        packs/demo/pack.toml:4: actions.run.policy.retry.count: expected 1 to 100, got 0
+        packs/demo/pack.toml:4: actions.run.policy.concurrency.action: expected `delay` or `cancel`, got `queue`
+        packs/demo/pack.toml:3: sensors.watch.interval: a poll sensor needs an interval, e.g. `30s`
+        packs/demo/pack.toml:5: sensors.watch.interval: expected at least 100ms, got 10ms
+        packs/demo/pack.toml:5: sensors.watch.emits: `push` is not a trigger type declared under [triggers]
+        packs/demo/pack.toml:4: triggers.push.payload: not a valid JSON Schema: 5 is not valid under any of the schemas listed in the 'anyOf' keyword
+        packs/demo/pack.toml: line 4: unknown field `colour`, expected one of `description`, `parameters`, `output`, `policy`, `workflow`
+        packs/demo/pack.toml:6: actions.run.policy.memory: expected a size such as `64MiB` or `512KiB`, got `lots`"#]]
     .assert_eq(&refusals.join("\n"));
 }

@@ -317,7 +317,8 @@ async fn scaffolding_and_build_errors_name_the_field() {
     let bad_name = local(args(&["pack", "new", "Bad-Name", "--dir", utf8(&dir)])).await;
     assert_eq!(bad_name.code, 2);
     assert!(
-        bad_name.stderr.contains("pack.toml: name: expected up to 64 lowercase"),
+        bad_name.stderr.contains("pack.toml:")
+            && bad_name.stderr.contains(": name: expected up to 64 lowercase"),
         "{}",
         bad_name.stderr
     );

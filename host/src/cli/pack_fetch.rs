@@ -55,13 +55,14 @@ impl Phase {
         Self { spinner, started: Instant::now(), what: what.to_owned() }
     }
 
-    pub(crate) fn finish(self, stderr: &mut dyn Write) {
+    /// Ends the step on a line of its own: done, or failed (`ok` false)
+    /// so that a refusal is never announced as done first.
+    pub(crate) fn finish(self, stderr: &mut dyn Write, ok: bool) {
         let took = self.started.elapsed();
-        match self.spinner {
-            Some(bar) => bar.finish_with_message(format!("{} ({took:.1?})", self.what)),
-            None => {
-                let _ = writeln!(stderr, "{}: done in {took:.1?}", self.what);
-            }
+        if let Some(bar) = self.spinner {
+            bar.finish_and_clear();
         }
+        let outcome = if ok { "done in" } else { "failed after" };
+        let _ = writeln!(stderr, "{}: {outcome} {took:.1?}", self.what);
     }
 }

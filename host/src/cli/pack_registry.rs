@@ -96,6 +96,11 @@ fn explain(error: RegistryError) -> anyhow::Error {
         {
             "; a registry without TLS needs --insecure-registry HOST:PORT"
         }
+        RegistryError::Unreachable { detail, .. }
+            if detail.contains("onnection refused") || detail.contains("dns error") =>
+        {
+            "; no registry answers at that address: check --registry (or SQUALL_REGISTRY) and that the registry is running"
+        }
         _ => "",
     };
     anyhow::anyhow!("{error}{hint}")

@@ -326,24 +326,28 @@ fn install(
         &format!("verifying and compiling {} on the server", manifest.name),
     );
     let answer = client.post_bytes("/packs", &query, "application/wasm", &bytes);
-    progress.finish(stderr);
+    progress.finish(stderr, answer.is_ok());
     let installed = answer?.body;
     if args.remote.json {
         print_json(stdout, &installed)?;
         return Ok(0);
     }
-    let verb = match opt_text(&installed, "previous") {
-        Some(previous) => format!("upgraded from {previous} to"),
-        None => "installed".to_owned(),
+    let (name, version) = (text(&installed, "name"), text(&installed, "version"));
+    let what = match opt_text(&installed, "previous") {
+        Some(previous) if previous == version => format!("reinstalled {name} {version}"),
+        Some(previous) => format!("upgraded {name} from {previous} to {version}"),
+        None => format!("installed {name} {version}"),
+    };
+    let micros = |field: &str| {
+        let us = installed.get(field).and_then(Value::as_u64).unwrap_or(0);
+        format!("{:.1?}", std::time::Duration::from_micros(us))
     };
     writeln!(
         stdout,
-        "{verb} {} {} (signed by {}; verify {} µs, compile {} µs)",
-        text(&installed, "name"),
-        text(&installed, "version"),
+        "{what} (signed by {}; verified in {}, compiled in {})",
         opt_text(&installed, "signer").unwrap_or_else(|| "nobody: unsigned".into()),
-        text(&installed, "verify_us"),
-        text(&installed, "compile_us"),
+        micros("verify_us"),
+        micros("compile_us"),
     )?;
     Ok(0)
 }

@@ -179,12 +179,15 @@ pub enum CrashPolicy {
     Abandon,
 }
 
-/// Why a manifest was refused: the file, the field and what was expected.
+/// Why a manifest was refused: the file, the field (and its line, when it
+/// is written in the file) and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {field}: {message}", file.display())]
+#[error("{}{}: {field}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct ManifestError {
     /// The manifest file.
     pub file: PathBuf,
+    /// The line of the field, when it is written in the file.
+    pub line: Option<usize>,
     /// Dotted path of the field, e.g. `actions.echo.policy.timeout`.
     pub field: String,
     /// What was wrong and what was expected.
@@ -285,6 +288,7 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
             file: path.to_owned(),
+            line: None,
             field: "(file)".into(),
             message: format!("cannot read: {e}"),
         })?;
@@ -298,6 +302,7 @@ impl Manifest {
     pub fn from_toml(text: &str, file: &Path) -> Result<Self, ManifestError> {
         let fail = |field: &str, message: String| ManifestError {
             file: file.to_owned(),
+            line: field_line(text, field),
             field: field.to_owned(),
             message,
         };
@@ -468,6 +473,7 @@ impl Manifest {
             let base = workflow_file_name(path).unwrap_or_default();
             let text = files.get(base).ok_or_else(|| ManifestError {
                 file: file.to_owned(),
+                line: None,
                 field: format!("actions.{name}.workflow"),
                 message: format!("`{path}` is not in the pack's workflows/ directory"),
             })?;
@@ -484,6 +490,7 @@ impl Manifest {
             let Some(path) = &action.workflow else { continue };
             let text = std::fs::read_to_string(dir.join(path)).map_err(|e| ManifestError {
                 file: file.to_owned(),
+                line: None,
                 field: format!("actions.{name}.workflow"),
                 message: format!("cannot read `{path}`: {e}"),
             })?;
@@ -505,6 +512,26 @@ fn workflow_file_name(path: &str) -> Result<&str, String> {
         .ok_or_else(|| format!("expected `workflows/NAME.yaml`, found `{path}`"))
 }
 
+/// The line of the dotted `field` in the manifest's text: of its deepest
+/// part written there (`actions.echo.memory` → the `memory` key, or the
+/// `[actions.echo]` header when `memory` is not written).
+fn field_line(text: &str, field: &str) -> Option<usize> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut offset = None;
+    for part in field.split('.') {
+        let Some((key, value)) = table.iter().find(|(key, _)| key.get_ref() == part) else {
+            break;
+        };
+        offset = Some(key.span().start);
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    offset.map(|at| text[..at].matches('\n').count() + 1)
+}
+
 fn policy(
     raw: RawPolicy,
     capabilities: &Capabilities,
@@ -523,8 +550,10 @@ fn policy(
         policy.timeout = positive_duration(&timeout).map_err(|m| fail("timeout", m))?;
     }
     if let Some(memory) = raw.memory {
-        let bytes = memory.parse::<bytesize::ByteSize>().map_err(|e| {
-            fail("memory", format!("expected a size such as `64MiB`, got `{memory}`: {e}"))
+        // bytesize's own message ("cannot parse float from empty string")
+        // says nothing to a pack author; the expectation does.
+        let bytes = memory.parse::<bytesize::ByteSize>().map_err(|_| {
+            fail("memory", format!("expected a size such as `64MiB` or `512KiB`, got `{memory}`"))
         })?;
         policy.memory_bytes = bytes.as_u64();
     }

@@ -33,6 +33,7 @@ mod operators;
 mod python;
 mod python_regex;
 mod st2_functions;
+mod suggest;
 mod template;
 pub mod triggers;
 
@@ -52,6 +53,7 @@ pub use budget::RENDER_BYTES;
 pub(crate) use budget::{Program as BoundedTemplate, charge_json};
 pub(crate) use python::truthy;
 pub use st2_functions::{NAMES as ST2_FUNCTIONS, NONE_MAGIC_VALUE, call as st2_function};
+pub(crate) use suggest::closest;
 /// StackStorm's Jinja set-up, shared with workflow expressions.
 pub(crate) use template::configure as configure_jinja;
 

@@ -468,9 +468,15 @@ impl Loader<'_> {
         }
         .ok_or_else(|| {
             let names: Vec<&str> = OPERATOR_NAMES.iter().map(|(name, _)| *name).collect();
+            let hint = spec
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(|given| super::closest(given, names.iter().copied()))
+                .map(|near| format!(" (did you mean `{near}`?)"))
+                .unwrap_or_default();
             self.error(
                 &type_field,
-                format!("an operator: {}", names.join(", ")),
+                format!("an operator{hint}: {}", names.join(", ")),
                 describe(spec.get("type")),
             )
         })?;

@@ -89,9 +89,12 @@ impl Checker<'_> {
                     if let Target::Task(name) = target
                         && workflow.task(name).is_none()
                     {
-                        let hint = closest(name, workflow.tasks.iter().map(|t| t.name.as_str()))
-                            .map(|near| format!(" (did you mean `{near}`?)"))
-                            .unwrap_or_default();
+                        let hint = crate::rules::closest(
+                            name,
+                            workflow.tasks.iter().map(|t| t.name.as_str()),
+                        )
+                        .map(|near| format!(" (did you mean `{near}`?)"))
+                        .unwrap_or_default();
                         self.problem(
                             &format!("tasks.{}.next[{i}].do", task.name),
                             format!("unknown task `{name}`{hint}"),
@@ -340,30 +343,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// The name within edit distance 2 of `name`, if any.
-fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names
-        .map(|candidate| (distance(name, candidate), candidate))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, candidate)| candidate)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
