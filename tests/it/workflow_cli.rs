@@ -182,3 +182,82 @@ async fn pause_resume_and_re_run_a_task_through_the_cli() {
     let bad = server.cli(&["execution", "re-run", &workflow, "--tasks", "nosuch"]).await;
     assert!(bad.stderr.contains("`nosuch`"), "{}", bad.stderr);
 }
+
+/// `squall workflow validate|inspect --json FIXTURE`: exit status and the
+/// parsed object.
+fn workflow_json(command: &str, fixture: &str) -> (u8, Value) {
+    let path = format!("{}/it/workflows/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status =
+        squall::cli::execute(["squall", "workflow", command, "--json", &path], &mut out, &mut err);
+    let parsed = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out)));
+    (status, parsed)
+}
+
+#[test]
+fn workflow_validate_json_reports_tasks_errors_and_warnings() {
+    let (status, ok) = workflow_json("validate", "warnings.yaml");
+    assert_eq!(status, 0);
+    assert!(ok["file"].as_str().is_some_and(|f| f.ends_with("warnings.yaml")), "{ok}");
+    assert_eq!(ok["ok"], json!(true));
+    assert_eq!(ok["tasks"], json!(6));
+    assert_eq!(ok["errors"], json!([]));
+    let warnings = ok["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 4, "{ok}");
+    assert_eq!(warnings[0]["line"], json!(16));
+    assert_eq!(warnings[0]["path"], json!("tasks.single.join"));
+    assert!(warnings[0]["message"].as_str().is_some_and(|m| m.contains("joins nothing")));
+
+    let (status, bad) = workflow_json("validate", "bad_no_start.yaml");
+    assert_eq!(status, 2, "exit status unchanged by --json");
+    assert_eq!(bad["ok"], json!(false));
+    assert_eq!(bad["tasks"], Value::Null);
+    assert_eq!(bad["errors"][0]["line"], json!(2));
+    assert_eq!(bad["errors"][0]["path"], json!("tasks"));
+    assert!(bad["errors"][0]["message"].as_str().is_some_and(|m| m.contains("no task to start")));
+}
+
+#[test]
+fn workflow_inspect_json_is_the_task_graph() {
+    let (status, graph) = workflow_json("inspect", "branching.yaml");
+    assert_eq!(status, 0);
+    assert_eq!(graph["start"], json!(["cleanup"]));
+    let names: Vec<&str> = graph["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["cleanup", "notify", "ticket", "page"]);
+    assert_eq!(graph["tasks"][0]["action"], json!("diskguard.cleanup"));
+    assert_eq!(graph["tasks"][0]["line"], json!(6));
+    let edges: Vec<(&str, &str, u64)> = graph["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap_or("?"),
+                e["to"].as_str().unwrap_or("?"),
+                e["transition"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            ("cleanup", "notify", 0),
+            ("cleanup", "ticket", 1),
+            ("cleanup", "page", 1),
+            ("page", "fail", 0)
+        ]
+    );
+    assert_eq!(graph["edges"][0]["when"], json!("<% succeeded() %>"));
+    assert_eq!(graph["edges"][0]["publish"], json!(["freed"]));
+    assert_eq!(graph["edges"][3]["to_task"], json!(false));
+
+    let (status, bad) = workflow_json("inspect", "bad_no_start.yaml");
+    assert_eq!(status, 2);
+    assert_eq!(bad["ok"], json!(false));
+}
