@@ -109,6 +109,11 @@ async fn push_search_install_upgrade_and_remove_through_a_registry() {
         .await;
     let text = installed.ok();
     assert!(text.starts_with("installed http 0.1.0 (signed by publisher"), "{text}");
+    // Grants read as `--grant` spells them, not as a JSON block.
+    let shown = server.cli(&["pack", "get", "http"]).await;
+    let shown = shown.ok();
+    let granted = shown.lines().find(|l| l.starts_with("granted")).unwrap_or_default();
+    assert!(granted.ends_with(" http=http://127.0.0.1:*"), "{shown}");
     let upgraded = server.cli(&["pack", "install", "http", "--registry", &reg, "--yes"]).await;
     let text = upgraded.ok();
     assert!(

@@ -223,11 +223,27 @@ pub(crate) fn run(
                 .add("signer", opt_text(&pack, "signer").unwrap_or_else(|| "(unsigned)".into()))
                 .add("actions", actions.join(", "))
                 .add("requested", requested.join(", "))
-                .add("granted", show(&pack["grants"]))
+                .add("granted", granted(&pack["grants"]))
                 .print(stdout)?;
         }
     }
     Ok(0)
+}
+
+/// Granted capabilities as `--grant` spells them (`http=…, secret=…, kv,
+/// exec=…`), or `nothing`.
+fn granted(grants: &Value) -> String {
+    let list = |field: &str| -> Vec<&str> {
+        items(&grants[field]).iter().filter_map(Value::as_str).collect()
+    };
+    let mut shown: Vec<String> = Vec::new();
+    shown.extend(list("outbound_hosts").into_iter().map(|h| format!("http={h}")));
+    shown.extend(list("secrets").into_iter().map(|s| format!("secret={s}")));
+    if grants["kv"] == Value::Bool(true) {
+        shown.push("kv".to_owned());
+    }
+    shown.extend(list("exec").into_iter().map(|p| format!("exec={p}")));
+    if shown.is_empty() { "nothing".to_owned() } else { shown.join(", ") }
 }
 
 pub(crate) fn run_action(args: ActionArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
