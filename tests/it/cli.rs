@@ -133,3 +133,100 @@ fn completion_scripts_name_the_subcommands() {
     let unknown = run_cli(&["completion", "tcsh"]);
     assert!(unknown.starts_with("exit 2\n"), "{unknown}");
 }
+
+/// Runs the CLI and parses its standard output as JSON.
+fn cli_json(args: &[&str]) -> (u8, serde_json::Value) {
+    let argv = std::iter::once("squall").chain(args.iter().copied());
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
+    let parsed = serde_json::from_slice(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        )
+    });
+    (code, parsed)
+}
+
+#[test]
+fn pack_new_build_and_verify_print_json() {
+    use serde_json::json;
+    let work = tempfile::tempdir().expect("work dir");
+    let utf8 = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_owned();
+
+    // The diskguard pack's source, with one more rule that StackStorm
+    // loads but that likely does not do what it seems to (a warning).
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packs/diskguard");
+    let src = work.path().join("diskguard");
+    for sub in ["rules", "workflows"] {
+        std::fs::create_dir_all(src.join(sub)).expect("dir");
+        for file in std::fs::read_dir(from.join(sub)).expect("read").flatten() {
+            std::fs::copy(file.path(), src.join(sub).join(file.file_name())).expect("copy");
+        }
+    }
+    std::fs::copy(from.join("pack.toml"), src.join("pack.toml")).expect("pack.toml");
+    std::fs::write(
+        src.join("rules/warned.yaml"),
+        "name: warned\npack: diskguard\ntrigger:\n  type: core.execution_finished\n\
+         criteria:\n  status:\n    type: equals\n    pattern: failed\n\
+         action:\n  ref: core.noop\n",
+    )
+    .expect("rule");
+
+    let key = work.path().join("publisher");
+    assert_eq!(run_cli(&["pack", "keygen", &utf8(&key)]).lines().next(), Some("exit 0"));
+    let bundle = work.path().join("diskguard.wasm");
+    let (code, built) = cli_json(&[
+        "pack",
+        "build",
+        &utf8(&src),
+        "--component",
+        squall_tests::DISKGUARD_PACK,
+        "--out",
+        &utf8(&bundle),
+        "--sign",
+        &utf8(&key.with_extension("key")),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{built}");
+    assert_eq!(built["name"], json!("diskguard"));
+    assert_eq!(built["version"], json!("0.1.0"));
+    assert_eq!(built["bundle"], json!(utf8(&bundle)));
+    assert_eq!(built["signed"], json!(true));
+    assert!(built["bytes"].as_u64().is_some_and(|n| n > 0), "{built}");
+    let warnings = built["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings.iter().any(|w| w.as_str().is_some_and(|w| w.contains("warned.yaml"))),
+        "{built}"
+    );
+
+    let (code, verified) = cli_json(&[
+        "pack",
+        "verify",
+        &utf8(&bundle),
+        "--key",
+        &utf8(&key.with_extension("pub")),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{verified}");
+    assert_eq!(verified["signature"], json!("ok"));
+    assert_eq!(verified["name"], json!("diskguard"));
+    assert!(verified["fingerprint"].as_str().is_some_and(|f| !f.is_empty()), "{verified}");
+    assert!(verified["requests"].as_array().is_some_and(|r| !r.is_empty()), "{verified}");
+
+    let created = work.path().join("demo");
+    let (code, new) =
+        cli_json(&["pack", "new", "demo", "--lang", "python", "--dir", &utf8(&created), "--json"]);
+    assert_eq!(code, 0, "{new}");
+    assert_eq!(new["name"], json!("demo"));
+    assert_eq!(new["language"], json!("python"));
+    assert_eq!(new["dir"], json!(utf8(&created)));
+    assert!(new["files"].as_array().is_some_and(|f| f.contains(&json!("pack.toml"))), "{new}");
+    assert!(created.join("app.py").is_file());
+
+    // Exit statuses are those of the text output: a refused build is 2 with
+    // the error on stderr.
+    let refused = run_cli(&["pack", "new", "demo", "--dir", &utf8(&created), "--json"]);
+    assert!(refused.starts_with("exit 2\nstdout: stderr: error:"), "{refused}");
+}

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use serde_json::json;
 
 use crate::engine::TriggerTypes;
 use crate::pack::{
@@ -37,6 +38,10 @@ pub(crate) struct BuildArgs {
     /// Sign the bundle with this secret key as well.
     #[arg(long, value_name = "KEY")]
     sign: Option<PathBuf>,
+    /// Print what was built as one JSON object (`name`, `version`,
+    /// `bundle`, `bytes`, `signed`, `warnings`) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,15 +75,41 @@ pub(crate) struct VerifyArgs {
     /// A directory of public keys (`*.pub`) to accept.
     #[arg(long, value_name = "DIR")]
     keyring: Option<PathBuf>,
+    /// Print the result as one JSON object (`bundle`, `signer`,
+    /// `fingerprint`, `name`, `version`, `publisher`, `requests`) instead
+    /// of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The warnings a build finds: printed as they come, or kept for the JSON
+/// object (`--json`).
+struct Warnings<'a> {
+    stdout: &'a mut dyn Write,
+    kept: Option<Vec<String>>,
+}
+
+impl Warnings<'_> {
+    fn warn(&mut self, warning: String) -> std::io::Result<()> {
+        match &mut self.kept {
+            Some(kept) => {
+                kept.push(warning);
+                Ok(())
+            }
+            None => writeln!(self.stdout, "warning: {warning}"),
+        }
+    }
 }
 
 pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
     let manifest_path = args.dir.join("pack.toml");
     let manifest = Manifest::load(&manifest_path)?;
     let rules = read_files(&args.dir.join("rules"))?;
-    check_rules(&manifest, &args.dir, &rules, stdout)?;
+    let mut warnings = Warnings { stdout, kept: args.json.then(Vec::new) };
+    check_rules(&manifest, &args.dir, &rules, &mut warnings)?;
     let workflows = read_files(&args.dir.join("workflows"))?;
-    check_workflows(&manifest, &args.dir, stdout)?;
+    check_workflows(&manifest, &args.dir, &mut warnings)?;
+    let Warnings { stdout, kept } = warnings;
     let aliases = read_files(&args.dir.join("aliases"))?;
     check_aliases(&manifest, &args.dir, &aliases)?;
     let component_path = match &args.component {
@@ -107,6 +138,18 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(&out, &bundle).with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(warnings) = kept {
+        let built = json!({
+            "name": manifest.name,
+            "version": manifest.version.to_string(),
+            "bundle": out.display().to_string(),
+            "bytes": bundle.len(),
+            "signed": args.sign.is_some(),
+            "warnings": warnings,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&built)?)?;
+        return Ok(0);
+    }
     writeln!(
         stdout,
         "built {} {} → {} ({} bytes{})",
@@ -121,12 +164,16 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
 
 /// Every workflow an action names loads and validates; its warnings are
 /// printed.
-fn check_workflows(manifest: &Manifest, dir: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+fn check_workflows(
+    manifest: &Manifest,
+    dir: &Path,
+    warnings: &mut Warnings<'_>,
+) -> anyhow::Result<()> {
     for (path, text) in &manifest.workflows {
         let file = dir.join(path).display().to_string();
         let loaded = crate::workflow::load(text, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
         for warning in &loaded.warnings {
-            writeln!(stdout, "warning: {warning}")?;
+            warnings.warn(warning.to_string())?;
         }
     }
     Ok(())
@@ -161,7 +208,7 @@ fn check_rules(
     manifest: &Manifest,
     dir: &Path,
     rules: &BTreeMap<String, String>,
-    stdout: &mut dyn Write,
+    warnings: &mut Warnings<'_>,
 ) -> anyhow::Result<()> {
     let builtin = TriggerTypes::builtin();
     let own = |reference: &str, has: &dyn Fn(&str) -> bool| {
@@ -173,7 +220,7 @@ fn check_rules(
         // What StackStorm loads but cannot do what it seems to: said, not
         // refused.
         for warning in &rule.warnings {
-            writeln!(stdout, "warning: {file}: {warning}")?;
+            warnings.warn(format!("{file}: {warning}"))?;
         }
         if rule.pack != manifest.name {
             bail!(
@@ -326,6 +373,21 @@ pub(crate) fn verify(args: VerifyArgs, stdout: &mut dyn Write) -> anyhow::Result
         Keyring::new(keys).verify(&bytes).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     let bundle = Bundle::read(&bytes, &origin)?;
     let manifest = &bundle.manifest;
+    let requested = manifest.capabilities.describe();
+    if args.json {
+        let result = json!({
+            "bundle": origin,
+            "signature": "ok",
+            "signer": verified.signer,
+            "fingerprint": verified.fingerprint.to_string(),
+            "name": manifest.name,
+            "version": manifest.version.to_string(),
+            "publisher": (!manifest.publisher.is_empty()).then_some(&manifest.publisher),
+            "requests": requested,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&result)?)?;
+        return Ok(0);
+    }
     writeln!(
         stdout,
         "{origin}: signature ok, signed by {} ({})",
@@ -335,7 +397,6 @@ pub(crate) fn verify(args: VerifyArgs, stdout: &mut dyn Write) -> anyhow::Result
     if !manifest.publisher.is_empty() {
         writeln!(stdout, "publisher: {}", manifest.publisher)?;
     }
-    let requested = manifest.capabilities.describe();
     writeln!(
         stdout,
         "requests: {}",

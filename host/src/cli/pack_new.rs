@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use serde_json::json;
 
 use super::pack_toolchain::{
     COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JS_HELPER, PREVIEW2_SHIM_VERSION,
@@ -28,6 +29,10 @@ pub(crate) struct NewArgs {
     /// source tree this squall was built from].
     #[arg(long, value_name = "PATH")]
     sdk: Option<PathBuf>,
+    /// Print what was created as one JSON object (`name`, `language`,
+    /// `dir`, `files`, `next`) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_language(name: &str) -> Result<Language, String> {
@@ -99,11 +104,23 @@ pub(crate) fn new(args: NewArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
         Language::Python => "python3 -m unittest",
         Language::Js => "node --test",
     };
+    let next = format!("cd {} && {test} && squall pack build . --sign KEY", dir.display());
+    if args.json {
+        let created = json!({
+            "name": args.name,
+            "language": args.lang.to_string(),
+            "dir": dir.display().to_string(),
+            "files": written,
+            "next": next,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&created)?)?;
+        return Ok(0);
+    }
     writeln!(stdout, "created {} pack {} in {}", args.lang, args.name, dir.display())?;
     for path in written {
         writeln!(stdout, "  {path}")?;
     }
-    writeln!(stdout, "next: cd {} && {test} && squall pack build . --sign KEY", dir.display())?;
+    writeln!(stdout, "next: {next}")?;
     Ok(0)
 }
 
