@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jsonschema::error::ValidationErrorKind;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -108,9 +109,9 @@ const READ_ONLY: &[&str] = &["source", "created_at", "updated_at", "error", "war
 /// and checks it against the engine's trigger types and actions; answers
 /// it with the text to store (a JSON body without [`READ_ONLY`] fields).
 fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<(Rule, String), ApiError> {
-    let (loaded, source) = match read_document("rule", headers, body, READ_ONLY)? {
-        Document::Json { value, source } => (Rule::from_value(&value, "rule"), source),
-        Document::Yaml(text) => (Rule::from_yaml(text, "rule"), text.to_owned()),
+    let (loaded, source, written) = match read_document("rule", headers, body, READ_ONLY)? {
+        Document::Json { value, source } => (Rule::from_value(&value, "rule"), source, Some(value)),
+        Document::Yaml(text) => (Rule::from_yaml(text, "rule"), text.to_owned(), None),
     };
     let rule = loaded.map_err(|error| match &error {
         LoadError::Syntax { .. } => ApiError::bad_request(error.to_string()),
@@ -125,13 +126,91 @@ fn parse(state: &ApiState, headers: &HeaderMap, body: &[u8]) -> Result<(Rule, St
         };
         ApiError::invalid(field, format!("rule: {field}: {error}"))
     })?;
-    if state.engine().ingest().action(&rule.action_ref).is_none() {
+    let Some(action) = state.engine().ingest().action(&rule.action_ref) else {
         return Err(ApiError::invalid(
             "action.ref",
             format!("rule: action.ref: unknown action `{}`", rule.action_ref),
         ));
+    };
+    // Read again as a value once the loader has taken it (within the
+    // document limits), as the rule's view reads it.
+    let written = written.unwrap_or_else(|| serde_yaml_ng::from_str(&source).unwrap_or_default());
+    let given = match written.pointer("/action/parameters") {
+        Some(Value::Object(given)) => given.clone(),
+        _ => Map::new(),
+    };
+    if let Err((field, message)) = check_literal_parameters(&action.parameters_schema, given) {
+        return Err(ApiError::invalid(&field, format!("rule: {field}: {message}")));
     }
     Ok((rule, source))
+}
+
+/// Whether `value` holds a template anywhere (a string with Jinja markers,
+/// as the rule loader tells them): only matching a trigger instance gives
+/// its value.
+fn has_template(value: &Value) -> bool {
+    match value {
+        Value::String(text) => ["{{", "{%", "{#"].iter().any(|marker| text.contains(marker)),
+        Value::Array(items) => items.iter().any(has_template),
+        Value::Object(map) => map.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// Checks a rule's action parameters, as written, against the action's
+/// schema as an execution request is checked (defaults applied, then
+/// validated), as far as they are known before a trigger instance: a
+/// parameter holding a template counts as given (it may render to what
+/// is required) and its value is left to the match, where a refusal
+/// becomes a failed enforcement. On a refusal, the field
+/// (`action.parameters.NAME`) and why.
+fn check_literal_parameters(
+    schema: &Value,
+    mut given: Map<String, Value>,
+) -> Result<(), (String, String)> {
+    // The catalog compiled it when the action was installed.
+    let Ok(validator) = jsonschema::validator_for(schema) else { return Ok(()) };
+    let templated: Vec<String> =
+        given.iter().filter(|(_, value)| has_template(value)).map(|(k, _)| k.clone()).collect();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            if let Some(default) = property.get("default")
+                && !given.contains_key(name)
+            {
+                given.insert(name.clone(), default.clone());
+            }
+        }
+    }
+    let parameters = Value::Object(given);
+    for error in validator.iter_errors(&parameters) {
+        let path = error.instance_path().to_string();
+        let first = path.strip_prefix('/').and_then(|p| p.split('/').next()).unwrap_or("");
+        let mut name = first.replace("~1", "/").replace("~0", "~");
+        // A templated parameter's value is known only at the match.
+        if templated.contains(&name) {
+            continue;
+        }
+        if name.is_empty() {
+            // At the top: the parameter the schema does not know, or the
+            // one it requires.
+            name = match error.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    unexpected.first().cloned().unwrap_or_default()
+                }
+                ValidationErrorKind::Required { property } => {
+                    property.as_str().unwrap_or_default().to_owned()
+                }
+                _ => String::new(),
+            };
+        }
+        let field = if name.is_empty() {
+            "action.parameters".to_owned()
+        } else {
+            format!("action.parameters.{name}")
+        };
+        return Err((field, error.to_string()));
+    }
+    Ok(())
 }
 
 /// `text` as one percent-encoded path segment: a ref may hold `/`, `?`,
