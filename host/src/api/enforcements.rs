@@ -68,6 +68,10 @@ pub(crate) struct ListQuery {
     trigger_instance: Option<Uuid>,
     /// Only the one that started this execution.
     execution: Option<Uuid>,
+    /// Only those with this status: `failed` (they started nothing, and
+    /// `failure_reason` says why) or `succeeded`. Squall's addition.
+    #[param(pattern = "^(succeeded|failed)$")]
+    status: Option<String>,
     /// Page size, 1 to 1000, or -1 for the largest page; default 50.
     #[param(minimum = -1, maximum = 1000)]
     limit: Option<i64>,
@@ -101,6 +105,7 @@ const PARAMETERS: &[&str] = &[
     "rule_id",
     "trigger_instance",
     "execution",
+    "status",
     "limit",
     "offset",
     "sort_desc",
@@ -138,6 +143,17 @@ pub(crate) async fn list(
         }
         (a, b) => a.or(b),
     };
+    let failed = match query.status.as_deref() {
+        None => None,
+        Some("failed") => Some(true),
+        Some("succeeded") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "status: expected `succeeded` or `failed`, found `{other}`"
+            ))
+            .with_detail(json!({"parameter": "status"})));
+        }
+    };
     let store = state.engine().store().clone();
     let scan = move || -> Result<(Vec<EnforcementView>, bool), ReadError> {
         let snapshot = store.read()?;
@@ -152,6 +168,7 @@ pub(crate) async fn list(
             for (n, decision) in instance.decisions.iter().enumerate() {
                 if rule.as_deref().is_some_and(|r| r != decision.rule)
                     || query.execution.is_some_and(|e| decision.execution != Some(e))
+                    || failed.is_some_and(|f| f != decision.execution.is_none())
                 {
                     continue;
                 }

@@ -60,6 +60,10 @@ enum Command {
     /// The server's rules (list, get, create, delete, enable, disable), and
     /// `squall rule test RULE_FILE INSTANCE_FILE` on local files.
     Rule(rule::RuleArgs),
+    /// What the rules did with the trigger instances they matched: list
+    /// (`--failed` for those that started nothing, with the reason).
+    #[command(name = "rule-enforcement")]
+    RuleEnforcement(rules_remote::EnforcementArgs),
     /// The server's trigger types.
     Trigger(triggers::TriggerArgs),
     /// The server's trigger instances: list, get, re-emit.
@@ -142,6 +146,7 @@ pub fn execute(
         Command::Run(args) => run::run(args, stdout, stderr),
         Command::Execution(args) => executions::run(args, stdout, stderr),
         Command::Rule(args) => rule::run(args, stdout, stderr),
+        Command::RuleEnforcement(args) => rules_remote::run_enforcement(args, stdout, stderr),
         Command::Trigger(args) => triggers::run(args, stdout),
         Command::TriggerInstance(args) => triggers::run_instance(args, stdout, stderr),
         Command::Key(args) => keys::run(args, stdout),

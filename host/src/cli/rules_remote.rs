@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::client::{Client, Remote, segment};
-use super::output::{Fields, Table, items, opt_text, print_json, show, text, time};
+use super::output::{Fields, Table, items, note_partial, opt_text, print_json, show, text, time};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListArgs {
@@ -155,5 +155,75 @@ pub(crate) fn set_enabled(
     } else {
         writeln!(stdout, "rule {} {verb}d", text(&rule, "ref"))?;
     }
+    Ok(0)
+}
+
+/// `squall rule-enforcement`: what the rules did with the trigger
+/// instances they matched (StackStorm's rule enforcements).
+#[derive(Debug, clap::Args)]
+pub(crate) struct EnforcementArgs {
+    #[command(subcommand)]
+    command: EnforcementCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EnforcementCommand {
+    /// List rule enforcements, newest first: the execution each started,
+    /// or why it started none.
+    List(EnforcementListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EnforcementListArgs {
+    /// Only this rule's, `pack.name`.
+    #[arg(long, value_name = "REF")]
+    rule: Option<String>,
+    /// Only the failed ones: the rule matched but started nothing (its
+    /// parameters did not render or fit the action, or the action is not
+    /// installed).
+    #[arg(long)]
+    failed: bool,
+    /// How many to show, 1 to 1000.
+    #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
+    limit: usize,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub(crate) fn run_enforcement(
+    args: EnforcementArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let EnforcementCommand::List(args) = args.command;
+    let client = Client::new(&args.remote)?;
+    let mut query = vec![("limit", args.limit.to_string())];
+    if let Some(rule) = args.rule {
+        query.push(("rule_ref", rule));
+    }
+    if args.failed {
+        query.push(("status", "failed".to_owned()));
+    }
+    let answer = client.get("/ruleenforcements", &query)?;
+    if args.remote.json {
+        print_json(stdout, &answer.body)?;
+        return Ok(0);
+    }
+    let enforcements = items(&answer.body);
+    let mut table =
+        Table::new(&["ENFORCED", "RULE", "STATUS", "EXECUTION", "TRIGGER INSTANCE", "REASON"]);
+    for enforcement in enforcements {
+        table.row(vec![
+            time(enforcement, "enforced_at"),
+            text(&enforcement["rule"], "ref"),
+            text(enforcement, "status"),
+            text(enforcement, "execution_id"),
+            text(enforcement, "trigger_instance_id"),
+            text(enforcement, "failure_reason"),
+        ]);
+    }
+    let empty = if args.failed { "no failed rule enforcements" } else { "no rule enforcements" };
+    table.print(stdout, empty)?;
+    note_partial(stderr, enforcements.len(), answer.total, "rule enforcements")?;
     Ok(0)
 }
