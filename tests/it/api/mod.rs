@@ -9,6 +9,7 @@ mod chat_platforms;
 mod errors;
 mod openapi;
 mod resources;
+mod rule_checks;
 pub(crate) mod server;
 mod st2;
 pub(crate) mod stream;
