@@ -227,7 +227,7 @@ async fn async_prints_an_id_that_execution_get_and_list_show() {
         00000002-0000-0000-0000-000000000000  core.sleep  succeeded        YYYY-MM-DDTHH:MM:SSZ
         stderr:
     "#]]);
-    let list = server.cli(&["execution", "list", "--limit", "1"]).await;
+    let list = server.cli(&["execution", "list", "--all", "--limit", "1"]).await;
     assert_eq!(list.stdout.lines().count(), 2, "a header and one row: {}", list.stdout);
     assert_eq!(list.stderr, "note: 1 of 2 executions shown, newest first; --limit N shows more\n");
 }

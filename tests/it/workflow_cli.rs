@@ -148,21 +148,21 @@ async fn an_inquiry_round_trip_through_the_cli() {
 async fn pause_resume_and_re_run_a_task_through_the_cli() {
     let (server, _runtime) = server().await;
     let workflow = server.cli(&["run", "flows.slow", "--async"]).await.ok().trim().to_owned();
-    until(&server, &["execution", "list"], |v| {
+    until(&server, &["execution", "list", "--all"], |v| {
         v.as_array().is_some_and(|all| all.iter().any(|e| e["action"]["ref"] == "core.sleep"))
     })
     .await;
     let paused = server.cli(&["execution", "pause", &workflow]).await;
     assert_eq!(paused.ok().trim(), format!("workflow {workflow} is paused"));
     // The nap finishes; `say` is held back while paused.
-    until(&server, &["execution", "list"], |v| {
+    until(&server, &["execution", "list", "--all"], |v| {
         v.as_array().is_some_and(|all| {
             all.iter().any(|e| e["action"]["ref"] == "core.sleep" && e["status"] == "succeeded")
         })
     })
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let listed = server.cli(&["execution", "list", "--json"]).await.json();
+    let listed = server.cli(&["execution", "list", "--all", "--json"]).await.json();
     assert!(
         listed.as_array().expect("list").iter().all(|e| e["action"]["ref"] != "core.echo"),
         "nothing starts while paused: {listed}"
@@ -260,4 +260,54 @@ fn workflow_inspect_json_is_the_task_graph() {
     let (status, bad) = workflow_json("inspect", "bad_no_start.yaml");
     assert_eq!(status, 2);
     assert_eq!(bad["ok"], json!(false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_list_shows_top_level_runs_unless_all() {
+    let (server, _runtime) = server().await;
+    let workflow = server.cli(&["run", "flows.slow"]).await;
+    assert_eq!(workflow.code, 0, "{}", workflow.stderr);
+    let direct = server.cli(&["run", "core.echo", "message=alone", "--json"]).await.json();
+    let refs = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| e["action"]["ref"].as_str().unwrap_or("?").to_owned())
+            .collect()
+    };
+
+    // By default only what no workflow started: the workflow and the
+    // direct run, newest first, not the workflow's two tasks.
+    let top = server.cli(&["execution", "list", "--json"]).await.json();
+    assert_eq!(refs(&top), ["core.echo", "flows.slow"], "{top}");
+    assert_eq!(top[0]["id"], direct["id"]);
+    let table = server.cli(&["execution", "list"]).await;
+    assert_eq!(table.ok().lines().count(), 3, "a header and two rows: {}", table.stdout);
+    assert!(!table.stdout.contains("core.sleep"), "{}", table.stdout);
+
+    // --all has the tasks too, each with its workflow as parent.
+    let all = server.cli(&["execution", "list", "--all", "--json"]).await.json();
+    assert_eq!(refs(&all), ["core.echo", "core.echo", "core.sleep", "flows.slow"], "{all}");
+    let workflow_id = &top[1]["id"];
+    let children: Vec<&Value> =
+        all.as_array().expect("a list").iter().filter(|e| e["parent"] == *workflow_id).collect();
+    assert_eq!(children.len(), 2, "{all}");
+
+    // --offset pages; a full page of a filtered list says where the next
+    // one starts.
+    let first = server.cli(&["execution", "list", "--limit", "1"]).await;
+    assert!(first.ok().contains("core.echo"), "{}", first.stdout);
+    assert_eq!(
+        first.stderr,
+        "note: 1 execution shown, newest first; more may match: --offset 1 shows the next page\n"
+    );
+    let second =
+        server.cli(&["execution", "list", "--limit", "1", "--offset", "1", "--json"]).await.json();
+    assert_eq!(refs(&second), ["flows.slow"]);
+    assert_eq!(&second[0]["id"], workflow_id);
+    let past = server.cli(&["execution", "list", "--offset", "2", "--json"]).await.json();
+    assert_eq!(past, serde_json::json!([]));
+    let all_paged =
+        server.cli(&["execution", "list", "--all", "--offset", "1", "--json"]).await.json();
+    assert_eq!(refs(&all_paged), ["core.echo", "core.sleep", "flows.slow"]);
 }

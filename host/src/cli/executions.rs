@@ -28,7 +28,8 @@ pub(crate) struct ExecutionArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum ExecutionCommand {
-    /// List executions, newest first.
+    /// List top-level executions, newest first: those no workflow started
+    /// as a task (`--all` adds the workflows' tasks).
     List(ListArgs),
     /// Show one execution.
     Get(IdArgs),
@@ -62,6 +63,13 @@ struct ListArgs {
     /// How many to show, 1 to 1000.
     #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
     limit: usize,
+    /// Skip the N newest matches first, to page through the list.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    offset: usize,
+    /// Workflows' task executions too, not only the top-level ones (as
+    /// `st2 execution list` shows, only those no workflow started).
+    #[arg(long)]
+    all: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -303,6 +311,12 @@ fn print_tasks(client: &Client, execution: &Value, out: &mut dyn Write) -> anyho
 fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
     let client = Client::new(&args.remote)?;
     let mut query = vec![("limit", args.limit.to_string())];
+    if args.offset > 0 {
+        query.push(("offset", args.offset.to_string()));
+    }
+    if !args.all {
+        query.push(("parent", "null".to_owned()));
+    }
     if let Some(action) = args.action {
         query.push(("action", action));
     }
@@ -327,6 +341,17 @@ fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
     }
     table.print(stdout, "no executions")?;
     note_partial(stderr, executions.len(), answer.total, "executions")?;
+    // A filtered list (top-level runs are one) has no total: a full page
+    // says where the next one starts.
+    if answer.total.is_none() && !executions.is_empty() && executions.len() == args.limit {
+        writeln!(
+            stderr,
+            "note: {} execution{} shown, newest first; more may match: --offset {} shows the next page",
+            executions.len(),
+            if executions.len() == 1 { "" } else { "s" },
+            args.offset + executions.len()
+        )?;
+    }
     Ok(0)
 }
 
