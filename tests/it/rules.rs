@@ -500,6 +500,16 @@ fn cli_errors_exit_2_with_one_line_naming_the_file_and_field() {
             stdout: stderr: error: DIR/rule.yaml: action.parameters.m: undefined value: `{{ trigger.nope }}` is undefined
         "#]],
     );
+    // Inside text, the error names the path that was undefined.
+    rule_test(
+        "name: r\nenabled: true\ntrigger: {type: t}\naction: {ref: a, parameters: {m: 'clean {{ trigger.body.mount }} now'}}",
+        r#"{"trigger": "t", "payload": {"body": {}}}"#,
+        &[],
+        expect![[r#"
+            exit 2
+            stdout: stderr: error: DIR/rule.yaml: action.parameters.m: undefined value: `trigger.body.mount` is undefined
+        "#]],
+    );
     rule_test(
         DISK_RULE,
         "{}",

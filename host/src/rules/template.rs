@@ -442,7 +442,10 @@ impl Templates {
                     ),
                     _ => e,
                 }),
-            Template::Text { id, .. } => self.render_text(*id, context).map(Value::String),
+            Template::Text { id, source, .. } => self
+                .render_text(*id, context)
+                .map(Value::String)
+                .map_err(|e| name_the_undefined(e, source)),
             Template::Complex { typed, plain, .. } => {
                 if let Ok(text) = self.render_text(*typed, context)
                     && let Ok(value) = serde_json::from_str::<Value>(&text)
@@ -458,6 +461,32 @@ impl Templates {
         let program =
             self.programs.get(id).ok_or_else(|| Error::from(ErrorKind::TemplateNotFound))?;
         program.render(&EXPRESSIONS, context.clone())
+    }
+}
+
+/// An undefined-value error named by the path it happened at
+/// (`` `trigger.body.mount` is undefined ``), from the span minijinja
+/// reports; other errors unchanged.
+fn name_the_undefined(error: Error, source: &str) -> Error {
+    if error.kind() != ErrorKind::UndefinedError {
+        return error;
+    }
+    // The span starts at the failing step (`.mount`); widen it back over
+    // the path that leads to it (`trigger.body.mount`).
+    let Some(range) = error.range().filter(|r| r.end <= source.len()) else { return error };
+    let path_char =
+        |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
+    let start = source[..range.start]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| path_char(*c))
+        .last()
+        .map_or(range.start, |(i, _)| i);
+    match source.get(start..range.end).map(str::trim) {
+        Some(path) if !path.is_empty() => {
+            Error::new(ErrorKind::UndefinedError, format!("`{path}` is undefined"))
+        }
+        _ => error,
     }
 }
 
