@@ -511,3 +511,157 @@ async fn server_errors_are_one_line_and_the_local_mode_is_untouched() {
     let snapshot = server.api.engine.store().read().expect("snapshot");
     assert!(snapshot.executions(None, 10).expect("read").is_empty(), "nothing was requested");
 }
+
+/// A server whose catalog also has `hostile.chatter` (it logs `lines` lines
+/// `line N .`, then fails if `fail`) and the `flows.talky` workflow, whose
+/// task `talk` runs it and task `nap` sleeps after it.
+async fn server_with_logging_actions() -> (Server, squall_tests::TestRuntime) {
+    const TALKY: &str = r#"
+version: 1.0
+tasks:
+  talk:
+    action: hostile.chatter
+    input: {lines: 1, bytes: 8}
+    next:
+      - do: nap
+  nap:
+    action: core.sleep
+    input: {seconds: 0.5}
+"#;
+    let server = Server::start().await;
+    let runtime = squall_tests::TestRuntime::new();
+    let hostile = squall::pack::Manifest::from_toml(
+        "name = \"hostile\"\nversion = \"1.0.0\"\n[actions.chatter]\nparameters = { type = \"object\" }\n",
+        std::path::Path::new("hostile/pack.toml"),
+    )
+    .expect("hostile manifest");
+    let workflows = std::collections::BTreeMap::from([("talky".to_owned(), TALKY.to_owned())]);
+    let engine = server.api.state.engine();
+    let mut actions = (*engine.ingest().actions()).clone();
+    actions
+        .add_pack(
+            &hostile,
+            std::sync::Arc::new(runtime.load(squall_tests::HOSTILE_GUEST, "hostile")),
+        )
+        .expect("hostile actions");
+    actions
+        .add_pack(
+            &super::workflow_engine::flows_manifest(&workflows),
+            std::sync::Arc::new(runtime.load(squall_tests::CORE_PACK, "flows")),
+        )
+        .expect("flows actions");
+    engine.set_actions(actions);
+    (server, runtime)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_prints_the_log_lines_to_stderr_and_execution_get_shows_them() {
+    let (server, _runtime) = server_with_logging_actions().await;
+    let run = server.cli(&["run", "hostile.chatter", "lines=2", "bytes=8"]).await;
+    assert_eq!(run.code, 0, "{}", run.rendered());
+    assert_eq!(run.stderr, "[info] line 0 .\n[info] line 1 .\n", "{}", run.rendered());
+    assert!(!run.stdout.contains("line 0"), "stdout keeps the result only: {}", run.stdout);
+    assert_eq!(field(&run.stdout, "result"), Some(r#"{"written":2}"#), "{}", run.stdout);
+    let id = field(&run.stdout, "id").expect("an id").to_owned();
+
+    // After the other fields, one line each with its level.
+    let shown = server.cli(&["execution", "get", &id]).await;
+    let after: Vec<&str> = shown.ok().lines().skip_while(|l| *l != "logs:").collect();
+    assert_eq!(after, ["logs:", "  info   line 0 .", "  info   line 1 ."], "{}", shown.stdout);
+    let fields: Vec<&str> = shown.stdout.lines().take_while(|l| *l != "logs:").collect();
+    assert_eq!(fields.last().map(|l| l.starts_with("result:")), Some(true), "{}", shown.stdout);
+    // --json stays the server's record, logs and all.
+    let record = server.cli(&["execution", "get", &id, "--json"]).await.json();
+    assert_eq!(record["logs"][1]["message"], "line 1 .", "{record}");
+
+    // A failing action's log lines come before the error, on stderr too.
+    let failed = server.cli(&["run", "hostile.chatter", "lines=1", "fail=true", "--json"]).await;
+    assert_eq!(failed.code, 1, "{}", failed.rendered());
+    let lines: Vec<&str> = failed.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", failed.stderr);
+    assert_eq!(lines[0], "[info] line 0 .", "{}", failed.stderr);
+    assert!(lines[1].starts_with("error: hostile.chatter "), "{}", failed.stderr);
+    let record: Value = serde_json::from_str(&failed.stdout).expect("stdout is the JSON record");
+    assert_eq!(record["status"], "failed");
+
+    // Nothing logged, no `logs:`, and nothing on stderr.
+    let quiet = server.cli(&["run", "core.echo", "message=hi"]).await;
+    assert_eq!(quiet.stderr, "", "{}", quiet.rendered());
+    let echo = field(&quiet.stdout, "id").expect("an id").to_owned();
+    let shown = server.cli(&["execution", "get", &echo]).await;
+    assert!(!shown.ok().contains("logs:"), "{}", shown.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_on_a_workflow_shows_each_task_with_its_times_and_log_lines() {
+    let (server, _runtime) = server_with_logging_actions().await;
+    let started = server.cli(&["run", "--async", "flows.talky"]).await;
+    let workflow = started.ok().trim().to_owned();
+    let tail = server.cli(&["execution", "tail", &workflow]).await;
+    assert_eq!(tail.code, 0, "{}", tail.rendered());
+    let lines: Vec<&str> = tail.stdout.lines().collect();
+    assert_eq!(lines.last().copied(), Some(format!("{workflow} flows.talky succeeded").as_str()));
+    // The task lines, times and ids masked, in order: each task's start,
+    // its end with how long it took, and what it logged under it.
+    let task_lines: Vec<&str> =
+        lines.iter().copied().filter(|l| !l.starts_with(&workflow)).collect();
+    let tasks: Vec<String> = mask(&task_lines.join("\n"))
+        .lines()
+        .map(|l| match l.split_once(" in ") {
+            Some((head, tail)) => {
+                let (_, rest) = tail.split_once(' ').expect("a duration then the action");
+                format!("{head} in <took> {rest}")
+            }
+            None => l.to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "YYYY-MM-DDTHH:MM:SSZ task talk started (hostile.chatter 00000001-0000-0000-0000-000000000000)",
+            "YYYY-MM-DDTHH:MM:SSZ task talk succeeded in <took> (hostile.chatter 00000001-0000-0000-0000-000000000000)",
+            "  [info] line 0 .",
+            "YYYY-MM-DDTHH:MM:SSZ task nap started (core.sleep 00000002-0000-0000-0000-000000000000)",
+            "YYYY-MM-DDTHH:MM:SSZ task nap succeeded in <took> (core.sleep 00000002-0000-0000-0000-000000000000)",
+        ],
+        "{}",
+        tail.stdout
+    );
+
+    // --json, on the finished workflow: one object per line, the tasks
+    // with their times, the log line, then how the workflow ended.
+    let tail = server.cli(&["execution", "tail", &workflow, "--json"]).await;
+    assert_eq!(tail.code, 0, "{}", tail.rendered());
+    let events: Vec<Value> = tail
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| match e["event"].as_str() {
+            Some("log") => format!("log {}", e["message"].as_str().unwrap_or("?")),
+            Some(event) => format!("{event} {}", e["task"].as_str().unwrap_or("?")),
+            None => format!("workflow {}", e["status"].as_str().unwrap_or("?")),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "task_started talk",
+            "task_finished talk",
+            "log line 0 .",
+            "task_started nap",
+            "task_finished nap",
+            "workflow succeeded",
+        ],
+        "{}",
+        tail.stdout
+    );
+    for task in events.iter().filter(|e| e["event"] == "task_finished") {
+        assert_eq!(task["workflow"], workflow.as_str(), "{task}");
+        assert_eq!(task["status"], "succeeded", "{task}");
+        assert_eq!(task["retry"], 0, "{task}");
+        assert!(task["started_at"].is_string() && task["finished_at"].is_string(), "{task}");
+    }
+}

@@ -2,6 +2,7 @@
 //! list|get|tail|cancel|pause|resume|re-run`: request executions, wait for
 //! them on the live event stream, show them, and control workflows.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -31,10 +32,12 @@ enum ExecutionCommand {
     /// List top-level executions, newest first: those no workflow started
     /// as a task (`--all` adds the workflows' tasks).
     List(ListArgs),
-    /// Show one execution.
+    /// Show one execution, with what its action logged.
     Get(IdArgs),
     /// Follow executions live, one line per state change: all of them, or
-    /// one until it finishes (exit 0 if it succeeded, 1 otherwise).
+    /// one until it finishes (exit 0 if it succeeded, 1 otherwise), with
+    /// what it logged and, for a workflow, each task's start and end with
+    /// their times and log lines (`--json`: one object per line).
     Tail(TailArgs),
     /// Cancel an execution: a queued one at once, a running one as soon as
     /// its worker stops it.
@@ -123,6 +126,7 @@ pub(crate) fn run(
                 print_json(stdout, &execution)?;
             } else {
                 print_execution(stdout, &execution)?;
+                print_logs(stdout, &execution)?;
                 print_tasks(&client, &execution, stdout)?;
             }
             Ok(0)
@@ -194,6 +198,11 @@ fn follow(
         return Ok(0);
     }
     let execution = wait(client, &id)?;
+    // What the action logged goes to stderr, for people; stdout keeps the
+    // execution for pipes.
+    for line in items(execution.get("logs").unwrap_or(&Value::Null)) {
+        writeln!(stderr, "{}", log_line(line))?;
+    }
     if json {
         print_json(stdout, &execution)?;
     } else {
@@ -284,6 +293,29 @@ fn print_execution(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
         );
     }
     fields.print(out)
+}
+
+/// One log line for people: `[LEVEL] MESSAGE`.
+fn log_line(line: &Value) -> String {
+    format!("[{}] {}", text(line, "level"), text(line, "message"))
+}
+
+/// What the action logged, under its fields: `logs:`, then one line each
+/// with its level (nothing when it logged nothing).
+fn print_logs(out: &mut dyn Write, e: &Value) -> anyhow::Result<()> {
+    let logs = items(e.get("logs").unwrap_or(&Value::Null));
+    if logs.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "logs:")?;
+    for line in logs {
+        let mut message = text(line, "message");
+        if message.contains('\n') {
+            message = message.replace('\n', "\n         ");
+        }
+        writeln!(out, "  {:<5}  {message}", text(line, "level"))?;
+    }
+    Ok(())
 }
 
 /// A workflow's task executions, oldest first, under its fields.
@@ -423,15 +455,29 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         }
         return Ok(0);
     };
-    let query = [("events", "execution".to_owned()), ("execution", id.clone())];
+    let first = client.get(&path(&id), &[])?.body;
+    let workflow = text(&first["runner"], "name") == "orquesta"
+        || !items(first.get("children").unwrap_or(&Value::Null)).is_empty();
+    // A workflow's tasks are executions of their own: follow every
+    // execution's changes and pick the tasks out; otherwise only this one's.
+    let mut query = vec![("events", "execution".to_owned())];
+    if !workflow {
+        query.push(("execution", id.clone()));
+    }
     let mut events = client.stream(&query)?;
     let now = |client: &Client| -> anyhow::Result<Value> {
         let e = client.get(&path(&id), &[])?.body;
         Ok(json!({"id": e["id"], "action": e["action"]["ref"], "status": e["status"]}))
     };
+    let mut tasks = TaskLines { workflow: &id, json, seen: HashMap::new() };
     let mut last = now(&client)?;
-    print_change(stdout, &last, json)?;
+    if !finished(&text(&last, "status")) {
+        print_change(stdout, &last, json)?;
+    }
     while !finished(&text(&last, "status")) {
+        if workflow {
+            tasks.update(&client, stdout)?;
+        }
         let Some(event) = events.next_event()? else {
             bail!("the server ended the event stream before execution {id} finished");
         };
@@ -441,10 +487,131 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
             "lagged" => now(&client)?,
             _ => continue,
         };
-        if text(&change, "status") != text(&last, "status") {
+        if text(&change, "id") != id {
+            continue;
+        }
+        if text(&change, "status") == text(&last, "status") {
+            continue;
+        }
+        if !finished(&text(&change, "status")) {
             print_change(stdout, &change, json)?;
-            last = change;
+        }
+        last = change;
+    }
+    // Its end: the last tasks, what it logged, then how it ended.
+    if workflow {
+        tasks.update(&client, stdout)?;
+    }
+    let execution = client.get(&path(&id), &[])?.body;
+    print_tail_logs(stdout, &execution, "", json)?;
+    print_change(stdout, &last, json)?;
+    Ok(if text(&last, "status") == "succeeded" { 0 } else { super::EXIT_FAILED })
+}
+
+/// What `tail` has printed of each of a workflow's tasks.
+#[derive(Debug, Default, Clone, Copy)]
+struct TaskSeen {
+    started: bool,
+    ended: bool,
+}
+
+/// `tail`'s lines about a workflow's tasks: each task's start and end
+/// with their times, and what it logged.
+struct TaskLines<'a> {
+    workflow: &'a str,
+    json: bool,
+    seen: HashMap<String, TaskSeen>,
+}
+
+impl TaskLines<'_> {
+    /// Reads the workflow's task executions and prints what changed since
+    /// the last call: starts, then ends with what each task logged.
+    fn update(&mut self, client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
+        let query = [("parent", self.workflow.to_owned()), ("limit", "1000".to_owned())];
+        let answer = client.get("/executions", &query)?.body;
+        let mut children: Vec<&Value> = items(&answer).iter().collect();
+        children.reverse();
+        for child in children {
+            let child_id = text(child, "id");
+            let seen = self.seen.get(&child_id).copied().unwrap_or_default();
+            if seen.ended {
+                continue;
+            }
+            let started = opt_text(child, "started_at").is_some();
+            let ended = finished(&text(child, "status"));
+            if !seen.started && (started || ended) {
+                self.task_line(out, child, "started")?;
+            }
+            if ended {
+                self.task_line(out, child, "finished")?;
+                let full = client.get(&path(&child_id), &[])?.body;
+                print_tail_logs(out, &full, "  ", self.json)?;
+            }
+            self.seen
+                .insert(child_id, TaskSeen { started: seen.started || started || ended, ended });
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// `TIME task NAME started (ACTION ID)` or `TIME task NAME STATUS in
+    /// TOOK (ACTION ID)`; as JSON, `{"event": "task_started"|"task_finished",
+    /// …}`.
+    fn task_line(&self, out: &mut dyn Write, child: &Value, phase: &str) -> anyhow::Result<()> {
+        let task = child.get("workflow_task").unwrap_or(&Value::Null);
+        if self.json {
+            let line = json!({
+                "event": format!("task_{phase}"),
+                "workflow": self.workflow,
+                "id": child["id"],
+                "task": task["task"],
+                "route": task["route"],
+                "item": task["item"],
+                "retry": task["retry"],
+                "action": child["action"]["ref"],
+                "status": child["status"],
+                "started_at": child["started_at"],
+                "finished_at": child["finished_at"],
+            });
+            writeln!(out, "{line}")?;
+            return Ok(());
+        }
+        let mut name = text(task, "task");
+        if let Some(item) = task.get("item").and_then(Value::as_u64) {
+            name.push_str(&format!("[{item}]"));
+        }
+        if let Some(retry) = task.get("retry").and_then(Value::as_u64).filter(|r| *r > 0) {
+            name.push_str(&format!(" (retry {retry})"));
+        }
+        let what = format!("({} {})", action_ref(child), text(child, "id"));
+        if phase == "started" {
+            let at = opt_time(child, "started_at").unwrap_or_else(|| time(child, "created_at"));
+            writeln!(out, "{at} task {name} started {what}")?;
+        } else {
+            let at = opt_time(child, "finished_at").unwrap_or_else(|| time(child, "updated_at"));
+            let took = took(child, "started_at", "finished_at")
+                .map_or_else(String::new, |t| format!(" in {t}"));
+            writeln!(out, "{at} task {name} {}{took} {what}", text(child, "status"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `tail`'s lines for what an execution logged: `[LEVEL] MESSAGE` after
+/// `indent`, or `{"event": "log", "id", "level", "message"}`.
+fn print_tail_logs(out: &mut dyn Write, e: &Value, indent: &str, json: bool) -> anyhow::Result<()> {
+    for line in items(e.get("logs").unwrap_or(&Value::Null)) {
+        if json {
+            let line = json!({
+                "event": "log",
+                "id": e["id"],
+                "level": line["level"],
+                "message": line["message"],
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{indent}{}", log_line(line))?;
         }
     }
-    Ok(if text(&last, "status") == "succeeded" { 0 } else { super::EXIT_FAILED })
+    Ok(())
 }
