@@ -230,3 +230,67 @@ fn pack_new_build_and_verify_print_json() {
     let refused = run_cli(&["pack", "new", "demo", "--dir", &utf8(&created), "--json"]);
     assert!(refused.starts_with("exit 2\nstdout: stderr: error:"), "{refused}");
 }
+
+/// `squall serve` with its log going to a file: plain text, no ANSI colour
+/// codes (tracing's colours are for a terminal only).
+#[test]
+fn serve_logs_to_a_file_without_colour_codes() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("SQUALL_DATA_DIR")
+        .env_remove("SQUALL_LISTEN")
+        .env_remove("NO_COLOR")
+        .env("SQUALL_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start squall serve");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let started = lines.map_while(Result::ok).any(|line| line.contains("listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(started, "squall serve did not start: {text}");
+    assert!(!text.trim().is_empty(), "nothing was logged");
+    assert!(!text.contains("\x1b["), "colour codes in a log file: {text:?}");
+}
+
+/// The core pack's manifest, beside its sources.
+const CORE_MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../packs/core/pack.toml");
+
+#[test]
+fn with_the_manifest_a_local_run_checks_and_defaults_as_the_server_does() {
+    // Refused before the sandbox runs, with the server's message.
+    check(
+        &["--component", CORE_PACK, "--manifest", CORE_MANIFEST, "core.echo", "bogus=1"],
+        expect![[r#"
+            exit 2
+            stdout: stderr: error: action core.echo: parameters: Additional properties are not allowed ('bogus' was unexpected)
+        "#]],
+    );
+    // The schema's default fills what was not given; the pack comes from
+    // the manifest when ACTION names none.
+    check(
+        &["--component", CORE_PACK, "--manifest", CORE_MANIFEST, "fail"],
+        expect![[r#"
+            exit 1
+            stdout: stderr: error: core.fail: failed: core.fail was asked to fail
+        "#]],
+    );
+    check(
+        &["--component", CORE_PACK, "--manifest", CORE_MANIFEST, "other.echo", "message=hi"],
+        expect![[r#"
+            exit 2
+            stdout: stderr: error: --manifest declares pack `core`, not `other`
+        "#]],
+    );
+}

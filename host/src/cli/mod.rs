@@ -35,7 +35,7 @@ mod users;
 mod workflow;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -185,8 +185,19 @@ fn init_tracing() -> log_sink::Flush {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SQUALL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let (sink, flush) = log_sink::LogSink::start(std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour(std::io::stderr().is_terminal()))
+        .with_writer(sink)
+        .init();
     flush
+}
+
+/// Whether output to a stream may carry ANSI colours: only on a terminal,
+/// and never when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>).
+pub(crate) fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]
