@@ -277,8 +277,8 @@ fn with_the_manifest_a_local_run_checks_and_defaults_as_the_server_does() {
             stdout: stderr: error: action core.echo: parameters: Additional properties are not allowed ('bogus' was unexpected)
         "#]],
     );
-    // The schema's default fills what was not given; the pack comes from
-    // the manifest when ACTION names none.
+    // The pack comes from the manifest when ACTION names none (without it,
+    // from the file name: `squall_pack_core.fail`).
     check(
         &["--component", CORE_PACK, "--manifest", CORE_MANIFEST, "fail"],
         expect![[r#"

@@ -46,6 +46,11 @@ pub(crate) struct RunArgs {
     /// With --component: compile cache directory.
     #[arg(long, env = "SQUALL_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// With --component: the pack's manifest, whose parameter schemas and
+    /// defaults apply as on the server (default: `pack.toml` in the
+    /// current directory, when it declares the pack).
+    #[arg(long, value_name = "FILE", requires = "component")]
+    manifest: Option<PathBuf>,
 }
 
 pub(crate) fn run(
@@ -67,11 +72,14 @@ pub(crate) fn run(
     if args.remote.url.is_some() || args.remote.api_key.is_some() {
         bail!("--url and --api-key are for running on the server; --component runs locally");
     }
+    let given_manifest = args.manifest.as_deref().map(crate::pack::Manifest::load).transpose()?;
     let (pack, action) = match args.action.split_once('.') {
         Some((pack, action)) => (pack.to_owned(), action.to_owned()),
         None => {
             let stem = component_path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            (args.pack.clone().or(stem).unwrap_or_else(|| "local".to_owned()), args.action.clone())
+            let named = given_manifest.as_ref().map(|m| m.name.clone());
+            let pack = args.pack.clone().or(named).or(stem).unwrap_or_else(|| "local".to_owned());
+            (pack, args.action.clone())
         }
     };
     let cache_dir = match args.cache_dir {
@@ -96,9 +104,29 @@ pub(crate) fn run(
     if !component.exports_action() {
         bail!(crate::runtime::InvokeError::NoActionExport { component: component.file_name() });
     }
+    let component = std::sync::Arc::new(component);
+    let params = match local_manifest(given_manifest, &pack)? {
+        // As the server does: defaults filled in, the schema checked.
+        Some(manifest) => {
+            let mut actions = crate::engine::Actions::default();
+            actions.add_pack(&manifest, component.clone())?;
+            let reference = format!("{pack}.{action}");
+            let Some(spec) = actions.get(&reference) else {
+                bail!("{reference}: the manifest declares no such action");
+            };
+            match spec.prepare_parameters(params) {
+                Ok(prepared) => prepared,
+                Err(refusal) => {
+                    writeln!(stderr, "error: {refusal}")?;
+                    return Ok(super::EXIT_USAGE);
+                }
+            }
+        }
+        None => Value::Object(params),
+    };
     let request = ActionRequest {
         action,
-        params: Value::Object(params).to_string(),
+        params: params.to_string(),
         execution_id: format!("local-{}", std::process::id()),
         attempt: 1,
     };
@@ -123,6 +151,26 @@ pub(crate) fn run(
             writeln!(stderr, "error: {pack}.{}: {error}", request.action)?;
             Ok(super::EXIT_FAILED)
         }
+    }
+}
+
+/// The manifest a local run applies: the one given, else `pack.toml` in the
+/// current directory when it declares `pack`; none otherwise (the run then
+/// passes the parameters as given, and says nothing about a schema).
+fn local_manifest(
+    given: Option<crate::pack::Manifest>,
+    pack: &str,
+) -> anyhow::Result<Option<crate::pack::Manifest>> {
+    if let Some(manifest) = given {
+        if manifest.name != pack {
+            bail!("--manifest declares pack `{}`, not `{pack}`", manifest.name);
+        }
+        return Ok(Some(manifest));
+    }
+    let here = std::path::Path::new("pack.toml");
+    match crate::pack::Manifest::load(here) {
+        Ok(manifest) if manifest.name == pack => Ok(Some(manifest)),
+        _ => Ok(None),
     }
 }
 
