@@ -1,5 +1,6 @@
 //! `/rules`: StackStorm rules, sent as YAML or JSON, checked (the rule
-//! loads, its trigger type and parameters fit, its action is installed)
+//! loads, its trigger type and parameters fit, its action is installed
+//! and its literal action parameters fit the action's schema)
 //! before anything is stored, stored verbatim, and put in force at once
 //! (`Engine::reload_rules`). Enable and disable override the source's
 //! `enabled`.
@@ -380,7 +381,7 @@ pub(crate) struct RuleAction {
         (status = 409, description = "A rule with this ref exists", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Neither YAML nor JSON, or a charset other than UTF-8", body = ErrorBody),
-        (status = 422, description = "The rule does not load; `detail.field` names the field", body = ErrorBody),
+        (status = 422, description = "The rule does not load, names an action not installed, or gives the action a parameter its schema refuses; `detail.field` names the field (`action.parameters.NAME`)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -449,7 +450,7 @@ pub(crate) async fn get(
         (status = 404, description = "No such rule", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Neither YAML nor JSON, or a charset other than UTF-8", body = ErrorBody),
-        (status = 422, description = "The rule does not load, or names another ref", body = ErrorBody),
+        (status = 422, description = "The rule does not load, names another ref or an action not installed, or gives the action a parameter its schema refuses; `detail.field` names the field", body = ErrorBody),
     ),
 )]
 pub(crate) async fn replace(

@@ -147,3 +147,21 @@ async fn rule_enforcement_list_failed_shows_only_the_failed_ones_and_why() {
     let none = server.cli(&["rule-enforcement", "list", "--failed", "--rule", "tests.other"]).await;
     assert_eq!(none.ok(), "no failed rule enforcements\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_create_names_the_parameter_the_action_refuses() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, echo_rule("bad", "{msg: hi}")).expect("rule file");
+    let file = file.to_str().expect("utf-8 path");
+    let refused = server.cli(&["rule", "create", file]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.starts_with(&format!("error: {file}: rule: action.parameters.msg: "))
+            && refused.stderr.contains("'msg' was unexpected"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(server.cli(&["rule", "list"]).await.ok(), "no rules\n");
+}
