@@ -114,7 +114,21 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
     check_aliases(&manifest, &args.dir, &aliases)?;
     let component_path = match &args.component {
         Some(path) => path.clone(),
-        None => super::pack_toolchain::build_component(&args.dir, &manifest)?,
+        None => {
+            // The toolchains take tens of seconds for Python and JS: say so
+            // on a terminal (a spinner and the time taken), stay quiet in
+            // pipes and logs.
+            let mut stderr = std::io::stderr();
+            let progress = std::io::IsTerminal::is_terminal(&stderr).then(|| {
+                let what = format!("building {} with its toolchain", manifest.name);
+                super::pack_fetch::Phase::start(&mut stderr, &what)
+            });
+            let built = super::pack_toolchain::build_component(&args.dir, &manifest);
+            if let Some(progress) = progress {
+                progress.finish(&mut stderr, built.is_ok());
+            }
+            built?
+        }
     };
     let component = std::fs::read(&component_path)
         .with_context(|| format!("cannot read {}", component_path.display()))?;
