@@ -665,3 +665,16 @@ async fn tail_on_a_workflow_shows_each_task_with_its_times_and_log_lines() {
         assert!(task["started_at"].is_string() && task["finished_at"].is_string(), "{task}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_of_a_workflow_prints_its_tasks_log_lines_to_stderr() {
+    let (server, _runtime) = server_with_logging_actions().await;
+    let run = server.cli(&["run", "flows.talky"]).await;
+    assert_eq!(run.code, 0, "{}", run.rendered());
+    assert_eq!(run.stderr, "[info] talk: line 0 .\n", "{}", run.rendered());
+    assert_eq!(field(&run.stdout, "status"), Some("succeeded"), "{}", run.stdout);
+    assert!(!run.stdout.contains("line 0"), "stdout keeps the result only: {}", run.stdout);
+    let json = server.cli(&["run", "flows.talky", "--json"]).await;
+    assert_eq!(json.json()["status"], "succeeded");
+    assert_eq!(json.stderr, "[info] talk: line 0 .\n", "{}", json.rendered());
+}

@@ -197,9 +197,10 @@ fn follow(
         }
         return Ok(0);
     }
-    let execution = wait(client, &id)?;
-    // What the action logged goes to stderr, for people; stdout keeps the
-    // execution for pipes.
+    // What the action logged goes to stderr, for people (a workflow's
+    // tasks' lines as each task ends); stdout keeps the execution for pipes.
+    let execution =
+        if is_workflow(created) { wait_workflow(client, &id, stderr)? } else { wait(client, &id)? };
     for line in items(execution.get("logs").unwrap_or(&Value::Null)) {
         writeln!(stderr, "{}", log_line(line))?;
     }
@@ -254,6 +255,45 @@ fn wait(client: &Client, id: &str) -> anyhow::Result<Value> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Whether execution `e` runs a workflow.
+fn is_workflow(e: &Value) -> bool {
+    text(&e["runner"], "name") == "orquesta"
+        || !items(e.get("children").unwrap_or(&Value::Null)).is_empty()
+}
+
+/// [`wait`] for a workflow: follows every execution's changes, and prints
+/// each task's log lines to `logs` as the task ends.
+fn wait_workflow(client: &Client, id: &str, logs: &mut dyn Write) -> anyhow::Result<Value> {
+    let mut events = client.stream(&[("events", "execution".to_owned())])?;
+    let mut tasks = TaskLines { workflow: id, json: false, logs_only: true, seen: HashMap::new() };
+    let mut execution = client.get(&path(id), &[])?.body;
+    while !finished(&text(&execution, "status")) {
+        tasks.update(client, logs)?;
+        match events.next_event()? {
+            Some(event) if event.name == "execution" => {
+                let data: Value = serde_json::from_str(&event.data).with_context(|| {
+                    format!("an execution event that is not JSON: {}", event.data)
+                })?;
+                if text(&data, "id") == id && finished(&text(&data, "status")) {
+                    execution = client.get(&path(id), &[])?.body;
+                }
+            }
+            Some(event) if event.name == "lagged" => {
+                execution = client.get(&path(id), &[])?.body;
+            }
+            Some(_) => {}
+            // The server ended the stream (it is stopping): ask until it
+            // answers.
+            None => {
+                std::thread::sleep(Duration::from_millis(250));
+                execution = client.get(&path(id), &[])?.body;
+            }
+        }
+    }
+    tasks.update(client, logs)?;
+    Ok(execution)
 }
 
 /// The ref of an execution's action (the API embeds the action, as
@@ -456,8 +496,7 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         return Ok(0);
     };
     let first = client.get(&path(&id), &[])?.body;
-    let workflow = text(&first["runner"], "name") == "orquesta"
-        || !items(first.get("children").unwrap_or(&Value::Null)).is_empty();
+    let workflow = is_workflow(&first);
     // A workflow's tasks are executions of their own: follow every
     // execution's changes and pick the tasks out; otherwise only this one's.
     let mut query = vec![("events", "execution".to_owned())];
@@ -469,7 +508,7 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         let e = client.get(&path(&id), &[])?.body;
         Ok(json!({"id": e["id"], "action": e["action"]["ref"], "status": e["status"]}))
     };
-    let mut tasks = TaskLines { workflow: &id, json, seen: HashMap::new() };
+    let mut tasks = TaskLines { workflow: &id, json, logs_only: false, seen: HashMap::new() };
     let mut last = now(&client)?;
     if !finished(&text(&last, "status")) {
         print_change(stdout, &last, json)?;
@@ -516,10 +555,12 @@ struct TaskSeen {
 }
 
 /// `tail`'s lines about a workflow's tasks: each task's start and end
-/// with their times, and what it logged.
+/// with their times, and what it logged; `run`'s: only what each task
+/// logged, `[LEVEL] TASK: MESSAGE`.
 struct TaskLines<'a> {
     workflow: &'a str,
     json: bool,
+    logs_only: bool,
     seen: HashMap<String, TaskSeen>,
 }
 
@@ -539,10 +580,17 @@ impl TaskLines<'_> {
             }
             let started = opt_text(child, "started_at").is_some();
             let ended = finished(&text(child, "status"));
-            if !seen.started && (started || ended) {
+            if !self.logs_only && !seen.started && (started || ended) {
                 self.task_line(out, child, "started")?;
             }
-            if ended {
+            if ended && self.logs_only {
+                let full = client.get(&path(&child_id), &[])?.body;
+                let task = text(child.get("workflow_task").unwrap_or(&Value::Null), "task");
+                for line in items(full.get("logs").unwrap_or(&Value::Null)) {
+                    let (level, message) = (text(line, "level"), text(line, "message"));
+                    writeln!(out, "[{level}] {task}: {message}")?;
+                }
+            } else if ended {
                 self.task_line(out, child, "finished")?;
                 let full = client.get(&path(&child_id), &[])?.body;
                 print_tail_logs(out, &full, "  ", self.json)?;
