@@ -354,7 +354,7 @@ async fn scaffolding_and_build_errors_name_the_field() {
         let built = local(args(&["pack", "build", utf8(&dir)])).await;
         assert_eq!(built.code, 2, "{to}");
         assert!(
-            built.stderr.contains("pack.toml: ") && built.stderr.contains(expected),
+            built.stderr.contains("pack.toml:") && built.stderr.contains(&format!(": {expected}")),
             "{to}: {}",
             built.stderr
         );
