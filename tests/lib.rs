@@ -265,3 +265,22 @@ pub fn check_expected(files: &[PathBuf], mut actual: impl FnMut(&Path) -> String
         mismatched.join("\n")
     );
 }
+
+/// `squall serve` (the binary `squall`, which integration tests name with
+/// `env!("CARGO_BIN_EXE_squall-host")`) on a free loopback port with its
+/// data under `dir/data`, run in `dir` (where it finds no pack to load),
+/// with the settings a developer's environment may hold cleared. Stdin is
+/// closed; the caller sets stdout and stderr.
+pub fn serve_in(squall: &str, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(squall);
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("SQUALL_DATA_DIR")
+        .env_remove("SQUALL_LISTEN")
+        .stdin(std::process::Stdio::null());
+    command
+}

@@ -33,15 +33,7 @@ impl Serve {
         let dir = tempfile::tempdir().expect("tempdir");
         // Run in the temporary directory, where there is no core pack to
         // load: these tests need none.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_squall-host"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .env_remove("SQUALL_DATA_DIR")
-            .env_remove("SQUALL_LISTEN")
-            .stdin(Stdio::null())
+        let mut child = squall_tests::serve_in(env!("CARGO_BIN_EXE_squall-host"), dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -236,20 +236,12 @@ fn pack_new_build_and_verify_print_json() {
 #[test]
 fn serve_logs_to_a_file_without_colour_codes() {
     use std::io::{BufRead as _, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_squall-host"))
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("SQUALL_DATA_DIR")
-        .env_remove("SQUALL_LISTEN")
+    let mut child = squall_tests::serve_in(env!("CARGO_BIN_EXE_squall-host"), dir.path())
         .env_remove("NO_COLOR")
         .env("SQUALL_LOG", "debug")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()

@@ -312,6 +312,6 @@ mod tests {
         bad.manifest = "name = \"Demo\"\nversion = \"1\"\n".into();
         let bundle = assemble(EMPTY_COMPONENT, &bad, "demo.wasm").expect("ok");
         let e = Bundle::read(&bundle, "demo.wasm").expect_err("refused");
-        assert!(e.to_string().contains("demo.wasm/pack.toml: name:"), "{e}");
+        assert!(e.to_string().contains("demo.wasm/pack.toml:1: name:"), "{e}");
     }
 }
