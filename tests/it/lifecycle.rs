@@ -186,7 +186,7 @@ fn walk(dir: &Path) -> usize {
 async fn unsigned_tampered_and_untrusted_bundles_are_refused_before_compiling() {
     let host = Host::start(tempfile::tempdir().expect("tempdir")).await;
     let (ours, ours_public) = generate();
-    let (stranger, _) = generate();
+    let (stranger, stranger_public) = generate();
     host.trust("ours", &ours_public).await;
     let audit_before = host.store.read().expect("ok").audit(0, usize::MAX).expect("ok").len();
 
@@ -196,7 +196,12 @@ async fn unsigned_tampered_and_untrusted_bundles_are_refused_before_compiling() 
     let cases = [
         (bundle("1.0.0", None), VerifyError::Unsigned),
         (tampered, VerifyError::Tampered { signer: "ours".into() }),
-        (bundle("1.0.0", Some(&stranger)), VerifyError::Untrusted),
+        // The refusal names the signer's key id, as `squall trust list`
+        // shows each trusted key's.
+        (
+            bundle("1.0.0", Some(&stranger)),
+            VerifyError::Untrusted { key_ids: vec![squall::pack::key_id_hex(&stranger_public)] },
+        ),
     ];
     let mut messages = Vec::new();
     for (bytes, expected) in cases {

@@ -164,6 +164,10 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
     server.cli(&["trust", "add", "publisher", public.to_str().expect("utf-8")]).await.ok();
     let trusted = server.cli(&["trust", "list", "--json"]).await.json();
     assert_eq!(trusted[0]["name"], "publisher");
+    // The refusal named the key id the operator now sees in the list.
+    let key_id = trusted[0]["key_id"].as_str().expect("a key id");
+    assert_eq!(key_id.len(), 24, "{trusted}");
+    assert!(refused.stderr.contains(&format!("signed by key id {key_id};")), "{}", refused.stderr);
     // Installed from a URL this time (plain http is accepted on loopback).
     let bytes = std::fs::read(&bundle).expect("bundle");
     let app = axum::Router::new()

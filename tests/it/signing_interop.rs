@@ -166,8 +166,8 @@ fn a_bundle_signed_by_wasmsign2_verifies_in_squall() {
     // A keyring without the wasmsign2 key does not trust it.
     let (_, stranger) = generate();
     let strangers = Keyring::new(vec![TrustedKey { name: "stranger".into(), key: stranger }]);
-    assert_eq!(strangers.verify(&signed), Err(VerifyError::Untrusted));
-    assert_eq!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted));
+    assert!(matches!(strangers.verify(&signed), Err(VerifyError::Untrusted { .. })));
+    assert!(matches!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted { .. })));
 }
 
 #[test]

@@ -86,10 +86,23 @@ pub(crate) struct TrustedKeyView {
     name: String,
     /// Short identifier: first 16 hex digits of the key's sha256.
     fingerprint: String,
+    /// The id its signatures carry (wasmsign2's key id, hex): what a
+    /// refused bundle's message names.
+    key_id: String,
     /// The key in wasmsign2's raw encoding, hex.
     public_key: String,
     /// Milliseconds since the Unix epoch.
     added_at: i64,
+}
+
+/// The key id of a stored public key (hex of wasmsign2's encoding); empty
+/// if the stored text does not decode.
+fn key_id_of(public_key: &str) -> String {
+    hex::decode(public_key)
+        .ok()
+        .and_then(|bytes| public_key_from_bytes(&bytes).ok())
+        .map(|key| crate::pack::key_id_hex(&key))
+        .unwrap_or_default()
 }
 
 /// A key to trust.
@@ -332,6 +345,7 @@ pub(crate) async fn list_trust(
     Ok(Json(
         keys.into_iter()
             .map(|k| TrustedKeyView {
+                key_id: key_id_of(&k.public_key),
                 name: k.name,
                 fingerprint: k.fingerprint,
                 public_key: k.public_key,
@@ -379,6 +393,7 @@ pub(crate) async fn add_trust(
     Ok((
         StatusCode::CREATED,
         Json(TrustedKeyView {
+            key_id: key_id_of(&record.public_key),
             name: record.name,
             fingerprint: record.fingerprint,
             public_key: record.public_key,

@@ -73,9 +73,9 @@ pub(crate) fn run(args: TrustArgs, stdout: &mut dyn Write) -> anyhow::Result<u8>
                 print_json(stdout, &keys)?;
                 return Ok(0);
             }
-            let mut table = Table::new(&["NAME", "FINGERPRINT"]);
+            let mut table = Table::new(&["NAME", "FINGERPRINT", "KEY ID"]);
             for key in items(&keys) {
-                table.row(vec![text(key, "name"), text(key, "fingerprint")]);
+                table.row(vec![text(key, "name"), text(key, "fingerprint"), text(key, "key_id")]);
             }
             table.print(stdout, "no trusted keys")?;
         }

@@ -25,6 +25,6 @@ pub use manifest::{
 };
 pub use signing::{
     KeyError, Keyring, SigningKey, TrustedKey, Verified, VerifyError, fingerprint, generate,
-    load_public_key, public_key_from_bytes, save_public_key,
+    key_id_hex, load_public_key, public_key_from_bytes, save_public_key,
 };
 pub use wasmsign2::PublicKey;

@@ -104,6 +104,12 @@ pub fn fingerprint(key: &PublicKey) -> String {
     hex::encode(&Sha256::digest(key.to_bytes())[..8])
 }
 
+/// The id a signature by `key` carries (wasmsign2's default key id), hex:
+/// what a refusal names when the key is not trusted.
+pub fn key_id_hex(key: &PublicKey) -> String {
+    hex::encode(key_id(key))
+}
+
 /// The key id a signature by `key` carries: wasmsign2's default.
 fn key_id(key: &PublicKey) -> Vec<u8> {
     let plain = PublicKey { pk: key.pk, key_id: None };
@@ -160,11 +166,16 @@ pub enum VerifyError {
         /// The trusted key whose signature no longer matches.
         signer: String,
     },
-    /// Signed, but by no key in the keyring.
+    /// Signed, but by no key in the keyring. `key_ids` are the ids the
+    /// signatures carry (hex), as `squall trust list` shows each key's.
     #[error(
-        "the bundle is signed by a key that is not trusted here (add the publisher's key with `squall trust add`)"
+        "the bundle is signed by a key that is not trusted here (signed by key id {}; add the publisher's key with `squall trust add`, and compare its id in `squall trust list`)",
+        if key_ids.is_empty() { "unknown".to_owned() } else { key_ids.join(", ") }
     )]
-    Untrusted,
+    Untrusted {
+        /// The key ids of the bundle's signatures, hex.
+        key_ids: Vec<String>,
+    },
     /// The signature section was changed or damaged after signing: it does
     /// not parse, or a signature that names a trusted key does not verify
     /// over the hashes it lists.
@@ -292,7 +303,13 @@ impl Keyring {
                 ));
             }
         }
-        VerifyError::Untrusted
+        let key_ids = header
+            .signed_hashes_set
+            .iter()
+            .flat_map(|set| &set.signatures)
+            .filter_map(|signature| signature.key_id.as_deref().map(hex::encode))
+            .collect();
+        VerifyError::Untrusted { key_ids }
     }
 }
 
@@ -368,8 +385,8 @@ mod tests {
         tampered[last] ^= 1;
         assert_eq!(keyring.verify(&tampered), Err(VerifyError::Tampered { signer: "ours".into() }));
         let foreign = theirs.sign(&bundle()).expect("ok");
-        assert_eq!(keyring.verify(&foreign), Err(VerifyError::Untrusted));
-        assert_eq!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted));
+        assert!(matches!(keyring.verify(&foreign), Err(VerifyError::Untrusted { .. })));
+        assert!(matches!(Keyring::default().verify(&signed), Err(VerifyError::Untrusted { .. })));
     }
 
     #[test]
