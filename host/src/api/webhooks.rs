@@ -26,6 +26,11 @@ pub(crate) struct WebhookAccepted {
     trigger_instances: Vec<Uuid>,
     /// The executions its rules started.
     executions: Vec<Uuid>,
+    /// Rules that matched but started nothing, each `{rule,
+    /// failure_reason}` (absent when there are none).
+    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_enforcements: Option<Vec<serde_json::Value>>,
 }
 
 /// Receives a webhook. Besides the usual headers, the key may come as

@@ -57,6 +57,9 @@ pub struct Emitted {
     /// True when an instance with this id was already stored: nothing new
     /// was committed for it.
     pub duplicate: bool,
+    /// The rules that matched but started nothing, each with why (its
+    /// failed rule enforcement); empty for a duplicate.
+    pub failed: Vec<(String, String)>,
 }
 
 /// Something that happened, before it is committed.
@@ -92,6 +95,15 @@ pub struct Decided {
 }
 
 impl Decided {
+    /// The rules that matched but started nothing, with why.
+    pub fn failed(&self) -> Vec<(String, String)> {
+        self.instance
+            .decisions
+            .iter()
+            .filter_map(|d| d.error.as_ref().map(|e| (d.rule.clone(), e.clone())))
+            .collect()
+    }
+
     /// Writes the instance and its executions: requested ones on the queue,
     /// ones a worker already claimed marked running, ended ones as they are. Returns false, and
     /// writes nothing, when an instance with the same id is already stored.
@@ -193,6 +205,7 @@ impl Ingest {
                         Vec::new()
                     },
                     duplicate: !fresh,
+                    failed: if fresh { decided.failed() } else { Vec::new() },
                 }
             })
             .collect())

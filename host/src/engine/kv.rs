@@ -83,6 +83,7 @@ pub(crate) async fn change(
         id: decided.instance.id,
         executions: decided.executions.iter().map(|e| e.id).collect(),
         duplicate: false,
+        failed: decided.failed(),
     };
     Ok(KvChanged { existed, emitted })
 }

@@ -170,15 +170,25 @@ pub(crate) async fn decide(
 
 /// The answer to a plain webhook: 202 with the trigger instance id, as
 /// StackStorm answers, and the ids of the executions its rules started, so a
-/// caller can follow them.
+/// caller can follow them; a rule that matched but started nothing is
+/// named with why (`failed_enforcements`), so it never fails silently.
 pub(crate) fn accepted(emitted: &[Emitted]) -> WebhookResponse {
     let ids: Vec<String> = emitted.iter().map(|e| e.id.to_string()).collect();
     let executions: Vec<String> =
         emitted.iter().flat_map(|e| &e.executions).map(ToString::to_string).collect();
+    let mut body = json!({"trigger_instances": ids, "executions": executions});
+    let failed: Vec<Value> = emitted
+        .iter()
+        .flat_map(|e| &e.failed)
+        .map(|(rule, reason)| json!({"rule": rule, "failure_reason": reason}))
+        .collect();
+    if !failed.is_empty() {
+        body["failed_enforcements"] = Value::Array(failed);
+    }
     WebhookResponse {
         status: 202,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: json!({"trigger_instances": ids, "executions": executions}).to_string().into_bytes(),
+        body: body.to_string().into_bytes(),
     }
 }
 

@@ -84,8 +84,17 @@ async fn a_templated_parameter_the_action_refuses_is_a_failed_enforcement_with_i
     api.add_rule(&echo_rule("typed", r#"{message: "{{ trigger.body.x }}"}"#)).await;
     let refused = fire(&api, "typed", json!({"x": 5})).await;
     assert_eq!(refused["executions"], json!([]), "{refused}");
+    // The sender hears which rule started nothing, and why.
+    let told = &refused["failed_enforcements"];
+    assert_eq!(told.as_array().map(Vec::len), Some(1), "{refused}");
+    assert_eq!(told[0]["rule"], "tests.typed", "{refused}");
+    assert!(
+        told[0]["failure_reason"].as_str().is_some_and(|r| r.contains("parameter `message`")),
+        "{refused}"
+    );
     let started = fire(&api, "typed", json!({"x": "five"})).await;
     assert_eq!(started["executions"].as_array().map(Vec::len), Some(1), "{started}");
+    assert!(started.get("failed_enforcements").is_none(), "{started}");
 
     let all = api.get("/api/v1/ruleenforcements").await;
     assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
