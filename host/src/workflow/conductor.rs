@@ -645,8 +645,7 @@ impl<'w> Conductor<'w> {
     ) -> Option<usize> {
         let target = self.task(next);
         let inbound = self.graph.inbound(next).len();
-        let split = target.join.is_none() && self.graph.inbound_transitions(next) > 1;
-        let route = if split && !self.graph.in_cycle(next) {
+        let route = if self.graph.is_split(target) {
             // A split: each arriving branch opens its own route.
             // Numbered as Orquesta's `_evaluate_route` numbers them: a new
             // route each time a transition opens one, in the order

@@ -259,6 +259,20 @@ pub(crate) fn zip_longest(lists: &[Value], pad: Value) -> Result<Value, String> 
     ))
 }
 
+/// What `ctx()` shows of a context: every key but the private (double
+/// underscore) ones, borrowed when there are none.
+pub(crate) fn visible(ctx: &Map<String, Value>) -> std::borrow::Cow<'_, Map<String, Value>> {
+    if !ctx.keys().any(|k| k.starts_with("__")) {
+        return std::borrow::Cow::Borrowed(ctx);
+    }
+    std::borrow::Cow::Owned(
+        ctx.iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
 /// Why `ctx('__name')` is refused, as Orquesta words it.
 pub(crate) fn private(name: &str) -> String {
     format!("variable `{name}` is private (double underscore) and cannot be read")
@@ -272,18 +286,7 @@ fn status_is(state: &State<'_, '_>, wanted: &[&str]) -> Result<bool, Error> {
 fn variables(scope: &Scope<'_>) -> Jinja {
     let mut vars: BTreeMap<&str, Jinja> = BTreeMap::new();
     if let Some(ctx) = scope.ctx {
-        // `ctx()` shows no private (double underscore) keys.
-        let value = if ctx.keys().any(|k| k.starts_with("__")) {
-            let visible: Map<String, Value> = ctx
-                .iter()
-                .filter(|(k, _)| !k.starts_with("__"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            Jinja::from_serialize(visible)
-        } else {
-            Jinja::from_serialize(ctx)
-        };
-        vars.insert("__ctx", value);
+        vars.insert("__ctx", Jinja::from_serialize(visible(ctx)));
     }
     if let Some(status) = scope.status {
         vars.insert("__status", Jinja::from(status));

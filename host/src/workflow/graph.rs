@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::model::{Count, Join, Target, Workflow};
+use super::model::{Count, Join, Target, Task, Workflow};
 
 /// One edge: `from` goes to `to` when `when` holds (on completion when
 /// `None`), publishing `publish`.
@@ -75,14 +75,17 @@ impl TaskGraph {
             .collect()
     }
 
-    /// How many transition targets lead to `task`, counting a task once
-    /// per transition that names it (Orquesta's `get_prev_tasks`): a task
-    /// with more than one and no `join` is a split.
-    pub fn inbound_transitions(&self, task: &str) -> usize {
-        self.edges
+    /// Whether `task` is a split (Orquesta's `is_split_task` outside a
+    /// cycle): no `join`, and more than one transition target leads to it,
+    /// counting a task once per transition that names it (Orquesta's
+    /// `get_prev_tasks`). Each arrival at a split opens its own route.
+    pub fn is_split(&self, task: &Task) -> bool {
+        let inbound = self
+            .edges
             .iter()
-            .filter(|edge| matches!(&edge.to, Target::Task(name) if name == task))
-            .count()
+            .filter(|edge| matches!(&edge.to, Target::Task(name) if *name == task.name))
+            .count();
+        task.join.is_none() && inbound > 1 && !self.in_cycle(&task.name)
     }
 
     /// Whether a path of transitions leads from `task` back to it.

@@ -177,11 +177,7 @@ fn task_fields(task: &Task) -> Vec<(String, Value)> {
 /// the workflow.
 pub(crate) fn ambiguous_joins(workflow: &Workflow) -> Vec<String> {
     let graph = TaskGraph::new(workflow);
-    let is_split = |name: &str| {
-        workflow.task(name).is_some_and(|t| t.join.is_none())
-            && graph.inbound_transitions(name) > 1
-            && !graph.in_cycle(name)
-    };
+    let is_split = |name: &str| workflow.task(name).is_some_and(|t| graph.is_split(t));
     #[derive(Default)]
     struct Seen {
         splits: BTreeSet<String>,

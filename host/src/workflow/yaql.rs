@@ -108,12 +108,7 @@ impl Host for Functions<'_> {
                 let ctx = scope.ctx.ok_or_else(|| "ctx() has no value here".to_owned());
                 match (ctx, first) {
                     (Err(e), _) => Err(e),
-                    (Ok(ctx), None) => Ok(Value::Object(
-                        ctx.iter()
-                            .filter(|(k, _)| !k.starts_with("__"))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    )),
+                    (Ok(ctx), None) => Ok(Value::Object(super::eval::visible(ctx).into_owned())),
                     (Ok(_), Some(variable)) if variable.starts_with("__") => {
                         Err(super::eval::private(variable))
                     }
