@@ -268,8 +268,9 @@ pub fn check_expected(files: &[PathBuf], mut actual: impl FnMut(&Path) -> String
 
 /// `squall serve` (the binary `squall`, which integration tests name with
 /// `env!("CARGO_BIN_EXE_squall-host")`) on a free loopback port with its
-/// data under `dir/data`, run in `dir` (where it finds no pack to load),
-/// with the settings a developer's environment may hold cleared. Stdin is
+/// data under `dir/data`, run in `dir` (with the core pack built into the
+/// binary and no other), with the settings a developer's environment may
+/// hold cleared. Stdin is
 /// closed; the caller sets stdout and stderr.
 pub fn serve_in(squall: &str, dir: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(squall);

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::client::Outcome;
 
 /// `squall serve` on a fresh data directory, on 127.0.0.1 (port 0),
-/// without packs; killed on drop.
+/// with the built-in core pack only; killed on drop.
 struct Serve {
     child: Child,
     url: String,
@@ -31,8 +31,7 @@ impl Drop for Serve {
 impl Serve {
     fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        // Run in the temporary directory, where there is no core pack to
-        // load: these tests need none.
+        // Run in the temporary directory, with the built-in core pack.
         let mut child = squall_tests::serve_in(env!("CARGO_BIN_EXE_squall-host"), dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,10 +1,12 @@
 //! `squall serve`: the engine with the HTTP API in front of it. Opens (or
-//! creates) the data directory, loads the packs, starts the engine on the
-//! stored rules, creates the user `admin` (role `system_admin`, a random
-//! password in `admin-password`) and an admin API key on first start, and
-//! serves until Ctrl-C or SIGTERM, then stops gracefully. `limits.rs` has
-//! the connection limits' flags.
+//! creates) the data directory, loads the packs (the core pack is built into
+//! the binary, `builtin.rs`, and loaded unless a pack named `core` is given
+//! or installed), starts the engine on the stored rules, creates the user
+//! `admin` (role `system_admin`, a random password in `admin-password`) and
+//! an admin API key on first start, and serves until Ctrl-C or SIGTERM, then
+//! stops gracefully. `limits.rs` has the connection limits' flags.
 
+mod builtin;
 mod installs;
 mod limits;
 mod records;
@@ -28,12 +30,7 @@ use crate::pack::Manifest;
 use crate::runtime::{HostServices, Runtime, RuntimeConfig};
 use crate::store::{FIRST_ADMIN, RuleRecord, Store, StoreConfig, UserRecord, now_millis};
 
-/// Where the README builds the core pack, relative to the repository.
-const BUNDLED_CORE: (&str, &str) =
-    ("packs/core/pack.toml", "packs/target/wasm32-wasip2/release/squall_pack_core.wasm");
-
-/// The rule a fresh data directory starts with, when the core pack is the
-/// bundled one.
+/// The rule a fresh data directory starts with, when no `--pack` is given.
 const EXAMPLE_RULE: &str = r#"name: hello
 pack: examples
 description: 'Says hello to whoever POSTs {"name": ...} to /api/v1/webhooks/hello'
@@ -67,9 +64,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SQUALL_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:9101")]
     listen: SocketAddr,
     /// A pack to run: its `pack.toml` and its component. Repeatable.
-    /// Without any, the core pack is loaded from where the README builds
-    /// it (`packs/…`, relative to the current directory), and a fresh data
-    /// directory gets the example rule `examples.hello`.
+    /// The core pack (`core.echo`, `core.noop`, `core.fail`, `core.sleep`)
+    /// is built into squall and always loaded, unless a pack named `core`
+    /// is given here or installed from a bundle, which replaces it. Without
+    /// any, a fresh data directory gets the example rule `examples.hello`.
     #[arg(long, num_args = 2, value_names = ["MANIFEST", "COMPONENT"])]
     pack: Vec<PathBuf>,
     /// Accept pack bundles without a signature (each such install is
@@ -137,27 +135,11 @@ pub(crate) fn run(
     for problem in problems {
         let _ = writeln!(stderr, "squall serve: {problem}");
     }
-    let bundled = args.pack.is_empty();
-    let packs: Vec<PathBuf> = if bundled {
-        let (manifest, component) = BUNDLED_CORE;
-        if Path::new(component).is_file() {
-            vec![manifest.into(), component.into()]
-        } else {
-            let _ = writeln!(
-                stderr,
-                "squall serve: no --pack given and no core pack at {component}; running without actions \
-                 (build it with: cargo build --release --target wasm32-wasip2 --manifest-path packs/Cargo.toml)"
-            );
-            Vec::new()
-        }
-    } else {
-        args.pack
-    };
     let mut loaded = Vec::new();
     // Actions are in the catalog before the engine starts, so executions a
     // crash left behind find them when they are recovered.
     let mut actions = Actions::default();
-    for pair in packs.chunks(2) {
+    for pair in args.pack.chunks(2) {
         let [manifest_path, component_path] = pair else {
             bail!("--pack takes MANIFEST COMPONENT")
         };
@@ -173,10 +155,20 @@ pub(crate) fn run(
         actions.add_pack(&manifest, component.clone())?;
         loaded.push((manifest, component));
     }
+    // The core pack built into the binary, unless one was given or is
+    // installed.
+    if !loaded.iter().any(|(m, _)| m.name == builtin::NAME)
+        && !installed.iter().any(|p| p.manifest.name == builtin::NAME)
+    {
+        let (manifest, component) = builtin::load(&runtime)?;
+        let component = Arc::new(component);
+        actions.add_pack(&manifest, component.clone())?;
+        loaded.push((manifest, component));
+    }
     for pack in &installed {
         actions.add_pack(&pack.manifest, pack.component.clone())?;
     }
-    let example = bundled && fresh && loaded.iter().any(|(m, _)| m.name == "core");
+    let example = args.pack.is_empty() && fresh;
     let executor = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,8 +1,8 @@
 //! `squall serve` as a real process on 127.0.0.1 (port 0), driven by a
 //! real HTTP client: a webhook fires a rule whose execution shows up in
 //! the API and on the event stream; a graceful stop and a restart keep
-//! everything; without `--pack` the bundled core pack and the example rule
-//! are used.
+//! everything; without `--pack` the core pack built into the binary and the
+//! example rule are used.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -48,8 +48,8 @@ pub(crate) struct Server {
 pub(crate) struct Launch<'a> {
     /// Where to run it (the test's directory by default).
     pub(crate) cwd: Option<&'a Path>,
-    /// Pass the core pack with `--pack`; without, the bundled one is used
-    /// if `cwd` has it.
+    /// Pass the core pack with `--pack`; without, the one built into the
+    /// binary is used.
     pub(crate) packs: bool,
     /// More arguments for `squall serve`.
     pub(crate) args: Vec<&'a str>,
@@ -308,17 +308,14 @@ async fn a_webhook_fires_a_rule_over_http_and_what_it_did_survives_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_packs_it_runs_the_bundled_core_pack_with_the_example_rule() {
+async fn without_packs_it_runs_the_built_in_core_pack_with_the_example_rule() {
+    // Run in an empty directory: the core pack comes from the binary.
     let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("repo");
-    let release = repo.join("packs/target/wasm32-wasip2/release");
-    std::fs::create_dir_all(&release).expect("release dir");
-    std::fs::create_dir_all(repo.join("packs/core")).expect("core dir");
-    std::fs::copy(CORE_MANIFEST, repo.join("packs/core/pack.toml")).expect("manifest");
-    std::fs::copy(CORE_PACK, release.join("squall_pack_core.wasm")).expect("component");
+    let cwd = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&cwd).expect("cwd");
     let data = dir.path().join("data");
 
-    let (server, mut seen) = Server::start(&data, Some(&repo), false);
+    let (server, mut seen) = Server::start(&data, Some(&cwd), false);
     let curl = server.line(&mut seen, |l| l.trim_start().starts_with("curl "));
     assert!(seen.iter().any(|l| l.contains("try the example rule examples.hello")), "{seen:#?}");
     assert!(curl.contains(&format!("{}/api/v1/webhooks/hello", server.base)), "{curl}");
