@@ -212,3 +212,67 @@ async fn a_shipped_pack_with_rules_installs_from_a_file_and_refusals_name_their_
         failed.stderr
     );
 }
+
+/// The compiled files in a compile cache: (engine dir/file name, inode).
+fn cached(cache: &Path) -> Vec<(String, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut files = Vec::new();
+    for engine in std::fs::read_dir(cache).expect("cache dir").flatten() {
+        for file in std::fs::read_dir(engine.path()).expect("engine dir").flatten() {
+            let name = format!(
+                "{}/{}",
+                engine.file_name().to_string_lossy(),
+                file.file_name().to_string_lossy()
+            );
+            files.push((name, file.metadata().expect("metadata").ino()));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_bundle_runs_locally_without_being_compiled_again() {
+    let work = tempfile::tempdir().expect("work dir");
+    let cache = work.path().join("cache");
+    let bundle = work.path().join("core.wasm");
+    let key = work.path().join("author");
+    local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
+    let src = source("core", "0.1.0", work.path());
+    let built = local(args(&[
+        "pack",
+        "build",
+        src.to_str().expect("utf-8"),
+        "--component",
+        squall_tests::CORE_PACK,
+        "--sign",
+        key.with_extension("key").to_str().expect("utf-8"),
+        "--out",
+        bundle.to_str().expect("utf-8"),
+        "--cache-dir",
+        cache.to_str().expect("utf-8"),
+    ]))
+    .await;
+    assert!(built.ok().starts_with("built core 0.1.0"), "{}", built.stdout);
+    // The signed bundle, as written, is what was compiled.
+    let digest = squall::pack::sha256_hex(&std::fs::read(&bundle).expect("bundle"));
+    let after_build = cached(&cache);
+    assert_eq!(after_build.len(), 1, "{after_build:?}");
+    assert!(after_build[0].0.ends_with(&format!("/{digest}.cwasm")), "{after_build:?}");
+
+    // A local run of it loads that file and writes nothing.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .args(["run", "--component", bundle.to_str().expect("utf-8"), "--cache-dir"])
+        .arg(&cache)
+        .args(["core.echo", "message=hi"])
+        .env("SQUALL_LOG", "squall=debug")
+        .env_remove("SQUALL_CACHE_DIR")
+        .current_dir(work.path())
+        .output()
+        .expect("squall run");
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), r#"{"message":"hi"}"#);
+    assert!(said.contains("loaded from the compile cache"), "{said}");
+    assert_eq!(cached(&cache), after_build);
+}

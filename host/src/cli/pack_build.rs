@@ -42,6 +42,11 @@ pub(crate) struct BuildArgs {
     /// `bundle`, `bytes`, `signed`, `warnings`) instead of text.
     #[arg(long)]
     json: bool,
+    /// The compile cache the bundle is compiled into, so that `squall run
+    /// --component BUNDLE` starts without compiling (the one `squall run`
+    /// uses by default).
+    #[arg(long, env = "SQUALL_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,9 +89,9 @@ pub(crate) struct VerifyArgs {
 
 /// The warnings a build finds: printed as they come, or kept for the JSON
 /// object (`--json`).
-struct Warnings<'a> {
-    stdout: &'a mut dyn Write,
-    kept: Option<Vec<String>>,
+pub(crate) struct Warnings<'a> {
+    pub(crate) stdout: &'a mut dyn Write,
+    pub(crate) kept: Option<Vec<String>>,
 }
 
 impl Warnings<'_> {
@@ -101,57 +106,36 @@ impl Warnings<'_> {
     }
 }
 
+/// What a build is asked for, whatever it prints: `pack build` and `pack
+/// dev` build through [`build_bundle`].
+pub(crate) struct Plan<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) component: Option<&'a Path>,
+    pub(crate) out: Option<&'a Path>,
+    pub(crate) sign: Option<&'a Path>,
+    /// Compile the bundle into this compile cache (and so check that it
+    /// links against the host) before writing it.
+    pub(crate) compile_into: Option<PathBuf>,
+}
+
+/// A bundle written by [`build_bundle`].
+pub(crate) struct Built {
+    pub(crate) manifest: Manifest,
+    pub(crate) out: PathBuf,
+    pub(crate) bundle: Vec<u8>,
+}
+
 pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
-    let manifest_path = args.dir.join("pack.toml");
-    let manifest = Manifest::load(&manifest_path)?;
-    let rules = read_files(&args.dir.join("rules"))?;
     let mut warnings = Warnings { stdout, kept: args.json.then(Vec::new) };
-    check_rules(&manifest, &args.dir, &rules, &mut warnings)?;
-    let workflows = read_files(&args.dir.join("workflows"))?;
-    check_workflows(&manifest, &args.dir, &mut warnings)?;
+    let plan = Plan {
+        dir: &args.dir,
+        component: args.component.as_deref(),
+        out: args.out.as_deref(),
+        sign: args.sign.as_deref(),
+        compile_into: Some(args.cache_dir.clone().unwrap_or_else(super::run::default_cache_dir)),
+    };
+    let Built { manifest, out, bundle } = build_bundle(&plan, &mut warnings)?;
     let Warnings { stdout, kept } = warnings;
-    let aliases = read_files(&args.dir.join("aliases"))?;
-    check_aliases(&manifest, &args.dir, &aliases)?;
-    let component_path = match &args.component {
-        Some(path) => path.clone(),
-        None => {
-            // The toolchains take tens of seconds for Python and JS: say so
-            // on a terminal (a spinner and the time taken), stay quiet in
-            // pipes and logs.
-            let mut stderr = std::io::stderr();
-            let progress = std::io::IsTerminal::is_terminal(&stderr).then(|| {
-                let what = format!("building {} with its toolchain", manifest.name);
-                super::pack_fetch::Phase::start(&mut stderr, &what)
-            });
-            let built = super::pack_toolchain::build_component(&args.dir, &manifest);
-            if let Some(progress) = progress {
-                progress.finish(&mut stderr, built.is_ok());
-            }
-            built?
-        }
-    };
-    let component = std::fs::read(&component_path)
-        .with_context(|| format!("cannot read {}", component_path.display()))?;
-    check_exports(&manifest, &manifest_path, &component_path, &component)?;
-    let files = BundleFiles {
-        manifest: std::fs::read_to_string(&manifest_path)?,
-        rules,
-        workflows,
-        aliases,
-    };
-    let origin = component_path.display().to_string();
-    let mut bundle = assemble(&component, &files, &origin)?;
-    if let Some(key) = &args.sign {
-        bundle = SigningKey::load(key)?.sign(&bundle)?;
-    }
-    let out = args.out.unwrap_or_else(|| {
-        args.dir.join("target").join(format!("{}-{}.wasm", manifest.name, manifest.version))
-    });
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&out, &bundle).with_context(|| format!("cannot write {}", out.display()))?;
     if let Some(warnings) = kept {
         let built = json!({
             "name": manifest.name,
@@ -174,6 +158,95 @@ pub(crate) fn build(args: BuildArgs, stdout: &mut dyn Write) -> anyhow::Result<u
         if args.sign.is_some() { ", signed" } else { ", unsigned" }
     )?;
     Ok(0)
+}
+
+/// Checks the pack in `plan.dir`, builds its component unless one is
+/// given, assembles (and signs) the bundle, compiles it into the local
+/// cache, and writes it.
+pub(crate) fn build_bundle(plan: &Plan<'_>, warnings: &mut Warnings<'_>) -> anyhow::Result<Built> {
+    let manifest_path = plan.dir.join("pack.toml");
+    let manifest = Manifest::load(&manifest_path)?;
+    let rules = read_files(&plan.dir.join("rules"))?;
+    check_rules(&manifest, plan.dir, &rules, warnings)?;
+    let workflows = read_files(&plan.dir.join("workflows"))?;
+    check_workflows(&manifest, plan.dir, warnings)?;
+    let aliases = read_files(&plan.dir.join("aliases"))?;
+    check_aliases(&manifest, plan.dir, &aliases)?;
+    let component_path = match plan.component {
+        Some(path) => path.to_owned(),
+        None => {
+            // The toolchains take tens of seconds for Python and JS: say so
+            // on a terminal (a spinner and the time taken), stay quiet in
+            // pipes and logs.
+            let what = format!("building {} with its toolchain", manifest.name);
+            let progress = super::pack_fetch::Phase::on_terminal(&what);
+            let built = super::pack_toolchain::build_component(plan.dir, &manifest);
+            if let Some(progress) = progress {
+                progress.finish(&mut std::io::stderr(), built.is_ok());
+            }
+            built?
+        }
+    };
+    let component = std::fs::read(&component_path)
+        .with_context(|| format!("cannot read {}", component_path.display()))?;
+    check_exports(&manifest, &manifest_path, &component_path, &component)?;
+    let files = BundleFiles {
+        manifest: std::fs::read_to_string(&manifest_path)?,
+        rules,
+        workflows,
+        aliases,
+    };
+    let origin = component_path.display().to_string();
+    let mut bundle = assemble(&component, &files, &origin)?;
+    if let Some(key) = plan.sign {
+        bundle = SigningKey::load(key)?.sign(&bundle)?;
+    }
+    let out = plan.out.map(Path::to_owned).unwrap_or_else(|| {
+        plan.dir.join("target").join(format!("{}-{}.wasm", manifest.name, manifest.version))
+    });
+    if let Some(cache_dir) = &plan.compile_into {
+        compile_into_cache(&bundle, &out, &manifest.name, cache_dir, warnings)?;
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&out, &bundle).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(Built { manifest, out, bundle })
+}
+
+/// Compiles `bundle` — the bytes as written, signature and all, which is
+/// what `squall run --component` and the server compile — into the local
+/// compile cache, so that the first local run of the new bundle does not
+/// compile it again. It also checks what only the host can: that the
+/// component links against its imports. A cache that cannot be opened or
+/// written is a warning; a component that does not compile or link fails
+/// the build, as it would fail its install.
+fn compile_into_cache(
+    bundle: &[u8],
+    out: &Path,
+    pack: &str,
+    cache_dir: &Path,
+    warnings: &mut Warnings<'_>,
+) -> anyhow::Result<()> {
+    let runtime = match super::run::local_runtime(cache_dir, 0) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return Ok(warnings.warn(format!("not compiled ahead of its first run: {error}"))?);
+        }
+    };
+    let progress = super::pack_fetch::Phase::on_terminal(&format!("compiling {pack}"));
+    let loaded = runtime.load_bytes(out, bundle, pack);
+    if let Some(progress) = progress {
+        progress.finish(&mut std::io::stderr(), loaded.is_ok());
+    }
+    match loaded {
+        Ok(_) => Ok(()),
+        Err(error @ crate::runtime::LoadError::Cache { .. }) => {
+            Ok(warnings.warn(format!("not compiled ahead of its first run: {error}"))?)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Every workflow an action names loads and validates; its warnings are

@@ -55,6 +55,12 @@ impl Phase {
         Self { spinner, started: Instant::now(), what: what.to_owned() }
     }
 
+    /// A spinner and then the time taken on a terminal; nothing at all
+    /// when stderr is not one (a build's output stays what it was).
+    pub(crate) fn on_terminal(what: &str) -> Option<Self> {
+        std::io::stderr().is_terminal().then(|| Self::start(&mut std::io::stderr(), what))
+    }
+
     /// Ends the step on a line of its own: done, or failed (`ok` false)
     /// so that a refusal is never announced as done first.
     pub(crate) fn finish(self, stderr: &mut dyn Write, ok: bool) {
@@ -63,6 +69,29 @@ impl Phase {
             bar.finish_and_clear();
         }
         let outcome = if ok { "done in" } else { "failed after" };
-        let _ = writeln!(stderr, "{}: {outcome} {took:.1?}", self.what);
+        let _ = writeln!(stderr, "{}: {outcome} {}", self.what, human(took));
+    }
+}
+
+/// A duration as people read it: `420µs`, `850ms`, `1.3s`, `2m 05s`.
+/// What every build, install and upgrade line says.
+pub(crate) fn human(took: Duration) -> String {
+    match took.as_micros() {
+        us @ 0..1_000 => format!("{us}µs"),
+        us @ 1_000..1_000_000 => format!("{}ms", us / 1_000),
+        1_000_000..60_000_000 => format!("{:.1}s", took.as_secs_f64()),
+        _ => format!("{}m {:02}s", took.as_secs() / 60, took.as_secs() % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_unit_that_fits() {
+        let shown = [1, 999, 1_000, 850_000, 1_340_000, 59_940_000, 125_000_000]
+            .map(|us| human(Duration::from_micros(us)));
+        assert_eq!(shown, ["1µs", "999µs", "1ms", "850ms", "1.3s", "59.9s", "2m 05s"]);
     }
 }

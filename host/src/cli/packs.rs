@@ -356,7 +356,7 @@ fn install(
     };
     let micros = |field: &str| {
         let us = installed.get(field).and_then(Value::as_u64).unwrap_or(0);
-        format!("{:.1?}", std::time::Duration::from_micros(us))
+        super::pack_fetch::human(std::time::Duration::from_micros(us))
     };
     writeln!(
         stdout,

@@ -82,18 +82,9 @@ pub(crate) fn run(
             (pack, args.action.clone())
         }
     };
-    let cache_dir = match args.cache_dir {
-        Some(dir) => dir,
-        None => {
-            dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("squall").join("compiled")
-        }
-    };
+    let cache_dir = args.cache_dir.unwrap_or_else(default_cache_dir);
     let limits = Limits { timeout: args.timeout, memory_bytes: args.memory, ..Limits::default() };
-    let mut config = RuntimeConfig::with_cache_dir(&cache_dir);
-    config.max_concurrent_instances = 4;
-    config.max_memory_bytes = config.max_memory_bytes.max(args.memory);
-
-    let runtime = Runtime::new(config, HostServices::default())?;
+    let runtime = local_runtime(&cache_dir, args.memory)?;
     let wasm = std::fs::read(component_path)
         .map_err(|source| LoadError::Read { path: component_path.to_owned(), source })?;
     // A local one-shot run grants the pack its key-value scope (in memory,
@@ -101,6 +92,15 @@ pub(crate) fn run(
     // hosts, no host programs.
     let grants = Grants { kv: true, ..Grants::default() };
     let component = runtime.load_bytes_granted(component_path, &wasm, &pack, grants)?;
+    tracing::debug!(
+        component = %component_path.display(),
+        sha256 = component.sha256(),
+        "{}",
+        match component.origin() {
+            crate::runtime::LoadOrigin::Cache => "loaded from the compile cache",
+            crate::runtime::LoadOrigin::Compiled => "compiled (and written to the compile cache)",
+        }
+    );
     if !component.exports_action() {
         bail!(crate::runtime::InvokeError::NoActionExport { component: component.file_name() });
     }
@@ -152,6 +152,25 @@ pub(crate) fn run(
             Ok(super::EXIT_FAILED)
         }
     }
+}
+
+/// The compile cache local runs use unless told otherwise (`--cache-dir`,
+/// `$SQUALL_CACHE_DIR`): `squall pack build` leaves its compiled bundle
+/// there, so the first run of a fresh build does not compile it again.
+pub(crate) fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("squall").join("compiled")
+}
+
+/// The runtime of a local run (and of `squall pack build`'s compile): the
+/// same engine configuration for both, so that they share cache entries.
+pub(crate) fn local_runtime(
+    cache_dir: &std::path::Path,
+    memory: u64,
+) -> Result<Runtime, crate::runtime::RuntimeError> {
+    let mut config = RuntimeConfig::with_cache_dir(cache_dir);
+    config.max_concurrent_instances = 4;
+    config.max_memory_bytes = config.max_memory_bytes.max(memory);
+    Runtime::new(config, HostServices::default())
 }
 
 /// The manifest a local run applies: the one given, else `pack.toml` in the
