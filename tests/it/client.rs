@@ -55,6 +55,12 @@ impl Server {
         Self { url, key: api.key.clone(), api }
     }
 
+    /// The server's base URL and the admin API key, for a `squall` child
+    /// process.
+    pub(super) fn credentials(&self) -> [&str; 4] {
+        ["--url", &self.url, "--api-key", &self.key]
+    }
+
     /// `squall ARGS --url URL --api-key KEY`.
     pub(super) async fn cli(&self, args: &[&str]) -> Outcome {
         let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();

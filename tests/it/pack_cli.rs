@@ -276,3 +276,99 @@ async fn a_built_bundle_runs_locally_without_being_compiled_again() {
     assert!(said.contains("loaded from the compile cache"), "{said}");
     assert_eq!(cached(&cache), after_build);
 }
+
+/// `squall pack dev ARGS` as a child process against `server`, its stdout
+/// read line by line on a thread of its own.
+fn dev_child(
+    server: &Server,
+    extra: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .args(["pack", "dev"])
+        .args(extra)
+        .args(server.credentials())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("squall pack dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, received)
+}
+
+/// The next line `pack dev` prints within `limit`.
+fn next_line(lines: &std::sync::mpsc::Receiver<String>, limit: std::time::Duration) -> String {
+    lines.recv_timeout(limit).unwrap_or_else(|e| panic!("pack dev printed nothing: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_dev_installs_once_and_reinstalls_when_a_source_file_changes() {
+    let (server, _cache) = start().await;
+    let work = tempfile::tempdir().expect("work dir");
+    let key = work.path().join("author");
+    local(args(&["pack", "keygen", key.to_str().expect("utf-8")])).await.ok();
+    let public = key.with_extension("pub");
+    server.cli(&["trust", "add", "author", public.to_str().expect("utf-8")]).await.ok();
+    let secret = key.with_extension("key");
+    let src = source("http", "0.1.0", work.path());
+    let common = [
+        src.to_str().expect("utf-8"),
+        "--component",
+        HTTP_PACK,
+        "--sign",
+        secret.to_str().expect("utf-8"),
+        "--grant",
+        "http=http://127.0.0.1:*",
+    ];
+
+    // Unsigned, to a server that wants signatures: one line that says so.
+    let unsigned =
+        server.cli(&["pack", "dev", "--once", common[0], "--component", HTTP_PACK]).await;
+    assert_eq!(unsigned.code, 1, "{unsigned:?}");
+    assert!(unsigned.stdout.contains("does not accept unsigned bundles"), "{unsigned:?}");
+    // --once: built, installed with the grants given, one line.
+    let once = server.cli(&[&["pack", "dev", "--once"], &common[..]].concat()).await;
+    let line = once.ok().trim();
+    assert!(line.contains(" start: installed http 0.1.0 (signed by author; "), "{line}");
+    assert_eq!(once.stdout.lines().count(), 1, "{}", once.stdout);
+    let pack = server.cli(&["pack", "get", "http", "--json"]).await.json();
+    assert_eq!(pack["version"], "0.1.0");
+    assert_eq!(pack["grants"]["outbound_hosts"], serde_json::json!(["http://127.0.0.1:*"]));
+
+    // Watching: an edit of pack.toml is a new version on the server; the
+    // bundle it writes under target/ does not start another cycle.
+    let (mut child, lines) = dev_child(&server, &common);
+    let limit = std::time::Duration::from_secs(120);
+    let first = next_line(&lines, limit);
+    assert!(first.contains(" start: reinstalled http 0.1.0 "), "{first}");
+    let manifest = src.join("pack.toml");
+    let text = std::fs::read_to_string(&manifest).expect("pack.toml");
+    std::fs::write(&manifest, text.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1))
+        .expect("edit pack.toml");
+    let second = next_line(&lines, limit);
+    assert!(second.contains(" pack.toml changed: upgraded http from 0.1.0 to 0.2.0 "), "{second}");
+    let pack = server.cli(&["pack", "get", "http", "--json"]).await.json();
+    assert_eq!(pack["version"], "0.2.0");
+    assert!(src.join("target").join("http-0.2.0.wasm").is_file());
+    // A broken edit is one failed cycle that names the cause; the server
+    // keeps what it had.
+    std::fs::write(&manifest, "name = \"http\"\nversion = \"not a version\"\n").expect("break");
+    let third = next_line(&lines, limit);
+    assert!(third.contains(" pack.toml changed: failed after "), "{third}");
+    assert!(third.contains("build failed"), "{third}");
+    let quiet = lines.recv_timeout(std::time::Duration::from_secs(2));
+    assert!(quiet.is_err(), "a cycle nothing started: {quiet:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let pack = server.cli(&["pack", "get", "http", "--json"]).await.json();
+    assert_eq!(pack["version"], "0.2.0");
+}

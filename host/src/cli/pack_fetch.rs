@@ -61,6 +61,13 @@ impl Phase {
         std::io::stderr().is_terminal().then(|| Self::start(&mut std::io::stderr(), what))
     }
 
+    /// Ends the step without a line: the caller says how it went.
+    pub(crate) fn clear(self) {
+        if let Some(bar) = self.spinner {
+            bar.finish_and_clear();
+        }
+    }
+
     /// Ends the step on a line of its own: done, or failed (`ok` false)
     /// so that a refusal is never announced as done first.
     pub(crate) fn finish(self, stderr: &mut dyn Write, ok: bool) {

@@ -27,6 +27,9 @@ enum PackCommand {
     New(super::pack_new::NewArgs),
     /// Build a bundle from a pack's source directory.
     Build(super::pack_build::BuildArgs),
+    /// Rebuild and reinstall a pack on the server whenever its source
+    /// changes (`--once`: build and install once).
+    Dev(super::pack_dev::DevArgs),
     /// Make a signing key pair.
     Keygen(super::pack_build::KeygenArgs),
     /// Sign a bundle.
@@ -152,6 +155,7 @@ pub(crate) fn run(
     match args.command {
         PackCommand::New(args) => return super::pack_new::new(args, stdout),
         PackCommand::Build(args) => return super::pack_build::build(args, stdout),
+        PackCommand::Dev(args) => return super::pack_dev::run(args, stdout, stderr),
         PackCommand::Keygen(args) => return super::pack_build::keygen(args, stdout),
         PackCommand::Sign(args) => return super::pack_build::sign(args, stdout),
         PackCommand::Verify(args) => return super::pack_build::verify(args, stdout),
@@ -325,18 +329,7 @@ fn install(
     }
     // Checked here for a clear message before the upload.
     crate::pack::parse_grants(&manifest.capabilities, &grants)?;
-    let mut query = vec![
-        ("grants", grants.join(",")),
-        ("allow_unsigned", args.allow_unsigned.to_string()),
-        ("origin", origin.clone()),
-    ];
-    if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str::<Value>(&text)
-            .map_err(|e| anyhow::anyhow!("{}: expected JSON: {e}", path.display()))?;
-        query.push(("config", text));
-    }
+    let query = install_query(&grants, args.allow_unsigned, &origin, args.config.as_deref())?;
     let progress = super::pack_fetch::Phase::start(
         stderr,
         &format!("verifying and compiling {} on the server", manifest.name),
@@ -348,8 +341,39 @@ fn install(
         print_json(stdout, &installed)?;
         return Ok(0);
     }
-    let (name, version) = (text(&installed, "name"), text(&installed, "version"));
-    let what = match opt_text(&installed, "previous") {
+    writeln!(stdout, "{}", installed_line(&installed))?;
+    Ok(0)
+}
+
+/// The query `POST /packs` takes: the grants as `--grant` spells them,
+/// whether an unsigned bundle is accepted, where the bundle came from, and
+/// the pack's configuration read from `config` (checked to be JSON).
+pub(crate) fn install_query(
+    grants: &[String],
+    allow_unsigned: bool,
+    origin: &str,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut query = vec![
+        ("grants", grants.join(",")),
+        ("allow_unsigned", allow_unsigned.to_string()),
+        ("origin", origin.to_owned()),
+    ];
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str::<Value>(&text)
+            .map_err(|e| anyhow::anyhow!("{}: expected JSON: {e}", path.display()))?;
+        query.push(("config", text));
+    }
+    Ok(query)
+}
+
+/// What an install did, from the server's answer: `upgraded NAME from A to
+/// B (signed by …; verified in 2ms, compiled in 1.3s)`.
+pub(crate) fn installed_line(installed: &Value) -> String {
+    let (name, version) = (text(installed, "name"), text(installed, "version"));
+    let what = match opt_text(installed, "previous") {
         Some(previous) if previous == version => format!("reinstalled {name} {version}"),
         Some(previous) => format!("upgraded {name} from {previous} to {version}"),
         None => format!("installed {name} {version}"),
@@ -358,12 +382,10 @@ fn install(
         let us = installed.get(field).and_then(Value::as_u64).unwrap_or(0);
         super::pack_fetch::human(std::time::Duration::from_micros(us))
     };
-    writeln!(
-        stdout,
+    format!(
         "{what} (signed by {}; verified in {}, compiled in {})",
-        opt_text(&installed, "signer").unwrap_or_else(|| "nobody: unsigned".into()),
+        opt_text(installed, "signer").unwrap_or_else(|| "nobody: unsigned".into()),
         micros("verify_us"),
         micros("compile_us"),
-    )?;
-    Ok(0)
+    )
 }
