@@ -32,6 +32,12 @@ struct ListArgs {
     /// pending, responded, expired or canceled.
     #[arg(long, value_name = "STATUS")]
     status: Option<String>,
+    /// Only the inquiries this workflow execution asked.
+    #[arg(long, value_name = "ID")]
+    workflow: Option<String>,
+    /// Print only the ids, one per line (for `inquiry respond $(…)`).
+    #[arg(short, long, conflicts_with = "json")]
+    quiet: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -62,9 +68,18 @@ pub(crate) fn run(args: InquiryArgs, stdout: &mut dyn Write) -> anyhow::Result<u
         InquiryCommand::List(args) => {
             let query: Vec<(&str, String)> =
                 args.status.map(|s| vec![("status", s)]).unwrap_or_default();
-            let inquiries = Client::new(&args.remote)?.get("/inquiries", &query)?.body;
+            let mut inquiries = Client::new(&args.remote)?.get("/inquiries", &query)?.body;
+            if let (Some(workflow), Some(list)) = (&args.workflow, inquiries.as_array_mut()) {
+                list.retain(|inquiry| opt_text(inquiry, "workflow").as_deref() == Some(workflow));
+            }
             if args.remote.json {
                 return print_json(stdout, &inquiries).map(|()| 0);
+            }
+            if args.quiet {
+                for inquiry in items(&inquiries) {
+                    writeln!(stdout, "{}", text(inquiry, "id"))?;
+                }
+                return Ok(0);
             }
             let mut table = Table::new(&["ID", "STATUS", "WORKFLOW", "EXPIRES"]);
             for inquiry in items(&inquiries) {

@@ -169,15 +169,28 @@ fn run_variant(doc: &str, tour: &Tour, replace: Option<(&str, &str)>, index: usi
         let output = read("out").unwrap_or_default();
         let status: i32 = status.trim().parse().expect("a status number");
         let millis = read("ms").ok().and_then(|t| t.trim().parse::<u64>().ok()).unwrap_or(0);
-        let _ = writeln!(timings, "tour: {label}:{}: {millis} ms: {}", command.line, first_line(&command.text));
+        let _ = writeln!(
+            timings,
+            "tour: {label}:{}: {millis} ms: {}",
+            command.line,
+            first_line(&command.text)
+        );
         let missing = script::first_missing(&command.prints, &output);
         if status != command.status || missing.is_some() {
             let mut why = String::new();
             if status != command.status {
-                let _ = write!(why, "it exited with status {status}, the document says {}", command.status);
+                let _ = write!(
+                    why,
+                    "it exited with status {status}, the document says {}",
+                    command.status
+                );
             }
             if let Some(line) = missing {
-                let _ = write!(why, "{}it did not print `{line}`", if why.is_empty() { "" } else { "; " });
+                let _ = write!(
+                    why,
+                    "{}it did not print `{line}`",
+                    if why.is_empty() { "" } else { "; " }
+                );
             }
             panic!(
                 "{label}:{}: the document and the program disagree: {why}\n$ {}\n{}\n(the server log and every command's output are in {})",
@@ -218,7 +231,9 @@ fn shell_script(
         match step {
             Step::Skip { .. } => {}
             Step::Server { .. } => {
-                out.push_str("squall serve > \"$T/server.log\" 2>&1 &\n__tour_wait_server || exit 0\n");
+                out.push_str(
+                    "squall serve > \"$T/server.log\" 2>&1 &\n__tour_wait_server || exit 0\n",
+                );
             }
             Step::File { path, content, .. } => {
                 let _ = write!(
@@ -237,15 +252,15 @@ fn shell_script(
                         command.text = command.text.replace(documented, real);
                     }
                     let n = commands.len();
-                    let starts_server = command.text.contains("squall serve")
-                        && command.text.trim_end().ends_with('&');
+                    let starts_server = command.starts_server();
                     let _ = write!(
                         out,
                         "__t0=$(__tour_ms)\neval \"$(cat <<'__TOUR_COMMAND__'\n{text}\n__TOUR_COMMAND__\n)\" > \"$T/{n}.out\" 2>&1 < /dev/null\n__s=$?\n",
                         text = command.text
                     );
                     if starts_server {
-                        let _ = writeln!(out, "__tour_wait_server >> \"$T/{n}.out\" 2>&1 || __s=99");
+                        let _ =
+                            writeln!(out, "__tour_wait_server >> \"$T/{n}.out\" 2>&1 || __s=99");
                     }
                     let _ = writeln!(
                         out,

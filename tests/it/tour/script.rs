@@ -48,6 +48,15 @@ pub struct Command {
     pub status: i32,
 }
 
+impl Command {
+    /// Whether it starts `squall serve` in the background (the tour then
+    /// waits until the server answers).
+    pub fn starts_server(&self) -> bool {
+        let last = self.text.lines().last().unwrap_or_default();
+        self.text.contains("squall serve") && code(last).ends_with('&')
+    }
+}
+
 /// A document's steps and the variants it is run in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tour {
@@ -104,7 +113,9 @@ pub fn parse(markdown: &str) -> Result<Tour, TourError> {
                     if let Some((at, _)) = pending {
                         return Err(TourError {
                             line: line_no,
-                            message: format!("the directive on line {at} has no block before this one"),
+                            message: format!(
+                                "the directive on line {at} has no block before this one"
+                            ),
                         });
                     }
                     pending = Some((line_no, next));
@@ -119,7 +130,8 @@ pub fn parse(markdown: &str) -> Result<Tour, TourError> {
             {
                 return Err(TourError {
                     line: at,
-                    message: "a `skip` or `file` directive must come right before a fenced block".into(),
+                    message: "a `skip` or `file` directive must come right before a fenced block"
+                        .into(),
                 });
             }
             i += 1;
@@ -132,10 +144,15 @@ pub fn parse(markdown: &str) -> Result<Tour, TourError> {
             end += 1;
         }
         if end == lines.len() {
-            return Err(TourError { line: line_no, message: "a fenced block is never closed".into() });
+            return Err(TourError {
+                line: line_no,
+                message: "a fenced block is never closed".into(),
+            });
         }
-        let body: Vec<&str> =
-            lines[start..end].iter().map(|l| l.get(fence_indent..).unwrap_or(l.trim_start())).collect();
+        let body: Vec<&str> = lines[start..end]
+            .iter()
+            .map(|l| l.get(fence_indent..).unwrap_or(l.trim_start()))
+            .collect();
         let shell = matches!(info.trim(), "sh" | "bash" | "shell");
         match pending.take() {
             Some((_, Pending::Skip(reason))) => {
@@ -246,7 +263,8 @@ fn commands(body: &[&str], first_line: usize) -> Result<Vec<Command>, TourError>
             text.push(next.to_owned());
             i += 1;
         }
-        let mut command = Command { line: line_no, text: text.join("\n"), prints: Vec::new(), status: 0 };
+        let mut command =
+            Command { line: line_no, text: text.join("\n"), prints: Vec::new(), status: 0 };
         if here_doc.is_none()
             && let Some(last) = text.last()
             && let Some((_, shown)) = last.split_once(" #>")
@@ -260,9 +278,11 @@ fn commands(body: &[&str], first_line: usize) -> Result<Vec<Command>, TourError>
 
 fn shown_line(command: &mut Command, shown: &str, line: usize) -> Result<(), TourError> {
     if let Some(status) = shown.strip_prefix(EXIT) {
-        command.status = status.strip_suffix(')').and_then(|s| s.parse().ok()).ok_or_else(|| {
-            TourError { line, message: "expected `#> (exit status N)` with a number N".into() }
-        })?;
+        command.status =
+            status.strip_suffix(')').and_then(|s| s.parse().ok()).ok_or_else(|| TourError {
+                line,
+                message: "expected `#> (exit status N)` with a number N".into(),
+            })?;
     } else if !shown.is_empty() {
         command.prints.push(shown.to_owned());
     }
