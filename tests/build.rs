@@ -35,7 +35,7 @@ fn main() {
         "tests/guests/hostile",
         "tests/guests/no-action",
         "sdk",
-        "wit",
+        "sdk/wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

@@ -59,7 +59,7 @@ pub struct Context {
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "pack",
-        path: "../wit",
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_pack_world",
         default_bindings_module: "squall_sdk::__bindings",

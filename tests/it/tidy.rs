@@ -86,7 +86,7 @@ fn files_stay_small() {
 #[test]
 fn one_host_file_per_wit_interface() {
     let root = root();
-    for entry in std::fs::read_dir(root.join("wit")).expect("wit dir") {
+    for entry in std::fs::read_dir(root.join("sdk/wit")).expect("wit dir") {
         let path = entry.expect("entry").path();
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
         let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -96,7 +96,7 @@ fn one_host_file_per_wit_interface() {
             && !["types", "action", "sensor"].contains(&stem);
         if imported {
             let host = root.join("host/src/runtime/host").join(format!("{stem}.rs"));
-            assert!(host.is_file(), "wit/{stem}.wit has no host/src/runtime/host/{stem}.rs");
+            assert!(host.is_file(), "sdk/wit/{stem}.wit has no host/src/runtime/host/{stem}.rs");
         }
     }
 }

@@ -28,6 +28,7 @@ mod roles;
 mod rule;
 mod rules_remote;
 mod run;
+mod sdk_source;
 mod sensors;
 mod serve;
 mod triggers;

@@ -12,6 +12,7 @@ use super::pack_toolchain::{
     COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JS_HELPER, PREVIEW2_SHIM_VERSION,
     PYTHON_HELPER,
 };
+use super::sdk_source::{SDK_VERSION, VENDOR_DIR};
 use crate::pack::{Language, Manifest};
 
 #[derive(Debug, clap::Args)]
@@ -25,8 +26,9 @@ pub(crate) struct NewArgs {
     /// Where to create it [default: ./NAME]; must not exist or be empty.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Rust: the squall-sdk crate to depend on [default: the SDK of the
-    /// source tree this squall was built from].
+    /// Rust: depend on the squall-sdk crate at PATH instead [default:
+    /// squall-sdk by version, patched with the copy this squall carries,
+    /// written to `vendor/squall-sdk`].
     #[arg(long, value_name = "PATH")]
     sdk: Option<PathBuf>,
     /// Print what was created as one JSON object (`name`, `language`,
@@ -86,18 +88,22 @@ pub(crate) fn new(args: NewArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
         Language::Python | Language::Js => "memory = \"128MiB\"\n",
     };
     let manifest = PACK_TOML.replace("__BUILD__", &build).replace("__MEMORY__", memory);
-    let manifest = fill(&manifest, &args.name, "");
+    let manifest = fill(&manifest, &args.name, &Sdk::default());
     // The name is checked the way the host will check it, before anything
     // is written.
     Manifest::from_toml(&manifest, &dir.join("pack.toml")).map_err(anyhow::Error::from)?;
     let sdk = match args.lang {
         Language::Rust => sdk_dependency(args.sdk.as_deref())?,
-        _ => String::new(),
+        _ => Sdk::default(),
     };
     let mut written = vec![write(&dir, "pack.toml", &manifest)?];
     written.push(write(&dir, "rules/hello.yaml", &fill(RULE, &args.name, &sdk))?);
     for (path, template) in files(args.lang) {
         written.push(write(&dir, path, &fill(template, &args.name, &sdk))?);
+    }
+    if args.lang == Language::Rust && args.sdk.is_none() {
+        super::sdk_source::write_crate(&dir.join(VENDOR_DIR))?;
+        written.push(format!("{VENDOR_DIR}/"));
     }
     let test = match args.lang {
         Language::Rust => "cargo test",
@@ -124,38 +130,50 @@ pub(crate) fn new(args: NewArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn fill(template: &str, name: &str, sdk: &str) -> String {
+fn fill(template: &str, name: &str, sdk: &Sdk) -> String {
     template
         .replace("__NAME__", name)
-        .replace("__SDK__", sdk)
+        .replace("__SDKVERSION__", SDK_VERSION)
+        .replace("__SDK__", &sdk.dependency)
+        .replace("__SDKWORKSPACE__\n", &sdk.workspace)
         .replace("__PYVERSION__", COMPONENTIZE_PY_VERSION)
         .replace("__JSVERSION__", COMPONENTIZE_JS_VERSION)
         .replace("__SHIMVERSION__", PREVIEW2_SHIM_VERSION)
 }
 
-/// The `squall-sdk = …` dependency: the given path, or the SDK of this
-/// binary's source tree. It is not on crates.io yet, so there is no
-/// registry version to fall back on.
-fn sdk_dependency(given: Option<&Path>) -> anyhow::Result<String> {
-    let path = match given {
-        Some(path) => path.to_owned(),
-        None => {
-            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sdk");
-            if !built_from.join("Cargo.toml").is_file() {
-                bail!(
-                    "--sdk: needed for a Rust pack: the path of the squall-sdk crate (the `sdk/` directory of Squall's source)"
-                );
-            }
-            built_from
-        }
+/// How a Rust scaffold gets squall-sdk: the dependency's value, and the
+/// lines that end its `[workspace]` section.
+#[derive(Debug, Default)]
+struct Sdk {
+    dependency: String,
+    workspace: String,
+}
+
+/// By default squall-sdk by version (this squall's), with
+/// `[patch.crates-io]` pointing at the copy in `vendor/squall-sdk` until the
+/// crate is published: nothing in the scaffold names this machine. With
+/// `--sdk PATH`, that crate by its absolute path.
+fn sdk_dependency(given: Option<&Path>) -> anyhow::Result<Sdk> {
+    let Some(path) = given else {
+        return Ok(Sdk {
+            dependency: format!("\"{SDK_VERSION}\""),
+            workspace: format!(
+                "# The vendored SDK is a dependency, not a member.\n\
+                 exclude = [\"vendor\"]\n\n\
+                 # squall-sdk {SDK_VERSION} as squall {SDK_VERSION} carries it, until it is on\n\
+                 # crates.io; then delete this section and `vendor/`.\n\
+                 [patch.crates-io]\n\
+                 squall-sdk = {{ path = \"{VENDOR_DIR}\" }}\n"
+            ),
+        });
     };
-    let path = std::path::absolute(&path).unwrap_or(path);
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let canonical = path.canonicalize().unwrap_or(path);
     if !canonical.join("Cargo.toml").is_file() {
         bail!("--sdk: {}: no Cargo.toml; expected the squall-sdk crate", canonical.display());
     }
     let text = canonical.display().to_string();
-    Ok(format!("{{ path = {} }}", toml_string(&text)))
+    Ok(Sdk { dependency: format!("{{ path = {} }}", toml_string(&text)), workspace: String::new() })
 }
 
 fn toml_string(text: &str) -> String {

@@ -1,9 +1,9 @@
 //! The toolchains `squall pack build` drives to turn a pack's source into a
 //! component, chosen by `[build].language` in `pack.toml`: cargo for Rust,
 //! componentize-py for Python, componentize-js (on Node) for JavaScript.
-//! The WIT contract and the Python and JavaScript helper modules are built
-//! into the binary, so a pack builds against the contract of the host that
-//! builds it.
+//! The WIT contract (`sdk/wit`, from `sdk_source.rs`) and the Python and
+//! JavaScript helper modules are built into the binary, so a pack builds
+//! against the contract of the host that builds it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,26 +33,6 @@ const { writeFile } = await import("node:fs/promises");
 const { component } = await componentize({ sourcePath: source, witPath: wit, worldName: world });
 await writeFile(out, component);
 "#;
-
-/// `wit/` as files under their paths, for the toolchains that read WIT.
-const WIT: &[(&str, &str)] = &[
-    ("action.wit", include_str!("../../../wit/action.wit")),
-    ("config.wit", include_str!("../../../wit/config.wit")),
-    ("exec.wit", include_str!("../../../wit/exec.wit")),
-    ("kv.wit", include_str!("../../../wit/kv.wit")),
-    ("log.wit", include_str!("../../../wit/log.wit")),
-    ("secrets.wit", include_str!("../../../wit/secrets.wit")),
-    ("sensor.wit", include_str!("../../../wit/sensor.wit")),
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("world.wit", include_str!("../../../wit/world.wit")),
-    ("deps/cli/cli.wit", include_str!("../../../wit/deps/cli/cli.wit")),
-    ("deps/clocks/clocks.wit", include_str!("../../../wit/deps/clocks/clocks.wit")),
-    ("deps/filesystem/filesystem.wit", include_str!("../../../wit/deps/filesystem/filesystem.wit")),
-    ("deps/http/http.wit", include_str!("../../../wit/deps/http/http.wit")),
-    ("deps/io/io.wit", include_str!("../../../wit/deps/io/io.wit")),
-    ("deps/random/random.wit", include_str!("../../../wit/deps/random/random.wit")),
-    ("deps/sockets/sockets.wit", include_str!("../../../wit/deps/sockets/sockets.wit")),
-];
 
 /// The world every pack component targets.
 const WORLD: &str = "pack";
@@ -109,7 +89,7 @@ fn cargo_build(dir: &Path) -> anyhow::Result<PathBuf> {
 /// the WIT contract in `wit/`.
 fn work_dir(dir: &Path, language: Language) -> anyhow::Result<PathBuf> {
     let work = dir.join("target").join(language.name());
-    for (name, text) in WIT {
+    for (name, text) in super::sdk_source::wit() {
         let path = work.join("wit").join(name);
         let parent = path.parent().unwrap_or(&work);
         std::fs::create_dir_all(parent)

@@ -6,7 +6,7 @@
 
 wasmtime::component::bindgen!({
     world: "pack",
-    path: "../wit",
+    path: "../sdk/wit",
     imports: { default: async | trappable },
     exports: { default: async },
     with: {

@@ -3,7 +3,7 @@
 
 wit_bindgen::generate!({
     world: "sensor-pack",
-    path: "../../../wit",
+    path: "../../../sdk/wit",
     generate_all,
 });
 
