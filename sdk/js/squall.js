@@ -23,7 +23,10 @@
 // each throws Denied unless the operator granted it. `squall pack build`
 // binds them to the component's imports; under plain Node (`node --test`)
 // they are served by a local stand-in (`local`) so that actions can be
-// unit-tested without a host.
+// unit-tested without a host, and `run` gives an action the parameters the
+// server would: pack.toml's defaults applied and its JSON Schema checked, by
+// `squall pack params` (the server's own code; `squall` is $SQUALL_BIN, else
+// found on PATH; Node 20.16 or later).
 
 /** A pack error the host records; `kind` is its WIT variant. */
 export class SquallError extends Error {
@@ -55,6 +58,9 @@ export class Event {
 
 const actions = new Map();
 const sensors = new Map();
+// Under plain Node: the file that registered each action, where run()
+// starts looking for pack.toml.
+const definedIn = new Map();
 // The component's imports, set by the entry module `squall pack build`
 // generates; null under plain Node.
 let host = null;
@@ -122,7 +128,12 @@ function runPoll(name, configText, cursor) {
  * `action.run` is the component's `action` export.
  */
 export const action = Object.assign(
-  (name, fn) => { actions.set(name, fn); return fn; },
+  (name, fn) => {
+    actions.set(name, fn);
+    const file = callerFile();
+    if (file) definedIn.set(name, file);
+    return fn;
+  },
   {
     run(name, params, context) {
       try {
@@ -154,9 +165,81 @@ export const sensor = Object.assign(
   },
 );
 
-/** Runs the action `name` as the host would (JSON round trip included). */
-export function run(name, params = {}, ctx = { executionId: "local", pack: "local", attempt: 1 }) {
-  return JSON.parse(runAction(name, JSON.stringify(params), ctx));
+// Node's built-in module `name`, or null inside a component.
+function builtin(name) {
+  if (typeof process === "undefined" || !process.versions?.node) return null;
+  if (typeof process.getBuiltinModule !== "function") {
+    throw new Error("squall.js needs Node 20.16 or later outside a component (process.getBuiltinModule)");
+  }
+  return process.getBuiltinModule(name);
+}
+
+// The file of the first stack frame outside this module, under plain Node.
+function callerFile() {
+  if (typeof process === "undefined" || !process.versions?.node) return null;
+  const files = (new Error().stack ?? "")
+    .split("\n")
+    .map((line) => /((?:file:\/\/)?\/[^\s()]+?):\d+:\d+\)?$/.exec(line.trim())?.[1])
+    .filter(Boolean);
+  const other = files.find((file) => file !== files[0]);
+  if (!other) return null;
+  return other.startsWith("file://") ? decodeURIComponent(new URL(other).pathname) : other;
+}
+
+// pack.toml in the directory of the file that registered the action `name`
+// or above, else in the current directory or above.
+function findManifest(name) {
+  const fs = builtin("node:fs");
+  const path = builtin("node:path");
+  const starts = [];
+  if (definedIn.has(name)) starts.push(path.dirname(definedIn.get(name)));
+  starts.push(process.cwd());
+  for (const start of starts) {
+    for (let here = start; ; here = path.dirname(here)) {
+      const candidate = path.join(here, "pack.toml");
+      if (fs.existsSync(candidate)) return candidate;
+      if (path.dirname(here) === here) break;
+    }
+  }
+  throw new Error(`no pack.toml in ${starts.join(" or ")} or above; pass { manifest } (the pack's directory or its pack.toml)`);
+}
+
+/**
+ * The parameters the action `name` is given on the server when asked with
+ * `params`: pack.toml's defaults applied, then its JSON Schema checked, by
+ * `squall pack params` (the server's code). Throws InvalidInput with the
+ * server's refusal. `manifest` is the pack's directory or pack.toml
+ * [default: found above the file that registered the action].
+ */
+export function parameters(name, params = {}, { manifest } = {}) {
+  const childProcess = builtin("node:child_process");
+  if (!childProcess) throw new Failed("parameters() runs under plain Node only");
+  const path = manifest ?? findManifest(name);
+  const program = process.env.SQUALL_BIN || "squall";
+  const done = childProcess.spawnSync(program, ["pack", "params", path, name, JSON.stringify(params)], {
+    encoding: "utf8",
+  });
+  if (done.error) {
+    throw new Error(
+      `cannot run ${program}: ${done.error.message}; set SQUALL_BIN to the squall binary or put squall on PATH ` +
+        "(run applies pack.toml's parameter schema and defaults with `squall pack params`, as the server does)",
+    );
+  }
+  const message = done.stderr.trim();
+  if (done.status === 0) return JSON.parse(done.stdout);
+  if (done.status === 2) throw new InvalidInput(message.replace(/^error: /, ""));
+  throw new Error(`${program} pack params exited ${done.status}: ${message}`);
+}
+
+/**
+ * Runs the action `name` as the host would: the parameters prepared as the
+ * server prepares them (see `parameters`), the output through a JSON round
+ * trip.
+ */
+export function run(name, params = {}, ctx = { executionId: "local", pack: "local", attempt: 1 }, { manifest } = {}) {
+  if (!actions.has(name)) throw new InvalidInput(`no action \`${name}\` in this pack`);
+  const prepared = parameters(name, params, { manifest });
+  return JSON.parse(runAction(name, JSON.stringify(prepared), ctx));
 }
 
 /** Polls the sensor `name` as the host would; payloads come back parsed. */

@@ -23,10 +23,14 @@ Each answers `Denied` (an exception) unless the operator granted it.
 
 `squall pack build` bundles this file with the pack. Outside a component
 (e.g. under `python3 -m unittest`) the imports are served by a local stand-in
-(`local`), so that an action can be unit-tested with plain Python.
+(`local`), so that an action can be unit-tested with plain Python, and
+`run_action` gives the action the parameters the server would: pack.toml's
+defaults applied and its JSON Schema checked, by `squall pack params` (the
+server's own code; `squall` is $SQUALL_BIN, else found on PATH).
 """
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
@@ -35,7 +39,7 @@ __all__ = [
     "action", "sensor", "Context", "Event", "Poll", "Response",
     "Error", "InvalidInput", "Failed", "Denied", "Timeout",
     "log", "kv", "secrets", "config", "exec", "http",
-    "run_action", "run_sensor", "local",
+    "run_action", "run_sensor", "parameters", "local",
 ]
 
 
@@ -139,15 +143,72 @@ def _loads(text: str, what: str) -> Any:
         raise InvalidInput(f"{what}: not JSON: {e}") from None
 
 
-def run_action(name: str, params: Any, ctx: Optional[Context] = None) -> Any:
-    """Runs the action `name` as the host would (JSON round trip included)
-    and returns its output; raises `Error` as the host would see it."""
+def _find_manifest(name: str) -> str:
+    """pack.toml in the directory of the file that defines the action `name`
+    or above, else in the current directory or above."""
+    starts = []
+    fn = _actions.get(name)
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        starts.append(os.path.dirname(os.path.abspath(code.co_filename)))
+    starts.append(os.getcwd())
+    for start in starts:
+        here = start
+        while True:
+            candidate = os.path.join(here, "pack.toml")
+            if os.path.isfile(candidate):
+                return candidate
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+    raise RuntimeError(
+        f"no pack.toml in {' or '.join(starts)} or above; pass manifest= (the pack's "
+        "directory or its pack.toml)")
+
+
+def parameters(name: str, params: Any = None, manifest: Optional[str] = None) -> Dict[str, Any]:
+    """The parameters the action `name` is given on the server when asked
+    with `params`: pack.toml's defaults applied, then its JSON Schema
+    checked, by `squall pack params` (the server's code). Raises
+    `InvalidInput` with the server's refusal. `manifest` is the pack's
+    directory or pack.toml [default: found above the action's file]."""
+    import shutil
+    import subprocess
+
+    path = str(manifest) if manifest is not None else _find_manifest(name)
+    program = os.environ.get("SQUALL_BIN") or shutil.which("squall")
+    if not program:
+        raise RuntimeError(
+            "squall not found: set SQUALL_BIN to the squall binary or put squall on PATH "
+            "(run_action applies pack.toml's parameter schema and defaults with "
+            "`squall pack params`, as the server does)")
+    argv = [program, "pack", "params", path, name, json.dumps({} if params is None else params)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise RuntimeError(
+            f"cannot run {program} (SQUALL_BIN, else squall on PATH): {e}") from None
+    if done.returncode == 0:
+        return json.loads(done.stdout)
+    message = done.stderr.strip()
+    if done.returncode == 2:
+        raise InvalidInput(message.removeprefix("error: "))
+    raise RuntimeError(f"{program} pack params exited {done.returncode}: {message}")
+
+
+def run_action(name: str, params: Any = None, ctx: Optional[Context] = None,
+               manifest: Optional[str] = None) -> Any:
+    """Runs the action `name` as the host would and returns its output:
+    the parameters prepared as the server prepares them (see `parameters`),
+    the output through a JSON round trip; raises `Error` as the host would
+    see it."""
     fn = _actions.get(name)
     if fn is None:
         raise InvalidInput(f"no action `{name}` in this pack (it has {sorted(_actions)})")
     ctx = ctx or Context("local", "local", 1)
-    params = _loads(json.dumps(params), "parameters")
-    return json.loads(json.dumps(fn(params, ctx)))
+    prepared = parameters(name, params, manifest)
+    return json.loads(json.dumps(fn(prepared, ctx)))
 
 
 def run_sensor(name: str, config: Any = None, cursor: Optional[str] = None) -> Poll:

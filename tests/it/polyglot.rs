@@ -99,7 +99,13 @@ async fn scaffold(lang: &'static str) -> PathBuf {
     };
     let tested = tokio::task::spawn_blocking({
         let dir = dir.clone();
-        move || Command::new(program).args(test_args).current_dir(dir).output()
+        move || {
+            Command::new(program)
+                .args(test_args)
+                .current_dir(dir)
+                .env("SQUALL_BIN", env!("CARGO_BIN_EXE_squall-host"))
+                .output()
+        }
     })
     .await
     .expect("test thread")
@@ -193,6 +199,17 @@ async fn scaffold_installs_and_runs_through_its_rule(lang: &'static str) {
     assert_eq!(execution["status"], "succeeded", "{execution}");
     assert_eq!(execution["action"]["ref"], format!("{name}.hello"), "{execution}");
     assert_eq!(execution["result"], json!({"message": "hello, ops"}), "{execution}");
+
+    // The server refuses a parameter with the words the unit-test helpers
+    // get from `squall pack params`.
+    let dir = work_root().join(&name);
+    let params = local(args(&["pack", "params", utf8(&dir), "hello", r#"{"name":42}"#])).await;
+    assert_eq!(params.code, 2, "{}", params.stdout);
+    let refusal = params.stderr.trim().trim_start_matches("error: ");
+    assert!(refusal.starts_with(&format!("action {name}.hello: parameter `name`: ")), "{refusal}");
+    let refused = server.cli(&["run", &format!("{name}.hello"), "name=42"]).await;
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains(refusal), "{}", refused.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,5 +375,138 @@ async fn scaffolding_and_build_errors_name_the_field() {
             "{to}: {}",
             built.stderr
         );
+    }
+}
+
+/// `squall pack new --lang rust` depends on squall-sdk by version, with the
+/// copy the binary carries vendored: the pack names no path of this machine
+/// and builds wherever it is, here outside the repository.
+#[test]
+fn a_rust_scaffold_builds_outside_the_repository() {
+    let work = tempfile::tempdir().expect("work dir");
+    let repository = repo().canonicalize().expect("repository");
+    assert!(!work.path().starts_with(&repository), "{}", work.path().display());
+    let dir = work.path().join("outside");
+    let squall = env!("CARGO_BIN_EXE_squall-host");
+    let new = Command::new(squall)
+        .args(["pack", "new", "outside", "--lang", "rust", "--dir", utf8(&dir)])
+        .output()
+        .expect("squall pack new");
+    assert!(new.status.success(), "{}", String::from_utf8_lossy(&new.stderr));
+
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(manifest.contains(&format!("squall-sdk = \"{version}\"\n")), "{manifest}");
+    assert!(manifest.contains("squall-sdk = { path = \"vendor/squall-sdk\" }"), "{manifest}");
+    assert!(!manifest.contains("path = \"/"), "an absolute path in:\n{manifest}");
+    assert!(!manifest.contains(utf8(&repository)), "the repository's path in:\n{manifest}");
+    let vendored = dir.join("vendor/squall-sdk");
+    let sdk = std::fs::read_to_string(vendored.join("Cargo.toml")).expect("vendored Cargo.toml");
+    assert!(!sdk.contains("workspace"), "{sdk}");
+    for file in ["src/lib.rs", "wit/world.wit", "wit/deps/http/http.wit"] {
+        let copy = std::fs::read(vendored.join(file)).expect("a vendored file");
+        assert_eq!(copy, std::fs::read(repo().join("sdk").join(file)).expect("sdk file"), "{file}");
+    }
+
+    // Its own target dir would cost a full build per run; where the
+    // artefacts go does not change how the SDK is found.
+    let out = dir.join("outside.wasm");
+    let built = Command::new(squall)
+        .args(["pack", "build", ".", "--out", utf8(&out)])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", work_root().join("outside-target"))
+        .output()
+        .expect("squall pack build");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(String::from_utf8_lossy(&built.stdout).starts_with("built outside 0.1.0"));
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).expect("Cargo.lock");
+    assert!(lock.contains("name = \"squall-sdk\""), "{lock}");
+    assert!(out.is_file());
+}
+
+/// A command in `dir` with squall-host as the helpers' squall; (exit
+/// status, stdout, stderr).
+fn helper(dir: &Path, program: &str, argv: &[&str], squall: &str) -> (bool, String, String) {
+    let output = Command::new(program)
+        .args(argv)
+        .current_dir(dir)
+        .env("SQUALL_BIN", squall)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+/// The Python and JavaScript test helpers give an action what the server
+/// would (pack.toml's defaults applied, its schema checked), through
+/// `squall pack params`; without squall they say where they looked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_helpers_prepare_parameters_as_the_server_does() {
+    let work = tempfile::tempdir().expect("work dir");
+    let squall = env!("CARGO_BIN_EXE_squall-host");
+    let python = r#"import json, sys, app, squall
+try:
+    print(json.dumps(squall.parameters("hello", json.loads(sys.argv[1]))))
+except squall.InvalidInput as e:
+    print("refused:", e)"#;
+    let js = r#"import { parameters, InvalidInput } from "./squall.js";
+import "./index.js";
+try {
+  console.log(JSON.stringify(parameters("hello", JSON.parse(process.argv[1]))));
+} catch (e) {
+  if (!(e instanceof InvalidInput)) throw e;
+  console.log(`refused: ${e.message}`);
+}"#;
+    for lang in ["python", "js"] {
+        let dir = work.path().join(lang);
+        local(args(&["pack", "new", "helped", "--lang", lang, "--dir", utf8(&dir)])).await.ok();
+        let run = |params: &str, squall: &str| match lang {
+            "python" => helper(&dir, "python3", &["-c", python, params], squall),
+            _ => helper(&dir, "node", &["--input-type=module", "-e", js, params], squall),
+        };
+        let (ok, defaulted, stderr) = run("{}", squall);
+        assert!(ok, "{lang}: {stderr}");
+        let defaulted: Value = serde_json::from_str(&defaulted).expect("JSON");
+        assert_eq!(defaulted, json!({"name": "world"}), "{lang}");
+        let (ok, refused, stderr) = run(r#"{"name": 42}"#, squall);
+        assert!(ok, "{lang}: {stderr}");
+        let server = local(args(&["pack", "params", utf8(&dir), "hello", r#"{"name":42}"#])).await;
+        assert_eq!(server.code, 2);
+        let expected = format!("refused: {}", server.stderr.trim().trim_start_matches("error: "));
+        assert_eq!(refused, expected, "{lang}");
+
+        let missing = work.path().join("no-squall");
+        let (ok, _, stderr) = run("{}", utf8(&missing));
+        assert!(!ok, "{lang}: ran without squall");
+        assert!(stderr.contains("SQUALL_BIN") && stderr.contains("PATH"), "{lang}: {stderr}");
+    }
+}
+
+/// `squall pack params`: the parameters prepared as the server prepares
+/// them, or its refusal with exit status 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_params_prints_what_the_server_would_pass() {
+    let work = tempfile::tempdir().expect("work dir");
+    let dir = work.path().join("p");
+    local(args(&["pack", "new", "p", "--lang", "python", "--dir", utf8(&dir)])).await.ok();
+    let manifest = dir.join("pack.toml");
+    let cases: [(&[&str], u8, &str); 5] = [
+        (&[utf8(&dir), "hello"], 0, r#"{"name":"world"}"#),
+        (&[utf8(&manifest), "p.hello", r#"{"name":"ops"}"#], 0, r#"{"name":"ops"}"#),
+        (
+            &[utf8(&dir), "hello", r#"{"nme":"ops"}"#],
+            2,
+            "error: action p.hello: parameters: Additional properties are not allowed",
+        ),
+        (&[utf8(&dir), "helo"], 2, "declares no action `helo`; did you mean `hello`?"),
+        (&[utf8(&dir), "hello", "[1]"], 2, "JSON: expected an object of parameters"),
+    ];
+    for (argv, code, expected) in cases {
+        let mut full = vec!["pack", "params"];
+        full.extend_from_slice(argv);
+        let outcome = local(args(&full)).await;
+        assert_eq!(outcome.code, code, "{argv:?}: {}", outcome.stderr);
+        let shown = if code == 0 { outcome.stdout.trim() } else { outcome.stderr.trim() };
+        assert!(shown.contains(expected), "{argv:?}: {shown}");
     }
 }

@@ -19,6 +19,7 @@ mod pack_build;
 mod pack_dev;
 mod pack_fetch;
 mod pack_new;
+mod pack_params;
 mod pack_registry;
 mod pack_toolchain;
 mod packs;

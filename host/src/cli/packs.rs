@@ -36,6 +36,10 @@ enum PackCommand {
     Sign(super::pack_build::SignArgs),
     /// Check a bundle's signature against public keys and show what it asks for.
     Verify(super::pack_build::VerifyArgs),
+    /// Print the parameters a local pack's action would be given, as the
+    /// server prepares them from pack.toml: defaults applied, schema
+    /// checked (what the Python and JavaScript test helpers run).
+    Params(super::pack_params::ParamsArgs),
     /// Install or upgrade a pack from a file, an http(s) URL or a registry.
     #[command(visible_alias = "upgrade")]
     Install(InstallArgs),
@@ -159,6 +163,7 @@ pub(crate) fn run(
         PackCommand::Keygen(args) => return super::pack_build::keygen(args, stdout),
         PackCommand::Sign(args) => return super::pack_build::sign(args, stdout),
         PackCommand::Verify(args) => return super::pack_build::verify(args, stdout),
+        PackCommand::Params(args) => return super::pack_params::params(args, stdout, stderr),
         PackCommand::Install(args) => return install(args, stdout, stderr),
         PackCommand::Push(args) => {
             super::pack_registry::push(

@@ -92,31 +92,52 @@ impl ActionSpec {
 
     /// Applies the schema's top-level defaults to `given`, then validates
     /// it; the error names the first failing parameter and what it expected.
-    pub fn prepare_parameters(&self, mut given: Map<String, Value>) -> Result<Value, String> {
-        if let Some(properties) =
-            self.parameters_schema.get("properties").and_then(Value::as_object)
-        {
-            for (name, property) in properties {
-                if let Some(default) = property.get("default")
-                    && !given.contains_key(name)
-                {
-                    given.insert(name.clone(), default.clone());
-                }
+    pub fn prepare_parameters(&self, given: Map<String, Value>) -> Result<Value, String> {
+        prepare_parameters(&self.reference, &self.parameters_schema, &self.parameters, given)
+    }
+}
+
+/// Compiles an action's parameter schema as the catalog does.
+pub fn compile_parameters(
+    reference: &str,
+    schema: &Value,
+) -> Result<jsonschema::Validator, CatalogError> {
+    jsonschema::validator_for(schema)
+        .map_err(|e| CatalogError::Schema { action: reference.to_owned(), message: e.to_string() })
+}
+
+/// What an action is given, from the parameters asked for: the schema's
+/// top-level defaults applied, then the whole validated against it. The one
+/// implementation behind every execution request, `squall run --component`
+/// and `squall pack params` (the Python and JavaScript test helpers); the
+/// error names the first failing parameter and what it expected.
+pub fn prepare_parameters(
+    reference: &str,
+    schema: &Value,
+    validator: &jsonschema::Validator,
+    mut given: Map<String, Value>,
+) -> Result<Value, String> {
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            if let Some(default) = property.get("default")
+                && !given.contains_key(name)
+            {
+                given.insert(name.clone(), default.clone());
             }
         }
-        let parameters = Value::Object(given);
-        let refusal = self.parameters.iter_errors(&parameters).next().map(|error| {
-            let path = error.instance_path().to_string();
-            let at = match path.strip_prefix('/') {
-                Some(name) if !name.is_empty() => format!("parameter `{name}`"),
-                _ => "parameters".to_owned(),
-            };
-            format!("action {}: {at}: {error}", self.reference)
-        });
-        match refusal {
-            None => Ok(parameters),
-            Some(message) => Err(message),
-        }
+    }
+    let parameters = Value::Object(given);
+    let refusal = validator.iter_errors(&parameters).next().map(|error| {
+        let path = error.instance_path().to_string();
+        let at = match path.strip_prefix('/') {
+            Some(name) if !name.is_empty() => format!("parameter `{name}`"),
+            _ => "parameters".to_owned(),
+        };
+        format!("action {reference}: {at}: {error}")
+    });
+    match refusal {
+        None => Ok(parameters),
+        Some(message) => Err(message),
     }
 }
 
@@ -297,9 +318,7 @@ impl Actions {
         }
         for (name, declared) in &manifest.actions {
             let reference = format!("{}.{name}", manifest.name);
-            let parameters = jsonschema::validator_for(&declared.parameters).map_err(|e| {
-                CatalogError::Schema { action: reference.clone(), message: e.to_string() }
-            })?;
+            let parameters = compile_parameters(&reference, &declared.parameters)?;
             let runner = match &declared.workflow {
                 None => Runner::Wasm(component.clone()),
                 Some(file) => {
