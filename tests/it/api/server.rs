@@ -328,3 +328,47 @@ async fn without_packs_it_runs_the_built_in_core_pack_with_the_example_rule() {
     assert_eq!(server.finished(&execution).await["result"], json!({"message": "hello world"}));
     server.stop();
 }
+
+/// A core pack installed from a bundle replaces the built-in one at once,
+/// and is the one loaded after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_core_pack_replaces_the_built_in_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let launch = || Launch { args: vec!["--allow-unsigned"], ..Launch::default() };
+    let (server, _) = Server::launch(&data, launch());
+    let (_, pack) = server.call(Method::GET, "/api/v1/packs/core", None).await;
+    assert_eq!(pack["version"], "0.1.0", "{pack}");
+
+    let manifest = std::fs::read_to_string(CORE_MANIFEST).expect("core manifest").replacen(
+        "version = \"0.1.0\"",
+        "version = \"0.2.0\"",
+        1,
+    );
+    let files = squall::pack::BundleFiles { manifest, ..Default::default() };
+    let component = std::fs::read(CORE_PACK).expect("core component");
+    let bundle = squall::pack::assemble(&component, &files, "core.wasm").expect("assemble");
+    let request = Request::post(format!("{}/api/v1/packs?allow_unsigned=true", server.base))
+        .header(header::AUTHORIZATION, format!("Bearer {}", server.key))
+        .header(header::CONTENT_TYPE, "application/wasm")
+        .body(Full::new(Bytes::from(bundle)))
+        .expect("request");
+    let response = server.http.request(request).await.expect("the server answers");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
+
+    let mut running = Some(server);
+    for _ in 0..2 {
+        let server = running.take().unwrap_or_else(|| Server::launch(&data, launch()).0);
+        let (_, pack) = server.call(Method::GET, "/api/v1/packs/core", None).await;
+        assert_eq!(pack["version"], "0.2.0", "{pack}");
+        let request = json!({"action": "core.echo", "parameters": {"message": "hi"}});
+        let (status, created) =
+            server.call(Method::POST, "/api/v1/executions", Some(request)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let done = server.finished(created["id"].as_str().expect("id")).await;
+        assert_eq!(done["result"], json!({"message": "hi"}), "{done}");
+        server.stop();
+    }
+}
