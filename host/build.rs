@@ -8,7 +8,7 @@ fn main() {
     let root = squall_build_support::repo_root();
     squall_build_support::rerun_if_changed(
         &root,
-        &["packs/Cargo.toml", "packs/Cargo.lock", "packs/core", "sdk", "wit"],
+        &["packs/Cargo.toml", "packs/Cargo.lock", "packs/core", "sdk"],
     );
     let release = squall_build_support::build_workspace(
         &root.join("packs"),
