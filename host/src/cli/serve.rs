@@ -66,8 +66,9 @@ pub(crate) struct ServeArgs {
     /// A pack to run: its `pack.toml` and its component. Repeatable.
     /// The core pack (`core.echo`, `core.noop`, `core.fail`, `core.sleep`)
     /// is built into squall and always loaded, unless a pack named `core`
-    /// is given here or installed from a bundle, which replaces it. Without
-    /// any, a fresh data directory gets the example rule `examples.hello`.
+    /// is given here or installed from a bundle, which replaces it. With no
+    /// `--pack`, a fresh data directory gets the example rule
+    /// `examples.hello`.
     #[arg(long, num_args = 2, value_names = ["MANIFEST", "COMPONENT"])]
     pack: Vec<PathBuf>,
     /// Accept pack bundles without a signature (each such install is
