@@ -384,9 +384,10 @@ pub(crate) struct OutputQuery {
     output_type: Option<String>,
 }
 
-/// What an execution's action logged during its last attempt, as text, one
-/// line per message, as StackStorm serves an action's output (Squall's
-/// actions write no stdout; their log lines are their output).
+/// What an execution's action logged during its last attempt (so far,
+/// while it runs), as text, one line per message, as StackStorm serves an
+/// action's output (Squall's actions write no stdout; their log lines are
+/// their output).
 #[utoipa::path(
     get,
     path = "/executions/{id}/output",
@@ -420,11 +421,18 @@ pub(crate) async fn output(
         }
     };
     let e = find_for(&state, &caller, id, Permission::ExecutionView)?;
+    // A running component's lines so far, from its sandbox's buffer; the
+    // stored ones once it ended.
+    let live = if e.status.is_finished() { None } else { state.engine().logs_so_far(id) };
+    let lines: Vec<(String, &str)> = match &live {
+        Some(live) => live.iter().map(|l| (l.level.to_string(), l.message.as_str())).collect(),
+        None => e.logs.iter().map(|l| (l.level.clone(), l.message.as_str())).collect(),
+    };
     let mut text = String::new();
-    for line in &e.logs {
-        let error = matches!(line.level.as_str(), "warn" | "error");
+    for (level, message) in lines {
+        let error = matches!(level.as_str(), "warn" | "error");
         if errors.is_none_or(|wanted| wanted == error) {
-            text.push_str(&line.message);
+            text.push_str(message);
             text.push('\n');
         }
     }

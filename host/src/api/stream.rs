@@ -1,10 +1,13 @@
 //! `GET /stream`: what the engine commits, live, as Server-Sent Events
-//! (`event: trigger_instance` and `event: execution`, JSON data), filtered
-//! by event type and execution id. A client that falls behind gets
+//! (`event: trigger_instance` and `event: execution`, JSON data), and each
+//! line an action logs as it writes it (`event: output`), filtered by event
+//! type and execution id. A caller sees an output line only if it may view
+//! the execution that logged it. A client that falls behind gets
 //! `event: lagged` with how many events it missed, and the stream goes on.
 //! `GET /stream/v1/stream` is the same feed as StackStorm's stream:
 //! `st2.execution__create|update` with the execution as the API shows it,
-//! `st2.trigger_instance__create`, StackStorm's filters (`events` globs,
+//! `st2.execution.output__create` (an output line as StackStorm's
+//! `ActionExecutionOutputDB`), `st2.trigger_instance__create`, StackStorm's filters (`events` globs,
 //! `action_refs`, `execution_ids`) and its end (`end_execution_id`,
 //! `end_event`).
 //! The caller's credential is checked again whenever keys, tokens, users or
@@ -12,6 +15,7 @@
 //! caller was revoked or lost `stream_view` ends at once.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Extension, State};
@@ -27,13 +31,15 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use uuid::Uuid;
 
-use super::auth::{Caller, Credential, reauthenticate};
+use super::auth::{Caller, reauthenticate};
 use super::error::{ApiError, ErrorBody, Query};
 use super::executions::Status;
 use super::metrics::status_name;
+use super::page::timestamp;
 use super::state::ApiState;
-use crate::access::Permission;
-use crate::engine::EngineEvent;
+use crate::access::{Permission, Resource};
+use crate::engine::{EngineEvent, OutputLine};
+use crate::runtime::LogLevel;
 
 /// How often an idle stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -43,15 +49,15 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
     /// Comma-separated event types: `trigger_instance`, `execution`,
-    /// `announcement` (default all; none when empty).
+    /// `output`, `announcement` (default all; none when empty).
     #[param(value_type = Option<EventTypes>, inline, style = Form, explode = false)]
     events: Option<String>,
-    /// Only execution events of this execution.
+    /// Only execution and output events of this execution.
     execution: Option<Uuid>,
 }
 
 /// The event types a client may ask for.
-const EVENT_TYPES: [&str; 3] = ["trigger_instance", "execution", "announcement"];
+const EVENT_TYPES: [&str; 4] = ["trigger_instance", "execution", "output", "announcement"];
 
 /// `events` for the OpenAPI document: a list of event types, sent
 /// comma-separated.
@@ -87,6 +93,22 @@ impl utoipa::PartialSchema for StreamEvent {
                 "execution",
                 "An execution reached a new state",
                 json!({"id": uuid, "action": {"type": "string"}, "status": status}),
+            ),
+            (
+                "output",
+                "A line an action logged while its execution runs",
+                json!({
+                    "id": uuid,
+                    "execution_id": uuid,
+                    "action": {"type": "string"},
+                    "workflow_task": {
+                        "type": ["object", "null"],
+                        "properties": {"workflow": uuid, "task": {"type": "string"}},
+                    },
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "level": {"type": "string", "enum": ["trace", "debug", "info", "warn", "error"]},
+                    "message": {"type": "string"},
+                }),
             ),
             (
                 "announcement",
@@ -133,6 +155,7 @@ impl utoipa::ToSchema for StreamEvent {}
 struct Filter {
     trigger_instances: bool,
     executions: bool,
+    outputs: bool,
     announcements: bool,
     execution: Option<Uuid>,
 }
@@ -142,6 +165,7 @@ impl Filter {
         let mut filter = Self {
             trigger_instances: query.events.is_none(),
             executions: query.events.is_none(),
+            outputs: query.events.is_none(),
             announcements: query.events.is_none(),
             execution: query.execution,
         };
@@ -149,11 +173,12 @@ impl Filter {
             match name {
                 "trigger_instance" => filter.trigger_instances = true,
                 "execution" => filter.executions = true,
+                "output" => filter.outputs = true,
                 "announcement" => filter.announcements = true,
                 "" => {}
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "events: expected `trigger_instance`, `execution` or `announcement`, got `{other}`"
+                        "events: expected `trigger_instance`, `execution`, `output` or `announcement`, got `{other}`"
                     )));
                 }
             }
@@ -183,6 +208,25 @@ impl Filter {
             ),
             _ => None,
         }
+    }
+
+    /// An output line as SSE, if the client wants it.
+    fn render_output(&self, line: &OutputLine) -> Option<Event> {
+        if !self.outputs || self.execution.is_some_and(|wanted| wanted != line.execution) {
+            return None;
+        }
+        let workflow_task =
+            line.task.as_ref().map(|(workflow, task)| json!({"workflow": workflow, "task": task}));
+        let data = json!({
+            "id": line.id,
+            "execution_id": line.execution,
+            "action": line.action,
+            "workflow_task": workflow_task,
+            "timestamp": timestamp(line.at),
+            "level": line.level,
+            "message": line.message,
+        });
+        Some(Event::default().event("output").data(data.to_string()))
     }
 }
 
@@ -291,26 +335,91 @@ impl St2Filter {
             }
         }
     }
+
+    /// An output line as StackStorm's stream sends one (its
+    /// `ActionExecutionOutputDB`), if the client wants it: `output_type`
+    /// is `stdout` for trace to info and `stderr` for warn and error, as
+    /// `/executions/{id}/output` splits them, and `data` the line with its
+    /// newline, as a StackStorm runner stores a line it read.
+    fn render_output(&self, line: &OutputLine) -> Option<Event> {
+        if !self.wants(OUTPUT_EVENT)
+            || !(self.action_refs.is_empty() || self.action_refs.contains(&line.action))
+            || !(self.execution_ids.is_empty() || self.execution_ids.contains(&line.execution))
+        {
+            return None;
+        }
+        let output_type = if line.level >= LogLevel::Warn { "stderr" } else { "stdout" };
+        let data = json!({
+            "id": line.id,
+            "execution_id": line.execution,
+            "action_ref": line.action,
+            "runner_ref": "wasm",
+            "timestamp": timestamp(line.at),
+            "output_type": output_type,
+            "data": format!("{}\n", line.message),
+        });
+        Some(Event::default().event(OUTPUT_EVENT).data(data.to_string()))
+    }
 }
+
+/// StackStorm's name for an output line.
+const OUTPUT_EVENT: &str = "st2.execution.output__create";
 
 struct Feed {
     events: broadcast::Receiver<EngineEvent>,
+    /// Actions' log lines, when the client asked for them.
+    output: Option<broadcast::Receiver<Arc<OutputLine>>>,
     closing: watch::Receiver<bool>,
     dialect: Dialect,
     /// The last event was the one the client asked to end with.
     ended: bool,
     state: ApiState,
-    credential: Credential,
+    /// The caller as last checked: whose executions' output it may see.
+    caller: Caller,
     access: watch::Receiver<u64>,
     recheck: tokio::time::Interval,
 }
 
 impl Feed {
     /// Whether the caller's credential is still live and still allows
-    /// `stream_view`.
-    fn still_allowed(&self) -> bool {
-        reauthenticate(&self.state, &self.credential)
-            .is_some_and(|caller| caller.allows(Permission::StreamView, None))
+    /// `stream_view`; keeps the caller as it stands now.
+    fn still_allowed(&mut self) -> bool {
+        match reauthenticate(&self.state, &self.caller.credential) {
+            Some(caller) if caller.allows(Permission::StreamView, None) => {
+                self.caller = caller;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the caller may view the execution that logged `line`, as
+    /// `GET /executions/{id}/output` asks.
+    fn may_view(&self, line: &OutputLine) -> bool {
+        let execution = Resource::execution(&line.execution.to_string(), &line.action);
+        self.caller.allows(Permission::ExecutionView, Some(&execution))
+    }
+
+    /// An output line as the client's dialect sends it, if it wants it and
+    /// may see it.
+    fn render_output(&self, line: &OutputLine) -> Option<Event> {
+        let rendered = match &self.dialect {
+            Dialect::Squall(filter) => filter.render_output(line),
+            Dialect::St2(filter) => filter.render_output(line),
+        }?;
+        self.may_view(line).then_some(rendered)
+    }
+
+    /// How a missed stretch is told: `event: lagged` on Squall's stream, a
+    /// comment on StackStorm's (its clients read every event's data as one
+    /// of theirs).
+    fn lagged(&self, missed: u64) -> Event {
+        match self.dialect {
+            Dialect::St2(_) => Event::default().comment(format!("lagged: missed {missed} events")),
+            Dialect::Squall(_) => {
+                Event::default().event("lagged").data(json!({"missed": missed}).to_string())
+            }
+        }
     }
 
     /// The next event to send; `None` once the server is stopping (or the
@@ -321,8 +430,12 @@ impl Feed {
         }
         loop {
             let received = tokio::select! {
-                received = self.events.recv() => Some(received),
+                // Output lines first: a line was sent before the end of the
+                // execution that logged it, and is sent before it here too.
+                biased;
                 _ = self.closing.wait_for(|closing| *closing) => return None,
+                line = next_line(&mut self.output) => Some(Err(line)),
+                received = self.events.recv() => Some(Ok(received)),
                 changed = self.access.changed() => {
                     if changed.is_err() {
                         return None;
@@ -330,6 +443,21 @@ impl Feed {
                     None
                 }
                 _ = self.recheck.tick() => None,
+            };
+            let received = match received {
+                Some(Ok(received)) => Some(received),
+                Some(Err(Ok(line))) => match self.render_output(&line) {
+                    Some(rendered) => return Some(rendered),
+                    None => continue,
+                },
+                Some(Err(Err(broadcast::error::RecvError::Lagged(missed)))) => {
+                    return Some(self.lagged(missed));
+                }
+                Some(Err(Err(broadcast::error::RecvError::Closed))) => {
+                    self.output = None;
+                    continue;
+                }
+                None => None,
             };
             let Some(received) = received else {
                 if self.still_allowed() {
@@ -351,21 +479,8 @@ impl Feed {
                         }
                     }
                 },
-                // StackStorm's clients read every event's data as one of
-                // theirs, so they are told as a comment.
-                Err(broadcast::error::RecvError::Lagged(missed))
-                    if matches!(self.dialect, Dialect::St2(_)) =>
-                {
-                    return Some(
-                        Event::default().comment(format!("lagged: missed {missed} events")),
-                    );
-                }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    return Some(
-                        Event::default()
-                            .event("lagged")
-                            .data(json!({"missed": missed}).to_string()),
-                    );
+                    return Some(self.lagged(missed));
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
@@ -374,8 +489,10 @@ impl Feed {
 }
 
 /// Live events as Server-Sent Events: `trigger_instance` (`{"id",
-/// "trigger"}`), `execution` (`{"id", "action", "status"}`) and `lagged`
-/// (`{"missed"}`); a comment every 15 s when idle.
+/// "trigger"}`), `execution` (`{"id", "action", "status"}`), `output` (a
+/// line an action logged, of an execution the caller may view),
+/// `announcement` and `lagged` (`{"missed"}`); a comment every 15 s when
+/// idle.
 #[utoipa::path(
     get,
     path = "/stream",
@@ -397,20 +514,35 @@ pub(crate) async fn stream(
     Ok(open(&state, caller, Dialect::Squall(filter)))
 }
 
+/// The next line of `output`; never, without one.
+async fn next_line(
+    output: &mut Option<broadcast::Receiver<Arc<OutputLine>>>,
+) -> Result<Arc<OutputLine>, broadcast::error::RecvError> {
+    match output {
+        Some(output) => output.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The stream of `dialect`'s events for `caller`.
 fn open(state: &ApiState, caller: Caller, dialect: Dialect) -> Response {
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Subscribed before the answer starts: the client sees every event
-    // committed after its request was answered.
+    // committed (and every line logged) after its request was answered.
+    let outputs = match &dialect {
+        Dialect::Squall(filter) => filter.outputs,
+        Dialect::St2(filter) => filter.wants(OUTPUT_EVENT),
+    };
     let feed = Feed {
         events: state.engine().subscribe(),
+        output: outputs.then(|| state.engine().subscribe_output()),
         closing: state.closing(),
         dialect,
         ended: false,
         access: state.watch_access(),
         state: state.clone(),
-        credential: caller.credential,
+        caller,
         recheck,
     };
     let events = stream::unfold(feed, |mut feed| async move {
@@ -428,7 +560,8 @@ fn open(state: &ApiState, caller: Caller, dialect: Dialect) -> Response {
 pub(crate) struct St2StreamQuery {
     /// Comma-separated event names or glob patterns:
     /// `st2.execution__create`, `st2.execution__update`,
-    /// `st2.trigger_instance__create`, `st2.execution__*`; all without it.
+    /// `st2.execution.output__create`, `st2.trigger_instance__create`,
+    /// `st2.execution__*`; all without it.
     events: Option<String>,
     /// Comma-separated action refs: only executions of these.
     action_refs: Option<String>,
@@ -441,15 +574,19 @@ pub(crate) struct St2StreamQuery {
 }
 
 /// One event of StackStorm's stream: its name and its data, JSON text
-/// (an execution as `/executions/{id}` shows it, or a trigger instance's
-/// id and trigger).
+/// (an execution as `/executions/{id}` shows it, an output line, or a
+/// trigger instance's id and trigger).
 #[derive(Debug)]
 pub(crate) struct St2StreamEvent;
 
 impl utoipa::PartialSchema for St2StreamEvent {
     fn schema() -> RefOr<Schema> {
-        let names =
-            ["st2.execution__create", "st2.execution__update", "st2.trigger_instance__create"];
+        let names = [
+            "st2.execution__create",
+            "st2.execution__update",
+            OUTPUT_EVENT,
+            "st2.trigger_instance__create",
+        ];
         RefOr::T(
             ObjectBuilder::new()
                 .property(

@@ -16,14 +16,16 @@ use super::actions::{Actions, Runner};
 use super::error::{CancelError, EmitError, EngineError, RequestError};
 use super::flows::FlowError;
 use super::flows::{Effects, Flows};
-use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
+use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest, OutputLine};
 use super::kv::{self, KvChange, KvChanged};
 use super::pack_limits::{PackSlots, WebhookGates};
 use super::timers::Timers;
 use super::webhooks::WebhookSensors;
 use crate::pack::{CrashPolicy, RetryOn};
 use crate::rules::RuleIndex;
-use crate::runtime::{ActionRequest, InvokeError, LogBuffer, PackErrorKind};
+use crate::runtime::{
+    ActionRequest, InvokeError, LogBuffer, LogRecord, LogTap, PackErrorKind, SharedLogs,
+};
 use crate::store::{
     Attempt, ChatOrigin, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store,
     WriteError, now_millis,
@@ -105,6 +107,9 @@ pub(super) struct Shared {
     /// Webhook-sensor calls in flight per pack.
     pub(super) webhook_gates: WebhookGates,
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// The log lines of each execution whose component is running, as
+    /// they are written.
+    live_logs: Mutex<HashMap<Uuid, SharedLogs>>,
     /// Workflow runs and inquiries.
     pub(super) flows: Flows,
 }
@@ -162,6 +167,7 @@ impl Engine {
             pack_slots: PackSlots::new(per_pack),
             webhook_gates: WebhookGates::new(config.webhook_calls_per_pack),
             cancels: Mutex::new(HashMap::new()),
+            live_logs: Mutex::new(HashMap::new()),
         });
         shared.recover().await?;
         shared.recover_flows().await.map_err(EngineError::Recover)?;
@@ -229,6 +235,19 @@ impl Engine {
     /// than a few thousand events behind misses the oldest.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.shared.ingest.subscribe()
+    }
+
+    /// A live feed of the lines actions log, as they write them.
+    pub fn subscribe_output(&self) -> broadcast::Receiver<Arc<OutputLine>> {
+        self.shared.ingest.subscribe_output()
+    }
+
+    /// What execution `id`'s action logged so far, while its component
+    /// runs; `None` when it is not running one (its lines are stored with
+    /// it when it ends).
+    pub fn logs_so_far(&self, id: Uuid) -> Option<Vec<LogRecord>> {
+        let live = self.shared.live_logs.lock().unwrap_or_else(PoisonError::into_inner);
+        live.get(&id).map(SharedLogs::lines)
     }
 
     /// Validates `event`, evaluates the rules, and commits the trigger
@@ -625,8 +644,10 @@ impl Shared {
             attempt: execution.attempt,
         };
         let limits = spec.limits();
+        let logs = SharedLogs::with_tap(&limits, self.output_tap(execution));
+        let _live = LiveLogs::register(&self.live_logs, execution.id, logs.clone());
         tokio::select! {
-            invocation = component.run_action(&request, &limits) => {
+            invocation = component.run_action_logged(&request, &limits, logs) => {
                 let result = match invocation.result {
                     Ok(output) => serde_json::from_str(&output)
                         .map_err(|e| Failure::Failed(format!("output is not JSON: {e}"))),
@@ -647,6 +668,31 @@ impl Shared {
             }
             () = cancel.notified() => Ending { result: Err(Failure::Canceled), logs: LogBuffer::default() },
         }
+    }
+
+    /// Publishes each line `execution`'s action logs on the live feed as
+    /// it is written: on the guest thread, so it only sends on the bounded
+    /// broadcast (which drops the oldest for a subscriber that lags) and
+    /// never waits.
+    fn output_tap(&self, execution: &Execution) -> LogTap {
+        let feed = self.ingest.output_feed();
+        let (id, action) = (execution.id, execution.action.clone());
+        let task = execution.parent.as_ref().map(|p| (p.workflow, p.task.clone()));
+        Arc::new(move |record: LogRecord| {
+            if feed.receiver_count() == 0 {
+                return;
+            }
+            let line = OutputLine {
+                id: Uuid::now_v7(),
+                execution: id,
+                action: action.clone(),
+                task: task.clone(),
+                at: now_millis(),
+                level: record.level,
+                message: record.message,
+            };
+            let _ = feed.send(Arc::new(line));
+        })
     }
 
     /// Applies the retry policy to how a run ended and commits the outcome:
@@ -765,6 +811,26 @@ impl Shared {
         let used =
             execution.retries.iter().filter(|a| a.status != ExecutionStatus::Abandoned).count();
         (retry.on.contains(&on) && used < retry.count as usize).then_some(retry.delay)
+    }
+}
+
+/// An execution's entry in [`Shared::live_logs`] while its component
+/// runs; removed when the run ends however it ends.
+struct LiveLogs<'a> {
+    live: &'a Mutex<HashMap<Uuid, SharedLogs>>,
+    id: Uuid,
+}
+
+impl<'a> LiveLogs<'a> {
+    fn register(live: &'a Mutex<HashMap<Uuid, SharedLogs>>, id: Uuid, logs: SharedLogs) -> Self {
+        live.lock().unwrap_or_else(PoisonError::into_inner).insert(id, logs);
+        Self { live, id }
+    }
+}
+
+impl Drop for LiveLogs<'_> {
+    fn drop(&mut self) {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
     }
 }
 

@@ -12,10 +12,10 @@ use uuid::Uuid;
 use super::actions::{ActionSpec, Actions};
 use super::trigger_types::{TriggerError, TriggerTypes};
 use crate::rules::{Datastore, MatchContext, RuleIndex, canonical_trigger_type};
-use crate::runtime::SensorEvent;
+use crate::runtime::{LogLevel, SensorEvent};
 use crate::store::{
-    Execution, ExecutionStatus, KvScope, RecordLimits, RuleEnforcement, Store, TriggerInstance,
-    TriggerInstanceStatus, Tx, WriteError, now_millis,
+    Execution, ExecutionStatus, KvScope, Millis, RecordLimits, RuleEnforcement, Store,
+    TriggerInstance, TriggerInstanceStatus, Tx, WriteError, now_millis,
 };
 
 /// Something committed, for live views (the API's event stream) and tests.
@@ -45,6 +45,29 @@ pub enum EngineEvent {
         /// `message`, `user`, `channel`, `whisper`, `extra`, `context`.
         payload: Value,
     },
+}
+
+/// One line an action logged, sent on the output feed
+/// ([`Ingest::subscribe_output`]) as the action writes it, while its
+/// execution runs (StackStorm's `st2.execution.output__create`). Nothing is
+/// committed for it: the lines are stored with the execution when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    /// The line's own id (StackStorm gives each output document one).
+    pub id: Uuid,
+    /// The execution that logged it.
+    pub execution: Uuid,
+    /// Its action, `pack.action`.
+    pub action: String,
+    /// The workflow task that started the execution, if a workflow did:
+    /// the workflow's execution and the task's name.
+    pub task: Option<(Uuid, String)>,
+    /// When the action wrote it.
+    pub at: Millis,
+    /// Its severity.
+    pub level: LogLevel,
+    /// What the action wrote.
+    pub message: String,
 }
 
 /// What one committed event became.
@@ -151,6 +174,8 @@ pub struct Ingest {
     /// Told whenever executions are queued, so the dispatcher wakes.
     work: Arc<Notify>,
     events: broadcast::Sender<EngineEvent>,
+    /// Actions' log lines as they are written.
+    output: broadcast::Sender<Arc<OutputLine>>,
 }
 
 impl Ingest {
@@ -163,6 +188,7 @@ impl Ingest {
             actions: Arc::new(RwLock::new(Arc::new(actions))),
             work: Arc::new(Notify::new()),
             events: broadcast::channel(4096).0,
+            output: broadcast::channel(4096).0,
         }
     }
 
@@ -215,6 +241,19 @@ impl Ingest {
     /// few thousand events behind misses the oldest.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// A live feed of the lines actions log as they run: a feed of its
+    /// own, so that a chatty action never pushes committed events out of
+    /// a slow receiver's window. A receiver that falls more than a few
+    /// thousand lines behind misses the oldest.
+    pub fn subscribe_output(&self) -> broadcast::Receiver<Arc<OutputLine>> {
+        self.output.subscribe()
+    }
+
+    /// The sender of the output feed, for the guest threads that log.
+    pub(crate) fn output_feed(&self) -> broadcast::Sender<Arc<OutputLine>> {
+        self.output.clone()
     }
 
     pub(crate) fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {

@@ -35,7 +35,7 @@ pub use datastore::{StoreKv, StoreSecrets};
 pub use error::{CancelError, EmitError, EngineError, RequestError};
 pub use executor::{Engine, EngineConfig};
 pub use flows::{FlowError, InquiryError};
-pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest};
+pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest, OutputLine};
 pub use kv::{KvChange, KvChanged};
 pub use lifecycle::{
     InstallRequest, Installed, LifecycleError, PackConfigs, PackManager, Removed, RestoredPack,

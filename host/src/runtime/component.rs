@@ -127,6 +127,18 @@ impl LoadedComponent {
 
     /// Runs one action in a fresh sandbox under `limits`.
     pub async fn run_action(&self, request: &ActionRequest, limits: &Limits) -> Invocation {
+        self.run_action_logged(request, limits, SharedLogs::new(limits)).await
+    }
+
+    /// [`run_action`](Self::run_action), its log lines kept in `logs` as
+    /// they are written (readable while it runs, told to its tap); `logs`
+    /// should be new, made with `limits`' bounds.
+    pub async fn run_action_logged(
+        &self,
+        request: &ActionRequest,
+        limits: &Limits,
+        logs: SharedLogs,
+    ) -> Invocation {
         let Some(indices) = self.action.clone() else {
             return Invocation::refused(InvokeError::NoActionExport {
                 component: self.file_name(),
@@ -145,7 +157,7 @@ impl LoadedComponent {
             })
         });
         let checked = limits.clone();
-        self.invoke(limits, call, move |output| check_output(output, &checked)).await
+        self.invoke_logged(limits, logs, call, move |output| check_output(output, &checked)).await
     }
 
     /// Instantiates a fresh sandbox on a guest thread, makes one `call` into
@@ -161,9 +173,22 @@ impl LoadedComponent {
     where
         T: Send + 'static,
     {
+        self.invoke_logged(limits, SharedLogs::new(limits), call, accept).await
+    }
+
+    /// [`invoke`](Self::invoke) with the log lines kept in `logs`.
+    async fn invoke_logged<R, T>(
+        &self,
+        limits: &Limits,
+        logs: SharedLogs,
+        call: impl for<'a> FnOnce(&'a mut Store<Sandbox>, Instance) -> Call<'a, R> + Send + 'static,
+        accept: impl FnOnce(R) -> Result<T, InvokeError> + Send + 'static,
+    ) -> Invocation<T>
+    where
+        T: Send + 'static,
+    {
         let started = Instant::now();
         let deadline = started + limits.timeout;
-        let logs = SharedLogs::new(limits);
         let mut store = self.new_store(limits, deadline, logs.clone());
         let (pre, limits_in) = (self.pre.clone(), limits.clone());
         let sandboxed = async move {

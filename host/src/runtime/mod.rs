@@ -33,7 +33,7 @@ pub use error::{
 };
 pub use grants::{GrantError, Grants, OutboundHost};
 pub use limits::Limits;
-pub use sandbox::{LogBuffer, LogLevel, LogRecord};
+pub use sandbox::{LogBuffer, LogLevel, LogRecord, LogTap, SharedLogs};
 pub use sensor::{Polled, SensorEvent, WebhookOutcome, WebhookRequest, WebhookResponse};
 pub use services::{
     AuditSink, BoxFuture, Capability, ConfigSource, Denial, HostServices, KvBackend, LogAudit,

@@ -136,33 +136,77 @@ impl LogBuffer {
         Self { max_lines, max_bytes, ..Self::default() }
     }
 
-    pub(crate) fn push(&mut self, level: LogLevel, message: String) {
+    /// Keeps the line unless a bound was reached; returns whether it did.
+    pub(crate) fn push(&mut self, level: LogLevel, message: String) -> Option<&LogRecord> {
         if self.records.len() >= self.max_lines || self.bytes + message.len() > self.max_bytes {
             self.dropped += 1;
-            return;
+            return None;
         }
         self.bytes += message.len();
         self.records.push(LogRecord { level, message });
+        self.records.last()
     }
 }
 
+/// Told of each log line an invocation keeps (within its bounds), as the
+/// pack writes it, on the guest thread that runs the sandbox: it must
+/// return at once (send on a bounded channel that drops, never wait).
+pub type LogTap = Arc<dyn Fn(LogRecord) + Send + Sync>;
+
 /// The log lines of one invocation, shared between its sandbox (which
 /// writes them on a guest thread) and its caller, which reads them even
-/// when it stopped waiting for the sandbox at the deadline.
-#[derive(Debug, Clone)]
-pub(crate) struct SharedLogs(Arc<Mutex<LogBuffer>>);
+/// when it stopped waiting for the sandbox at the deadline, and may read
+/// the lines so far while it runs ([`SharedLogs::lines`]).
+#[derive(Clone)]
+pub struct SharedLogs {
+    buffer: Arc<Mutex<LogBuffer>>,
+    tap: Option<LogTap>,
+}
+
+impl std::fmt::Debug for SharedLogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLogs")
+            .field("buffer", &self.buffer)
+            .field("tap", &self.tap.is_some())
+            .finish()
+    }
+}
 
 impl SharedLogs {
-    pub(crate) fn new(limits: &Limits) -> Self {
-        Self(Arc::new(Mutex::new(LogBuffer::new(limits.max_log_lines, limits.max_log_bytes))))
+    /// An empty buffer under `limits`' bounds on lines and bytes.
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            buffer: Arc::new(Mutex::new(LogBuffer::new(
+                limits.max_log_lines,
+                limits.max_log_bytes,
+            ))),
+            tap: None,
+        }
+    }
+
+    /// The same, with `tap` told of every line kept.
+    pub fn with_tap(limits: &Limits, tap: LogTap) -> Self {
+        Self { tap: Some(tap), ..Self::new(limits) }
     }
 
     pub(crate) fn push(&self, level: LogLevel, message: String) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(level, message);
+        let kept = {
+            let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+            let kept = buffer.push(level, message);
+            kept.filter(|_| self.tap.is_some()).cloned()
+        };
+        if let (Some(tap), Some(record)) = (&self.tap, kept) {
+            tap(record);
+        }
+    }
+
+    /// The lines kept so far, in order.
+    pub fn lines(&self) -> Vec<LogRecord> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner).records.clone()
     }
 
     /// The lines so far, leaving the buffer empty.
     pub(crate) fn take(&self) -> LogBuffer {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

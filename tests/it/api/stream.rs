@@ -124,7 +124,7 @@ async fn the_stream_sends_committed_events_filtered_by_type_and_execution() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"],
-        "events: expected `trigger_instance`, `execution` or `announcement`, got `bogus`"
+        "events: expected `trigger_instance`, `execution`, `output` or `announcement`, got `bogus`"
     );
 }
 
