@@ -607,10 +607,21 @@ async fn tail_on_a_workflow_shows_each_task_with_its_times_and_log_lines() {
     assert_eq!(tail.code, 0, "{}", tail.rendered());
     let lines: Vec<&str> = tail.stdout.lines().collect();
     assert_eq!(lines.last().copied(), Some(format!("{workflow} flows.talky succeeded").as_str()));
+    // What a task logged comes once, with its name, after its start: as
+    // it is logged (before its end) if the tail was there, or under its
+    // end.
+    let logged: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("  [")).collect();
+    assert_eq!(logged.len(), 1, "{}", tail.stdout);
+    assert_eq!(lines[logged[0]], "  [info] talk: line 0 .", "{}", tail.stdout);
+    let talk_started = lines.iter().position(|l| l.contains(" task talk started "));
+    assert!(talk_started.is_some_and(|at| at < logged[0]), "{}", tail.stdout);
     // The task lines, times and ids masked, in order: each task's start,
-    // its end with how long it took, and what it logged under it.
-    let task_lines: Vec<&str> =
-        lines.iter().copied().filter(|l| !l.starts_with(&workflow)).collect();
+    // its end with how long it took.
+    let task_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(&workflow) && !l.starts_with("  ["))
+        .collect();
     let tasks: Vec<String> = mask(&task_lines.join("\n"))
         .lines()
         .map(|l| match l.split_once(" in ") {
@@ -626,7 +637,6 @@ async fn tail_on_a_workflow_shows_each_task_with_its_times_and_log_lines() {
         [
             "YYYY-MM-DDTHH:MM:SSZ task talk started (hostile.chatter 00000001-0000-0000-0000-000000000000)",
             "YYYY-MM-DDTHH:MM:SSZ task talk succeeded in <took> (hostile.chatter 00000001-0000-0000-0000-000000000000)",
-            "  [info] line 0 .",
             "YYYY-MM-DDTHH:MM:SSZ task nap started (core.sleep 00000002-0000-0000-0000-000000000000)",
             "YYYY-MM-DDTHH:MM:SSZ task nap succeeded in <took> (core.sleep 00000002-0000-0000-0000-000000000000)",
         ],
@@ -670,6 +680,8 @@ async fn tail_on_a_workflow_shows_each_task_with_its_times_and_log_lines() {
         assert_eq!(task["retry"], 0, "{task}");
         assert!(task["started_at"].is_string() && task["finished_at"].is_string(), "{task}");
     }
+    let log = events.iter().find(|e| e["event"] == "log").expect("the log line");
+    assert_eq!(log["task"], "talk", "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,14 +2,14 @@
 //! list|get|tail|cancel|pause|resume|re-run`: request executions, wait for
 //! them on the live event stream, show them, and control workflows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value, json};
 
-use super::client::{Client, Remote, segment};
+use super::client::{Client, Event, Events, Remote, segment};
 use super::output::{
     Fields, Table, items, note_partial, opt_text, opt_time, print_json, show, text, time, took,
 };
@@ -73,6 +73,9 @@ struct ListArgs {
     /// `st2 execution list` shows, only those no workflow started).
     #[arg(long)]
     all: bool,
+    /// Print only the ids, one per line, newest first (for `$(…)`).
+    #[arg(short, long, conflicts_with = "json")]
+    quiet: bool,
     #[command(flatten)]
     remote: Remote,
 }
@@ -138,12 +141,13 @@ pub(crate) fn run(
         ExecutionCommand::ReRun(args) => {
             let client = Client::new(&args.remote)?;
             let re_run = format!("{}/re_run", path(&args.id));
+            let events = if args.no_wait { None } else { Some(live(&client)?) };
             let created = if args.tasks.is_empty() {
                 client.post_empty(&re_run)?.body
             } else {
                 client.post_json(&re_run, &json!({ "tasks": args.tasks }))?.body
             };
-            follow(&client, &created, args.no_wait, args.remote.json, stdout, stderr)
+            follow(&client, &created, events, args.remote.json, stdout, stderr)
         }
     }
 }
@@ -171,16 +175,26 @@ pub(crate) fn run_remote(
     }
     let client = Client::new(remote)?;
     let body = json!({"action": action, "parameters": parameters});
+    // Subscribed before the execution exists, so that no line it logs is
+    // missed.
+    let events = if no_wait { None } else { Some(live(&client)?) };
     let created = client.post_json("/executions", &body)?.body;
-    follow(&client, &created, no_wait, remote.json, stdout, stderr)
+    follow(&client, &created, events, remote.json, stdout, stderr)
 }
 
-/// After an execution was requested: prints its id (`no_wait`), or waits
-/// for it and prints how it ended.
+/// The stream `run` and `re-run` follow an execution on: every execution's
+/// changes and log lines (its id is not known before it is created).
+fn live(client: &Client) -> anyhow::Result<Events> {
+    client.stream(&[("events", "execution,output".to_owned())])
+}
+
+/// After an execution was requested: prints its id (no `events`: not
+/// waiting), or waits for it on `events`, printing what it logs as it
+/// logs it, and prints how it ended.
 fn follow(
     client: &Client,
     created: &Value,
-    no_wait: bool,
+    events: Option<Events>,
     json: bool,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -189,21 +203,28 @@ fn follow(
     if id.is_empty() {
         bail!("the server's answer names no execution id: {created}");
     }
-    if no_wait {
+    let Some(mut events) = events else {
         if json {
             print_json(stdout, created)?;
         } else {
             writeln!(stdout, "{id}")?;
         }
         return Ok(0);
-    }
-    // What the action logged goes to stderr, for people (a workflow's
-    // tasks' lines as each task ends); stdout keeps the execution for pipes.
-    let execution =
-        if is_workflow(created) { wait_workflow(client, &id, stderr)? } else { wait(client, &id)? };
-    for line in items(execution.get("logs").unwrap_or(&Value::Null)) {
-        writeln!(stderr, "{}", log_line(line))?;
-    }
+    };
+    // What the action logged goes to stderr, for people, as it is logged
+    // (a workflow's tasks' lines with the task's name); stdout keeps the
+    // execution for pipes.
+    let execution = if is_workflow(created) {
+        wait_workflow(client, &id, &mut events, stderr)?
+    } else {
+        let mut own = OwnLines::new(&id);
+        let execution = wait(client, &id, &mut events, &mut own, stderr)?;
+        // The lines the stream did not bring (it fell behind).
+        for line in own.unprinted(&execution) {
+            writeln!(stderr, "{}", log_line(line))?;
+        }
+        execution
+    };
     if json {
         print_json(stdout, &execution)?;
     } else {
@@ -218,27 +239,43 @@ fn follow(
     Ok(super::EXIT_FAILED)
 }
 
-/// Waits until execution `id` finished and returns it. Subscribes to its
-/// events before reading it, so that no change falls between the two; polls
-/// if the stream ends early.
-fn wait(client: &Client, id: &str) -> anyhow::Result<Value> {
-    let query = [("events", "execution".to_owned()), ("execution", id.to_owned())];
-    let mut events = client.stream(&query)?;
+/// Waits until execution `id` finished and returns it, printing its log
+/// lines to `logs` as they come (`[LEVEL] MESSAGE`). `events` were
+/// subscribed to (execution changes and output) before it is read here, so
+/// that no change falls between the two; polls if the stream ends early.
+fn wait(
+    client: &Client,
+    id: &str,
+    events: &mut Events,
+    own: &mut OwnLines,
+    logs: &mut dyn Write,
+) -> anyhow::Result<Value> {
     let execution = client.get(&path(id), &[])?.body;
     if finished(&text(&execution, "status")) {
         return Ok(execution);
     }
     while let Some(event) = events.next_event()? {
         match event.name.as_str() {
-            "execution" => {
-                let data: Value = serde_json::from_str(&event.data).with_context(|| {
-                    format!("an execution event that is not JSON: {}", event.data)
-                })?;
-                if text(&data, "id") == id && finished(&text(&data, "status")) {
-                    return Ok(client.get(&path(id), &[])?.body);
+            "output" => {
+                let data = event_json(&event)?;
+                if let Some(line) = own.live(&data) {
+                    writeln!(logs, "{line}")?;
+                    logs.flush()?;
                 }
             }
+            "execution" => {
+                let data = event_json(&event)?;
+                if text(&data, "id") != id {
+                    continue;
+                }
+                let status = text(&data, "status");
+                if finished(&status) {
+                    return Ok(client.get(&path(id), &[])?.body);
+                }
+                own.changed(&status);
+            }
             "lagged" => {
+                own.lagged();
                 let execution = client.get(&path(id), &[])?.body;
                 if finished(&text(&execution, "status")) {
                     return Ok(execution);
@@ -264,23 +301,33 @@ fn is_workflow(e: &Value) -> bool {
 }
 
 /// [`wait`] for a workflow: follows every execution's changes, and prints
-/// each task's log lines to `logs` as the task ends.
-fn wait_workflow(client: &Client, id: &str, logs: &mut dyn Write) -> anyhow::Result<Value> {
-    let mut events = client.stream(&[("events", "execution".to_owned())])?;
-    let mut tasks = TaskLines { workflow: id, json: false, logs_only: true, seen: HashMap::new() };
+/// each task's log lines to `logs` as they come, `[LEVEL] TASK: MESSAGE`
+/// (a sub-workflow's tasks as `PARENT/TASK`); a task's lines the stream did
+/// not bring, as the task ends.
+fn wait_workflow(
+    client: &Client,
+    id: &str,
+    events: &mut Events,
+    logs: &mut dyn Write,
+) -> anyhow::Result<Value> {
+    let mut tasks = TaskLines::new(id, false, true);
     let mut execution = client.get(&path(id), &[])?.body;
+    tasks.update(client, logs)?;
     while !finished(&text(&execution, "status")) {
-        tasks.update(client, logs)?;
         match events.next_event()? {
+            Some(event) if event.name == "output" => {
+                tasks.output(client, logs, &event_json(&event)?)?;
+            }
             Some(event) if event.name == "execution" => {
-                let data: Value = serde_json::from_str(&event.data).with_context(|| {
-                    format!("an execution event that is not JSON: {}", event.data)
-                })?;
+                let data = event_json(&event)?;
+                tasks.execution(client, logs, &data)?;
                 if text(&data, "id") == id && finished(&text(&data, "status")) {
                     execution = client.get(&path(id), &[])?.body;
                 }
             }
             Some(event) if event.name == "lagged" => {
+                tasks.lagged();
+                tasks.update(client, logs)?;
                 execution = client.get(&path(id), &[])?.body;
             }
             Some(_) => {}
@@ -288,6 +335,7 @@ fn wait_workflow(client: &Client, id: &str, logs: &mut dyn Write) -> anyhow::Res
             // answers.
             None => {
                 std::thread::sleep(Duration::from_millis(250));
+                tasks.update(client, logs)?;
                 execution = client.get(&path(id), &[])?.body;
             }
         }
@@ -401,6 +449,12 @@ fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         return Ok(0);
     }
     let executions = items(&answer.body);
+    if args.quiet {
+        for e in executions {
+            writeln!(stdout, "{}", text(e, "id"))?;
+        }
+        return Ok(0);
+    }
     let mut table = Table::new(&["ID", "ACTION", "STATUS", "RULE", "CREATED"]);
     for e in executions {
         table.row(vec![
@@ -498,37 +552,65 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
     let first = client.get(&path(&id), &[])?.body;
     let workflow = is_workflow(&first);
     // A workflow's tasks are executions of their own: follow every
-    // execution's changes and pick the tasks out; otherwise only this one's.
-    let mut query = vec![("events", "execution".to_owned())];
+    // execution's changes and log lines and pick the tasks out; otherwise
+    // only this one's.
+    let mut query = vec![("events", "execution,output".to_owned())];
     if !workflow {
         query.push(("execution", id.clone()));
     }
     let mut events = client.stream(&query)?;
+    let mut own = OwnLines::new(&id);
     let now = |client: &Client| -> anyhow::Result<Value> {
         let e = client.get(&path(&id), &[])?.body;
         Ok(json!({"id": e["id"], "action": e["action"]["ref"], "status": e["status"]}))
     };
-    let mut tasks = TaskLines { workflow: &id, json, logs_only: false, seen: HashMap::new() };
+    let mut tasks = TaskLines::new(&id, json, false);
     let mut last = now(&client)?;
     if !finished(&text(&last, "status")) {
         print_change(stdout, &last, json)?;
     }
+    // The tasks so far; from here on, each as the stream tells of it, in
+    // the stream's order (a task's start, its lines, its end).
+    if workflow {
+        tasks.update(&client, stdout)?;
+    }
     while !finished(&text(&last, "status")) {
-        if workflow {
-            tasks.update(&client, stdout)?;
-        }
         let Some(event) = events.next_event()? else {
             bail!("the server ended the event stream before execution {id} finished");
         };
         let change = match event.name.as_str() {
-            "execution" => serde_json::from_str(&event.data)
-                .with_context(|| format!("an event that is not JSON: {}", event.data))?,
-            "lagged" => now(&client)?,
+            "execution" if workflow => {
+                let change = event_json(&event)?;
+                tasks.execution(&client, stdout, &change)?;
+                change
+            }
+            "execution" => event_json(&event)?,
+            "output" if workflow => {
+                tasks.output(&client, stdout, &event_json(&event)?)?;
+                continue;
+            }
+            "output" => {
+                let data = event_json(&event)?;
+                if own.live(&data).is_some() {
+                    print_tail_log(stdout, &id, &data, None, "", json)?;
+                    stdout.flush()?;
+                }
+                continue;
+            }
+            "lagged" => {
+                own.lagged();
+                if workflow {
+                    tasks.lagged();
+                    tasks.update(&client, stdout)?;
+                }
+                now(&client)?
+            }
             _ => continue,
         };
         if text(&change, "id") != id {
             continue;
         }
+        own.changed(&text(&change, "status"));
         if text(&change, "status") == text(&last, "status") {
             continue;
         }
@@ -542,7 +624,9 @@ fn tail(args: TailArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         tasks.update(&client, stdout)?;
     }
     let execution = client.get(&path(&id), &[])?.body;
-    print_tail_logs(stdout, &execution, "", json)?;
+    for line in own.unprinted(&execution) {
+        print_tail_log(stdout, &id, line, None, "", json)?;
+    }
     print_change(stdout, &last, json)?;
     Ok(if text(&last, "status") == "succeeded" { 0 } else { super::EXIT_FAILED })
 }
@@ -555,16 +639,122 @@ struct TaskSeen {
 }
 
 /// `tail`'s lines about a workflow's tasks: each task's start and end
-/// with their times, and what it logged; `run`'s: only what each task
-/// logged, `[LEVEL] TASK: MESSAGE`.
+/// with their times, and what it logged (`  [LEVEL] TASK: MESSAGE`);
+/// `run`'s: only what each task logged, `[LEVEL] TASK: MESSAGE`. Log lines
+/// are printed as they come, a sub-workflow's tasks' too (`PARENT/TASK`);
+/// a task's lines the stream did not bring are printed as it ends.
 struct TaskLines<'a> {
     workflow: &'a str,
     json: bool,
     logs_only: bool,
     seen: HashMap<String, TaskSeen>,
+    /// The task path of each execution met (`TASK`, `PARENT/TASK`; empty
+    /// for the workflow), `None` for one outside the workflow.
+    paths: HashMap<String, Option<String>>,
+    /// How many of each execution's lines were printed as they came.
+    printed: HashMap<String, usize>,
+    /// Executions met that are not this workflow's tasks.
+    others: HashSet<String>,
+    /// The stream fell behind: lines may be missing from here on, so none
+    /// is printed as it comes any more; each task's are printed as it ends
+    /// (those of sub-workflows' tasks are not).
+    gap: bool,
 }
 
-impl TaskLines<'_> {
+/// How deep sub-workflows are followed for their tasks' log lines.
+const MAX_NESTING: usize = 32;
+
+impl<'a> TaskLines<'a> {
+    fn new(workflow: &'a str, json: bool, logs_only: bool) -> Self {
+        Self {
+            workflow,
+            json,
+            logs_only,
+            seen: HashMap::new(),
+            paths: HashMap::from([(workflow.to_owned(), Some(String::new()))]),
+            printed: HashMap::new(),
+            others: HashSet::new(),
+            gap: false,
+        }
+    }
+
+    /// The stream fell behind: from now on, tasks' lines are printed as
+    /// they end.
+    fn lagged(&mut self) {
+        self.gap = true;
+    }
+
+    /// The task path of the task that runs execution `id` under this
+    /// workflow (`None`: it is not under it), asking the server about
+    /// sub-workflows met for the first time.
+    fn path_of(
+        &mut self,
+        client: &Client,
+        id: &str,
+        depth: usize,
+    ) -> anyhow::Result<Option<String>> {
+        if let Some(known) = self.paths.get(id) {
+            return Ok(known.clone());
+        }
+        if depth >= MAX_NESTING {
+            return Ok(None);
+        }
+        // One the caller may not read is not followed.
+        let execution = client.get(&path(id), &[]).map(|answer| answer.body).unwrap_or_default();
+        let parent = execution.get("workflow_task").filter(|p| !p.is_null());
+        let found = match parent {
+            Some(parent) => self
+                .path_of(client, &text(parent, "workflow"), depth + 1)?
+                .map(|above| join_task(&above, &text(parent, "task"))),
+            None => None,
+        };
+        self.paths.insert(id.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// An `output` event: the line, with its task's name, if a task of this
+    /// workflow (or of its sub-workflows) logged it.
+    fn output(&mut self, client: &Client, out: &mut dyn Write, data: &Value) -> anyhow::Result<()> {
+        let Some(parent) = data.get("workflow_task").filter(|p| !p.is_null() && !self.gap) else {
+            return Ok(());
+        };
+        let (workflow, task) = (text(parent, "workflow"), text(parent, "task"));
+        let Some(above) = self.path_of(client, &workflow, 0)? else {
+            return Ok(());
+        };
+        let execution = text(data, "execution_id");
+        let name = join_task(&above, &task);
+        // A task's start comes before what it logs.
+        if !self.logs_only
+            && workflow == self.workflow
+            && !self.seen.contains_key(&execution)
+            && let Ok(child) = client.get(&path(&execution), &[])
+        {
+            self.child(client, out, &child.body, "running")?;
+        }
+        let ended = self.seen.get(&execution).is_some_and(|seen| seen.ended);
+        if ended {
+            // Its stored lines were printed as it ended.
+            return Ok(());
+        }
+        *self.printed.entry(execution.clone()).or_default() += 1;
+        self.log(out, &execution, data, &name)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// One of a task's log lines: `run`'s `[LEVEL] TASK: MESSAGE`, or
+    /// `tail`'s, indented (or as JSON, with `task`).
+    fn log(&self, out: &mut dyn Write, id: &str, line: &Value, task: &str) -> anyhow::Result<()> {
+        if self.logs_only {
+            let (level, message) = (text(line, "level"), text(line, "message"));
+            writeln!(out, "[{level}] {task}: {message}")?;
+            Ok(())
+        } else {
+            print_tail_log(out, id, line, Some(task), "  ", self.json)
+        }
+    }
+
     /// Reads the workflow's task executions and prints what changed since
     /// the last call: starts, then ends with what each task logged.
     fn update(&mut self, client: &Client, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -573,32 +763,83 @@ impl TaskLines<'_> {
         let mut children: Vec<&Value> = items(&answer).iter().collect();
         children.reverse();
         for child in children {
-            let child_id = text(child, "id");
-            let seen = self.seen.get(&child_id).copied().unwrap_or_default();
-            if seen.ended {
-                continue;
-            }
-            let started = opt_text(child, "started_at").is_some();
-            let ended = finished(&text(child, "status"));
-            if !self.logs_only && !seen.started && (started || ended) {
-                self.task_line(out, child, "started")?;
-            }
-            if ended && self.logs_only {
-                let full = client.get(&path(&child_id), &[])?.body;
-                let task = text(child.get("workflow_task").unwrap_or(&Value::Null), "task");
-                for line in items(full.get("logs").unwrap_or(&Value::Null)) {
-                    let (level, message) = (text(line, "level"), text(line, "message"));
-                    writeln!(out, "[{level}] {task}: {message}")?;
-                }
-            } else if ended {
-                self.task_line(out, child, "finished")?;
-                let full = client.get(&path(&child_id), &[])?.body;
-                print_tail_logs(out, &full, "  ", self.json)?;
-            }
-            self.seen
-                .insert(child_id, TaskSeen { started: seen.started || started || ended, ended });
+            self.child(client, out, child, &text(child, "status"))?;
         }
         out.flush()?;
+        Ok(())
+    }
+
+    /// An `execution` event: if it is about one of this workflow's tasks,
+    /// its start or its end, as the stream tells it (the server may be
+    /// further on already).
+    fn execution(
+        &mut self,
+        client: &Client,
+        out: &mut dyn Write,
+        change: &Value,
+    ) -> anyhow::Result<()> {
+        let id = text(change, "id");
+        if id == self.workflow
+            || self.others.contains(&id)
+            || self.seen.get(&id).is_some_and(|seen| seen.ended)
+        {
+            return Ok(());
+        }
+        // One the caller may not read is not followed.
+        let Ok(answer) = client.get(&path(&id), &[]) else {
+            return Ok(());
+        };
+        let child = answer.body;
+        let parent = child.get("workflow_task").unwrap_or(&Value::Null);
+        if text(parent, "workflow") != self.workflow {
+            self.others.insert(id);
+            return Ok(());
+        }
+        self.child(client, out, &child, &text(change, "status"))?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Task execution `child` (as the server has it), now in `status`: its
+    /// start if not printed yet, and its end with the lines it logged that
+    /// were not printed as they came.
+    fn child(
+        &mut self,
+        client: &Client,
+        out: &mut dyn Write,
+        child: &Value,
+        status: &str,
+    ) -> anyhow::Result<()> {
+        let child_id = text(child, "id");
+        let seen = self.seen.get(&child_id).copied().unwrap_or_default();
+        if seen.ended {
+            return Ok(());
+        }
+        let ended = finished(status);
+        let started = ended || opt_text(child, "started_at").is_some();
+        if !self.logs_only && !seen.started && started {
+            self.task_line(out, child, "started")?;
+        }
+        self.seen.insert(child_id.clone(), TaskSeen { started: seen.started || started, ended });
+        if !ended {
+            return Ok(());
+        }
+        let fetched;
+        let full = if child.get("logs").is_some() && finished(&text(child, "status")) {
+            child
+        } else {
+            fetched = client.get(&path(&child_id), &[])?.body;
+            &fetched
+        };
+        if !self.logs_only {
+            self.task_line(out, full, "finished")?;
+        }
+        // What it logged that was not printed as it came.
+        let task = text(full.get("workflow_task").unwrap_or(&Value::Null), "task");
+        let printed = self.printed.remove(&child_id).unwrap_or(0);
+        for line in items(full.get("logs").unwrap_or(&Value::Null)).iter().skip(printed) {
+            self.log(out, &child_id, line, &task)?;
+        }
         Ok(())
     }
 
@@ -645,21 +886,89 @@ impl TaskLines<'_> {
     }
 }
 
-/// `tail`'s lines for what an execution logged: `[LEVEL] MESSAGE` after
-/// `indent`, or `{"event": "log", "id", "level", "message"}`.
-fn print_tail_logs(out: &mut dyn Write, e: &Value, indent: &str, json: bool) -> anyhow::Result<()> {
-    for line in items(e.get("logs").unwrap_or(&Value::Null)) {
-        if json {
-            let line = json!({
-                "event": "log",
-                "id": e["id"],
-                "level": line["level"],
-                "message": line["message"],
-            });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(out, "{indent}{}", log_line(line))?;
+/// `tail`'s line for one line execution `id` logged: `[LEVEL] MESSAGE`
+/// (`[LEVEL] TASK: MESSAGE` for a workflow's task) after `indent`, or
+/// `{"event": "log", "id", "level", "message"}` (and `task`).
+fn print_tail_log(
+    out: &mut dyn Write,
+    id: &str,
+    line: &Value,
+    task: Option<&str>,
+    indent: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let mut event = json!({
+            "event": "log",
+            "id": id,
+            "level": line["level"],
+            "message": line["message"],
+        });
+        if let Some(task) = task {
+            event["task"] = json!(task);
         }
+        writeln!(out, "{event}")?;
+    } else if let Some(task) = task {
+        let (level, message) = (text(line, "level"), text(line, "message"));
+        writeln!(out, "{indent}[{level}] {task}: {message}")?;
+    } else {
+        writeln!(out, "{indent}{}", log_line(line))?;
     }
     Ok(())
+}
+
+/// A task's path under a workflow: `TASK`, or `PARENT/TASK` for a
+/// sub-workflow's.
+fn join_task(above: &str, task: &str) -> String {
+    if above.is_empty() { task.to_owned() } else { format!("{above}/{task}") }
+}
+
+/// An event's JSON data.
+fn event_json(event: &Event) -> anyhow::Result<Value> {
+    serde_json::from_str(&event.data)
+        .with_context(|| format!("a {} event that is not JSON: {}", event.name, event.data))
+}
+
+/// One execution's log lines printed as they came, so that its stored
+/// lines are not printed a second time when it ends.
+struct OwnLines {
+    id: String,
+    printed: usize,
+    /// The stream fell behind: lines may be missing from here on, so none
+    /// is printed as it comes any more; the rest are printed at the end.
+    gap: bool,
+}
+
+impl OwnLines {
+    fn new(id: &str) -> Self {
+        Self { id: id.to_owned(), printed: 0, gap: false }
+    }
+
+    /// An `output` event's line for people (`[LEVEL] MESSAGE`), if this
+    /// execution logged it and it is to be printed now.
+    fn live(&mut self, data: &Value) -> Option<String> {
+        if self.gap || text(data, "execution_id") != self.id {
+            return None;
+        }
+        self.printed += 1;
+        Some(log_line(data))
+    }
+
+    /// The execution is in `status` now: back on the queue for another
+    /// attempt, its stored lines will be the next attempt's.
+    fn changed(&mut self, status: &str) {
+        if matches!(status, "scheduled" | "requested") {
+            self.printed = 0;
+        }
+    }
+
+    fn lagged(&mut self) {
+        self.gap = true;
+    }
+
+    /// The finished execution's stored lines not printed as they came.
+    fn unprinted<'e>(&self, execution: &'e Value) -> &'e [Value] {
+        let lines = items(execution.get("logs").unwrap_or(&Value::Null));
+        lines.get(self.printed..).unwrap_or_default()
+    }
 }
