@@ -19,6 +19,7 @@ mod hardening;
 mod install;
 mod lifecycle;
 mod limits;
+mod live_output;
 mod loading;
 mod pack_cli;
 mod packs;

@@ -42,7 +42,8 @@ fn counter(_: Value, _: &Context) -> Result<Value> {
     Ok(json!({ "calls": calls }))
 }
 
-/// Writes `lines` log lines of `bytes` bytes each, then fails if `fail`.
+/// Writes `lines` log lines of `bytes` bytes each, then sleeps `sleep_ms`
+/// milliseconds (none without it), then fails if `fail`.
 fn chatter(params: Value, _: &Context) -> Result<Value> {
     let lines = params["lines"].as_u64().unwrap_or(1);
     let bytes = params["bytes"].as_u64().unwrap_or(8) as usize;
@@ -50,6 +51,9 @@ fn chatter(params: Value, _: &Context) -> Result<Value> {
         let mut line = format!("line {i} ");
         line.extend(std::iter::repeat_n('.', bytes.saturating_sub(line.len())));
         log::info(&line);
+    }
+    if let Some(ms) = params["sleep_ms"].as_u64() {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     if params["fail"].as_bool() == Some(true) {
         return Err(Error::failed("gave up after logging"));
