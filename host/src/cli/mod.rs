@@ -136,6 +136,10 @@ pub fn execute(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> u8 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Scripts that asked for JSON read stdout: a failure is JSON there too
+    // (and the usual line on stderr, for people).
+    let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -172,7 +176,11 @@ pub fn execute(
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            let _ = writeln!(stderr, "error: {}", one_line(&error));
+            let message = one_line(&error);
+            if json {
+                let _ = writeln!(stdout, "{}", serde_json::json!({ "error": message }));
+            }
+            let _ = writeln!(stderr, "error: {message}");
             EXIT_USAGE
         }
     }

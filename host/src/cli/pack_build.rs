@@ -54,6 +54,10 @@ pub(crate) struct KeygenArgs {
     /// Writes PATH.key (secret, mode 0600) and PATH.pub.
     #[arg(value_name = "PATH")]
     path: PathBuf,
+    /// Print the result as one JSON object (`secret_key`, `public_key`,
+    /// `fingerprint`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,6 +71,9 @@ pub(crate) struct SignArgs {
     /// Where to write the signed bundle [default: over BUNDLE].
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Print the result as one JSON object (`name`, `version`, `bundle`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -405,6 +412,15 @@ pub(crate) fn keygen(args: KeygenArgs, stdout: &mut dyn Write) -> anyhow::Result
     let (key, public_key) = generate();
     key.save(&secret)?;
     save_public_key(&public_key, &public)?;
+    if args.json {
+        let answer = serde_json::json!({
+            "secret_key": secret.display().to_string(),
+            "public_key": public.display().to_string(),
+            "fingerprint": fingerprint(&public_key),
+        });
+        writeln!(stdout, "{answer}")?;
+        return Ok(0);
+    }
     writeln!(
         stdout,
         "secret key: {}\npublic key: {} (fingerprint {})",
@@ -422,6 +438,15 @@ pub(crate) fn sign(args: SignArgs, stdout: &mut dyn Write) -> anyhow::Result<u8>
     let signed = SigningKey::load(&args.key)?.sign(&bytes)?;
     let out = args.out.unwrap_or(args.bundle);
     std::fs::write(&out, &signed).with_context(|| format!("cannot write {}", out.display()))?;
+    if args.json {
+        let answer = serde_json::json!({
+            "name": bundle.manifest.name,
+            "version": bundle.manifest.version,
+            "bundle": out.display().to_string(),
+        });
+        writeln!(stdout, "{answer}")?;
+        return Ok(0);
+    }
     writeln!(
         stdout,
         "signed {} {} → {}",

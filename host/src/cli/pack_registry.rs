@@ -114,6 +114,7 @@ pub(crate) fn push(
     bundle: &Path,
     reference: &str,
     opts: &RegistryOpts,
+    json: bool,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -145,6 +146,15 @@ pub(crate) fn push(
     };
     let client = opts.client()?;
     let pushed = runtime()?.block_on(client.push(&target, &bytes, &meta)).map_err(explain)?;
+    if json {
+        let answer = serde_json::json!({
+            "reference": pushed.reference.to_string(),
+            "digest": pushed.digest,
+            "size": bytes.len(),
+        });
+        writeln!(stdout, "{answer}")?;
+        return Ok(());
+    }
     writeln!(stdout, "pushed {} ({} bytes)", pushed.reference, bytes.len())?;
     writeln!(stdout, "digest {}", pushed.digest)?;
     Ok(())

@@ -60,6 +60,10 @@ struct PushArgs {
     /// registry; the tag defaults to the bundle's version.
     #[arg(value_name = "REF")]
     reference: String,
+    /// Print the result as one JSON object (`reference`, `digest`,
+    /// `size`).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     registry: super::pack_registry::RegistryOpts,
 }
@@ -170,6 +174,7 @@ pub(crate) fn run(
                 &args.bundle,
                 &args.reference,
                 &args.registry,
+                args.json,
                 stdout,
                 stderr,
             )?;

@@ -49,6 +49,9 @@ struct ValidateArgs {
     /// The rule, in StackStorm's rule YAML (or JSON).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Print the result as one JSON object (`file`, `ref`, `warnings`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,7 +78,7 @@ pub(crate) fn run(
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     match args.command {
-        RuleCommand::Validate(args) => validate(&args.file, stdout, stderr),
+        RuleCommand::Validate(args) => validate(&args.file, args.json, stdout, stderr),
         RuleCommand::Test(args) => test(args, stdout, stderr),
         RuleCommand::List(args) => super::rules_remote::list(args, stdout),
         RuleCommand::Get(args) => super::rules_remote::get(args, stdout),
@@ -98,8 +101,23 @@ fn load(path: &Path, stderr: &mut dyn Write) -> anyhow::Result<Rule> {
     Ok(rule)
 }
 
-fn validate(path: &Path, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<u8> {
+fn validate(
+    path: &Path,
+    json: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let rule = load(path, stderr)?;
+    if json {
+        let warnings: Vec<String> = rule.warnings.iter().map(ToString::to_string).collect();
+        let answer = serde_json::json!({
+            "file": path.display().to_string(),
+            "ref": rule.reference.to_string(),
+            "warnings": warnings,
+        });
+        writeln!(stdout, "{answer}")?;
+        return Ok(0);
+    }
     let warnings = match rule.warnings.len() {
         0 => String::new(),
         1 => ", 1 warning".to_owned(),
