@@ -144,7 +144,12 @@ pub(crate) fn run(
     }
     match invocation.result {
         Ok(output) => {
-            writeln!(stdout, "{output}")?;
+            // Compact whatever the pack's JSON library wrote (Python's puts
+            // blanks after `:`), so that every language prints alike.
+            match serde_json::from_str::<Value>(&output) {
+                Ok(value) => writeln!(stdout, "{value}")?,
+                Err(_) => writeln!(stdout, "{output}")?,
+            }
             Ok(0)
         }
         Err(error) => {
