@@ -9,7 +9,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::executor::{Ending, Failure, Shared};
+use super::ending::{Ending, Failure};
+use super::executor::Shared;
 use crate::runtime::LogBuffer;
 use crate::store::Execution;
 

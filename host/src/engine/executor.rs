@@ -3,6 +3,7 @@
 //! queue under the concurrency policies; workers run them in Wasm sandboxes
 //! on their own threads; each result commits together with the
 //! `core.execution_finished` instance it causes and whatever that starts.
+//! A worker's run is in `invoke.rs`, how its ending commits in `ending.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -13,22 +14,20 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 use uuid::Uuid;
 
 use super::actions::{Actions, Runner};
+use super::ending::{Ending, Failure};
 use super::error::{CancelError, EmitError, EngineError, RequestError};
 use super::flows::FlowError;
 use super::flows::{Effects, Flows};
-use super::ingest::{Decided, Emitted, EngineEvent, Event, Ingest, OutputLine};
+use super::ingest::{Emitted, EngineEvent, Event, Ingest, OutputLine};
 use super::kv::{self, KvChange, KvChanged};
 use super::pack_limits::{PackSlots, WebhookGates};
 use super::timers::Timers;
 use super::webhooks::WebhookSensors;
-use crate::pack::{CrashPolicy, RetryOn};
+use crate::pack::CrashPolicy;
 use crate::rules::RuleIndex;
-use crate::runtime::{
-    ActionRequest, InvokeError, LogBuffer, LogRecord, LogTap, PackErrorKind, SharedLogs,
-};
+use crate::runtime::{LogBuffer, LogRecord, SharedLogs};
 use crate::store::{
-    Attempt, ChatOrigin, Execution, ExecutionLog, ExecutionStatus, KvScope, Millis, Store,
-    WriteError, now_millis,
+    Attempt, ChatOrigin, Execution, ExecutionStatus, KvScope, Store, WriteError, now_millis,
 };
 
 /// How the engine runs work.
@@ -109,7 +108,7 @@ pub(super) struct Shared {
     cancels: Mutex<HashMap<Uuid, Arc<Notify>>>,
     /// The log lines of each execution whose component is running, as
     /// they are written.
-    live_logs: Mutex<HashMap<Uuid, SharedLogs>>,
+    pub(super) live_logs: Mutex<HashMap<Uuid, SharedLogs>>,
     /// Workflow runs and inquiries.
     pub(super) flows: Flows,
 }
@@ -124,23 +123,6 @@ impl Drop for Workers {
             runtime.shutdown_background();
         }
     }
-}
-
-/// How a run ended, before policies are applied.
-#[derive(Clone)]
-pub(super) struct Ending {
-    pub(super) result: Result<Value, Failure>,
-    pub(super) logs: LogBuffer,
-}
-
-#[derive(Clone)]
-pub(super) enum Failure {
-    Failed(String),
-    /// Failed in a way another attempt cannot mend: the pack was denied a
-    /// capability or called its input invalid. Never retried.
-    Refused(String),
-    Timeout(String),
-    Canceled,
 }
 
 impl Engine {
@@ -626,228 +608,4 @@ impl Shared {
             *count = count.saturating_sub(1);
         }
     }
-
-    pub(super) async fn invoke(&self, execution: &Execution, cancel: &Notify) -> Ending {
-        let Some(spec) = self.ingest.action(&execution.action) else {
-            let message = format!("action {} is not installed", execution.action);
-            return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
-        };
-        let Runner::Wasm(component) = &spec.runner else {
-            // Inline runs take only Wasm actions; the rest start from the queue.
-            let message = format!("action {} is not run by a component", execution.action);
-            return Ending { result: Err(Failure::Failed(message)), logs: LogBuffer::default() };
-        };
-        let request = ActionRequest {
-            action: spec.name.clone(),
-            params: execution.parameters.to_string(),
-            execution_id: execution.id.to_string(),
-            attempt: execution.attempt,
-        };
-        let limits = spec.limits();
-        let logs = SharedLogs::with_tap(&limits, self.output_tap(execution));
-        let _live = LiveLogs::register(&self.live_logs, execution.id, logs.clone());
-        tokio::select! {
-            invocation = component.run_action_logged(&request, &limits, logs) => {
-                let result = match invocation.result {
-                    Ok(output) => serde_json::from_str(&output)
-                        .map_err(|e| Failure::Failed(format!("output is not JSON: {e}"))),
-                    Err(error @ InvokeError::Timeout { .. }) => Err(Failure::Timeout(error.to_string())),
-                    Err(InvokeError::Pack(error))
-                        if matches!(error.kind, PackErrorKind::Denied | PackErrorKind::InvalidInput) =>
-                    {
-                        Err(Failure::Refused(InvokeError::Pack(error).to_string()))
-                    }
-                    // The action's own message, as StackStorm keeps an
-                    // action's exception (`failed` is the status already).
-                    Err(InvokeError::Pack(error)) if error.kind == PackErrorKind::Failed => {
-                        Err(Failure::Failed(error.message))
-                    }
-                    Err(error) => Err(Failure::Failed(error.to_string())),
-                };
-                Ending { result, logs: invocation.logs }
-            }
-            () = cancel.notified() => Ending { result: Err(Failure::Canceled), logs: LogBuffer::default() },
-        }
-    }
-
-    /// Publishes each line `execution`'s action logs on the live feed as
-    /// it is written: on the guest thread, so it only sends on the bounded
-    /// broadcast (which drops the oldest for a subscriber that lags) and
-    /// never waits.
-    fn output_tap(&self, execution: &Execution) -> LogTap {
-        let feed = self.ingest.output_feed();
-        let (id, action) = (execution.id, execution.action.clone());
-        let task = execution.parent.as_ref().map(|p| (p.workflow, p.task.clone()));
-        Arc::new(move |record: LogRecord| {
-            if feed.receiver_count() == 0 {
-                return;
-            }
-            let line = OutputLine {
-                id: Uuid::now_v7(),
-                execution: id,
-                action: action.clone(),
-                task: task.clone(),
-                at: now_millis(),
-                level: record.level,
-                message: record.message,
-            };
-            let _ = feed.send(Arc::new(line));
-        })
-    }
-
-    /// Applies the retry policy to how a run ended and commits the outcome:
-    /// back on the queue for another attempt, or finished together with the
-    /// `core.execution_finished` instance and what its rules start.
-    async fn conclude(
-        self: &Arc<Self>,
-        execution: Execution,
-        ending: Ending,
-    ) -> Result<(), WriteError> {
-        match self.settle(execution, ending) {
-            Settled::Retry { execution, due } => {
-                let (id, action) = (execution.id, execution.action.clone());
-                self.ingest
-                    .store()
-                    .write_patiently(move |tx| {
-                        tx.finish_running(&execution)?;
-                        tx.enqueue_execution(execution.id, due)
-                    })
-                    .await?;
-                self.announce(id, &action, ExecutionStatus::Scheduled);
-                self.ingest.work_queued();
-            }
-            Settled::Final { execution, finished } => {
-                let (id, action, status) =
-                    (execution.id, execution.action.clone(), execution.status);
-                let finished = Arc::new(*finished);
-                let fx = {
-                    let finished = finished.clone();
-                    let flows = self.flows.clone();
-                    // A full disk holds the ending back until there is room
-                    // rather than leaving the record `running`.
-                    self.ingest
-                        .store()
-                        .write_patiently(move |tx| {
-                            tx.finish_running(&execution)?;
-                            finished.commit_if_enforced(tx)?;
-                            let mut fx = Effects::default();
-                            flows.child_finished(tx, &execution, &mut fx)?;
-                            Ok(fx)
-                        })
-                        .await?
-                };
-                self.announce(id, &action, status);
-                self.ingest.announce_if_enforced(&finished);
-                self.apply(fx);
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies the retry policy to how a run ended: the execution back on
-    /// the queue for another attempt, or finished with the
-    /// `core.execution_finished` instance it causes.
-    pub(super) fn settle(&self, mut execution: Execution, ending: Ending) -> Settled {
-        let now = now_millis();
-        execution.updated_at = now;
-        execution.logs = ending
-            .logs
-            .records
-            .iter()
-            .map(|r| ExecutionLog { level: r.level.to_string(), message: r.message.clone() })
-            .collect();
-        let retryable = !matches!(ending.result, Err(Failure::Refused(_)));
-        let (status, error) = match ending.result {
-            Ok(output) => {
-                execution.result = Some(output);
-                (ExecutionStatus::Succeeded, None)
-            }
-            // StackStorm's result for an action that failed:
-            // `{"error": MESSAGE}` (its runners add a traceback; a sandboxed
-            // action has none), which a workflow reads as `result()`.
-            Err(Failure::Failed(message) | Failure::Refused(message)) => {
-                execution.result = Some(serde_json::json!({ "error": message }));
-                (ExecutionStatus::Failed, Some(message))
-            }
-            Err(Failure::Timeout(message)) => {
-                execution.result = Some(serde_json::json!({ "error": message }));
-                (ExecutionStatus::Timeout, Some(message))
-            }
-            Err(Failure::Canceled) => {
-                (ExecutionStatus::Canceled, Some("canceled on request".into()))
-            }
-        };
-        if let Some(delay) = self.retry_delay(&execution, status).filter(|_| retryable) {
-            execution.retries.push(Attempt {
-                attempt: execution.attempt,
-                status,
-                error,
-                ended_at: now,
-            });
-            execution.attempt += 1;
-            execution.status = ExecutionStatus::Scheduled;
-            execution.result = None;
-            execution.started_at = None;
-            let due =
-                now.saturating_add(Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX));
-            return Settled::Retry { execution, due };
-        }
-        execution.status = status;
-        execution.error = error;
-        execution.finished_at = Some(now);
-        let finished = self.ingest.execution_finished(&execution);
-        Settled::Final { execution, finished: Box::new(finished) }
-    }
-
-    /// How long to wait before retrying, when the action's retry policy
-    /// covers this ending and has retries left.
-    fn retry_delay(&self, execution: &Execution, status: ExecutionStatus) -> Option<Duration> {
-        let retry = self.ingest.action(&execution.action)?.policy.retry.clone()?;
-        let on = match status {
-            ExecutionStatus::Failed => RetryOn::Failure,
-            ExecutionStatus::Timeout => RetryOn::Timeout,
-            _ => return None,
-        };
-        let used =
-            execution.retries.iter().filter(|a| a.status != ExecutionStatus::Abandoned).count();
-        (retry.on.contains(&on) && used < retry.count as usize).then_some(retry.delay)
-    }
-}
-
-/// An execution's entry in [`Shared::live_logs`] while its component
-/// runs; removed when the run ends however it ends.
-struct LiveLogs<'a> {
-    live: &'a Mutex<HashMap<Uuid, SharedLogs>>,
-    id: Uuid,
-}
-
-impl<'a> LiveLogs<'a> {
-    fn register(live: &'a Mutex<HashMap<Uuid, SharedLogs>>, id: Uuid, logs: SharedLogs) -> Self {
-        live.lock().unwrap_or_else(PoisonError::into_inner).insert(id, logs);
-        Self { live, id }
-    }
-}
-
-impl Drop for LiveLogs<'_> {
-    fn drop(&mut self) {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
-    }
-}
-
-/// A run's ending with the policies applied.
-pub(super) enum Settled {
-    /// Finished, with the execution-finished instance it causes.
-    Final {
-        /// The finished record.
-        execution: Execution,
-        /// `core.execution_finished`, decided (boxed: it holds a payload).
-        finished: Box<Decided>,
-    },
-    /// Back on the queue for another attempt at `due`.
-    Retry {
-        /// The record, scheduled, attempt counted up.
-        execution: Execution,
-        /// When the next attempt is due.
-        due: Millis,
-    },
 }

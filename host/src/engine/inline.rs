@@ -16,7 +16,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::executor::{Ending, Engine, Settled, Shared};
+use super::ending::{Ending, Settled};
+use super::executor::{Engine, Shared};
 use super::ingest::{Decided, Emitted};
 use crate::store::{Execution, WriteError};
 
