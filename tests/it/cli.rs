@@ -225,10 +225,52 @@ fn pack_new_build_and_verify_print_json() {
     assert!(new["files"].as_array().is_some_and(|f| f.contains(&json!("pack.toml"))), "{new}");
     assert!(created.join("app.py").is_file());
 
-    // Exit statuses are those of the text output: a refused build is 2 with
-    // the error on stderr.
-    let refused = run_cli(&["pack", "new", "demo", "--dir", &utf8(&created), "--json"]);
-    assert!(refused.starts_with("exit 2\nstdout: stderr: error:"), "{refused}");
+    // Exit statuses are those of the text output: a refused command is 2,
+    // with the error as JSON on stdout (where the script reads) and as a
+    // line on stderr.
+    let (code, refused) = cli_json(&["pack", "new", "demo", "--dir", &utf8(&created), "--json"]);
+    assert_eq!(code, 2, "{refused}");
+    assert!(refused["error"].as_str().is_some_and(|e| e.contains("exists")), "{refused}");
+    let text = run_cli(&["pack", "new", "demo", "--dir", &utf8(&created), "--json"]);
+    assert!(text.contains("stderr: error: "), "{text}");
+
+    // Every command that prints a result prints it as JSON on request.
+    let other = work.path().join("other");
+    let (code, keys) = cli_json(&["pack", "keygen", &utf8(&other), "--json"]);
+    assert_eq!(code, 0, "{keys}");
+    assert_eq!(keys["secret_key"], json!(utf8(&other.with_extension("key"))));
+    assert!(keys["fingerprint"].as_str().is_some_and(|f| f.len() == 16), "{keys}");
+    let (code, signed) = cli_json(&[
+        "pack",
+        "sign",
+        &utf8(&bundle),
+        "--key",
+        &utf8(&other.with_extension("key")),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{signed}");
+    assert_eq!(signed["name"], json!("diskguard"));
+    assert_eq!(signed["bundle"], json!(utf8(&bundle)));
+    let rule = src.join("rules/warned.yaml");
+    let (code, valid) = cli_json(&["rule", "validate", &utf8(&rule), "--json"]);
+    assert_eq!(code, 0, "{valid}");
+    assert_eq!(valid["ref"], json!("diskguard.warned"));
+    assert_eq!(valid["warnings"].as_array().map(Vec::len), Some(1), "{valid}");
+}
+
+/// Enumerated values are checked before anything is sent, with the value
+/// meant when one is close.
+#[test]
+fn a_misspelt_status_gets_the_possible_values_and_a_suggestion() {
+    for (args, meant) in [
+        (&["execution", "list", "--status", "faild"][..], "failed"),
+        (&["inquiry", "list", "--status", "pendin"][..], "pending"),
+    ] {
+        let out = run_cli(args);
+        assert!(out.starts_with("exit 2\n"), "{out}");
+        assert!(out.contains(&format!("a similar value exists: '{meant}'")), "{out}");
+        assert!(out.contains("possible values:"), "{out}");
+    }
 }
 
 /// `squall serve` with its log going to a file: plain text, no ANSI colour

@@ -299,7 +299,7 @@ async fn execution_list_shows_top_level_runs_unless_all() {
     assert!(first.ok().contains("core.echo"), "{}", first.stdout);
     assert_eq!(
         first.stderr,
-        "note: 1 execution shown, newest first; more may match: --offset 1 shows the next page\n"
+        "note: 1 execution shown, newest first; more match: --offset 1 shows the next page\n"
     );
     let second =
         server.cli(&["execution", "list", "--limit", "1", "--offset", "1", "--json"]).await.json();

@@ -289,6 +289,9 @@ pub(crate) struct Client {
 pub(crate) struct Answer {
     pub(crate) body: Value,
     pub(crate) total: Option<usize>,
+    /// Where the next page starts, when the server says more match
+    /// (`x-next-offset`; also when it cut a page short at its size cap).
+    pub(crate) next_offset: Option<usize>,
 }
 
 impl Client {
@@ -460,11 +463,10 @@ impl Client {
         if !response.status().is_success() {
             return Err(self.error_answer(response, refusal).into());
         }
-        let total = response
-            .headers()
-            .get("x-total-count")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let number = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+        };
+        let (total, next_offset) = (number("x-total-count"), number("x-next-offset"));
         let text = response
             .body_mut()
             .with_config()
@@ -478,7 +480,7 @@ impl Client {
                 format!("{}: the answer is not JSON: {}", self.target.base, excerpt(&text))
             })?
         };
-        Ok(Answer { body, total })
+        Ok(Answer { body, total, next_offset })
     }
 
     fn error_answer(

@@ -62,9 +62,11 @@ struct ListArgs {
     /// Only executions of this action (`pack.action`).
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
-    /// Only executions in this state (requested, scheduled, running,
-    /// paused, pending, succeeded, failed, timeout, canceled, abandoned).
-    #[arg(long, value_name = "STATUS")]
+    /// Only executions in this state.
+    #[arg(long, value_name = "STATUS", value_parser = [
+        "requested", "scheduled", "running", "paused", "pending", "succeeded", "failed",
+        "timeout", "canceled", "abandoned",
+    ])]
     status: Option<String>,
     /// How many to show, 1 to 1000.
     #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
@@ -469,18 +471,7 @@ fn list(args: ListArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyho
         ]);
     }
     table.print(stdout, "no executions")?;
-    note_partial(stderr, executions.len(), answer.total, "executions")?;
-    // A filtered list (top-level runs are one) has no total: a full page
-    // says where the next one starts.
-    if answer.total.is_none() && !executions.is_empty() && executions.len() == args.limit {
-        writeln!(
-            stderr,
-            "note: {} execution{} shown, newest first; more may match: --offset {} shows the next page",
-            executions.len(),
-            if executions.len() == 1 { "" } else { "s" },
-            args.offset + executions.len()
-        )?;
-    }
+    note_partial(stderr, executions.len(), &answer, "executions")?;
     Ok(0)
 }
 

@@ -29,8 +29,8 @@ enum InquiryCommand {
 
 #[derive(Debug, clap::Args)]
 struct ListArgs {
-    /// pending, responded, expired or canceled.
-    #[arg(long, value_name = "STATUS")]
+    /// Only inquiries in this state.
+    #[arg(long, value_name = "STATUS", value_parser = ["pending", "responded", "expired", "canceled"])]
     status: Option<String>,
     /// Only the inquiries this workflow execution asked.
     #[arg(long, value_name = "ID")]

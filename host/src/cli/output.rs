@@ -182,10 +182,21 @@ pub(crate) fn items(value: &Value) -> &[Value] {
 pub(crate) fn note_partial(
     stderr: &mut dyn Write,
     shown: usize,
-    total: Option<usize>,
+    answer: &super::client::Answer,
     what: &str,
 ) -> anyhow::Result<()> {
-    if let Some(total) = total
+    if let Some(next) = answer.next_offset {
+        // "1 execution shown", "1 of 5 executions shown".
+        let (of, what) = match answer.total {
+            Some(total) => (format!(" of {total}"), what),
+            None if shown == 1 => (String::new(), what.strip_suffix('s').unwrap_or(what)),
+            None => (String::new(), what),
+        };
+        writeln!(
+            stderr,
+            "note: {shown}{of} {what} shown, newest first; more match: --offset {next} shows the next page"
+        )?;
+    } else if let Some(total) = answer.total
         && total > shown
     {
         writeln!(

@@ -224,6 +224,6 @@ pub(crate) fn run_enforcement(
     }
     let empty = if args.failed { "no failed rule enforcements" } else { "no rule enforcements" };
     table.print(stdout, empty)?;
-    note_partial(stderr, enforcements.len(), answer.total, "rule enforcements")?;
+    note_partial(stderr, enforcements.len(), &answer, "rule enforcements")?;
     Ok(0)
 }

@@ -62,6 +62,9 @@ struct InstanceListArgs {
     /// How many to show, 1 to 1000.
     #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
     limit: usize,
+    /// Skip the N newest matches first, to page through the list.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    offset: usize,
     #[command(flatten)]
     remote: Remote,
 }
@@ -120,6 +123,9 @@ pub(crate) fn run_instance(
         InstanceCommand::List(args) => {
             let client = Client::new(&args.remote)?;
             let mut query = vec![("limit", args.limit.to_string())];
+            if args.offset > 0 {
+                query.push(("offset", args.offset.to_string()));
+            }
             if let Some(trigger) = args.trigger {
                 query.push(("trigger", trigger));
             }
@@ -142,7 +148,7 @@ pub(crate) fn run_instance(
                 ]);
             }
             table.print(stdout, "no trigger instances")?;
-            note_partial(stderr, instances.len(), answer.total, "trigger instances")?;
+            note_partial(stderr, instances.len(), &answer, "trigger instances")?;
         }
         InstanceCommand::Get(args) => {
             let client = Client::new(&args.remote)?;
