@@ -173,15 +173,7 @@ fn check_literal_parameters(
     let Ok(validator) = jsonschema::validator_for(schema) else { return Ok(()) };
     let templated: Vec<String> =
         given.iter().filter(|(_, value)| has_template(value)).map(|(k, _)| k.clone()).collect();
-    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-        for (name, property) in properties {
-            if let Some(default) = property.get("default")
-                && !given.contains_key(name)
-            {
-                given.insert(name.clone(), default.clone());
-            }
-        }
-    }
+    crate::engine::fill_defaults(schema, &mut given);
     let parameters = Value::Object(given);
     for error in validator.iter_errors(&parameters) {
         let path = error.instance_path().to_string();

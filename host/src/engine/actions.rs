@@ -106,6 +106,18 @@ pub fn compile_parameters(
         .map_err(|e| CatalogError::Schema { action: reference.to_owned(), message: e.to_string() })
 }
 
+/// Adds the schema's top-level `default`s for the parameters not given.
+pub fn fill_defaults(schema: &Value, given: &mut Map<String, Value>) {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    for (name, property) in properties {
+        if let Some(default) = property.get("default")
+            && !given.contains_key(name)
+        {
+            given.insert(name.clone(), default.clone());
+        }
+    }
+}
+
 /// What an action is given, from the parameters asked for: the schema's
 /// top-level defaults applied, then the whole validated against it. The one
 /// implementation behind every execution request, `squall run --component`
@@ -117,15 +129,7 @@ pub fn prepare_parameters(
     validator: &jsonschema::Validator,
     mut given: Map<String, Value>,
 ) -> Result<Value, String> {
-    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-        for (name, property) in properties {
-            if let Some(default) = property.get("default")
-                && !given.contains_key(name)
-            {
-                given.insert(name.clone(), default.clone());
-            }
-        }
-    }
+    fill_defaults(schema, &mut given);
     let parameters = Value::Object(given);
     let refusal = validator.iter_errors(&parameters).next().map(|error| {
         let path = error.instance_path().to_string();

@@ -28,7 +28,7 @@ mod webhooks;
 
 pub use actions::{
     ASK_ACTION, ActionSpec, Actions, CatalogError, POST_MESSAGE_ACTION, Runner, WorkflowDefinition,
-    compile_parameters, prepare_parameters,
+    compile_parameters, fill_defaults, prepare_parameters,
 };
 pub use audit::{CAPABILITY_DENIED, StoreAudit, denial_event};
 pub use catalog::{Catalog, RegisterError, register_rule_files};
