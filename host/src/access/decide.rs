@@ -108,6 +108,36 @@ impl Principal {
         self.granted(&[Permission::ActionAll, on_action], &uids)
     }
 
+    /// The permission types this user holds on at least one resource
+    /// (through a system role, or a grant of the type itself or of one
+    /// that implies it; an execution's through its action's), in
+    /// declaration order. What a client may offer; each request is still
+    /// decided on its resource by [`allows`](Self::allows).
+    pub fn held(&self) -> Vec<Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|&permission| {
+                if self.system_allows(permission) {
+                    return true;
+                }
+                let implying = match permission {
+                    Permission::ExecutionView => {
+                        let mut on_action = Permission::ActionView.implied_by();
+                        on_action.push(Permission::ActionAll);
+                        on_action
+                    }
+                    Permission::ExecutionRerun | Permission::ExecutionStop => {
+                        vec![Permission::ActionExecute, Permission::ActionAll]
+                    }
+                    Permission::ExecutionAll => vec![Permission::ActionAll],
+                    _ => permission.implied_by(),
+                };
+                self.granted(&implying, &[None])
+            })
+            .collect()
+    }
+
     /// [`allows`](Self::allows), or the refusal naming what was missing.
     pub fn require(
         &self,

@@ -90,6 +90,79 @@ pub(crate) struct ActionView {
     #[schema(value_type = Option<Object>)]
     output_schema: Option<Value>,
     policy: PolicyView,
+    /// A workflow action's task graph (what `squall workflow inspect`
+    /// shows): absent for other actions. The web UI draws it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow: Option<WorkflowGraphView>,
+}
+
+/// A workflow's tasks and transitions, as the checked definition has them.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkflowGraphView {
+    /// The definition's file in its pack (`workflows/NAME.yaml`).
+    file: String,
+    /// Tasks without inbound transitions: where a run starts.
+    start: Vec<String>,
+    /// Every task, in document order.
+    tasks: Vec<WorkflowTaskView>,
+    /// Every transition target, in document order of tasks, then
+    /// transitions, then targets.
+    edges: Vec<WorkflowEdgeView>,
+}
+
+/// A task of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkflowTaskView {
+    name: String,
+    /// The action it runs; null for a task that does nothing.
+    action: Option<String>,
+    /// Whether it waits for its inbound branches (`join`).
+    join: bool,
+    /// Whether it runs once per item (`with`).
+    with_items: bool,
+}
+
+/// One transition target.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkflowEdgeView {
+    from: String,
+    /// A task's name, or an engine command (`continue`, `fail`, `noop`,
+    /// `retry`) when `to_task` is false.
+    to: String,
+    to_task: bool,
+    /// The transition's condition, as written.
+    when: Option<String>,
+}
+
+impl WorkflowGraphView {
+    fn new(definition: &crate::engine::WorkflowDefinition) -> Self {
+        let model = &definition.model;
+        let graph = crate::workflow::TaskGraph::new(model);
+        Self {
+            file: definition.file.clone(),
+            start: graph.start.clone(),
+            tasks: model
+                .tasks
+                .iter()
+                .map(|task| WorkflowTaskView {
+                    name: task.name.clone(),
+                    action: task.action.clone(),
+                    join: task.join.is_some(),
+                    with_items: task.with.is_some(),
+                })
+                .collect(),
+            edges: graph
+                .edges
+                .iter()
+                .map(|edge| WorkflowEdgeView {
+                    from: edge.from.clone(),
+                    to: edge.to.name().to_owned(),
+                    to_task: matches!(edge.to, crate::workflow::Target::Task(_)),
+                    when: edge.when.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// How the engine runs an action.
@@ -194,6 +267,10 @@ fn action_view(spec: &ActionSpec, manifests: &BTreeMap<String, Manifest>) -> Act
         parameters_schema: spec.parameters_schema.clone(),
         output_schema: declared.and_then(|d| d.output.clone()),
         policy: PolicyView::from(&spec.policy),
+        workflow: match &spec.runner {
+            Runner::Workflow(definition) => Some(WorkflowGraphView::new(definition)),
+            _ => None,
+        },
         pack,
     }
 }

@@ -282,7 +282,9 @@ pub(crate) struct UserInfo {
     rbac: Value,
 }
 
-/// The signed-in user, how they signed in, and their roles.
+/// The signed-in user, how they signed in, their roles, and the
+/// permission types they hold on at least one resource
+/// (`rbac.permissions`, what a client may offer).
 #[utoipa::path(
     get,
     path = "/user",
@@ -306,6 +308,9 @@ pub(crate) async fn whoami(Extension(caller): Extension<Caller>) -> Json<UserInf
             "enabled": true,
             "roles": roles,
             "is_admin": caller.principal.is_admin(),
+            // What a client may offer (the web UI hides the rest); each
+            // request is still decided on its resource.
+            "permissions": caller.principal.held(),
         }),
     })
 }
