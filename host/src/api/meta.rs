@@ -42,6 +42,7 @@ use super::error::ErrorBody;
         (name = "auth", description = "Tokens (StackStorm's /auth/v1) and the signed-in user"),
         (name = "users", description = "Users and their roles"),
         (name = "rbac", description = "Roles and permission types (StackStorm's RBAC)"),
+        (name = "ui", description = "The web UI's page shell and static assets (no credentials; the pages use this API)"),
     ),
 )]
 pub(crate) struct ApiDoc;

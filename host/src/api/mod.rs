@@ -1,8 +1,8 @@
 //! The HTTP API: the axum router under `/api/v1`, `/auth/v1` and `/stream/v1` (resource
 //! names as in StackStorm's API), authentication by API key or token,
 //! authorization by the one permission table (`permissions.rs`), webhooks,
-//! the live event stream, Prometheus metrics and the OpenAPI document
-//! generated from the handlers.
+//! the live event stream, Prometheus metrics, the OpenAPI document
+//! generated from the handlers, and the web UI's static files (`ui.rs`).
 //! Only this module knows HTTP; it drives the engine and reads the store.
 //!
 //! [`router`] is a pure function of an [`ApiState`]: tests call it with
@@ -40,6 +40,7 @@ mod state;
 mod stream;
 mod tokens;
 mod triggers;
+mod ui;
 mod upload;
 mod users;
 mod webhooks;
@@ -87,7 +88,8 @@ pub(crate) const WEBHOOKS_PREFIX: &str = "/api/v1/webhooks/";
 
 /// The API as an axum router, ready to serve: every route passes the
 /// authorization middleware, which applies what the permission table says
-/// (only `/api/v1/health` and signing in need no credentials).
+/// (only `/api/v1/health`, signing in and the web UI's static files need
+/// no credentials).
 ///
 /// A path answers with and without a trailing slash (StackStorm's clients
 /// ask for `/rules/`, `/keys/?scope=all`): [`trim_trailing_slash`] rewrites
@@ -192,8 +194,10 @@ fn add_common_responses(doc: &mut OpenApi) {
     let malformed =
         error("A path parameter is malformed (not a UUID, or not UTF-8 once percent-decoded)");
     for (path, item) in doc.paths.paths.iter_mut() {
-        // Only health and signing in need no permission.
-        let guarded = !["/api/v1/health", "/auth/v1/tokens"].contains(&path.as_str());
+        // Only health, signing in and the web UI's static files need no
+        // permission.
+        let guarded =
+            !["/api/v1/health", "/auth/v1/tokens", "/", "/ui/{path}"].contains(&path.as_str());
         let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for (operation, writes) in std::iter::once((&mut item.get, false))
             .chain(writes.into_iter().map(|operation| (operation, true)))
@@ -282,6 +286,9 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(tokens::revoke));
     OpenApiRouter::new()
         .routes(routes!(meta::root))
+        // The web UI's page shell and assets: static, public (`ui.rs`).
+        .routes(routes!(ui::home))
+        .routes(routes!(ui::page_or_asset))
         .nest(API_PREFIX, v1)
         .nest(AUTH_PREFIX, auth)
         .routes(routes!(metrics::render))

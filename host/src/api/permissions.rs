@@ -15,7 +15,8 @@ use crate::access::Permission;
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// Nothing: health, and signing in (which checks a password itself).
+    /// Nothing: health, signing in (which checks a password itself), and
+    /// the web UI's static files.
     Open,
     /// Any signed-in user (who-am-I, the API description, token checks).
     Authenticated,
@@ -32,6 +33,10 @@ use Permission as P;
 pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/v1", Authenticated),
     ("GET", "/api/v1/health", Open),
+    // The web UI's page shell and static assets: they carry no data; the
+    // pages ask the API for everything, under the user's permissions.
+    ("GET", "/", Open),
+    ("GET", "/ui/{*path}", Open),
     ("POST", "/auth/v1/tokens", Open),
     ("POST", "/auth/v1/tokens/validate", Authenticated),
     ("DELETE", "/auth/v1/tokens/{id}", OnResource(P::ApiKeyDelete)),

@@ -20,9 +20,9 @@ use super::openapi::{document, operations};
 use super::{Api, HELLO_RULE, json_body};
 
 /// The router's paths as the table spells them (`{*name}` for the
-/// webhook's rest-of-path parameter).
+/// webhook's rest-of-path parameter, `{*path}` for the web UI's).
 fn table_path(documented: &str) -> String {
-    documented.replace("/webhooks/{name}", "/webhooks/{*name}")
+    documented.replace("/webhooks/{name}", "/webhooks/{*name}").replace("/ui/{path}", "/ui/{*path}")
 }
 
 #[tokio::test]
@@ -41,14 +41,16 @@ async fn the_permission_table_has_exactly_one_entry_per_route() {
     let stale: Vec<_> = unique.difference(&routed).collect();
     assert!(missing.is_empty(), "routes without a permission: {missing:?}");
     assert!(stale.is_empty(), "table entries without a route: {stale:?}");
-    // Only health, signing in and the chat platforms (which check the
-    // platform's signature instead) are open.
+    // Only health, the web UI's static files, signing in and the chat
+    // platforms (which check the platform's signature instead) are open.
     let open: Vec<&str> =
         ROUTES.iter().filter(|(_, _, need)| *need == Need::Open).map(|(_, p, _)| *p).collect();
     assert_eq!(
         open,
         [
             "/api/v1/health",
+            "/",
+            "/ui/{*path}",
             "/auth/v1/tokens",
             "/api/v1/chatops/slack",
             "/api/v1/chatops/mattermost"
@@ -112,6 +114,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
         .replace("/users/{name}", "/users/target")
         .replace("/roles/{role}", "/roles/helpers")
         .replace("/rbac/roles/{name}", "/rbac/roles/helpers")
+        .replace("/ui/{*path}", "/ui/executions")
 }
 
 /// A body each route accepts, so that the answer is about permission.
@@ -149,7 +152,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
 }
 
 /// Sends one request as `key`; the status, and the body unless it is the
-/// endless event stream.
+/// endless event stream or not JSON.
 async fn attempt(
     api: &Api,
     key: &str,
@@ -158,7 +161,8 @@ async fn attempt(
     body: Option<Value>,
 ) -> (StatusCode, Value) {
     let method = Method::from_bytes(method.as_bytes()).expect("method");
-    if path.ends_with("/stream") || path == "/metrics" {
+    // The endless stream, metrics' text and the web UI's HTML are not JSON.
+    if path.ends_with("/stream") || path == "/metrics" || path == "/" || path.starts_with("/ui/") {
         let request = Request::builder()
             .method(method)
             .uri(path)

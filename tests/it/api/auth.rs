@@ -32,6 +32,16 @@ async fn every_route_but_health_and_sign_in_refuses_a_request_without_a_live_key
             assert_eq!(json_body(response).await, json!({"status": "ok"}));
             continue;
         }
+        if path == "/" || path == "/ui/{path}" {
+            // The web UI's static files: no credentials needed.
+            assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
+            assert!(
+                response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .is_ok_and(|t| t.starts_with("text/html"))
+            );
+            continue;
+        }
         if path.starts_with("/api/v1/chatops/") {
             // A platform's signature is the credential; not set up: 404.
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");

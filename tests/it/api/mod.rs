@@ -13,6 +13,7 @@ mod rule_checks;
 pub(crate) mod server;
 mod st2;
 pub(crate) mod stream;
+mod ui;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,140 @@
+// The home page: executions newest first, top-level by default (a
+// workflow's tasks are on its own page), filtered by action and status,
+// and live: the event stream inserts new executions and updates statuses.
+
+import { api } from "../api.js";
+import { h, notice, seconds, statusBadge, time } from "../dom.js";
+import { onExecution } from "../live.js";
+
+const STATUSES = [
+  "requested", "scheduled", "running", "succeeded", "failed", "timeout",
+  "canceled", "abandoned", "paused", "pending",
+];
+const PAGE = 50;
+
+/** Who or what started it: a user, a rule, or a workflow. */
+export function startedBy(e) {
+  if (e.parent) return h("a", { href: `/ui/executions/${e.parent}` }, "workflow");
+  if (e.rule) return `rule ${e.rule}`;
+  if (e.context && e.context.user) return e.context.user;
+  return h("span", { class: "muted" }, "—");
+}
+
+function row(e) {
+  return h(
+    "tr",
+    { "data-id": e.id, "data-status": e.status },
+    h("td", {}, h("a", { href: `/ui/executions/${e.id}` }, e.action.ref)),
+    h("td", {}, statusBadge(e.status)),
+    h("td", {}, time(e.start_timestamp)),
+    h("td", { class: "wide" }, seconds(e.elapsed_seconds)),
+    h("td", { class: "wide" }, startedBy(e)),
+    h("td", { class: "wide" }, h("code", {}, e.id.slice(-12))),
+  );
+}
+
+export async function render(main) {
+  const query = new URLSearchParams(location.search);
+  const actions = h("datalist", { id: "action-refs" });
+  const action = h("input", { id: "filter-action", name: "action", list: "action-refs", value: query.get("action") || "", placeholder: "pack.action" });
+  const status = h(
+    "select",
+    { id: "filter-status", name: "status" },
+    h("option", { value: "" }, "any"),
+    STATUSES.map((s) => h("option", { value: s, selected: query.get("status") === s }, s)),
+  );
+  const filters = h(
+    "form",
+    { class: "filters", role: "search" },
+    h("div", { class: "field" }, h("label", { for: "filter-action" }, "Action"), action, actions),
+    h("div", { class: "field" }, h("label", { for: "filter-status" }, "Status"), status),
+    h("button", { type: "submit" }, "Filter"),
+  );
+  const body = h("tbody", { id: "executions" });
+  const table = h(
+    "table",
+    { "aria-describedby": "executions-live" },
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Action"), h("th", { scope: "col" }, "Status"),
+      h("th", { scope: "col" }, "Started"), h("th", { scope: "col", class: "wide" }, "Elapsed"),
+      h("th", { scope: "col", class: "wide" }, "Started by"), h("th", { scope: "col", class: "wide" }, "Id"))),
+    body,
+  );
+  const empty = h("p", { class: "muted", hidden: true }, "No executions match.");
+  main.append(
+    h("h1", {}, "Executions"),
+    filters,
+    h("p", { id: "executions-live", class: "muted" }, "Top-level executions, newest first; new ones and changes appear as they happen."),
+    table,
+    empty,
+  );
+
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    if (action.value.trim()) next.set("action", action.value.trim());
+    if (status.value) next.set("status", status.value);
+    const url = `/ui/executions${next.toString() ? `?${next}` : ""}`;
+    history.pushState(null, "", url);
+    window.dispatchEvent(new PopStateEvent("popstate"));
+  });
+
+  const wanted = (e) =>
+    !e.parent &&
+    (!query.get("action") || e.action.ref === query.get("action")) &&
+    (!query.get("status") || e.status === query.get("status"));
+
+  const rows = new Map();
+  // Subscribe before reading, so nothing between the two is missed.
+  const pending = [];
+  let loaded = false;
+  const apply = (e) => {
+    if (!loaded) {
+      pending.push(e);
+      return;
+    }
+    const old = rows.get(e.id);
+    if (old) {
+      if (!wanted(e) && query.get("status")) {
+        old.remove();
+        rows.delete(e.id);
+        return;
+      }
+      const fresh = row(e);
+      old.replaceWith(fresh);
+      rows.set(e.id, fresh);
+      return;
+    }
+    if (!wanted(e)) return;
+    const fresh = row(e);
+    fresh.classList.add("fresh");
+    // Ids are UUIDv7: their order is the order of creation.
+    const after = [...body.children].find((tr) => tr.dataset.id < e.id);
+    body.insertBefore(fresh, after || null);
+    rows.set(e.id, fresh);
+    empty.hidden = true;
+  };
+  const unsubscribe = onExecution((e) => apply(e));
+
+  const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
+  if (query.get("action")) params.set("action", query.get("action"));
+  if (query.get("status")) params.set("status", query.get("status"));
+  try {
+    const [list, refs] = await Promise.all([
+      api(`/api/v1/executions?${params}`),
+      api("/api/v1/actions?include_attributes=ref").catch(() => []),
+    ]);
+    for (const e of list) {
+      const tr = row(e);
+      body.append(tr);
+      rows.set(e.id, tr);
+    }
+    actions.append(...refs.map((a) => h("option", { value: a.ref })));
+    empty.hidden = list.length > 0;
+  } catch (e) {
+    notice(e);
+  }
+  loaded = true;
+  for (const e of pending.splice(0)) apply(e);
+  return unsubscribe;
+}

@@ -1,0 +1,71 @@
+//! The web UI's files as the router serves them: the page shell at `/` and
+//! at every page's address, the assets under `/ui/assets/`, with no
+//! credentials, a strict Content-Security-Policy and revalidation by
+//! `ETag`. (The UI itself is tested in a real browser: tests/ui/run.sh.)
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+
+use super::{Api, text_body};
+
+async fn get(api: &Api, path: &str, etag: Option<&str>) -> axum::http::Response<Body> {
+    let mut request = Request::get(path);
+    if let Some(etag) = etag {
+        request = request.header(header::IF_NONE_MATCH, etag);
+    }
+    api.send(request.body(Body::empty()).expect("request")).await
+}
+
+#[tokio::test]
+async fn the_shell_and_assets_are_served_without_credentials_under_a_strict_policy() {
+    let api = Api::start().await;
+    for path in ["/", "/ui/executions", "/ui/executions/01a2-whatever", "/ui/actions/core.echo"] {
+        let response = get(&api, path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8", "{path}");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
+        assert!(
+            csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let body = text_body(response).await;
+        assert!(
+            body.contains(r#"<script type="module" src="/ui/assets/app.js"></script>"#),
+            "{body}"
+        );
+        // No inline script or style, nothing from elsewhere.
+        assert!(!body.contains("<script>") && !body.contains("<style") && !body.contains("style="));
+        assert!(!body.contains("http://") && !body.contains("https://"), "{body}");
+    }
+    for (path, content_type) in [
+        ("/ui/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/assets/pages/execution.js", "text/javascript; charset=utf-8"),
+        ("/ui/assets/vendor/dagre.min.js", "text/javascript; charset=utf-8"),
+        ("/ui/assets/style.css", "text/css; charset=utf-8"),
+    ] {
+        let response = get(&api, path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], content_type, "{path}");
+    }
+    let (status, body) = api.call(axum::http::Method::GET, "/ui/assets/nope.js", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"error": "no UI asset `nope.js`"}));
+}
+
+#[tokio::test]
+async fn a_browser_revalidates_by_the_version_and_content_tag() {
+    let api = Api::start().await;
+    let response = get(&api, "/ui/assets/api.js", None).await;
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
+    let etag = response.headers()[header::ETAG].to_str().expect("etag").to_owned();
+    assert!(etag.starts_with(&format!("\"squall-{}-", env!("CARGO_PKG_VERSION"))), "{etag}");
+    let again = get(&api, "/ui/assets/api.js", Some(&etag)).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()[header::ETAG], etag.as_str());
+    let other = get(&api, "/ui/assets/app.js", Some(&etag)).await;
+    assert_eq!(other.status(), StatusCode::OK, "another file's tag does not match");
+}
