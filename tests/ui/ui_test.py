@@ -1,0 +1,265 @@
+"""The web UI end to end in a real browser (tests/ui/run.sh starts the
+server): Debian's chromium driven by Playwright, against a live `squall
+serve` with the core and ops packs. Each check prints one line; the first
+failure stops the run with its reason.
+
+Throughout, every page's console errors and uncaught exceptions fail the
+run, and so does any request that leaves the server's origin.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import expect, sync_playwright
+
+BASE = os.environ["SQUALL_URL"].rstrip("/")
+KEY = os.environ["SQUALL_API_KEY"]
+ADMIN_PASSWORD = os.environ["ADMIN_PASSWORD"]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("SCREENSHOTS", "docs/ui")
+FINISHED = {"succeeded", "failed", "timeout", "canceled", "abandoned"}
+
+problems = []  # console errors, page errors, requests elsewhere
+
+
+def call(method, path, body=None, key=KEY):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("St2-Api-Key", key)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def run(action, parameters):
+    return call("POST", "/api/v1/executions", {"action": action, "parameters": parameters})["id"]
+
+
+def wait_for(id, statuses, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        e = call("GET", f"/api/v1/executions/{id}")
+        if e["status"] in statuses:
+            return e
+        time.sleep(0.1)
+    raise AssertionError(f"execution {id} is {e['status']}, not {statuses}, after {timeout} s")
+
+
+def ok(what):
+    print(f"ok: {what}", flush=True)
+
+
+def watch(page, name):
+    """Records what must not happen on `page`."""
+    def console(message):
+        if message.type == "error":
+            problems.append(f"{name}: console error: {message.text}")
+
+    def request(req):
+        url = req.url
+        if not (url.startswith(BASE + "/") or url.startswith("data:")):
+            problems.append(f"{name}: a request left the origin: {req.method} {url}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"{name}: uncaught: {error}"))
+    page.on("request", request)
+    return page
+
+
+def shot(page, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def sign_in_with_password(page, user, password):
+    page.goto(BASE + "/")
+    expect(page).to_have_url(f"{BASE}/ui/sign-in?next=%2F")
+    page.get_by_label("Username", exact=True).fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Executions", exact=True)).to_be_visible()
+
+
+def sign_in_with_key(page, key, path):
+    page.goto(BASE + path)
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
+    expect(page).to_have_url(BASE + path)
+
+
+def main():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        viewport = {"width": 1280, "height": 800}
+
+        # Signing in with a user name and password.
+        before = run("core.echo", {"message": "made before the page opened"})
+        wait_for(before, FINISHED)
+        admin = watch(browser.new_context(viewport=viewport).new_page(), "admin")
+        admin.goto(BASE + "/ui/sign-in")
+        shot(admin, "sign-in")
+        sign_in_with_password(admin, "admin", ADMIN_PASSWORD)
+        expect(admin.locator("#user")).to_have_text("admin")
+        nav = admin.get_by_role("navigation", name="Main")
+        for page in ["Executions", "Actions", "Rules", "Packs", "Inquiries", "Datastore", "Audit"]:
+            expect(nav.get_by_role("link", name=page, exact=True)).to_be_visible()
+        ok("signed in with Username and Password; the navigation names every page")
+
+        # The list: one made before, one made while it is open, no reload.
+        row = admin.locator(f'tr[data-id="{before}"]')
+        expect(row).to_be_visible()
+        expect(row.get_by_role("link", name="core.echo")).to_be_visible()
+        ok("the executions list shows an execution created through the API before it opened")
+        admin.evaluate("window.__same_page = true")
+        started = time.time()
+        after = run("core.echo", {"message": "made while the page is open"})
+        live = admin.locator(f'tr[data-id="{after}"]')
+        expect(live).to_be_visible(timeout=5000)
+        seen = time.time() - started
+        expect(live.locator('[data-status="succeeded"]')).to_be_visible(timeout=5000)
+        assert admin.evaluate("window.__same_page === true"), "the page was reloaded"
+        ok(f"an execution created after the page opened appeared in {seen:.2f} s without a reload, and its status changed live")
+        assert admin.locator('tbody tr[data-id]').first.get_attribute("data-id") == after, "newest is not first"
+        shot(admin, "executions")
+
+        # An execution's page: its own address, its result under "Result".
+        row.get_by_role("link", name="core.echo").click()
+        expect(admin).to_have_url(f"{BASE}/ui/executions/{before}")
+        result = admin.locator("section", has=admin.get_by_role("heading", name="Result", exact=True))
+        expect(result.locator("pre")).to_contain_text("made before the page opened")
+        expect(result.get_by_role("button", name="Copy Result")).to_be_visible()
+        expect(admin.get_by_role("button", name="Re-run")).to_be_visible()
+        shot(admin, "execution")
+        admin.go_back()
+        expect(admin).to_have_url(f"{BASE}/")
+        expect(admin.get_by_role("heading", name="Executions", exact=True)).to_be_visible()
+        admin.go_forward()
+        expect(admin.get_by_role("heading", name="Result", exact=True)).to_be_visible()
+        ok("an execution's page has its own URL and shows its result under Result; back and forward work")
+
+        # A generated form runs core.echo and follows the execution.
+        admin.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").click()
+        admin.get_by_role("link", name="core.echo", exact=True).click()
+        expect(admin).to_have_url(f"{BASE}/ui/actions/core.echo")
+        admin.get_by_label("message", exact=True).fill("sent from the generated form")
+        shot(admin, "action")
+        admin.get_by_role("button", name="Run", exact=True).click()
+        admin.wait_for_url(f"{BASE}/ui/executions/**")
+        ran = admin.url.rsplit("/", 1)[1]
+        assert ran not in (before, after), ran
+        expect(admin.locator("h1 .status")).to_have_text("succeeded", timeout=10000)
+        expect(admin.locator("section", has=admin.get_by_role("heading", name="Result", exact=True)).locator("pre")).to_contain_text("sent from the generated form")
+        stored = call("GET", f"/api/v1/executions/{ran}")
+        assert stored["action"]["ref"] == "core.echo" and stored["parameters"]["message"] == "sent from the generated form", stored
+        ok("core.echo's generated form ran it and the page followed the execution to its result")
+
+        # A workflow: its task graph, live, while an inquiry is answered.
+        flow = run("ops.remediate", {"path": "/var/log"})
+        admin.goto(f"{BASE}/ui/executions/{flow}")
+        graph = admin.locator("#task-graph svg")
+        expect(graph).to_be_visible()
+        for task in ["plan", "ask", "clean"]:
+            expect(graph.locator(f'[data-task="{task}"]')).to_be_visible()
+        expect(graph.locator("path.edge")).to_have_count(2)
+        ask = graph.locator('[data-task="ask"]')
+        expect(ask).to_have_attribute("data-state", "pending", timeout=10000)
+        expect(graph.locator('[data-task="plan"]')).to_have_attribute("data-state", "succeeded")
+        expect(graph.locator('[data-task="clean"]')).to_have_attribute("data-state", "not-run")
+        expect(admin.locator("h1 .status")).to_have_text("paused")
+        shot(admin, "workflow")
+        ok("a workflow's page draws its task graph (dagre) with each task's state; it waits on the inquiry")
+
+        # Answer from the Inquiries page in a second tab, signed in by key.
+        other = watch(browser.new_context(viewport=viewport).new_page(), "key")
+        sign_in_with_key(other, KEY, "/ui/inquiries")
+        inquiry = wait_for_inquiry(flow)
+        card = other.locator(f'section.inquiry[data-id="{inquiry}"]')
+        expect(card).to_be_visible()
+        ok("signed in with an API key")
+        shot(other, "inquiries")
+        card.get_by_label("approved", exact=True).check()
+        card.get_by_role("button", name="Answer").click()
+        expect(card.get_by_role("status")).to_have_text("Answered; the workflow resumes.")
+        # The first tab, never reloaded, follows the run to its end.
+        expect(graph.locator('[data-task="ask"]')).to_have_attribute("data-state", "succeeded", timeout=10000)
+        expect(graph.locator('[data-task="clean"]')).to_have_attribute("data-state", "succeeded", timeout=10000)
+        expect(admin.locator("h1 .status")).to_have_text("succeeded", timeout=10000)
+        done = call("GET", f"/api/v1/executions/{flow}")
+        assert done["status"] == "succeeded" and "cleaned" in json.dumps(done["result"]), done
+        link = graph.locator('a:has([data-task="clean"])').get_attribute("href")
+        assert link and link.startswith("/ui/executions/"), link
+        shot(admin, "workflow-done")
+        ok("the inquiry was answered from the UI; the workflow resumed and its task states changed live")
+        graph.locator('a:has([data-task="clean"])').click()
+        expect(admin).to_have_url(BASE + link)
+        expect(admin.locator("h1")).to_contain_text("ops.clean")
+        ok("a task links to its child execution")
+
+        # Signing out.
+        admin.get_by_role("button", name="Sign out").click()
+        expect(admin.get_by_role("heading", name="Sign in to Squall")).to_be_visible()
+        admin.goto(BASE + "/ui/actions")
+        expect(admin).to_have_url(f"{BASE}/ui/sign-in?next=%2Fui%2Factions")
+        ok("signing out forgets the token; pages ask to sign in again")
+
+        # An observer is offered nothing that changes anything.
+        call("POST", "/api/v1/users", {"name": "watcher", "password": "watcher-password", "roles": ["observer"]})
+        waiting = run("ops.remediate", {"path": "/tmp"})
+        pending_inquiry = wait_for_inquiry(waiting)
+        observer = watch(browser.new_context(viewport=viewport).new_page(), "observer")
+        sign_in_with_password(observer, "watcher", "watcher-password")
+        forbidden = ["Run", "Cancel", "Re-run", "Pause", "Resume", "Answer"]
+
+        def offers_nothing(where):
+            for name in forbidden:
+                count = observer.get_by_role("button", name=name, exact=True).count()
+                assert count == 0, f"observer is offered {name} on {where}"
+
+        expect(observer.locator(f'tr[data-id="{waiting}"]')).to_be_visible()
+        offers_nothing("the executions list")
+        for id in [before, waiting]:
+            observer.goto(f"{BASE}/ui/executions/{id}")
+            expect(observer.locator("h1 .status")).to_be_visible()
+            offers_nothing(f"execution {id}")
+        observer.goto(f"{BASE}/ui/actions/core.echo")
+        expect(observer.get_by_role("heading", name="core.echo")).to_be_visible()
+        expect(observer.get_by_role("heading", name="Parameter schema")).to_be_visible()
+        offers_nothing("core.echo's page")
+        observer.goto(f"{BASE}/ui/inquiries")
+        expect(observer.locator(f'section.inquiry[data-id="{pending_inquiry}"]')).to_be_visible()
+        offers_nothing("the inquiries page")
+        observer.goto(f"{BASE}/ui/rules")
+        expect(observer.get_by_text("The Rules page is not built yet")).to_be_visible()
+        ok("an observer sees no run, cancel, re-run, pause, resume or answer controls")
+
+        for page in [admin, other, observer]:
+            page.wait_for_timeout(200)
+        browser.close()
+
+    assert not problems, "\n".join(problems)
+    ok("no console errors, and no request left the server's origin")
+
+
+def wait_for_inquiry(workflow, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for inquiry in call("GET", "/api/v1/inquiries"):
+            if inquiry.get("workflow") == workflow:
+                return inquiry["id"]
+        time.sleep(0.1)
+    raise AssertionError(f"workflow {workflow} asked nothing within {timeout} s")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        sys.exit(1)
