@@ -4,12 +4,12 @@
 //! `ETag`. (The UI itself is tested in a real browser: tests/ui/run.sh.)
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, Response, StatusCode, header};
 use serde_json::json;
 
 use super::{Api, text_body};
 
-async fn get(api: &Api, path: &str, etag: Option<&str>) -> axum::http::Response<Body> {
+async fn get(api: &Api, path: &str, etag: Option<&str>) -> Response<Body> {
     let mut request = Request::get(path);
     if let Some(etag) = etag {
         request = request.header(header::IF_NONE_MATCH, etag);
@@ -51,7 +51,7 @@ async fn the_shell_and_assets_are_served_without_credentials_under_a_strict_poli
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(response.headers()[header::CONTENT_TYPE], content_type, "{path}");
     }
-    let (status, body) = api.call(axum::http::Method::GET, "/ui/assets/nope.js", None).await;
+    let (status, body) = api.call(Method::GET, "/ui/assets/nope.js", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"error": "no UI asset `nope.js`"}));
 }

@@ -52,7 +52,9 @@ export async function render(main, [id], { navigate }) {
     h("h2", {}, "Tasks"),
     h("p", { class: "legend" }, "Each task's state, live; a task links to its execution."));
   const graphBox = h("div", { class: "graph", id: "task-graph" });
-  graphSection.append(graphBox);
+  const waiting = h("p", { role: "status", hidden: true }, "A task waits on an inquiry: ",
+    h("a", { href: "/ui/inquiries" }, "answer it on the Inquiries page"), ".");
+  graphSection.append(waiting, graphBox);
   const body = h("div");
   main.append(header, controls, details, graphSection, body);
 
@@ -66,6 +68,7 @@ export async function render(main, [id], { navigate }) {
     const known = tasks.get(name);
     if (!known || known.id <= child.id) tasks.set(name, { id: child.id, status: child.status });
     if (updateGraph) updateGraph(tasks);
+    waiting.hidden = ![...tasks.values()].some((t) => t.status === "pending");
   }
 
   async function act(label, call) {

@@ -6,7 +6,7 @@ const CLI = {
   rules: "squall rule list, or GET /api/v1/rules",
   packs: "squall pack list, or GET /api/v1/packs",
   datastore: "squall key list, or GET /api/v1/keys",
-  audit: "GET /api/v1/audit",
+  audit: "squall audit, or GET /api/v1/audit",
 };
 
 export function render(main, [page]) {
