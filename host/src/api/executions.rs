@@ -134,6 +134,12 @@ pub(crate) struct ListQuery {
     /// Only executions in this state.
     #[param(inline)]
     status: Option<Status>,
+    /// Only executions started by this rule (`pack.name`), as StackStorm's
+    /// `rule_ref`.
+    rule_ref: Option<String>,
+    /// Only executions this user requested (`context.user`), as
+    /// StackStorm's `user`.
+    user: Option<String>,
     /// Only the tasks' executions of this workflow execution; `null` for
     /// only those that are no workflow's task (as `st2 execution list`
     /// asks).
@@ -170,6 +176,8 @@ pub(crate) struct ListQuery {
 const PARAMETERS: &[&str] = &[
     "action",
     "status",
+    "rule_ref",
+    "user",
     "parent",
     "since",
     "until",
@@ -229,6 +237,8 @@ pub(crate) async fn list(
     )?;
     let filtered = query.action.is_some()
         || query.status.is_some()
+        || query.rule_ref.is_some()
+        || query.user.is_some()
         || query.parent.is_some()
         || since.is_some()
         || until.is_some();
@@ -248,6 +258,8 @@ pub(crate) async fn list(
             |e: &Execution| {
                 query.action.as_deref().is_none_or(|a| a == e.action)
                     && query.status.is_none_or(|s| s == Status::from(e.status))
+                    && query.rule_ref.as_deref().is_none_or(|r| e.rule.as_deref() == Some(r))
+                    && query.user.as_deref().is_none_or(|u| e.user.as_deref() == Some(u))
                     && parent.is_none_or(|p| e.parent.as_ref().map(|t| t.workflow) == p)
                     && since.is_none_or(|s| e.created_at >= s)
                     && until.is_none_or(|u| e.created_at <= u)

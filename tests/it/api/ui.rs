@@ -1,13 +1,14 @@
 //! The web UI's files as the router serves them: the page shell at `/` and
 //! at every page's address, the assets under `/ui/assets/`, with no
 //! credentials, a strict Content-Security-Policy and revalidation by
-//! `ETag`. (The UI itself is tested in a real browser: tests/ui/run.sh.)
+//! `ETag`; and the execution filters its list offers. (The UI itself is
+//! tested in a real browser: tests/ui/run.sh.)
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use serde_json::json;
 
-use super::{Api, text_body};
+use super::{Api, HELLO_RULE, text_body};
 
 async fn get(api: &Api, path: &str, etag: Option<&str>) -> Response<Body> {
     let mut request = Request::get(path);
@@ -68,4 +69,35 @@ async fn a_browser_revalidates_by_the_version_and_content_tag() {
     assert_eq!(again.headers()[header::ETAG], etag.as_str());
     let other = get(&api, "/ui/assets/app.js", Some(&etag)).await;
     assert_eq!(other.status(), StatusCode::OK, "another file's tag does not match");
+}
+
+#[tokio::test]
+async fn executions_filter_by_rule_and_user_as_stackstorm_s_list_does() {
+    let api = Api::start().await;
+    api.add_rule(HELLO_RULE).await;
+    let (status, body) =
+        api.call(Method::POST, "/api/v1/webhooks/hello", Some(json!({"name": "x"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let by_rule = body["executions"][0].as_str().expect("execution").to_owned();
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/executions",
+            Some(json!({"action": "core.echo", "parameters": {"message": "m"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let by_user = body["id"].as_str().expect("id").to_owned();
+    let user = body["context"]["user"].as_str().expect("user").to_owned();
+    let ids = |list: serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .expect("list")
+            .iter()
+            .map(|e| e["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(ids(api.get("/api/v1/executions?rule_ref=tests.hello").await), [by_rule]);
+    assert_eq!(ids(api.get(&format!("/api/v1/executions?user={user}")).await), [by_user]);
+    assert!(ids(api.get("/api/v1/executions?rule_ref=tests.other").await).is_empty());
+    assert!(ids(api.get("/api/v1/executions?user=nobody").await).is_empty());
 }
