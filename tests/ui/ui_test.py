@@ -128,6 +128,23 @@ def main():
         assert admin.locator('tbody tr[data-id]').first.get_attribute("data-id") == after, "newest is not first"
         shot(admin, "executions")
 
+        # Filters live in the URL; back undoes one.
+        admin.get_by_label("User", exact=True).fill("nobody")
+        admin.get_by_role("button", name="Filter").click()
+        expect(admin).to_have_url(f"{BASE}/ui/executions?user=nobody")
+        expect(admin.get_by_text("No executions match.")).to_be_visible()
+        expect(admin.locator("tbody tr")).to_have_count(0)
+        admin.get_by_label("User", exact=True).fill("admin")
+        admin.get_by_label("Status", exact=True).select_option("succeeded")
+        admin.get_by_role("button", name="Filter").click()
+        expect(admin).to_have_url(f"{BASE}/ui/executions?status=succeeded&user=admin")
+        expect(admin.locator("tbody tr")).to_have_count(2)
+        admin.go_back()
+        expect(admin.get_by_text("No executions match.")).to_be_visible()
+        admin.go_back()
+        expect(admin.locator("tbody tr")).to_have_count(2)
+        ok("the list filters by user and status, each filtered list has its own URL, and back undoes a filter")
+
         # An execution's page: its own address, its result under "Result".
         row.get_by_role("link", name="core.echo").click()
         expect(admin).to_have_url(f"{BASE}/ui/executions/{before}")

@@ -1,5 +1,6 @@
 // The home page: executions newest first, top-level by default (a
-// workflow's tasks are on its own page), filtered by action and status,
+// workflow's tasks are on its own page), filtered by action, status, rule,
+// user and time (the filters live in the URL, so a filtered list is a link),
 // and live: the event stream inserts new executions and updates statuses.
 
 import { api } from "../api.js";
@@ -43,11 +44,17 @@ export async function render(main) {
     h("option", { value: "" }, "any"),
     STATUSES.map((s) => h("option", { value: s, selected: query.get("status") === s }, s)),
   );
+  const rule = h("input", { id: "filter-rule", name: "rule", value: query.get("rule") || "", placeholder: "pack.rule" });
+  const user = h("input", { id: "filter-user", name: "user", value: query.get("user") || "" });
+  const since = h("input", { id: "filter-since", name: "since", type: "datetime-local", value: query.get("since") || "" });
   const filters = h(
     "form",
     { class: "filters", role: "search" },
     h("div", { class: "field" }, h("label", { for: "filter-action" }, "Action"), action, actions),
     h("div", { class: "field" }, h("label", { for: "filter-status" }, "Status"), status),
+    h("div", { class: "field" }, h("label", { for: "filter-rule" }, "Rule"), rule),
+    h("div", { class: "field" }, h("label", { for: "filter-user" }, "User"), user),
+    h("div", { class: "field" }, h("label", { for: "filter-since" }, "Since"), since),
     h("button", { type: "submit" }, "Filter"),
   );
   const body = h("tbody", { id: "executions" });
@@ -74,15 +81,24 @@ export async function render(main) {
     const next = new URLSearchParams();
     if (action.value.trim()) next.set("action", action.value.trim());
     if (status.value) next.set("status", status.value);
+    if (rule.value.trim()) next.set("rule", rule.value.trim());
+    if (user.value.trim()) next.set("user", user.value.trim());
+    if (since.value) next.set("since", since.value);
     const url = `/ui/executions${next.toString() ? `?${next}` : ""}`;
     history.pushState(null, "", url);
     window.dispatchEvent(new PopStateEvent("popstate"));
   });
 
+  // The filters in the URL, as the API takes them (`since` in the
+  // browser's local time, sent as UTC).
+  const sinceMs = query.get("since") ? new Date(query.get("since")).getTime() : null;
   const wanted = (e) =>
     !e.parent &&
     (!query.get("action") || e.action.ref === query.get("action")) &&
-    (!query.get("status") || e.status === query.get("status"));
+    (!query.get("status") || e.status === query.get("status")) &&
+    (!query.get("rule") || e.rule === query.get("rule")) &&
+    (!query.get("user") || (e.context && e.context.user) === query.get("user")) &&
+    (sinceMs === null || new Date(e.start_timestamp).getTime() >= sinceMs);
 
   const rows = new Map();
   // Subscribe before reading, so nothing between the two is missed.
@@ -95,7 +111,7 @@ export async function render(main) {
     }
     const old = rows.get(e.id);
     if (old) {
-      if (!wanted(e) && query.get("status")) {
+      if (!wanted(e)) {
         old.remove();
         rows.delete(e.id);
         return;
@@ -119,6 +135,9 @@ export async function render(main) {
   const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
   if (query.get("action")) params.set("action", query.get("action"));
   if (query.get("status")) params.set("status", query.get("status"));
+  if (query.get("rule")) params.set("rule_ref", query.get("rule"));
+  if (query.get("user")) params.set("user", query.get("user"));
+  if (sinceMs !== null && !Number.isNaN(sinceMs)) params.set("since", new Date(sinceMs).toISOString());
   try {
     const [list, refs] = await Promise.all([
       api(`/api/v1/executions?${params}`),
