@@ -160,6 +160,16 @@ def main():
         expect(admin.get_by_role("heading", name="Result", exact=True)).to_be_visible()
         ok("an execution's page has its own URL and shows its result under Result; back and forward work")
 
+        # Re-run with edited parameters: a new execution, followed.
+        admin.get_by_role("button", name="Re-run").click()
+        admin.get_by_label("Parameters (JSON)").fill('{"message": "run again, edited"}')
+        admin.get_by_role("button", name="Re-run with these parameters").click()
+        admin.wait_for_url(lambda url: url.startswith(f"{BASE}/ui/executions/") and not url.endswith(before))
+        again = admin.url.rsplit("/", 1)[1]
+        expect(admin.locator("section", has=admin.get_by_role("heading", name="Result", exact=True)).locator("pre")).to_contain_text("run again, edited", timeout=10000)
+        assert call("GET", f"/api/v1/executions/{again}")["parameters"] == {"message": "run again, edited"}
+        ok("re-run with edited parameters starts a new execution and the page follows it")
+
         # A generated form runs core.echo and follows the execution.
         admin.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").click()
         admin.get_by_role("link", name="core.echo", exact=True).click()
@@ -219,6 +229,17 @@ def main():
         expect(admin).to_have_url(BASE + link)
         expect(admin.locator("h1")).to_contain_text("ops.clean")
         ok("a task links to its child execution")
+
+        # Cancel a workflow that waits on an inquiry (the key's tab).
+        doomed = run("ops.remediate", {"path": "/srv"})
+        wait_for_inquiry(doomed)
+        other.goto(f"{BASE}/ui/executions/{doomed}")
+        expect(other.locator("h1 .status")).to_have_text("paused")
+        other.get_by_role("button", name="Cancel").click()
+        expect(other.locator("h1 .status")).to_have_text("canceled", timeout=10000)
+        expect(other.get_by_role("button", name="Cancel")).to_have_count(0)
+        assert call("GET", f"/api/v1/executions/{doomed}")["status"] == "canceled"
+        ok("a waiting workflow is canceled from its page; the button goes once it ended")
 
         # Signing out.
         admin.get_by_role("button", name="Sign out").click()
