@@ -230,6 +230,27 @@ def main():
         expect(admin.locator("h1")).to_contain_text("ops.clean")
         ok("a task links to its child execution")
 
+        # On the list, a workflow's tasks show under it, live.
+        admin.get_by_role("navigation", name="Main").get_by_role("link", name="Executions").click()
+        later = run("ops.remediate", {"path": "/home"})
+        expect(admin.locator(f'tr[data-id="{later}"]')).to_be_visible()
+        admin.locator(f'tr[data-id="{later}"]').get_by_role("button", name="Tasks of ops.remediate").click()
+        expect(admin.locator(f'tr[data-id="{later}"] button')).to_have_attribute("aria-expanded", "true")
+        tasks = admin.locator(f'tr[data-parent="{later}"]')
+        expect(tasks).to_have_count(2, timeout=10000)  # plan, then ask, which waits
+        expect(tasks.nth(0)).to_contain_text("plan: ops.plan")
+        expect(tasks.nth(1)).to_contain_text("ask: core.ask")
+        expect(tasks.nth(1).locator('[data-status="pending"]')).to_be_visible()
+        shot(admin, "executions-tasks")
+        call("PUT", f"/api/v1/inquiries/{wait_for_inquiry(later)}", {"response": {"approved": True}})
+        expect(tasks).to_have_count(3, timeout=10000)
+        expect(tasks.nth(2)).to_contain_text("clean: ops.clean")
+        expect(tasks.nth(2).locator('[data-status="succeeded"]')).to_be_visible(timeout=10000)
+        expect(admin.locator(f'tr[data-id="{later}"] [data-status="succeeded"]')).to_be_visible(timeout=10000)
+        admin.locator(f'tr[data-id="{later}"]').get_by_role("button", name="Tasks of ops.remediate").click()
+        expect(tasks).to_have_count(0)
+        ok("a workflow's tasks show under it on the list, and a new task appears there live")
+
         # Cancel a workflow that waits on an inquiry (the key's tab).
         doomed = run("ops.remediate", {"path": "/srv"})
         wait_for_inquiry(doomed)

@@ -21,11 +21,29 @@ export function startedBy(e) {
   return h("span", { class: "muted" }, "—");
 }
 
-function row(e) {
+const WORKFLOW_RUNNERS = ["orquesta"];
+
+/** A row; a workflow's has a toggle for its tasks (`toggle(e, button)`),
+ * a task's is marked as its workflow's child. */
+function row(e, { toggle, expanded = false } = {}) {
+  const child = Boolean(e.parent);
+  const link = h("a", { href: `/ui/executions/${e.id}` }, e.action.ref);
+  let first;
+  if (child) {
+    const task = e.workflow_task ? `${e.workflow_task.task}: ` : "";
+    first = h("td", { class: "task" }, h("span", { "aria-hidden": "true" }, "↳ "), task, link);
+  } else if (toggle && WORKFLOW_RUNNERS.includes(e.runner && e.runner.name)) {
+    const button = h("button", { type: "button", class: "toggle", "aria-expanded": String(expanded),
+      "aria-label": `Tasks of ${e.action.ref}` }, expanded ? "▾" : "▸");
+    button.addEventListener("click", () => toggle(e, button));
+    first = h("td", {}, button, " ", link);
+  } else {
+    first = h("td", {}, link);
+  }
   return h(
     "tr",
-    { "data-id": e.id, "data-status": e.status },
-    h("td", {}, h("a", { href: `/ui/executions/${e.id}` }, e.action.ref)),
+    { "data-id": e.id, "data-status": e.status, "data-parent": e.parent || null, class: child ? "child" : null },
+    first,
     h("td", {}, statusBadge(e.status)),
     h("td", {}, time(e.start_timestamp)),
     h("td", { class: "wide" }, seconds(e.elapsed_seconds)),
@@ -71,7 +89,7 @@ export async function render(main) {
   main.append(
     h("h1", {}, "Executions"),
     filters,
-    h("p", { id: "executions-live", class: "muted" }, "Top-level executions, newest first; new ones and changes appear as they happen."),
+    h("p", { id: "executions-live", class: "muted" }, "Top-level executions, newest first; ▸ shows a workflow's tasks. New ones and changes appear as they happen."),
     table,
     empty,
   );
@@ -101,6 +119,45 @@ export async function render(main) {
     (sinceMs === null || new Date(e.start_timestamp).getTime() >= sinceMs);
 
   const rows = new Map();
+  const expanded = new Set(); // workflows whose tasks are shown
+  const rowFor = (e) => (e.parent ? row(e) : row(e, { toggle, expanded: expanded.has(e.id) }));
+
+  /** Where a task's row goes: after its workflow's row and its earlier tasks. */
+  function placeChild(tr, parent) {
+    let at = rows.get(parent);
+    while (at.nextElementSibling && at.nextElementSibling.dataset.parent === parent
+      && at.nextElementSibling.dataset.id < tr.dataset.id) {
+      at = at.nextElementSibling;
+    }
+    at.after(tr);
+  }
+
+  async function toggle(e, button) {
+    if (expanded.has(e.id)) {
+      expanded.delete(e.id);
+      for (const tr of body.querySelectorAll(`tr[data-parent="${e.id}"]`)) {
+        rows.delete(tr.dataset.id);
+        tr.remove();
+      }
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "▸";
+      return;
+    }
+    expanded.add(e.id);
+    button.setAttribute("aria-expanded", "true");
+    button.textContent = "▾";
+    try {
+      const children = await api(`/api/v1/executions?parent=${e.id}&limit=-1`);
+      for (const c of children.reverse()) {
+        if (rows.has(c.id) || !expanded.has(e.id)) continue;
+        const tr = row(c);
+        rows.set(c.id, tr);
+        placeChild(tr, e.id);
+      }
+    } catch (err) {
+      notice(err);
+    }
+  }
   // Subscribe before reading, so nothing between the two is missed.
   const pending = [];
   let loaded = false;
@@ -110,22 +167,39 @@ export async function render(main) {
       return;
     }
     const old = rows.get(e.id);
+    if (e.parent) {
+      // A task: shown only under its expanded workflow.
+      if (!expanded.has(e.parent) || !rows.has(e.parent)) return;
+      const fresh = row(e);
+      if (old) old.replaceWith(fresh);
+      else {
+        fresh.classList.add("fresh");
+        placeChild(fresh, e.parent);
+      }
+      rows.set(e.id, fresh);
+      return;
+    }
     if (old) {
       if (!wanted(e)) {
+        for (const tr of body.querySelectorAll(`tr[data-parent="${e.id}"]`)) {
+          rows.delete(tr.dataset.id);
+          tr.remove();
+        }
+        expanded.delete(e.id);
         old.remove();
         rows.delete(e.id);
         return;
       }
-      const fresh = row(e);
+      const fresh = rowFor(e);
       old.replaceWith(fresh);
       rows.set(e.id, fresh);
       return;
     }
     if (!wanted(e)) return;
-    const fresh = row(e);
+    const fresh = rowFor(e);
     fresh.classList.add("fresh");
     // Ids are UUIDv7: their order is the order of creation.
-    const after = [...body.children].find((tr) => tr.dataset.id < e.id);
+    const after = [...body.children].find((tr) => !tr.dataset.parent && tr.dataset.id < e.id);
     body.insertBefore(fresh, after || null);
     rows.set(e.id, fresh);
     empty.hidden = true;
@@ -144,7 +218,7 @@ export async function render(main) {
       api("/api/v1/actions?include_attributes=ref").catch(() => []),
     ]);
     for (const e of list) {
-      const tr = row(e);
+      const tr = rowFor(e);
       body.append(tr);
       rows.set(e.id, tr);
     }
