@@ -111,6 +111,15 @@ document.addEventListener("click", (event) => {
 
 window.addEventListener("popstate", route);
 
+// The stream came back after a break: what changed meanwhile was not
+// sent, so the page is drawn again from the API.
+// Only pages that show live state: a form being filled in stays as it is.
+const LIVE_PAGES = ["executions", "execution", "inquiries"];
+window.addEventListener("squall:stream-reopened", () => {
+  const found = match(location.pathname);
+  if (credential() && found && LIVE_PAGES.includes(found.page)) route();
+});
+
 window.addEventListener("squall:signed-out", () => {
   closeStream();
   navigate("/ui/sign-in", { replace: true });
