@@ -171,7 +171,11 @@ def main():
         ok("re-run with edited parameters starts a new execution and the page follows it")
 
         # A generated form runs core.echo and follows the execution.
-        admin.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").click()
+        # By keyboard: Enter on a link; focus moves to the new page's heading.
+        admin.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").focus()
+        admin.keyboard.press("Enter")
+        expect(admin.get_by_role("heading", name="Actions", exact=True)).to_be_focused()
+        assert admin.title() == "Actions · Squall", admin.title()
         admin.get_by_role("link", name="core.echo", exact=True).click()
         expect(admin).to_have_url(f"{BASE}/ui/actions/core.echo")
         admin.get_by_label("message", exact=True).fill("sent from the generated form")

@@ -83,6 +83,7 @@ async function route() {
   const module = await import(`./pages/${found.page}.js`);
   if (run !== generation) return; // the user went on meanwhile
   main.replaceChildren();
+  document.title = "Squall";
   try {
     const done = await module.render(main, found.params, { navigate });
     if (run === generation) cleanup = typeof done === "function" ? done : null;
@@ -90,7 +91,20 @@ async function route() {
   } catch (e) {
     notice(e);
   }
+  if (run !== generation) return;
+  const heading = main.querySelector("h1");
+  if (heading && document.title === "Squall") document.title = `${heading.textContent} · Squall`;
+  // A screen reader hears the new page: focus goes to its heading, unless
+  // the page put it somewhere itself (a form's first field), or this is
+  // the first page shown.
+  if (!firstPage && heading && !main.contains(document.activeElement)) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+  firstPage = false;
 }
+
+let firstPage = true;
 
 function capitalise(word) {
   return word.charAt(0).toUpperCase() + word.slice(1);
