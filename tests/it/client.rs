@@ -235,7 +235,10 @@ async fn async_prints_an_id_that_execution_get_and_list_show() {
     "#]]);
     let list = server.cli(&["execution", "list", "--all", "--limit", "1"]).await;
     assert_eq!(list.stdout.lines().count(), 2, "a header and one row: {}", list.stdout);
-    assert_eq!(list.stderr, "note: 1 of 2 executions shown, newest first; --limit N shows more\n");
+    assert_eq!(
+        list.stderr,
+        "note: 1 of 2 executions shown, newest first; more match: --offset 1 shows the next page\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
