@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The web UI's first page load with many executions stored (not in CI).
+
+Starts `squall serve` on a fresh data directory (127.0.0.1, a free port),
+stores N executions of core.noop through the API, then opens the UI's home
+page (the executions list) in Debian's chromium, driven by Playwright from
+tests/ui's venv, each time in a new browser context (an empty cache, as a
+first visit), signed in with the admin API key, and times from navigation
+to the first page of rows on screen. Prints the median and p95 over the
+loads, and the bytes the browser transferred for one load (the UI's assets
+and the API answers it needed), for docs/benchmarks.md.
+
+    cargo build -p squall && tests/ui/run.sh   # once: the venv with Playwright
+    target/ui-venv/bin/python scripts/ui_load.py --executions 10000 --loads 20
+
+SQUALL_BIN names the binary (default target/debug/squall); CHROMIUM the
+browser (default /usr/bin/chromium).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from playwright.sync_api import sync_playwright
+
+
+def start_server(squall, data):
+    server = subprocess.Popen(
+        [squall, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.time() + 60
+    for line in server.stdout:
+        found = re.search(r"listening on (http://[0-9.:]+)", line)
+        if found:
+            return server, found.group(1)
+        if time.time() > deadline:
+            break
+    server.kill()
+    sys.exit("squall serve did not start")
+
+
+def store_executions(base, key, count):
+    host = base.removeprefix("http://")
+    conn = http.client.HTTPConnection(host, timeout=30)
+    body = json.dumps({"action": "core.noop", "parameters": {}})
+    headers = {"Content-Type": "application/json", "St2-Api-Key": key}
+    started = time.time()
+    for i in range(count):
+        conn.request("POST", "/api/v1/executions", body, headers)
+        answer = conn.getresponse()
+        answer.read()
+        if answer.status >= 300:
+            sys.exit(f"POST /executions answered {answer.status}")
+        if (i + 1) % 2000 == 0:
+            print(f"  {i + 1} executions stored ({time.time() - started:.0f} s)", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--executions", type=int, default=10_000)
+    parser.add_argument("--loads", type=int, default=20)
+    args = parser.parse_args()
+    squall = os.environ.get("SQUALL_BIN", "target/debug/squall")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    with tempfile.TemporaryDirectory() as work:
+        data = os.path.join(work, "data")
+        server, base = start_server(squall, data)
+        try:
+            key = open(os.path.join(data, "admin-api-key")).read().strip()
+            print(f"storing {args.executions} executions ...", file=sys.stderr)
+            store_executions(base, key, args.executions)
+            time.sleep(2)  # let the last ones finish
+            credential = json.dumps({"kind": "key", "secret": key})
+            times, transferred = [], None
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+                for n in range(args.loads + 1):
+                    context = browser.new_context()
+                    context.add_init_script(
+                        f"sessionStorage.setItem('squall.credential', {json.dumps(credential)});"
+                    )
+                    page = context.new_page()
+                    sizes = []
+                    page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]
+                                                                     + r.sizes()["responseHeadersSize"]))
+                    began = time.perf_counter()
+                    page.goto(base + "/")
+                    page.wait_for_selector("#executions tr")
+                    elapsed = (time.perf_counter() - began) * 1000
+                    if n > 0:  # the first load starts the browser's own machinery
+                        times.append(elapsed)
+                    if transferred is None:
+                        # The event stream stays open, so "network idle" never
+                        # comes: give the page a second to finish its requests.
+                        page.wait_for_timeout(1000)
+                        transferred = (sum(sizes), len(sizes))
+                    context.close()
+                browser.close()
+        finally:
+            server.kill()
+            server.wait()
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    print(f"executions stored: {args.executions}; loads: {len(times)}")
+    print(f"first page load (navigation to the first rows): median {statistics.median(times):.0f} ms, "
+          f"p95 {p95:.0f} ms, min {times[0]:.0f} ms")
+    print(f"transferred for one load: {transferred[0] / 1024:.1f} KiB in {transferred[1]} requests "
+          f"(uncompressed: the server does not compress)")
+
+
+if __name__ == "__main__":
+    main()
