@@ -32,12 +32,15 @@ function authHeaders() {
   return c.kind === "token" ? { "X-Auth-Token": c.secret } : { "St2-Api-Key": c.secret };
 }
 
-/** Calls the API; resolves to the parsed JSON (or text), throws ApiError. */
+/** Calls the API; resolves to the parsed JSON (or text), throws ApiError.
+ * A body is sent as JSON, unless `headers` give its Content-Type: then it
+ * is sent as it is (a rule's YAML text). */
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const init = { method, headers: { Accept: "application/json", ...authHeaders(), ...headers } };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    const raw = "Content-Type" in headers;
+    if (!raw) init.headers["Content-Type"] = "application/json";
+    init.body = raw ? body : JSON.stringify(body);
   }
   let response;
   try {

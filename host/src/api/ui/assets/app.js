@@ -15,7 +15,14 @@ const ROUTES = [
   [/^\/ui\/actions$/, "actions", "Actions"],
   [/^\/ui\/actions\/([^/]+)$/, "action", "Actions"],
   [/^\/ui\/inquiries$/, "inquiries", "Inquiries"],
-  [/^\/ui\/(rules|packs|datastore|audit)$/, "not_built", null],
+  [/^\/ui\/rules$/, "rules", "Rules"],
+  [/^\/ui\/rules\/new$/, "rule_edit", "Rules"],
+  [/^\/ui\/rules\/([^/]+)\/edit$/, "rule_edit", "Rules"],
+  [/^\/ui\/rules\/([^/]+)$/, "rule", "Rules"],
+  [/^\/ui\/packs$/, "packs", "Packs"],
+  [/^\/ui\/packs\/([^/]+)$/, "pack", "Packs"],
+  [/^\/ui\/datastore$/, "datastore", "Datastore"],
+  [/^\/ui\/audit$/, "audit", "Audit"],
   [/^\/ui\/sign-in$/, "sign_in", null],
 ];
 

@@ -1,0 +1,54 @@
+// Installed packs: version, signer, what each requests and was granted,
+// its actions. Installing needs the bundle sent by the client, which reads
+// its manifest to review the capabilities first (`squall pack install`):
+// the page names that command to those who may install.
+
+import { api, can } from "../api.js";
+import { h } from "../dom.js";
+
+/** Granted capabilities as `--grant` spells them, or "nothing". */
+export function granted(grants) {
+  const g = grants || {};
+  const shown = [
+    ...(g.outbound_hosts || []).map((host) => `http=${host}`),
+    ...(g.secrets || []).map((secret) => `secret=${secret}`),
+    ...(g.kv ? ["kv"] : []),
+    ...(g.exec || []).map((path) => `exec=${path}`),
+  ];
+  return shown.length ? shown.join(", ") : "nothing";
+}
+
+/** What a pack requests, or "nothing". */
+export function requested(pack) {
+  return pack.requested && pack.requested.length ? pack.requested.join(", ") : "nothing";
+}
+
+export function signer(pack) {
+  return pack.signer ? pack.signer : h("span", { class: "muted" }, "unsigned");
+}
+
+export async function render(main) {
+  const packs = await api("/api/v1/packs");
+  main.append(
+    h("h1", {}, "Packs"),
+    h("table", { id: "packs" },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Pack"), h("th", { scope: "col" }, "Version"),
+        h("th", { scope: "col", class: "wide" }, "Signer"), h("th", { scope: "col" }, "Requests"),
+        h("th", { scope: "col", class: "wide" }, "Granted"), h("th", { scope: "col" }, "Actions"))),
+      h("tbody", {}, packs.map((pack) => h("tr", { "data-pack": pack.name },
+        h("td", {}, h("a", { href: `/ui/packs/${encodeURIComponent(pack.name)}` }, pack.name),
+          pack.description ? h("div", { class: "muted" }, pack.description) : null),
+        h("td", { "data-version": pack.version || "" }, pack.version || "—"),
+        h("td", { class: "wide" }, signer(pack)),
+        h("td", {}, requested(pack)),
+        h("td", { class: "wide" }, granted(pack.grants)),
+        h("td", {}, String((pack.actions || []).length)))))),
+    packs.length ? "" : h("p", { class: "muted" }, "No packs."));
+  if (can("pack_install")) {
+    main.append(h("section", {}, h("h2", {}, "Installing a pack"),
+      h("p", {}, "Install or upgrade from a registry with the CLI, which shows what the pack requests before you grant it: ",
+        h("code", {}, "squall pack install NAME@VERSION"),
+        ". The server takes the bundle from the client; this page cannot install yet.")));
+  }
+}
