@@ -12,6 +12,9 @@
 # PACKS: where the packs' .wasm are (default packs/target/wasm32-wasip2/release).
 # UIVENV: the venv (default target/ui-venv, reused). CHROMIUM: the browser
 # (default /usr/bin/chromium). SCREENSHOTS: where to save them (docs/ui).
+# TESTS: which to run, in order (default `ui_test pages_test`; pages_test.py
+# checks the Rules, Packs, Datastore and Audit pages on the same server);
+# each runs even if one before failed, and any failure fails the script.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -41,7 +44,11 @@ source tests/serve.sh
 start_squall \
     --pack packs/core/pack.toml "$packs/squall_pack_core.wasm" \
     --pack packs/ops/pack.toml "$packs/squall_pack_ops.wasm"
-SQUALL_URL="$base" SQUALL_API_KEY="$(cat "$work/data/admin-api-key")" \
-    ADMIN_PASSWORD="$(cat "$work/data/admin-password")" CHROMIUM="$chromium" \
-    SCREENSHOTS="${SCREENSHOTS:-docs/ui}" \
-    timeout 300 "$venv/bin/python" tests/ui/ui_test.py
+failed=0
+for test in ${TESTS:-ui_test pages_test}; do
+    SQUALL_URL="$base" SQUALL_API_KEY="$(cat "$work/data/admin-api-key")" \
+        ADMIN_PASSWORD="$(cat "$work/data/admin-password")" CHROMIUM="$chromium" \
+        SCREENSHOTS="${SCREENSHOTS:-docs/ui}" \
+        timeout 300 "$venv/bin/python" "tests/ui/$test.py" || failed=1
+done
+exit "$failed"
