@@ -15,7 +15,10 @@ the server's origin. Self-contained: it shares no module with ui_test.py.
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +32,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = os.environ.get("SCREENSHOTS", "docs/ui")
 RULE = "default.greet_ui"
 SECRET = "never-in-the-page-7f3a9c"
+SQUALL = os.environ.get("SQUALL_BIN", "target/debug/squall")
+PACKS = os.environ.get("PACKS", "packs/target/wasm32-wasip2/release")
 
 problems = []  # console errors, page errors, requests elsewhere
 refusals = []  # the console's notes of the refusals the test provokes
@@ -211,8 +216,32 @@ def packs(admin):
             expect(row.locator("td[data-version]")).to_have_text(pack["version"])
     expect(admin.locator('tr[data-pack="core"]')).to_have_count(1)
     expect(admin.locator('tr[data-pack="ops"]')).to_have_count(1)
-    expect(admin.get_by_text("squall pack install NAME@VERSION")).to_be_visible()
     nothing_stray(admin, "the packs page")
+
+    # Install github from a signed bundle, reviewing what it requests.
+    scratch = tempfile.mkdtemp()
+    key, bundle = os.path.join(scratch, "ui"), os.path.join(scratch, "github-0.1.0.wasm")
+    subprocess.run([SQUALL, "pack", "keygen", key], check=True, capture_output=True)
+    subprocess.run([SQUALL, "pack", "build", "packs/github", "--component", f"{PACKS}/squall_pack_github.wasm",
+                    "--sign", f"{key}.key", "-o", bundle], check=True, capture_output=True)
+    with open(f"{key}.pub", "rb") as public:
+        call("POST", "/api/v1/trust", {"name": "ui-test", "public_key": public.read().hex()})
+    admin.get_by_label("Bundle (.wasm)").set_input_files(bundle)
+    expect(admin.get_by_role("heading", name="Review: github 0.1.0")).to_be_visible()
+    grant = admin.get_by_label("secret=github_webhook_secret", exact=True)
+    expect(grant).not_to_be_checked()
+    shot(admin, "pack-review")
+    grant.check()
+    admin.get_by_role("button", name="Install github 0.1.0").click()
+    expect(admin.get_by_role("status")).to_contain_text("Installed github 0.1.0, signed by ui-test")
+    expect(admin.locator("[data-granted]")).to_have_text("secret=github_webhook_secret")
+    row = admin.locator('tr[data-pack="github"]')
+    expect(row.locator("td[data-version]")).to_have_text("0.1.0")
+    expect(row).to_contain_text("secret=github_webhook_secret")
+    installed = call("GET", "/api/v1/packs/github")
+    assert installed["signer"] == "ui-test" and installed["grants"]["secrets"] == ["github_webhook_secret"], installed
+    shutil.rmtree(scratch)
+    ok("a signed bundle uploaded on the packs page: its requested capability reviewed, granted, installed")
     shot(admin, "packs")
     admin.locator('tr[data-pack="ops"]').get_by_role("link", name="ops", exact=True).click()
     expect(admin).to_have_url(BASE + "/ui/packs/ops")
@@ -284,7 +313,7 @@ def observer_sees_no_controls(browser):
     phone = {"width": 390, "height": 844}
     page = watch(browser.new_context(viewport=phone).new_page(), "observer")
     sign_in_with_password(page, "looker", "looker-password")
-    forbidden = ["New rule", "Edit", "Enable", "Disable", "Delete", "Create rule", "Save rule", "Set"]
+    forbidden = ["New rule", "Edit", "Enable", "Disable", "Delete", "Create rule", "Save rule", "Set", "Install"]
 
     def offers_nothing(where):
         for name in forbidden:
@@ -306,7 +335,7 @@ def observer_sees_no_controls(browser):
     offers_nothing("the new rule page")
     page.goto(BASE + "/ui/packs")
     expect(page.locator('tr[data-pack="core"]')).to_be_visible()
-    expect(page.get_by_text("squall pack install")).to_have_count(0)
+    expect(page.get_by_label("Bundle (.wasm)")).to_have_count(0)
     offers_nothing("the packs page")
     page.goto(BASE + "/ui/packs/core")
     expect(page.get_by_role("heading", name="core", exact=True)).to_be_visible()

@@ -55,6 +55,7 @@ const ASSETS: &[Asset] = &[
     asset!("live.js", JS),
     asset!("schema_form.js", JS),
     asset!("graph.js", JS),
+    asset!("pack_install.js", JS),
     asset!("pages/sign_in.js", JS),
     asset!("pages/executions.js", JS),
     asset!("pages/execution.js", JS),

@@ -1,10 +1,10 @@
 // Installed packs: version, signer, what each requests and was granted,
-// its actions. Installing needs the bundle sent by the client, which reads
-// its manifest to review the capabilities first (`squall pack install`):
-// the page names that command to those who may install.
+// its actions; and, for those who may install, a bundle's upload with the
+// review of what it requests before granting (pack_install.js).
 
 import { api, can } from "../api.js";
-import { h } from "../dom.js";
+import { h, notice } from "../dom.js";
+import { installForm } from "../pack_install.js";
 
 /** Granted capabilities as `--grant` spells them, or "nothing". */
 export function granted(grants) {
@@ -28,27 +28,26 @@ export function signer(pack) {
 }
 
 export async function render(main) {
-  const packs = await api("/api/v1/packs");
-  main.append(
-    h("h1", {}, "Packs"),
-    h("table", { id: "packs" },
-      h("thead", {}, h("tr", {},
-        h("th", { scope: "col" }, "Pack"), h("th", { scope: "col" }, "Version"),
-        h("th", { scope: "col", class: "wide" }, "Signer"), h("th", { scope: "col" }, "Requests"),
-        h("th", { scope: "col", class: "wide" }, "Granted"), h("th", { scope: "col" }, "Actions"))),
-      h("tbody", {}, packs.map((pack) => h("tr", { "data-pack": pack.name },
-        h("td", {}, h("a", { href: `/ui/packs/${encodeURIComponent(pack.name)}` }, pack.name),
-          pack.description ? h("div", { class: "muted" }, pack.description) : null),
-        h("td", { "data-version": pack.version || "" }, pack.version || "—"),
-        h("td", { class: "wide" }, signer(pack)),
-        h("td", {}, requested(pack)),
-        h("td", { class: "wide" }, granted(pack.grants)),
-        h("td", {}, String((pack.actions || []).length)))))),
-    packs.length ? "" : h("p", { class: "muted" }, "No packs."));
-  if (can("pack_install")) {
-    main.append(h("section", {}, h("h2", {}, "Installing a pack"),
-      h("p", {}, "Install or upgrade from a registry with the CLI, which shows what the pack requests before you grant it: ",
-        h("code", {}, "squall pack install NAME@VERSION"),
-        ". The server takes the bundle from the client; this page cannot install yet.")));
+  const table = h("div");
+  async function load() {
+    const packs = await api("/api/v1/packs");
+    table.replaceChildren(
+      h("table", { id: "packs" },
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Pack"), h("th", { scope: "col" }, "Version"),
+          h("th", { scope: "col", class: "wide" }, "Signer"), h("th", { scope: "col" }, "Requests"),
+          h("th", { scope: "col", class: "wide" }, "Granted"), h("th", { scope: "col" }, "Actions"))),
+        h("tbody", {}, packs.map((pack) => h("tr", { "data-pack": pack.name },
+          h("td", {}, h("a", { href: `/ui/packs/${encodeURIComponent(pack.name)}` }, pack.name),
+            pack.description ? h("div", { class: "muted" }, pack.description) : null),
+          h("td", { "data-version": pack.version || "" }, pack.version || "—"),
+          h("td", { class: "wide" }, signer(pack)),
+          h("td", { class: "caps" }, requested(pack)),
+          h("td", { class: "wide caps" }, granted(pack.grants)),
+          h("td", {}, String((pack.actions || []).length)))))),
+      packs.length ? "" : h("p", { class: "muted" }, "No packs."));
   }
+  await load();
+  main.append(h("h1", {}, "Packs"), table);
+  if (can("pack_install")) main.append(installForm(() => load().catch(notice)));
 }
