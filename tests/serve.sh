@@ -13,7 +13,8 @@ start_squall() {
           rm -rf "$work"; exit "$status"' EXIT
     base=
     for _ in $(seq 300); do
-        base=$(sed -n 's|^squall serve: listening on \(http://[0-9.:]*\).*|\1|p' "$work/serve.log")
+        # The log may not exist yet in the first moments (and set -e is on).
+        base=$(sed -n 's|^squall serve: listening on \(http://[0-9.:]*\).*|\1|p' "$work/serve.log" 2>/dev/null || true)
         [ -n "$base" ] && [ -s "$work/data/admin-api-key" ] && return 0
         base=
         kill -0 "$server" 2>/dev/null || break

@@ -310,7 +310,8 @@ def main():
         expect(observer.locator(f'section.inquiry[data-id="{pending_inquiry}"]')).to_be_visible()
         offers_nothing("the inquiries page")
         observer.goto(f"{BASE}/ui/rules")
-        expect(observer.get_by_text("The Rules page is not built yet")).to_be_visible()
+        expect(observer.get_by_role("heading", name="Rules")).to_be_visible()
+        offers_nothing("the rules page")
         ok("an observer sees no run, cancel, re-run, pause, resume or answer controls; pages fit a phone's width")
 
         for page in [admin, other, observer]:

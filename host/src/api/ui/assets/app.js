@@ -86,7 +86,7 @@ async function route() {
       return;
     }
   }
-  markNav(found.section || (found.page === "not_built" ? capitalise(found.params[0]) : null));
+  markNav(found.section);
   const module = await import(`./pages/${found.page}.js`);
   if (run !== generation) return; // the user went on meanwhile
   main.replaceChildren();
@@ -113,9 +113,6 @@ async function route() {
 
 let firstPage = true;
 
-function capitalise(word) {
-  return word.charAt(0).toUpperCase() + word.slice(1);
-}
 
 // Same-origin links to the app's pages go through the router.
 document.addEventListener("click", (event) => {
