@@ -113,6 +113,9 @@ async fn a_log_line_is_on_the_stream_while_its_execution_runs_and_only_for_its_v
     assert_eq!(output["output_type"], "stdout", "{output}");
     assert_eq!(output["data"], "line 0 .\n", "{output}");
     assert!(output["timestamp"].is_string(), "{output}");
+    // Squall's beside it, as its own stream has them.
+    assert_eq!(output["level"], "info", "{output}");
+    assert_eq!(output["workflow_task"], Value::Null, "{output}");
 
     let (status, body) = api.call(Method::DELETE, &format!("/api/v1/executions/{id}"), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -204,8 +204,10 @@ def main():
         expect(graph.locator('[data-task="clean"]')).to_have_attribute("data-state", "not-run")
         expect(admin.locator("h1 .status")).to_have_text("paused")
         expect(admin.get_by_role("link", name="answer it on the Inquiries page")).to_be_visible()
+        log = admin.locator("section", has=admin.get_by_role("heading", name="Log", exact=True)).locator("pre")
+        expect(log).to_contain_text("info  plan: /var/log is 90% full")
         shot(admin, "workflow")
-        ok("a workflow's page draws its task graph (dagre) with each task's state; it waits on the inquiry")
+        ok("a workflow's page draws its task graph (dagre) with each task's state; it waits on the inquiry, its plan task's log line on the page")
 
         # Answer from the Inquiries page in a second tab, signed in by key.
         other = watch(browser.new_context(viewport=viewport).new_page(), "key")
@@ -215,6 +217,18 @@ def main():
         expect(card).to_be_visible()
         ok("signed in with an API key")
         shot(other, "inquiries")
+        # Which of the Log section's changes were lines appended (from the
+        # stream) rather than a block replaced by its stored lines.
+        admin.evaluate("""() => {
+          window.__appended = [];
+          new MutationObserver((records) => {
+            for (const r of records) {
+              if (r.target.dataset && r.target.dataset.execution && !r.removedNodes.length) {
+                window.__appended.push(r.target.textContent);
+              }
+            }
+          }).observe(document.querySelector("pre.logs"), { childList: true, subtree: true });
+        }""")
         card.get_by_label("approved", exact=True).check()
         card.get_by_role("button", name="Answer").click()
         expect(card.get_by_role("status")).to_have_text("Answered; the workflow resumes.")
@@ -223,12 +237,18 @@ def main():
         expect(graph.locator('[data-task="clean"]')).to_have_attribute("data-state", "succeeded", timeout=10000)
         expect(admin.locator("h1 .status")).to_have_text("succeeded", timeout=10000)
         expect(admin.get_by_role("link", name="answer it on the Inquiries page")).to_be_hidden()
+        # The clean task's line came live, then with its stored log: once.
+        expect(log).to_contain_text("info  clean: cleaned:")
+        text = log.inner_text()
+        assert text.count("clean: cleaned:") == 1 and text.count("plan: /var/log is 90% full") == 1, text
+        appended = admin.evaluate("window.__appended")
+        assert any("clean: cleaned:" in t for t in appended), f"the clean task's line did not come live: {appended}"
         done = call("GET", f"/api/v1/executions/{flow}")
         assert done["status"] == "succeeded" and "cleaned" in json.dumps(done["result"]), done
         link = graph.locator('a:has([data-task="clean"])').get_attribute("href")
         assert link and link.startswith("/ui/executions/"), link
         shot(admin, "workflow-done")
-        ok("the inquiry was answered from the UI; the workflow resumed and its task states changed live")
+        ok("the inquiry was answered from the UI; the workflow resumed, its task states changed live, each task's log line shown once")
         graph.locator('a:has([data-task="clean"])').click()
         expect(admin).to_have_url(BASE + link)
         expect(admin.locator("h1")).to_contain_text("ops.clean")

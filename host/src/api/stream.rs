@@ -7,7 +7,8 @@
 //! `GET /stream/v1/stream` is the same feed as StackStorm's stream:
 //! `st2.execution__create|update` with the execution as the API shows it,
 //! `st2.execution.output__create` (an output line as StackStorm's
-//! `ActionExecutionOutputDB`), `st2.trigger_instance__create`, StackStorm's filters (`events` globs,
+//! `ActionExecutionOutputDB`, with Squall's `level` and `workflow_task`
+//! beside), `st2.trigger_instance__create`, StackStorm's filters (`events` globs,
 //! `action_refs`, `execution_ids`) and its end (`end_execution_id`,
 //! `end_event`).
 //! The caller's credential is checked again whenever keys, tokens, users or
@@ -215,19 +216,25 @@ impl Filter {
         if !self.outputs || self.execution.is_some_and(|wanted| wanted != line.execution) {
             return None;
         }
-        let workflow_task =
-            line.task.as_ref().map(|(workflow, task)| json!({"workflow": workflow, "task": task}));
         let data = json!({
             "id": line.id,
             "execution_id": line.execution,
             "action": line.action,
-            "workflow_task": workflow_task,
+            "workflow_task": workflow_task(line),
             "timestamp": timestamp(line.at),
             "level": line.level,
             "message": line.message,
         });
         Some(Event::default().event("output").data(data.to_string()))
     }
+}
+
+/// The workflow task that logged `line` (`{"workflow", "task"}`), or null.
+fn workflow_task(line: &OutputLine) -> serde_json::Value {
+    line.task.as_ref().map_or(
+        serde_json::Value::Null,
+        |(workflow, task)| json!({"workflow": workflow, "task": task}),
+    )
 }
 
 /// How often an open stream checks its credential when nothing changed
@@ -340,7 +347,10 @@ impl St2Filter {
     /// `ActionExecutionOutputDB`), if the client wants it: `output_type`
     /// is `stdout` for trace to info and `stderr` for warn and error, as
     /// `/executions/{id}/output` splits them, and `data` the line with its
-    /// newline, as a StackStorm runner stores a line it read.
+    /// newline, as a StackStorm runner stores a line it read; beside them
+    /// Squall's `level` and `workflow_task` (as on Squall's stream), so a
+    /// client of this stream can show a line as the stored log has it and
+    /// name the workflow task that logged it.
     fn render_output(&self, line: &OutputLine) -> Option<Event> {
         if !self.wants(OUTPUT_EVENT)
             || !(self.action_refs.is_empty() || self.action_refs.contains(&line.action))
@@ -357,6 +367,8 @@ impl St2Filter {
             "timestamp": timestamp(line.at),
             "output_type": output_type,
             "data": format!("{}\n", line.message),
+            "level": line.level,
+            "workflow_task": workflow_task(line),
         });
         Some(Event::default().event(OUTPUT_EVENT).data(data.to_string()))
     }

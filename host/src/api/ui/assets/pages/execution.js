@@ -1,12 +1,13 @@
 // One execution: status, timing, who or what started it, parameters, the
-// result under "Result", log lines; cancel, pause, resume and re-run when
-// the user may and the state allows; for a workflow, its task graph with
-// each task's state live from the stream.
+// result under "Result", log lines (live as the action logs them, and for
+// a workflow its tasks' lines under each task's name); cancel, pause,
+// resume and re-run when the user may and the state allows; for a
+// workflow, its task graph with each task's state live from the stream.
 
 import { api, can } from "../api.js";
 import { h, jsonBlock, notice, seconds, statusBadge, time } from "../dom.js";
 import { drawGraph } from "../graph.js";
-import { onExecution } from "../live.js";
+import { onExecution, onOutput } from "../live.js";
 
 const FINISHED = ["succeeded", "failed", "timeout", "canceled", "abandoned"];
 const CANCELABLE = ["requested", "scheduled", "running", "paused", "pending"];
@@ -39,9 +40,64 @@ function facts(e) {
     row("Id", h("code", {}, e.id)));
 }
 
-function logLines(e) {
-  if (!e.logs || !e.logs.length) return h("p", { class: "muted" }, "No log lines.");
-  return h("pre", { class: "logs", tabindex: "0" }, e.logs.map((l) => `${l.level.padEnd(5)} ${l.message}\n`));
+function logLine(level, task, message) {
+  return `${level.padEnd(5)} ${task === null ? "" : `${task}: `}${message}\n`;
+}
+
+// The Log section: what execution `id` logged and, for a workflow, what
+// each of its tasks logged, under the task's name. One block of lines per
+// execution: this one's first, then its tasks' in the order they were
+// created (ids are UUIDv7). Lines are appended as the stream brings them;
+// once an execution ended, its stored lines (the same, and any the stream
+// missed) take the place of those, and a late live line of it is dropped.
+function logView(id) {
+  const none = h("p", { class: "muted" }, "No log lines.");
+  const pre = h("pre", { class: "logs", tabindex: "0", hidden: true });
+  const blocks = new Map(); // execution id → {el, stored, task}
+  const order = (execution) => (execution === id ? "" : execution);
+
+  function block(execution, task, lines = []) {
+    let found = blocks.get(execution);
+    if (!found) {
+      found = { el: h("span", { "data-execution": execution }, lines), stored: false, task };
+      const next = [...blocks.keys()].filter((k) => order(k) > order(execution)).sort()[0];
+      pre.insertBefore(found.el, next === undefined ? null : blocks.get(next).el);
+      blocks.set(execution, found);
+    }
+    return found;
+  }
+
+  function refresh() {
+    pre.hidden = !pre.textContent;
+    none.hidden = !pre.hidden;
+  }
+
+  return {
+    element: h("div", {}, none, pre),
+    /** A line from the stream (StackStorm's output document). */
+    live(line) {
+      const parent = line.workflow_task;
+      let task;
+      if (line.execution_id === id) task = null;
+      else if (parent && parent.workflow === id) task = parent.task;
+      else return;
+      const found = block(line.execution_id, task);
+      if (found.stored) return;
+      const message = String(line.data ?? "").replace(/\n$/, "");
+      const level = line.level || (line.output_type === "stderr" ? "warn" : "info");
+      found.el.append(logLine(level, task, message));
+      refresh();
+    },
+    /** An ended execution's stored lines (`task`: null for this one). */
+    stored(execution, task, logs) {
+      const lines = (logs || []).map((l) => logLine(l.level, task, l.message));
+      const known = blocks.has(execution);
+      const found = block(execution, task, lines);
+      found.stored = true;
+      if (known) found.el.replaceChildren(...lines);
+      refresh();
+    },
+  };
 }
 
 export async function render(main, [id], { navigate }) {
@@ -56,6 +112,8 @@ export async function render(main, [id], { navigate }) {
     h("a", { href: "/ui/inquiries" }, "answer it on the Inquiries page"), ".");
   graphSection.append(waiting, graphBox);
   const body = h("div");
+  const log = logView(id);
+  const logSection = h("section", {}, h("h2", {}, "Log"), log.element);
   main.append(header, controls, details, graphSection, body);
 
   let execution = null;
@@ -67,6 +125,7 @@ export async function render(main, [id], { navigate }) {
     const name = child.workflow_task.task;
     const known = tasks.get(name);
     if (!known || known.id <= child.id) tasks.set(name, { id: child.id, status: child.status });
+    if (FINISHED.includes(child.status) && Array.isArray(child.logs)) log.stored(child.id, name, child.logs);
     if (updateGraph) updateGraph(tasks);
     waiting.hidden = ![...tasks.values()].some((t) => t.status === "pending");
   }
@@ -135,12 +194,14 @@ export async function render(main, [id], { navigate }) {
     parts.push(e.result === null || e.result === undefined
       ? h("section", {}, h("h2", {}, "Result"), h("p", { class: "muted" }, FINISHED.includes(e.status) ? "No result." : "Not finished yet."))
       : jsonBlock("Result", e.result));
-    parts.push(h("section", {}, h("h2", {}, "Log"), logLines(e)));
+    parts.push(logSection);
     body.replaceChildren(...parts);
+    if (FINISHED.includes(e.status)) log.stored(id, null, e.logs);
   }
 
   const pending = [];
   let ready = false;
+  const unsubscribeOutput = onOutput((line) => log.live(line));
   const unsubscribe = onExecution((e) => {
     if (!ready) {
       pending.push(e);
@@ -154,6 +215,7 @@ export async function render(main, [id], { navigate }) {
     show(await api(`/api/v1/executions/${encodeURIComponent(id)}`));
   } catch (e) {
     unsubscribe();
+    unsubscribeOutput();
     header.textContent = "Execution not found";
     notice(e);
     return undefined;
@@ -162,7 +224,9 @@ export async function render(main, [id], { navigate }) {
     try {
       const [action, children] = await Promise.all([
         api(`/api/v1/actions/${encodeURIComponent(execution.action.ref)}`),
-        api(`/api/v1/executions?parent=${id}&limit=-1`),
+        // With their logs: a task that ended before the page opened shows
+        // what it logged.
+        api(`/api/v1/executions?parent=${id}&limit=-1&include_attributes=status,workflow_task,logs`),
       ]);
       if (action.workflow) {
         graphSection.hidden = false;
@@ -179,5 +243,8 @@ export async function render(main, [id], { navigate }) {
     if (e.id === id) show(await api(`/api/v1/executions/${id}`));
     else noteTask(e);
   }
-  return unsubscribe;
+  return () => {
+    unsubscribe();
+    unsubscribeOutput();
+  };
 }
