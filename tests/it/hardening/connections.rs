@@ -143,7 +143,12 @@ async fn a_kept_alive_connection_waits_the_idle_timeout_not_the_header_timeout()
     let answered = Instant::now();
     let closed = closed_within(stream, idle + Duration::from_secs(10)).await;
     let closed = closed.expect("the server never closed an idle connection");
-    assert!(closed >= answered + idle, "closed {:?} after the answer", closed - answered);
+    // The server's idle clock starts when it has sent the answer, a little
+    // before this side has read it (more so on a loaded machine): allow
+    // half a second, which still tells the 3 s idle timeout from the 1 s
+    // header timeout.
+    let slack = Duration::from_millis(500);
+    assert!(closed + slack >= answered + idle, "closed {:?} after the answer", closed - answered);
     server.stop();
 }
 
