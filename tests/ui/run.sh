@@ -3,8 +3,9 @@
 # Python (pinned; its own browser downloads are never used: the test
 # launches the system chromium by path). Starts `squall serve` on a fresh
 # data directory with the core and ops packs and runs ui_test.py, which
-# signs in, watches executions arrive live, runs an action from its form,
-# follows a workflow's task graph while an inquiry is answered from the UI,
+# signs in, watches executions arrive live, pages the list past its first
+# page, runs an action from its form, follows a workflow's task graph and
+# its tasks' log lines while an inquiry is answered from the UI,
 # checks what an observer is offered, and saves screenshots to docs/ui/.
 #
 # Usage: tests/ui/run.sh   (from anywhere; builds `squall` first)

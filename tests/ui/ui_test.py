@@ -286,6 +286,36 @@ def main():
         assert call("GET", f"/api/v1/executions/{doomed}")["status"] == "canceled"
         ok("a waiting workflow is canceled from its page; the button goes once it ended")
 
+        # Past the first page: Older and Newer move the offset in the URL.
+        made = [run("core.noop", {}) for _ in range(53)]
+        matching = call("GET", "/api/v1/executions?action=core.noop&parent=null&limit=-1&include_attributes=id")
+        assert len(matching) >= 53 and matching[0]["id"] == made[-1], "the noops are not all listed"
+        admin.goto(BASE + "/ui/executions?action=core.noop")
+        rows = admin.locator("tbody tr[data-id]")
+        expect(rows).to_have_count(50)
+        assert rows.first.get_attribute("data-id") == made[-1]
+        pager = admin.get_by_role("navigation", name="Pages of executions")
+        expect(pager.get_by_role("link", name="Newer")).to_have_count(0)
+        pager.get_by_role("link", name="Older").click()
+        expect(admin).to_have_url(f"{BASE}/ui/executions?action=core.noop&offset=50")
+        expect(rows).to_have_count(len(matching) - 50)
+        assert [r.get_attribute("data-id") for r in rows.all()] == [e["id"] for e in matching[50:]]
+        expect(pager.get_by_role("link", name="Older")).to_have_count(0)
+        # A new one belongs on the first page, not this one.
+        newest = run("core.noop", {})
+        admin.wait_for_timeout(500)
+        expect(rows).to_have_count(len(matching) - 50)
+        shot(admin, "executions-older")
+        admin.go_back()
+        expect(admin).to_have_url(f"{BASE}/ui/executions?action=core.noop")
+        expect(rows).to_have_count(50)
+        admin.go_forward()
+        expect(rows).to_have_count(len(matching) - 49)  # one more since: the newest pushed one down
+        pager.get_by_role("link", name="Newer").click()
+        expect(admin).to_have_url(f"{BASE}/ui/executions?action=core.noop")
+        expect(rows.first).to_have_attribute("data-id", newest)
+        ok("the executions list pages past its first 50 with Older and Newer, each page its own URL; back and forward work")
+
         # Signing out.
         admin.get_by_role("button", name="Sign out").click()
         expect(admin.get_by_role("heading", name="Sign in to Squall")).to_be_visible()

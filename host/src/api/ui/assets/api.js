@@ -35,7 +35,19 @@ function authHeaders() {
 /** Calls the API; resolves to the parsed JSON (or text), throws ApiError.
  * A body is sent as JSON, unless `headers` give its Content-Type: then it
  * is sent as it is (a rule's YAML text). */
-export async function api(path, { method = "GET", body, headers = {} } = {}) {
+export async function api(path, options = {}) {
+  return (await call(path, options)).data;
+}
+
+/** Reads one page of a list: resolves to `{items, next}`, `next` the
+ * offset of the next page (the API's `x-next-offset`), null on the last. */
+export async function apiPage(path) {
+  const { data, response } = await call(path, {});
+  const next = response.headers.get("x-next-offset");
+  return { items: data, next: next === null ? null : Number(next) };
+}
+
+async function call(path, { method = "GET", body, headers = {} } = {}) {
   const init = { method, headers: { Accept: "application/json", ...authHeaders(), ...headers } };
   if (body !== undefined) {
     const raw = "Content-Type" in headers;
@@ -58,7 +70,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     }
     throw new ApiError(response.status, message, data && data.detail);
   }
-  return data;
+  return { data, response };
 }
 
 function base64(text) {

@@ -1,9 +1,11 @@
 // The home page: executions newest first, top-level by default (a
 // workflow's tasks are on its own page), filtered by action, status, rule,
 // user and time (the filters live in the URL, so a filtered list is a link),
-// and live: the event stream inserts new executions and updates statuses.
+// 50 a page ("Older" and "Newer" move the offset in the URL), and live: the
+// event stream inserts new executions on the first page and updates
+// statuses on any.
 
-import { api } from "../api.js";
+import { api, apiPage } from "../api.js";
 import { h, notice, seconds, statusBadge, time } from "../dom.js";
 import { onExecution } from "../live.js";
 
@@ -86,13 +88,23 @@ export async function render(main) {
     body,
   );
   const empty = h("p", { class: "muted", hidden: true }, "No executions match.");
+  const pages = h("nav", { class: "controls", "aria-label": "Pages of executions" });
   main.append(
     h("h1", {}, "Executions"),
     filters,
     h("p", { id: "executions-live", class: "muted" }, "Top-level executions, newest first; ▸ shows a workflow's tasks. New ones and changes appear as they happen."),
     table,
     empty,
+    pages,
   );
+  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+  /** This list (its filters) from `at`. */
+  const pageLink = (at) => {
+    const next = new URLSearchParams(query);
+    next.delete("offset");
+    if (at > 0) next.set("offset", String(at));
+    return `/ui/executions${next.toString() ? `?${next}` : ""}`;
+  };
 
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -195,7 +207,8 @@ export async function render(main) {
       rows.set(e.id, fresh);
       return;
     }
-    if (!wanted(e)) return;
+    // A new one belongs on the first page.
+    if (!wanted(e) || offset > 0) return;
     const fresh = rowFor(e);
     fresh.classList.add("fresh");
     // Ids are UUIDv7: their order is the order of creation.
@@ -207,14 +220,15 @@ export async function render(main) {
   const unsubscribe = onExecution((e) => apply(e));
 
   const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
+  if (offset > 0) params.set("offset", String(offset));
   if (query.get("action")) params.set("action", query.get("action"));
   if (query.get("status")) params.set("status", query.get("status"));
   if (query.get("rule")) params.set("rule_ref", query.get("rule"));
   if (query.get("user")) params.set("user", query.get("user"));
   if (sinceMs !== null && !Number.isNaN(sinceMs)) params.set("since", new Date(sinceMs).toISOString());
   try {
-    const [list, refs] = await Promise.all([
-      api(`/api/v1/executions?${params}`),
+    const [{ items: list, next }, refs] = await Promise.all([
+      apiPage(`/api/v1/executions?${params}`),
       api("/api/v1/actions?include_attributes=ref").catch(() => []),
     ]);
     for (const e of list) {
@@ -224,6 +238,10 @@ export async function render(main) {
     }
     actions.append(...refs.map((a) => h("option", { value: a.ref })));
     empty.hidden = list.length > 0;
+    pages.replaceChildren(
+      offset > 0 ? h("a", { class: "button", href: pageLink(Math.max(0, offset - PAGE)) }, "Newer") : "",
+      next !== null ? h("a", { class: "button", href: pageLink(next) }, "Older") : "");
+    pages.hidden = !pages.children.length;
   } catch (e) {
     notice(e);
   }
