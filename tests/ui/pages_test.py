@@ -304,7 +304,35 @@ def audit(admin):
     expect(admin.get_by_text("No events match.")).to_be_visible()
     admin.go_back()
     expect(admin.locator("#audit tbody tr")).to_have_count(1)
-    ok("the audit log shows the rule's creation by admin, newest first, filtered by action and actor in the URL")
+    # A user's events through any of their keys and tokens.
+    admin.get_by_label("Action", exact=True).fill("")
+    admin.get_by_label("Actor", exact=True).fill("admin")
+    admin.get_by_role("button", name="Filter").click()
+    expect(admin).to_have_url(BASE + "/ui/audit?actor=admin")
+    expect(admin.locator("#audit tbody tr").first).to_have_attribute("data-action", "key.delete")
+    actors = admin.locator("#audit tbody td:nth-child(2)").all_inner_texts()
+    assert len(actors) > 1 and all(a == "admin" or a.startswith("admin (") for a in actors), actors
+    ok("the audit log shows the rule's creation by admin, newest first, filtered by action and actor (a user through any key or token) in the URL")
+
+    # Past the first 50, paged on the server: Older and Newer in the URL.
+    for n in range(52):
+        call("PUT", "/api/v1/keys/ui_paging", {"value": str(n)})
+    sets = call("GET", "/api/v1/audit?sort_desc=true&action=key.set&limit=1000")
+    admin.goto(BASE + "/ui/audit?action=key.set")
+    rows = admin.locator("#audit tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_have_attribute("data-seq", str(sets[0]["seq"]))
+    pager = admin.get_by_role("navigation", name="Pages of the audit log")
+    expect(pager.get_by_role("link", name="Newer")).to_have_count(0)
+    pager.get_by_role("link", name="Older").click()
+    expect(admin).to_have_url(BASE + "/ui/audit?action=key.set&offset=50")
+    expect(rows).to_have_count(len(sets) - 50)
+    assert [r.get_attribute("data-seq") for r in rows.all()] == [str(e["seq"]) for e in sets[50:]]
+    expect(pager.get_by_role("link", name="Older")).to_have_count(0)
+    pager.get_by_role("link", name="Newer").click()
+    expect(admin).to_have_url(BASE + "/ui/audit?action=key.set")
+    expect(rows).to_have_count(50)
+    ok("the audit log pages past its first 50 events with Older and Newer, read from the server a page at a time")
 
 
 def observer_sees_no_controls(browser):

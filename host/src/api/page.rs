@@ -21,7 +21,7 @@ pub(crate) use fields::Fields;
 
 use super::auth::{CREDENTIAL_PARAMS, query_pairs};
 use super::error::ApiError;
-use crate::store::{Millis, NewestFirst, ReadError};
+use crate::store::{Millis, ReadError, SkipRecords};
 
 /// Page size when the client names none.
 pub(crate) const DEFAULT_LIMIT: usize = 50;
@@ -272,14 +272,14 @@ impl IntoResponse for Listing {
     }
 }
 
-/// Takes the `page` of the records `rows` yields (newest first) that
-/// `keep` keeps, each as `render` makes it. With `count` (the table's
+/// Takes the `page` of the records `rows` yields (newest first: the
+/// store's `NewestFirst`) that `keep` keeps, each as `render` makes it. With `count` (the table's
 /// length: no filter), the offset is passed over without decoding and the
 /// total is `count`; with a filter the scan stops one match past the
 /// page, and the total is known only when it reached the end. Memory is
 /// bounded by one page.
-pub(crate) fn newest_first<T: serde::de::DeserializeOwned>(
-    mut rows: NewestFirst<T>,
+pub(crate) fn newest_first<T>(
+    mut rows: impl Iterator<Item = Result<T, ReadError>> + SkipRecords,
     keep: impl Fn(&T) -> bool,
     mut render: impl FnMut(T) -> Result<Map<String, Value>, ReadError>,
     page: Page,

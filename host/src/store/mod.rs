@@ -33,7 +33,7 @@ pub use bounds::RecordLimits;
 pub(crate) use bounds::encoded_len;
 pub use error::{OpenError, ReadError, WriteError};
 pub use flows::{InquiryRecord, InquiryStatus, ParentTask, WorkflowRecord, WorkflowTimer};
-pub use newest::NewestFirst;
+pub use newest::{NewestFirst, SkipRecords};
 pub use records::{
     AliasRecord, ApiKeyRecord, Attempt, AuditEvent, ChatOrigin, ChatRoute, Execution, ExecutionLog,
     ExecutionStatus, FIRST_ADMIN, KvItem, KvScope, MASKED_SECRET, Millis, PackRecord,

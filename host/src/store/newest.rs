@@ -1,6 +1,7 @@
-//! Newest-first reads of the UUIDv7-keyed tables: a reverse range over the
-//! keys, so the first page costs the same at a thousand records as at a
-//! million, and counts read from the table's length instead of its rows.
+//! Newest-first reads of the UUIDv7-keyed tables and of the audit log
+//! (keyed by its sequence number): a reverse range over the keys, so the
+//! first page costs the same at a thousand records as at a million, and
+//! counts read from the table's length instead of its rows.
 
 use std::marker::PhantomData;
 
@@ -10,27 +11,42 @@ use uuid::Uuid;
 
 use super::codec::decode;
 use super::error::{ReadError, storage_read};
-use super::records::{Execution, TriggerInstance};
-use super::schema::{EXECUTIONS, TRIGGER_INSTANCES};
+use super::records::{AuditEvent, Execution, TriggerInstance};
+use super::schema::{AUDIT, EXECUTIONS, TRIGGER_INSTANCES};
 use super::snapshot::Snapshot;
 
-type Rows = redb::Range<'static, u128, &'static [u8]>;
+type Rows<K> = redb::Range<'static, K, &'static [u8]>;
 
 /// Heads of a table newest first (see `split.rs`: no parameters, result,
-/// logs or payload), decoded one at a time as they are taken.
-pub struct NewestFirst<T> {
-    rows: Option<Rows>,
+/// logs or payload), decoded one at a time as they are taken; `K` is the
+/// table's key: a UUIDv7 (`u128`, the records hold their ids) or the
+/// audit log's sequence number (`u64`, yielded with each event).
+pub struct NewestFirst<T, K: redb::Key + 'static = u128> {
+    rows: Option<Rows<K>>,
     table: &'static str,
     record: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for NewestFirst<T> {
+impl<T, K: redb::Key + 'static> std::fmt::Debug for NewestFirst<T, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "NewestFirst({})", self.table)
     }
 }
 
-impl<T: DeserializeOwned> NewestFirst<T> {
+/// Records that can be passed over without decoding them.
+pub trait SkipRecords {
+    /// Passes over `n` records without decoding them; returns how many
+    /// there were.
+    fn skip_records(&mut self, n: usize) -> Result<usize, ReadError>;
+}
+
+impl<T, K: redb::Key + 'static> SkipRecords for NewestFirst<T, K> {
+    fn skip_records(&mut self, n: usize) -> Result<usize, ReadError> {
+        NewestFirst::skip_records(self, n)
+    }
+}
+
+impl<T, K: redb::Key + 'static> NewestFirst<T, K> {
     /// Passes over `n` records without decoding them; returns how many
     /// there were.
     pub fn skip_records(&mut self, n: usize) -> Result<usize, ReadError> {
@@ -54,6 +70,19 @@ impl<T: DeserializeOwned> Iterator for NewestFirst<T> {
     }
 }
 
+/// The audit log's events with their sequence numbers.
+impl Iterator for NewestFirst<AuditEvent, u64> {
+    type Item = Result<(u64, AuditEvent), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.rows.as_mut()?.next_back()?;
+        Some(
+            row.map_err(storage_read)
+                .and_then(|(seq, bytes)| Ok((seq.value(), decode(self.table, bytes.value())?))),
+        )
+    }
+}
+
 impl Snapshot {
     /// Execution heads with ids from `oldest` to `newest` (both included),
     /// newest first.
@@ -73,6 +102,26 @@ impl Snapshot {
         newest: Uuid,
     ) -> Result<NewestFirst<TriggerInstance>, ReadError> {
         self.newest_first(TRIGGER_INSTANCES, "trigger_instances", oldest, newest)
+    }
+
+    /// Audit events with sequence numbers after `after`, newest first.
+    pub fn audit_newest_first(
+        &self,
+        after: u64,
+    ) -> Result<NewestFirst<AuditEvent, u64>, ReadError> {
+        let rows = match (self.open(AUDIT)?, after.checked_add(1)) {
+            (Some(opened), Some(first)) => Some(opened.range(first..).map_err(storage_read)?),
+            _ => None,
+        };
+        Ok(NewestFirst { rows, table: "audit", record: PhantomData })
+    }
+
+    /// How many audit events are stored, without reading them.
+    pub fn audit_count(&self) -> Result<u64, ReadError> {
+        match self.open(AUDIT)? {
+            Some(table) => table.len().map_err(storage_read),
+            None => Ok(0),
+        }
     }
 
     /// How many executions are stored, without reading them.

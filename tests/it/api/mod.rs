@@ -4,6 +4,7 @@
 //! to it over TCP.
 
 mod access;
+mod audit;
 mod auth;
 mod chat_platforms;
 mod errors;

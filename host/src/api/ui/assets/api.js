@@ -39,12 +39,16 @@ export async function api(path, options = {}) {
   return (await call(path, options)).data;
 }
 
-/** Reads one page of a list: resolves to `{items, next}`, `next` the
- * offset of the next page (the API's `x-next-offset`), null on the last. */
+/** Reads one page of a list: resolves to `{items, next, total}`, `next`
+ * the offset of the next page (the API's `x-next-offset`), null on the
+ * last; `total` how many match (`x-total-count`), null when not known. */
 export async function apiPage(path) {
   const { data, response } = await call(path, {});
-  const next = response.headers.get("x-next-offset");
-  return { items: data, next: next === null ? null : Number(next) };
+  const header = (name) => {
+    const value = response.headers.get(name);
+    return value === null ? null : Number(value);
+  };
+  return { items: data, next: header("x-next-offset"), total: header("x-total-count") };
 }
 
 async function call(path, { method = "GET", body, headers = {} } = {}) {
