@@ -7,8 +7,9 @@
 #
 # It adds SanitizerCoverage, the instrumentation libFuzzer's coverage
 # guidance reads, with stable rustc flags (no -Z): edge counters, the PC
-# table and comparison tracing. Build scripts and proc macros are left
-# alone. Binaries are linked with libFuzzer from $SQUALL_LIBFUZZER_DIR.
+# table and comparison tracing. Build scripts, what only build scripts use
+# (squall-build-support) and proc macros are left alone: they run at build
+# time, without libFuzzer's runtime. Binaries are linked with libFuzzer from $SQUALL_LIBFUZZER_DIR.
 set -euo pipefail
 rustc=$1
 shift
@@ -22,7 +23,7 @@ for arg in "$@"; do
     prev=$arg
 done
 case $crate:$kind in
-    build_script_*:* | *:proc-macro | :*) exec "$rustc" "$@" ;;
+    build_script_*:* | squall_build_support:* | *:proc-macro | :*) exec "$rustc" "$@" ;;
 esac
 sancov=(
     -Cpasses=sancov-module
