@@ -150,7 +150,7 @@ echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpu:       $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $(uname -sr)"
 echo "node-red:  $NODE_RED_VERSION on node $(node --version)"
 echo "wrk:       $(wrk -v 2>&1 | head -1)"
-echo "squall:    $("$BIN" --version) (git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- host sdk || echo '; uncommitted changes under host/ or sdk/'))"
+echo "squall:    $("$BIN" --version), built $(date -u -r "$BIN" '+%H:%M UTC'); tree now at git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- host sdk || echo ', uncommitted changes under host/ or sdk/')"
 echo "disk:      $(df -T "$RUN" | awk 'NR==2 {print $1, $2}')"
 
 counters() { $TOOLS squall "$SQ_BASE" "$KEYFILE"; }
