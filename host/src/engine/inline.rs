@@ -32,106 +32,125 @@ impl Engine {
     /// Commits decided events in one transaction. Executions that find a
     /// free worker start at once; those that end within the inline budget
     /// commit ended, the rest commit running and end on their own.
+    ///
+    /// It runs on a task of its own: a caller that goes away mid-way (a
+    /// webhook client hanging up drops its request) must not cut it short
+    /// between the commit and what follows it, or an execution committed
+    /// running would never have its ending committed, and finished ones
+    /// would never be announced.
     pub(super) async fn commit_claimed(
         &self,
-        mut decided: Vec<Decided>,
+        decided: Vec<Decided>,
     ) -> Result<Vec<Emitted>, WriteError> {
-        let shared = &self.shared;
-        let mut started: Vec<Vec<Started>> = Vec::with_capacity(decided.len());
-        for event in &mut decided {
-            let duplicate = self.is_stored(event);
-            let claimed = if duplicate { Vec::new() } else { shared.claim(&mut event.executions) };
-            started.push(claimed.into_iter().map(|(e, p)| start(shared, e, p)).collect());
+        match tokio::spawn(commit_claimed(self.shared.clone(), decided)).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Only when the runtime shuts down: nothing more will be written.
+            Err(_) => Err(WriteError::Closed),
         }
-        // Wait for the started runs, all against one deadline.
-        let deadline = tokio::time::Instant::now() + shared.inline_budget;
-        let mut finished_with: Vec<(Uuid, Decided)> = Vec::new();
-        let mut later: Vec<Started> = Vec::new();
-        let mut retried: Vec<(Execution, Ending, OwnedSemaphorePermit)> = Vec::new();
-        for (event, runs) in decided.iter_mut().zip(started) {
-            for mut run in runs {
-                let ending = match tokio::time::timeout_at(deadline, &mut run.run).await {
-                    Ok(Ok(ending)) => ending,
-                    // Still running (or its task failed): it commits running
-                    // and its ending is committed when it comes.
-                    _ => {
-                        later.push(run);
-                        continue;
-                    }
-                };
-                match shared.settle(run.execution.clone(), ending.clone()) {
-                    Settled::Final { execution, finished } => {
-                        let execution_id = execution.id;
-                        if let Some(slot) =
-                            event.executions.iter_mut().find(|e| e.id == execution.id)
-                        {
-                            *slot = execution;
-                        }
-                        shared.forget_cancel(execution_id);
-                        finished_with.push((execution_id, *finished));
-                        drop(run.permit);
-                        shared.release_pack_slot(execution_id);
-                    }
-                    // A retry waits on the queue: commit it running, then
-                    // let the usual path schedule it.
-                    Settled::Retry { .. } => retried.push((run.execution, ending, run.permit)),
+    }
+}
+
+/// [`Engine::commit_claimed`]'s work.
+async fn commit_claimed(
+    shared: Arc<Shared>,
+    mut decided: Vec<Decided>,
+) -> Result<Vec<Emitted>, WriteError> {
+    let shared = &shared;
+    let mut started: Vec<Vec<Started>> = Vec::with_capacity(decided.len());
+    for event in &mut decided {
+        let duplicate = is_stored(shared, event);
+        let claimed = if duplicate { Vec::new() } else { shared.claim(&mut event.executions) };
+        started.push(claimed.into_iter().map(|(e, p)| start(shared, e, p)).collect());
+    }
+    // Wait for the started runs, all against one deadline.
+    let deadline = tokio::time::Instant::now() + shared.inline_budget;
+    let mut finished_with: Vec<(Uuid, Decided)> = Vec::new();
+    let mut later: Vec<Started> = Vec::new();
+    let mut retried: Vec<(Execution, Ending, OwnedSemaphorePermit)> = Vec::new();
+    for (event, runs) in decided.iter_mut().zip(started) {
+        for mut run in runs {
+            let ending = match tokio::time::timeout_at(deadline, &mut run.run).await {
+                Ok(Ok(ending)) => ending,
+                // Still running (or its task failed): it commits running
+                // and its ending is committed when it comes.
+                _ => {
+                    later.push(run);
+                    continue;
                 }
+            };
+            match shared.settle(run.execution.clone(), ending.clone()) {
+                Settled::Final { execution, finished } => {
+                    let execution_id = execution.id;
+                    if let Some(slot) = event.executions.iter_mut().find(|e| e.id == execution.id) {
+                        *slot = execution;
+                    }
+                    shared.forget_cancel(execution_id);
+                    finished_with.push((execution_id, *finished));
+                    drop(run.permit);
+                    shared.release_pack_slot(execution_id);
+                }
+                // A retry waits on the queue: commit it running, then
+                // let the usual path schedule it.
+                Settled::Retry { .. } => retried.push((run.execution, ending, run.permit)),
             }
         }
-        let finished_with = Arc::new(finished_with);
-        let emitted = {
-            let finished_with = finished_with.clone();
-            shared
-                .ingest
-                .commit(decided, move |tx| {
-                    for (execution, finished) in finished_with.iter() {
-                        // Skipped when its event turned out to be a
-                        // redelivery and the execution was not stored.
-                        match tx.execution(*execution) {
-                            Ok(_) => finished.commit_if_enforced(tx)?,
-                            Err(WriteError::NotFound(_)) => {}
-                            Err(error) => return Err(error),
-                        }
-                    }
-                    Ok(())
-                })
-                .await?
-        };
-        for (_, finished) in finished_with.iter() {
-            shared.ingest.announce_if_enforced(finished);
-        }
-        for (execution, ending, permit) in retried {
-            let shared = shared.clone();
-            shared.clone().workers.spawn(async move {
-                shared.finish_run(execution, ending, permit).await;
-            });
-        }
-        for run in later {
-            let shared = shared.clone();
-            shared.clone().workers.spawn(async move {
-                let ending = match run.run.await {
-                    Ok(ending) => ending,
-                    Err(error) => {
-                        tracing::error!(execution = %run.execution.id, %error, "worker task failed");
-                        shared.release_pack_slot(run.execution.id);
-                        return;
-                    }
-                };
-                shared.finish_run(run.execution, ending, run.permit).await;
-            });
-        }
-        Ok(emitted)
     }
+    let finished_with = Arc::new(finished_with);
+    let emitted = {
+        let finished_with = finished_with.clone();
+        shared
+            .ingest
+            .commit(decided, move |tx| {
+                for (execution, finished) in finished_with.iter() {
+                    // Skipped when its event turned out to be a
+                    // redelivery and the execution was not stored.
+                    match tx.execution(*execution) {
+                        Ok(_) => finished.commit_if_enforced(tx)?,
+                        Err(WriteError::NotFound(_)) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(())
+            })
+            .await?
+    };
+    for (_, finished) in finished_with.iter() {
+        shared.ingest.announce_if_enforced(finished);
+    }
+    for (execution, ending, permit) in retried {
+        let shared = shared.clone();
+        shared.clone().workers.spawn(async move {
+            shared.finish_run(execution, ending, permit).await;
+        });
+    }
+    for run in later {
+        let shared = shared.clone();
+        shared.clone().workers.spawn(async move {
+            let ending = match run.run.await {
+                Ok(ending) => ending,
+                Err(error) => {
+                    tracing::error!(execution = %run.execution.id, %error, "worker task failed");
+                    shared.release_pack_slot(run.execution.id);
+                    return;
+                }
+            };
+            shared.finish_run(run.execution, ending, run.permit).await;
+        });
+    }
+    Ok(emitted)
+}
 
-    /// Whether an event with this id is already stored: a redelivery (its
-    /// source gave it an id), whose actions must not run again.
-    fn is_stored(&self, event: &Decided) -> bool {
-        self.store()
-            .read()
-            .ok()
-            .and_then(|snapshot| snapshot.trigger_instance(event.instance.id).ok().flatten())
-            .is_some()
-    }
+/// Whether an event with this id is already stored: a redelivery (its
+/// source gave it an id), whose actions must not run again.
+fn is_stored(shared: &Shared, event: &Decided) -> bool {
+    shared
+        .ingest
+        .store()
+        .read()
+        .ok()
+        .and_then(|snapshot| snapshot.trigger_instance(event.instance.id).ok().flatten())
+        .is_some()
 }
 
 /// Starts a claimed execution on a worker.

@@ -196,3 +196,64 @@ async fn get(address: &str, path: &str) -> (u16, String) {
     let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned());
     (status, body.unwrap_or_default())
 }
+
+/// A webhook's work is carried to its end even when its client hangs up
+/// before the answer: what was committed is not left half done (an
+/// execution committed running with nobody to commit its ending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_whose_client_hangs_up_is_carried_to_its_end() {
+    const SLOW_RULE: &str = r#"
+name: slow
+pack: tests
+enabled: true
+trigger: {type: core.webhook, parameters: {url: hardening/slow}}
+action:
+  ref: core.sleep
+  parameters: {seconds: 0.3}
+"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, _) =
+        Server::launch(&dir.path().join("data"), Launch { packs: true, ..Launch::default() });
+    let response =
+        server.send(Method::POST, "/api/v1/rules", "application/yaml", SLOW_RULE.into()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let address = address(&server);
+    let body = r#"{"n": 1}"#;
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(&address).await.expect("connect");
+        let request = format!(
+            "POST /api/v1/webhooks/hardening/slow HTTP/1.1\r\nhost: squall\r\n\
+             authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            server.key,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send");
+        // Hang up without reading the answer.
+        drop(stream);
+    }
+    // Whatever was committed ends: no execution stays running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, list) =
+            server.call(Method::GET, "/api/v1/executions?action=core.sleep&limit=100", None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let executions = list.as_array().expect("a list");
+        let unfinished: Vec<&Value> =
+            executions.iter().filter(|e| e["finished_at"].is_null()).collect();
+        if !executions.is_empty() && unfinished.is_empty() {
+            for execution in executions {
+                assert_eq!(execution["status"], json!("succeeded"), "{execution}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 30 s, {} of {} executions have not ended: {unfinished:?}",
+            unfinished.len(),
+            executions.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop();
+}
