@@ -6,7 +6,8 @@ stores N executions of core.noop through the API, then opens the UI's home
 page (the executions list) in Debian's chromium, driven by Playwright from
 tests/ui's venv, each time in a new browser context (an empty cache, as a
 first visit), signed in with the admin API key, and times from navigation
-to the first page of rows on screen. Prints the median and p95 over the
+to the first page of rows in the document (the page's own clock, from the
+navigation's start). Prints the median and p95 over the
 loads, and the bytes the browser transferred for one load (the UI's assets
 and the API answers it needed), for docs/benchmarks.md.
 
@@ -29,6 +30,16 @@ import tempfile
 import time
 
 from playwright.sync_api import sync_playwright
+
+
+FIRST_ROW = """
+new MutationObserver((_, observer) => {
+  if (document.querySelector("#executions tr")) {
+    window.__firstRow = performance.now();
+    observer.disconnect();
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
 
 
 def start_server(squall, data):
@@ -87,14 +98,17 @@ def main():
                     context.add_init_script(
                         f"sessionStorage.setItem('squall.credential', {json.dumps(credential)});"
                     )
+                    # The page notes when the first row is in the document,
+                    # in its own clock (from the navigation's start), so the
+                    # driver's round trips are not counted.
+                    context.add_init_script(FIRST_ROW)
                     page = context.new_page()
                     sizes = []
                     page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]
                                                                      + r.sizes()["responseHeadersSize"]))
-                    began = time.perf_counter()
                     page.goto(base + "/")
-                    page.wait_for_selector("#executions tr")
-                    elapsed = (time.perf_counter() - began) * 1000
+                    page.wait_for_function("() => window.__firstRow !== undefined", polling=20)
+                    elapsed = page.evaluate("window.__firstRow")
                     if n > 0:  # the first load starts the browser's own machinery
                         times.append(elapsed)
                     if transferred is None:

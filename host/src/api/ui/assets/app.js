@@ -77,6 +77,8 @@ async function route() {
   }
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("who").hidden = !signedIn;
+  // The page's module is fetched while the user is asked for.
+  const loading = import(`./pages/${found.page}.js`);
   if (signedIn) {
     try {
       const me = await whoAmI();
@@ -87,7 +89,7 @@ async function route() {
     }
   }
   markNav(found.section);
-  const module = await import(`./pages/${found.page}.js`);
+  const module = await loading;
   if (run !== generation) return; // the user went on meanwhile
   main.replaceChildren();
   document.title = "Squall";

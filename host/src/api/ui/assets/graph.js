@@ -1,5 +1,6 @@
 // A workflow's task graph as SVG, laid out by dagre (vendor/dagre.min.js,
-// a classic script that defines the global `dagre`): tasks and the
+// a classic script that defines the global `dagre`, loaded by loadLayout()
+// on the first page that needs it, not on every page): tasks and the
 // transitions between them; engine commands (fail, noop…) as dashed
 // nodes. Each task shows its state and links to its latest execution.
 
@@ -7,6 +8,23 @@ import { s } from "./dom.js";
 
 const WIDTH = 150;
 const HEIGHT = 46;
+
+let layoutLoaded = null;
+
+/** Loads dagre once; resolves when `dagre` is defined. */
+export function loadLayout() {
+  layoutLoaded ||= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/ui/assets/vendor/dagre.min.js";
+    script.onload = resolve;
+    script.onerror = () => {
+      layoutLoaded = null;
+      reject(new Error("the graph layout library did not load"));
+    };
+    document.head.append(script);
+  });
+  return layoutLoaded;
+}
 
 /**
  * Draws `workflow` (the action's `workflow` attribute: start, tasks,

@@ -6,7 +6,7 @@
 
 import { api, can } from "../api.js";
 import { h, jsonBlock, notice, seconds, statusBadge, time } from "../dom.js";
-import { drawGraph } from "../graph.js";
+import { drawGraph, loadLayout } from "../graph.js";
 import { onExecution, onOutput } from "../live.js";
 
 const FINISHED = ["succeeded", "failed", "timeout", "canceled", "abandoned"];
@@ -222,7 +222,9 @@ export async function render(main, [id], { navigate }) {
   }
   if (WORKFLOW_RUNNERS.includes(execution.runner && execution.runner.name)) {
     try {
-      const [action, children] = await Promise.all([
+      const [, action, children] = await Promise.all([
+        // Needed to draw the graph: fetched beside the data.
+        loadLayout(),
         api(`/api/v1/actions/${encodeURIComponent(execution.action.ref)}`),
         // With their logs: a task that ended before the page opened shows
         // what it logged.
