@@ -114,7 +114,7 @@ pub(crate) struct TrustBody {
     public_key: String,
 }
 
-fn manager(state: &ApiState) -> Result<&PackManager, ApiError> {
+pub(super) fn manager(state: &ApiState) -> Result<&PackManager, ApiError> {
     state.packs().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -123,7 +123,7 @@ fn manager(state: &ApiState) -> Result<&PackManager, ApiError> {
     })
 }
 
-fn lifecycle_error(error: LifecycleError) -> ApiError {
+pub(super) fn lifecycle_error(error: LifecycleError) -> ApiError {
     match error {
         LifecycleError::Signature { .. } => ApiError::new(StatusCode::FORBIDDEN, error.to_string()),
         LifecycleError::NotInstalled(_) => ApiError::not_found(error.to_string()),
@@ -222,7 +222,7 @@ pub(crate) async fn install(
         ));
     }
     let Query(query) = query?;
-    let manager = manager(&state)?;
+    manager(&state)?;
     let origin = query.origin.unwrap_or_else(|| "uploaded bundle".to_owned());
     let config: Value = match &query.config {
         Some(text) => {
@@ -236,7 +236,7 @@ pub(crate) async fn install(
     // Held until the install ends; taken before the body is read, so that
     // surplus uploads are refused without reading them.
     let _admitted = state.uploads().admit()?;
-    let mut body = state.uploads().read(&headers, body).await?;
+    let body = state.uploads().read(&headers, body).await?;
     let texts: Vec<String> = query
         .grants
         .as_deref()
@@ -246,6 +246,24 @@ pub(crate) async fn install(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
+    let installed =
+        install_bundle(&state, &caller, body, origin, &texts, query.allow_unsigned, config).await?;
+    Ok((StatusCode::CREATED, Json(installed)))
+}
+
+/// Installs `bundle` with the grants `texts` (as `--grant` spells them):
+/// the one install path, for an upload and a registry pull alike. The
+/// caller holds an install permit.
+pub(super) async fn install_bundle(
+    state: &ApiState,
+    caller: &Caller,
+    mut body: Vec<u8>,
+    origin: String,
+    texts: &[String],
+    allow_unsigned: bool,
+    config: Value,
+) -> Result<InstalledView, ApiError> {
+    let manager = manager(state)?;
     // The grant `all` needs the request, and grants beyond the caller's
     // power the pack's name; reading the manifest is not compiling, and the
     // signature is still checked before anything runs.
@@ -259,10 +277,10 @@ pub(crate) async fn install(
         _ => Default::default(),
     };
     let grants =
-        parse_grants(&requested, &texts).map_err(|e| ApiError::invalid("grants", e.to_string()))?;
+        parse_grants(&requested, texts).map_err(|e| ApiError::invalid("grants", e.to_string()))?;
     let name = manifest.map(|m| m.name).unwrap_or_default();
-    require_grant_power(&state, &caller, &name, &grants)?;
-    if query.allow_unsigned && !state.policy().allow_unsigned {
+    require_grant_power(state, caller, &name, &grants)?;
+    if allow_unsigned && !state.policy().allow_unsigned {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "this server does not accept unsigned bundles (the operator would start it with `squall serve --allow-unsigned`); sign the bundle with `squall pack sign`",
@@ -273,25 +291,22 @@ pub(crate) async fn install(
             bundle: body,
             origin,
             grants,
-            allow_unsigned: query.allow_unsigned && state.policy().allow_unsigned,
+            allow_unsigned: allow_unsigned && state.policy().allow_unsigned,
             config,
             actor: caller.actor(),
         })
         .await
         .map_err(lifecycle_error)?;
     let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-    Ok((
-        StatusCode::CREATED,
-        Json(InstalledView {
-            name: installed.name,
-            version: installed.version,
-            previous: installed.previous,
-            signer: installed.signer,
-            sha256: installed.sha256,
-            verify_us: micros(installed.verify),
-            compile_us: micros(installed.compile),
-        }),
-    ))
+    Ok(InstalledView {
+        name: installed.name,
+        version: installed.version,
+        previous: installed.previous,
+        signer: installed.signer,
+        sha256: installed.sha256,
+        verify_us: micros(installed.verify),
+        compile_us: micros(installed.compile),
+    })
 }
 
 /// Removes a pack: its actions, sensors, trigger types and rules.

@@ -33,6 +33,7 @@ mod metrics;
 mod packs;
 mod page;
 mod permissions;
+mod pull;
 mod roles;
 mod rules;
 mod runners;
@@ -238,6 +239,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         // while it arrives.
         .routes(routes!(packs::list_packs, lifecycle::install).layer(DefaultBodyLimit::disable()))
         .routes(routes!(packs::get_pack, lifecycle::remove))
+        .routes(routes!(pull::pull))
+        .routes(routes!(pull::list_registries))
         .routes(routes!(lifecycle::list_trust, lifecycle::add_trust))
         .routes(routes!(lifecycle::remove_trust))
         .routes(routes!(packs::list_actions))

@@ -48,6 +48,10 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("POST", "/api/v1/packs", Global(P::PackInstall)),
     ("GET", "/api/v1/packs/{name}", OnResource(P::PackView)),
     ("DELETE", "/api/v1/packs/{name}", Global(P::PackUninstall)),
+    // Installing from a registry the operator allows (`serve --registry`);
+    // grants need `capability_grant`, checked as for an upload.
+    ("POST", "/api/v1/packs/pull", Global(P::PackInstall)),
+    ("GET", "/api/v1/registries", Global(P::PackInstall)),
     ("GET", "/api/v1/trust", Global(P::TrustView)),
     ("POST", "/api/v1/trust", Global(P::TrustModify)),
     ("DELETE", "/api/v1/trust/{name}", Global(P::TrustModify)),

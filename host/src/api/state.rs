@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     uploads: std::sync::OnceLock<Uploads>,
     /// The operator's ChatOps settings (`--chatops FILE`), when given.
     chat: std::sync::OnceLock<ChatConfig>,
+    /// The registries (`host[:port]`) the operator lets the server pull
+    /// packs from (`squall serve --registry`); none unless set.
+    registries: std::sync::OnceLock<Vec<String>>,
 }
 
 /// The server's own rules for access, which no client can widen.
@@ -117,6 +120,7 @@ impl ApiState {
                 uploads: std::sync::OnceLock::new(),
                 chat: std::sync::OnceLock::new(),
                 chat_feed: std::sync::OnceLock::new(),
+                registries: std::sync::OnceLock::new(),
             }),
         };
         // The notifier holds the state weakly, so that dropping the last
@@ -149,6 +153,18 @@ impl ApiState {
     /// Only the first call counts.
     pub fn set_chat_config(&self, config: ChatConfig) {
         let _ = self.inner.chat.set(config);
+    }
+
+    /// Sets the registries the server may pull packs from for a client
+    /// (`squall serve --registry HOST[:PORT]`). Only the first call counts.
+    pub fn allow_registries(&self, registries: Vec<String>) {
+        let _ = self.inner.registries.set(registries);
+    }
+
+    /// The registries the server may pull packs from; empty unless the
+    /// operator named some.
+    pub(crate) fn registries(&self) -> &[String] {
+        self.inner.registries.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The ChatOps settings, when the operator gave any.

@@ -74,6 +74,13 @@ impl Uploads {
         })
     }
 
+    /// Refuses a bundle fetched some other way (a registry pull) that is
+    /// over the upload limit, as an upload of it would be.
+    pub(crate) fn check_size(&self, size: usize) -> Result<(), ApiError> {
+        let max = self.limits.max_bundle_bytes;
+        if size > max { Err(too_large(max, Some(size as u64))) } else { Ok(()) }
+    }
+
     /// Reads the bundle, refusing it with 413 as soon as it is known to be
     /// over the limit: from `Content-Length` before a byte is read, or as
     /// the bytes arrive.

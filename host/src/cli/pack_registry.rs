@@ -181,8 +181,7 @@ pub(crate) fn pull(
     };
     let client = opts.client()?;
     let runtime = runtime()?;
-    let reference = runtime.block_on(client.resolve(&pack_ref)).map_err(explain)?;
-    let pulled = if terminal {
+    let fetched = if terminal {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -191,40 +190,42 @@ pub(crate) fn pull(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        bar.set_message(format!("downloading {reference}"));
-        let progress = |done: u64, total: Option<u64>| {
+        let progress = |reference: &Reference, done: u64, total: Option<u64>| {
+            if done == 0 {
+                bar.set_message(format!("downloading {reference}"));
+            }
             if let Some(total) = total {
                 bar.set_length(total);
             }
             bar.set_position(done);
         };
-        let pulled = runtime.block_on(client.pull(&reference, &progress));
+        let fetched = runtime.block_on(client.fetch(&pack_ref, &progress));
         bar.finish_and_clear();
-        pulled.map_err(explain)?
+        fetched.map_err(explain)?
     } else {
         let announced = std::sync::Mutex::new(None::<String>);
-        let progress = |_done: u64, total: Option<u64>| {
+        let progress = |reference: &Reference, _done: u64, total: Option<u64>| {
             let mut announced = announced.lock().unwrap_or_else(|e| e.into_inner());
             if announced.is_none() {
                 let size = total.map_or_else(|| "size unknown".to_owned(), human_bytes);
                 *announced = Some(format!("downloading {reference} … {size}"));
             }
         };
-        let pulled = runtime.block_on(client.pull(&reference, &progress));
+        let fetched = runtime.block_on(client.fetch(&pack_ref, &progress));
         if let Some(line) = announced.into_inner().unwrap_or_else(|e| e.into_inner()) {
             writeln!(stderr, "{line}")?;
         }
-        pulled.map_err(explain)?
-    };
-    let repository = format!("{}/{}", reference.registry(), reference.repository());
-    let from = match reference.tag() {
-        Some(tag) => format!("{repository}:{tag}@{}", pulled.digest),
-        None => format!("{repository}@{}", pulled.digest),
+        fetched.map_err(explain)?
     };
     if !terminal {
-        writeln!(stderr, "downloaded {from} ({})", human_bytes(pulled.bytes.len() as u64))?;
+        writeln!(
+            stderr,
+            "downloaded {} ({})",
+            fetched.origin,
+            human_bytes(fetched.bytes.len() as u64)
+        )?;
     }
-    Ok((pulled.bytes, from))
+    Ok((fetched.bytes, fetched.origin))
 }
 
 /// Lists the repositories of the default registry whose name contains

@@ -87,6 +87,13 @@ pub(crate) struct ServeArgs {
     /// the bot's own user.
     #[arg(long, value_name = "FILE")]
     chatops: Option<PathBuf>,
+    /// A registry (`host[:port]`) the server may pull packs from when a
+    /// client asks it to install one by name (`POST /api/v1/packs/pull`,
+    /// the web UI's "Install from a registry"); repeatable. Without it the
+    /// server pulls from none: it never fetches a place a client chose.
+    /// Loopback registries are spoken to over plain HTTP, others over HTTPS.
+    #[arg(long = "registry", env = "SQUALL_REGISTRIES", value_delimiter = ',', value_name = "HOST[:PORT]", value_parser = registry_host)]
+    registries: Vec<String>,
     #[command(flatten)]
     limits: limits::LimitArgs,
     #[command(flatten)]
@@ -228,6 +235,14 @@ pub(crate) fn run(
             state.set_chat_config(chat);
         }
         state.enable_pack_lifecycle(packs);
+        if !args.registries.is_empty() {
+            writeln!(
+                stdout,
+                "squall serve: packs may be pulled from {} (--registry)",
+                args.registries.join(", ")
+            )?;
+        }
+        state.allow_registries(args.registries.clone());
         state.limit_installs(args.installs.limits());
         writeln!(
             stdout,
@@ -426,4 +441,22 @@ fn load_chat_config(path: &Path) -> anyhow::Result<crate::chatops::ChatConfig> {
         }
     }
     Ok(config)
+}
+
+/// A registry as `--registry` takes it: `host` or `host:port`, no scheme
+/// and no path.
+fn registry_host(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (text, None),
+    };
+    let host_ok =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.[]:".contains(c));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    if host_ok && port_ok && !text.contains("://") && !text.contains('/') {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("expected HOST or HOST:PORT (e.g. ghcr.io or 127.0.0.1:5000), got {text:?}"))
+    }
 }

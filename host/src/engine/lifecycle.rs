@@ -242,6 +242,20 @@ impl PackManager {
         Ok(Keyring::new(keys))
     }
 
+    /// What installing `bundle` would check before compiling — layout,
+    /// signature against the keyring, manifest, rules — without installing
+    /// it: the signer (`None` when accepted unsigned) and its manifest.
+    /// Blocking; call it off the async threads.
+    pub fn review(
+        &self,
+        bundle: &[u8],
+        origin: &str,
+        allow_unsigned: bool,
+    ) -> Result<(Option<String>, crate::pack::Manifest), LifecycleError> {
+        let checked = check_bundle(&self.keyring()?, bundle, origin, allow_unsigned)?;
+        Ok((checked.signer, checked.parsed.manifest))
+    }
+
     /// Adds (or replaces) the trusted key `name`.
     pub async fn trust(
         &self,

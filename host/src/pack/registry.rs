@@ -96,6 +96,17 @@ pub struct Pulled {
     pub reference: String,
 }
 
+/// A bundle [`RegistryClient::fetch`] resolved and pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The component's bytes, sha256-checked against the manifest.
+    pub bytes: Vec<u8>,
+    /// The manifest's digest, `sha256:…`.
+    pub digest: String,
+    /// Where it came from: `registry/repository:tag@sha256:…`.
+    pub origin: String,
+}
+
 /// A repository a search found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SearchHit {
@@ -415,6 +426,27 @@ impl RegistryClient {
             return Err(bad("its layer is not a WebAssembly component".into()));
         }
         Ok(Pulled { bytes, digest, reference: what })
+    }
+
+    /// Resolves `pack_ref` (the highest semver tag when it names none) and
+    /// pulls that bundle, calling `progress(reference, done, total)` as
+    /// bytes arrive: what `squall pack install` and the server's
+    /// `POST /packs/pull` both do. The answer names where the bytes came
+    /// from, `registry/repository:tag@sha256:…`.
+    pub async fn fetch(
+        &self,
+        pack_ref: &PackRef,
+        progress: &(dyn Fn(&Reference, u64, Option<u64>) + Sync),
+    ) -> Result<Fetched, RegistryError> {
+        let reference = self.resolve(pack_ref).await?;
+        let pulled =
+            self.pull(&reference, &|done, total| progress(&reference, done, total)).await?;
+        let repository = format!("{}/{}", reference.registry(), reference.repository());
+        let origin = match reference.tag() {
+            Some(tag) => format!("{repository}:{tag}@{}", pulled.digest),
+            None => format!("{repository}@{}", pulled.digest),
+        };
+        Ok(Fetched { bytes: pulled.bytes, digest: pulled.digest, origin })
     }
 
     /// The repositories of `registry` whose name contains `term` (any case;

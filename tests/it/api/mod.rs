@@ -9,6 +9,7 @@ mod auth;
 mod chat_platforms;
 mod errors;
 mod openapi;
+mod pull;
 mod resources;
 mod rule_checks;
 pub(crate) mod server;
