@@ -34,6 +34,7 @@ RULE = "default.greet_ui"
 SECRET = "never-in-the-page-7f3a9c"
 SQUALL = os.environ.get("SQUALL_BIN", "target/debug/squall")
 PACKS = os.environ.get("PACKS", "packs/target/wasm32-wasip2/release")
+REGISTRY = os.environ["REGISTRY"]  # the one `squall serve --registry` names
 
 problems = []  # console errors, page errors, requests elsewhere
 refusals = []  # the console's notes of the refusals the test provokes
@@ -240,8 +241,44 @@ def packs(admin):
     expect(row).to_contain_text("secret=github_webhook_secret")
     installed = call("GET", "/api/v1/packs/github")
     assert installed["signer"] == "ui-test" and installed["grants"]["secrets"] == ["github_webhook_secret"], installed
-    shutil.rmtree(scratch)
     ok("a signed bundle uploaded on the packs page: its requested capability reviewed, granted, installed")
+
+    # Upgrade github from the registry the server may pull from: 0.2.0,
+    # which also asks for kv, pushed signed with `squall pack push`,
+    # reviewed, only the secret granted.
+    source = os.path.join(scratch, "github")
+    shutil.copytree("packs/github", source)
+    with open(os.path.join(source, "pack.toml")) as f:
+        manifest = f.read()
+    manifest = manifest.replace('version = "0.1.0"', 'version = "0.2.0"', 1).replace("[capabilities]\n", "[capabilities]\nkv = true\n", 1)
+    with open(os.path.join(source, "pack.toml"), "w") as f:
+        f.write(manifest)
+    pushed = os.path.join(scratch, "github-0.2.0.wasm")
+    subprocess.run([SQUALL, "pack", "build", source, "--component", f"{PACKS}/squall_pack_github.wasm",
+                    "--sign", f"{key}.key", "-o", pushed], check=True, capture_output=True)
+    subprocess.run([SQUALL, "pack", "push", pushed, f"{REGISTRY}/github:0.2.0"], check=True, capture_output=True)
+    assert call("GET", "/api/v1/registries") == {"registries": [REGISTRY]}
+    form = admin.get_by_role("form", name="Install from a registry")
+    expect(form.get_by_label("Registry", exact=True)).to_have_count(0)  # only one: no choice
+    form.get_by_label("Pack", exact=True).fill("github@0.2.0")
+    form.get_by_role("button", name="Review").click()
+    expect(form.get_by_role("heading", name="Review: github 0.2.0")).to_be_visible()
+    expect(form).to_contain_text("Signed by ui-test")
+    secret, kv = form.get_by_label("secret=github_webhook_secret", exact=True), form.get_by_label("kv", exact=True)
+    expect(secret).not_to_be_checked()
+    expect(kv).not_to_be_checked()
+    assert call("GET", "/api/v1/packs/github")["version"] == "0.1.0", "the review installed github 0.2.0"
+    shot(admin, "pack-registry-review")
+    secret.check()
+    form.get_by_role("button", name="Install github 0.2.0").click()
+    expect(form.get_by_role("status")).to_contain_text("Upgraded github from 0.1.0 to 0.2.0, signed by ui-test")
+    expect(form.locator("[data-granted]")).to_have_text("secret=github_webhook_secret")
+    expect(row.locator("td[data-version]")).to_have_text("0.2.0")
+    installed = call("GET", "/api/v1/packs/github")
+    assert installed["requested"] == ["secret=github_webhook_secret", "kv"], installed
+    assert installed["grants"]["secrets"] == ["github_webhook_secret"] and not installed["grants"].get("kv"), installed
+    shutil.rmtree(scratch)
+    ok("a signed pack pushed to the registry upgraded from the packs page by name@version: reviewed, one of its two requests granted")
     shot(admin, "packs")
     admin.locator('tr[data-pack="ops"]').get_by_role("link", name="ops", exact=True).click()
     expect(admin).to_have_url(BASE + "/ui/packs/ops")
@@ -364,6 +401,7 @@ def observer_sees_no_controls(browser):
     page.goto(BASE + "/ui/packs")
     expect(page.locator('tr[data-pack="core"]')).to_be_visible()
     expect(page.get_by_label("Bundle (.wasm)")).to_have_count(0)
+    expect(page.get_by_label("Pack", exact=True)).to_have_count(0)
     offers_nothing("the packs page")
     page.goto(BASE + "/ui/packs/core")
     expect(page.get_by_role("heading", name="core", exact=True)).to_be_visible()

@@ -143,6 +143,44 @@ export function readManifest(text) {
   return { name: String(top.name || ""), version: String(top.version || ""), requested };
 }
 
+/**
+ * The review of what a bundle requests, into `review`: a checkbox per
+ * requested capability (ticked ones are granted) and the Install button.
+ * `pack` is {name, version, requested, signer?}. Both install forms use it.
+ */
+function showReview(review, pack) {
+  const mayGrant = can("capability_grant");
+  const boxes = pack.requested.map((capability, n) => {
+    const id = `${review.id}-grant-${n}`;
+    return h("div", { class: "field check" },
+      h("input", { id, type: "checkbox", value: capability, disabled: !mayGrant }),
+      h("label", { for: id }, h("code", {}, capability)));
+  });
+  review.replaceChildren(
+    h("h3", {}, `Review: ${pack.name} ${pack.version}`),
+    pack.signer ? h("p", {}, "Signed by ", h("strong", {}, pack.signer), ", a key this server trusts.") : null,
+    pack.requested.length
+      ? h("fieldset", {}, h("legend", {}, "It requests; grant what you tick"), boxes,
+        mayGrant ? null : h("p", { class: "muted" }, "You may not grant capabilities: it would be installed with none."))
+      : h("p", {}, "It requests no capabilities."),
+    h("button", { type: "submit", class: "primary", "data-step": "install" }, `Install ${pack.name} ${pack.version}`));
+}
+
+/** The capabilities ticked in a review. */
+function ticked(review) {
+  return [...review.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value);
+}
+
+/** Says in `review` what the server installed (`done`, an install's
+ * answer) and holds now, with the grants sent. */
+async function showInstalled(review, done, grants) {
+  const now = await api(`/api/v1/packs/${encodeURIComponent(done.name)}`);
+  const verb = done.previous ? `Upgraded ${done.name} from ${done.previous} to ${done.version}` : `Installed ${done.name} ${done.version}`;
+  review.replaceChildren(h("p", { role: "status" },
+    `${verb}, signed by ${done.signer || "nobody (unsigned)"}; it requests ${now.requested.join(", ") || "nothing"}; granted `,
+    h("span", { "data-granted": "" }, grants.join(", ") || "nothing"), "."));
+}
+
 /** The install form: choose a bundle, review what it requests, grant,
  * install. `installed(name)` is called once the server has it. */
 export function installForm(installed) {
@@ -171,25 +209,12 @@ export function installForm(installed) {
       review.append(h("p", { class: "error" }, `${chosen.name}: ${e.message}`));
       return;
     }
-    const mayGrant = can("capability_grant");
-    const boxes = manifest.requested.map((capability, n) => {
-      const id = `grant-${n}`;
-      return h("div", { class: "field check" },
-        h("input", { id, type: "checkbox", value: capability, disabled: !mayGrant }),
-        h("label", { for: id }, h("code", {}, capability)));
-    });
-    review.append(
-      h("h3", {}, `Review: ${manifest.name} ${manifest.version}`),
-      manifest.requested.length
-        ? h("fieldset", {}, h("legend", {}, "It requests; grant what you tick"), boxes,
-          mayGrant ? null : h("p", { class: "muted" }, "You may not grant capabilities: it would be installed with none."))
-        : h("p", {}, "It requests no capabilities."),
-      h("button", { type: "submit", class: "primary" }, `Install ${manifest.name} ${manifest.version}`));
+    showReview(review, manifest);
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!bundle) return;
-    const grants = [...review.querySelectorAll("input[type=checkbox]:checked")].map((box) => box.value);
+    const grants = ticked(review);
     const query = new URLSearchParams({ grants: grants.join(","), origin: `web UI upload ${bundle.name}` });
     const button = review.querySelector("button[type=submit]");
     button.disabled = true;
@@ -198,17 +223,71 @@ export function installForm(installed) {
       const done = await api(`/api/v1/packs?${query}`, {
         method: "POST", headers: { "Content-Type": "application/wasm" }, body: bundle.bytes,
       });
-      const now = await api(`/api/v1/packs/${encodeURIComponent(done.name)}`);
-      const verb = done.previous ? `Upgraded ${done.name} from ${done.previous} to ${done.version}` : `Installed ${done.name} ${done.version}`;
-      review.replaceChildren(h("p", { role: "status" },
-        `${verb}, signed by ${done.signer || "nobody (unsigned)"}; it requests ${now.requested.join(", ") || "nothing"}; granted `,
-        h("span", { "data-granted": "" }, grants.join(", ") || "nothing"), "."));
+      await showInstalled(review, done, grants);
       form.reset();
       bundle = null;
       installed(done.name);
     } catch (e) {
       notice(new Error(`Install ${bundle.manifest.name}: ${e.message}`));
       button.disabled = false;
+    }
+  });
+  return form;
+}
+
+/**
+ * Installing from one of the registries the server pulls from
+ * (`squall serve --registry`, `GET /registries`): the server pulls the
+ * pack and checks its signature (POST /packs/pull with `review`), the
+ * user reviews what it requests and ticks what to grant, and the server
+ * installs exactly the bundle reviewed (pinned by its digest).
+ */
+export function registryForm(installed, registries) {
+  const ref = h("input", { id: "pull-ref", type: "text", required: true, autocomplete: "off", placeholder: "name@version", spellcheck: "false" });
+  const registry = registries.length > 1
+    ? h("select", { id: "pull-registry" }, registries.map((r) => h("option", { value: r }, r)))
+    : null;
+  const review = h("div", { id: "pull-review", "aria-live": "polite" });
+  const form = h("form", { "aria-labelledby": "pull-heading" },
+    h("h2", { id: "pull-heading" }, "Install from a registry"),
+    h("p", {}, `The server pulls the pack from ${registries.join(", ")} and checks its signature against its trusted keys; nothing is installed before you review what it requests.`),
+    h("div", { class: "field" }, h("label", { for: "pull-ref" }, "Pack"), ref),
+    registry ? h("div", { class: "field" }, h("label", { for: "pull-registry" }, "Registry"), registry) : null,
+    h("button", { type: "submit", "data-step": "review" }, "Review"),
+    review);
+  let reviewed = null;
+  const forget = () => {
+    reviewed = null;
+    review.replaceChildren();
+  };
+  ref.addEventListener("input", forget);
+  if (registry) registry.addEventListener("change", forget);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const step = event.submitter && event.submitter.dataset.step;
+    const button = event.submitter;
+    if (button) button.disabled = true;
+    try {
+      notice(null);
+      if (step === "install" && reviewed) {
+        const grants = ticked(review);
+        const done = await api("/api/v1/packs/pull", {
+          method: "POST", body: { ref: reviewed.origin, grants, review: false },
+        });
+        await showInstalled(review, done, grants);
+        form.reset();
+        reviewed = null;
+        installed(done.name);
+        return;
+      }
+      const body = { ref: ref.value.trim(), review: true };
+      if (registry) body.registry = registry.value;
+      reviewed = await api("/api/v1/packs/pull", { method: "POST", body });
+      showReview(review, reviewed);
+    } catch (e) {
+      notice(new Error(`${step === "install" ? "Install" : "Review"} ${ref.value.trim()}: ${e.message}`));
+    } finally {
+      if (button) button.disabled = false;
     }
   });
   return form;

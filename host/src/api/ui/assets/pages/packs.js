@@ -1,10 +1,11 @@
 // Installed packs: version, signer, what each requests and was granted,
 // its actions; and, for those who may install, a bundle's upload with the
-// review of what it requests before granting (pack_install.js).
+// review of what it requests before granting, and the same review of a
+// pack the server pulls from a registry it allows (pack_install.js).
 
 import { api, can } from "../api.js";
 import { h, notice } from "../dom.js";
-import { installForm } from "../pack_install.js";
+import { installForm, registryForm } from "../pack_install.js";
 
 /** Granted capabilities as `--grant` spells them, or "nothing". */
 export function granted(grants) {
@@ -49,5 +50,10 @@ export async function render(main) {
   }
   await load();
   main.append(h("h1", {}, "Packs"), table);
-  if (can("pack_install")) main.append(installForm(() => load().catch(notice)));
+  if (can("pack_install")) {
+    const reload = () => load().catch(notice);
+    const { registries } = await api("/api/v1/registries");
+    if (registries.length) main.append(registryForm(reload, registries));
+    main.append(installForm(reload));
+  }
 }
