@@ -56,6 +56,23 @@ function row(e, { toggle, expanded = false } = {}) {
 
 export async function render(main) {
   const query = new URLSearchParams(location.search);
+  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+  // The filters in the URL, as the API takes them (`since` in the
+  // browser's local time, sent as UTC).
+  const sinceMs = query.get("since") ? new Date(query.get("since")).getTime() : null;
+  // The first page is asked for before the page is built: it is what the
+  // user waits for.
+  const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
+  if (offset > 0) params.set("offset", String(offset));
+  if (query.get("action")) params.set("action", query.get("action"));
+  if (query.get("status")) params.set("status", query.get("status"));
+  if (query.get("rule")) params.set("rule_ref", query.get("rule"));
+  if (query.get("user")) params.set("user", query.get("user"));
+  if (sinceMs !== null && !Number.isNaN(sinceMs)) params.set("since", new Date(sinceMs).toISOString());
+  const first = Promise.all([
+    apiPage(`/api/v1/executions?${params}`),
+    api("/api/v1/actions?include_attributes=ref").catch(() => []),
+  ]);
   const actions = h("datalist", { id: "action-refs" });
   const action = h("input", { id: "filter-action", name: "action", list: "action-refs", value: query.get("action") || "", placeholder: "pack.action" });
   const status = h(
@@ -97,7 +114,6 @@ export async function render(main) {
     empty,
     pages,
   );
-  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
   /** This list (its filters) from `at`. */
   const pageLink = (at) => {
     const next = new URLSearchParams(query);
@@ -119,9 +135,6 @@ export async function render(main) {
     window.dispatchEvent(new PopStateEvent("popstate"));
   });
 
-  // The filters in the URL, as the API takes them (`since` in the
-  // browser's local time, sent as UTC).
-  const sinceMs = query.get("since") ? new Date(query.get("since")).getTime() : null;
   const wanted = (e) =>
     !e.parent &&
     (!query.get("action") || e.action.ref === query.get("action")) &&
@@ -219,18 +232,8 @@ export async function render(main) {
   };
   const unsubscribe = onExecution((e) => apply(e));
 
-  const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
-  if (offset > 0) params.set("offset", String(offset));
-  if (query.get("action")) params.set("action", query.get("action"));
-  if (query.get("status")) params.set("status", query.get("status"));
-  if (query.get("rule")) params.set("rule_ref", query.get("rule"));
-  if (query.get("user")) params.set("user", query.get("user"));
-  if (sinceMs !== null && !Number.isNaN(sinceMs)) params.set("since", new Date(sinceMs).toISOString());
   try {
-    const [{ items: list, next }, refs] = await Promise.all([
-      apiPage(`/api/v1/executions?${params}`),
-      api("/api/v1/actions?include_attributes=ref").catch(() => []),
-    ]);
+    const [{ items: list, next }, refs] = await first;
     for (const e of list) {
       const tr = rowFor(e);
       body.append(tr);
