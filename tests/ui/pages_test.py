@@ -9,10 +9,9 @@ phone's width. Each check prints one line; the first failure stops the run.
 
 Throughout, console errors and uncaught exceptions fail the run (but for
 the one refusal the test provokes), and so does any request that leaves
-the server's origin. Self-contained: it shares no module with ui_test.py.
+the server's origin. It shares common.py with ui_test.py.
 """
 
-import json
 import os
 import re
 import shutil
@@ -21,23 +20,19 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
-BASE = os.environ["SQUALL_URL"].rstrip("/")
-KEY = os.environ["SQUALL_API_KEY"]
-ADMIN_PASSWORD = os.environ["ADMIN_PASSWORD"]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = os.environ.get("SCREENSHOTS", "docs/ui")
+from common import ADMIN_PASSWORD, BASE, CHROMIUM, KEY, call, ok, problems, shot
+from common import expected as refusals
+from common import watch as watch_page
+
 RULE = "default.greet_ui"
 SECRET = "never-in-the-page-7f3a9c"
 SQUALL = os.environ.get("SQUALL_BIN", "target/debug/squall")
 PACKS = os.environ.get("PACKS", "packs/target/wasm32-wasip2/release")
 REGISTRY = os.environ["REGISTRY"]  # the one `squall serve --registry` names
 
-problems = []  # console errors, page errors, requests elsewhere
-refusals = []  # the console's notes of the refusals the test provokes
 
 RULE_WITH_ERROR = """name: greet_ui
 pack: default
@@ -59,17 +54,6 @@ action:
 ERROR_LINE = 11  # `    type: sortof`
 
 
-def call(method, path, body=None, key=KEY):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    request.add_header("St2-Api-Key", key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read()
-        return json.loads(text) if text else None
-
-
 def status_of(method, path):
     try:
         call(method, path)
@@ -78,37 +62,14 @@ def status_of(method, path):
         return e.code
 
 
-def ok(what):
-    print(f"ok: {what}", flush=True)
-
-
 def watch(page, name):
-    """Records what must not happen on `page`; a refusal of a rule the
-    test sends on purpose is noted apart."""
-
-    def console(message):
-        if message.type != "error":
-            return
-        where = (message.location or {}).get("url", "")
-        if where == BASE + "/api/v1/rules" and "status of 422" in message.text:
-            refusals.append(message.text)
-            return
-        problems.append(f"{name}: console error: {message.text} ({where})")
-
-    def request(req):
-        url = req.url
-        if not (url.startswith(BASE + "/") or url.startswith("data:")):
-            problems.append(f"{name}: a request left the origin: {req.method} {url}")
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(f"{name}: uncaught: {error}"))
-    page.on("request", request)
-    return page
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+    """The common watch; the refusal of the rule the test sends with an
+    error on purpose is noted apart."""
+    return watch_page(
+        page,
+        name,
+        provoked=lambda text, where: where == BASE + "/api/v1/rules" and "status of 422" in text,
+    )
 
 
 def sign_in_with_password(page, user, password):

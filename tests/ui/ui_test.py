@@ -8,32 +8,14 @@ run, and so does any request that leaves the server's origin.
 """
 
 import json
-import os
 import sys
 import time
-import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
-BASE = os.environ["SQUALL_URL"].rstrip("/")
-KEY = os.environ["SQUALL_API_KEY"]
-ADMIN_PASSWORD = os.environ["ADMIN_PASSWORD"]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = os.environ.get("SCREENSHOTS", "docs/ui")
+from common import ADMIN_PASSWORD, BASE, CHROMIUM, KEY, call, ok, problems, shot, watch
+
 FINISHED = {"succeeded", "failed", "timeout", "canceled", "abandoned"}
-
-problems = []  # console errors, page errors, requests elsewhere
-
-
-def call(method, path, body=None, key=KEY):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    request.add_header("St2-Api-Key", key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read()
-        return json.loads(text) if text else None
 
 
 def run(action, parameters):
@@ -48,32 +30,6 @@ def wait_for(id, statuses, timeout=20):
             return e
         time.sleep(0.1)
     raise AssertionError(f"execution {id} is {e['status']}, not {statuses}, after {timeout} s")
-
-
-def ok(what):
-    print(f"ok: {what}", flush=True)
-
-
-def watch(page, name):
-    """Records what must not happen on `page`."""
-    def console(message):
-        if message.type == "error":
-            problems.append(f"{name}: console error: {message.text}")
-
-    def request(req):
-        url = req.url
-        if not (url.startswith(BASE + "/") or url.startswith("data:")):
-            problems.append(f"{name}: a request left the origin: {req.method} {url}")
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(f"{name}: uncaught: {error}"))
-    page.on("request", request)
-    return page
-
-
-def shot(page, name):
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def sign_in_with_password(page, user, password):
