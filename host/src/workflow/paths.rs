@@ -209,13 +209,16 @@ pub(crate) fn ambiguous_joins(workflow: &Workflow) -> Vec<String> {
             let here: BTreeSet<String> = splits.iter().cloned().collect();
             let key = (name.clone(), next.to_owned());
             match tracked.get_mut(&key) {
-                Some(existing) if !existing.is_empty() => {
+                // An edge is walked again only with splits it has not
+                // carried yet (an empty set too is "seen": a loop without
+                // splits would otherwise be walked for ever).
+                Some(existing) => {
                     if !here.is_subset(existing) {
                         existing.extend(here);
                         queue.push_back((Some(name.clone()), next.to_owned(), splits.clone()));
                     }
                 }
-                _ => {
+                None => {
                     tracked.insert(key, here);
                     queue.push_back((Some(name.clone()), next.to_owned(), splits.clone()));
                 }
