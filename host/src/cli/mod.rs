@@ -18,6 +18,7 @@ mod output;
 mod pack_build;
 mod pack_dev;
 mod pack_fetch;
+mod pack_import;
 mod pack_new;
 mod pack_params;
 mod pack_registry;

@@ -27,6 +27,9 @@ enum PackCommand {
     New(super::pack_new::NewArgs),
     /// Build a bundle from a pack's source directory.
     Build(super::pack_build::BuildArgs),
+    /// Turn a StackStorm pack directory into a Squall pack source
+    /// directory and report what converted and why not.
+    Import(super::pack_import::ImportArgs),
     /// Rebuild and reinstall a pack on the server whenever its source
     /// changes (`--once`: build and install once).
     Dev(super::pack_dev::DevArgs),
@@ -163,6 +166,7 @@ pub(crate) fn run(
     match args.command {
         PackCommand::New(args) => return super::pack_new::new(args, stdout),
         PackCommand::Build(args) => return super::pack_build::build(args, stdout),
+        PackCommand::Import(args) => return super::pack_import::import(args, stdout),
         PackCommand::Dev(args) => return super::pack_dev::run(args, stdout, stderr),
         PackCommand::Keygen(args) => return super::pack_build::keygen(args, stdout),
         PackCommand::Sign(args) => return super::pack_build::sign(args, stdout),

@@ -10,6 +10,7 @@ mod layout;
 mod manifest;
 pub mod registry;
 mod signing;
+pub mod st2_import;
 
 pub use build::{BuildSpec, Language};
 pub use bundle::{Bundle, BundleError, BundleFiles};

@@ -1,0 +1,270 @@
+"""StackStorm's Python runner on Squall, for packs made by `squall pack import`.
+
+The generated entry module calls `setup` once and `register` for each
+action: the action's module is imported unchanged while the component is
+built, its action class found as StackStorm's loader finds it, and a
+Squall action registered that runs it as StackStorm's Python runner does:
+
+- the class is made with `config` (the pack's config from the `config`
+  import) and `action_service` (the datastore, through `kv` and `secrets`);
+- `run(**parameters)` is called with what goes to stdout and stderr captured;
+- the result is StackStorm's: `{"stdout", "stderr", "exit_code", "result"}`,
+  where `result` is what `run` returned, or the second item of a
+  `(status, result)` pair. `(False, x)` and exceptions fail the execution;
+  since a Squall action's failure carries text, not a document, that text
+  is the same result as JSON.
+"""
+
+import importlib
+import inspect
+import io
+import json
+import logging
+import os
+import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+
+import squall
+
+__all__ = ["setup", "register", "ActionService", "PackConfig", "KeyValuePair", "logger_for"]
+
+# StackStorm's datastore scope for what actions read and write.
+SYSTEM_SCOPE = "system"
+# StackStorm's separator between a key's owner prefix and its name.
+KEY_SEPARATOR = ":"
+
+_pack = "unknown"
+
+
+def setup(pack, root, paths):
+    """Names the pack and puts its code directories (`paths`, relative to
+    the pack's `root`) on `sys.path`, as StackStorm's runner does for an
+    action's directory and the pack's `lib`."""
+    global _pack
+    _pack = pack
+    for path in paths:
+        full = os.path.join(root, path)
+        if os.path.isdir(full) and full not in sys.path:
+            sys.path.append(full)
+
+
+class PackConfig(dict):
+    """The pack's config; reading a key it does not have raises an error
+    naming the key (StackStorm's `PackConfigDict`)."""
+
+    def __init__(self, pack, *args):
+        super().__init__(*args)
+        self._pack = pack
+
+    def __getitem__(self, key):
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            raise ValueError(
+                f'Config for pack "{self._pack}" is missing key "{key}"; set it with the '
+                f"pack's config (squall pack install --config FILE)") from None
+
+
+class _LogHandler(logging.Handler):
+    """Sends a logger's records to Squall's `log` import."""
+
+    def emit(self, record):
+        try:
+            message = self.format(record)
+        except Exception:  # a bad format string must not fail the action
+            message = str(record.msg)
+        if record.levelno >= logging.ERROR:
+            squall.log.error(message)
+        elif record.levelno >= logging.WARNING:
+            squall.log.warn(message)
+        elif record.levelno >= logging.INFO:
+            squall.log.info(message)
+        else:
+            squall.log.debug(message)
+
+
+def logger_for(class_name):
+    """StackStorm's action logger (`actions.python.CLASS`), writing to
+    Squall's log instead of stderr."""
+    logger = logging.getLogger(f"actions.python.{class_name}")
+    if not any(isinstance(h, _LogHandler) for h in logger.handlers):
+        logger.addHandler(_LogHandler())
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+    return logger
+
+
+class KeyValuePair:
+    """A datastore item as `list_values` returns it (st2client's model)."""
+
+    def __init__(self, name, value, scope=SYSTEM_SCOPE, secret=False):
+        self.id = name
+        self.name = name
+        self.value = value
+        self.scope = scope
+        self.secret = secret
+        self.encrypted = secret
+
+    def __repr__(self):
+        return f"<KeyValuePair name={self.name!r}>"
+
+
+class ActionService:
+    """`self.action_service` of an action: StackStorm's datastore calls on
+    Squall's imports. A `local=True` key is StackStorm's name for it,
+    `PACK.CLASS:NAME`; `local=False` is the name as given. Both live in the
+    pack's own key-value space (the `kv` capability); `decrypt=True` reads
+    the datastore secret of that name first (granted as `secret=NAME`)."""
+
+    def __init__(self, pack, class_name):
+        self.pack = pack
+        self.class_name = class_name
+        self._logger = logger_for(class_name)
+
+    def _prefix(self):
+        return f"{self.pack}.{self.class_name}{KEY_SEPARATOR}"
+
+    def _full_name(self, name, local):
+        return self._prefix() + name if local else name
+
+    @staticmethod
+    def _check_scope(scope):
+        if scope != SYSTEM_SCOPE:
+            raise ValueError(f"Scope {scope} is unsupported.")
+
+    def get_value(self, name, local=True, scope=SYSTEM_SCOPE, decrypt=False):
+        self._check_scope(scope)
+        full = self._full_name(name, local)
+        if decrypt:
+            try:
+                return squall.secrets.get(full)
+            except squall.Error:
+                pass  # not a granted secret: an ordinary item, as StackStorm answers
+        try:
+            return squall.kv.get(full)
+        except squall.Error as e:
+            # StackStorm logs and answers None when the datastore refuses.
+            self._logger.error(f"Exception retrieving value from datastore (name={full}): {e}")
+            return None
+
+    def set_value(self, name, value, ttl=None, local=True, scope=SYSTEM_SCOPE, encrypt=False):
+        self._check_scope(scope)
+        full = self._full_name(name, local)
+        if encrypt:
+            # Never stored in the clear: Squall packs cannot write secrets yet.
+            raise squall.Failed(
+                f"set_value({full!r}, encrypt=True): packs imported into Squall cannot store "
+                "secrets yet; set it with `squall key set --secret` instead")
+        squall.kv.set(full, str(value), int(ttl) if ttl else None)
+        return True
+
+    def delete_value(self, name, local=True, scope=SYSTEM_SCOPE):
+        self._check_scope(scope)
+        full = self._full_name(name, local)
+        try:
+            return bool(squall.kv.delete(full))
+        except squall.Error as e:
+            self._logger.error(f"Exception deleting value from datastore (name={full}): {e}")
+            return False
+
+    def list_values(self, local=True, prefix=None, limit=None, offset=0):
+        if local:
+            key_prefix = self._prefix() + (prefix or "")
+        else:
+            key_prefix = prefix or ""
+        names = squall.kv.list_keys(key_prefix)[offset or 0:]
+        if limit:
+            names = names[:limit]
+        return [KeyValuePair(n, squall.kv.get(n)) for n in names]
+
+    def get_user_info(self):
+        raise NotImplementedError("get_user_info() is not available to packs on Squall yet")
+
+
+def _action_class(module):
+    """The action class of `module` as StackStorm's loader picks it: the
+    first, by name, of the classes defined in the module that implement
+    `run`."""
+    for _, kls in inspect.getmembers(module, inspect.isclass):
+        if kls.__module__ != module.__name__:
+            continue
+        run = kls.__dict__.get("run") or getattr(kls, "run", None)
+        if inspect.isfunction(run) and not getattr(run, "__isabstractmethod__", False):
+            return kls
+    raise ImportError(
+        f"{module.__file__}: found no class in it that implements run() (a StackStorm action)")
+
+
+def _instance(cls, config, service):
+    try:
+        return cls(config=config, action_service=service)
+    except TypeError as e:
+        # Old actions whose constructor takes no action_service.
+        if "action_service" not in str(e):
+            raise
+        instance = cls(config=config)
+        instance.action_service = service
+        return instance
+
+
+def _pack_config():
+    try:
+        found = squall.config.get()
+    except squall.Error:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _serializable(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def run_action(cls, params):
+    """Runs `cls` as StackStorm's Python runner does; returns its result,
+    or raises `squall.Failed` whose message is the failed result as JSON."""
+    service = ActionService(_pack, cls.__name__)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status, result, exit_code = None, "None", 0
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            output = _instance(cls, _pack_config(), service).run(**params)
+    except Exception:
+        # What StackStorm's runner records for an action that raised: its
+        # traceback on stderr, exit code 1, no result.
+        stderr.write(traceback.format_exc())
+        status, output, exit_code = False, "None", 1
+    if exit_code == 0 and isinstance(output, tuple) and len(output) == 2:
+        status, result = output
+    else:
+        result = output
+    if status is not None and not isinstance(status, bool):
+        raise squall.Failed(
+            "the status run() returned must be True or False, got "
+            f"{status!r}; return a list to give two values, or (True, (a, b))")
+    result = _serializable(result)
+    answer = {
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+        "exit_code": exit_code,
+        "result": result,
+    }
+    if status is False:
+        raise squall.Failed(json.dumps(answer))
+    return answer
+
+
+def register(name, module_name):
+    """Imports the action module `module_name` now (while the component is
+    built) and registers the Squall action `name` that runs its class."""
+    cls = _action_class(importlib.import_module(module_name))
+
+    @squall.action(name)
+    def _run(params, ctx):
+        return run_action(cls, params)
+
+    return cls

@@ -1,0 +1,1 @@
+"""StackStorm's runner helpers on Squall: `base_action.Action`."""

@@ -1,0 +1,517 @@
+//! Walks a StackStorm pack and decides, file by file, what each becomes:
+//! the pack's metadata and config schema go into `pack.toml`; actions by
+//! runner (Python actions through the compatibility layer, Orquesta
+//! workflows carried over); rules and aliases carried over when what they
+//! name exists; everything else copied and reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::metadata::{self, ActionMeta, PYTHON_RUNNER_PARAMETERS};
+use super::python::{self, PythonAction};
+use super::report::{Item, Kind, Report};
+use super::toml_text::{ManifestAction, ManifestText, nulls};
+use super::{Contents, ImportError, Known, Plan};
+
+/// Where rules and aliases Squall would refuse are kept, so that the pack
+/// still builds and nothing is lost.
+const NOT_CONVERTED: &str = "not_converted";
+
+/// Directories that are not the pack's content.
+const SKIPPED_DIRS: &[&str] = &[".git", "__pycache__"];
+
+/// StackStorm's Python runner's default timeout, in seconds.
+const PYTHON_TIMEOUT_SECONDS: u64 = 600;
+
+/// Reads the StackStorm pack in `dir` into a plan; `known` says which
+/// trigger types and actions exist outside it.
+pub fn plan(dir: &Path, known: &Known<'_>) -> Result<Plan, ImportError> {
+    let mut files = BTreeSet::new();
+    walk(dir, dir, &mut files)?;
+    let mut scan = Scan { dir, all: files.clone(), files, items: Vec::new(), out: Vec::new() };
+    scan.run(known)
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), ImportError> {
+    let io = |e: std::io::Error| ImportError::new(dir, "(directory)", e.to_string());
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if !SKIPPED_DIRS.iter().any(|s| name == *s) {
+                walk(root, &path, found)?;
+            }
+            continue;
+        }
+        if path.extension().is_some_and(|e| e == "pyc") {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let parts: Option<Vec<&str>> =
+            relative.components().map(|c| c.as_os_str().to_str()).collect();
+        let parts = parts.ok_or_else(|| {
+            ImportError::new(&path, "(file)", "the file name is not UTF-8".into())
+        })?;
+        found.insert(parts.join("/"));
+    }
+    Ok(())
+}
+
+struct Scan<'a> {
+    dir: &'a Path,
+    /// Every file of the pack, relative to `dir`.
+    all: BTreeSet<String>,
+    /// Files not yet claimed by an item, relative to `dir`.
+    files: BTreeSet<String>,
+    items: Vec<Item>,
+    out: Vec<(String, Contents)>,
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+/// `base/NAME.yaml` directly in `base` (not deeper).
+fn directly_in(path: &str, base: &str) -> bool {
+    path.strip_prefix(base)
+        .and_then(|p| p.strip_prefix('/'))
+        .is_some_and(|p| !p.contains('/') && is_yaml(p))
+}
+
+impl Scan<'_> {
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    fn read(&self, relative: &str) -> Result<String, ImportError> {
+        let path = self.path(relative);
+        std::fs::read_to_string(&path)
+            .map_err(|e| ImportError::new(&path, "(file)", format!("cannot read: {e}")))
+    }
+
+    fn copy(&mut self, from: &str, to: &str) {
+        self.out.push((to.to_owned(), Contents::Copy(self.path(from))));
+    }
+
+    fn matching(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        self.files.iter().filter(|f| keep(f)).cloned().collect()
+    }
+
+    fn run(&mut self, known: &Known<'_>) -> Result<Plan, ImportError> {
+        if !self.files.remove("pack.yaml") {
+            return Err(ImportError::new(
+                &self.path("pack.yaml"),
+                "(file)",
+                "missing: a StackStorm pack has a pack.yaml".into(),
+            ));
+        }
+        let pack = metadata::pack(&self.read("pack.yaml")?, &self.path("pack.yaml"))?;
+        let mut item = Item::converted(Kind::Pack, &pack.name, "pack.yaml");
+        item.notes.clone_from(&pack.notes);
+        self.items.push(item);
+
+        let mut config = None;
+        for name in ["config.schema.yaml", "config.schema.yml"] {
+            if self.files.remove(name) {
+                let (schema, notes) = metadata::config(&self.read(name)?, &self.path(name))?;
+                let mut item = Item::converted(Kind::Config, "config", name);
+                item.notes = notes;
+                item.notes.extend(null_notes(&schema, "config"));
+                self.items.push(item);
+                config = Some(schema);
+            }
+        }
+
+        let mut actions = Vec::new();
+        let mut python_actions = Vec::new();
+        let mut workflow_files = BTreeSet::new();
+        for file in self.matching(|f| directly_in(f, "actions")) {
+            self.files.remove(&file);
+            let meta = metadata::action(&self.read(&file)?, &self.path(&file))?;
+            let taken = actions.iter().any(|a: &ManifestAction| a.name == meta.name);
+            let item = match self.action(&file, &meta, taken, &mut workflow_files)? {
+                Converted::Python(action, module, item) => {
+                    python_actions.push(module);
+                    actions.push(action);
+                    item
+                }
+                Converted::Workflow(action, item) => {
+                    actions.push(action);
+                    item
+                }
+                Converted::No(item) => item,
+            };
+            self.items.push(item);
+        }
+        // The whole actions/ tree goes along unchanged: Python actions
+        // import their neighbours and `lib/` from there.
+        let tree: Vec<String> =
+            self.all.iter().filter(|f| f.starts_with("actions/")).cloned().collect();
+        for file in tree {
+            self.copy(&file, &file);
+        }
+
+        let own: BTreeSet<String> =
+            actions.iter().map(|a| format!("{}.{}", pack.name, a.name)).collect();
+        self.sensors();
+        self.rules(&pack.name, known, &own)?;
+        self.aliases(&pack.name, known, &own)?;
+        self.rest(&python_actions);
+
+        let uses_kv = self
+            .out
+            .iter()
+            .filter(|(path, _)| path.ends_with(".py"))
+            .filter_map(|(_, c)| match c {
+                Contents::Copy(from) => std::fs::read_to_string(from).ok(),
+                Contents::Text(_) => None,
+            })
+            .any(|text| text.contains("action_service"));
+        let lib = self.out.iter().any(|(path, _)| path.starts_with("lib/"));
+        let python_entry = (!python_actions.is_empty()).then(|| python::ENTRY.to_owned());
+        if !python_actions.is_empty() {
+            for (path, text) in python::LAYER {
+                self.out.push(((*path).to_owned(), Contents::Text((*text).to_owned())));
+            }
+            self.out.push((
+                python::ENTRY.to_owned(),
+                Contents::Text(python::entry(&pack.name, &python_actions, lib)),
+            ));
+        }
+        let manifest = ManifestText {
+            header: vec![
+                format!(
+                    "Imported from the StackStorm pack `{}` by `squall pack import`.",
+                    pack.name
+                ),
+                "The import report lists what converted and what did not.".into(),
+            ],
+            name: pack.name.clone(),
+            version: pack.version.clone(),
+            description: pack.description.clone(),
+            publisher: pack.publisher.clone(),
+            python_entry,
+            kv: uses_kv,
+            config,
+            actions,
+        };
+        let text = manifest.render();
+        // The importer's own check: what it writes loads as any manifest.
+        crate::pack::Manifest::from_toml(&text, Path::new("pack.toml")).map_err(|e| {
+            ImportError::new(
+                &self.path("pack.yaml"),
+                "(converted)",
+                format!("the pack.toml made from it does not load: {e}"),
+            )
+        })?;
+        self.out.insert(0, ("pack.toml".into(), Contents::Text(text)));
+        Ok(Plan {
+            files: std::mem::take(&mut self.out),
+            report: Report::new(&pack.name, &pack.version, std::mem::take(&mut self.items)),
+        })
+    }
+
+    fn action(
+        &mut self,
+        file: &str,
+        meta: &ActionMeta,
+        taken: bool,
+        workflow_files: &mut BTreeSet<String>,
+    ) -> Result<Converted, ImportError> {
+        let kind = if meta.runner == "orquesta" { Kind::Workflow } else { Kind::Action };
+        let no =
+            |reason: String| Ok(Converted::No(Item::not_converted(kind, &meta.name, file, reason)));
+        if let Err(message) = crate::pack::check_pack_name(&meta.name) {
+            return no(format!("name: Squall does not accept this action name yet: {message}"));
+        }
+        if taken {
+            return no(format!(
+                "name: another action of the pack is named `{}` already",
+                meta.name
+            ));
+        }
+        if !meta.enabled {
+            return no("enabled: false: the action is disabled in StackStorm, and Squall has no disabled actions".into());
+        }
+        let path = self.path(file);
+        match meta.runner.as_str() {
+            "python-script" => {
+                let Some(entry) = meta.entry_point.as_deref().filter(|e| e.ends_with(".py")) else {
+                    return Err(ImportError::new(&path, "entry_point", "expected the action's Python file, e.g. `my_action.py`".into()));
+                };
+                let source = format!("actions/{entry}");
+                if !self.all.contains(&source) {
+                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                }
+                self.files.remove(&source);
+                let (dir, module) = match source.rsplit_once('/') {
+                    Some((dir, name)) => (dir.to_owned(), name.trim_end_matches(".py").to_owned()),
+                    None => ("actions".to_owned(), source.clone()),
+                };
+                let (parameters, mut notes) = metadata::schema(&meta.parameters, PYTHON_RUNNER_PARAMETERS, false, &path, "parameters")?;
+                let timeout = runner_timeout(meta, &path)?;
+                let runner_set: Vec<&str> = PYTHON_RUNNER_PARAMETERS
+                    .iter()
+                    .copied()
+                    .filter(|p| *p != "timeout" && meta.parameters.contains_key(*p))
+                    .collect();
+                if !runner_set.is_empty() {
+                    notes.push(format!("runner parameters left out (the Python runner's, never given to run()): {}", runner_set.join(", ")));
+                }
+                notes.extend(null_notes(&parameters, "parameters"));
+                let mut item = Item::converted(Kind::Action, &meta.name, file);
+                item.notes = notes;
+                item.notes.insert(0, format!("python-script: {source} runs through the StackStorm compatibility layer"));
+                let action = ManifestAction {
+                    name: meta.name.clone(),
+                    description: meta.description.clone(),
+                    parameters,
+                    workflow: None,
+                    timeout: Some(format!("{timeout}s")),
+                };
+                Ok(Converted::Python(action, PythonAction { name: meta.name.clone(), dir, module }, item))
+            }
+            "orquesta" => {
+                let Some(entry) = meta.entry_point.as_deref() else {
+                    return Err(ImportError::new(&path, "entry_point", "expected the workflow's file, e.g. `workflows/my_workflow.yaml`".into()));
+                };
+                let source = format!("actions/{entry}");
+                if !self.all.contains(&source) {
+                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                }
+                let base = source.rsplit('/').next().unwrap_or(&source).to_owned();
+                if !is_yaml(&base) || base.starts_with('.') {
+                    return no(format!("entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"));
+                }
+                if !workflow_files.insert(base.clone()) {
+                    return no(format!("entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"));
+                }
+                let text = self.read(&source)?;
+                if let Err(invalid) = crate::workflow::load(&text, &source) {
+                    let first = invalid.diagnostics.first().map(ToString::to_string).unwrap_or_default();
+                    return no(format!("{source}: Squall's workflow checks refuse it: {first}"));
+                }
+                let (parameters, mut notes) = metadata::schema(&meta.parameters, &[], false, &path, "parameters")?;
+                notes.extend(null_notes(&parameters, "parameters"));
+                let target = format!("workflows/{base}");
+                notes.insert(0, format!("orquesta: {source} carried over unchanged as {target}"));
+                self.copy(&source, &target);
+                self.files.remove(&source);
+                let mut item = Item::converted(Kind::Workflow, &meta.name, file);
+                item.notes = notes;
+                let action = ManifestAction {
+                    name: meta.name.clone(),
+                    description: meta.description.clone(),
+                    parameters,
+                    workflow: Some(target),
+                    timeout: None,
+                };
+                Ok(Converted::Workflow(action, item))
+            }
+            "local-shell-cmd" | "local-shell-script" | "remote-shell-cmd" | "remote-shell-script" => no(format!(
+                "runner_type `{}`: shell runners are not converted yet (they will run through the `exec` capability)",
+                meta.runner
+            )),
+            "action-chain" => no("runner_type `action-chain`: not converted yet (to be converted to Orquesta); the chain file stays in actions/".into()),
+            other => no(format!("runner_type `{other}`: Squall has no counterpart for this runner yet")),
+        }
+    }
+
+    fn sensors(&mut self) {
+        for file in self.matching(|f| directly_in(f, "sensors")) {
+            self.files.remove(&file);
+            let name = self
+                .read(&file)
+                .ok()
+                .and_then(|text| serde_yaml_ng::from_str::<Value>(&text).ok())
+                .and_then(|v| {
+                    v.get("class_name")
+                        .or_else(|| v.get("name"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| file.clone());
+            self.items.push(Item::not_converted(
+                Kind::Sensor,
+                &name,
+                &file,
+                "sensors are not converted yet (a PollingSensor will become a poll sensor); its files are copied to sensors/",
+            ));
+            self.copy(&file, &file);
+        }
+    }
+
+    fn rules(
+        &mut self,
+        pack: &str,
+        known: &Known<'_>,
+        own: &BTreeSet<String>,
+    ) -> Result<(), ImportError> {
+        for file in self.matching(|f| directly_in(f, "rules")) {
+            self.files.remove(&file);
+            let mut text = self.read(&file)?;
+            let mut notes = Vec::new();
+            let mut rule = crate::rules::Rule::from_yaml(&text, &file);
+            // StackStorm gives a rule without `pack` the pack it is in.
+            if rule.as_ref().is_ok_and(|r| {
+                r.pack == crate::rules::DEFAULT_PACK && pack != crate::rules::DEFAULT_PACK
+            }) {
+                text = format!(
+                    "{}\n# Added by `squall pack import`: StackStorm gives a rule the pack it is in.\npack: {pack}\n",
+                    text.trim_end()
+                );
+                rule = crate::rules::Rule::from_yaml(&text, &file);
+                notes.push(format!("`pack: {pack}` added, as StackStorm assumes it"));
+            }
+            let reason = match &rule {
+                Err(e) => Some(format!("Squall's rule loader refuses it: {e}")),
+                Ok(r) if r.pack != pack => Some(format!(
+                    "pack: the rule says `{}`, but it is in the pack `{pack}`",
+                    r.pack
+                )),
+                Ok(r) if !(known.trigger)(&r.trigger_type) => Some(format!(
+                    "trigger.type: `{}` is not a trigger type Squall has (a sensor's trigger, not converted yet?)",
+                    r.trigger_type
+                )),
+                Ok(r) if !own.contains(&r.action_ref) && !(known.action)(&r.action_ref) => {
+                    Some(format!(
+                        "action.ref: `{}` is not an action of the converted pack, of core, or of the host",
+                        r.action_ref
+                    ))
+                }
+                Ok(_) => None,
+            };
+            let name = rule.as_ref().map(|r| r.name.clone()).unwrap_or_else(|_| file.clone());
+            self.carry(Kind::Rule, &name, &file, text, reason, notes);
+        }
+        Ok(())
+    }
+
+    fn aliases(
+        &mut self,
+        pack: &str,
+        known: &Known<'_>,
+        own: &BTreeSet<String>,
+    ) -> Result<(), ImportError> {
+        for file in self.matching(|f| directly_in(f, "aliases")) {
+            self.files.remove(&file);
+            let text = self.read(&file)?;
+            let alias = crate::chatops::ActionAlias::from_yaml(&text, &file, Some(pack));
+            let reason = match &alias {
+                Err(e) => Some(format!("Squall's alias loader refuses it: {e}")),
+                Ok(a) if !own.contains(&a.action_ref) && !(known.action)(&a.action_ref) => {
+                    Some(format!(
+                        "action_ref: `{}` is not an action of the converted pack, of core, or of the host",
+                        a.action_ref
+                    ))
+                }
+                Ok(_) => None,
+            };
+            let name = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|_| file.clone());
+            self.carry(Kind::Alias, &name, &file, text, reason, Vec::new());
+        }
+        Ok(())
+    }
+
+    /// A rule or alias: in place when it converted, else under
+    /// `not_converted/`, where the build does not look.
+    fn carry(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        file: &str,
+        text: String,
+        reason: Option<String>,
+        notes: Vec<String>,
+    ) {
+        let (target, item) = match reason {
+            None => (file.to_owned(), Item { notes, ..Item::converted(kind, name, file) }),
+            Some(reason) => {
+                let target = format!("{NOT_CONVERTED}/{file}");
+                let item =
+                    Item::not_converted(kind, name, file, reason).note(format!("kept as {target}"));
+                (target, item)
+            }
+        };
+        self.out.push((target, Contents::Text(text)));
+        self.items.push(item);
+    }
+
+    /// Every file no item claimed: copied where it was, and reported.
+    fn rest(&mut self, python_actions: &[PythonAction]) {
+        let layer: BTreeMap<&str, ()> = python::LAYER.iter().map(|(p, _)| (*p, ())).collect();
+        for file in std::mem::take(&mut self.files) {
+            let clash = !python_actions.is_empty()
+                && (layer.contains_key(file.as_str()) || file == python::ENTRY);
+            if file == "requirements.txt" {
+                self.items.push(Item::not_converted(
+                    Kind::File,
+                    &file,
+                    &file,
+                    "Python dependencies are not resolved yet: a pure-Python package the actions need must be copied into the pack (beside st2_entry.py) by hand",
+                ));
+            } else if clash {
+                self.items.push(Item::not_converted(
+                    Kind::File,
+                    &file,
+                    &file,
+                    "the compatibility layer has a file of this name and replaces it",
+                ));
+                continue;
+            } else if file.starts_with("actions/") {
+                self.items.push(Item::copied(
+                    &file,
+                    "in actions/, beside the actions (importable by Python actions)",
+                ));
+            } else if file.starts_with("sensors/") {
+                self.items.push(Item::copied(&file, "sensor code: sensors are not converted yet"));
+            } else if file.starts_with("lib/") {
+                self.items.push(Item::copied(
+                    &file,
+                    "the pack's shared Python code, on the Python actions' path",
+                ));
+            } else {
+                self.items.push(Item::copied(&file, "not used by Squall"));
+            }
+            if !file.starts_with("actions/") {
+                self.copy(&file, &file);
+            }
+        }
+    }
+}
+
+enum Converted {
+    Python(ManifestAction, PythonAction, Item),
+    Workflow(ManifestAction, Item),
+    No(Item),
+}
+
+/// The Python runner's `timeout` an action sets among its parameters
+/// (its default), else StackStorm's default.
+fn runner_timeout(meta: &ActionMeta, file: &Path) -> Result<u64, ImportError> {
+    let Some(default) = meta.parameters.get("timeout").and_then(|t| t.get("default")) else {
+        return Ok(PYTHON_TIMEOUT_SECONDS);
+    };
+    default.as_u64().filter(|t| *t > 0).ok_or_else(|| {
+        ImportError::new(
+            file,
+            "parameters.timeout.default",
+            format!("expected a whole number of seconds above zero, got {default}"),
+        )
+    })
+}
+
+/// Notes for the `null`s of a schema, which TOML cannot hold.
+fn null_notes(schema: &Value, what: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    nulls(schema, "", &mut found);
+    found
+        .into_iter()
+        .map(|at| format!("{what}: `{at}` is null, which pack.toml cannot hold: left out"))
+        .collect()
+}
