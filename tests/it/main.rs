@@ -16,6 +16,7 @@ mod engine;
 mod fuzz_regressions;
 mod guest_threads;
 mod hardening;
+mod import;
 mod install;
 mod lifecycle;
 mod limits;

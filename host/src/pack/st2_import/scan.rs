@@ -113,12 +113,15 @@ impl Scan<'_> {
         let pack = metadata::pack(&self.read("pack.yaml")?, &self.path("pack.yaml"))?;
         let mut item = Item::converted(Kind::Pack, &pack.name, "pack.yaml");
         item.notes.clone_from(&pack.notes);
+        // The originals go along, for reference: Squall reads pack.toml.
+        self.copy("pack.yaml", "pack.yaml");
         self.items.push(item);
 
         let mut config = None;
         for name in ["config.schema.yaml", "config.schema.yml"] {
             if self.files.remove(name) {
                 let (schema, notes) = metadata::config(&self.read(name)?, &self.path(name))?;
+                self.copy(name, name);
                 let mut item = Item::converted(Kind::Config, "config", name);
                 item.notes = notes;
                 item.notes.extend(null_notes(&schema, "config"));
@@ -260,6 +263,9 @@ impl Scan<'_> {
                     .copied()
                     .filter(|p| *p != "timeout" && meta.parameters.contains_key(*p))
                     .collect();
+                if meta.parameters.contains_key("timeout") {
+                    notes.push(format!("timeout: {timeout} s, the runner parameter's default, is the action's policy.timeout"));
+                }
                 if !runner_set.is_empty() {
                     notes.push(format!("runner parameters left out (the Python runner's, never given to run()): {}", runner_set.join(", ")));
                 }
@@ -466,7 +472,7 @@ impl Scan<'_> {
             } else if file.starts_with("actions/") {
                 self.items.push(Item::copied(
                     &file,
-                    "in actions/, beside the actions (importable by Python actions)",
+                    "copied with actions/, where Python actions import from",
                 ));
             } else if file.starts_with("sensors/") {
                 self.items.push(Item::copied(&file, "sensor code: sensors are not converted yet"));
