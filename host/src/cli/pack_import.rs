@@ -4,9 +4,13 @@
 //! file, whether it converted and why not.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::pack::Manifest;
 use crate::pack::st2_import::{self, Known};
+
+/// The core pack's manifest, as `squall serve` embeds it.
+const CORE_MANIFEST: &str = include_str!(env!("SQUALL_CORE_PACK_MANIFEST"));
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImportArgs {
@@ -26,11 +30,15 @@ pub(crate) struct ImportArgs {
 pub(crate) fn import(args: ImportArgs, stdout: &mut dyn Write) -> anyhow::Result<u8> {
     let builtin = crate::engine::TriggerTypes::builtin();
     let trigger = |name: &str| builtin.get(name).is_some();
-    let actions = crate::engine::Actions::default();
-    // Another pack's core actions are there on every server; so are the
-    // host's built-in ones.
-    let action =
-        |reference: &str| reference.starts_with("core.") || actions.get(reference).is_some();
+    let core = Manifest::from_toml(CORE_MANIFEST, Path::new("core/pack.toml (built into squall)"))?;
+    let builtins = crate::engine::Actions::default();
+    // The core pack every server has (built into squall), and the host's
+    // own actions: StackStorm's `core.local` and the like are not there.
+    let action = |reference: &str| {
+        let core_action =
+            reference.strip_prefix("core.").is_some_and(|name| core.actions.contains_key(name));
+        core_action || builtins.get(reference).is_some()
+    };
     let plan = st2_import::plan(&args.dir, &Known { trigger: &trigger, action: &action })?;
     let out = args.out.unwrap_or_else(|| PathBuf::from(&plan.report.pack));
     st2_import::write(&plan, &out)?;

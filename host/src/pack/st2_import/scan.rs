@@ -4,7 +4,7 @@
 //! workflows carried over); rules and aliases carried over when what they
 //! name exists; everything else copied and reported.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -17,7 +17,7 @@ use super::{Contents, ImportError, Known, Plan};
 
 /// Where rules and aliases Squall would refuse are kept, so that the pack
 /// still builds and nothing is lost.
-const NOT_CONVERTED: &str = "not_converted";
+pub(super) const NOT_CONVERTED: &str = "not_converted";
 
 /// Directories that are not the pack's content.
 const SKIPPED_DIRS: &[&str] = &[".git", "__pycache__"];
@@ -62,14 +62,14 @@ fn walk(root: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), Imp
     Ok(())
 }
 
-struct Scan<'a> {
-    dir: &'a Path,
+pub(super) struct Scan<'a> {
+    pub(super) dir: &'a Path,
     /// Every file of the pack, relative to `dir`.
-    all: BTreeSet<String>,
+    pub(super) all: BTreeSet<String>,
     /// Files not yet claimed by an item, relative to `dir`.
-    files: BTreeSet<String>,
-    items: Vec<Item>,
-    out: Vec<(String, Contents)>,
+    pub(super) files: BTreeSet<String>,
+    pub(super) items: Vec<Item>,
+    pub(super) out: Vec<(String, Contents)>,
 }
 
 fn is_yaml(path: &str) -> bool {
@@ -77,28 +77,28 @@ fn is_yaml(path: &str) -> bool {
 }
 
 /// `base/NAME.yaml` directly in `base` (not deeper).
-fn directly_in(path: &str, base: &str) -> bool {
+pub(super) fn directly_in(path: &str, base: &str) -> bool {
     path.strip_prefix(base)
         .and_then(|p| p.strip_prefix('/'))
         .is_some_and(|p| !p.contains('/') && is_yaml(p))
 }
 
 impl Scan<'_> {
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(super) fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
 
-    fn read(&self, relative: &str) -> Result<String, ImportError> {
+    pub(super) fn read(&self, relative: &str) -> Result<String, ImportError> {
         let path = self.path(relative);
         std::fs::read_to_string(&path)
             .map_err(|e| ImportError::new(&path, "(file)", format!("cannot read: {e}")))
     }
 
-    fn copy(&mut self, from: &str, to: &str) {
+    pub(super) fn copy(&mut self, from: &str, to: &str) {
         self.out.push((to.to_owned(), Contents::Copy(self.path(from))));
     }
 
-    fn matching(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(super) fn matching(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
         self.files.iter().filter(|f| keep(f)).cloned().collect()
     }
 
@@ -133,6 +133,7 @@ impl Scan<'_> {
         let mut actions = Vec::new();
         let mut python_actions = Vec::new();
         let mut workflow_files = BTreeSet::new();
+        let mut workflows = Vec::new();
         for file in self.matching(|f| directly_in(f, "actions")) {
             self.files.remove(&file);
             let meta = metadata::action(&self.read(&file)?, &self.path(&file))?;
@@ -143,8 +144,9 @@ impl Scan<'_> {
                     actions.push(action);
                     item
                 }
-                Converted::Workflow(action, item) => {
+                Converted::Workflow(action, calls, item) => {
                     actions.push(action);
+                    workflows.push((self.items.len(), calls));
                     item
                 }
                 Converted::No(item) => item,
@@ -161,6 +163,17 @@ impl Scan<'_> {
 
         let own: BTreeSet<String> =
             actions.iter().map(|a| format!("{}.{}", pack.name, a.name)).collect();
+        // A workflow that runs an action Squall lacks still loads; it fails
+        // when it reaches that task, which the report says now.
+        for (index, calls) in workflows {
+            for (task, action) in calls {
+                if !own.contains(&action) && !(known.action)(&action) {
+                    self.items[index].notes.push(format!(
+                        "task `{task}` runs `{action}`, which is not an action of the converted pack, of core, or of the host: the workflow fails when it gets there"
+                    ));
+                }
+            }
+        }
         self.sensors();
         self.rules(&pack.name, known, &own)?;
         self.aliases(&pack.name, known, &own)?;
@@ -298,10 +311,24 @@ impl Scan<'_> {
                     return no(format!("entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"));
                 }
                 let text = self.read(&source)?;
-                if let Err(invalid) = crate::workflow::load(&text, &source) {
-                    let first = invalid.diagnostics.first().map(ToString::to_string).unwrap_or_default();
-                    return no(format!("{source}: Squall's workflow checks refuse it: {first}"));
-                }
+                let loaded = match crate::workflow::load(&text, &source) {
+                    Ok(loaded) => loaded,
+                    Err(invalid) => {
+                        let first = invalid.diagnostics.first().map(ToString::to_string).unwrap_or_default();
+                        return no(format!("{source}: Squall's workflow checks refuse it: {first}"));
+                    }
+                };
+                // Tasks whose action is written out (not an expression).
+                let calls: Vec<(String, String)> = loaded
+                    .tasks
+                    .iter()
+                    .filter_map(|t| Some((t.name.clone(), t.action.clone()?)))
+                    .filter_map(|(task, action)| {
+                        let reference = action.split_whitespace().next()?.to_owned();
+                        let plain = reference.contains('.') && !reference.contains(['{', '<', '%']);
+                        plain.then_some((task, reference))
+                    })
+                    .collect();
                 let (parameters, mut notes) = metadata::schema(&meta.parameters, &[], false, &path, "parameters")?;
                 notes.extend(null_notes(&parameters, "parameters"));
                 let target = format!("workflows/{base}");
@@ -317,7 +344,7 @@ impl Scan<'_> {
                     workflow: Some(target),
                     timeout: None,
                 };
-                Ok(Converted::Workflow(action, item))
+                Ok(Converted::Workflow(action, calls, item))
             }
             "local-shell-cmd" | "local-shell-script" | "remote-shell-cmd" | "remote-shell-script" => no(format!(
                 "runner_type `{}`: shell runners are not converted yet (they will run through the `exec` capability)",
@@ -327,173 +354,12 @@ impl Scan<'_> {
             other => no(format!("runner_type `{other}`: Squall has no counterpart for this runner yet")),
         }
     }
-
-    fn sensors(&mut self) {
-        for file in self.matching(|f| directly_in(f, "sensors")) {
-            self.files.remove(&file);
-            let name = self
-                .read(&file)
-                .ok()
-                .and_then(|text| serde_yaml_ng::from_str::<Value>(&text).ok())
-                .and_then(|v| {
-                    v.get("class_name")
-                        .or_else(|| v.get("name"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| file.clone());
-            self.items.push(Item::not_converted(
-                Kind::Sensor,
-                &name,
-                &file,
-                "sensors are not converted yet (a PollingSensor will become a poll sensor); its files are copied to sensors/",
-            ));
-            self.copy(&file, &file);
-        }
-    }
-
-    fn rules(
-        &mut self,
-        pack: &str,
-        known: &Known<'_>,
-        own: &BTreeSet<String>,
-    ) -> Result<(), ImportError> {
-        for file in self.matching(|f| directly_in(f, "rules")) {
-            self.files.remove(&file);
-            let mut text = self.read(&file)?;
-            let mut notes = Vec::new();
-            let mut rule = crate::rules::Rule::from_yaml(&text, &file);
-            // StackStorm gives a rule without `pack` the pack it is in.
-            if rule.as_ref().is_ok_and(|r| {
-                r.pack == crate::rules::DEFAULT_PACK && pack != crate::rules::DEFAULT_PACK
-            }) {
-                text = format!(
-                    "{}\n# Added by `squall pack import`: StackStorm gives a rule the pack it is in.\npack: {pack}\n",
-                    text.trim_end()
-                );
-                rule = crate::rules::Rule::from_yaml(&text, &file);
-                notes.push(format!("`pack: {pack}` added, as StackStorm assumes it"));
-            }
-            let reason = match &rule {
-                Err(e) => Some(format!("Squall's rule loader refuses it: {e}")),
-                Ok(r) if r.pack != pack => Some(format!(
-                    "pack: the rule says `{}`, but it is in the pack `{pack}`",
-                    r.pack
-                )),
-                Ok(r) if !(known.trigger)(&r.trigger_type) => Some(format!(
-                    "trigger.type: `{}` is not a trigger type Squall has (a sensor's trigger, not converted yet?)",
-                    r.trigger_type
-                )),
-                Ok(r) if !own.contains(&r.action_ref) && !(known.action)(&r.action_ref) => {
-                    Some(format!(
-                        "action.ref: `{}` is not an action of the converted pack, of core, or of the host",
-                        r.action_ref
-                    ))
-                }
-                Ok(_) => None,
-            };
-            let name = rule.as_ref().map(|r| r.name.clone()).unwrap_or_else(|_| file.clone());
-            self.carry(Kind::Rule, &name, &file, text, reason, notes);
-        }
-        Ok(())
-    }
-
-    fn aliases(
-        &mut self,
-        pack: &str,
-        known: &Known<'_>,
-        own: &BTreeSet<String>,
-    ) -> Result<(), ImportError> {
-        for file in self.matching(|f| directly_in(f, "aliases")) {
-            self.files.remove(&file);
-            let text = self.read(&file)?;
-            let alias = crate::chatops::ActionAlias::from_yaml(&text, &file, Some(pack));
-            let reason = match &alias {
-                Err(e) => Some(format!("Squall's alias loader refuses it: {e}")),
-                Ok(a) if !own.contains(&a.action_ref) && !(known.action)(&a.action_ref) => {
-                    Some(format!(
-                        "action_ref: `{}` is not an action of the converted pack, of core, or of the host",
-                        a.action_ref
-                    ))
-                }
-                Ok(_) => None,
-            };
-            let name = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|_| file.clone());
-            self.carry(Kind::Alias, &name, &file, text, reason, Vec::new());
-        }
-        Ok(())
-    }
-
-    /// A rule or alias: in place when it converted, else under
-    /// `not_converted/`, where the build does not look.
-    fn carry(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        file: &str,
-        text: String,
-        reason: Option<String>,
-        notes: Vec<String>,
-    ) {
-        let (target, item) = match reason {
-            None => (file.to_owned(), Item { notes, ..Item::converted(kind, name, file) }),
-            Some(reason) => {
-                let target = format!("{NOT_CONVERTED}/{file}");
-                let item =
-                    Item::not_converted(kind, name, file, reason).note(format!("kept as {target}"));
-                (target, item)
-            }
-        };
-        self.out.push((target, Contents::Text(text)));
-        self.items.push(item);
-    }
-
-    /// Every file no item claimed: copied where it was, and reported.
-    fn rest(&mut self, python_actions: &[PythonAction]) {
-        let layer: BTreeMap<&str, ()> = python::LAYER.iter().map(|(p, _)| (*p, ())).collect();
-        for file in std::mem::take(&mut self.files) {
-            let clash = !python_actions.is_empty()
-                && (layer.contains_key(file.as_str()) || file == python::ENTRY);
-            if file == "requirements.txt" {
-                self.items.push(Item::not_converted(
-                    Kind::File,
-                    &file,
-                    &file,
-                    "Python dependencies are not resolved yet: a pure-Python package the actions need must be copied into the pack (beside st2_entry.py) by hand",
-                ));
-            } else if clash {
-                self.items.push(Item::not_converted(
-                    Kind::File,
-                    &file,
-                    &file,
-                    "the compatibility layer has a file of this name and replaces it",
-                ));
-                continue;
-            } else if file.starts_with("actions/") {
-                self.items.push(Item::copied(
-                    &file,
-                    "copied with actions/, where Python actions import from",
-                ));
-            } else if file.starts_with("sensors/") {
-                self.items.push(Item::copied(&file, "sensor code: sensors are not converted yet"));
-            } else if file.starts_with("lib/") {
-                self.items.push(Item::copied(
-                    &file,
-                    "the pack's shared Python code, on the Python actions' path",
-                ));
-            } else {
-                self.items.push(Item::copied(&file, "not used by Squall"));
-            }
-            if !file.starts_with("actions/") {
-                self.copy(&file, &file);
-            }
-        }
-    }
 }
 
 enum Converted {
     Python(ManifestAction, PythonAction, Item),
-    Workflow(ManifestAction, Item),
+    /// With the (task, action) pairs it runs.
+    Workflow(ManifestAction, Vec<(String, String)>, Item),
     No(Item),
 }
 
