@@ -77,8 +77,16 @@ async function route() {
   }
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("who").hidden = !signedIn;
-  // The page's module is fetched while the user is asked for.
-  const loading = import(`./pages/${found.page}.js`);
+  // The page's module, and the data it shows first (a page may export
+  // `prefetch(params)`), are fetched while the user is asked for: on the
+  // first load these are round trips the user would otherwise wait for
+  // one after another.
+  const loading = import(`./pages/${found.page}.js`).then((module) => {
+    const early = signedIn && module.prefetch ? module.prefetch(found.params) : undefined;
+    // Its failure is the page's to show, once it renders; not unhandled meanwhile.
+    if (early) early.catch(() => {});
+    return { module, early };
+  });
   if (signedIn) {
     try {
       const me = await whoAmI();
@@ -89,12 +97,12 @@ async function route() {
     }
   }
   markNav(found.section);
-  const module = await loading;
+  const { module, early } = await loading;
   if (run !== generation) return; // the user went on meanwhile
   main.replaceChildren();
   document.title = "Squall";
   try {
-    const done = await module.render(main, found.params, { navigate });
+    const done = await module.render(main, found.params, { navigate, early });
     if (run === generation) cleanup = typeof done === "function" ? done : null;
     else if (typeof done === "function") done();
   } catch (e) {

@@ -54,14 +54,24 @@ function row(e, { toggle, expanded = false } = {}) {
   );
 }
 
-export async function render(main) {
+/** Where the list starts: the `offset` in the URL. */
+function offsetOf(query) {
+  return Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
+}
+
+/** The `since` filter in the URL (the browser's local time) as epoch ms. */
+function sinceOf(query) {
+  return query.get("since") ? new Date(query.get("since")).getTime() : null;
+}
+
+/** The first page of the list the URL asks for, and the action names for
+ * the filter: what the user waits for, so the router asks for it while
+ * it asks who the user is. */
+export function prefetch() {
   const query = new URLSearchParams(location.search);
-  const offset = Math.max(0, Number.parseInt(query.get("offset") || "0", 10) || 0);
-  // The filters in the URL, as the API takes them (`since` in the
-  // browser's local time, sent as UTC).
-  const sinceMs = query.get("since") ? new Date(query.get("since")).getTime() : null;
-  // The first page is asked for before the page is built: it is what the
-  // user waits for.
+  const offset = offsetOf(query);
+  const sinceMs = sinceOf(query);
+  // The filters in the URL, as the API takes them (`since` sent as UTC).
   const params = new URLSearchParams({ parent: "null", limit: String(PAGE) });
   if (offset > 0) params.set("offset", String(offset));
   if (query.get("action")) params.set("action", query.get("action"));
@@ -69,10 +79,17 @@ export async function render(main) {
   if (query.get("rule")) params.set("rule_ref", query.get("rule"));
   if (query.get("user")) params.set("user", query.get("user"));
   if (sinceMs !== null && !Number.isNaN(sinceMs)) params.set("since", new Date(sinceMs).toISOString());
-  const first = Promise.all([
+  return Promise.all([
     apiPage(`/api/v1/executions?${params}`),
     api("/api/v1/actions?include_attributes=ref").catch(() => []),
   ]);
+}
+
+export async function render(main, _params, { early } = {}) {
+  const query = new URLSearchParams(location.search);
+  const offset = offsetOf(query);
+  const sinceMs = sinceOf(query);
+  const first = early || prefetch();
   const actions = h("datalist", { id: "action-refs" });
   const action = h("input", { id: "filter-action", name: "action", list: "action-refs", value: query.get("action") || "", placeholder: "pack.action" });
   const status = h(
