@@ -1,14 +1,33 @@
 //! An imported StackStorm pack built for real (componentize-py, as `squall
-//! pack build` runs it; `.ci/run` installs it) and its Python actions run
-//! in the sandbox with `squall run --component`: each answers what
-//! StackStorm's Python runner records for it — `{stdout, stderr,
-//! exit_code, result}` — and `(False, x)` or an exception fails it.
+//! pack build` runs it; `.ci/run` installs it), signed, and its Python
+//! actions run: in the sandbox with `squall run --component`, and on a
+//! live server with its grants. Each answers what StackStorm's Python
+//! runner records for it — `{stdout, stderr, exit_code, result}` — and
+//! `(False, x)` or an exception fails it. The pack is built once per run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use squall::engine::{PackManager, StoreAudit, StoreKv, StoreSecrets};
+use squall::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
+use squall::store::{KvScope, now_millis};
+use tokio::sync::OnceCell;
 
+use super::super::client::Server;
+
+/// The imported, built and signed pack.
+struct Built {
+    pack: PathBuf,
+    cache: PathBuf,
+    bundle: PathBuf,
+    public_key: PathBuf,
+}
+
+/// `squall ARGS` in `dir` with the compile cache `cache`: (exit status,
+/// stdout, stderr).
 fn squall(dir: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_squall-host"))
         .args(args)
@@ -24,6 +43,45 @@ fn squall(dir: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The stdlib fixture imported into `target/st2-import`, given the secret
+/// its counter reads (as docs/st2-migration.md says to), and built with a
+/// fresh signing key.
+async fn built() -> &'static Built {
+    static BUILT: OnceCell<Built> = OnceCell::const_new();
+    BUILT
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/st2-import");
+                let _ = std::fs::remove_dir_all(&root);
+                std::fs::create_dir_all(&root).expect("the work directory");
+                let (pack, cache) = (root.join("pack"), root.join("cache"));
+                let (status, _) = super::import(&super::fixtures_dir().join("stdlib"), &pack);
+                assert_eq!(status, 0);
+                let manifest = pack.join("pack.toml");
+                let text = std::fs::read_to_string(&manifest).expect("pack.toml");
+                let asked = text.replacen("kv = true\n", "kv = true\nsecrets = [\"token\"]\n", 1);
+                assert_ne!(asked, text, "the import asks for kv");
+                std::fs::write(&manifest, asked).expect("pack.toml");
+                let key = root.join("author");
+                let (code, _, err) = squall(&root, &cache, &["pack", "keygen", "author"]);
+                assert_eq!(code, 0, "{err}");
+                let secret_key = key.with_extension("key");
+                let sign = secret_key.to_str().expect("utf-8");
+                let (code, _, err) = squall(&pack, &cache, &["pack", "build", ".", "--sign", sign]);
+                assert_eq!(code, 0, "building the imported pack failed (componentize-py?): {err}");
+                Built {
+                    bundle: pack.join("target/stdlib_demo-1.2.0.wasm"),
+                    pack,
+                    cache,
+                    public_key: key.with_extension("pub"),
+                }
+            })
+            .await
+            .expect("the build thread")
+        })
+        .await
+}
+
 /// The JSON a failed run's error line carries after `failed: `.
 fn failure(stderr: &str) -> Value {
     let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
@@ -32,20 +90,13 @@ fn failure(stderr: &str) -> Value {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
 }
 
-#[test]
-fn imported_python_actions_build_and_answer_as_stackstorms_runner() {
-    let scratch = tempfile::tempdir().expect("a temporary directory");
-    let (pack, cache) = (scratch.path().join("pack"), scratch.path().join("cache"));
-    let fixture = super::fixtures_dir().join("stdlib");
-    let (status, _) = super::import(&fixture, &pack);
-    assert_eq!(status, 0);
-    let (code, _, err) = squall(&pack, &cache, &["pack", "build", "."]);
-    assert_eq!(code, 0, "building the imported pack failed (componentize-py installed?): {err}");
-    let bundle = "target/stdlib_demo-1.2.0.wasm";
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_python_actions_answer_as_stackstorms_runner_in_the_sandbox() {
+    let built = built().await;
     let run = |args: &[&str]| {
-        let mut argv = vec!["run", "--component", bundle];
+        let mut argv = vec!["run", "--component", built.bundle.to_str().expect("utf-8")];
         argv.extend_from_slice(args);
-        squall(&pack, &cache, &argv)
+        squall(&built.pack, &built.cache, &argv)
     };
 
     // A plain return value is the result; print() is the stdout.
@@ -88,9 +139,86 @@ fn imported_python_actions_build_and_answer_as_stackstorms_runner() {
     assert!(traceback.starts_with("Traceback (most recent call last):"), "{traceback}");
     assert!(traceback.ends_with("RuntimeError: it broke\n"), "{traceback}");
 
-    // The datastore through kv; an ungranted secret reads as absent.
+    // The datastore through kv; a secret not granted reads as absent.
     let (code, out, err) = run(&["stdlib_demo.counter"]);
     assert_eq!(code, 0, "{err}");
     let counted: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(counted["result"], json!({"count": 1, "shared": null, "has_token": false}));
+}
+
+/// The client tests' server with pack installation, the store behind the
+/// host imports, and the pack's signer trusted.
+async fn start(built: &Built) -> Server {
+    let server = Server::start().await;
+    let store = server.api.engine.store().clone();
+    let services = HostServices {
+        kv: Arc::new(StoreKv::new(store.clone())),
+        config: Arc::new(StaticConfig::default()),
+        secrets: Arc::new(StoreSecrets::new(store.clone())),
+        audit: Arc::new(StoreAudit::new(store)),
+    };
+    let runtime =
+        Runtime::new(RuntimeConfig::with_cache_dir(&built.cache), services).expect("runtime");
+    let packs = PackManager::new(server.api.engine.clone(), Arc::new(runtime));
+    server.api.state.enable_pack_lifecycle(packs);
+    let public = built.public_key.to_str().expect("utf-8");
+    server.cli(&["trust", "add", "author", public]).await.ok();
+    server
+}
+
+/// Runs `ACTION PARAMS…` on the server: (exit status, the execution).
+async fn run(server: &Server, action: &str, params: &[&str]) -> (u8, Value) {
+    let mut argv = vec!["run", action];
+    argv.extend_from_slice(params);
+    argv.push("--json");
+    let outcome = server.cli(&argv).await;
+    let execution = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
+        panic!("{action}: no JSON ({e}): {} {}", outcome.stdout, outcome.stderr)
+    });
+    (outcome.code, execution)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
+    let built = built().await;
+    let server = start(built).await;
+    let token = json!({"value": "s3cret-token", "secret": true});
+    let (status, body) = server.api.call(Method::PUT, "/api/v1/keys/token", Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let bundle = built.bundle.to_str().expect("utf-8");
+    let installed =
+        server.cli(&["pack", "install", bundle, "--grant", "kv", "--grant", "secret=token"]).await;
+    assert!(installed.ok().starts_with("installed stdlib_demo 1.2.0"), "{}", installed.stdout);
+
+    // action_service keeps the count between runs under StackStorm's
+    // name for a local key, and decrypt=True reads the granted secret.
+    for count in [1, 2] {
+        let (code, execution) = run(&server, "stdlib_demo.counter", &[]).await;
+        assert_eq!(code, 0, "{execution}");
+        assert_eq!(
+            execution["result"]["result"],
+            json!({"count": count, "shared": null, "has_token": true})
+        );
+    }
+    let snapshot = server.api.engine.store().read().expect("a snapshot");
+    let scope = KvScope::Pack("stdlib_demo".into());
+    let stored = snapshot.kv_get(&scope, "stdlib_demo.CounterAction:count", now_millis());
+    assert_eq!(stored.expect("read"), Some("2".to_owned()));
+
+    // A secret parameter is masked in what the server keeps and shows.
+    let (code, execution) =
+        run(&server, "stdlib_demo.check", &["number=4", "password=hunter2"]).await;
+    assert_eq!(code, 0, "{execution}");
+    assert_eq!(execution["parameters"]["password"], "********", "{execution}");
+    let id = execution["id"].as_str().expect("an id").to_owned();
+    let shown = server.cli(&["execution", "get", &id, "--json"]).await;
+    assert!(!shown.ok().contains("hunter2"), "{}", shown.stdout);
+
+    // (False, x) fails the execution; x is in its error, as JSON.
+    let (code, execution) = run(&server, "stdlib_demo.check", &["number=3"]).await;
+    assert_ne!(code, 0);
+    assert_eq!(execution["status"], "failed", "{execution}");
+    let error = execution["result"]["error"].as_str().expect("an error message");
+    let kept: Value = serde_json::from_str(error).expect("the failed result as JSON");
+    assert_eq!(kept["result"], json!({"number": 3, "even": false}));
 }
