@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use squall::rules::Datastore;
-use squall::workflow::{Command, Conductor, Outcome, Workflow, WorkflowState};
+use squall::workflow::{Command, Conductor, ItemKey, ItemState, Outcome, Workflow, WorkflowState};
 
 /// Canned outcomes of actions, and the workflow's input.
 #[derive(Debug, Default)]
@@ -79,7 +79,8 @@ pub struct Options {
     /// What `st2kv()` reads.
     pub datastore: Option<Arc<dyn Datastore>>,
     /// Rebuild the conductor from its state serialized to JSON after every
-    /// step (which must give the same trace).
+    /// step (which must give the same trace), handing it only the item rows
+    /// it asks for, as the engine does.
     pub round_trip: bool,
     /// Rewrites each error message before it is traced.
     pub clean: Option<fn(&str) -> String>,
@@ -104,6 +105,9 @@ pub fn trace(workflow: &Workflow, mut script: Script, options: &Options, what: &
         Err(error) => return format!("start refused: {}\n", clean(&error.to_string())),
     };
     let mut queue: VecDeque<Command> = commands.into();
+    // The item rows as a store would keep them.
+    let mut rows: BTreeMap<ItemKey, ItemState> = BTreeMap::new();
+    rows.extend(conductor.take_item_writes());
     let mut steps = 0;
     while let Some(command) = queue.pop_front() {
         steps += 1;
@@ -128,6 +132,11 @@ pub fn trace(workflow: &Workflow, mut script: Script, options: &Options, what: &
                     Outcome::Succeeded(result) => trace.push_str(&format!("  ok   {result}\n")),
                     Outcome::Failed(result) => trace.push_str(&format!("  fail {result}\n")),
                 }
+                let failed = matches!(outcome, Outcome::Failed(_));
+                let wanted = conductor.items_wanted(&task, item, failed);
+                conductor.load_items(
+                    wanted.into_iter().filter_map(|k| rows.get(&k).map(|row| (k, row.clone()))),
+                );
                 conductor.on_action_finished(&task, item, outcome).expect("accepted")
             }
             Command::Wait { task, seconds } => {
@@ -136,6 +145,7 @@ pub fn trace(workflow: &Workflow, mut script: Script, options: &Options, what: &
             }
         };
         queue.extend(commands);
+        rows.extend(conductor.take_item_writes());
         if options.round_trip {
             let text = serde_json::to_string(conductor.state()).expect("serializable");
             let state: WorkflowState = serde_json::from_str(&text).expect("deserializable");

@@ -1,16 +1,19 @@
 //! Workflow runs and inquiries as the store keeps them: the conductor's
 //! state (opaque JSON here: only `engine` and `workflow` know its shape)
 //! with the children, timers and held commands the engine tracks around
-//! it, and the questions a `core.ask` task puts to a person.
+//! it, the items of its with-items tasks in rows of their own, and the
+//! questions a `core.ask` task puts to a person.
 
+use redb::ReadableTable;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::codec::encode;
-use super::error::{ReadError, WriteError, storage_read};
+use super::codec::{decode, encode};
+use super::error::{ReadError, WriteError, storage_read, storage_write};
 use super::records::Millis;
-use super::schema::{INQUIRIES, WORKFLOWS};
+use super::schema::{INQUIRIES, WORKFLOW_ITEMS, WORKFLOWS};
 use super::snapshot::Snapshot;
 use super::tx::{Existing, Tx};
 
@@ -55,7 +58,8 @@ pub struct WorkflowTimer {
 }
 
 /// One workflow run, rewritten at every step in the same transaction as
-/// the executions the step finishes and starts.
+/// the executions the step finishes and starts. Its with-items items are
+/// not in it but in rows of their own ([`Tx::put_workflow_item`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRecord {
     /// The workflow's own execution.
@@ -150,6 +154,49 @@ impl Tx<'_> {
         self.put_record(WORKFLOWS, "workflow", record.execution, &bytes, Existing::Any)
     }
 
+    /// The item rows of workflow `id` under `keys` (task execution index,
+    /// item index), in that order; `None` where there is none.
+    pub fn workflow_items<T: DeserializeOwned>(
+        &mut self,
+        id: Uuid,
+        keys: &[(usize, usize)],
+    ) -> Result<Vec<Option<T>>, WriteError> {
+        let table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            let stored = table.get(item_key(id.as_u128(), *key)).map_err(storage_write)?;
+            rows.push(stored.map(|bytes| decode("workflow_items", bytes.value())).transpose()?);
+        }
+        Ok(rows)
+    }
+
+    /// Stores one item row of workflow `id`, new or updated.
+    pub fn put_workflow_item<T: Serialize>(
+        &mut self,
+        id: Uuid,
+        key: (usize, usize),
+        row: &T,
+    ) -> Result<(), WriteError> {
+        let bytes = encode("workflow item", row)?;
+        let mut table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        table.insert(item_key(id.as_u128(), key), bytes.as_slice()).map_err(storage_write)?;
+        Ok(())
+    }
+
+    /// Deletes every item row of workflow `id` (its record is going);
+    /// returns how many there were.
+    pub(crate) fn delete_workflow_items(&mut self, id: u128) -> Result<usize, WriteError> {
+        let mut table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        let mut keys = Vec::new();
+        for row in table.range((id, 0, 0)..=(id, u64::MAX, u64::MAX)).map_err(storage_write)? {
+            keys.push(row.map_err(storage_write)?.0.value());
+        }
+        for key in &keys {
+            table.remove(*key).map_err(storage_write)?;
+        }
+        Ok(keys.len())
+    }
+
     /// Every workflow run not yet finished, oldest first.
     pub fn unfinished_workflows(&mut self) -> Result<Vec<WorkflowRecord>, WriteError> {
         let records: Vec<WorkflowRecord> = self.all_u128(WORKFLOWS, "workflows")?;
@@ -180,6 +227,27 @@ impl Snapshot {
         self.get_u128(WORKFLOWS, "workflows", id)
     }
 
+    /// Every item row of workflow `id` with its key (task execution index,
+    /// item index), in key order.
+    pub fn workflow_items<T: DeserializeOwned>(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<ItemRow<T>>, ReadError> {
+        let Some(table) = self.open(WORKFLOW_ITEMS)? else { return Ok(Vec::new()) };
+        let id = id.as_u128();
+        let mut rows = Vec::new();
+        for row in table.range((id, 0, 0)..=(id, u64::MAX, u64::MAX)).map_err(storage_read)? {
+            let (key, bytes) = row.map_err(storage_read)?;
+            let (_, task, item) = key.value();
+            let key = (
+                usize::try_from(task).unwrap_or(usize::MAX),
+                usize::try_from(item).unwrap_or(usize::MAX),
+            );
+            rows.push((key, decode("workflow_items", bytes.value())?));
+        }
+        Ok(rows)
+    }
+
     /// The inquiry `id`, if there is one.
     pub fn inquiry(&self, id: Uuid) -> Result<Option<InquiryRecord>, ReadError> {
         self.get_u128(INQUIRIES, "inquiries", id)
@@ -201,11 +269,19 @@ impl Snapshot {
                 break;
             }
             let (_, bytes) = row.map_err(storage_read)?;
-            let record: InquiryRecord = super::codec::decode("inquiries", bytes.value())?;
+            let record: InquiryRecord = decode("inquiries", bytes.value())?;
             if status.is_none_or(|s| s == record.status) {
                 records.push(record);
             }
         }
         Ok(records)
     }
+}
+
+/// A stored item row: (task execution index, item index) and the row.
+pub type ItemRow<T> = ((usize, usize), T);
+
+/// An item row's key in [`WORKFLOW_ITEMS`].
+fn item_key(workflow: u128, (task, item): (usize, usize)) -> (u128, u64, u64) {
+    (workflow, task as u64, item as u64)
 }

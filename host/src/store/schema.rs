@@ -60,6 +60,14 @@ pub(crate) const RUNNING: TableDefinition<'_, u128, ()> = TableDefinition::new("
 /// Workflow execution id → [`WorkflowRecord`](super::WorkflowRecord): the
 /// conductor's state of a workflow run, rewritten at every step.
 pub(crate) const WORKFLOWS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("workflows");
+/// (workflow execution id, task execution index, item index) → one item of
+/// a with-items task: its rendered action and input, status and result (the
+/// conductor's `ItemState`, opaque JSON here). Written when the task renders
+/// its items and again when that item ends, so the step that ends an item
+/// writes this row and the run's [`WORKFLOWS`] record, which keeps only
+/// counters, and not every item. Deleted with the run's record.
+pub(crate) const WORKFLOW_ITEMS: TableDefinition<'_, (u128, u64, u64), &[u8]> =
+    TableDefinition::new("workflow_items");
 /// `core.ask` execution id → [`InquiryRecord`](super::InquiryRecord).
 pub(crate) const INQUIRIES: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("inquiries");
 

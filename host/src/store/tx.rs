@@ -517,12 +517,16 @@ impl Tx<'_> {
                     && execution.finished_at.is_some_and(|at| at < cutoff)
             },
         )?;
-        // A workflow run's record and an inquiry go with their execution.
+        // A workflow run's record, its item rows and an inquiry go with
+        // their execution.
         for table in [WORKFLOWS, INQUIRIES] {
             let mut table = self.txn.open_table(table).map_err(storage_write)?;
             for id in &victims {
                 table.remove(*id).map_err(storage_write)?;
             }
+        }
+        for id in &victims {
+            self.delete_workflow_items(*id)?;
         }
         Ok((victims.len(), resume))
     }

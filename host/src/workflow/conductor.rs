@@ -31,6 +31,17 @@
 //!   flight; its result is the list of item results in item order (null
 //!   for items never run); after an item failed no further item starts,
 //!   and the task fails once no item is in flight any more.
+//!
+//! Items are not in [`WorkflowState`], which keeps only each with-items
+//! execution's counters ([`ItemCounts`]): each item is a row of its own
+//! ([`ItemState`] under an [`ItemKey`]), so that the state a step rewrites
+//! stays small whatever the number of items. The conductor keeps the rows
+//! it has in memory; a caller that persists them hands in, before an
+//! event, the rows [`Conductor::items_wanted`] names (the ended item's, the
+//! next ones to start, or all of them when the task completes), and after
+//! it stores what [`Conductor::take_item_writes`] gives (the rows the step
+//! rendered or ended). Given the same events and the rows it wrote, the
+//! conductor gives the same commands.
 //! - When the workflow completes (either way) the output is rendered from
 //!   the terminal context: the merge of the contexts of the terminal task
 //!   executions (those without transitions, engine commands, and the task
@@ -39,6 +50,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -49,8 +61,8 @@ use super::model::{Count, EngineCommand, Join, Target, Task, Workflow};
 use crate::rules::Datastore;
 
 use super::state::{
-    Command, ConductorError, ItemStatus, Outcome, TaskExecution, TaskId, TaskStatus, WorkflowState,
-    WorkflowStatus,
+    Command, ConductorError, ItemCounts, ItemKey, ItemState, ItemStatus, Outcome, TaskExecution,
+    TaskId, TaskStatus, WorkflowState, WorkflowStatus,
 };
 
 pub struct Conductor<'w> {
@@ -62,6 +74,10 @@ pub struct Conductor<'w> {
     /// The task execution completed last in this step: terminal if the
     /// workflow completes with it.
     last: Option<usize>,
+    /// The item rows at hand: rendered or ended here, or handed in.
+    rows: BTreeMap<ItemKey, ItemState>,
+    /// Rows rendered or ended since [`Conductor::take_item_writes`].
+    written: BTreeSet<ItemKey>,
 }
 
 type Commands = Vec<Command>;
@@ -146,7 +162,15 @@ impl<'w> Conductor<'w> {
             errors: Vec::new(),
             output: None,
         };
-        let mut conductor = Conductor { workflow, graph, state, datastore, last: None };
+        let mut conductor = Conductor {
+            workflow,
+            graph,
+            state,
+            datastore,
+            last: None,
+            rows: BTreeMap::new(),
+            written: BTreeSet::new(),
+        };
         let mut start = conductor.graph.start.clone();
         start.sort();
         for name in start {
@@ -157,8 +181,94 @@ impl<'w> Conductor<'w> {
         Ok((conductor, commands))
     }
 
-    pub fn resume(workflow: &'w Workflow, state: WorkflowState) -> Self {
-        Conductor { workflow, graph: TaskGraph::new(workflow), state, datastore: None, last: None }
+    /// Rebuilds a conductor from its state. A state stored with its items
+    /// inline (before items had rows of their own) has them moved into
+    /// rows, all to be written.
+    pub fn resume(workflow: &'w Workflow, mut state: WorkflowState) -> Self {
+        let mut rows = BTreeMap::new();
+        let mut written = BTreeSet::new();
+        for (index, execution) in state.sequence.iter_mut().enumerate() {
+            let Some(items) = execution.items.take() else { continue };
+            let counts = ItemCounts {
+                total: items.len(),
+                // Items start in order: the first pending one is the cursor.
+                next: items
+                    .iter()
+                    .position(|e| e.status == ItemStatus::Pending)
+                    .unwrap_or(items.len()),
+                running: items.iter().filter(|e| e.status == ItemStatus::Running).count(),
+                failed: items.iter().filter(|e| e.status == ItemStatus::Failed).count(),
+            };
+            execution.item_counts = Some(counts);
+            for (item, row) in items.into_iter().enumerate() {
+                let key = ItemKey { task: index, item };
+                rows.insert(key, row);
+                written.insert(key);
+            }
+        }
+        Conductor {
+            workflow,
+            graph: TaskGraph::new(workflow),
+            state,
+            datastore: None,
+            last: None,
+            rows,
+            written,
+        }
+    }
+
+    /// Hands in item rows the next event reads ([`Conductor::items_wanted`]).
+    /// A row already at hand is kept: it may be newer than the one given.
+    pub fn load_items(&mut self, rows: impl IntoIterator<Item = (ItemKey, ItemState)>) {
+        for (key, row) in rows {
+            self.rows.entry(key).or_insert(row);
+        }
+    }
+
+    /// The item rows rendered or ended since the last call, to be stored
+    /// with the state.
+    pub fn take_item_writes(&mut self) -> Vec<(ItemKey, ItemState)> {
+        std::mem::take(&mut self.written)
+            .into_iter()
+            .filter_map(|key| self.rows.get(&key).map(|row| (key, row.clone())))
+            .collect()
+    }
+
+    /// The item rows that reporting `item` of `task` ended (`failed` or
+    /// not) reads and that are not at hand: the item's own, the ones it
+    /// would start next, or every row of the task when it completes the
+    /// task (its result is every item's). Empty for anything else.
+    pub fn items_wanted(&self, task: &TaskId, item: Option<usize>, failed: bool) -> Vec<ItemKey> {
+        let Some(item) = item else { return Vec::new() };
+        let Some(index) = self.running(task) else { return Vec::new() };
+        let execution = &self.state.sequence[index];
+        let Some(counts) = execution.item_counts else { return Vec::new() };
+        if item >= counts.next {
+            return Vec::new();
+        }
+        let running = counts.running.saturating_sub(1);
+        let any_failed = failed || counts.failed > 0;
+        // The ended item's row, and the rows of the items it would start.
+        let (own, next): (Range<usize>, Range<usize>) =
+            if running == 0 && (any_failed || counts.next >= counts.total) {
+                // The task completes: its result is every item's.
+                (0..counts.total, 0..0)
+            } else if any_failed {
+                (item..item + 1, 0..0)
+            } else {
+                let limit = execution.concurrency.map_or(usize::MAX, |c| c as usize);
+                let free = limit.saturating_sub(running);
+                (item..item + 1, counts.next..counts.total.min(counts.next.saturating_add(free)))
+            };
+        own.chain(next)
+            .map(|item| ItemKey { task: index, item })
+            .filter(|key| !self.rows.contains_key(key))
+            .collect()
+    }
+
+    /// The task execution of `task` that is running, if one is.
+    fn running(&self, task: &TaskId) -> Option<usize> {
+        self.state.sequence.iter().rposition(|t| &t.id == task && t.status == TaskStatus::Running)
     }
 
     /// Gives `st2kv()` a datastore to read.
@@ -197,40 +307,43 @@ impl<'w> Conductor<'w> {
         item: Option<usize>,
         outcome: Outcome,
     ) -> Result<Commands, ConductorError> {
-        let index = self
-            .state
-            .sequence
-            .iter()
-            .rposition(|t| &t.id == task && t.status == TaskStatus::Running)
-            .ok_or_else(|| ConductorError::NotRunning(task.to_string()))?;
+        let index =
+            self.running(task).ok_or_else(|| ConductorError::NotRunning(task.to_string()))?;
         let mut commands = Vec::new();
         let (failed, result) = match outcome {
             Outcome::Succeeded(result) => (false, result),
             Outcome::Failed(result) => (true, result),
         };
-        match (item, self.state.sequence[index].items.is_some()) {
-            (Some(i), true) => {
-                let execution = &mut self.state.sequence[index];
-                let items = execution.items.as_mut().expect("checked");
-                let entry = items
-                    .get_mut(i)
-                    .filter(|e| e.status == ItemStatus::Running)
-                    .ok_or_else(|| ConductorError::NoSuchItem(task.to_string(), i))?;
+        match (item, self.state.sequence[index].item_counts) {
+            (Some(i), Some(mut counts)) => {
+                let key = ItemKey { task: index, item: i };
+                let started = i < counts.next;
+                if !started || self.rows.get(&key).is_some_and(|row| row.status.ended()) {
+                    return Err(ConductorError::NoSuchItem(task.to_string(), i));
+                }
+                let missing = self.items_wanted(task, item, failed).len();
+                if missing > 0 {
+                    return Err(ConductorError::ItemsNotLoaded(task.to_string(), missing));
+                }
+                let entry = self.rows.get_mut(&key).expect("loaded: items_wanted is empty");
                 entry.status = if failed { ItemStatus::Failed } else { ItemStatus::Succeeded };
                 entry.result = result;
-                let active = items.iter().any(|e| e.status == ItemStatus::Running);
-                let any_failed = items.iter().any(|e| e.status == ItemStatus::Failed);
-                let pending = items.iter().any(|e| e.status == ItemStatus::Pending);
-                if !active && (any_failed || !pending) {
-                    let results: Vec<Value> = items.iter().map(|e| e.result.clone()).collect();
+                self.written.insert(key);
+                counts.running -= 1;
+                counts.failed += usize::from(failed);
+                self.state.sequence[index].item_counts = Some(counts);
+                if counts.running == 0 && (counts.failed > 0 || counts.next >= counts.total) {
+                    let results: Vec<Value> = (0..counts.total)
+                        .map(|item| self.rows[&ItemKey { task: index, item }].result.clone())
+                        .collect();
                     let status =
-                        if any_failed { TaskStatus::Failed } else { TaskStatus::Succeeded };
+                        if counts.failed > 0 { TaskStatus::Failed } else { TaskStatus::Succeeded };
                     self.complete(index, status, Value::Array(results), &mut commands);
                 } else {
                     self.dispatch_items(index, &mut commands);
                 }
             }
-            (None, false) => {
+            (None, None) => {
                 let status = if failed { TaskStatus::Failed } else { TaskStatus::Succeeded };
                 self.complete(index, status, result, &mut commands);
             }
@@ -269,6 +382,7 @@ impl<'w> Conductor<'w> {
             status,
             result: Value::Null,
             arrived: BTreeSet::new(),
+            item_counts: None,
             items: None,
             concurrency: None,
             retry: None,
@@ -433,35 +547,34 @@ impl<'w> Conductor<'w> {
         }
     }
 
-    /// Starts pending items while fewer than `concurrency` are in flight.
+    /// Starts pending items, in order, while fewer than `concurrency` are
+    /// in flight. Their rows are at hand: rendered in this step, or handed
+    /// in as [`Conductor::items_wanted`] asked.
     fn dispatch_items(&mut self, index: usize, commands: &mut Commands) {
-        let execution = &mut self.state.sequence[index];
+        let execution = &self.state.sequence[index];
         let id = execution.id.clone();
         let retry = execution.retry.as_ref().map_or(0, |r| r.tally);
         let limit = execution.concurrency.map_or(usize::MAX, |c| c as usize);
-        let Some(items) = execution.items.as_mut() else { return };
-        if items.iter().any(|e| e.status == ItemStatus::Failed) {
+        let Some(mut counts) = execution.item_counts else { return };
+        if counts.failed > 0 {
             // After a failed item nothing more starts; the task fails once
             // the items in flight are done.
             return;
         }
-        let mut running = items.iter().filter(|e| e.status == ItemStatus::Running).count();
-        for (i, entry) in items.iter_mut().enumerate() {
-            if running >= limit {
-                break;
-            }
-            if entry.status == ItemStatus::Pending {
-                entry.status = ItemStatus::Running;
-                running += 1;
-                commands.push(Command::RunAction {
-                    task: id.clone(),
-                    action: entry.action.clone(),
-                    input: entry.input.clone(),
-                    item: Some(i),
-                    retry,
-                });
-            }
+        while counts.running < limit && counts.next < counts.total {
+            let key = ItemKey { task: index, item: counts.next };
+            let Some(entry) = self.rows.get(&key) else { break };
+            commands.push(Command::RunAction {
+                task: id.clone(),
+                action: entry.action.clone(),
+                input: entry.input.clone(),
+                item: Some(counts.next),
+                retry,
+            });
+            counts.next += 1;
+            counts.running += 1;
         }
+        self.state.sequence[index].item_counts = Some(counts);
     }
 
     /// A task execution completed: retry, or evaluate its transitions.
@@ -513,7 +626,8 @@ impl<'w> Conductor<'w> {
                         r.tally += 1;
                     }
                     execution.result = Value::Null;
-                    execution.items = None;
+                    // Rendered again: the retry's rows replace these.
+                    execution.item_counts = None;
                     if retry.delay > 0.0 {
                         execution.status = TaskStatus::Delayed;
                         commands.push(Command::Wait { task: id, seconds: retry.delay });

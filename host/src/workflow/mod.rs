@@ -36,8 +36,8 @@ pub use model::{
     Binding, Count, EngineCommand, Join, Retry, Target, Task, Transition, WithItems, Workflow,
 };
 pub use state::{
-    Command, ConductorError, ItemState, ItemStatus, Outcome, RetryState, TaskExecution, TaskId,
-    TaskStatus, WorkflowState, WorkflowStatus,
+    Command, ConductorError, ItemCounts, ItemKey, ItemState, ItemStatus, Outcome, RetryState,
+    TaskExecution, TaskId, TaskStatus, WorkflowState, WorkflowStatus,
 };
 pub use validate::{Findings, validate};
 

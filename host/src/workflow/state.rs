@@ -1,7 +1,9 @@
 //! What a running workflow is, as data: task executions, their statuses,
-//! items and retries, the contexts and routes, and the commands the
+//! item counters and retries, the contexts and routes, and the commands the
 //! conductor hands the engine. Serializable, so the engine persists
-//! [`WorkflowState`] after every step.
+//! [`WorkflowState`] after every step; each with-items item is an
+//! [`ItemState`] row of its own under an [`ItemKey`], kept apart so that a
+//! step that ends one item rewrites that item, not all of them.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -76,6 +78,8 @@ pub enum ConductorError {
     NotRunning(String),
     #[error("task `{0}` has no item {1}")]
     NoSuchItem(String, usize),
+    #[error("task `{0}`: {1} item row(s) this event reads were not handed in")]
+    ItemsNotLoaded(String, usize),
     #[error("the workflow is still running; only a finished workflow is re-run")]
     StillRunning,
     #[error("task `{0}` did not run to an end in this workflow, so it cannot be re-run")]
@@ -129,13 +133,47 @@ pub enum ItemStatus {
     Failed,
 }
 
-/// One item of a with-items task execution.
+impl ItemStatus {
+    /// Whether the item's action has ended.
+    pub fn ended(self) -> bool {
+        matches!(self, ItemStatus::Succeeded | ItemStatus::Failed)
+    }
+}
+
+/// One item of a with-items task execution: its row. Rendered with the
+/// task (as Orquesta renders every item up front), written again only when
+/// its action ends. Its status stays `Pending` while it runs: whether it
+/// started is the task's cursor ([`ItemCounts::next`]), so starting an item
+/// writes nothing but the counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemState {
     pub status: ItemStatus,
     pub action: String,
     pub input: Value,
     pub result: Value,
+}
+
+/// Where an item's row is: the task execution's index in
+/// [`WorkflowState::sequence`], and the item's index in its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ItemKey {
+    pub task: usize,
+    pub item: usize,
+}
+
+/// A with-items task execution's items as counters: what the conductor's
+/// state keeps of them, small whatever the number of items. Items start in
+/// order, so those below `next` have started and the rest are pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemCounts {
+    /// The items the list rendered to.
+    pub total: usize,
+    /// The first item not yet started.
+    pub next: usize,
+    /// Started and not yet ended.
+    pub running: usize,
+    /// Ended failed.
+    pub failed: usize,
 }
 
 /// The retry policy of one task execution, its expressions evaluated.
@@ -159,6 +197,13 @@ pub struct TaskExecution {
     /// Inbound tasks whose transitions arrived (joins).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub arrived: BTreeSet<String>,
+    /// A with-items execution's items, as counters; the items themselves
+    /// are rows of their own ([`ItemState`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_counts: Option<ItemCounts>,
+    /// Every item inline, as states stored before items had rows of their
+    /// own kept them: read from such a state only, and moved into rows
+    /// when the conductor resumes it. Never written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemState>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -142,7 +142,7 @@ impl Flows {
         let definition = self.definition(&record)?;
         let mut conductor = self.conductor(&definition, &record)?;
         self.drive(tx, &mut record, &mut conductor, held, fx)?;
-        self.settle(tx, record, &conductor, fx)?;
+        self.settle(tx, record, &mut conductor, fx)?;
         Ok(Ok(before))
     }
 
@@ -254,7 +254,7 @@ impl Flows {
             ..old
         };
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
-        self.settle(tx, record, &conductor, fx)?;
+        self.settle(tx, record, &mut conductor, fx)?;
         Ok(Ok(execution.id))
     }
 }

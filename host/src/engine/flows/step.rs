@@ -2,7 +2,10 @@
 //! from the stored state, told what happened, and its commands carried
 //! out (children inserted on the queue, delays recorded as timers, or
 //! held while paused); the new state is written back in the same
-//! transaction as the child execution that caused the step. A workflow
+//! transaction as the child execution that caused the step. A with-items
+//! item's row is read when its action ends and written with its result;
+//! the others stay where they are (every row is read once, when the task
+//! completes), so a step costs the same at any number of items. A workflow
 //! that completes writes its own ending, which is in turn a step of its
 //! parent, so a chain of sub-workflows settles in one commit.
 
@@ -16,7 +19,10 @@ use crate::store::{
     Execution, ExecutionStatus, ParentTask, Tx, WorkflowRecord, WorkflowTimer, WriteError,
     now_millis,
 };
-use crate::workflow::{Command, Conductor, Outcome, TaskId, WorkflowState, WorkflowStatus};
+use crate::workflow::{
+    Command, Conductor, ConductorError, ItemKey, ItemState, Outcome, TaskId, WorkflowState,
+    WorkflowStatus,
+};
 
 impl Flows {
     /// Starts the workflow run of `execution`, which a worker marked
@@ -63,7 +69,7 @@ impl Flows {
             finished: false,
         };
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
-        self.settle(tx, record, &conductor, fx)
+        self.settle(tx, record, &mut conductor, fx)
     }
 
     /// What StackStorm's Orquesta runner puts in a workflow's context
@@ -130,7 +136,9 @@ impl Flows {
         let definition = self.definition(&record)?;
         let mut conductor = self.conductor(&definition, &record)?;
         let task = TaskId::new(&parent.task, parent.route);
-        let commands = match conductor.on_action_finished(&task, parent.item, outcome(child)) {
+        let reported =
+            self.report(tx, record.execution, &mut conductor, &task, parent.item, outcome(child))?;
+        let commands = match reported {
             Ok(commands) => commands,
             Err(error) => {
                 tracing::warn!(workflow = %record.execution, child = %child.id, %error, "report of a task not running; ignored");
@@ -138,7 +146,7 @@ impl Flows {
             }
         };
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
-        self.settle(tx, record, &conductor, fx)
+        self.settle(tx, record, &mut conductor, fx)
     }
 
     /// A task's delay passed.
@@ -159,7 +167,7 @@ impl Flows {
         let mut conductor = self.conductor(&definition, &record)?;
         let commands = conductor.on_timer(task).unwrap_or_default();
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
-        self.settle(tx, record, &conductor, fx)
+        self.settle(tx, record, &mut conductor, fx)
     }
 
     /// Carries out the conductor's commands: each action becomes a child
@@ -216,15 +224,52 @@ impl Flows {
                         // Kept, so the operator sees why the task failed.
                         tx.insert_execution(&child, false)?;
                         fx.changed.push((child.id, child.action.clone(), child.status));
-                        let more = conductor
-                            .on_action_finished(&task, item, outcome(&child))
-                            .unwrap_or_default();
-                        queue.extend(more);
+                        let reported = self.report(
+                            tx,
+                            record.execution,
+                            conductor,
+                            &task,
+                            item,
+                            outcome(&child),
+                        )?;
+                        queue.extend(reported.unwrap_or_default());
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Tells the conductor that `task` (its `item`) ended, after handing it
+    /// the item rows that event reads from the store. A row it asks for
+    /// and the store lacks is corruption: the run's record counts it.
+    fn report(
+        &self,
+        tx: &mut Tx<'_>,
+        workflow: Uuid,
+        conductor: &mut Conductor<'_>,
+        task: &TaskId,
+        item: Option<usize>,
+        outcome: Outcome,
+    ) -> Result<Result<Vec<Command>, ConductorError>, WriteError> {
+        let failed = matches!(outcome, Outcome::Failed(_));
+        let wanted = conductor.items_wanted(task, item, failed);
+        if !wanted.is_empty() {
+            let keys: Vec<(usize, usize)> = wanted.iter().map(|k| (k.task, k.item)).collect();
+            let rows: Vec<Option<ItemState>> = tx.workflow_items(workflow, &keys)?;
+            let mut loaded = Vec::with_capacity(rows.len());
+            for (key, row) in wanted.into_iter().zip(rows) {
+                let row = row.ok_or_else(|| {
+                    WriteError::Corrupt(format!(
+                        "workflow {workflow}: task `{task}` has no stored item {}",
+                        key.item
+                    ))
+                })?;
+                loaded.push((key, row));
+            }
+            conductor.load_items(loaded);
+        }
+        Ok(conductor.on_action_finished(task, item, outcome))
     }
 
     /// A worker slot for a child that can start at once: a Wasm action
@@ -275,15 +320,19 @@ impl Flows {
         }
     }
 
-    /// Writes the run's state back; a run that has completed and has
-    /// nothing left in flight ends its execution (and steps its parent).
+    /// Writes the run's state back, with the item rows the step rendered or
+    /// ended; a run that has completed and has nothing left in flight ends
+    /// its execution (and steps its parent).
     pub(super) fn settle(
         &self,
         tx: &mut Tx<'_>,
         mut record: WorkflowRecord,
-        conductor: &Conductor<'_>,
+        conductor: &mut Conductor<'_>,
         fx: &mut Effects,
     ) -> Result<(), WriteError> {
+        for (ItemKey { task, item }, row) in conductor.take_item_writes() {
+            tx.put_workflow_item(record.execution, (task, item), &row)?;
+        }
         record.state = serde_json::to_value(conductor.state())
             .map_err(|e| WriteError::Invalid { field: "workflow", message: e.to_string() })?;
         let done = conductor.status() != WorkflowStatus::Running

@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::super::eval::{self, Scope};
 use super::super::model::{EngineCommand, Target, Task};
-use super::super::state::{Command, ItemState, ItemStatus, RetryState, TaskStatus, WorkflowStatus};
+use super::super::state::{
+    Command, ItemCounts, ItemKey, ItemState, ItemStatus, RetryState, TaskStatus, WorkflowStatus,
+};
 use super::{Commands, Conductor};
 
 /// A ready task's fields, rendered.
@@ -116,8 +118,15 @@ impl Conductor<'_> {
                 commands.extend(none);
             }
             Work::Items { states, concurrency } => {
+                let total = states.len();
+                for (item, row) in states.into_iter().enumerate() {
+                    // A retry's rows replace the ones before under the same keys.
+                    let key = ItemKey { task: index, item };
+                    self.rows.insert(key, row);
+                    self.written.insert(key);
+                }
                 let execution = &mut self.state.sequence[index];
-                execution.items = Some(states);
+                execution.item_counts = Some(ItemCounts { total, next: 0, running: 0, failed: 0 });
                 execution.concurrency = concurrency;
                 self.dispatch_items(index, commands);
             }

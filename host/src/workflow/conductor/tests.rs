@@ -89,3 +89,114 @@ fn a_failed_workflow_drops_delayed_tasks() {
     assert_eq!(conductor.on_timer(&TaskId::new("b", 0)), Ok(Vec::new()));
     assert_eq!(conductor.in_flight(), 0);
 }
+
+/// A with-items workflow over `n` items at concurrency 3.
+fn items_workflow(n: usize) -> Workflow {
+    load(&format!(
+        "version: 1.0\ntasks:\n  each:\n    with:\n      items: '{{{{ range({n}) | list }}}}'\n      concurrency: 3\n    action: x.each\n    input:\n      n: '{{{{ item() }}}}'\n      pad: 'item {{{{ item() }}}}'\n    next:\n      - publish: [{{all: <% result() %>}}]\noutput:\n  - all: <% ctx(all) %>\n"
+    ))
+}
+
+fn key(item: usize) -> ItemKey {
+    ItemKey { task: 0, item }
+}
+
+#[test]
+fn items_are_rows_apart_and_a_step_writes_the_one_item_it_ends() {
+    let each = TaskId::new("each", 0);
+    let mut sizes = Vec::new();
+    for n in [10, 400] {
+        let workflow = items_workflow(n);
+        let (mut conductor, commands) = Conductor::start(&workflow, Map::new()).expect("started");
+        // Rendered up front, every row once.
+        let rendered = conductor.take_item_writes();
+        assert_eq!(rendered.len(), n);
+        assert_eq!(rendered[n - 1].1.input, json!({"n": n - 1, "pad": format!("item {}", n - 1)}));
+        let mut queue: std::collections::VecDeque<Command> = commands.into();
+        assert_eq!(queue.len(), 3);
+        let mut largest = 0;
+        while let Some(Command::RunAction { item: Some(i), .. }) = queue.pop_front() {
+            let more = conductor
+                .on_action_finished(&each, Some(i), Outcome::Succeeded(json!(i * 10)))
+                .expect("accepted");
+            queue.extend(more);
+            let written = conductor.take_item_writes();
+            assert_eq!(written.len(), 1, "item {i}: {written:?}");
+            assert_eq!(written[0].0, key(i));
+            assert_eq!(written[0].1.status, ItemStatus::Succeeded);
+            assert_eq!(written[0].1.result, json!(i * 10));
+            if conductor.status() == WorkflowStatus::Running {
+                largest = largest.max(serde_json::to_vec(conductor.state()).expect("json").len());
+            }
+        }
+        assert_eq!(conductor.status(), WorkflowStatus::Succeeded);
+        let all: Vec<Value> = (0..n).map(|i| json!(i * 10)).collect();
+        assert_eq!(conductor.output(), Some(&json!({"all": all})));
+        sizes.push(largest);
+    }
+    // The state a step rewrites does not grow with the number of items
+    // (a few digits of the counters at most).
+    assert!(sizes[1] <= sizes[0] + 16, "state bytes at 10 and 400 items: {sizes:?}");
+}
+
+#[test]
+fn a_resumed_conductor_asks_for_the_rows_an_event_reads_and_refuses_without_them() {
+    let workflow = items_workflow(5);
+    let each = TaskId::new("each", 0);
+    let (mut conductor, _) = Conductor::start(&workflow, Map::new()).expect("started");
+    let rows: BTreeMap<ItemKey, ItemState> = conductor.take_item_writes().into_iter().collect();
+    let state = conductor.state().clone();
+    // Item 0 ends: its row, and item 3, the next to start.
+    let mut resumed = Conductor::resume(&workflow, state.clone());
+    assert_eq!(resumed.items_wanted(&each, Some(0), false), [key(0), key(3)]);
+    assert_eq!(resumed.items_wanted(&each, Some(0), true), [key(0)]);
+    assert_eq!(resumed.items_wanted(&each, Some(4), false), [], "not started");
+    assert_eq!(
+        resumed.on_action_finished(&each, Some(0), Outcome::Succeeded(json!(0))),
+        Err(ConductorError::ItemsNotLoaded("each".into(), 2))
+    );
+    resumed.load_items([(key(0), rows[&key(0)].clone()), (key(3), rows[&key(3)].clone())]);
+    let commands =
+        resumed.on_action_finished(&each, Some(0), Outcome::Succeeded(json!(0))).expect("ok");
+    assert!(matches!(&commands[..], [Command::RunAction { item: Some(3), .. }]));
+    // A duplicate report of the item is refused.
+    assert_eq!(
+        resumed.on_action_finished(&each, Some(0), Outcome::Succeeded(json!(0))),
+        Err(ConductorError::NoSuchItem("each".into(), 0))
+    );
+}
+
+#[test]
+fn a_state_stored_with_its_items_inline_resumes_with_them_as_rows() {
+    let workflow = items_workflow(5);
+    let each = TaskId::new("each", 0);
+    let (mut conductor, _) = Conductor::start(&workflow, Map::new()).expect("started");
+    let mut rows: Vec<ItemState> =
+        conductor.take_item_writes().into_iter().map(|(_, r)| r).collect();
+    conductor.on_action_finished(&each, Some(1), Outcome::Succeeded(json!("one"))).expect("1");
+    // As a previous version stored it: items 0 and 2 running, 1 ended,
+    // 3 running (started after 1), 4 pending, every item inline.
+    rows[1].status = ItemStatus::Succeeded;
+    rows[1].result = json!("one");
+    for i in [0, 2, 3] {
+        rows[i].status = ItemStatus::Running;
+    }
+    let mut legacy = serde_json::to_value(conductor.state()).expect("json");
+    let execution = &mut legacy["sequence"][0];
+    execution.as_object_mut().expect("task").remove("item_counts");
+    execution["items"] = serde_json::to_value(&rows).expect("json");
+    let state: WorkflowState = serde_json::from_value(legacy).expect("a stored state");
+    let mut resumed = Conductor::resume(&workflow, state);
+    assert_eq!(resumed.state(), conductor.state(), "counters rebuilt from the items");
+    assert_eq!(resumed.take_item_writes().len(), 5, "every item to be written as a row");
+    for (i, result) in [(0, "zero"), (2, "two"), (3, "three")] {
+        let more = resumed
+            .on_action_finished(&each, Some(i), Outcome::Succeeded(json!(result)))
+            .expect("accepted");
+        if i == 0 {
+            assert!(matches!(&more[..], [Command::RunAction { item: Some(4), .. }]));
+        }
+    }
+    resumed.on_action_finished(&each, Some(4), Outcome::Succeeded(json!("four"))).expect("4");
+    assert_eq!(resumed.output(), Some(&json!({"all": ["zero", "one", "two", "three", "four"]})));
+}
