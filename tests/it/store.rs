@@ -251,9 +251,14 @@ async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
                 tx.insert_trigger_instance(&pending)?;
                 tx.insert_execution(&finished, false)?;
                 tx.insert_execution(&running, false)?;
-                // A finished workflow's run record and a live one's.
+                // A finished workflow's run record and a live one's, each
+                // with item rows of a with-items task.
                 tx.put_workflow(&run(finished.id, true))?;
                 tx.put_workflow(&run(running.id, false))?;
+                for item in 0..3 {
+                    tx.put_workflow_item(finished.id, (0, item), &serde_json::json!({"n": item}))?;
+                    tx.put_workflow_item(running.id, (2, item), &serde_json::json!({"n": item}))?;
+                }
                 tx.kv_set(&KvScope::System, "stale", "x".into(), Some(now + 1000))?;
                 tx.kv_set(&KvScope::System, "fresh", "y".into(), None)
             }
@@ -279,6 +284,10 @@ async fn retention_deletes_what_is_old_and_done_and_keeps_the_rest() {
     assert_eq!(left, [pending.id]);
     assert_eq!(snapshot.execution(finished.id).expect("read"), None);
     assert_eq!(snapshot.workflow(finished.id).expect("read"), None, "the run goes with it");
+    let items = |id| snapshot.workflow_items::<serde_json::Value>(id).expect("item rows");
+    assert_eq!(items(finished.id), [], "its item rows too");
+    let kept: Vec<_> = items(running.id).into_iter().map(|(key, _)| key).collect();
+    assert_eq!(kept, [(2, 0), (2, 1), (2, 2)]);
     assert_eq!(snapshot.execution(running.id).expect("read"), Some(running.clone()));
     assert_eq!(snapshot.workflow(running.id).expect("read"), Some(run(running.id, false)));
     assert_eq!(

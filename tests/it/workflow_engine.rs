@@ -333,3 +333,63 @@ async fn a_workflow_action_from_a_manifest_runs_with_defaults_and_refuses_unknow
     assert!(error.contains("workflows/main.yaml") && error.contains("whom"), "{error}");
     engine.shutdown().await;
 }
+
+/// with-items keeps each item in a row of its own: mid-way (paused) the
+/// run's record holds counters, not the items (inline, 120 items would be
+/// about 10 KB), the rows of items that ended have their results and the
+/// rest are as rendered; at the end every row has its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_items_keeps_each_item_in_a_row_of_its_own() {
+    const ITEMS: usize = 120;
+    let workflows = BTreeMap::from([(
+        "each".to_owned(),
+        format!(
+            "version: 1.0\ntasks:\n  each:\n    with:\n      items: '{{{{ range({ITEMS}) | list }}}}'\n      concurrency: 2\n    action: core.sleep\n    input: {{seconds: 0.01}}\n    next:\n      - publish: [n: '{{{{ result() | length }}}}']\noutput:\n  - n: '{{{{ ctx().n }}}}'\n"
+        ),
+    )]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = TestRuntime::with_services(HostServices::default());
+    let engine = start_engine(open_store(dir.path()), catalog(&runtime, &workflows)).await;
+    let id = engine.request("flows.each", Map::new()).await.expect("requested");
+    let ended_items = |all: &[Execution]| {
+        all.iter()
+            .filter(|e| e.parent.as_ref().is_some_and(|p| p.workflow == id))
+            .filter(|e| e.status.is_finished())
+            .count()
+    };
+    wait_for(&engine, "a few items", |all| ended_items(all) >= 4).await;
+    engine.pause(id).await.expect("paused");
+    wait_for(&engine, "paused", |all| {
+        all.iter().any(|e| e.id == id && e.status == ExecutionStatus::Paused)
+    })
+    .await;
+    {
+        let snapshot = engine.store().read().expect("read");
+        let record = snapshot.workflow(id).expect("read").expect("a record");
+        let task = &record.state["sequence"][0];
+        assert!(task.get("items").is_none(), "no items inline: {task}");
+        let counts = &task["item_counts"];
+        assert_eq!(counts["total"], ITEMS);
+        let bytes = serde_json::to_vec(&record.state).expect("json").len();
+        assert!(bytes < 2_000, "the state holds counters, not {ITEMS} items: {bytes} bytes");
+        let rows: Vec<((usize, usize), Value)> = snapshot.workflow_items(id).expect("rows");
+        assert_eq!(rows.len(), ITEMS, "every item rendered into its row");
+        let ended = rows.iter().filter(|(_, row)| row["status"] == "succeeded").count();
+        let done = ended_items(&executions(&engine));
+        assert_eq!(ended, done, "a row ends with its item, the others are left as rendered");
+    }
+    engine.resume(id).await.expect("resumed");
+    wait_for(&engine, "the run", |all| finished(all, id)).await;
+    let all = executions(&engine);
+    let run = all.iter().find(|e| e.id == id).expect("the run");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.result.as_ref().expect("result")["output"]["n"], ITEMS);
+    let snapshot = engine.store().read().expect("read");
+    let rows: Vec<((usize, usize), Value)> = snapshot.workflow_items(id).expect("rows");
+    for (i, ((task, item), row)) in rows.iter().enumerate() {
+        assert_eq!((*task, *item), (0, i));
+        assert_eq!(row["status"], "succeeded");
+        assert_eq!(row["result"], json!({"slept_seconds": 0.01}));
+    }
+    engine.shutdown().await;
+}
