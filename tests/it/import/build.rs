@@ -3,7 +3,8 @@
 //! actions run: in the sandbox with `squall run --component`, and on a
 //! live server with its grants. Each answers what StackStorm's Python
 //! runner records for it — `{stdout, stderr, exit_code, result}` — and
-//! `(False, x)` or an exception fails it. The pack is built once per run.
+//! `(False, x)` or an exception fails it; its PollingSensor is polled and
+//! its rule runs. The pack is built once per run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -178,6 +179,13 @@ async fn run(server: &Server, action: &str, params: &[&str]) -> (u8, Value) {
     (outcome.code, execution)
 }
 
+/// The pack's key-value item `key`, as stored.
+fn snapshot_kv(server: &Server, key: &str) -> Option<String> {
+    let snapshot = server.api.engine.store().read().expect("a snapshot");
+    let scope = KvScope::Pack("stdlib_demo".into());
+    snapshot.kv_get(&scope, key, now_millis()).expect("a read")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
     let built = built().await;
@@ -200,10 +208,29 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
             json!({"count": count, "shared": null, "has_token": true})
         );
     }
-    let snapshot = server.api.engine.store().read().expect("a snapshot");
-    let scope = KvScope::Pack("stdlib_demo".into());
-    let stored = snapshot.kv_get(&scope, "stdlib_demo.CounterAction:count", now_millis());
-    assert_eq!(stored.expect("read"), Some("2".to_owned()));
+    let stored = snapshot_kv(&server, "stdlib_demo.CounterAction:count");
+    assert_eq!(stored, Some("2".to_owned()));
+
+    // The PollingSensor is polled: its first poll dispatches
+    // stdlib_demo.changed, whose rule runs greet.
+    let mut greeted = Value::Null;
+    for _ in 0..300 {
+        let listed =
+            server.cli(&["execution", "list", "--action", "stdlib_demo.greet", "--json"]).await;
+        let found = listed.json().as_array().and_then(|all| all.first().cloned());
+        if let Some(execution) = found.filter(|e| e["status"] == "succeeded") {
+            let id = execution["id"].as_str().expect("an id").to_owned();
+            greeted = server.cli(&["execution", "get", &id, "--json"]).await.json();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(greeted["result"]["result"], "hello, change!", "{greeted}");
+    let polls = snapshot_kv(&server, "stdlib_demo.WatcherSensor:polls");
+    assert!(
+        polls.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)),
+        "the sensor's datastore"
+    );
 
     // A secret parameter is masked in what the server keeps and shows.
     let (code, execution) =

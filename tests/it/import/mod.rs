@@ -142,6 +142,7 @@ fn every_file_of_a_pack_is_in_the_report_or_the_output() {
                         .as_array()
                         .into_iter()
                         .flatten()
+                        .chain(Some(&i["reason"]))
                         .any(|n| n.as_str().unwrap_or_default().contains(&file))
                 });
             let kept = written.iter().any(|w| *w == file || w.ends_with(&format!("/{file}")));

@@ -9,6 +9,7 @@ mod others;
 mod python;
 mod report;
 mod scan;
+mod sensors;
 mod toml_text;
 
 use std::path::{Path, PathBuf};

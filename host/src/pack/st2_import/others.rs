@@ -5,43 +5,18 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
-use super::python::{self, PythonAction};
+use super::python;
 use super::report::{Item, Kind};
 use super::scan::{NOT_CONVERTED, Scan, directly_in};
 use super::{Contents, ImportError, Known};
 
 impl Scan<'_> {
-    pub(super) fn sensors(&mut self) {
-        for file in self.matching(|f| directly_in(f, "sensors")) {
-            self.files.remove(&file);
-            let name = self
-                .read(&file)
-                .ok()
-                .and_then(|text| serde_yaml_ng::from_str::<Value>(&text).ok())
-                .and_then(|v| {
-                    v.get("class_name")
-                        .or_else(|| v.get("name"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| file.clone());
-            self.items.push(Item::not_converted(
-                Kind::Sensor,
-                &name,
-                &file,
-                "sensors are not converted yet (a PollingSensor will become a poll sensor); its files are copied to sensors/",
-            ));
-            self.copy(&file, &file);
-        }
-    }
-
     pub(super) fn rules(
         &mut self,
         pack: &str,
         known: &Known<'_>,
         own: &BTreeSet<String>,
+        own_triggers: &BTreeSet<String>,
     ) -> Result<(), ImportError> {
         for file in self.matching(|f| directly_in(f, "rules")) {
             self.files.remove(&file);
@@ -65,10 +40,15 @@ impl Scan<'_> {
                     "pack: the rule says `{}`, but it is in the pack `{pack}`",
                     r.pack
                 )),
-                Ok(r) if !(known.trigger)(&r.trigger_type) => Some(format!(
-                    "trigger.type: `{}` is not a trigger type Squall has (a sensor's trigger, not converted yet?)",
-                    r.trigger_type
-                )),
+                Ok(r)
+                    if !(known.trigger)(&r.trigger_type)
+                        && !own_triggers.contains(&r.trigger_type) =>
+                {
+                    Some(format!(
+                        "trigger.type: `{}` is not a trigger type Squall has (a sensor's trigger, not converted yet?)",
+                        r.trigger_type
+                    ))
+                }
                 Ok(r) if !own.contains(&r.action_ref) && !(known.action)(&r.action_ref) => {
                     Some(format!(
                         "action.ref: `{}` is not an action of the converted pack, of core, or of the host",
@@ -134,11 +114,10 @@ impl Scan<'_> {
     }
 
     /// Every file no item claimed: copied where it was, and reported.
-    pub(super) fn rest(&mut self, python_actions: &[PythonAction]) {
+    pub(super) fn rest(&mut self, python: bool) {
         let layer: BTreeSet<&str> = python::LAYER.iter().map(|(p, _)| *p).collect();
         for file in std::mem::take(&mut self.files) {
-            let clash = !python_actions.is_empty()
-                && (layer.contains(file.as_str()) || file == python::ENTRY);
+            let clash = python && (layer.contains(file.as_str()) || file == python::ENTRY);
             if file == "requirements.txt" {
                 self.items.push(Item::not_converted(
                     Kind::File,
@@ -160,7 +139,8 @@ impl Scan<'_> {
                     "copied with actions/, where Python actions import from",
                 ));
             } else if file.starts_with("sensors/") {
-                self.items.push(Item::copied(&file, "sensor code: sensors are not converted yet"));
+                self.items
+                    .push(Item::copied(&file, "copied with sensors/, where sensors import from"));
             } else if file.starts_with("lib/") {
                 self.items.push(Item::copied(
                     &file,
@@ -169,7 +149,7 @@ impl Scan<'_> {
             } else {
                 self.items.push(Item::copied(&file, "not used by Squall"));
             }
-            if !file.starts_with("actions/") {
+            if !file.starts_with("actions/") && !file.starts_with("sensors/") {
                 self.copy(&file, &file);
             }
         }

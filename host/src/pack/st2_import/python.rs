@@ -15,6 +15,9 @@ pub const LAYER: &[(&str, &str)] = &[
     ("st2common/__init__.py", include_str!("python/st2common/__init__.py")),
     ("st2common/runners/__init__.py", include_str!("python/st2common/runners/__init__.py")),
     ("st2common/runners/base_action.py", include_str!("python/st2common/runners/base_action.py")),
+    ("st2reactor/__init__.py", include_str!("python/st2reactor/__init__.py")),
+    ("st2reactor/sensor/__init__.py", include_str!("python/st2reactor/sensor/__init__.py")),
+    ("st2reactor/sensor/base.py", include_str!("python/st2reactor/sensor/base.py")),
 ];
 
 /// One Python action to register: its Squall name and its module (the
@@ -31,9 +34,25 @@ pub struct PythonAction {
     pub module: String,
 }
 
+/// One polling sensor to register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonSensor {
+    /// The Squall sensor's name.
+    pub name: String,
+    /// The directory of its module, relative to the pack.
+    pub dir: String,
+    /// The module name.
+    pub module: String,
+    /// The class the metadata names.
+    pub class_name: String,
+    /// Its `poll_interval` in seconds, as a Python number.
+    pub interval: String,
+}
+
 /// The entry module's text.
-pub fn entry(pack: &str, actions: &[PythonAction], lib: bool) -> String {
+pub fn entry(pack: &str, actions: &[PythonAction], sensors: &[PythonSensor], lib: bool) -> String {
     let mut paths: Vec<&str> = actions.iter().map(|a| a.dir.as_str()).collect();
+    paths.extend(sensors.iter().map(|s| s.dir.as_str()));
     if lib {
         paths.push("lib");
     }
@@ -46,6 +65,13 @@ pub fn entry(pack: &str, actions: &[PythonAction], lib: bool) -> String {
          import os\n\nimport squall_st2\n\n\
          squall_st2.setup({pack:?}, os.path.dirname(os.path.abspath(__file__)), {paths:?})\n\n"
     );
+    for sensor in sensors {
+        let _ = writeln!(
+            text,
+            "squall_st2.register_sensor({:?}, {:?}, {:?}, {})",
+            sensor.name, sensor.module, sensor.class_name, sensor.interval
+        );
+    }
     for action in actions {
         let _ = writeln!(text, "squall_st2.register({:?}, {:?})", action.name, action.module);
     }

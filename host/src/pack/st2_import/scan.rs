@@ -22,6 +22,11 @@ pub(super) const NOT_CONVERTED: &str = "not_converted";
 /// Directories that are not the pack's content.
 const SKIPPED_DIRS: &[&str] = &[".git", "__pycache__"];
 
+/// What in a pack's Python code reaches the datastore, so that the pack
+/// asks for `kv`.
+const DATASTORE_CALLS: &[&str] =
+    &["action_service", "get_value(", "set_value(", "delete_value(", "list_values("];
+
 /// StackStorm's Python runner's default timeout, in seconds.
 const PYTHON_TIMEOUT_SECONDS: u64 = 600;
 
@@ -174,10 +179,13 @@ impl Scan<'_> {
                 }
             }
         }
-        self.sensors();
-        self.rules(&pack.name, known, &own)?;
+        let sensors = self.sensors(&pack.name)?;
+        let own_triggers: BTreeSet<String> =
+            sensors.triggers.iter().map(|t| format!("{}.{}", pack.name, t.name)).collect();
+        self.rules(&pack.name, known, &own, &own_triggers)?;
         self.aliases(&pack.name, known, &own)?;
-        self.rest(&python_actions);
+        let python = !python_actions.is_empty() || !sensors.python.is_empty();
+        self.rest(python);
 
         let uses_kv = self
             .out
@@ -187,16 +195,16 @@ impl Scan<'_> {
                 Contents::Copy(from) => std::fs::read_to_string(from).ok(),
                 Contents::Text(_) => None,
             })
-            .any(|text| text.contains("action_service"));
+            .any(|text| DATASTORE_CALLS.iter().any(|call| text.contains(call)));
         let lib = self.out.iter().any(|(path, _)| path.starts_with("lib/"));
-        let python_entry = (!python_actions.is_empty()).then(|| python::ENTRY.to_owned());
-        if !python_actions.is_empty() {
+        let python_entry = python.then(|| python::ENTRY.to_owned());
+        if python {
             for (path, text) in python::LAYER {
                 self.out.push(((*path).to_owned(), Contents::Text((*text).to_owned())));
             }
             self.out.push((
                 python::ENTRY.to_owned(),
-                Contents::Text(python::entry(&pack.name, &python_actions, lib)),
+                Contents::Text(python::entry(&pack.name, &python_actions, &sensors.python, lib)),
             ));
         }
         let manifest = ManifestText {
@@ -215,6 +223,8 @@ impl Scan<'_> {
             kv: uses_kv,
             config,
             actions,
+            triggers: sensors.triggers,
+            sensors: sensors.manifest,
         };
         let text = manifest.render();
         // The importer's own check: what it writes loads as any manifest.

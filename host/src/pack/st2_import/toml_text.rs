@@ -21,6 +21,32 @@ pub struct ManifestAction {
     pub timeout: Option<String>,
 }
 
+/// A trigger type the pack declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestTrigger {
+    /// Its name within the pack.
+    pub name: String,
+    /// What it means.
+    pub description: String,
+    /// Its payload's JSON Schema.
+    pub payload: Value,
+    /// Its parameters' JSON Schema.
+    pub parameters: Option<Value>,
+}
+
+/// A poll sensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestSensor {
+    /// Its name.
+    pub name: String,
+    /// What it watches.
+    pub description: String,
+    /// Its poll interval, e.g. `30s`.
+    pub interval: String,
+    /// The trigger types it emits, by name within the pack.
+    pub emits: Vec<String>,
+}
+
 /// What goes into `pack.toml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestText {
@@ -42,6 +68,10 @@ pub struct ManifestText {
     pub config: Option<Value>,
     /// The actions.
     pub actions: Vec<ManifestAction>,
+    /// The trigger types.
+    pub triggers: Vec<ManifestTrigger>,
+    /// The poll sensors.
+    pub sensors: Vec<ManifestSensor>,
 }
 
 impl ManifestText {
@@ -70,6 +100,21 @@ impl ManifestText {
             if self.python_entry.is_some() {
                 out.push_str("# room for the Python interpreter\nmemory = \"128MiB\"\n");
             }
+        }
+        for trigger in &self.triggers {
+            let _ = write!(out, "\n[triggers.{}]\n", key(&trigger.name));
+            let _ = writeln!(out, "description = {}", string(&trigger.description));
+            let _ = writeln!(out, "payload = {}", inline(&trigger.payload));
+            if let Some(parameters) = &trigger.parameters {
+                let _ = writeln!(out, "parameters = {}", inline(parameters));
+            }
+        }
+        for sensor in &self.sensors {
+            let _ = write!(out, "\n[sensors.{}]\n", key(&sensor.name));
+            let _ = writeln!(out, "description = {}", string(&sensor.description));
+            let _ = writeln!(out, "kind = \"poll\"\ninterval = {}", string(&sensor.interval));
+            let emits: Vec<String> = sensor.emits.iter().map(|e| string(e)).collect();
+            let _ = writeln!(out, "emits = [{}]", emits.join(", "));
         }
         for action in &self.actions {
             let _ = write!(out, "\n[actions.{}]\n", key(&action.name));

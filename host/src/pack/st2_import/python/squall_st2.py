@@ -1,7 +1,7 @@
 """StackStorm's Python runner on Squall, for packs made by `squall pack import`.
 
-The generated entry module calls `setup` once and `register` for each
-action: the action's module is imported unchanged while the component is
+The generated entry module calls `setup` once, `register_sensor` for each
+polling sensor (see there) and `register` for each action: the action's module is imported unchanged while the component is
 built, its action class found as StackStorm's loader finds it, and a
 Squall action registered that runs it as StackStorm's Python runner does:
 
@@ -27,7 +27,10 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import squall
 
-__all__ = ["setup", "register", "ActionService", "PackConfig", "KeyValuePair", "logger_for"]
+__all__ = [
+    "setup", "register", "register_sensor", "ActionService", "SensorService", "PackConfig",
+    "KeyValuePair", "logger_for",
+]
 
 # StackStorm's datastore scope for what actions read and write.
 SYSTEM_SCOPE = "system"
@@ -266,5 +269,71 @@ def register(name, module_name):
     @squall.action(name)
     def _run(params, ctx):
         return run_action(cls, params)
+
+    return cls
+
+
+class SensorService:
+    """`self.sensor_service` of a sensor: `dispatch` collects the poll's
+    events (a trigger named without its pack is the sensor's pack's), the
+    datastore calls are the actions' (`ActionService`), keys local to the
+    sensor's class."""
+
+    def __init__(self, pack, class_name):
+        self.pack = pack
+        self.events = []
+        self._datastore = ActionService(pack, class_name)
+
+    def get_logger(self, name):
+        return logger_for(name)
+
+    def dispatch(self, trigger, payload=None, trace_tag=None):
+        if isinstance(trigger, dict):
+            trigger = trigger.get("ref") or f"{trigger.get('pack', self.pack)}.{trigger.get('name')}"
+        if "." not in trigger:
+            trigger = f"{self.pack}.{trigger}"
+        self.events.append(squall.Event(trigger, payload if payload is not None else {}))
+
+    def dispatch_with_context(self, trigger, payload=None, trace_context=None):
+        self.dispatch(trigger, payload)
+
+    def get_value(self, name, local=True, scope=SYSTEM_SCOPE, decrypt=False):
+        return self._datastore.get_value(name, local=local, scope=scope, decrypt=decrypt)
+
+    def set_value(self, name, value, ttl=None, local=True, scope=SYSTEM_SCOPE, encrypt=False):
+        return self._datastore.set_value(name, value, ttl=ttl, local=local, scope=scope,
+                                         encrypt=encrypt)
+
+    def delete_value(self, name, local=True, scope=SYSTEM_SCOPE):
+        return self._datastore.delete_value(name, local=local, scope=scope)
+
+    def list_values(self, local=True, prefix=None, limit=None, offset=0):
+        return self._datastore.list_values(local=local, prefix=prefix, limit=limit, offset=offset)
+
+    def get_user_info(self):
+        return self._datastore.get_user_info()
+
+
+def register_sensor(name, module_name, class_name, poll_interval):
+    """Imports the sensor module now and registers the Squall poll sensor
+    `name`: each poll makes `class_name` afresh, calls `setup()` and
+    `poll()`, and returns what it dispatched. A poll that raises is logged
+    and keeps what was dispatched before, as StackStorm's sensor loop
+    logs and carries on."""
+    module = importlib.import_module(module_name)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ImportError(f"{module.__file__}: has no class {class_name} (the sensor's class_name)")
+
+    @squall.sensor(name)
+    def _poll(config, cursor):
+        service = SensorService(_pack, class_name)
+        try:
+            sensor = cls(sensor_service=service, config=config or {}, poll_interval=poll_interval)
+            sensor.setup()
+            sensor.poll()
+        except Exception:
+            squall.log.error(f"sensor {class_name} failed:\n{traceback.format_exc()}")
+        return squall.Poll(service.events)
 
     return cls

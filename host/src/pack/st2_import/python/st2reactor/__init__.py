@@ -1,0 +1,1 @@
+"""StackStorm's `st2reactor`, as far as sensors import it, on Squall."""

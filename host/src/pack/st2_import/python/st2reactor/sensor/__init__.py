@@ -1,0 +1,1 @@
+"""StackStorm's sensor base classes on Squall: `base.PollingSensor`."""
