@@ -77,3 +77,59 @@ pub fn entry(pack: &str, actions: &[PythonAction], sensors: &[PythonSensor], lib
     }
     text
 }
+
+/// The secrets Python code reads by a literal name: `get_value("NAME",
+/// local=False, decrypt=True)` (a local key's name has the class in it,
+/// which a grant cannot name). What it cannot read this way, it leaves to
+/// the operator.
+pub fn secrets_read(code: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (at, _) in code.match_indices("get_value(") {
+        let Some(args) = call_arguments(&code[at + "get_value(".len()..]) else { continue };
+        let compact: String = args.chars().filter(|c| !c.is_whitespace()).collect();
+        if !compact.contains("decrypt=True") || !compact.contains("local=False") {
+            continue;
+        }
+        let first = args.split(',').next().unwrap_or_default().trim();
+        let name = first
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .or_else(|| first.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')));
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// The text up to the parenthesis that closes a call, if it closes.
+fn call_arguments(rest: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' if depth == 0 => return Some(&rest[..i]),
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secrets_read;
+
+    #[test]
+    fn secrets_read_by_a_literal_global_name_are_found() {
+        let code = r#"
+a = self.action_service.get_value("token", local=False, decrypt=True)
+b = self.action_service.get_value('other', decrypt=True,
+                                  local=False)
+c = self.action_service.get_value("mine", decrypt=True)
+d = self.action_service.get_value(name, local=False, decrypt=True)
+e = self.action_service.get_value("plain", local=False)
+"#;
+        assert_eq!(secrets_read(code), ["token", "other"]);
+    }
+}

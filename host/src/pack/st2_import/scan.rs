@@ -187,15 +187,37 @@ impl Scan<'_> {
         let python = !python_actions.is_empty() || !sensors.python.is_empty();
         self.rest(python);
 
-        let uses_kv = self
+        let code: Vec<(String, String)> = self
             .out
             .iter()
             .filter(|(path, _)| path.ends_with(".py"))
-            .filter_map(|(_, c)| match c {
-                Contents::Copy(from) => std::fs::read_to_string(from).ok(),
+            .filter_map(|(path, c)| match c {
+                Contents::Copy(from) => Some((path.clone(), std::fs::read_to_string(from).ok()?)),
                 Contents::Text(_) => None,
             })
-            .any(|text| DATASTORE_CALLS.iter().any(|call| text.contains(call)));
+            .collect();
+        let uses_kv = python
+            && code.iter().any(|(_, text)| DATASTORE_CALLS.iter().any(|call| text.contains(call)));
+        let mut secrets = BTreeSet::new();
+        for (path, text) in code.iter().filter(|_| python) {
+            for name in python::secrets_read(text) {
+                let grantable = name.len() <= 128
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+                let note = if grantable {
+                    format!("asks for the secret `{name}`, which {path} reads with decrypt=True")
+                } else {
+                    format!(
+                        "{path} reads `{name}` with decrypt=True, a name a grant cannot give (letters, digits and `._-`)"
+                    )
+                };
+                if secrets.insert(name) {
+                    self.items[0].notes.push(note);
+                }
+            }
+        }
+        secrets.retain(|n: &String| {
+            n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) && n.len() <= 128
+        });
         let lib = self.out.iter().any(|(path, _)| path.starts_with("lib/"));
         let python_entry = python.then(|| python::ENTRY.to_owned());
         if python {
@@ -221,6 +243,7 @@ impl Scan<'_> {
             publisher: pack.publisher.clone(),
             python_entry,
             kv: uses_kv,
+            secrets: secrets.into_iter().collect(),
             config,
             actions,
             triggers: sensors.triggers,

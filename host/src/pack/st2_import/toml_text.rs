@@ -64,6 +64,8 @@ pub struct ManifestText {
     pub python_entry: Option<String>,
     /// Whether to ask for the `kv` capability.
     pub kv: bool,
+    /// Secrets to ask for by name.
+    pub secrets: Vec<String>,
     /// `config`'s JSON Schema.
     pub config: Option<Value>,
     /// The actions.
@@ -92,10 +94,18 @@ impl ManifestText {
         if let Some(entry) = &self.python_entry {
             let _ = write!(out, "\n[build]\nlanguage = \"python\"\nentry = {}\n", string(entry));
         }
-        if self.python_entry.is_some() || self.kv {
+        if self.python_entry.is_some() || self.kv || !self.secrets.is_empty() {
             out.push_str("\n[capabilities]\n");
             if self.kv {
-                out.push_str("# action_service's datastore calls\nkv = true\n");
+                out.push_str("# the Python code's datastore calls\nkv = true\n");
+            }
+            if !self.secrets.is_empty() {
+                let names: Vec<String> = self.secrets.iter().map(|s| string(s)).collect();
+                let _ = writeln!(
+                    out,
+                    "# read with get_value(NAME, local=False, decrypt=True)\nsecrets = [{}]",
+                    names.join(", ")
+                );
             }
             if self.python_entry.is_some() {
                 out.push_str("# room for the Python interpreter\nmemory = \"128MiB\"\n");
