@@ -200,3 +200,84 @@ fn a_state_stored_with_its_items_inline_resumes_with_them_as_rows() {
     resumed.on_action_finished(&each, Some(4), Outcome::Succeeded(json!("four"))).expect("4");
     assert_eq!(resumed.output(), Some(&json!({"all": ["zero", "one", "two", "three", "four"]})));
 }
+
+/// Carries out `commands` to the end as the engine does: after every event
+/// the conductor is rebuilt from its state as JSON and handed only the item
+/// rows it asks for, out of `rows` (the rows it wrote). `outcome(item,
+/// retry)` says how each item's run ends.
+fn drive_resumed<'w>(
+    workflow: &'w Workflow,
+    mut conductor: Conductor<'w>,
+    commands: Commands,
+    rows: &mut BTreeMap<ItemKey, ItemState>,
+    outcome: impl Fn(usize, u64) -> Outcome,
+) -> Conductor<'w> {
+    rows.extend(conductor.take_item_writes());
+    let mut queue: std::collections::VecDeque<Command> = commands.into();
+    while let Some(command) = queue.pop_front() {
+        let Command::RunAction { task, item: Some(item), retry, .. } = command else {
+            panic!("only items run here: {command:?}");
+        };
+        let text = serde_json::to_string(conductor.state()).expect("json");
+        conductor = Conductor::resume(workflow, serde_json::from_str(&text).expect("state"));
+        let ended = outcome(item, retry);
+        let failed = matches!(ended, Outcome::Failed(_));
+        let wanted = conductor.items_wanted(&task, Some(item), failed);
+        conductor.load_items(wanted.into_iter().map(|key| (key, rows[&key].clone())));
+        queue.extend(conductor.on_action_finished(&task, Some(item), ended).expect("accepted"));
+        rows.extend(conductor.take_item_writes());
+    }
+    conductor
+}
+
+const ITEMS_RETRIED: &str = "version: 1.0\ntasks:\n  each:\n    with:\n      items: '{{ range(4) | list }}'\n      concurrency: 2\n    action: x.each\n    input: {n: '{{ item() }}'}\n    retry:\n      count: 1\n    next:\n      - when: <% succeeded() %>\n        publish: [all: <% result() %>]\noutput:\n  - all: <% ctx(all) %>\n";
+
+#[test]
+fn a_with_items_task_retried_renders_new_rows_and_ends_with_the_retry_s_results() {
+    let workflow = load(ITEMS_RETRIED);
+    let (conductor, commands) = Conductor::start(&workflow, Map::new()).expect("started");
+    let mut rows = BTreeMap::new();
+    // Item 1 fails on the first run: the task fails once item 0 is done,
+    // is retried, and every item runs again.
+    let outcome = |item: usize, retry: u64| {
+        if item == 1 && retry == 0 {
+            Outcome::Failed(json!({"item": item}))
+        } else {
+            Outcome::Succeeded(json!(format!("{item}.{retry}")))
+        }
+    };
+    let conductor = drive_resumed(&workflow, conductor, commands, &mut rows, outcome);
+    assert_eq!(conductor.status(), WorkflowStatus::Succeeded);
+    assert_eq!(conductor.output(), Some(&json!({"all": ["0.1", "1.1", "2.1", "3.1"]})));
+    let counts = conductor.state().sequence[0].item_counts;
+    assert_eq!(counts, Some(ItemCounts { total: 4, next: 4, running: 0, failed: 0 }));
+}
+
+#[test]
+fn a_with_items_task_rerun_gets_rows_of_its_own_execution() {
+    let workflow = load(&ITEMS_RETRIED.replace("    retry:\n      count: 1\n", ""));
+    let (conductor, commands) = Conductor::start(&workflow, Map::new()).expect("started");
+    let mut rows = BTreeMap::new();
+    let fails = |item: usize, _| {
+        if item == 0 {
+            Outcome::Failed(json!({"item": item}))
+        } else {
+            Outcome::Succeeded(json!(item))
+        }
+    };
+    let mut conductor = drive_resumed(&workflow, conductor, commands, &mut rows, fails);
+    assert_eq!(conductor.status(), WorkflowStatus::Failed);
+    // Items 2 and 3 never started: their results are null, as Orquesta has it.
+    assert_eq!(conductor.state().sequence[0].result, json!([{"item": 0}, 1, null, null]));
+    let commands = conductor.rerun(&["each".to_owned()]).expect("re-run");
+    assert!(commands.iter().all(|c| matches!(c, Command::RunAction { .. })));
+    let passes = |item: usize, _| Outcome::Succeeded(json!(item * 10));
+    let conductor = drive_resumed(&workflow, conductor, commands, &mut rows, passes);
+    assert_eq!(conductor.status(), WorkflowStatus::Succeeded);
+    assert_eq!(conductor.output(), Some(&json!({"all": [0, 10, 20, 30]})));
+    // The first execution's rows are as it left them; the re-run's are its own.
+    assert_eq!(rows[&ItemKey { task: 0, item: 0 }].result, json!({"item": 0}));
+    assert_eq!(rows[&ItemKey { task: 0, item: 2 }].status, ItemStatus::Pending);
+    assert_eq!(rows[&ItemKey { task: 1, item: 0 }].result, json!(0));
+    assert_eq!(rows[&ItemKey { task: 1, item: 2 }].result, json!(20));
+}
