@@ -20,7 +20,10 @@
 #
 # Environment: DURATION (s per point, 10), ROUNDS (2), CLIENTS ("1 16"),
 # WARMUP (s per server before the first round, 3), SKIP_BUILD=1 (use the
-# binary as it is), SQUALL_BIN (default target/release/squall).
+# binary as it is), SQUALL_BIN (default target/release/squall),
+# BASELINE_BIN (another squall binary, e.g. one built before a change: it
+# runs as a third system, `squall-base`, interleaved with the other two on
+# its own data directory, so a change's before and after come from one run).
 # Results: printed, and kept in target/peers/run/ (results.tsv, logs).
 
 set -euo pipefail
@@ -65,11 +68,16 @@ fi
 
 # --- servers ---------------------------------------------------------------
 rm -rf "$RUN"
-mkdir -p "$RUN/node-red" "$RUN/squall-data"
-NR_PID=; SQ_PID=
+mkdir -p "$RUN/node-red"
+SYSTEMS="node-red squall"
+if [ -n "${BASELINE_BIN:-}" ]; then
+    [ -x "$BASELINE_BIN" ] || die "$BASELINE_BIN not found"
+    SYSTEMS="node-red squall-base squall"
+fi
+PIDS=
 cleanup() {
-    for pid in $NR_PID $SQ_PID; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in $NR_PID $SQ_PID; do
+    for pid in $PIDS; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $PIDS; do
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -77,22 +85,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-NR_PORT=$($TOOLS port)
-SQ_PORT=$($TOOLS port)
-while [ "$SQ_PORT" = "$NR_PORT" ]; do SQ_PORT=$($TOOLS port); done
-NR_URL=http://127.0.0.1:$NR_PORT/hook
-SQ_BASE=http://127.0.0.1:$SQ_PORT
-SQ_URL=$SQ_BASE/api/v1/webhooks/hook
-KEYFILE=$RUN/squall-data/admin-api-key
-
-cp "$HERE/flow.json" "$RUN/node-red/flows.json"
-PORT=$NR_PORT node "$NR_DIR/node_modules/node-red/red.js" --settings "$HERE/settings.js" \
-    --userDir "$RUN/node-red" "$RUN/node-red/flows.json" >"$RUN/node-red.log" 2>&1 &
-NR_PID=$!
-SQUALL_LOG=warn "$BIN" serve --data-dir "$RUN/squall-data" --listen "127.0.0.1:$SQ_PORT" \
-    >"$RUN/squall.log" 2>&1 &
-SQ_PID=$!
 
 wait_for() { # name pid command...
     local name=$1 pid=$2; shift 2
@@ -103,46 +95,68 @@ wait_for() { # name pid command...
     done
     die "$name did not come up within 60 s"
 }
-wait_for squall "$SQ_PID" curl -sf "$SQ_BASE/api/v1/health"
-KEY=$(cat "$KEYFILE")
-AUTH="Authorization: Bearer $KEY"
-rule=$(curl -s -o "$RUN/rule.json" -w '%{http_code}' -X POST -H "$AUTH" \
-    -H 'Content-Type: application/yaml' --data-binary @- "$SQ_BASE/api/v1/rules" <<'EOF'
-name: hook
+
+NR_PORT=$($TOOLS port)
+NR_URL=http://127.0.0.1:$NR_PORT/hook
+BODY='{"kind":"load","seq":1}'
+cp "$HERE/flow.json" "$RUN/node-red/flows.json"
+PORT=$NR_PORT node "$NR_DIR/node_modules/node-red/red.js" --settings "$HERE/settings.js" \
+    --userDir "$RUN/node-red" "$RUN/node-red/flows.json" >"$RUN/node-red.log" 2>&1 &
+NR_PID=$!
+PIDS="$NR_PID"
+wait_for node-red "$NR_PID" curl -sf -X POST -H 'Content-Type: application/json' -d "$BODY" "$NR_URL"
+# One request looked at: Node-RED's reply.
+answer=$(curl -s -w ' %{http_code}' -X POST -H 'Content-Type: application/json' -d "$BODY" "$NR_URL")
+[ "$answer" = '{"message":"event 1"} 202' ] || die "Node-RED answered: $answer"
+
+# Per Squall system: its base URL, webhook URL, key file and key.
+declare -A SQ_BASE SQ_URL KEYFILE KEY SQ_PID
+RULE='name: hook
 pack: peers
 enabled: true
 trigger: {type: core.webhook, parameters: {url: hook}}
 criteria: {trigger.body.kind: {type: equals, pattern: load}}
-action: {ref: core.echo, parameters: {message: "event {{ trigger.body.seq }}"}}
-EOF
-)
-[ "$rule" = 201 ] || die "creating the rule answered $rule: $(cat "$RUN/rule.json")"
-BODY='{"kind":"load","seq":1}'
-wait_for node-red "$NR_PID" curl -sf -X POST -H 'Content-Type: application/json' -d "$BODY" "$NR_URL"
-
-# One request each, looked at: Node-RED's reply; Squall's 202 naming the
-# trigger instance, whose enforcement names an execution that succeeds.
-answer=$(curl -s -w ' %{http_code}' -X POST -H 'Content-Type: application/json' -d "$BODY" "$NR_URL")
-[ "$answer" = '{"message":"event 1"} 202' ] || die "Node-RED answered: $answer"
-answer=$(curl -s -w ' %{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
-    -d "$BODY" "$SQ_URL")
-[ "${answer##* }" = 202 ] || die "Squall answered: $answer"
-instance=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].rsplit(" ",1)[0])["trigger_instances"][0])' "$answer")
-execution=
-for _ in $(seq 50); do
-    execution=$(curl -sf -H "$AUTH" "$SQ_BASE/api/v1/triggerinstances/$instance" \
-        | python3 -c 'import json,sys; e=json.load(sys.stdin).get("rule_enforcements") or [{}]; print(e[0].get("execution") or "")')
-    [ -n "$execution" ] && break; sleep 0.1
-done
-[ -n "$execution" ] || die "the trigger instance $instance has no execution"
-status=
-for _ in $(seq 50); do
-    status=$(curl -sf -H "$AUTH" "$SQ_BASE/api/v1/executions/$execution" \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["status"], json.dumps(r.get("result")))')
-    [ "${status%% *}" = succeeded ] && break; sleep 0.1
-done
-[ "${status%% *}" = succeeded ] || die "execution $execution: $status"
-echo "sanity: Squall 202 -> instance $instance -> execution $execution: $status"
+action: {ref: core.echo, parameters: {message: "event {{ trigger.body.seq }}"}}'
+start_squall() { # system binary
+    local system=$1 bin=$2 data=$RUN/$1-data port pid
+    port=$($TOOLS port)
+    mkdir -p "$data"
+    SQUALL_LOG=warn "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$RUN/$system.log" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    SQ_PID[$system]=$pid
+    local base=http://127.0.0.1:$port
+    SQ_BASE[$system]=$base
+    SQ_URL[$system]=$base/api/v1/webhooks/hook
+    KEYFILE[$system]=$data/admin-api-key
+    wait_for "$system" "$pid" curl -sf "$base/api/v1/health"
+    KEY[$system]=$(cat "${KEYFILE[$system]}")
+    local auth="Authorization: Bearer ${KEY[$system]}" rule answer instance execution= status=
+    rule=$(printf '%s\n' "$RULE" | curl -s -o "$RUN/$system-rule.json" -w '%{http_code}' -X POST \
+        -H "$auth" -H 'Content-Type: application/yaml' --data-binary @- "$base/api/v1/rules")
+    [ "$rule" = 201 ] || die "$system: creating the rule answered $rule: $(cat "$RUN/$system-rule.json")"
+    # One request looked at: a 202 naming the trigger instance, whose
+    # enforcement names an execution that succeeds.
+    answer=$(curl -s -w ' %{http_code}' -X POST -H "$auth" -H 'Content-Type: application/json' \
+        -d "$BODY" "${SQ_URL[$system]}")
+    [ "${answer##* }" = 202 ] || die "$system answered: $answer"
+    instance=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].rsplit(" ",1)[0])["trigger_instances"][0])' "$answer")
+    for _ in $(seq 50); do
+        execution=$(curl -sf -H "$auth" "$base/api/v1/triggerinstances/$instance" \
+            | python3 -c 'import json,sys; e=json.load(sys.stdin).get("rule_enforcements") or [{}]; print(e[0].get("execution") or "")')
+        [ -n "$execution" ] && break; sleep 0.1
+    done
+    [ -n "$execution" ] || die "$system: the trigger instance $instance has no execution"
+    for _ in $(seq 50); do
+        status=$(curl -sf -H "$auth" "$base/api/v1/executions/$execution" \
+            | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["status"], json.dumps(r.get("result")))')
+        [ "${status%% *}" = succeeded ] && break; sleep 0.1
+    done
+    [ "${status%% *}" = succeeded ] || die "$system: execution $execution: $status"
+    echo "sanity: $system 202 -> instance $instance -> execution $execution: $status"
+}
+start_squall squall "$BIN"
+[ -z "${BASELINE_BIN:-}" ] || start_squall squall-base "$BASELINE_BIN"
 
 # --- the run ---------------------------------------------------------------
 say "machine and versions"
@@ -151,18 +165,22 @@ echo "cpu:       $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cor
 echo "node-red:  $NODE_RED_VERSION on node $(node --version)"
 echo "wrk:       $(wrk -v 2>&1 | head -1)"
 echo "squall:    $("$BIN" --version), built $(date -u -r "$BIN" '+%H:%M UTC'); tree now at git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- host sdk || echo ', uncommitted changes under host/ or sdk/')"
+[ -z "${BASELINE_BIN:-}" ] || echo "baseline:  $BASELINE_BIN, built $(date -u -r "$BASELINE_BIN" '+%H:%M UTC')"
 echo "disk:      $(df -T "$RUN" | awk 'NR==2 {print $1, $2}')"
 
-counters() { $TOOLS squall "$SQ_BASE" "$KEYFILE"; }
+counters() { $TOOLS squall "${SQ_BASE[$1]}" "${KEYFILE[$1]}"; } # system
 field() { # key line
     local pair
     for pair in $2; do [ "${pair%%=*}" = "$1" ] && { echo "${pair#*=}"; return; }; done
     echo 0
 }
-settle() { # until Squall has nothing queued or running (at most 30 s)
+cpu_ticks() { # pid: user + system CPU time so far, in clock ticks
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+settle() { # system: until it has nothing queued or running (at most 30 s)
     local c
     for _ in $(seq 300); do
-        c=$(counters)
+        c=$(counters "$1")
         [ "$(field queued "$c")" = 0 ] && [ "$(field running "$c")" = 0 ] && { echo "$c"; return; }
         sleep 0.1
     done
@@ -176,11 +194,14 @@ bench() { # url clients seconds [key]
 
 say "warm-up: ${WARMUP} s at 16 clients each (not reported)"
 bench "$NR_URL" 16 "$WARMUP" >/dev/null
-bench "$SQ_URL" 16 "$WARMUP" "$KEY" >/dev/null
-settle >/dev/null
+for system in $SYSTEMS; do
+    [ "$system" = node-red ] && continue
+    bench "${SQ_URL[$system]}" 16 "$WARMUP" "${KEY[$system]}" >/dev/null
+    settle "$system" >/dev/null
+done
 
 RESULTS=$RUN/results.tsv
-printf 'round\tclients\tsystem\trequests\tp50_us\tp99_us\tmax_us\trps\tnon2xx\tsocket_errors\tload1\tfsync_p50_us\tfsync_append_p50_us\tcommits_per_webhook\n' >"$RESULTS"
+printf 'round\tclients\tsystem\trequests\tp50_us\tp99_us\tmax_us\trps\tnon2xx\tsocket_errors\tload1\tfsync_p50_us\tfsync_append_p50_us\tcommits_per_webhook\tcpu_us_per_webhook\n' >"$RESULTS"
 FAILED=0
 for round in $(seq "$ROUNDS"); do
     say "round $round: bare fdatasync on the same disk"
@@ -189,13 +210,14 @@ for round in $(seq "$ROUNDS"); do
     fsync_p50=$(field fdatasync_p50_us "$fs")
     fsync_append=$(field append_fdatasync_p50_us "$fs")
     for clients in $CLIENTS; do
-        for system in node-red squall; do
+        for system in $SYSTEMS; do
             say "round $round, $clients client(s), $system"
             uptime
             load1=$(cut -d' ' -f1 /proc/loadavg)
-            if [ "$system" = squall ]; then
-                before=$(settle)
-                out=$(bench "$SQ_URL" "$clients" "$DURATION" "$KEY")
+            if [ "$system" != node-red ]; then
+                before=$(settle "$system")
+                ticks_before=$(cpu_ticks "${SQ_PID[$system]}")
+                out=$(bench "${SQ_URL[$system]}" "$clients" "$DURATION" "${KEY[$system]}")
             else
                 out=$(bench "$NR_URL" "$clients" "$DURATION")
             fi
@@ -208,14 +230,20 @@ for round in $(seq "$ROUNDS"); do
             non2xx=$(field non2xx "$result")
             sockerr=$(( $(field connect "$result") + $(field read "$result") + $(field write "$result") + $(field timeout "$result") ))
             per_commit=-
-            if [ "$system" = squall ]; then
-                after=$(settle)
+            cpu_per=-
+            if [ "$system" != node-red ]; then
+                after=$(settle "$system")
+                ticks=$(( $(cpu_ticks "${SQ_PID[$system]}") - ticks_before ))
                 d202=$(( $(field webhook_202 "$after") - $(field webhook_202 "$before") ))
                 dother=$(( $(field webhook_other "$after") - $(field webhook_other "$before") ))
                 dstored=$(( $(field executions_stored "$after") - $(field executions_stored "$before") ))
                 dcommits=$(( $(field commits "$after") - $(field commits "$before") ))
                 per_commit=$(python3 -c "print(f'{$dcommits / max($d202, 1):.2f}')")
-                echo "checked: wrk completed $requests; the server answered $d202 webhooks 202 and $dother otherwise; $dstored executions stored; $dcommits commits ($per_commit per webhook)"
+                # CPU the server used per webhook (user + system, threads
+                # and wake-ups included): less at the mercy of neighbours
+                # than latency on a shared machine.
+                cpu_per=$(python3 -c "print(f'{$ticks * 1e6 / $(getconf CLK_TCK) / max($d202, 1):.0f}')")
+                echo "checked: wrk completed $requests; the server answered $d202 webhooks 202 and $dother otherwise; $dstored executions stored; $dcommits commits ($per_commit per webhook); $cpu_per µs of CPU per webhook"
                 # Every completed request was a 202 and each 202 stored an
                 # execution. wrk stops with up to one request per connection
                 # in flight: those may be answered (counted by the server,
@@ -230,24 +258,27 @@ for round in $(seq "$ROUNDS"); do
                 echo "CHECK FAILED: $non2xx non-2xx answers, $sockerr socket errors" >&2
                 FAILED=1
             fi
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$clients" "$system" \
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$clients" "$system" \
                 "$requests" "$(field p50_us "$result")" "$(field p99_us "$result")" \
                 "$(field max_us "$result")" "$rps" "$non2xx" "$sockerr" "$load1" "$fsync_p50" "$fsync_append" \
-                "$per_commit" >>"$RESULTS"
+                "$per_commit" "$cpu_per" >>"$RESULTS"
         done
     done
 done
 
-say "Squall at the end"
-final=$(settle)
-echo "$final"
-rest=$($TOOLS others "$SQ_BASE" "$KEYFILE")
-echo "executions stored: $(field executions_stored "$final"); trigger instances stored: $(field trigger_instances_stored "$rest"); $rest"
-if [ "$(field not_succeeded "$rest")" != 0 ] \
-    || [ "$(field executions_stored "$final")" != "$(field trigger_instances_stored "$rest")" ]; then
-    echo "CHECK FAILED: a stored execution did not succeed, or an instance has no execution" >&2
-    FAILED=1
-fi
+for system in $SYSTEMS; do
+    [ "$system" = node-red ] && continue
+    say "$system at the end"
+    final=$(settle "$system")
+    echo "$final"
+    rest=$($TOOLS others "${SQ_BASE[$system]}" "${KEYFILE[$system]}")
+    echo "executions stored: $(field executions_stored "$final"); trigger instances stored: $(field trigger_instances_stored "$rest"); $rest"
+    if [ "$(field not_succeeded "$rest")" != 0 ] \
+        || [ "$(field executions_stored "$final")" != "$(field trigger_instances_stored "$rest")" ]; then
+        echo "CHECK FAILED: $system: a stored execution did not succeed, or an instance has no execution" >&2
+        FAILED=1
+    fi
+done
 
 say "results ($RESULTS)"
 $TOOLS report "$RESULTS"

@@ -168,6 +168,21 @@ def report(path):
         print(f"  round {rnd}, {clients:2d} client(s): Squall/Node-RED p50 {s['p50_us'] / n['p50_us']:.2f}, "
               f"p99 {s['p99_us'] / n['p99_us']:.2f}, req/s {s['rps'] / n['rps']:.2f}; "
               f"Squall p50 - fdatasync p50 = {s['p50_us'] - fs:+,.0f} µs")
+    if any("squall-base" in pair for pair in points.values()):
+        print()
+        print("Before and after (BASELINE_BIN as squall-base, SQUALL_BIN as squall; ratio < 1 is faster):")
+        print("| round | clients | base p50 | new p50 | p50 new/base | base p99 | new p99 "
+              "| base req/s | new req/s | req/s new/base | CPU per webhook, base / new | commits per webhook, base / new |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for (rnd, clients), pair in sorted(points.items()):
+            b, s = pair.get("squall-base"), pair.get("squall")
+            if not (b and s):
+                continue
+            print(f"| {rnd} | {clients} | {fmt(b['p50_us'])} µs | {fmt(s['p50_us'])} µs "
+                  f"| {s['p50_us'] / b['p50_us']:.2f} | {fmt(b['p99_us'])} µs | {fmt(s['p99_us'])} µs "
+                  f"| {fmt(b['rps'])} | {fmt(s['rps'])} | {s['rps'] / b['rps']:.2f} "
+                  f"| {b.get('cpu_us_per_webhook', '-')} / {s.get('cpu_us_per_webhook', '-')} µs "
+                  f"| {b['commits_per_webhook']} / {s['commits_per_webhook']} |")
     for clients in sorted({c for _, c in points}):
         n = [pair["node-red"] for (r, c), pair in points.items() if c == clients and "node-red" in pair]
         s = [pair["squall"] for (r, c), pair in points.items() if c == clients and "squall" in pair]
