@@ -10,22 +10,34 @@
 //! event is not acknowledged, its source delivers it again, and the action
 //! runs again under a new execution id; nothing is recorded twice.
 
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 
+use futures_util::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::ending::{Ending, Settled};
+use super::ending::{Ending, Failure, Settled};
 use super::executor::{Engine, Shared};
 use super::ingest::{Decided, Emitted};
+use crate::runtime::LogBuffer;
 use crate::store::{Execution, WriteError};
 
-/// A claimed execution, already started on a worker.
+/// A claimed execution's run. The committing task polls it itself until
+/// the inline budget runs out, and only then hands what is left to a
+/// worker: a run that ends in time (most do) costs no hop through the
+/// worker threads, whose wake-ups were a large share of one webhook's time
+/// (docs/benchmarks.md, "Where one client's webhook time goes").
 struct Started {
     execution: Execution,
     permit: OwnedSemaphorePermit,
-    run: JoinHandle<Ending>,
+    run: Pin<Box<dyn Future<Output = Ending> + Send>>,
+    /// How it ended, once it did within the budget.
+    ended: Option<Ending>,
 }
 
 impl Engine {
@@ -63,21 +75,18 @@ async fn commit_claimed(
         let claimed = if duplicate { Vec::new() } else { shared.claim(&mut event.executions) };
         started.push(claimed.into_iter().map(|(e, p)| start(shared, e, p)).collect());
     }
-    // Wait for the started runs, all against one deadline.
-    let deadline = tokio::time::Instant::now() + shared.inline_budget;
+    // Run them all at once, against one deadline.
+    run_until(Instant::now() + shared.inline_budget, &mut started).await;
     let mut finished_with: Vec<(Uuid, Decided)> = Vec::new();
     let mut later: Vec<Started> = Vec::new();
     let mut retried: Vec<(Execution, Ending, OwnedSemaphorePermit)> = Vec::new();
     for (event, runs) in decided.iter_mut().zip(started) {
         for mut run in runs {
-            let ending = match tokio::time::timeout_at(deadline, &mut run.run).await {
-                Ok(Ok(ending)) => ending,
-                // Still running (or its task failed): it commits running
-                // and its ending is committed when it comes.
-                _ => {
-                    later.push(run);
-                    continue;
-                }
+            // Still running: it commits running and its ending is
+            // committed when it comes.
+            let Some(ending) = run.ended.take() else {
+                later.push(run);
+                continue;
             };
             match shared.settle(run.execution.clone(), ending.clone()) {
                 Settled::Final { execution, finished } => {
@@ -127,14 +136,7 @@ async fn commit_claimed(
     for run in later {
         let shared = shared.clone();
         shared.clone().workers.spawn(async move {
-            let ending = match run.run.await {
-                Ok(ending) => ending,
-                Err(error) => {
-                    tracing::error!(execution = %run.execution.id, %error, "worker task failed");
-                    shared.release_pack_slot(run.execution.id);
-                    return;
-                }
-            };
+            let ending = run.run.await;
             shared.finish_run(run.execution, ending, run.permit).await;
         });
     }
@@ -153,14 +155,43 @@ fn is_stored(shared: &Shared, event: &Decided) -> bool {
         .is_some()
 }
 
-/// Starts a claimed execution on a worker.
+/// A claimed execution's run, not yet polled. A panic in it (a bug) ends
+/// the run failed rather than taking the committing task down with it.
 fn start(shared: &Arc<Shared>, execution: Execution, permit: OwnedSemaphorePermit) -> Started {
     let run = {
         let (shared, execution) = (shared.clone(), execution.clone());
-        shared.clone().workers.spawn(async move {
+        AssertUnwindSafe(async move {
             let cancel = shared.cancel_signal(execution.id);
             shared.invoke(&execution, &cancel).await
         })
+        .catch_unwind()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|_| {
+                tracing::error!("an action's run panicked");
+                Ending {
+                    result: Err(Failure::Failed("the host failed while running the action".into())),
+                    logs: LogBuffer::default(),
+                }
+            })
+        })
+        .boxed()
     };
-    Started { execution, permit, run }
+    Started { execution, permit, run, ended: None }
+}
+
+/// Polls every run until each has ended or `deadline` passes, whichever
+/// is first; each that ended keeps its ending in `ended`.
+async fn run_until(deadline: Instant, events: &mut [Vec<Started>]) {
+    let mut timer = pin!(tokio::time::sleep_until(deadline));
+    poll_fn(|cx| {
+        let mut running = false;
+        for run in events.iter_mut().flatten().filter(|run| run.ended.is_none()) {
+            match run.run.as_mut().poll(cx) {
+                Poll::Ready(ending) => run.ended = Some(ending),
+                Poll::Pending => running = true,
+            }
+        }
+        if running { timer.as_mut().poll(cx) } else { Poll::Ready(()) }
+    })
+    .await;
 }
