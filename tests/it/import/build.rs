@@ -4,7 +4,7 @@
 //! live server with its grants. Each answers what StackStorm's Python
 //! runner records for it — `{stdout, stderr, exit_code, result}` — and
 //! `(False, x)` or an exception fails it; its PollingSensor is polled and
-//! its rule runs. The pack is built once per run.
+//! its rule runs; its shell commands run through the granted `/bin/sh`. The pack is built once per run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -196,8 +196,19 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
     let (status, body) = server.api.call(Method::PUT, "/api/v1/keys/token", Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let bundle = built.bundle.to_str().expect("utf-8");
-    let installed =
-        server.cli(&["pack", "install", bundle, "--grant", "kv", "--grant", "secret=token"]).await;
+    let installed = server
+        .cli(&[
+            "pack",
+            "install",
+            bundle,
+            "--grant",
+            "kv",
+            "--grant",
+            "secret=token",
+            "--grant",
+            "exec=/bin/sh",
+        ])
+        .await;
     assert!(installed.ok().starts_with("installed stdlib_demo 1.2.0"), "{}", installed.stdout);
 
     // action_service keeps the count between runs under StackStorm's
@@ -242,6 +253,24 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
     let id = execution["id"].as_str().expect("an id").to_owned();
     let shown = server.cli(&["execution", "get", &id, "--json"]).await;
     assert!(!shown.ok().contains("hunter2"), "{}", shown.stdout);
+
+    // A local-shell-cmd action: its parameter rendered into cmd, env
+    // exported, StackStorm's result; a non-zero exit fails it, and JSON
+    // output is parsed as StackStorm parses it.
+    let (code, execution) = run(&server, "stdlib_demo.say", &["message=hi"]).await;
+    assert_eq!(code, 0, "{execution}");
+    assert_eq!(
+        execution["result"],
+        json!({"failed": false, "succeeded": true, "return_code": 0, "stdout": "hi from the shell", "stderr": ""})
+    );
+    let (code, execution) = run(&server, "stdlib_demo.fail_loudly", &[]).await;
+    assert_ne!(code, 0);
+    assert_eq!(execution["status"], "failed", "{execution}");
+    let error = execution["result"]["error"].as_str().expect("an error message");
+    assert_eq!(
+        serde_json::from_str::<Value>(error).expect("JSON"),
+        json!({"failed": true, "succeeded": false, "return_code": 3, "stdout": {"ok": false}, "stderr": "oops"})
+    );
 
     // (False, x) fails the execution; x is in its error, as JSON.
     let (code, execution) = run(&server, "stdlib_demo.check", &["number=3"]).await;

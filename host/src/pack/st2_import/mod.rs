@@ -10,6 +10,7 @@ mod python;
 mod report;
 mod scan;
 mod sensors;
+mod shell;
 mod toml_text;
 
 use std::path::{Path, PathBuf};

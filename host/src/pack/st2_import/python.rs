@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use serde_json::{Map, Value};
+
 /// The entry module `[build].entry` names; not `app.py`, which a
 /// StackStorm pack may have already.
 pub const ENTRY: &str = "st2_entry.py";
@@ -49,8 +51,27 @@ pub struct PythonSensor {
     pub interval: String,
 }
 
+/// One shell command action to register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonShell {
+    /// The action's name.
+    pub name: String,
+    /// The directory it runs in, when the action sets one.
+    pub cwd: Option<String>,
+    /// Environment variables it exports.
+    pub env: Map<String, Value>,
+    /// Seconds after which the command is killed.
+    pub timeout: u64,
+}
+
 /// The entry module's text.
-pub fn entry(pack: &str, actions: &[PythonAction], sensors: &[PythonSensor], lib: bool) -> String {
+pub fn entry(
+    pack: &str,
+    actions: &[PythonAction],
+    sensors: &[PythonSensor],
+    shells: &[PythonShell],
+    lib: bool,
+) -> String {
     let mut paths: Vec<&str> = actions.iter().map(|a| a.dir.as_str()).collect();
     paths.extend(sensors.iter().map(|s| s.dir.as_str()));
     if lib {
@@ -70,6 +91,19 @@ pub fn entry(pack: &str, actions: &[PythonAction], sensors: &[PythonSensor], lib
             text,
             "squall_st2.register_sensor({:?}, {:?}, {:?}, {})",
             sensor.name, sensor.module, sensor.class_name, sensor.interval
+        );
+    }
+    for shell in shells {
+        // JSON's strings and objects of strings are Python literals too.
+        let cwd = shell
+            .cwd
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), |c| Value::from(c.as_str()).to_string());
+        let env = Value::Object(shell.env.clone());
+        let _ = writeln!(
+            text,
+            "squall_st2.register_shell({:?}, {cwd}, {env}, {})",
+            shell.name, shell.timeout
         );
     }
     for action in actions {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::metadata::{self, ActionMeta, PYTHON_RUNNER_PARAMETERS};
-use super::python::{self, PythonAction};
+use super::python::{self, PythonAction, PythonShell};
 use super::report::{Item, Kind, Report};
 use super::toml_text::{ManifestAction, ManifestText, nulls};
 use super::{Contents, ImportError, Known, Plan};
@@ -139,6 +139,7 @@ impl Scan<'_> {
         let mut python_actions = Vec::new();
         let mut workflow_files = BTreeSet::new();
         let mut workflows = Vec::new();
+        let mut shells = Vec::new();
         for file in self.matching(|f| directly_in(f, "actions")) {
             self.files.remove(&file);
             let meta = metadata::action(&self.read(&file)?, &self.path(&file))?;
@@ -146,6 +147,11 @@ impl Scan<'_> {
             let item = match self.action(&file, &meta, taken, &mut workflow_files)? {
                 Converted::Python(action, module, item) => {
                     python_actions.push(module);
+                    actions.push(action);
+                    item
+                }
+                Converted::Shell(action, shell, item) => {
+                    shells.push(shell);
                     actions.push(action);
                     item
                 }
@@ -184,7 +190,7 @@ impl Scan<'_> {
             sensors.triggers.iter().map(|t| format!("{}.{}", pack.name, t.name)).collect();
         self.rules(&pack.name, known, &own, &own_triggers)?;
         self.aliases(&pack.name, known, &own)?;
-        let python = !python_actions.is_empty() || !sensors.python.is_empty();
+        let python = !python_actions.is_empty() || !sensors.python.is_empty() || !shells.is_empty();
         self.rest(python);
 
         let code: Vec<(String, String)> = self
@@ -226,7 +232,13 @@ impl Scan<'_> {
             }
             self.out.push((
                 python::ENTRY.to_owned(),
-                Contents::Text(python::entry(&pack.name, &python_actions, &sensors.python, lib)),
+                Contents::Text(python::entry(
+                    &pack.name,
+                    &python_actions,
+                    &sensors.python,
+                    &shells,
+                    lib,
+                )),
             ));
         }
         let manifest = ManifestText {
@@ -244,6 +256,7 @@ impl Scan<'_> {
             python_entry,
             kv: uses_kv,
             secrets: secrets.into_iter().collect(),
+            exec: (!shells.is_empty()).then(|| super::shell::SHELL.to_owned()),
             config,
             actions,
             triggers: sensors.triggers,
@@ -379,8 +392,13 @@ impl Scan<'_> {
                 };
                 Ok(Converted::Workflow(action, calls, item))
             }
-            "local-shell-cmd" | "local-shell-script" | "remote-shell-cmd" | "remote-shell-script" => no(format!(
-                "runner_type `{}`: shell runners are not converted yet (they will run through the `exec` capability)",
+            "local-shell-cmd" => match super::shell::command(meta, file, &path)? {
+                Ok((action, shell, item)) => Ok(Converted::Shell(action, shell, item)),
+                Err(reason) => no(reason),
+            },
+            "local-shell-script" => no("runner_type `local-shell-script`: not converted yet (the script will run through the `exec` capability)".into()),
+            "remote-shell-cmd" | "remote-shell-script" => no(format!(
+                "runner_type `{}`: Squall runs nothing on other hosts over SSH",
                 meta.runner
             )),
             "action-chain" => no("runner_type `action-chain`: not converted yet (to be converted to Orquesta); the chain file stays in actions/".into()),
@@ -391,6 +409,7 @@ impl Scan<'_> {
 
 enum Converted {
     Python(ManifestAction, PythonAction, Item),
+    Shell(ManifestAction, PythonShell, Item),
     /// With the (task, action) pairs it runs.
     Workflow(ManifestAction, Vec<(String, String)>, Item),
     No(Item),

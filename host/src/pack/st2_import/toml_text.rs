@@ -66,6 +66,8 @@ pub struct ManifestText {
     pub kv: bool,
     /// Secrets to ask for by name.
     pub secrets: Vec<String>,
+    /// The program shell commands run with, when there are any.
+    pub exec: Option<String>,
     /// `config`'s JSON Schema.
     pub config: Option<Value>,
     /// The actions.
@@ -94,7 +96,8 @@ impl ManifestText {
         if let Some(entry) = &self.python_entry {
             let _ = write!(out, "\n[build]\nlanguage = \"python\"\nentry = {}\n", string(entry));
         }
-        if self.python_entry.is_some() || self.kv || !self.secrets.is_empty() {
+        if self.python_entry.is_some() || self.kv || !self.secrets.is_empty() || self.exec.is_some()
+        {
             out.push_str("\n[capabilities]\n");
             if self.kv {
                 out.push_str("# the Python code's datastore calls\nkv = true\n");
@@ -106,6 +109,10 @@ impl ManifestText {
                     "# read with get_value(NAME, local=False, decrypt=True)\nsecrets = [{}]",
                     names.join(", ")
                 );
+            }
+            if let Some(program) = &self.exec {
+                let _ =
+                    writeln!(out, "# the shell commands run with\nexec = [{}]", string(program));
             }
             if self.python_entry.is_some() {
                 out.push_str("# room for the Python interpreter\nmemory = \"128MiB\"\n");

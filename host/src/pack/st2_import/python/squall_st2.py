@@ -1,7 +1,8 @@
 """StackStorm's Python runner on Squall, for packs made by `squall pack import`.
 
 The generated entry module calls `setup` once, `register_sensor` for each
-polling sensor (see there) and `register` for each action: the action's module is imported unchanged while the component is
+polling sensor and `register_shell` for each shell command (see there),
+and `register` for each Python action: the action's module is imported unchanged while the component is
 built, its action class found as StackStorm's loader finds it, and a
 Squall action registered that runs it as StackStorm's Python runner does:
 
@@ -21,6 +22,8 @@ import io
 import json
 import logging
 import os
+import re
+import shlex
 import sys
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
@@ -28,7 +31,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import squall
 
 __all__ = [
-    "setup", "register", "register_sensor", "ActionService", "SensorService", "PackConfig",
+    "setup", "register", "register_sensor", "register_shell", "ActionService", "SensorService", "PackConfig",
     "KeyValuePair", "logger_for",
 ]
 
@@ -337,3 +340,68 @@ def register_sensor(name, module_name, class_name, poll_interval):
         return squall.Poll(service.events)
 
     return cls
+
+
+# StackStorm's local-shell-cmd runner: `cmd` through a shell, its
+# parameters rendered in as `{{ name }}` (the only Jinja the importer lets
+# through), the result `{failed, succeeded, return_code, stdout, stderr}`.
+SHELL = "/bin/sh"
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _render(text, values):
+    def value(match):
+        name = match.group(1)
+        if values.get(name) is None:
+            raise squall.InvalidInput(f"cmd: {{{{ {name} }}}} has no value to render")
+        return str(values[name])
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _shell_stream(text):
+    """StackStorm's treatment of a command's stdout or stderr: one trailing
+    newline (then carriage return) cut, and JSON text parsed."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    if text.endswith("\r"):
+        text = text[:-1]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def register_shell(name, cwd, env, timeout):
+    """Registers the Squall action `name` that runs its `cmd` parameter
+    with `/bin/sh -c` through the `exec` capability, in `cwd` with `env`
+    exported, killed after `timeout` seconds."""
+
+    @squall.action(name)
+    def _run(params, ctx):
+        cmd = params.get("cmd")
+        if not cmd:
+            raise squall.InvalidInput("cmd: no command to run")
+        values = {k: v for k, v in params.items() if k != "cmd"}
+        script = _render(cmd, values)
+        exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in env.items())
+        if cwd:
+            exports = f"cd {shlex.quote(cwd)} && {exports}"
+        out = squall.exec.run(SHELL, ["-c", exports + script], timeout_ms=int(timeout * 1000))
+        code = out["status"]
+        result = {
+            "failed": code != 0,
+            "succeeded": code == 0,
+            "return_code": code,
+            "stdout": _shell_stream(out["stdout"]),
+            "stderr": _shell_stream(out["stderr"]),
+        }
+        if code == -1:
+            # Killed: by its timeout, as StackStorm reports it (the failed
+            # result is the error text, as for every imported action).
+            result["error"] = f"Action failed to complete in {timeout} seconds"
+        if code != 0:
+            raise squall.Failed(json.dumps(result))
+        return result
+
+    return _run
