@@ -263,6 +263,15 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
         execution["result"],
         json!({"failed": false, "succeeded": true, "return_code": 0, "stdout": "hi from the shell", "stderr": ""})
     );
+    // A local-shell-script action: named arguments (`--name=value`, a
+    // true boolean bare; by name), then the positional ones in order.
+    let (code, execution) = run(&server, "stdlib_demo.report", &["first=a b"]).await;
+    assert_eq!(code, 0, "{execution}");
+    assert_eq!(
+        execution["result"]["stdout"],
+        "the script got 4 arguments\n[--label=x y]\n[--verbose]\n[a b]\n[2]",
+        "{execution}"
+    );
     let (code, execution) = run(&server, "stdlib_demo.fail_loudly", &[]).await;
     assert_ne!(code, 0);
     assert_eq!(execution["status"], "failed", "{execution}");

@@ -64,12 +64,36 @@ pub struct PythonShell {
     pub timeout: u64,
 }
 
+/// One local-shell-script action to register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonScript {
+    /// The action's name.
+    pub name: String,
+    /// The interpreter and its first arguments (from the `#!` line).
+    pub argv: Vec<String>,
+    /// The script's text.
+    pub script: String,
+    /// The parameters passed by position, in order.
+    pub positional: Vec<String>,
+    /// Each parameter's type, for serializing positional ones.
+    pub types: Map<String, Value>,
+    /// What goes before a named argument (`--`).
+    pub kwarg_op: String,
+    /// The directory it runs in, when the action sets one.
+    pub cwd: Option<String>,
+    /// Environment variables it exports.
+    pub env: Map<String, Value>,
+    /// Seconds after which it is killed.
+    pub timeout: u64,
+}
+
 /// The entry module's text.
 pub fn entry(
     pack: &str,
     actions: &[PythonAction],
     sensors: &[PythonSensor],
     shells: &[PythonShell],
+    scripts: &[PythonScript],
     lib: bool,
 ) -> String {
     let mut paths: Vec<&str> = actions.iter().map(|a| a.dir.as_str()).collect();
@@ -104,6 +128,24 @@ pub fn entry(
             text,
             "squall_st2.register_shell({:?}, {cwd}, {env}, {})",
             shell.name, shell.timeout
+        );
+    }
+    for script in scripts {
+        // JSON's strings, lists and objects of strings are Python literals too.
+        let json = |v: Value| v.to_string();
+        let cwd =
+            script.cwd.as_ref().map_or_else(|| "None".to_owned(), |c| json(c.as_str().into()));
+        let _ = writeln!(
+            text,
+            "squall_st2.register_script({:?}, {}, {}, {}, {}, {}, {cwd}, {}, {})",
+            script.name,
+            json(script.argv.clone().into()),
+            json(script.script.as_str().into()),
+            json(script.positional.clone().into()),
+            json(Value::Object(script.types.clone())),
+            json(script.kwarg_op.as_str().into()),
+            json(Value::Object(script.env.clone())),
+            script.timeout
         );
     }
     for action in actions {

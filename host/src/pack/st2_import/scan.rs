@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::metadata::{self, ActionMeta, PYTHON_RUNNER_PARAMETERS};
-use super::python::{self, PythonAction, PythonShell};
+use super::python::{self, PythonAction, PythonScript, PythonShell};
 use super::report::{Item, Kind, Report};
 use super::toml_text::{ManifestAction, ManifestText, nulls};
 use super::{Contents, ImportError, Known, Plan};
@@ -140,6 +140,7 @@ impl Scan<'_> {
         let mut workflow_files = BTreeSet::new();
         let mut workflows = Vec::new();
         let mut shells = Vec::new();
+        let mut scripts = Vec::new();
         for file in self.matching(|f| directly_in(f, "actions")) {
             self.files.remove(&file);
             let meta = metadata::action(&self.read(&file)?, &self.path(&file))?;
@@ -152,6 +153,11 @@ impl Scan<'_> {
                 }
                 Converted::Shell(action, shell, item) => {
                     shells.push(shell);
+                    actions.push(action);
+                    item
+                }
+                Converted::Script(action, script, item) => {
+                    scripts.push(script);
                     actions.push(action);
                     item
                 }
@@ -190,7 +196,10 @@ impl Scan<'_> {
             sensors.triggers.iter().map(|t| format!("{}.{}", pack.name, t.name)).collect();
         self.rules(&pack.name, known, &own, &own_triggers)?;
         self.aliases(&pack.name, known, &own)?;
-        let python = !python_actions.is_empty() || !sensors.python.is_empty() || !shells.is_empty();
+        let python = !python_actions.is_empty()
+            || !sensors.python.is_empty()
+            || !shells.is_empty()
+            || !scripts.is_empty();
         self.rest(python);
 
         let code: Vec<(String, String)> = self
@@ -237,6 +246,7 @@ impl Scan<'_> {
                     &python_actions,
                     &sensors.python,
                     &shells,
+                    &scripts,
                     lib,
                 )),
             ));
@@ -256,7 +266,14 @@ impl Scan<'_> {
             python_entry,
             kv: uses_kv,
             secrets: secrets.into_iter().collect(),
-            exec: (!shells.is_empty()).then(|| super::shell::SHELL.to_owned()),
+            exec: {
+                let mut programs: BTreeSet<String> =
+                    scripts.iter().filter_map(|s| s.argv.first().cloned()).collect();
+                if !shells.is_empty() {
+                    programs.insert(super::shell::SHELL.to_owned());
+                }
+                programs.into_iter().collect()
+            },
             config,
             actions,
             triggers: sensors.triggers,
@@ -396,7 +413,21 @@ impl Scan<'_> {
                 Ok((action, shell, item)) => Ok(Converted::Shell(action, shell, item)),
                 Err(reason) => no(reason),
             },
-            "local-shell-script" => no("runner_type `local-shell-script`: not converted yet (the script will run through the `exec` capability)".into()),
+            "local-shell-script" => {
+                let Some(entry) = meta.entry_point.as_deref() else {
+                    return Err(ImportError::new(&path, "entry_point", "expected the action's script, e.g. `my_script.sh`".into()));
+                };
+                let source = format!("actions/{entry}");
+                if !self.all.contains(&source) {
+                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                }
+                let text = self.read(&source)?;
+                self.files.remove(&source);
+                match super::shell::script(meta, file, &path, &source, text)? {
+                    Ok((action, script, item)) => Ok(Converted::Script(action, script, item)),
+                    Err(reason) => no(reason),
+                }
+            }
             "remote-shell-cmd" | "remote-shell-script" => no(format!(
                 "runner_type `{}`: Squall runs nothing on other hosts over SSH",
                 meta.runner
@@ -410,6 +441,7 @@ impl Scan<'_> {
 enum Converted {
     Python(ManifestAction, PythonAction, Item),
     Shell(ManifestAction, PythonShell, Item),
+    Script(ManifestAction, PythonScript, Item),
     /// With the (task, action) pairs it runs.
     Workflow(ManifestAction, Vec<(String, String)>, Item),
     No(Item),

@@ -66,8 +66,8 @@ pub struct ManifestText {
     pub kv: bool,
     /// Secrets to ask for by name.
     pub secrets: Vec<String>,
-    /// The program shell commands run with, when there are any.
-    pub exec: Option<String>,
+    /// The programs shell commands and scripts run with.
+    pub exec: Vec<String>,
     /// `config`'s JSON Schema.
     pub config: Option<Value>,
     /// The actions.
@@ -96,7 +96,10 @@ impl ManifestText {
         if let Some(entry) = &self.python_entry {
             let _ = write!(out, "\n[build]\nlanguage = \"python\"\nentry = {}\n", string(entry));
         }
-        if self.python_entry.is_some() || self.kv || !self.secrets.is_empty() || self.exec.is_some()
+        if self.python_entry.is_some()
+            || self.kv
+            || !self.secrets.is_empty()
+            || !self.exec.is_empty()
         {
             out.push_str("\n[capabilities]\n");
             if self.kv {
@@ -110,9 +113,13 @@ impl ManifestText {
                     names.join(", ")
                 );
             }
-            if let Some(program) = &self.exec {
-                let _ =
-                    writeln!(out, "# the shell commands run with\nexec = [{}]", string(program));
+            if !self.exec.is_empty() {
+                let programs: Vec<String> = self.exec.iter().map(|p| string(p)).collect();
+                let _ = writeln!(
+                    out,
+                    "# what the shell commands and scripts run with\nexec = [{}]",
+                    programs.join(", ")
+                );
             }
             if self.python_entry.is_some() {
                 out.push_str("# room for the Python interpreter\nmemory = \"128MiB\"\n");

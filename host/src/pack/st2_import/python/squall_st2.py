@@ -1,8 +1,8 @@
 """StackStorm's Python runner on Squall, for packs made by `squall pack import`.
 
 The generated entry module calls `setup` once, `register_sensor` for each
-polling sensor and `register_shell` for each shell command (see there),
-and `register` for each Python action: the action's module is imported unchanged while the component is
+polling sensor, `register_shell` and `register_script` for each shell
+command and script (see there), and `register` for each Python action: the action's module is imported unchanged while the component is
 built, its action class found as StackStorm's loader finds it, and a
 Squall action registered that runs it as StackStorm's Python runner does:
 
@@ -31,7 +31,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import squall
 
 __all__ = [
-    "setup", "register", "register_sensor", "register_shell", "ActionService", "SensorService", "PackConfig",
+    "setup", "register", "register_sensor", "register_shell", "register_script", "ActionService", "SensorService", "PackConfig",
     "KeyValuePair", "logger_for",
 ]
 
@@ -399,6 +399,67 @@ def register_shell(name, cwd, env, timeout):
         if code == -1:
             # Killed: by its timeout, as StackStorm reports it (the failed
             # result is the error text, as for every imported action).
+            result["error"] = f"Action failed to complete in {timeout} seconds"
+        if code != 0:
+            raise squall.Failed(json.dumps(result))
+        return result
+
+    return _run
+
+
+def _positional(kind, value):
+    """StackStorm's serialization of a positional script argument."""
+    if kind == "boolean":
+        return "" if value is None else ("1" if value else "0")
+    if kind in ("array", "list"):
+        return ",".join(map(str, value)) if value else ""
+    if kind == "object":
+        return json.dumps(value) if value else ""
+    if value is None or kind == "null":
+        return ""
+    return str(value)
+
+
+def register_script(name, argv, script, positional, types, kwarg_op, cwd, env, timeout):
+    """Registers the Squall action `name` that runs a local-shell-script
+    action's `script` (its text, carried in the pack) with its interpreter
+    `argv` through the `exec` capability: the parameters with a position
+    as positional arguments, in order, the others as `KWARG_OPname=value`
+    (a true boolean as the bare flag), as StackStorm's runner passes
+    them. A shell interpreter enters `cwd` and exports `env` first."""
+    program, *head = argv
+    shell = os.path.basename(program) in ("sh", "bash", "dash", "zsh", "ksh") or (
+        head and head[0] in ("sh", "bash", "dash", "zsh", "ksh"))
+    prefix = ""
+    if shell:
+        prefix = "".join(f"export {k}={shlex.quote(str(v))}\n" for k, v in env.items())
+        if cwd:
+            prefix = f"cd {shlex.quote(cwd)} || exit 1\n{prefix}"
+
+    @squall.action(name)
+    def _run(params, ctx):
+        named = []
+        for key, value in params.items():
+            if key in positional or value is None or (isinstance(value, str) and not value):
+                continue
+            if isinstance(value, bool):
+                if value:
+                    named.append(f"{kwarg_op}{key}")
+            else:
+                named.append(f"{kwarg_op}{key}={value}")
+        args = named + [_positional(types.get(p), params.get(p)) for p in positional]
+        # A shell's $0 is the script's name; Python's sys.argv[0] is "-c".
+        call = head + ["-c", prefix + script] + ([name] if shell else []) + args
+        out = squall.exec.run(program, call, timeout_ms=int(timeout * 1000))
+        code = out["status"]
+        result = {
+            "failed": code != 0,
+            "succeeded": code == 0,
+            "return_code": code,
+            "stdout": _shell_stream(out["stdout"]),
+            "stderr": _shell_stream(out["stderr"]),
+        }
+        if code == -1:
             result["error"] = f"Action failed to complete in {timeout} seconds"
         if code != 0:
             raise squall.Failed(json.dumps(result))
