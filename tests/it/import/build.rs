@@ -112,7 +112,8 @@ async fn imported_python_actions_answer_as_stackstorms_runner_in_the_sandbox() {
     );
     assert!(err.contains("[info] greeted ops"), "self.logger writes to the log: {err}");
 
-    // (True, x) succeeds with x; the immutable parameter's default is given.
+    // (True, x) succeeds with x; the immutable parameter's default is
+    // given, and `password`, without a value, as None (run() requires it).
     let (code, out, err) = run(&["stdlib_demo.check", "number=4"]);
     assert_eq!(code, 0, "{err}");
     let checked: Value = serde_json::from_str(&out).expect("JSON");

@@ -34,6 +34,9 @@ pub struct PythonAction {
     pub dir: String,
     /// The module name.
     pub module: String,
+    /// The parameters it declares, which `run()` is given even without a
+    /// value (as `None`), as StackStorm gives them.
+    pub parameters: Vec<String>,
 }
 
 /// One polling sensor to register.
@@ -56,6 +59,8 @@ pub struct PythonSensor {
 pub struct PythonShell {
     /// The action's name.
     pub name: String,
+    /// The parameters it declares, rendered as `None` without a value.
+    pub parameters: Vec<String>,
     /// The directory it runs in, when the action sets one.
     pub cwd: Option<String>,
     /// Environment variables it exports.
@@ -126,8 +131,10 @@ pub fn entry(
         let env = Value::Object(shell.env.clone());
         let _ = writeln!(
             text,
-            "squall_st2.register_shell({:?}, {cwd}, {env}, {})",
-            shell.name, shell.timeout
+            "squall_st2.register_shell({:?}, {cwd}, {env}, {}, {})",
+            shell.name,
+            shell.timeout,
+            Value::from(shell.parameters.clone())
         );
     }
     for script in scripts {
@@ -149,7 +156,12 @@ pub fn entry(
         );
     }
     for action in actions {
-        let _ = writeln!(text, "squall_st2.register({:?}, {:?})", action.name, action.module);
+        let declared = Value::from(action.parameters.clone());
+        let _ = writeln!(
+            text,
+            "squall_st2.register({:?}, {:?}, {declared})",
+            action.name, action.module
+        );
     }
     text
 }

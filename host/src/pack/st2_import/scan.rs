@@ -356,7 +356,7 @@ impl Scan<'_> {
                     workflow: None,
                     timeout: Some(format!("{timeout}s")),
                 };
-                Ok(Converted::Python(action, PythonAction { name: meta.name.clone(), dir, module }, item))
+                Ok(Converted::Python(action, PythonAction { name: meta.name.clone(), dir, module, parameters: declared(meta, PYTHON_RUNNER_PARAMETERS) }, item))
             }
             "orquesta" => {
                 let Some(entry) = meta.entry_point.as_deref() else {
@@ -460,6 +460,12 @@ fn runner_timeout(meta: &ActionMeta, file: &Path) -> Result<u64, ImportError> {
             format!("expected a whole number of seconds above zero, got {default}"),
         )
     })
+}
+
+/// The parameters an action declares, runner parameters left out:
+/// StackStorm gives each one, `None` when it has no value.
+pub(super) fn declared(meta: &ActionMeta, runner: &[&str]) -> Vec<String> {
+    meta.parameters.keys().filter(|k| !runner.contains(&k.as_str())).cloned().collect()
 }
 
 /// Notes for the `null`s of a schema, which TOML cannot hold.

@@ -77,7 +77,8 @@ pub(super) fn command(
         workflow: None,
         timeout: Some(format!("{}s", timeout + SANDBOX_MARGIN_SECONDS)),
     };
-    let shell = PythonShell { name: meta.name.clone(), cwd, env, timeout };
+    let declared = super::scan::declared(meta, RUNNER_PARAMETERS);
+    let shell = PythonShell { name: meta.name.clone(), parameters: declared, cwd, env, timeout };
     Ok(Ok((action, shell, item)))
 }
 

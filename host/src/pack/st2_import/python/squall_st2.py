@@ -264,14 +264,38 @@ def run_action(cls, params):
     return answer
 
 
-def register(name, module_name):
+def _broken(name, module_name, error, kind):
+    """An action or sensor whose module did not import: every call fails
+    with the reason."""
+    reason = (
+        f"{module_name} did not import when the pack was built: {type(error).__name__}: "
+        f"{error} (StackStorm installs the pack's requirements.txt; the importer does not "
+        "yet: copy pure-Python packages into the pack beside st2_entry.py)")
+
+    @kind(name)
+    def _fail(*_args):
+        raise squall.Failed(reason)
+
+    return None
+
+
+def register(name, module_name, declared=()):
     """Imports the action module `module_name` now (while the component is
-    built) and registers the Squall action `name` that runs its class."""
-    cls = _action_class(importlib.import_module(module_name))
+    built) and registers the Squall action `name` that runs its class. A
+    module that does not import (a package from requirements.txt missing)
+    makes an action that fails saying so, so that the rest of the pack
+    still builds and runs."""
+    try:
+        cls = _action_class(importlib.import_module(module_name))
+    except Exception as e:
+        return _broken(name, module_name, e, squall.action)
 
     @squall.action(name)
     def _run(params, ctx):
-        return run_action(cls, params)
+        # StackStorm gives run() every declared parameter, None without a value.
+        given = {key: None for key in declared}
+        given.update(params)
+        return run_action(cls, given)
 
     return cls
 
@@ -323,10 +347,13 @@ def register_sensor(name, module_name, class_name, poll_interval):
     `poll()`, and returns what it dispatched. A poll that raises is logged
     and keeps what was dispatched before, as StackStorm's sensor loop
     logs and carries on."""
-    module = importlib.import_module(module_name)
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise ImportError(f"{module.__file__}: has no class {class_name} (the sensor's class_name)")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise ImportError(f"{module.__file__}: has no class {class_name} (its class_name)")
+    except Exception as e:
+        return _broken(name, module_name, e, squall.sensor)
 
     @squall.sensor(name)
     def _poll(config, cursor):
@@ -352,8 +379,8 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 def _render(text, values):
     def value(match):
         name = match.group(1)
-        if values.get(name) is None:
-            raise squall.InvalidInput(f"cmd: {{{{ {name} }}}} has no value to render")
+        if name not in values:
+            raise squall.InvalidInput(f"cmd: {{{{ {name} }}}} is not a parameter of the action")
         return str(values[name])
 
     return _PLACEHOLDER.sub(value, text)
@@ -372,7 +399,7 @@ def _shell_stream(text):
         return text
 
 
-def register_shell(name, cwd, env, timeout):
+def register_shell(name, cwd, env, timeout, declared=()):
     """Registers the Squall action `name` that runs its `cmd` parameter
     with `/bin/sh -c` through the `exec` capability, in `cwd` with `env`
     exported, killed after `timeout` seconds."""
@@ -382,7 +409,9 @@ def register_shell(name, cwd, env, timeout):
         cmd = params.get("cmd")
         if not cmd:
             raise squall.InvalidInput("cmd: no command to run")
-        values = {k: v for k, v in params.items() if k != "cmd"}
+        # Every declared parameter renders, as Jinja renders None: `None`.
+        values = {key: None for key in declared}
+        values.update((k, v) for k, v in params.items() if k != "cmd")
         script = _render(cmd, values)
         exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in env.items())
         if cwd:
