@@ -4,6 +4,7 @@
 //! writer puts the plan on disk. Reading never writes, and every file of
 //! the StackStorm pack is in the plan, so nothing is dropped silently.
 
+mod actions;
 mod metadata;
 mod others;
 mod python;

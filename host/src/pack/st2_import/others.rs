@@ -45,7 +45,7 @@ impl Scan<'_> {
                         && !own_triggers.contains(&r.trigger_type) =>
                 {
                     Some(format!(
-                        "trigger.type: `{}` is not a trigger type Squall has (a sensor's trigger, not converted yet?)",
+                        "trigger.type: `{}` is neither a built-in trigger type nor one the pack's converted sensors declare",
                         r.trigger_type
                     ))
                 }
