@@ -165,3 +165,27 @@ fn an_output_directory_with_files_in_it_is_refused() {
     );
     assert_eq!(files(scratch.path()), ["mine.txt"]);
 }
+
+#[test]
+fn symbolic_links_are_reported_and_not_followed() {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let pack = scratch.path().join("pack");
+    std::fs::create_dir_all(pack.join("actions")).expect("a pack");
+    let minimal = fixtures_dir().join("minimal");
+    std::fs::copy(minimal.join("pack.yaml"), pack.join("pack.yaml")).expect("pack.yaml");
+    std::os::unix::fs::symlink("..", pack.join("actions/up")).expect("a link to a parent");
+    let outside = scratch.path().join("outside.txt");
+    std::fs::write(&outside, "not the pack's").expect("a file outside");
+    std::os::unix::fs::symlink(&outside, pack.join("notes.txt")).expect("a link out");
+    let out = scratch.path().join("out");
+    let (status, shown) = import(&pack, &out);
+    assert_eq!(status, 0, "{shown}");
+    let links: Vec<&Value> =
+        shown["items"].as_array().expect("items").iter().filter(|i| i["kind"] == "file").collect();
+    assert_eq!(links.len(), 2, "{shown}");
+    for link in links {
+        assert_eq!(link["status"], "not_converted");
+        assert!(link["reason"].as_str().unwrap_or_default().starts_with("a symbolic link"));
+    }
+    assert_eq!(files(&out), ["pack.toml", "pack.yaml"]);
+}

@@ -115,6 +115,11 @@ impl Scan<'_> {
 
     /// Every file no item claimed: copied where it was, and reported.
     pub(super) fn rest(&mut self, python: bool) {
+        for link in std::mem::take(&mut self.links) {
+            let reason =
+                "a symbolic link: not followed, so that nothing outside the pack is copied";
+            self.items.push(Item::not_converted(Kind::File, &link, &link, reason));
+        }
         let layer: BTreeSet<&str> = python::LAYER.iter().map(|(p, _)| *p).collect();
         for file in std::mem::take(&mut self.files) {
             let clash = python && (layer.contains(file.as_str()) || file == python::ENTRY);

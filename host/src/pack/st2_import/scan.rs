@@ -31,13 +31,22 @@ const DATASTORE_CALLS: &[&str] =
 /// Reads the StackStorm pack in `dir` into a plan; `known` says which
 /// trigger types and actions exist outside it.
 pub fn plan(dir: &Path, known: &Known<'_>) -> Result<Plan, ImportError> {
-    let mut files = BTreeSet::new();
-    walk(dir, dir, &mut files)?;
-    let mut scan = Scan { dir, all: files.clone(), files, items: Vec::new(), out: Vec::new() };
+    let (mut files, mut links) = (BTreeSet::new(), Vec::new());
+    walk(dir, dir, &mut files, &mut links)?;
+    let all = files.clone();
+    let mut scan = Scan { dir, all, files, links, items: Vec::new(), out: Vec::new() };
     scan.run(known)
 }
 
-fn walk(root: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), ImportError> {
+/// Every file under `dir`, relative to `root`; symbolic links apart, in
+/// `links`: they are not followed, so that nothing outside the pack is
+/// read or copied (and a link to a parent cannot loop).
+fn walk(
+    root: &Path,
+    dir: &Path,
+    found: &mut BTreeSet<String>,
+    links: &mut Vec<String>,
+) -> Result<(), ImportError> {
     let io = |e: std::io::Error| ImportError::new(dir, "(directory)", e.to_string());
     let mut entries: Vec<_> =
         std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
@@ -45,9 +54,10 @@ fn walk(root: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), Imp
     for entry in entries {
         let path = entry.path();
         let name = entry.file_name();
-        if path.is_dir() {
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
             if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                walk(root, &path, found)?;
+                walk(root, &path, found, links)?;
             }
             continue;
         }
@@ -60,7 +70,11 @@ fn walk(root: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), Imp
         let parts = parts.ok_or_else(|| {
             ImportError::new(&path, "(file)", "the file name is not UTF-8".into())
         })?;
-        found.insert(parts.join("/"));
+        if kind.is_symlink() {
+            links.push(parts.join("/"));
+        } else {
+            found.insert(parts.join("/"));
+        }
     }
     Ok(())
 }
@@ -69,6 +83,8 @@ pub(super) struct Scan<'a> {
     pub(super) dir: &'a Path,
     /// Every file of the pack, relative to `dir`.
     pub(super) all: BTreeSet<String>,
+    /// Symbolic links in the pack, which are reported and not followed.
+    pub(super) links: Vec<String>,
     /// Files not yet claimed by an item, relative to `dir`.
     pub(super) files: BTreeSet<String>,
     pub(super) items: Vec<Item>,
