@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use squall::engine::{PackManager, StoreAudit, StoreKv, StoreSecrets};
-use squall::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
+use squall::engine::{PackConfigs, PackManager, StoreAudit, StoreKv, StoreSecrets};
+use squall::runtime::{HostServices, Runtime, RuntimeConfig};
 use squall::store::{KvScope, now_millis};
 use tokio::sync::OnceCell;
 
@@ -155,15 +155,19 @@ async fn imported_python_actions_answer_as_stackstorms_runner_in_the_sandbox() {
 async fn start(built: &Built) -> Server {
     let server = Server::start().await;
     let store = server.api.engine.store().clone();
+    // As `squall serve` wires it: the configs installs set are what the
+    // config import answers.
+    let configs = Arc::new(PackConfigs::default());
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
-        config: Arc::new(StaticConfig::default()),
+        config: configs.clone(),
         secrets: Arc::new(StoreSecrets::new(store.clone())),
         audit: Arc::new(StoreAudit::new(store)),
     };
     let runtime =
         Runtime::new(RuntimeConfig::with_cache_dir(&built.cache), services).expect("runtime");
-    let packs = PackManager::new(server.api.engine.clone(), Arc::new(runtime));
+    let packs =
+        PackManager::new(server.api.engine.clone(), Arc::new(runtime)).with_configs(configs);
     server.api.state.enable_pack_lifecycle(packs);
     let public = built.public_key.to_str().expect("utf-8");
     server.cli(&["trust", "add", "author", public]).await.ok();
@@ -197,6 +201,17 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
     let (status, body) = server.api.call(Method::PUT, "/api/v1/keys/token", Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let bundle = built.bundle.to_str().expect("utf-8");
+    // The pack's config, checked against the schema made from
+    // config.schema.yaml, is what self.config reads.
+    let config = built.pack.join("../config.json");
+    std::fs::write(&config, r#"{"greeting": "hey"}"#).expect("config.json");
+    let config = config.to_str().expect("utf-8");
+    let bad = built.pack.join("../bad-config.json");
+    std::fs::write(&bad, r#"{"greeting": 5}"#).expect("bad-config.json");
+    let bad = bad.to_str().expect("utf-8");
+    let refused = server.cli(&["pack", "install", bundle, "--yes", "--config", bad]).await;
+    assert_ne!(refused.code, 0, "a config the schema refuses: {}", refused.stdout);
+    assert!(refused.stderr.contains("greeting"), "{}", refused.stderr);
     let installed = server
         .cli(&[
             "pack",
@@ -208,6 +223,8 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
             "secret=token",
             "--grant",
             "exec=/bin/sh",
+            "--config",
+            config,
         ])
         .await;
     assert!(installed.ok().starts_with("installed stdlib_demo 1.2.0"), "{}", installed.stdout);
@@ -239,7 +256,16 @@ async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(greeted["result"]["result"], "hello, change!", "{greeted}");
+    assert_eq!(greeted["result"]["result"], "hey, change!", "{greeted}");
+
+    // StackStorm's webhook rule, carried over unchanged, runs greet too.
+    let body = json!({"name": "hook"});
+    let (status, accepted) =
+        server.api.call(Method::POST, "/api/v1/webhooks/greet", Some(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["executions"][0].as_str().expect("an execution id").to_owned();
+    let hooked = server.api.finished(&id).await;
+    assert_eq!(hooked["result"]["result"], "hey, hook!", "{hooked}");
     let polls = snapshot_kv(&server, "stdlib_demo.WatcherSensor:polls");
     assert!(
         polls.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)),
