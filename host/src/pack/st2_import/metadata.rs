@@ -287,7 +287,9 @@ pub fn schema(
                 None => notes.push(format!("parameter `{name}` is immutable without a default: kept as an ordinary parameter")),
             }
         }
-        properties.insert(name.clone(), Value::Object(property));
+        let mut property = Value::Object(property);
+        nested(&mut property);
+        properties.insert(name.clone(), property);
     }
     let mut schema =
         json!({ "type": "object", "properties": properties, "additionalProperties": extra });
@@ -298,10 +300,52 @@ pub fn schema(
         ImportError::new(
             file,
             field,
-            format!("the parameters do not make a valid JSON Schema: {e}"),
+            format!("what it declares does not make a valid JSON Schema: {e}"),
         )
     })?;
     Ok((schema, notes))
+}
+
+/// StackStorm's attributes inside an object's `properties` (and in
+/// `items`), recursively: `required: true` gathered into the object's
+/// `required` list (the older JSON Schema StackStorm reads), `secret`
+/// kept and marked `writeOnly`, `position` dropped.
+fn nested(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let mut required = Vec::new();
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            if let Value::Object(attributes) = property {
+                if attributes.get("required").is_some_and(Value::is_boolean)
+                    && attributes.remove("required") == Some(Value::Bool(true))
+                {
+                    required.push(Value::from(name.as_str()));
+                }
+                if attributes.get("secret") == Some(&Value::Bool(true)) {
+                    attributes.insert("writeOnly".into(), Value::Bool(true));
+                }
+                for dropped in DROPPED_ATTRIBUTES {
+                    attributes.remove(*dropped);
+                }
+            }
+            nested(property);
+        }
+    }
+    if !required.is_empty() {
+        match map.get_mut("required") {
+            Some(Value::Array(names)) => names.extend(required),
+            _ => {
+                map.insert("required".into(), Value::Array(required));
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        match map.get_mut(key) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(nested),
+            Some(inner @ Value::Object(_)) => nested(inner),
+            _ => {}
+        }
+    }
 }
 
 fn check_type(value: &Value) -> Result<(), String> {
