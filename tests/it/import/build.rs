@@ -4,7 +4,7 @@
 //! live server with its grants. Each answers what StackStorm's Python
 //! runner records for it — `{stdout, stderr, exit_code, result}` — and
 //! `(False, x)` or an exception fails it; its PollingSensor is polled and
-//! its rule runs; its shell commands run through the granted `/bin/sh`. The pack is built once per run.
+//! its rule runs; its shell commands run through the granted `/bin/sh`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use squall::engine::{PackConfigs, PackManager, StoreAudit, StoreKv, StoreSecrets};
 use squall::runtime::{HostServices, Runtime, RuntimeConfig};
 use squall::store::{KvScope, now_millis};
-use tokio::sync::OnceCell;
 
 use super::super::client::Server;
 
@@ -25,6 +24,7 @@ struct Built {
     cache: PathBuf,
     bundle: PathBuf,
     public_key: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 /// `squall ARGS` in `dir` with the compile cache `cache`: (exit status,
@@ -44,45 +44,43 @@ fn squall(dir: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The stdlib fixture imported into `target/st2-import-*` and built with a
-/// fresh signing key.
-async fn built() -> &'static Built {
-    static BUILT: OnceCell<Built> = OnceCell::const_new();
-    BUILT
-        .get_or_init(|| async {
-            tokio::task::spawn_blocking(|| {
-                // A directory of this run's own: other runs of the suite may
-                // share the target directory. Kept until `cargo clean`.
-                let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-                let root = tempfile::Builder::new()
-                    .prefix("st2-import-")
-                    .tempdir_in(&target)
-                    .expect("the work directory")
-                    .keep();
-                let (pack, cache) = (root.join("pack"), root.join("cache"));
-                let (status, _) = super::import(&super::fixtures_dir().join("stdlib"), &pack);
-                assert_eq!(status, 0);
-                // The secret the counter reads by name is asked for.
-                let manifest = std::fs::read_to_string(pack.join("pack.toml")).expect("pack.toml");
-                assert!(manifest.contains("\nsecrets = [\"token\"]\n"), "{manifest}");
-                let key = root.join("author");
-                let (code, _, err) = squall(&root, &cache, &["pack", "keygen", "author"]);
-                assert_eq!(code, 0, "{err}");
-                let secret_key = key.with_extension("key");
-                let sign = secret_key.to_str().expect("utf-8");
-                let (code, _, err) = squall(&pack, &cache, &["pack", "build", ".", "--sign", sign]);
-                assert_eq!(code, 0, "building the imported pack failed (componentize-py?): {err}");
-                Built {
-                    bundle: pack.join("target/stdlib_demo-1.2.0.wasm"),
-                    pack,
-                    cache,
-                    public_key: key.with_extension("pub"),
-                }
-            })
-            .await
-            .expect("the build thread")
-        })
-        .await
+/// The stdlib fixture imported into a directory of this run's own (other
+/// runs of the suite may share the target directory), removed with the
+/// `Built`, and built with a fresh signing key.
+fn build() -> Built {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let dir = tempfile::Builder::new()
+        .prefix("st2-import-")
+        .tempdir_in(&target)
+        .expect("the work directory");
+    let root = dir.path().to_owned();
+    let (pack, cache) = (root.join("pack"), root.join("cache"));
+    let (status, _) = super::import(&super::fixtures_dir().join("stdlib"), &pack);
+    assert_eq!(status, 0);
+    // The secret the counter reads by name is asked for.
+    let manifest = std::fs::read_to_string(pack.join("pack.toml")).expect("pack.toml");
+    assert!(manifest.contains("\nsecrets = [\"token\"]\n"), "{manifest}");
+    let key = root.join("author");
+    let (code, _, err) = squall(&root, &cache, &["pack", "keygen", "author"]);
+    assert_eq!(code, 0, "{err}");
+    let secret_key = key.with_extension("key");
+    let sign = secret_key.to_str().expect("utf-8");
+    let (code, _, err) = squall(&pack, &cache, &["pack", "build", ".", "--sign", sign]);
+    assert_eq!(code, 0, "building the imported pack failed (componentize-py?): {err}");
+    Built {
+        bundle: pack.join("target/stdlib_demo-1.2.0.wasm"),
+        pack,
+        cache,
+        public_key: key.with_extension("pub"),
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_stackstorm_pack_builds_and_runs_as_stackstorm_would() {
+    let built = tokio::task::spawn_blocking(build).await.expect("the build thread");
+    tokio::task::block_in_place(|| in_the_sandbox(&built));
+    on_a_live_server(&built).await;
 }
 
 /// The JSON a failed run's error line carries after `failed: `.
@@ -93,9 +91,8 @@ fn failure(stderr: &str) -> Value {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imported_python_actions_answer_as_stackstorms_runner_in_the_sandbox() {
-    let built = built().await;
+/// The actions with `squall run --component`, which grants `kv` only.
+fn in_the_sandbox(built: &Built) {
     let run = |args: &[&str]| {
         let mut argv = vec!["run", "--component", built.bundle.to_str().expect("utf-8")];
         argv.extend_from_slice(args);
@@ -193,9 +190,8 @@ fn snapshot_kv(server: &Server, key: &str) -> Option<String> {
     snapshot.kv_get(&scope, key, now_millis()).expect("a read")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_imported_pack_installs_keeps_its_datastore_and_masks_its_secrets() {
-    let built = built().await;
+/// The pack installed on a live server with its grants and config.
+async fn on_a_live_server(built: &Built) {
     let server = start(built).await;
     let token = json!({"value": "s3cret-token", "secret": true});
     let (status, body) = server.api.call(Method::PUT, "/api/v1/keys/token", Some(token)).await;
