@@ -304,6 +304,14 @@ async fn on_a_live_server(built: &Built) {
         json!({"failed": true, "succeeded": false, "return_code": 3, "stdout": {"ok": false}, "stderr": "oops"})
     );
 
+    // The action-chain, converted to Orquesta: greet, then check, as the
+    // chain's on-success says, with the chain's variable and parameter.
+    let (code, execution) = run(&server, "stdlib_demo.chain", &["who=chained"]).await;
+    assert_eq!(code, 0, "{execution}");
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let children = execution["children"].as_array().map_or(0, Vec::len);
+    assert_eq!(children, 2, "{execution}");
+
     // (False, x) fails the execution; x is in its error, as JSON.
     let (code, execution) = run(&server, "stdlib_demo.check", &["number=3"]).await;
     assert_ne!(code, 0);

@@ -13,6 +13,9 @@ use super::report::{Item, Kind};
 use super::scan::{Scan, declared, is_yaml, null_notes};
 use super::toml_text::ManifestAction;
 
+/// The action-chain runner's own parameters, which are not the chain's.
+const CHAIN_RUNNER_PARAMETERS: &[&str] = &["skip_notify", "display_published"];
+
 /// StackStorm's Python runner's default timeout, in seconds.
 const PYTHON_TIMEOUT_SECONDS: u64 = 600;
 
@@ -43,18 +46,32 @@ impl Scan<'_> {
         match meta.runner.as_str() {
             "python-script" => {
                 let Some(entry) = meta.entry_point.as_deref().filter(|e| e.ends_with(".py")) else {
-                    return Err(ImportError::new(&path, "entry_point", "expected the action's Python file, e.g. `my_action.py`".into()));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        "expected the action's Python file, e.g. `my_action.py`".into(),
+                    ));
                 };
                 let source = format!("actions/{entry}");
                 if !self.all.contains(&source) {
-                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        format!("`{entry}` is not a file in actions/"),
+                    ));
                 }
                 self.files.remove(&source);
                 let (dir, module) = match source.rsplit_once('/') {
                     Some((dir, name)) => (dir.to_owned(), name.trim_end_matches(".py").to_owned()),
                     None => ("actions".to_owned(), source.clone()),
                 };
-                let (parameters, mut notes) = metadata::schema(&meta.parameters, PYTHON_RUNNER_PARAMETERS, false, &path, "parameters")?;
+                let (parameters, mut notes) = metadata::schema(
+                    &meta.parameters,
+                    PYTHON_RUNNER_PARAMETERS,
+                    false,
+                    &path,
+                    "parameters",
+                )?;
                 let timeout = runner_timeout(meta, &path)?;
                 let runner_set: Vec<&str> = PYTHON_RUNNER_PARAMETERS
                     .iter()
@@ -70,7 +87,12 @@ impl Scan<'_> {
                 notes.extend(null_notes(&parameters, "parameters"));
                 let mut item = Item::converted(Kind::Action, &meta.name, file);
                 item.notes = notes;
-                item.notes.insert(0, format!("python-script: {source} runs through the StackStorm compatibility layer"));
+                item.notes.insert(
+                    0,
+                    format!(
+                        "python-script: {source} runs through the StackStorm compatibility layer"
+                    ),
+                );
                 let action = ManifestAction {
                     name: meta.name.clone(),
                     description: meta.description.clone(),
@@ -78,29 +100,56 @@ impl Scan<'_> {
                     workflow: None,
                     timeout: Some(format!("{timeout}s")),
                 };
-                Ok(Converted::Python(action, PythonAction { name: meta.name.clone(), dir, module, parameters: declared(meta, PYTHON_RUNNER_PARAMETERS) }, item))
+                Ok(Converted::Python(
+                    action,
+                    PythonAction {
+                        name: meta.name.clone(),
+                        dir,
+                        module,
+                        parameters: declared(meta, PYTHON_RUNNER_PARAMETERS),
+                    },
+                    item,
+                ))
             }
             "orquesta" => {
                 let Some(entry) = meta.entry_point.as_deref() else {
-                    return Err(ImportError::new(&path, "entry_point", "expected the workflow's file, e.g. `workflows/my_workflow.yaml`".into()));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        "expected the workflow's file, e.g. `workflows/my_workflow.yaml`".into(),
+                    ));
                 };
                 let source = format!("actions/{entry}");
                 if !self.all.contains(&source) {
-                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        format!("`{entry}` is not a file in actions/"),
+                    ));
                 }
                 let base = source.rsplit('/').next().unwrap_or(&source).to_owned();
                 if !is_yaml(&base) || base.starts_with('.') {
-                    return no(format!("entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"));
+                    return no(format!(
+                        "entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"
+                    ));
                 }
                 if !workflow_files.insert(base.clone()) {
-                    return no(format!("entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"));
+                    return no(format!(
+                        "entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"
+                    ));
                 }
                 let text = self.read(&source)?;
                 let loaded = match crate::workflow::load(&text, &source) {
                     Ok(loaded) => loaded,
                     Err(invalid) => {
-                        let first = invalid.diagnostics.first().map(ToString::to_string).unwrap_or_default();
-                        return no(format!("{source}: Squall's workflow checks refuse it: {first}"));
+                        let first = invalid
+                            .diagnostics
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        return no(format!(
+                            "{source}: Squall's workflow checks refuse it: {first}"
+                        ));
                     }
                 };
                 // Tasks whose action is written out (not an expression).
@@ -114,7 +163,8 @@ impl Scan<'_> {
                         plain.then_some((task, reference))
                     })
                     .collect();
-                let (parameters, mut notes) = metadata::schema(&meta.parameters, &[], false, &path, "parameters")?;
+                let (parameters, mut notes) =
+                    metadata::schema(&meta.parameters, &[], false, &path, "parameters")?;
                 notes.extend(null_notes(&parameters, "parameters"));
                 let target = format!("workflows/{base}");
                 notes.insert(0, format!("orquesta: {source} carried over unchanged as {target}"));
@@ -137,11 +187,19 @@ impl Scan<'_> {
             },
             "local-shell-script" => {
                 let Some(entry) = meta.entry_point.as_deref() else {
-                    return Err(ImportError::new(&path, "entry_point", "expected the action's script, e.g. `my_script.sh`".into()));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        "expected the action's script, e.g. `my_script.sh`".into(),
+                    ));
                 };
                 let source = format!("actions/{entry}");
                 if !self.all.contains(&source) {
-                    return Err(ImportError::new(&path, "entry_point", format!("`{entry}` is not a file in actions/")));
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        format!("`{entry}` is not a file in actions/"),
+                    ));
                 }
                 let text = self.read(&source)?;
                 self.files.remove(&source);
@@ -154,8 +212,75 @@ impl Scan<'_> {
                 "runner_type `{}`: Squall runs nothing on other hosts over SSH",
                 meta.runner
             )),
-            "action-chain" => no("runner_type `action-chain`: not converted yet (to be converted to Orquesta); the chain file stays in actions/".into()),
-            other => no(format!("runner_type `{other}`: Squall has no counterpart for this runner yet")),
+            "action-chain" => {
+                let Some(entry) = meta.entry_point.as_deref() else {
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        "expected the chain's file, e.g. `chains/my_chain.yaml`".into(),
+                    ));
+                };
+                let source = format!("actions/{entry}");
+                if !self.all.contains(&source) {
+                    return Err(ImportError::new(
+                        &path,
+                        "entry_point",
+                        format!("`{entry}` is not a file in actions/"),
+                    ));
+                }
+                let base = source.rsplit('/').next().unwrap_or(&source).to_owned();
+                if !is_yaml(&base) || base.starts_with('.') {
+                    return no(format!(
+                        "entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"
+                    ));
+                }
+                let inputs = declared(meta, CHAIN_RUNNER_PARAMETERS);
+                let (yaml, calls) = match super::chain::convert(&self.read(&source)?, &inputs) {
+                    Ok(converted) => converted,
+                    Err(reason) => {
+                        return no(format!(
+                            "{source}: action-chain not converted to Orquesta: {reason}"
+                        ));
+                    }
+                };
+                if let Err(invalid) = crate::workflow::load(&yaml, &source) {
+                    let first =
+                        invalid.diagnostics.first().map(ToString::to_string).unwrap_or_default();
+                    return no(format!(
+                        "{source}: its conversion to Orquesta does not pass Squall's checks: {first}"
+                    ));
+                }
+                if !workflow_files.insert(base.clone()) {
+                    return no(format!(
+                        "entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"
+                    ));
+                }
+                let (parameters, mut notes) = metadata::schema(
+                    &meta.parameters,
+                    CHAIN_RUNNER_PARAMETERS,
+                    false,
+                    &path,
+                    "parameters",
+                )?;
+                notes.extend(null_notes(&parameters, "parameters"));
+                let target = format!("workflows/{base}");
+                notes.insert(0, format!("action-chain: {source} converted to Orquesta as {target}: each node a task publishing its result under its name; the execution's result is Orquesta's, not the chain's list of tasks"));
+                self.out.push((target.clone(), super::Contents::Text(yaml)));
+                self.files.remove(&source);
+                let mut item = Item::converted(Kind::Workflow, &meta.name, file);
+                item.notes = notes;
+                let action = ManifestAction {
+                    name: meta.name.clone(),
+                    description: meta.description.clone(),
+                    parameters,
+                    workflow: Some(target),
+                    timeout: None,
+                };
+                Ok(Converted::Workflow(action, calls, item))
+            }
+            other => {
+                no(format!("runner_type `{other}`: Squall has no counterpart for this runner yet"))
+            }
         }
     }
 }

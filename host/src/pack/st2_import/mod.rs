@@ -5,6 +5,7 @@
 //! the StackStorm pack is in the plan, so nothing is dropped silently.
 
 mod actions;
+mod chain;
 mod metadata;
 mod others;
 mod python;
