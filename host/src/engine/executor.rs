@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 use uuid::Uuid;
 
-use super::actions::{Actions, Runner};
+use super::actions::{Actions, Runner, WorkflowDefinition};
 use super::ending::{Ending, Failure};
 use super::error::{CancelError, EmitError, EngineError, RequestError};
 use super::flows::FlowError;
@@ -292,12 +292,31 @@ impl Engine {
         execution.user = user;
         execution.chat = chat.map(Box::new);
         let id = execution.id;
-        self.store()
-            .write(move |tx| tx.insert_execution(&execution, true))
+        // A workflow with no policy to check starts in the request's own
+        // commit: its record and first children commit with the request.
+        let workflow = self.shared.claim_workflows(std::slice::from_mut(&mut execution)).pop();
+        let status = execution.status;
+        let flows = self.shared.flows.clone();
+        let fx = self
+            .store()
+            .write(move |tx| {
+                tx.insert_execution(&execution, execution.status == ExecutionStatus::Requested)?;
+                let mut fx = Effects::default();
+                if let Some((execution, definition)) = &workflow {
+                    tx.mark_running(execution.id)?;
+                    flows.start_with(tx, execution, definition, &mut fx)?;
+                }
+                Ok(fx)
+            })
             .await
             .map_err(RequestError::Write)?;
-        self.shared.announce(id, action, ExecutionStatus::Requested);
-        self.shared.ingest.work_queued();
+        self.shared.announce(id, action, status);
+        if status == ExecutionStatus::Requested {
+            self.shared.ingest.work_queued();
+        } else {
+            self.shared.apply(fx);
+            self.shared.forget_cancel(id);
+        }
         Ok(id)
     }
 
@@ -384,6 +403,31 @@ impl Shared {
         self.ingest.announce(id, action, status);
     }
 
+    /// Marks running each new workflow execution that needs no policy
+    /// check: it then starts in the transaction that stores it (its
+    /// trigger instance's or its request's, [`Flows::start_with`]) instead
+    /// of through the queue. A workflow
+    /// holds no worker slot, so none is claimed.
+    pub(super) fn claim_workflows(
+        &self,
+        executions: &mut [Execution],
+    ) -> Vec<(Execution, Arc<WorkflowDefinition>)> {
+        let actions = self.ingest.actions();
+        let mut claimed = Vec::new();
+        for execution in executions.iter_mut().filter(|e| e.status == ExecutionStatus::Requested) {
+            let Some(spec) =
+                actions.get(&execution.action).filter(|a| a.policy.concurrency.is_none())
+            else {
+                continue;
+            };
+            let Runner::Workflow(definition) = &spec.runner else { continue };
+            execution.status = ExecutionStatus::Running;
+            execution.started_at = Some(execution.created_at);
+            claimed.push((execution.clone(), definition.clone()));
+        }
+        claimed
+    }
+
     /// Claims a worker slot for each new execution that needs no policy
     /// check, and marks it running: it then commits running, with its
     /// trigger instance, and skips the queue. The rest stay requested.
@@ -394,8 +438,8 @@ impl Shared {
         let actions = self.ingest.actions();
         let mut claimed = Vec::new();
         for execution in executions {
-            // Workflows and inquiries start through the queue: their start
-            // commits a record of its own.
+            // Workflows are claimed by `claim_workflows`; inquiries start
+            // through the queue.
             let Some(spec) = actions
                 .get(&execution.action)
                 .filter(|a| a.policy.concurrency.is_none() && matches!(a.runner, Runner::Wasm(_)))

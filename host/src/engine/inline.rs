@@ -13,7 +13,7 @@
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 
 use futures_util::FutureExt;
@@ -23,9 +23,10 @@ use uuid::Uuid;
 
 use super::ending::{Ending, Failure, Settled};
 use super::executor::{Engine, Shared};
+use super::flows::Effects;
 use super::ingest::{Decided, Emitted};
 use crate::runtime::LogBuffer;
-use crate::store::{Execution, WriteError};
+use crate::store::{Execution, Tx, WriteError};
 
 /// A claimed execution's run. The committing task polls it itself until
 /// the inline budget runs out, and only then hands what is left to a
@@ -70,9 +71,14 @@ async fn commit_claimed(
 ) -> Result<Vec<Emitted>, WriteError> {
     let shared = &shared;
     let mut started: Vec<Vec<Started>> = Vec::with_capacity(decided.len());
+    let mut workflows = Vec::new();
     for event in &mut decided {
-        let duplicate = is_stored(shared, event);
-        let claimed = if duplicate { Vec::new() } else { shared.claim(&mut event.executions) };
+        if is_stored(shared, event) {
+            started.push(Vec::new());
+            continue;
+        }
+        workflows.extend(shared.claim_workflows(&mut event.executions));
+        let claimed = shared.claim(&mut event.executions);
         started.push(claimed.into_iter().map(|(e, p)| start(shared, e, p)).collect());
     }
     // Run them all at once, against one deadline.
@@ -106,26 +112,40 @@ async fn commit_claimed(
         }
     }
     let finished_with = Arc::new(finished_with);
+    // What the workflows' starts ask of the live engine, once committed.
+    let effects = Arc::new(Mutex::new(Effects::default()));
+    let workflow_ids: Vec<Uuid> = workflows.iter().map(|(e, _)| e.id).collect();
     let emitted = {
-        let finished_with = finished_with.clone();
+        let (finished_with, effects, flows) =
+            (finished_with.clone(), effects.clone(), shared.flows.clone());
         shared
             .ingest
             .commit(decided, move |tx| {
+                // Each skipped when its event turned out to be a
+                // redelivery and the execution was not stored.
                 for (execution, finished) in finished_with.iter() {
-                    // Skipped when its event turned out to be a
-                    // redelivery and the execution was not stored.
-                    match tx.execution(*execution) {
-                        Ok(_) => finished.commit_if_enforced(tx)?,
-                        Err(WriteError::NotFound(_)) => {}
-                        Err(error) => return Err(error),
+                    if is_in(tx, *execution)? {
+                        finished.commit_if_enforced(tx)?;
                     }
                 }
+                let mut fx = Effects::default();
+                for (execution, definition) in &workflows {
+                    if is_in(tx, execution.id)? {
+                        flows.start_with(tx, execution, definition, &mut fx)?;
+                    }
+                }
+                *effects.lock().unwrap_or_else(PoisonError::into_inner) = fx;
                 Ok(())
             })
             .await?
     };
     for (_, finished) in finished_with.iter() {
         shared.ingest.announce_if_enforced(finished);
+    }
+    let fx = std::mem::take(&mut *effects.lock().unwrap_or_else(PoisonError::into_inner));
+    shared.apply(fx);
+    for id in workflow_ids {
+        shared.forget_cancel(id);
     }
     for (execution, ending, permit) in retried {
         let shared = shared.clone();
@@ -141,6 +161,15 @@ async fn commit_claimed(
         });
     }
     Ok(emitted)
+}
+
+/// Whether execution `id` is stored in this transaction.
+fn is_in(tx: &mut Tx<'_>, id: Uuid) -> Result<bool, WriteError> {
+    match tx.execution(id) {
+        Ok(_) => Ok(true),
+        Err(WriteError::NotFound(_)) => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// Whether an event with this id is already stored: a redelivery (its

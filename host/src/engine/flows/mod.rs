@@ -84,6 +84,23 @@ impl Definitions {
     }
 }
 
+impl Flows {
+    /// Starts a workflow whose execution commits, already running, in the
+    /// caller's transaction (an event's or a request's): its record and
+    /// first children commit with it, one commit fewer than a start taken
+    /// off the queue.
+    pub(crate) fn start_with(
+        &self,
+        tx: &mut Tx<'_>,
+        execution: &Execution,
+        definition: &Arc<WorkflowDefinition>,
+        fx: &mut Effects,
+    ) -> Result<(), WriteError> {
+        self.definitions.remember(definition);
+        self.start(tx, execution, definition, fx)
+    }
+}
+
 /// What committed steps ask of the live engine.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
