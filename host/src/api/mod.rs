@@ -18,6 +18,7 @@ mod audit;
 mod auth;
 mod chat_notify;
 mod chat_platforms;
+mod configs;
 mod connection;
 mod document;
 mod enforcements;
@@ -239,6 +240,10 @@ fn routes() -> OpenApiRouter<ApiState> {
         // while it arrives.
         .routes(routes!(packs::list_packs, lifecycle::install).layer(DefaultBodyLimit::disable()))
         .routes(routes!(packs::get_pack, lifecycle::remove))
+        .routes(routes!(configs::list))
+        .routes(routes!(configs::get, configs::put))
+        .routes(routes!(configs::list_schemas))
+        .routes(routes!(configs::get_schema))
         .routes(routes!(pull::pull))
         .routes(routes!(pull::list_registries))
         .routes(routes!(lifecycle::list_trust, lifecycle::add_trust))

@@ -52,6 +52,14 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     // grants need `capability_grant`, checked as for an upload.
     ("POST", "/api/v1/packs/pull", Global(P::PackInstall)),
     ("GET", "/api/v1/registries", Global(P::PackInstall)),
+    // Packs' configurations and config schemas (StackStorm's x-permissions:
+    // pack_list to list, pack_view on the pack to read one, pack_config to
+    // set one; secrets shown only to an admin who asks).
+    ("GET", "/api/v1/configs", Global(P::PackList)),
+    ("GET", "/api/v1/configs/{pack_ref}", OnResource(P::PackView)),
+    ("PUT", "/api/v1/configs/{pack_ref}", Global(P::PackConfig)),
+    ("GET", "/api/v1/config_schemas", Global(P::PackList)),
+    ("GET", "/api/v1/config_schemas/{pack_ref}", OnResource(P::PackView)),
     ("GET", "/api/v1/trust", Global(P::TrustView)),
     ("POST", "/api/v1/trust", Global(P::TrustModify)),
     ("DELETE", "/api/v1/trust/{name}", Global(P::TrustModify)),

@@ -16,6 +16,7 @@ mod log_sink;
 mod login;
 mod output;
 mod pack_build;
+mod pack_config;
 mod pack_dev;
 mod pack_fetch;
 mod pack_import;

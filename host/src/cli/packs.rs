@@ -48,6 +48,9 @@ enum PackCommand {
     Install(InstallArgs),
     /// Remove a pack.
     Remove(RemoveArgs),
+    /// Print a pack's configuration, or set it from a YAML or JSON file
+    /// (`-`: standard input), checked against its config schema.
+    Config(super::pack_config::ConfigArgs),
     /// Push a bundle to an OCI registry.
     Push(PushArgs),
     /// Find packs in the default registry.
@@ -173,6 +176,7 @@ pub(crate) fn run(
         PackCommand::Verify(args) => return super::pack_build::verify(args, stdout),
         PackCommand::Params(args) => return super::pack_params::params(args, stdout, stderr),
         PackCommand::Install(args) => return install(args, stdout, stderr),
+        PackCommand::Config(args) => return super::pack_config::run(args, stdout),
         PackCommand::Push(args) => {
             super::pack_registry::push(
                 &args.bundle,

@@ -1,6 +1,7 @@
 //! The pack lifecycle on a running engine: install and upgrade from a
 //! bundle (verify, then compile, then one commit, then one swap), remove,
-//! restore after a restart, and the trust keyring the checks use.
+//! restore after a restart, a pack's configuration set after install, and
+//! the trust keyring the checks use.
 //!
 //! Order matters for security: the signature is checked against the
 //! keyring before the bundle is parsed further or anything is compiled,
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::executor::Engine;
+use super::pack_config::{PackConfigs, config_problems};
 use super::packs::{InstallError, trigger_type_records};
 use crate::chatops::ActionAlias;
 use crate::pack::{
@@ -36,33 +38,6 @@ pub struct PackManager {
     configs: Option<Arc<PackConfigs>>,
 }
 
-/// The installed packs' configurations, as the `config` import serves
-/// them: give the same `Arc` to the runtime's [`HostServices`] and to
-/// [`PackManager::with_configs`], which keeps it current.
-///
-/// [`HostServices`]: crate::runtime::HostServices
-#[derive(Debug, Default)]
-pub struct PackConfigs {
-    by_pack: std::sync::RwLock<std::collections::HashMap<String, String>>,
-}
-
-impl PackConfigs {
-    fn set(&self, pack: &str, config: &Value) {
-        let mut by_pack = self.by_pack.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if config.is_null() {
-            by_pack.remove(pack);
-        } else {
-            by_pack.insert(pack.to_owned(), config.to_string());
-        }
-    }
-}
-
-impl crate::runtime::ConfigSource for PackConfigs {
-    fn config(&self, pack: &str) -> Option<String> {
-        self.by_pack.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(pack).cloned()
-    }
-}
-
 /// What to install.
 #[derive(Debug, Clone)]
 pub struct InstallRequest {
@@ -76,7 +51,9 @@ pub struct InstallRequest {
     /// Accept a bundle with no signature at all (local development); a
     /// tampered or untrusted one is refused regardless.
     pub allow_unsigned: bool,
-    /// The pack's configuration, checked against its config schema.
+    /// The pack's configuration, checked against its config schema; null
+    /// keeps the one an installed version has (as StackStorm keeps a
+    /// pack's config file across reinstalls).
     pub config: Value,
     /// Who asked, for the audit log.
     pub actor: String,
@@ -342,6 +319,13 @@ impl PackManager {
             (checked, _) => checked?,
         };
         let manifest = parsed.manifest;
+        let config = match config {
+            Value::Null => {
+                let kept = self.engine.store().read()?.pack(&manifest.name)?.map(|p| p.config);
+                kept.unwrap_or(Value::Null)
+            }
+            given => given,
+        };
         check_config(&manifest.name, manifest.config.as_ref(), &config)?;
 
         let started = Instant::now();
@@ -472,6 +456,60 @@ impl PackManager {
         self.engine.deactivate_pack(name)?;
         self.set_config(name, &Value::Null);
         Ok(Removed { name: name.to_owned(), version: pack.version, disabled_rules })
+    }
+
+    /// Sets the configuration of the installed pack `name` (StackStorm's
+    /// `PUT /configs/{pack}`): checked against its config schema, then
+    /// stored with an audit event naming the pack and `actor` (never the
+    /// values) in one commit, then served to its actions' next runs. A
+    /// refused configuration leaves the stored one as it was. Poll sensors
+    /// keep the configuration they started with until the pack is
+    /// restarted or upgraded, as StackStorm's sensors do.
+    pub async fn configure(
+        &self,
+        name: &str,
+        config: Value,
+        actor: &str,
+    ) -> Result<Value, LifecycleError> {
+        let _serialised = self.changes.lock().await;
+        let record = self
+            .engine
+            .store()
+            .read()?
+            .pack(name)?
+            .ok_or_else(|| LifecycleError::NotInstalled(name.to_owned()))?;
+        let fail = |message: String| LifecycleError::Config { pack: name.to_owned(), message };
+        if !record.has_bundle {
+            return Err(fail(
+                "the pack is loaded from files (`squall serve --pack`), which keeps no \
+                 configuration; install it from a bundle to configure it"
+                    .into(),
+            ));
+        }
+        if !config.is_object() {
+            return Err(fail(format!("expected an object, got {}", json_type(&config))));
+        }
+        let file = format!("stored pack {name}");
+        let manifest = crate::pack::Manifest::from_toml(&record.manifest, Path::new(&file))
+            .map_err(|e| fail(format!("the stored manifest does not load: {e}")))?;
+        check_config(name, manifest.config.as_ref(), &config)?;
+        let keys: Vec<&String> = config.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let event = audit(
+            actor,
+            "pack.config",
+            name,
+            json!({"version": record.version, "keys": keys, "replaced": !record.config.is_null()}),
+        );
+        let (pack, stored) = (name.to_owned(), config.clone());
+        self.engine
+            .store()
+            .write(move |tx| {
+                tx.set_pack_config(&pack, &stored)?;
+                tx.append_audit(&event).map(drop)
+            })
+            .await?;
+        self.set_config(name, &config);
+        Ok(config)
     }
 
     /// Puts packs read by [`load_installed`] to work: sensors start and
@@ -665,22 +703,28 @@ fn bundle_rules(
     Ok(records)
 }
 
+/// Checks a configuration against the pack's schema. None given (null)
+/// passes: a pack installs without one, as in StackStorm, and its actions
+/// say which key they miss when they read it.
 fn check_config(pack: &str, schema: Option<&Value>, config: &Value) -> Result<(), LifecycleError> {
     let fail = |message: String| LifecycleError::Config { pack: pack.to_owned(), message };
+    if config.is_null() {
+        return Ok(());
+    }
     let Some(schema) = schema else {
         return match config {
             Value::Object(map) if map.is_empty() => Ok(()),
-            Value::Null => Ok(()),
             _ => {
                 Err(fail("the pack declares no config schema, so it takes no configuration".into()))
             }
         };
     };
-    let validator = jsonschema::validator_for(schema).map_err(|e| fail(e.to_string()))?;
-    let config = if config.is_null() { &Value::Object(Default::default()) } else { config };
-    let problems: Vec<String> =
-        validator.iter_errors(config).map(|e| format!("{}: {e}", e.instance_path())).collect();
-    if problems.is_empty() { Ok(()) } else { Err(fail(problems.join("; "))) }
+    let problems = config_problems(schema, config).map_err(fail)?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+    }
 }
 
 fn audit(actor: &str, action: &str, subject: &str, detail: Value) -> AuditEvent {
@@ -690,5 +734,17 @@ fn audit(actor: &str, action: &str, subject: &str, detail: Value) -> AuditEvent 
         action: action.to_owned(),
         subject: subject.to_owned(),
         detail,
+    }
+}
+
+/// JSON's name for the type of `value`, for errors.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }

@@ -18,6 +18,7 @@ mod inline;
 mod invoke;
 mod kv;
 mod lifecycle;
+mod pack_config;
 mod pack_limits;
 mod packs;
 mod schedule;
@@ -40,9 +41,9 @@ pub use flows::{FlowError, InquiryError};
 pub use ingest::{Decided, Emitted, EngineEvent, Event, Ingest, OutputLine};
 pub use kv::{KvChange, KvChanged};
 pub use lifecycle::{
-    InstallRequest, Installed, LifecycleError, PackConfigs, PackManager, Removed, RestoredPack,
-    load_installed,
+    InstallRequest, Installed, LifecycleError, PackManager, Removed, RestoredPack, load_installed,
 };
+pub use pack_config::{ConfigProblem, PackConfigs, config_problems, mask_config_secrets};
 pub use packs::InstallError;
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use sensors::{PollError, PollReport, PollSensor, Poller, SensorStatus, poll_once};

@@ -283,6 +283,21 @@ impl Tx<'_> {
         self.put_named(PACKS, "pack", &pack.name, pack)
     }
 
+    /// Replaces the configuration of the installed pack `name`, keeping
+    /// the rest of its record; `NotFound` when it is not installed.
+    pub fn set_pack_config(
+        &mut self,
+        name: &str,
+        config: &serde_json::Value,
+    ) -> Result<PackRecord, WriteError> {
+        let mut pack: PackRecord = self
+            .get_named(PACKS, "pack", name)?
+            .ok_or_else(|| WriteError::NotFound(format!("pack {name}")))?;
+        pack.config = config.clone();
+        self.put_pack(&pack)?;
+        Ok(pack)
+    }
+
     /// Removes a pack; true when it was installed.
     pub fn delete_pack(&mut self, name: &str) -> Result<bool, WriteError> {
         self.delete_named(PACKS, name)

@@ -104,6 +104,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
         .replace("/tokens/{id}", &format!("/tokens/{}", f.token))
         .replace("/apikeys/{id}", &format!("/apikeys/{}", f.admin_key_id))
         .replace("/packs/{name}", "/packs/core")
+        .replace("{pack_ref}", "core")
         .replace("/trust/{name}", "/trust/nobody")
         .replace("/actions/{ref}", "/actions/core.echo")
         .replace("/rules/{ref}", "/rules/tests.hello")

@@ -30,6 +30,10 @@ const EXPECTED: &[&str] = &[
     "GET /api/v1/actions/{ref}",
     "GET /api/v1/apikeys",
     "GET /api/v1/audit",
+    "GET /api/v1/config_schemas",
+    "GET /api/v1/config_schemas/{pack_ref}",
+    "GET /api/v1/configs",
+    "GET /api/v1/configs/{pack_ref}",
     "GET /api/v1/executions",
     "GET /api/v1/executions/{id}",
     "GET /api/v1/executions/{id}/output",
@@ -89,6 +93,7 @@ const EXPECTED: &[&str] = &[
     "POST /auth/v1/tokens",
     "POST /auth/v1/tokens/validate",
     "PUT /api/v1/actionalias/{ref_or_id}",
+    "PUT /api/v1/configs/{pack_ref}",
     "PUT /api/v1/inquiries/{id}",
     "PUT /api/v1/keys/{name}",
     "PUT /api/v1/rbac/roles/{name}",
@@ -123,6 +128,7 @@ pub(crate) fn concrete(path: &str) -> String {
         .replace("{name}", "some_name")
         .replace("{role}", "some_role")
         .replace("{ref}", "some.ref")
+        .replace("{pack_ref}", "some_pack")
         .replace("/ui/{path}", "/ui/executions")
 }
 
