@@ -35,7 +35,6 @@ mod sensors;
 mod services;
 mod shipped_packs;
 mod signing_interop;
-mod st2_names;
 mod store;
 mod tidy;
 mod timer_firing;
