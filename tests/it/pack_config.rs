@@ -214,6 +214,39 @@ fn a_config_set_after_install_reaches_the_next_run_and_survives_a_restart() {
     assert_eq!(after["values"]["api_token"], "s3cret-token");
     let cleaned = server.squall(&["run", "diskguard.cleanup", "--json"]).json();
     assert_eq!(cleaned["result"]["dir"], utf8(&second), "{cleaned}");
+
+    // Installing again without --config keeps the config set.
+    let again = server.squall(&[
+        "pack",
+        "install",
+        utf8(&bundle),
+        "--allow-unsigned",
+        "--grant",
+        "exec=/usr/bin/find",
+        "--grant",
+        "exec=/usr/bin/df",
+    ]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let kept = server.squall(&["pack", "config", "diskguard", "--json"]).json();
+    assert_eq!(kept["values"]["cleanup_dir"], utf8(&second), "{kept}");
+
+    // `-` reads the config from standard input.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .args(["pack", "config", "diskguard", "-", "--url", &server.url, "--api-key", &server.key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("squall pack config -");
+    let stdin = format!(r#"{{"path": "{}", "cleanup_dir": "{}"}}"#, utf8(&watched), utf8(&first));
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("set from standard input (2 keys)"), "{said}");
+    let cleaned = server.squall(&["run", "diskguard.cleanup", "--json"]).json();
+    assert_eq!(cleaned["result"]["dir"], utf8(&first), "{cleaned}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
