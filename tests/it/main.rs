@@ -35,6 +35,7 @@ mod sensors;
 mod services;
 mod shipped_packs;
 mod signing_interop;
+mod st2_names;
 mod store;
 mod tidy;
 mod timer_firing;

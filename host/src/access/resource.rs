@@ -24,7 +24,7 @@ impl Resource {
 
     /// Pack content named by its ref `pack.name`: uid `type:pack:name`.
     fn in_pack(kind: ResourceType, reference: &str) -> Self {
-        let (pack, name) = reference.split_once('.').unwrap_or(("", reference));
+        let (pack, name) = crate::limits::split_ref(reference).unwrap_or(("", reference));
         Self {
             kind,
             uid: format!("{kind}:{pack}:{name}"),

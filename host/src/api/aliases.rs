@@ -102,7 +102,8 @@ pub(crate) fn view(record: &AliasRecord) -> Value {
         },
         Err(_) => Map::new(),
     };
-    let (pack, name) = record.reference.split_once('.').unwrap_or(("", &record.reference));
+    let (pack, name) =
+        crate::limits::split_ref(&record.reference).unwrap_or(("", &record.reference));
     fields.insert("id".into(), json!(record.id));
     fields.insert("ref".into(), json!(record.reference));
     fields.insert("uid".into(), json!(format!("action_alias:{pack}:{name}")));

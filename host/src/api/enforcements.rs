@@ -179,7 +179,8 @@ pub(crate) async fn list(
                 if found.len() == page.limit {
                     return Ok((found, true));
                 }
-                let (pack, name) = decision.rule.split_once('.').unwrap_or(("", &decision.rule));
+                let (pack, name) =
+                    crate::limits::split_ref(&decision.rule).unwrap_or(("", &decision.rule));
                 found.push(EnforcementView {
                     id: format!("{}:{n}", instance.id),
                     rule: RuleRefView {

@@ -153,7 +153,7 @@ impl ContextView {
         Self {
             user: e.user.clone(),
             action_alias_ref: chat.map(|c| {
-                let name = c.alias.split_once('.').map_or(c.alias.as_str(), |(_, n)| n);
+                let name = crate::limits::ref_name(&c.alias);
                 serde_json::json!({"id": c.alias_id, "name": name, "ref": c.alias})
             }),
             api_user: chat.map(|c| c.chat_user.clone()),
@@ -217,7 +217,7 @@ impl ExecutionView {
     pub(crate) fn new(e: &Execution, state: &ApiState, children: Vec<Uuid>) -> Self {
         let spec = state.engine().ingest().action(&e.action);
         let runner = spec.as_ref().map(|spec| runner_name(&spec.runner));
-        let (pack, name) = e.action.split_once('.').unwrap_or(("", &e.action));
+        let (pack, name) = crate::limits::split_ref(&e.action).unwrap_or(("", &e.action));
         let mut log = vec![(e.created_at, Status::Requested)];
         log.extend(e.retries.iter().map(|a| (a.ended_at, Status::from(a.status))));
         log.extend(e.started_at.map(|at| (at, Status::Running)));

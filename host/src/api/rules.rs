@@ -80,7 +80,8 @@ impl From<&RuleRecord> for RuleView {
             Some(Value::Object(map)) => Value::Object(map.clone()),
             _ => Value::Object(Map::new()),
         };
-        let (pack, name) = record.reference.split_once('.').unwrap_or(("", &record.reference));
+        let (pack, name) =
+            crate::limits::split_ref(&record.reference).unwrap_or(("", &record.reference));
         Self {
             id: record.reference.clone(),
             uid: format!("rule:{pack}:{name}"),

@@ -52,7 +52,7 @@ pub(crate) struct TriggerTypeView {
 
 impl From<&TriggerType> for TriggerTypeView {
     fn from(t: &TriggerType) -> Self {
-        let (pack, short) = t.name.split_once('.').unwrap_or(("", &t.name));
+        let (pack, short) = crate::limits::split_ref(&t.name).unwrap_or(("", &t.name));
         Self {
             id: t.name.clone(),
             reference: t.name.clone(),

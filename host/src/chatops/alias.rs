@@ -222,7 +222,7 @@ impl Loader<'_> {
             (_, None) => self.identifier(map, "pack")?,
         };
         let action_ref = self.string(map, "action_ref")?;
-        if action_ref.split_once('.').is_none_or(|(p, a)| p.is_empty() || a.is_empty()) {
+        if crate::limits::split_ref(&action_ref).is_none() {
             let found = Value::String(action_ref);
             return Err(self.field("action_ref", "an action reference `pack.name`", &found));
         }

@@ -106,7 +106,7 @@ impl ChatConfig {
                 mattermost.incoming_webhook
             )));
         }
-        if config.reply_action.split_once('.').is_none_or(|(p, a)| p.is_empty() || a.is_empty()) {
+        if crate::limits::split_ref(&config.reply_action).is_none() {
             return Err(fail(format!(
                 "reply_action: expected an action reference `pack.action`, found `{}`",
                 config.reply_action

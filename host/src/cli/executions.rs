@@ -172,7 +172,7 @@ pub(crate) fn run_remote(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    if !action.contains('.') {
+    if crate::limits::split_ref(action).is_none() {
         bail!(
             "action `{action}`: expected PACK.ACTION (e.g. core.echo); to run an action of a local \
              component, pass --component FILE"

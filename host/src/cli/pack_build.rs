@@ -306,7 +306,7 @@ fn check_rules(
 ) -> anyhow::Result<()> {
     let builtin = TriggerTypes::builtin();
     let own = |reference: &str, has: &dyn Fn(&str) -> bool| {
-        reference.strip_prefix(&format!("{}.", manifest.name)).is_some_and(has)
+        crate::limits::split_ref(reference).is_some_and(|(p, name)| p == manifest.name && has(name))
     };
     for (name, text) in rules {
         let file = dir.join("rules").join(name).display().to_string();
@@ -345,10 +345,10 @@ fn check_rules(
 /// pack's own actions, a core action (another pack's), or a host built-in
 /// (`chatops.post_message` and the like).
 fn known_action(manifest: &Manifest, reference: &str) -> bool {
-    let own = reference
-        .strip_prefix(&format!("{}.", manifest.name))
-        .is_some_and(|a| manifest.actions.contains_key(a));
-    let core = reference.starts_with("core.") && manifest.name != "core";
+    let pack = crate::limits::ref_pack(reference);
+    let own = crate::limits::split_ref(reference)
+        .is_some_and(|(p, a)| p == manifest.name && manifest.actions.contains_key(a));
+    let core = pack == Some("core") && manifest.name != "core";
     own || core || crate::engine::Actions::default().get(reference).is_some()
 }
 

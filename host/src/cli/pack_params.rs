@@ -34,7 +34,9 @@ pub(crate) fn params(
 ) -> anyhow::Result<u8> {
     let file = if args.pack.is_dir() { args.pack.join("pack.toml") } else { args.pack.clone() };
     let manifest = Manifest::load(&file)?;
-    let name = match args.action.split_once('.') {
+    // The action's own name (which may hold dots: `kv.get`), else its ref.
+    let name = match crate::limits::split_ref(&args.action) {
+        _ if manifest.actions.contains_key(&args.action) => args.action.as_str(),
         Some((pack, name)) if pack == manifest.name => name,
         Some((pack, _)) => {
             bail!("{}: declares pack `{}`, not `{pack}`", file.display(), manifest.name)

@@ -73,7 +73,7 @@ pub(crate) fn run(
         bail!("--url and --api-key are for running on the server; --component runs locally");
     }
     let given_manifest = args.manifest.as_deref().map(crate::pack::Manifest::load).transpose()?;
-    let (pack, action) = match args.action.split_once('.') {
+    let (pack, action) = match crate::limits::split_ref(&args.action) {
         Some((pack, action)) => (pack.to_owned(), action.to_owned()),
         None => {
             let stem = component_path.file_stem().map(|s| s.to_string_lossy().into_owned());

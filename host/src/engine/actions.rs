@@ -267,7 +267,8 @@ impl Default for Actions {
 /// A built-in action, `pack.name`, with its parameters' schema.
 fn builtin(reference: &str, runner: Runner, schema: Value) -> ActionSpec {
     let parameters = jsonschema::validator_for(&schema).expect("a built-in schema compiles");
-    let (pack, name) = reference.split_once('.').expect("a built-in reference has a pack");
+    let (pack, name) =
+        crate::limits::split_ref(reference).expect("a built-in reference has a pack");
     ActionSpec {
         reference: reference.to_owned(),
         name: name.to_owned(),

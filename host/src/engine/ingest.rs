@@ -456,7 +456,7 @@ impl Ingest {
             "execution_id": execution.id.to_string(),
             "status": execution.status,
             "action_ref": execution.action,
-            "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, name)| name),
+            "action_name": crate::limits::ref_name(&execution.action),
             "parameters": execution.parameters,
             "result": execution.result.as_ref().map_or(Value::Null, |result| {
                 // As the execution's record stores it: the cap applies here too.

@@ -99,9 +99,10 @@ impl TriggerTypes {
 
     /// Drops every trigger type `pack` declared; the built-in ones stay.
     pub fn remove_pack(&mut self, pack: &str) {
-        let prefix = format!("{pack}.");
         let builtin: Vec<String> = builtin_types().into_iter().map(|t| t.name).collect();
-        self.types.retain(|name, _| !name.starts_with(&prefix) || builtin.contains(name));
+        self.types.retain(|name, _| {
+            crate::limits::ref_pack(name) != Some(pack) || builtin.contains(name)
+        });
     }
 
     /// The trigger type named `name` (canonical or alias).

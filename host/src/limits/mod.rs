@@ -2,15 +2,20 @@
 //! YAML, `pack.toml`, JSON request bodies — checked by a linear pre-scan
 //! before any parser sees them (libyaml takes time quadratic in nesting
 //! depth: 48 s for a 200 KB rule nested 100,000 deep), and the one rule for
-//! names that people read (datastore keys, role names). A module of its
+//! names that people read (datastore keys, role names), and refs
+//! `pack.name` with the rule for the names in them (`refs.rs`). A module of its
 //! own and pure (no IO, no clock) so that `rules`, `workflow`, `access`,
 //! `pack`, `store` and `api` share one check without depending on each
 //! other.
 
 mod names;
+mod refs;
 mod scan;
 
 pub use names::{NAME_RULE, check_name_text, is_bidi_control};
+pub use refs::{
+    MAX_RESOURCE_NAME, RESOURCE_NAME_RULE, check_resource_name, ref_name, ref_pack, split_ref,
+};
 
 use serde_json::Value;
 

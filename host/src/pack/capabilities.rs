@@ -101,12 +101,29 @@ impl RawCapabilities {
     }
 }
 
-/// Secret names follow datastore keys: letters, digits and `._-`.
+/// The longest secret name, in bytes: a datastore key's limit.
+const MAX_SECRET_NAME: usize = 512;
+
+/// Secret names are datastore key names, StackStorm's included: a local
+/// key read with `decrypt=True` is `PACK.CLASS:NAME`, and keys may hold
+/// `/`, `@` or letters of any script. Refused are what a key may not hold
+/// ([`crate::limits::NAME_RULE`]), whitespace (a grant is trimmed) and `,`
+/// (which separates the grants of `POST /api/v1/packs?grants=…`).
 fn check_secret_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if ok { Ok(()) } else { Err(format!("expected letters, digits and `._-`, got `{name}`")) }
+    let expected = || {
+        format!(
+            "expected a datastore key name: 1 to {MAX_SECRET_NAME} bytes of printable characters, no whitespace and no `,`, got `{}`",
+            name.escape_debug()
+        )
+    };
+    if name.is_empty() || name.len() > MAX_SECRET_NAME {
+        return Err(expected());
+    }
+    crate::limits::check_name_text(name).map_err(|m| format!("`{}`: {m}", name.escape_debug()))?;
+    if name.chars().any(|c| c.is_whitespace() || c == ',') {
+        return Err(expected());
+    }
+    Ok(())
 }
 
 impl Capabilities {
@@ -229,6 +246,25 @@ mod tests {
     #[test]
     fn no_grant_means_nothing() {
         assert_eq!(parse_grants(&requested(), &[]).expect("ok"), Grants::default());
+    }
+
+    #[test]
+    fn secret_grants_take_datastore_key_names() {
+        for name in ["token", "stdlib_demo.CounterAction:token", "ops/db@prod", "ключ"] {
+            let grants = parse_grants(&requested(), &[format!("secret={name}")]).expect(name);
+            assert!(grants.secrets.contains(name), "{name}");
+        }
+        for (name, found) in [
+            ("", "expected a datastore key name"),
+            ("a,b", "expected a datastore key name"),
+            ("a b", "expected a datastore key name"),
+            ("a\u{202e}b", "is a bidirectional control"),
+        ] {
+            let e = parse_grants(&requested(), &[format!("secret={name}")]).expect_err(name);
+            assert!(e.to_string().contains(found), "{name}: {e}");
+        }
+        let long = "k".repeat(MAX_SECRET_NAME + 1);
+        assert!(parse_grants(&requested(), &[format!("secret={long}")]).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::build::{BuildSpec, RawBuild};
 use super::capabilities::{Capabilities, RawCapabilities};
+use crate::limits::check_resource_name;
 
 /// A checked `pack.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +28,13 @@ pub struct Manifest {
     pub config: Option<Value>,
     /// What it asks the operator to grant.
     pub capabilities: Capabilities,
-    /// Actions by name.
+    /// Actions by name ([`crate::limits::RESOURCE_NAME_RULE`]: StackStorm's
+    /// `kv.get` is `[actions."kv.get"]`, its ref `pack.kv.get`).
     pub actions: BTreeMap<String, ActionManifest>,
-    /// Trigger types the pack's sensors emit, by name within the pack.
+    /// Trigger types the pack's sensors emit, by name within the pack (the
+    /// same rule as actions').
     pub triggers: BTreeMap<String, TriggerManifest>,
-    /// Sensors by name.
+    /// Sensors by name (the same rule as actions').
     pub sensors: BTreeMap<String, SensorManifest>,
     /// How `squall pack build` makes the component (`[build]`).
     pub build: BuildSpec,
@@ -330,7 +333,7 @@ impl Manifest {
         let mut actions = BTreeMap::new();
         for (name, action) in raw.actions {
             let at = |field: &str| format!("actions.{name}.{field}");
-            check_name(&name).map_err(|m| fail(&format!("actions.{name}"), m))?;
+            check_resource_name(&name).map_err(|m| fail(&format!("actions.{name}"), m))?;
             let parameters = action.parameters.unwrap_or_else(
                 || serde_json::json!({"type": "object", "additionalProperties": true}),
             );
@@ -359,7 +362,7 @@ impl Manifest {
         let mut triggers = BTreeMap::new();
         for (name, trigger) in raw.triggers {
             let at = |field: &str| format!("triggers.{name}.{field}");
-            check_name(&name).map_err(|m| fail(&format!("triggers.{name}"), m))?;
+            check_resource_name(&name).map_err(|m| fail(&format!("triggers.{name}"), m))?;
             check_schema(&trigger.payload, false).map_err(|m| fail(&at("payload"), m))?;
             if let Some(parameters) = &trigger.parameters {
                 check_schema(parameters, true).map_err(|m| fail(&at("parameters"), m))?;
@@ -376,7 +379,7 @@ impl Manifest {
         let mut sensors = BTreeMap::new();
         for (name, sensor) in raw.sensors {
             let at = |field: &str| format!("sensors.{name}.{field}");
-            check_name(&name).map_err(|m| fail(&format!("sensors.{name}"), m))?;
+            check_resource_name(&name).map_err(|m| fail(&format!("sensors.{name}"), m))?;
             let kind = match (sensor.kind.as_str(), sensor.interval, sensor.route) {
                 ("poll", Some(interval), None) => {
                     let interval = duration(&interval).map_err(|m| fail(&at("interval"), m))?;
@@ -421,21 +424,13 @@ impl Manifest {
             };
             let mut emits = Vec::with_capacity(sensor.emits.len());
             for trigger in sensor.emits {
-                let full = if trigger.contains('.') {
-                    trigger.clone()
-                } else {
-                    format!("{}.{trigger}", raw.name)
-                };
-                let declared = full
-                    .strip_prefix(&format!("{}.", raw.name))
-                    .is_some_and(|local| triggers.contains_key(local));
-                if !declared {
-                    return Err(fail(
+                let local = emitted(&raw.name, &trigger, &triggers).ok_or_else(|| {
+                    fail(
                         &at("emits"),
                         format!("`{trigger}` is not a trigger type declared under [triggers]"),
-                    ));
-                }
-                emits.push(full);
+                    )
+                })?;
+                emits.push(format!("{}.{local}", raw.name));
             }
             sensors.insert(name, SensorManifest { description: sensor.description, kind, emits });
         }
@@ -500,6 +495,20 @@ impl Manifest {
     }
 }
 
+/// The declared trigger type a sensor's `emits` entry names: its full ref
+/// `pack.name` (split at the first `.`), else its name within the pack
+/// (which may hold dots itself, `file_watch.line`).
+fn emitted<'a>(
+    pack: &str,
+    text: &'a str,
+    triggers: &BTreeMap<String, TriggerManifest>,
+) -> Option<&'a str> {
+    let full = crate::limits::split_ref(text)
+        .filter(|(p, name)| *p == pack && triggers.contains_key(*name))
+        .map(|(_, name)| name);
+    full.or_else(|| triggers.contains_key(text).then_some(text))
+}
+
 /// The file name of a workflow path, which must be `workflows/NAME.yaml`
 /// (or `.yml`): workflows travel in the bundle by file name.
 fn workflow_file_name(path: &str) -> Result<&str, String> {
@@ -514,20 +523,32 @@ fn workflow_file_name(path: &str) -> Result<&str, String> {
 
 /// The line of the dotted `field` in the manifest's text: of its deepest
 /// part written there (`actions.echo.memory` → the `memory` key, or the
-/// `[actions.echo]` header when `memory` is not written).
+/// `[actions.echo]` header when `memory` is not written). A key may hold
+/// dots itself (`[actions."kv.get"]`): at each table the longest run of
+/// parts that is one of its keys is taken.
 fn field_line(text: &str, field: &str) -> Option<usize> {
     let document = toml::de::DeTable::parse(text).ok()?;
     let mut table = document.get_ref();
     let mut offset = None;
-    for part in field.split('.') {
-        let Some((key, value)) = table.iter().find(|(key, _)| key.get_ref() == part) else {
-            break;
-        };
-        offset = Some(key.span().start);
-        match value.get_ref() {
-            toml::de::DeValue::Table(inner) => table = inner,
-            _ => break,
+    let parts: Vec<&str> = field.split('.').collect();
+    let mut at = 0;
+    'walk: while at < parts.len() {
+        for end in (at + 1..=parts.len()).rev() {
+            let wanted = parts[at..end].join(".");
+            let Some((key, value)) = table.iter().find(|(key, _)| *key.get_ref() == wanted) else {
+                continue;
+            };
+            offset = Some(key.span().start);
+            at = end;
+            match value.get_ref() {
+                toml::de::DeValue::Table(inner) => {
+                    table = inner;
+                    continue 'walk;
+                }
+                _ => break 'walk,
+            }
         }
+        break;
     }
     offset.map(|at| text[..at].matches('\n').count() + 1)
 }
@@ -616,6 +637,10 @@ fn policy(
     Ok(policy)
 }
 
+/// A pack name: up to 64 lowercase letters, digits and `_`, starting with
+/// a letter. Stricter than the names inside a pack: it has no `.` (a ref
+/// splits at its first one, and StackStorm refuses a pack name with one
+/// too), and it names the pack's key-value scope and its bundle.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())

@@ -76,7 +76,7 @@ impl Flows {
     /// before its input: `st2` (the execution, its user, pack and action,
     /// the API's address) and `parent` (the execution's own context).
     fn st2_context(&self, execution: &Execution) -> Map<String, Value> {
-        let pack = execution.action.split_once('.').map(|(pack, _)| pack);
+        let pack = crate::limits::ref_pack(&execution.action);
         let mut st2 = Map::new();
         st2.insert("action_execution_id".into(), execution.id.to_string().into());
         st2.insert("workflow_execution_id".into(), execution.id.to_string().into());

@@ -30,8 +30,8 @@ impl Scan<'_> {
         let kind = if meta.runner == "orquesta" { Kind::Workflow } else { Kind::Action };
         let no =
             |reason: String| Ok(Converted::No(Item::not_converted(kind, &meta.name, file, reason)));
-        if let Err(message) = crate::pack::check_pack_name(&meta.name) {
-            return no(format!("name: Squall does not accept this action name yet: {message}"));
+        if let Err(message) = crate::limits::check_resource_name(&meta.name) {
+            return no(format!("name: Squall refuses this action name: {message}"));
         }
         if taken {
             return no(format!(
@@ -159,7 +159,8 @@ impl Scan<'_> {
                     .filter_map(|t| Some((t.name.clone(), t.action.clone()?)))
                     .filter_map(|(task, action)| {
                         let reference = action.split_whitespace().next()?.to_owned();
-                        let plain = reference.contains('.') && !reference.contains(['{', '<', '%']);
+                        let plain = crate::limits::split_ref(&reference).is_some()
+                            && !reference.contains(['{', '<', '%']);
                         plain.then_some((task, reference))
                     })
                     .collect();

@@ -1,7 +1,7 @@
-//! The parts of a StackStorm pack besides its actions: sensors (reported,
-//! not converted yet), rules and aliases (carried over unchanged when what
-//! they name exists, else kept under `not_converted/`), and every other
-//! file (copied where it was, and reported).
+//! The parts of a StackStorm pack besides its actions and sensors: rules
+//! and aliases (carried over unchanged when what they name exists, else
+//! kept under `not_converted/`), and every other file (copied where it
+//! was, and reported).
 
 use std::collections::BTreeSet;
 

@@ -60,10 +60,12 @@ impl Scan<'_> {
                 )));
                 continue;
             }
-            let name = snake_case(&class_name);
-            if let Err(message) = crate::pack::check_pack_name(&name) {
+            // Named by its class, as StackStorm's sensor ref is
+            // `pack.ClassName`.
+            let name = class_name.clone();
+            if let Err(message) = crate::limits::check_resource_name(&name) {
                 self.items
-                    .push(no(format!("class_name: no Squall sensor name from it: {message}")));
+                    .push(no(format!("class_name: Squall refuses this sensor name: {message}")));
                 continue;
             }
             let seconds = match map.get("poll_interval") {
@@ -137,26 +139,6 @@ fn polls(code: &str, class_name: &str) -> bool {
         .is_some_and(|line| line.contains("PollingSensor"))
 }
 
-/// `WatcherSensor` → `watcher_sensor`, `HTTPPoller` → `http_poller`.
-fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            let previous = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
-            if previous.is_ascii_lowercase()
-                || previous.is_ascii_digit()
-                || (previous.is_ascii_uppercase() && next_lower)
-            {
-                out.push('_');
-            }
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// The metadata's `trigger_types`, or why they cannot be declared.
 fn triggers(
     map: &Map<String, Value>,
@@ -169,8 +151,8 @@ fn triggers(
     let mut out = Vec::new();
     for (i, trigger) in list.iter().enumerate() {
         let name = trigger.get("name").and_then(Value::as_str).unwrap_or_default();
-        crate::pack::check_pack_name(name).map_err(|m| {
-            format!("trigger_types[{i}].name: Squall does not accept this trigger name yet: {m}")
+        crate::limits::check_resource_name(name).map_err(|m| {
+            format!("trigger_types[{i}].name: Squall refuses this trigger name: {m}")
         })?;
         let parameters = trigger.get("parameters_schema").filter(|p| !p.is_null()).cloned();
         if parameters.as_ref().is_some_and(|p| p.get("type").is_some_and(|t| t != "object")) {
@@ -197,13 +179,6 @@ fn triggers(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn class_names_become_sensor_names() {
-        assert_eq!(snake_case("WatcherSensor"), "watcher_sensor");
-        assert_eq!(snake_case("HTTPPoller"), "http_poller");
-        assert_eq!(snake_case("Poller2Go"), "poller2_go");
-    }
 
     #[test]
     fn only_polling_sensors_poll() {

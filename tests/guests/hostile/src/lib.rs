@@ -203,6 +203,23 @@ fn hook(request: WebhookRequest) -> Result<WebhookResult> {
     Ok(WebhookResult { events: vec![event], response })
 }
 
+/// Turns a request into one event of the trigger type its query names
+/// (`?trigger=pack.Name`) with the JSON body as payload: for
+/// `tests/it/st2_names.rs`, whose trigger type's name has capitals and
+/// dots, as StackStorm allows.
+fn relay(request: WebhookRequest) -> Result<WebhookResult> {
+    let trigger = request
+        .query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("trigger="))
+        .ok_or_else(|| Error::invalid_input("expected ?trigger=NAME"))?;
+    let payload: Value = serde_json::from_slice(&request.body)
+        .map_err(|e| Error::invalid_input(format!("body: {e}")))?;
+    let event = Event::new(trigger, &payload)?;
+    let response = WebhookResponse { status: 202, headers: Vec::new(), body: b"relayed".to_vec() };
+    Ok(WebhookResult { events: vec![event], response })
+}
+
 squall_sdk::export_pack! {
     actions: {
         "spin" => spin,
@@ -216,6 +233,8 @@ squall_sdk::export_pack! {
         "whoami" => whoami,
         "give-up" => give_up,
         "rant" => rant,
+        // A name as StackStorm writes them: dots, capitals, a dash.
+        "ops.Count-calls" => counter,
     },
     sensors: {
         "ticks" => ticks,
@@ -223,5 +242,6 @@ squall_sdk::export_pack! {
     },
     webhooks: {
         "hook" => hook,
+        "Relay.In" => relay,
     },
 }
