@@ -19,11 +19,11 @@ use squall::store::{KvScope, now_millis};
 use super::super::client::Server;
 
 /// The imported, built and signed pack.
-struct Built {
-    pack: PathBuf,
-    cache: PathBuf,
-    bundle: PathBuf,
-    public_key: PathBuf,
+pub(super) struct Built {
+    pub(super) pack: PathBuf,
+    pub(super) cache: PathBuf,
+    pub(super) bundle: PathBuf,
+    pub(super) public_key: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -48,6 +48,16 @@ fn squall(dir: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
 /// runs of the suite may share the target directory), removed with the
 /// `Built`, and built with a fresh signing key.
 fn build() -> Built {
+    let built = build_fixture("stdlib", "stdlib_demo-1.2.0.wasm");
+    // The secret the counter reads by name is asked for.
+    let manifest = std::fs::read_to_string(built.pack.join("pack.toml")).expect("pack.toml");
+    assert!(manifest.contains("\nsecrets = [\"token\"]\n"), "{manifest}");
+    built
+}
+
+/// The fixture `name` imported and built as [`build`] says; `bundle` is
+/// the file `squall pack build` writes.
+pub(super) fn build_fixture(name: &str, bundle: &str) -> Built {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let dir = tempfile::Builder::new()
         .prefix("st2-import-")
@@ -55,11 +65,8 @@ fn build() -> Built {
         .expect("the work directory");
     let root = dir.path().to_owned();
     let (pack, cache) = (root.join("pack"), root.join("cache"));
-    let (status, _) = super::import(&super::fixtures_dir().join("stdlib"), &pack);
-    assert_eq!(status, 0);
-    // The secret the counter reads by name is asked for.
-    let manifest = std::fs::read_to_string(pack.join("pack.toml")).expect("pack.toml");
-    assert!(manifest.contains("\nsecrets = [\"token\"]\n"), "{manifest}");
+    let (status, report) = super::import(&super::fixtures_dir().join(name), &pack);
+    assert_eq!(status, 0, "{report}");
     let key = root.join("author");
     let (code, _, err) = squall(&root, &cache, &["pack", "keygen", "author"]);
     assert_eq!(code, 0, "{err}");
@@ -68,7 +75,7 @@ fn build() -> Built {
     let (code, _, err) = squall(&pack, &cache, &["pack", "build", ".", "--sign", sign]);
     assert_eq!(code, 0, "building the imported pack failed (componentize-py?): {err}");
     Built {
-        bundle: pack.join("target/stdlib_demo-1.2.0.wasm"),
+        bundle: pack.join("target").join(bundle),
         pack,
         cache,
         public_key: key.with_extension("pub"),
@@ -149,7 +156,7 @@ fn in_the_sandbox(built: &Built) {
 
 /// The client tests' server with pack installation, the store behind the
 /// host imports, and the pack's signer trusted.
-async fn start(built: &Built) -> Server {
+pub(super) async fn start(built: &Built) -> Server {
     let server = Server::start().await;
     let store = server.api.engine.store().clone();
     // As `squall serve` wires it: the configs installs set are what the
@@ -172,7 +179,7 @@ async fn start(built: &Built) -> Server {
 }
 
 /// Runs `ACTION PARAMS…` on the server: (exit status, the execution).
-async fn run(server: &Server, action: &str, params: &[&str]) -> (u8, Value) {
+pub(super) async fn run(server: &Server, action: &str, params: &[&str]) -> (u8, Value) {
     let mut argv = vec!["run", action];
     argv.extend_from_slice(params);
     argv.push("--json");

@@ -4,9 +4,12 @@
 //! error, for the `bad_*` ones), every file written, and the `pack.toml`
 //! made. `UPDATE_EXPECT=1 cargo test` rewrites the expected files.
 //! `build.rs` here builds one imported pack with componentize-py and runs
-//! its actions as StackStorm's Python runner would.
+//! its actions as StackStorm's Python runner would; `web.rs` does the same
+//! for one whose actions call HTTP with `requests` and `urllib`. The `web`
+//! fixture's requirements are fetched from PyPI by the import.
 
 mod build;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -75,9 +78,26 @@ fn outcome(fixture: &Path) -> Value {
     json!({
         "exit": status,
         "report": shown,
-        "files": files(&out),
+        "files": vendored_as_packages(files(&out)),
         "pack_toml": manifest.lines().collect::<Vec<_>>(),
     })
+}
+
+/// Files fetched into `vendor/` by package (`vendor/requests/`), without
+/// their `.dist-info` (which names versions PyPI moves on from).
+fn vendored_as_packages(files: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for file in files {
+        let shown = match file.strip_prefix("vendor/").and_then(|rest| rest.split_once('/')) {
+            Some((top, _)) if top.ends_with(".dist-info") => continue,
+            Some((top, _)) => format!("vendor/{top}/"),
+            None => file,
+        };
+        if !out.contains(&shown) {
+            out.push(shown);
+        }
+    }
+    out
 }
 
 #[test]

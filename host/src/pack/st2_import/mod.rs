@@ -10,6 +10,7 @@ mod metadata;
 mod others;
 mod python;
 mod report;
+mod requirements;
 mod scan;
 mod sensors;
 mod shell;
@@ -18,7 +19,8 @@ mod toml_text;
 use std::path::{Path, PathBuf};
 
 pub use report::{Item, Kind, Report, Status, Summary};
-pub use scan::plan;
+pub use requirements::{Dependencies, Fetched, Needed, PYTHON_VERSION, Requirement, VENDOR};
+pub use scan::{needs, plan};
 
 /// What Squall already knows outside the pack, which decides whether a
 /// rule or alias of the pack can be carried over: trigger types (the

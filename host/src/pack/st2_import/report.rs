@@ -26,6 +26,9 @@ pub enum Kind {
     Alias,
     /// Any other file of the pack.
     File,
+    /// A Python package the pack needs (`requirements.txt`, or `requests`
+    /// its code imports), fetched into the pack or not.
+    Requirement,
 }
 
 /// What became of an item.

@@ -13,6 +13,7 @@ use super::actions::Converted;
 use super::metadata::{self, ActionMeta};
 use super::python;
 use super::report::{Item, Kind, Report};
+use super::requirements::{self, Dependencies, Fetched, Needed, VENDOR};
 use super::toml_text::{ManifestAction, ManifestText, nulls};
 use super::{Contents, ImportError, Known, Plan};
 
@@ -29,13 +30,30 @@ const DATASTORE_CALLS: &[&str] =
     &["action_service", "get_value(", "set_value(", "delete_value(", "list_values("];
 
 /// Reads the StackStorm pack in `dir` into a plan; `known` says which
-/// trigger types and actions exist outside it.
-pub fn plan(dir: &Path, known: &Known<'_>) -> Result<Plan, ImportError> {
+/// trigger types and actions exist outside it, `deps` what became of the
+/// packages [`needs`] listed.
+pub fn plan(dir: &Path, known: &Known<'_>, deps: &Dependencies) -> Result<Plan, ImportError> {
     let (mut files, mut links) = (BTreeSet::new(), Vec::new());
     walk(dir, dir, &mut files, &mut links)?;
     let all = files.clone();
     let mut scan = Scan { dir, all, files, links, items: Vec::new(), out: Vec::new() };
-    scan.run(known)
+    scan.run(known, deps)
+}
+
+/// What the pack in `dir` needs from a package index: the packages its
+/// `requirements.txt` lists, and `requests` when its Python code imports
+/// it without listing it.
+pub fn needs(dir: &Path) -> Result<Needed, ImportError> {
+    let (mut files, mut links) = (BTreeSet::new(), Vec::new());
+    walk(dir, dir, &mut files, &mut links)?;
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
+    let requests = files
+        .iter()
+        .filter(|f| f.ends_with(".py"))
+        .filter_map(|f| read(f))
+        .any(|code| requirements::imports(&code).contains("requests"));
+    let text = files.contains("requirements.txt").then(|| read("requirements.txt")).flatten();
+    Ok(requirements::needed(text.as_deref(), requests))
 }
 
 /// Every file under `dir`, relative to `root`; symbolic links apart, in
@@ -121,7 +139,7 @@ impl Scan<'_> {
         self.files.iter().filter(|f| keep(f)).cloned().collect()
     }
 
-    fn run(&mut self, known: &Known<'_>) -> Result<Plan, ImportError> {
+    fn run(&mut self, known: &Known<'_>, deps: &Dependencies) -> Result<Plan, ImportError> {
         if !self.files.remove("pack.yaml") {
             return Err(ImportError::new(
                 &self.path("pack.yaml"),
@@ -160,11 +178,17 @@ impl Scan<'_> {
             let meta = metadata::action(&self.read(&file)?, &self.path(&file))?;
             let taken = actions.iter().any(|a: &ManifestAction| a.name == meta.name);
             let item = match self.action(&file, &meta, taken, &mut workflow_files)? {
-                Converted::Python(action, module, item) => {
-                    python_actions.push(module);
-                    actions.push(action);
-                    item
-                }
+                Converted::Python(action, module, item) => match self.missing(&module, deps) {
+                    // Its module imports a package that is not in the pack.
+                    Some(reason) => {
+                        Item::not_converted(item.kind, &item.name, &item.source, reason)
+                    }
+                    None => {
+                        python_actions.push(module);
+                        actions.push(action);
+                        item
+                    }
+                },
                 Converted::Shell(action, shell, item) => {
                     shells.push(shell);
                     actions.push(action);
@@ -214,12 +238,13 @@ impl Scan<'_> {
             || !sensors.python.is_empty()
             || !shells.is_empty()
             || !scripts.is_empty();
+        let vendored = self.requirements(deps, python);
         self.rest(python);
 
         let code: Vec<(String, String)> = self
             .out
             .iter()
-            .filter(|(path, _)| path.ends_with(".py"))
+            .filter(|(path, _)| path.ends_with(".py") && !path.starts_with("vendor/"))
             .filter_map(|(path, c)| match c {
                 Contents::Copy(from) => Some((path.clone(), std::fs::read_to_string(from).ok()?)),
                 Contents::Text(_) => None,
@@ -262,6 +287,7 @@ impl Scan<'_> {
                     &shells,
                     &scripts,
                     lib,
+                    vendored,
                 )),
             ));
         }
@@ -278,6 +304,10 @@ impl Scan<'_> {
             description: pack.description.clone(),
             publisher: pack.publisher.clone(),
             python_entry,
+            outbound_hosts: match (&config, python) {
+                (Some(schema), true) => requirements::default_hosts(schema),
+                _ => Vec::new(),
+            },
             kv: uses_kv,
             secrets: secrets.into_iter().collect(),
             exec: {
@@ -293,6 +323,11 @@ impl Scan<'_> {
             triggers: sensors.triggers,
             sensors: sensors.manifest,
         };
+        for (host, property) in &manifest.outbound_hosts {
+            self.items[0].notes.push(format!(
+                "asks for outbound HTTP to {host}, the default of the config's `{property}`"
+            ));
+        }
         let text = manifest.render();
         // The importer's own check: what it writes loads as any manifest.
         crate::pack::Manifest::from_toml(&text, Path::new("pack.toml")).map_err(|e| {
@@ -307,6 +342,103 @@ impl Scan<'_> {
             files: std::mem::take(&mut self.out),
             report: Report::new(&pack.name, &pack.version, std::mem::take(&mut self.items)),
         })
+    }
+}
+
+impl Scan<'_> {
+    /// Why a Python action cannot convert: its module imports a package
+    /// of the requirements that is not in the pack.
+    fn missing(&self, module: &python::PythonAction, deps: &Dependencies) -> Option<String> {
+        let file = format!("{}/{}.py", module.dir, module.module);
+        let imported = requirements::imports(&self.read(&file).ok()?);
+        deps.outcomes.iter().find_map(|(requirement, fetched)| {
+            let Fetched::Missing(why) = fetched else { return None };
+            let name = requirements::modules(&requirement.name)
+                .into_iter()
+                .find(|m| imported.contains(m))?;
+            Some(format!(
+                "{file} imports `{name}` ({}), which is not in the pack: {why}",
+                requirement.spec
+            ))
+        })
+    }
+
+    /// `requirements.txt` and what was fetched for it: each requirement
+    /// an item, the packages fetched copied to `vendor/`. Returns whether
+    /// any were.
+    fn requirements(&mut self, deps: &Dependencies, python: bool) -> bool {
+        let listed = self.files.remove("requirements.txt");
+        if listed {
+            self.copy("requirements.txt", "requirements.txt");
+        }
+        if !python {
+            if listed {
+                self.items.push(Item::copied(
+                    "requirements.txt",
+                    "the pack has no Python code Squall runs: nothing fetched",
+                ));
+            }
+            return false;
+        }
+        let mut fetched = BTreeSet::new();
+        for (requirement, outcome) in &deps.outcomes {
+            let source = if requirement.listed { "requirements.txt" } else { "(code)" };
+            let item = match outcome {
+                Fetched::Bundled(names) => {
+                    fetched.extend(names.iter().cloned());
+                    let mut item = Item::converted(Kind::Requirement, &requirement.name, source);
+                    item.notes.push(format!(
+                        "{}: bundled from {} in {VENDOR}/: {}",
+                        requirement.spec,
+                        deps.source,
+                        names.join(", ")
+                    ));
+                    item
+                }
+                Fetched::Missing(why) => Item::not_converted(
+                    Kind::Requirement,
+                    &requirement.name,
+                    source,
+                    format!("{}: {why}", requirement.spec),
+                ),
+            };
+            let item = if requirement.listed {
+                item
+            } else {
+                item.note("not in requirements.txt: the pack's Python code imports it")
+            };
+            self.items.push(item);
+        }
+        if listed {
+            let mut item = Item::converted(Kind::File, "requirements.txt", "requirements.txt");
+            item.notes.push(if deps.outcomes.is_empty() {
+                "lists no package".to_owned()
+            } else {
+                format!(
+                    "its packages are fetched from {}: each is a `requirement` item",
+                    deps.source
+                )
+            });
+            for (line, why) in &deps.skipped {
+                item.notes.push(format!("`{line}`: {why}"));
+            }
+            if !fetched.is_empty() {
+                let names: Vec<String> = fetched.into_iter().collect();
+                item.notes.push(format!("{VENDOR}/ holds {}, on sys.path", names.join(", ")));
+            }
+            self.items.push(item);
+        }
+        let Some(site) = deps.site.as_ref() else { return false };
+        let (mut found, mut links) = (BTreeSet::new(), Vec::new());
+        if walk(site, site, &mut found, &mut links).is_err() {
+            return false;
+        }
+        let mut any = false;
+        for file in found.into_iter().filter(|f| !f.starts_with("bin/")) {
+            self.out.push((format!("{VENDOR}/{file}"), Contents::Copy(site.join(&file))));
+            any = true;
+        }
+        any
     }
 }
 

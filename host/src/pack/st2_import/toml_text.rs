@@ -62,6 +62,9 @@ pub struct ManifestText {
     pub publisher: String,
     /// `[build]`'s Python entry, when the pack has Python actions.
     pub python_entry: Option<String>,
+    /// Outbound hosts to ask for (`scheme://host[:port]`), with the config
+    /// property whose default names each.
+    pub outbound_hosts: Vec<(String, String)>,
     /// Whether to ask for the `kv` capability.
     pub kv: bool,
     /// Secrets to ask for by name.
@@ -98,10 +101,23 @@ impl ManifestText {
         }
         if self.python_entry.is_some()
             || self.kv
+            || !self.outbound_hosts.is_empty()
             || !self.secrets.is_empty()
             || !self.exec.is_empty()
         {
             out.push_str("\n[capabilities]\n");
+            if !self.outbound_hosts.is_empty() {
+                let named: Vec<&str> =
+                    self.outbound_hosts.iter().map(|(_, p)| p.as_str()).collect();
+                let hosts: Vec<String> =
+                    self.outbound_hosts.iter().map(|(h, _)| string(h)).collect();
+                let _ = writeln!(
+                    out,
+                    "# the config's defaults ({})\noutbound_hosts = [{}]",
+                    named.join(", "),
+                    hosts.join(", ")
+                );
+            }
             if self.kv {
                 out.push_str("# the Python code's datastore calls\nkv = true\n");
             }

@@ -269,8 +269,8 @@ def _broken(name, module_name, error, kind):
     with the reason."""
     reason = (
         f"{module_name} did not import when the pack was built: {type(error).__name__}: "
-        f"{error} (StackStorm installs the pack's requirements.txt; the importer does not "
-        "yet: copy pure-Python packages into the pack beside st2_entry.py)")
+        f"{error} (StackStorm installs the pack's requirements.txt; the importer bundles its "
+        "pure-Python packages, and the import report says which it could not)")
 
     @kind(name)
     def _fail(*_args):
