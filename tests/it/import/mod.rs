@@ -209,3 +209,38 @@ fn symbolic_links_are_reported_and_not_followed() {
     }
     assert_eq!(files(&out), ["pack.toml", "pack.yaml"]);
 }
+
+#[test]
+fn offline_imports_fetch_nothing_and_say_what_that_costs() {
+    // No index is asked: each requirement is reported as not fetched, and
+    // the actions whose module imports one are not converted.
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let out = scratch.path().join("out");
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let fixture = fixtures_dir().join("web");
+    let argv =
+        ["squall", "pack", "import", path(&fixture), "-o", path(&out), "--json", "--offline"];
+    let status = squall::cli::execute(argv, &mut stdout, &mut stderr);
+    assert_eq!(status, 0, "{}", String::from_utf8_lossy(&stderr));
+    let shown: Value = serde_json::from_slice(&stdout).expect("JSON");
+    let items = shown["items"].as_array().expect("items");
+    let item = |kind: &str, name: &str| {
+        items.iter().find(|i| i["kind"] == kind && i["name"] == name).cloned().unwrap_or_default()
+    };
+    for name in ["requests", "cryptography"] {
+        let requirement = item("requirement", name);
+        assert_eq!(requirement["status"], "not_converted", "{requirement}");
+        let reason = requirement["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("not fetched (--offline)"), "{reason}");
+    }
+    for action in ["get_status", "post_item", "sign"] {
+        assert_eq!(item("action", action)["status"], "not_converted", "{action}");
+    }
+    // urllib is the standard library's: that action still converts.
+    assert_eq!(item("action", "fetch_text")["status"], "converted");
+    assert!(!out.join("vendor").exists());
+    let manifest = std::fs::read_to_string(out.join("pack.toml")).expect("pack.toml");
+    assert!(
+        manifest.contains("[actions.fetch_text]") && !manifest.contains("[actions.get_status]")
+    );
+}
