@@ -71,7 +71,7 @@ pub fn config_problems(schema: &Value, config: &Value) -> Result<Vec<ConfigProbl
             if let Some(key) = key {
                 path = format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));
             }
-            let message = if is_secret_path(schema, &path) {
+            let message = if may_hold_secret(schema, &path) {
                 error.masked().to_string()
             } else {
                 error.to_string()
@@ -81,12 +81,13 @@ pub fn config_problems(schema: &Value, config: &Value) -> Result<Vec<ConfigProbl
         .collect())
 }
 
-/// Whether the value at JSON pointer `path` is (inside) a property the
-/// schema marks `secret: true`.
-fn is_secret_path(schema: &Value, path: &str) -> bool {
+/// Whether the value at JSON pointer `path` is, is inside or may contain
+/// a property the schema marks `secret: true`: an error about it must not
+/// quote it (an `anyOf` at the top would quote the whole config).
+fn may_hold_secret(schema: &Value, path: &str) -> bool {
     let mut node = schema;
     for segment in path.split('/').skip(1) {
-        if node.get("secret").and_then(Value::as_bool) == Some(true) {
+        if is_secret(node) {
             return true;
         }
         let segment = segment.replace("~1", "/").replace("~0", "~");
@@ -96,10 +97,24 @@ fn is_secret_path(schema: &Value, path: &str) -> bool {
             .or_else(|| segment.parse::<usize>().ok().and_then(|_| node.get("items")));
         match next {
             Some(next) => node = next,
+            // Not declared: not a secret property.
             None => return false,
         }
     }
+    contains_secret(node)
+}
+
+fn is_secret(node: &Value) -> bool {
     node.get("secret").and_then(Value::as_bool) == Some(true)
+}
+
+/// Whether `node` or any schema inside it marks a value secret.
+fn contains_secret(node: &Value) -> bool {
+    match node {
+        Value::Object(map) => is_secret(node) || map.values().any(contains_secret),
+        Value::Array(items) => items.iter().any(contains_secret),
+        _ => false,
+    }
 }
 
 /// `config` with every value its schema marks `secret: true` shown as
@@ -114,7 +129,7 @@ pub fn mask_config_secrets(schema: Option<&Value>, config: &Value) -> Value {
 }
 
 fn mask(schema: &Value, value: &Value) -> Value {
-    if schema.get("secret").and_then(Value::as_bool) == Some(true) {
+    if is_secret(schema) {
         return Value::from(MASKED_SECRET);
     }
     match value {
@@ -192,5 +207,18 @@ mod tests {
         assert!(!token.contains("12345"), "{token}");
         let missing = config_problems(&schema(), &Value::Null).expect("compiles");
         assert_eq!(missing[0].path, "/token", "{missing:?}");
+        // An error about an object that holds a secret quotes none of it.
+        let nested = config_problems(
+            &schema(),
+            &json!({"token": "t", "auth": {"password": "pw", "user": 1}}),
+        )
+        .expect("compiles");
+        assert_eq!(nested.len(), 1, "{nested:?}");
+        assert_eq!(nested[0].path, "/auth/user");
+        assert!(nested[0].message.starts_with("1 "), "{nested:?}");
+        let whole = json!({"anyOf": [{"required": ["a"]}], "properties": {"k": {"secret": true}}});
+        let problems = config_problems(&whole, &json!({"k": "hidden"})).expect("compiles");
+        assert_eq!(problems[0].path, "/");
+        assert!(!problems[0].message.contains("hidden"), "{problems:?}");
     }
 }
