@@ -215,3 +215,23 @@ fn last_error(stderr: &str) -> String {
     let line = lines.iter().rev().find(|l| l.starts_with("ERROR:")).or(lines.last());
     line.map_or_else(String::new, |l| l.trim_start_matches("ERROR: ").to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::download_failure;
+
+    #[test]
+    fn pip_failures_are_told_apart() {
+        let native = "Looking in links: /opt/wheels\nERROR: Could not find a version that satisfies the requirement lxml (from versions: none)\nERROR: No matching distribution found for lxml\n";
+        let why = download_failure(native, "PyPI");
+        assert!(why.starts_with("PyPI has no pure-Python wheel (py3-none-any) of it"), "{why}");
+        let offline = "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(...: Failed to establish a new connection: [Errno 111] Connection refused')': /simple/six/\nERROR: No matching distribution found for six\n";
+        let why = download_failure(offline, "PyPI");
+        assert!(why.starts_with("not fetched: PyPI could not be reached"), "{why}");
+        let other = "ERROR: Invalid requirement: 'x==='\n";
+        assert_eq!(
+            download_failure(other, "PyPI"),
+            "pip could not download it: Invalid requirement: 'x==='"
+        );
+    }
+}
