@@ -71,6 +71,23 @@ def main():
         expect(row).to_be_visible()
         expect(row.get_by_role("link", name="core.echo")).to_be_visible()
         ok("the executions list shows an execution created through the API before it opened")
+
+        # A first load asks for its data while the modules load (early.js),
+        # and the page takes those answers rather than asking twice.
+        asked = []
+
+        def note(request):
+            asked.append(request.url.removeprefix(BASE))
+
+        admin.on("request", note)
+        admin.goto(BASE + "/")
+        expect(row).to_be_visible()
+        admin.wait_for_timeout(300)
+        for path in ["/api/v1/user", "/api/v1/executions?parent=null&limit=50",
+                     "/api/v1/actions?include_attributes=ref"]:
+            assert asked.count(path) == 1, f"{path} asked {asked.count(path)} times: {asked}"
+        admin.remove_listener("request", note)
+        ok("a first load of the list asks for the user, the list and the actions once each, early")
         admin.evaluate("window.__same_page = true")
         started = time.time()
         after = run("core.echo", {"message": "made while the page is open"})

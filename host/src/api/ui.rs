@@ -49,6 +49,7 @@ const SHELL: Asset = asset!("index.html", HTML);
 /// Every asset; a module added to `ui/assets/` must be listed here.
 const ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
+    asset!("early.js", JS),
     asset!("app.js", JS),
     asset!("api.js", JS),
     asset!("dom.js", JS),

@@ -4,6 +4,10 @@
 
 const KEY = "squall.credential";
 
+// Should early.js arrive after this module runs, it must not ask for
+// anything: the app asks for itself.
+if (!window.squallEarly) window.squallEarly = () => null;
+
 export class ApiError extends Error {
   constructor(status, message, detail) {
     super(message);
@@ -58,9 +62,15 @@ async function call(path, { method = "GET", body, headers = {} } = {}) {
     if (!raw) init.headers["Content-Type"] = "application/json";
     init.body = raw ? body : JSON.stringify(body);
   }
+  // A plain GET the page shell already asked for (early.js) is taken
+  // from there: the same request, sent sooner.
+  const early =
+    method === "GET" && body === undefined && Object.keys(headers).length === 0
+      ? window.squallEarly(path, credential()?.secret)
+      : null;
   let response;
   try {
-    response = await fetch(path, init);
+    response = await (early || fetch(path, init));
   } catch (e) {
     throw new ApiError(0, `The server did not answer: ${e.message}`);
   }
