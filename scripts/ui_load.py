@@ -15,7 +15,10 @@ and the API answers it needed), for docs/benchmarks.md.
     target/ui-venv/bin/python scripts/ui_load.py --executions 10000 --loads 20
 
 SQUALL_BIN names the binary (default target/debug/squall); CHROMIUM the
-browser (default /usr/bin/chromium).
+browser (default /usr/bin/chromium). BASELINE_BIN names a second binary
+(the one before a change): both are served, each with its own data, and
+their loads are interleaved in the same browser, so a busy machine slows
+both alike and the two medians compare.
 """
 
 import argparse
@@ -74,60 +77,84 @@ def store_executions(base, key, count):
             print(f"  {i + 1} executions stored ({time.time() - started:.0f} s)", file=sys.stderr)
 
 
+def load_once(browser, base, credential, sizes_wanted):
+    """One first visit: the time to the first rows, and (when asked) the
+    bytes and requests the browser transferred for it."""
+    context = browser.new_context()
+    context.add_init_script(
+        f"sessionStorage.setItem('squall.credential', {json.dumps(credential)});"
+    )
+    # The page notes when the first row is in the document, in its own
+    # clock (from the navigation's start), so the driver's round trips are
+    # not counted.
+    context.add_init_script(FIRST_ROW)
+    page = context.new_page()
+    sizes = []
+    page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]
+                                                     + r.sizes()["responseHeadersSize"]))
+    page.goto(base + "/")
+    page.wait_for_function("() => window.__firstRow !== undefined", polling=20)
+    elapsed = page.evaluate("window.__firstRow")
+    transferred = None
+    if sizes_wanted:
+        # The event stream stays open, so "network idle" never comes: give
+        # the page a second to finish its requests.
+        page.wait_for_timeout(1000)
+        transferred = (sum(sizes), len(sizes))
+    context.close()
+    return elapsed, transferred
+
+
+def report(label, times, transferred, executions):
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    print(f"{label}: executions stored: {executions}; loads: {len(times)}")
+    print(f"{label}: first page load (navigation to the first rows): median "
+          f"{statistics.median(times):.0f} ms, p95 {p95:.0f} ms, min {times[0]:.0f} ms")
+    print(f"{label}: transferred for one load: {transferred[0] / 1024:.1f} KiB in {transferred[1]} "
+          f"requests (uncompressed: the server does not compress)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--executions", type=int, default=10_000)
     parser.add_argument("--loads", type=int, default=20)
     args = parser.parse_args()
-    squall = os.environ.get("SQUALL_BIN", "target/debug/squall")
+    systems = [("squall", os.environ.get("SQUALL_BIN", "target/debug/squall"))]
+    if os.environ.get("BASELINE_BIN"):
+        systems.insert(0, ("baseline", os.environ["BASELINE_BIN"]))
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     with tempfile.TemporaryDirectory() as work:
-        data = os.path.join(work, "data")
-        server, base = start_server(squall, data)
+        servers = []
         try:
-            key = open(os.path.join(data, "admin-api-key")).read().strip()
-            print(f"storing {args.executions} executions ...", file=sys.stderr)
-            store_executions(base, key, args.executions)
+            for label, binary in systems:
+                data = os.path.join(work, label)
+                server, base = start_server(binary, data)
+                servers.append(server)
+                key = open(os.path.join(data, "admin-api-key")).read().strip()
+                print(f"{label}: storing {args.executions} executions ...", file=sys.stderr)
+                store_executions(base, key, args.executions)
+                credential = json.dumps({"kind": "key", "secret": key})
+                systems[systems.index((label, binary))] = (label, base, credential)
             time.sleep(2)  # let the last ones finish
-            credential = json.dumps({"kind": "key", "secret": key})
-            times, transferred = [], None
+            times = {label: [] for label, _, _ in systems}
+            transferred = {}
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 for n in range(args.loads + 1):
-                    context = browser.new_context()
-                    context.add_init_script(
-                        f"sessionStorage.setItem('squall.credential', {json.dumps(credential)});"
-                    )
-                    # The page notes when the first row is in the document,
-                    # in its own clock (from the navigation's start), so the
-                    # driver's round trips are not counted.
-                    context.add_init_script(FIRST_ROW)
-                    page = context.new_page()
-                    sizes = []
-                    page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]
-                                                                     + r.sizes()["responseHeadersSize"]))
-                    page.goto(base + "/")
-                    page.wait_for_function("() => window.__firstRow !== undefined", polling=20)
-                    elapsed = page.evaluate("window.__firstRow")
-                    if n > 0:  # the first load starts the browser's own machinery
-                        times.append(elapsed)
-                    if transferred is None:
-                        # The event stream stays open, so "network idle" never
-                        # comes: give the page a second to finish its requests.
-                        page.wait_for_timeout(1000)
-                        transferred = (sum(sizes), len(sizes))
-                    context.close()
+                    for label, base, credential in systems:
+                        elapsed, sizes = load_once(browser, base, credential, label not in transferred)
+                        if sizes:
+                            transferred[label] = sizes
+                        if n > 0:  # the first load starts the browser's own machinery
+                            times[label].append(elapsed)
                 browser.close()
         finally:
-            server.kill()
-            server.wait()
-    times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-    print(f"executions stored: {args.executions}; loads: {len(times)}")
-    print(f"first page load (navigation to the first rows): median {statistics.median(times):.0f} ms, "
-          f"p95 {p95:.0f} ms, min {times[0]:.0f} ms")
-    print(f"transferred for one load: {transferred[0] / 1024:.1f} KiB in {transferred[1]} requests "
-          f"(uncompressed: the server does not compress)")
+            for server in servers:
+                server.kill()
+                server.wait()
+    for label, _, _ in systems:
+        report(label, times[label], transferred[label], args.executions)
 
 
 if __name__ == "__main__":
