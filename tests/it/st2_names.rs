@@ -132,6 +132,35 @@ emits = ["file_watch.line", "linux.file_watch.line"]
     );
 }
 
+#[test]
+fn a_dotted_action_runs_locally_by_its_name_or_its_ref() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let manifest = dir.path().join("pack.toml");
+    std::fs::write(&manifest, PACK).expect("pack.toml");
+    std::fs::create_dir(dir.path().join("workflows")).expect("workflows/");
+    std::fs::write(dir.path().join("workflows/run_both.yaml"), WORKFLOW).expect("workflow");
+    let cache = dir.path().join("cache");
+    for action in ["ops.Count-calls", "names.ops.Count-calls"] {
+        let argv = [
+            "squall",
+            "run",
+            "--component",
+            HOSTILE_GUEST,
+            "--manifest",
+            manifest.to_str().expect("UTF-8"),
+            "--cache-dir",
+            cache.to_str().expect("UTF-8"),
+            action,
+        ];
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let code = squall::cli::execute(argv, &mut stdout, &mut stderr);
+        let (stdout, stderr) = (String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
+        assert_eq!(code, 0, "{action}: {stdout} {stderr}");
+        let output: Value = serde_json::from_str(&stdout).expect("JSON");
+        assert_eq!(output, json!({"calls": 1}), "{action}");
+    }
+}
+
 const PACK: &str = r#"name = "names"
 version = "1.0.0"
 description = "StackStorm's names"

@@ -21,7 +21,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     component: Option<PathBuf>,
     /// The action to run: `PACK.NAME` on the server; with --component,
-    /// `NAME`, or `PACK.NAME` to also set the pack name.
+    /// `NAME`, or `PACK.NAME` to also set the pack name (split at the first
+    /// `.`; a NAME with dots, such as `kv.get`, is taken whole when
+    /// --manifest declares it).
     #[arg(value_name = "ACTION")]
     action: String,
     /// Parameters. A value that parses as JSON is taken as JSON
@@ -73,9 +75,12 @@ pub(crate) fn run(
         bail!("--url and --api-key are for running on the server; --component runs locally");
     }
     let given_manifest = args.manifest.as_deref().map(crate::pack::Manifest::load).transpose()?;
+    // An action's own name may hold dots (`kv.get`): one the manifest
+    // declares whole is that name, not a ref.
+    let own_name = given_manifest.as_ref().is_some_and(|m| m.actions.contains_key(&args.action));
     let (pack, action) = match crate::limits::split_ref(&args.action) {
-        Some((pack, action)) => (pack.to_owned(), action.to_owned()),
-        None => {
+        Some((pack, action)) if !own_name => (pack.to_owned(), action.to_owned()),
+        _ => {
             let stem = component_path.file_stem().map(|s| s.to_string_lossy().into_owned());
             let named = given_manifest.as_ref().map(|m| m.name.clone());
             let pack = args.pack.clone().or(named).or(stem).unwrap_or_else(|| "local".to_owned());
