@@ -128,6 +128,25 @@ impl Drop for Serve {
     }
 }
 
+/// diskguard's `usage` poll sensor as `squall sensor list` shows it, once
+/// `ready` holds (within 20 s).
+fn wait_for_sensor(server: &Serve, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let sensors = server.squall(&["sensor", "list", "--json"]).json();
+        let usage = sensors
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["ref"] == "diskguard.usage"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if ready(&usage) {
+            return usage;
+        }
+        assert!(std::time::Instant::now() < deadline, "diskguard.usage: {usage}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_config_set_after_install_reaches_the_next_run_and_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,6 +168,10 @@ fn a_config_set_after_install_reaches_the_next_run_and_survives_a_restart() {
         "exec=/usr/bin/df",
     ]);
     assert_eq!(installed.code, 0, "installs without a config: {}", installed.stderr);
+
+    let usage = wait_for_sensor(&server, |usage| usage["errors"].as_u64() >= Some(1));
+    let missing = usage["last_error"].as_str().is_some_and(|e| e.contains("missing field `path`"));
+    assert!(missing, "the sensor names the key it misses: {usage}");
 
     // No config yet: reading it says how to set one; the action that
     // needs it says which key it misses.
@@ -180,6 +203,10 @@ fn a_config_set_after_install_reaches_the_next_run_and_survives_a_restart() {
     assert_eq!(revealed.json()["values"]["api_token"], "s3cret-token");
     let cleaned = server.squall(&["run", "diskguard.cleanup", "--json"]).json();
     assert_eq!(cleaned["result"]["dir"], utf8(&first), "{cleaned}");
+    // The poll sensor, which failed without a config, starts over with it.
+    let usage = wait_for_sensor(&server, |usage| usage["polls"].as_u64() >= Some(1));
+    assert_eq!(usage["errors"], 0, "{usage}");
+    assert_eq!(usage["last_error"], Value::Null, "{usage}");
 
     // A config that does not fit: refused, naming the file and the path;
     // the stored one stays.

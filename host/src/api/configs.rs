@@ -168,7 +168,8 @@ fn not_set(state: &ApiState, pack: &str) -> ApiError {
 
 /// Sets a pack's configuration: checked against its config schema (400
 /// naming the failing paths; the stored one is kept), stored, audited,
-/// and used by its actions from their next run.
+/// used by its actions from their next run; its poll sensors start over
+/// with it.
 #[utoipa::path(
     put,
     path = "/configs/{pack_ref}",

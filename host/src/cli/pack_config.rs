@@ -55,7 +55,7 @@ pub(crate) fn run(args: ConfigArgs, stdout: &mut dyn Write) -> anyhow::Result<u8
     let count = values.as_object().map_or(0, serde_json::Map::len);
     writeln!(
         stdout,
-        "config of {} set from {name} ({count} key{}); its actions use it from their next run, its poll sensors from the server's next start (see it with: squall pack config {})",
+        "config of {} set from {name} ({count} key{}); its actions use it from their next run and its poll sensors start over with it (see it with: squall pack config {})",
         args.pack,
         if count == 1 { "" } else { "s" },
         args.pack

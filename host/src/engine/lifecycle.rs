@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::executor::Engine;
-use super::pack_config::{PackConfigs, config_problems};
+use super::pack_config::{PackConfigs, config_problems, json_type, sensor_config};
 use super::packs::{InstallError, trigger_type_records};
 use crate::chatops::ActionAlias;
 use crate::pack::{
-    Bundle, BundleError, Keyring, PublicKey, TrustedKey, VerifyError, fingerprint,
+    Bundle, BundleError, Keyring, PublicKey, SensorKind, TrustedKey, VerifyError, fingerprint,
     public_key_from_bytes,
 };
 use crate::rules::Rule;
@@ -388,7 +388,7 @@ impl PackManager {
             })
             .await?;
         self.set_config(&manifest.name, &config);
-        self.engine.activate_pack(&manifest, component, actions, config)?;
+        self.engine.activate_pack(&manifest, component, actions, sensor_config(config))?;
         Ok(Installed {
             name: manifest.name,
             version: manifest.version,
@@ -461,10 +461,9 @@ impl PackManager {
     /// Sets the configuration of the installed pack `name` (StackStorm's
     /// `PUT /configs/{pack}`): checked against its config schema, then
     /// stored with an audit event naming the pack and `actor` (never the
-    /// values) in one commit, then served to its actions' next runs. A
-    /// refused configuration leaves the stored one as it was. Poll sensors
-    /// keep the configuration they started with until the pack is
-    /// restarted or upgraded, as StackStorm's sensors do.
+    /// values) in one commit, then served to its actions' next runs; its
+    /// poll sensors start over with it (StackStorm's wait for a restart).
+    /// A refused configuration leaves the stored one as it was.
     pub async fn configure(
         &self,
         name: &str,
@@ -509,7 +508,51 @@ impl PackManager {
             })
             .await?;
         self.set_config(name, &config);
+        let polls = manifest.sensors.values().any(|s| matches!(s.kind, SensorKind::Poll { .. }));
+        if polls {
+            // Stored already: a sensor that does not restart keeps its old
+            // config until the server restarts, which the log says.
+            if let Err(error) = self.restart_sensors(&record, config.clone()).await {
+                tracing::warn!(pack = name, %error, "poll sensors keep their old config");
+            }
+        }
         Ok(config)
+    }
+
+    /// Puts `record`'s pack to work again with `config`, so that its poll
+    /// sensors start over with it: the component from the stored bundle
+    /// (the compile cache has it) and its grants, as after a restart.
+    async fn restart_sensors(
+        &self,
+        record: &PackRecord,
+        config: Value,
+    ) -> Result<(), LifecycleError> {
+        let name = record.name.clone();
+        let bundle = self
+            .engine
+            .store()
+            .read()?
+            .bundle(&name)?
+            .ok_or_else(|| LifecycleError::NotInstalled(name.clone()))?;
+        let grants: Grants = serde_json::from_value(record.grants.clone()).unwrap_or_default();
+        let (runtime, origin) = (self.runtime.clone(), format!("stored bundle of {name}"));
+        let path = std::path::PathBuf::from(&origin);
+        // The manifest from the bundle: its workflows are sections of it.
+        let (manifest, component) = tokio::task::spawn_blocking(move || {
+            let manifest = Bundle::read(&bundle, &origin)?.manifest;
+            let component =
+                runtime.load_bytes_granted(Path::new(&origin), &bundle, &name, grants)?;
+            Ok::<_, LifecycleError>((manifest, component))
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path,
+            message: format!("the load task failed: {e}"),
+        })??;
+        let component = Arc::new(component);
+        let actions = self.engine.catalog_with(&manifest, &component)?;
+        self.engine.activate_pack(&manifest, component, actions, sensor_config(config))?;
+        Ok(())
     }
 
     /// Puts packs read by [`load_installed`] to work: sensors start and
@@ -519,7 +562,8 @@ impl PackManager {
         for pack in packs {
             let actions = self.engine.catalog_with(&pack.manifest, &pack.component)?;
             self.set_config(&pack.manifest.name, &pack.config);
-            self.engine.activate_pack(&pack.manifest, pack.component, actions, pack.config)?;
+            let config = sensor_config(pack.config);
+            self.engine.activate_pack(&pack.manifest, pack.component, actions, config)?;
         }
         Ok(())
     }
@@ -734,17 +778,5 @@ fn audit(actor: &str, action: &str, subject: &str, detail: Value) -> AuditEvent 
         action: action.to_owned(),
         subject: subject.to_owned(),
         detail,
-    }
-}
-
-/// JSON's name for the type of `value`, for errors.
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

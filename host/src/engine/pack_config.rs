@@ -155,6 +155,24 @@ fn mask(schema: &Value, value: &Value) -> Value {
     }
 }
 
+/// JSON's name for the type of `value`, for errors.
+pub(super) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The config a poll sensor is handed: `{}` when none is set, as the
+/// `config` import answers, so that a sensor names the key it misses.
+pub(super) fn sensor_config(config: Value) -> Value {
+    if config.is_null() { Value::Object(Map::new()) } else { config }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
