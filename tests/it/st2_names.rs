@@ -4,7 +4,8 @@
 //! whose action is `ops.Count-calls` and whose trigger type is
 //! `Alert.Fired`, run by `squall serve` on 127.0.0.1: a rule on them fired
 //! through the pack's webhook sensor, the action run by ref through the
-//! API, the CLI and a workflow task, and RBAC grants on its uid.
+//! API, the CLI, an action alias and a workflow task, and RBAC grants on
+//! its uid.
 
 use std::path::Path;
 
@@ -298,6 +299,23 @@ async fn a_pack_with_stackstorms_names_runs_on_a_real_server() {
     let ran = crate::client::execute(argv.iter().map(|a| (*a).to_owned()).collect()).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stdout.contains("\"calls\": 1") || ran.stdout.contains("\"calls\":1"), "{ran:?}");
+
+    // Through an action alias.
+    let alias = json!({
+        "name": "count", "pack": "names", "action_ref": "names.ops.Count-calls",
+        "formats": ["count calls"],
+    });
+    let (status, stored) =
+        call_as(&server, &key, Method::POST, "/api/v1/actionalias", Some(alias)).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let command = json!({"command": "count calls", "source_channel": "ops"});
+    let path = "/api/v1/aliasexecution/match_and_execute";
+    let (status, ran) = call_as(&server, &key, Method::POST, path, Some(command)).await;
+    assert_eq!(status, StatusCode::CREATED, "{ran}");
+    let execution = &ran["results"][0]["execution"];
+    assert_eq!(execution["action"]["ref"], "names.ops.Count-calls", "{ran}");
+    let execution = server.finished(execution["id"].as_str().expect("an id")).await;
+    assert_eq!(execution["result"], json!({"calls": 1}), "{execution}");
 
     // Through a workflow's tasks, plain and inline.
     let body = json!({"action": "names.flow.Run-Both"});
