@@ -109,7 +109,7 @@ const MAX_SECRET_NAME: usize = 512;
 /// `/`, `@` or letters of any script. Refused are what a key may not hold
 /// ([`crate::limits::NAME_RULE`]), whitespace (a grant is trimmed) and `,`
 /// (which separates the grants of `POST /api/v1/packs?grants=…`).
-fn check_secret_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_secret_name(name: &str) -> Result<(), String> {
     let expected = || {
         format!(
             "expected a datastore key name: 1 to {MAX_SECRET_NAME} bytes of printable characters, no whitespace and no `,`, got `{}`",

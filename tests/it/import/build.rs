@@ -49,9 +49,13 @@ fn squall(dir: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
 /// `Built`, and built with a fresh signing key.
 fn build() -> Built {
     let built = build_fixture("stdlib", "stdlib_demo-1.2.0.wasm");
-    // The secret the counter reads by name is asked for.
+    // The secrets the counter reads by name are asked for: a local one by
+    // StackStorm's full name for it.
     let manifest = std::fs::read_to_string(built.pack.join("pack.toml")).expect("pack.toml");
-    assert!(manifest.contains("\nsecrets = [\"token\"]\n"), "{manifest}");
+    assert!(
+        manifest.contains("\nsecrets = [\"stdlib_demo.CounterAction:api_key\", \"token\"]\n"),
+        "{manifest}"
+    );
     built
 }
 
@@ -151,7 +155,10 @@ fn in_the_sandbox(built: &Built) {
     let (code, out, err) = run(&["stdlib_demo.counter"]);
     assert_eq!(code, 0, "{err}");
     let counted: Value = serde_json::from_str(&out).expect("JSON");
-    assert_eq!(counted["result"], json!({"count": 1, "shared": null, "has_token": false}));
+    assert_eq!(
+        counted["result"],
+        json!({"count": 1, "shared": null, "has_token": false, "has_api_key": false})
+    );
 }
 
 /// The client tests' server with pack installation, the store behind the
@@ -203,6 +210,10 @@ async fn on_a_live_server(built: &Built) {
     let token = json!({"value": "s3cret-token", "secret": true});
     let (status, body) = server.api.call(Method::PUT, "/api/v1/keys/token", Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let local = json!({"value": "s3cret-key", "secret": true});
+    let path = "/api/v1/keys/stdlib_demo.CounterAction:api_key";
+    let (status, body) = server.api.call(Method::PUT, path, Some(local)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let bundle = built.bundle.to_str().expect("utf-8");
     // The pack's config, checked against the schema made from
     // config.schema.yaml, is what self.config reads.
@@ -225,6 +236,8 @@ async fn on_a_live_server(built: &Built) {
             "--grant",
             "secret=token",
             "--grant",
+            "secret=stdlib_demo.CounterAction:api_key",
+            "--grant",
             "exec=/bin/sh",
             "--config",
             config,
@@ -233,13 +246,14 @@ async fn on_a_live_server(built: &Built) {
     assert!(installed.ok().starts_with("installed stdlib_demo 1.2.0"), "{}", installed.stdout);
 
     // action_service keeps the count between runs under StackStorm's
-    // name for a local key, and decrypt=True reads the granted secret.
+    // name for a local key, and decrypt=True reads the granted secrets, a
+    // local one under its full name.
     for count in [1, 2] {
         let (code, execution) = run(&server, "stdlib_demo.counter", &[]).await;
         assert_eq!(code, 0, "{execution}");
         assert_eq!(
             execution["result"]["result"],
-            json!({"count": count, "shared": null, "has_token": true})
+            json!({"count": count, "shared": null, "has_token": true, "has_api_key": true})
         );
     }
     let stored = snapshot_kv(&server, "stdlib_demo.CounterAction:count");

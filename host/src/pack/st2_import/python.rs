@@ -175,16 +175,18 @@ pub fn entry(
     text
 }
 
-/// The secrets Python code reads by a literal name: `get_value("NAME",
-/// local=False, decrypt=True)` (a local key's name has the class in it,
-/// which a grant cannot name). What it cannot read this way, it leaves to
-/// the operator.
-pub fn secrets_read(code: &str) -> Vec<String> {
+/// The secrets Python code of pack `pack` reads by a literal name with
+/// `get_value("NAME", decrypt=True)`: the name as given with
+/// `local=False`, and StackStorm's local name `PACK.CLASS:NAME` otherwise
+/// (`local=True` is the default), CLASS the class the call is written in.
+/// What it cannot name this way (a name in a variable, a local read outside
+/// a class), it leaves to the operator.
+pub fn secrets_read(pack: &str, code: &str) -> Vec<String> {
     let mut names = Vec::new();
     for (at, _) in code.match_indices("get_value(") {
         let Some(args) = call_arguments(&code[at + "get_value(".len()..]) else { continue };
         let compact: String = args.chars().filter(|c| !c.is_whitespace()).collect();
-        if !compact.contains("decrypt=True") || !compact.contains("local=False") {
+        if !compact.contains("decrypt=True") {
             continue;
         }
         let first = args.split(',').next().unwrap_or_default().trim();
@@ -192,11 +194,24 @@ pub fn secrets_read(code: &str) -> Vec<String> {
             .strip_prefix('"')
             .and_then(|n| n.strip_suffix('"'))
             .or_else(|| first.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')));
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
+        let Some(name) = name.filter(|n| !n.is_empty()) else { continue };
+        if compact.contains("local=False") {
             names.push(name.to_owned());
+        } else if let Some(class) = enclosing_class(&code[..at]) {
+            names.push(format!("{pack}.{class}:{name}"));
         }
     }
     names
+}
+
+/// The name of the last class defined at the top level of `before`: the
+/// class a method written after it belongs to.
+fn enclosing_class(before: &str) -> Option<&str> {
+    before.lines().rev().find_map(|line| {
+        let rest = line.strip_prefix("class ")?;
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+        Some(&rest[..end]).filter(|name| !name.is_empty())
+    })
 }
 
 /// The text up to the parenthesis that closes a call, if it closes.
@@ -227,6 +242,25 @@ c = self.action_service.get_value("mine", decrypt=True)
 d = self.action_service.get_value(name, local=False, decrypt=True)
 e = self.action_service.get_value("plain", local=False)
 "#;
-        assert_eq!(secrets_read(code), ["token", "other"]);
+        // `mine` is read outside a class: its local name is not known.
+        assert_eq!(secrets_read("demo", code), ["token", "other"]);
+    }
+
+    #[test]
+    fn local_secrets_are_named_as_stackstorm_names_them() {
+        let code = r#"
+class Base(object):
+    pass
+
+class FetchAction(Action):
+    def run(self):
+        t = self.action_service.get_value("token", decrypt=True)
+        u = self.action_service.get_value("user", local=True, decrypt=True)
+        v = self.action_service.get_value("global", local=False, decrypt=True)
+"#;
+        assert_eq!(
+            secrets_read("demo", code),
+            ["demo.FetchAction:token", "demo.FetchAction:user", "global"]
+        );
     }
 }

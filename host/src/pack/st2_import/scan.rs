@@ -16,6 +16,7 @@ use super::report::{Item, Kind, Report};
 use super::requirements::{self, Dependencies, Fetched, Needed, VENDOR};
 use super::toml_text::{ManifestAction, ManifestText, nulls};
 use super::{Contents, ImportError, Known, Plan};
+use crate::pack::capabilities::check_secret_name;
 
 /// Where rules and aliases Squall would refuse are kept, so that the pack
 /// still builds and nothing is lost.
@@ -254,24 +255,23 @@ impl Scan<'_> {
             && code.iter().any(|(_, text)| DATASTORE_CALLS.iter().any(|call| text.contains(call)));
         let mut secrets = BTreeSet::new();
         for (path, text) in code.iter().filter(|_| python) {
-            for name in python::secrets_read(text) {
-                let grantable = name.len() <= 128
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-                let note = if grantable {
-                    format!("asks for the secret `{name}`, which {path} reads with decrypt=True")
-                } else {
-                    format!(
-                        "{path} reads `{name}` with decrypt=True, a name a grant cannot give (letters, digits and `._-`)"
-                    )
+            for name in python::secrets_read(&pack.name, text) {
+                let note = match check_secret_name(&name) {
+                    Ok(()) => {
+                        format!(
+                            "asks for the secret `{name}`, which {path} reads with decrypt=True"
+                        )
+                    }
+                    Err(why) => format!(
+                        "{path} reads `{name}` with decrypt=True, a name a grant cannot give: {why}"
+                    ),
                 };
                 if secrets.insert(name) {
                     self.items[0].notes.push(note);
                 }
             }
         }
-        secrets.retain(|n: &String| {
-            n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) && n.len() <= 128
-        });
+        secrets.retain(|n: &String| check_secret_name(n).is_ok());
         let lib = self.out.iter().any(|(path, _)| path.starts_with("lib/"));
         let python_entry = python.then(|| python::ENTRY.to_owned());
         if python {

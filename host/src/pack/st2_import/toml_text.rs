@@ -125,7 +125,7 @@ impl ManifestText {
                 let names: Vec<String> = self.secrets.iter().map(|s| string(s)).collect();
                 let _ = writeln!(
                     out,
-                    "# read with get_value(NAME, local=False, decrypt=True)\nsecrets = [{}]",
+                    "# read with get_value(NAME, decrypt=True)\nsecrets = [{}]",
                     names.join(", ")
                 );
             }
