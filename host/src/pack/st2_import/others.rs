@@ -123,14 +123,9 @@ impl Scan<'_> {
         let layer: BTreeSet<&str> = python::LAYER.iter().map(|(p, _)| *p).collect();
         for file in std::mem::take(&mut self.files) {
             let clash = python && (layer.contains(file.as_str()) || file == python::ENTRY);
-            if file == "requirements.txt" {
-                self.items.push(Item::not_converted(
-                    Kind::File,
-                    &file,
-                    &file,
-                    "Python dependencies are not resolved yet: a pure-Python package the actions need must be copied into the pack (beside st2_entry.py) by hand",
-                ));
-            } else if clash {
+            // requirements.txt is not among them: scan.rs's `requirements`
+            // takes it first.
+            if clash {
                 self.items.push(Item::not_converted(
                     Kind::File,
                     &file,
