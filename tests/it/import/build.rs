@@ -120,6 +120,23 @@ fn in_the_sandbox(built: &Built) {
     );
     assert!(err.contains("[info] greeted ops"), "self.logger writes to the log: {err}");
 
+    // st2common's date helpers (util.isotime, util.date) and the runner
+    // logger (runners.utils), which Exchange packs import.
+    let (code, out, err) = run(&["stdlib_demo.stamp", "when=2024-05-01T14:30:00+02:00"]);
+    assert_eq!(code, 0, "{err}");
+    let stamped: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        stamped["result"],
+        json!({
+            "utc": "2024-05-01T12:30:00+00:00",
+            "valid": false,
+            "epoch": "1970-01-01T00:00:00Z",
+            "later": "2024-05-01T12:30:01.500000+00:00",
+            "now_is_utc": true,
+        })
+    );
+    assert!(err.contains("[info] stamped 2024-05-01T12:30:00Z"), "{err}");
+
     // (True, x) succeeds with x; the immutable parameter's default is
     // given, and `password`, without a value, as None (run() requires it).
     let (code, out, err) = run(&["stdlib_demo.check", "number=4"]);

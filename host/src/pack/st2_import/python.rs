@@ -1,8 +1,9 @@
 //! The Python side of an imported pack: the StackStorm compatibility
-//! layer shipped inside it (`st2common.runners.base_action.Action` and
-//! `squall_st2`, the runner; `squall_requests`, `requests` and `urllib`
-//! on the granted outbound hosts) and the generated entry module that
-//! imports each Python action's module unchanged and registers it.
+//! layer shipped inside it (`st2common.runners.base_action.Action`, the
+//! other `st2common` helpers Exchange packs import, `squall_st2`, the
+//! runner, and `squall_requests`, `requests` and `urllib` on the granted
+//! outbound hosts) and the generated entry module that imports each
+//! Python action's module unchanged and registers it.
 
 use std::fmt::Write as _;
 
@@ -19,6 +20,10 @@ pub const LAYER: &[(&str, &str)] = &[
     ("st2common/__init__.py", include_str!("python/st2common/__init__.py")),
     ("st2common/runners/__init__.py", include_str!("python/st2common/runners/__init__.py")),
     ("st2common/runners/base_action.py", include_str!("python/st2common/runners/base_action.py")),
+    ("st2common/runners/utils.py", include_str!("python/st2common/runners/utils.py")),
+    ("st2common/util/__init__.py", include_str!("python/st2common/util/__init__.py")),
+    ("st2common/util/date.py", include_str!("python/st2common/util/date.py")),
+    ("st2common/util/isotime.py", include_str!("python/st2common/util/isotime.py")),
     ("st2reactor/__init__.py", include_str!("python/st2reactor/__init__.py")),
     ("st2reactor/sensor/__init__.py", include_str!("python/st2reactor/sensor/__init__.py")),
     ("st2reactor/sensor/base.py", include_str!("python/st2reactor/sensor/base.py")),
