@@ -20,6 +20,29 @@ const CHAIN_RUNNER_PARAMETERS: &[&str] = &["skip_notify", "display_published"];
 const PYTHON_TIMEOUT_SECONDS: u64 = 600;
 
 impl Scan<'_> {
+    /// The file under `actions/` that an action's `entry_point` names;
+    /// `entry` is None when it is missing or not what the runner reads, and
+    /// the error then says what was `expected`.
+    fn entry_file(
+        &self,
+        entry: Option<&str>,
+        path: &Path,
+        expected: &str,
+    ) -> Result<String, ImportError> {
+        let Some(entry) = entry else {
+            return Err(ImportError::new(path, "entry_point", format!("expected {expected}")));
+        };
+        let source = format!("actions/{entry}");
+        if !self.all.contains(&source) {
+            return Err(ImportError::new(
+                path,
+                "entry_point",
+                format!("`{entry}` is not a file in actions/"),
+            ));
+        }
+        Ok(source)
+    }
+
     pub(super) fn action(
         &mut self,
         file: &str,
@@ -45,21 +68,9 @@ impl Scan<'_> {
         let path = self.path(file);
         match meta.runner.as_str() {
             "python-script" => {
-                let Some(entry) = meta.entry_point.as_deref().filter(|e| e.ends_with(".py")) else {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        "expected the action's Python file, e.g. `my_action.py`".into(),
-                    ));
-                };
-                let source = format!("actions/{entry}");
-                if !self.all.contains(&source) {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        format!("`{entry}` is not a file in actions/"),
-                    ));
-                }
+                let entry = meta.entry_point.as_deref().filter(|e| e.ends_with(".py"));
+                let source =
+                    self.entry_file(entry, &path, "the action's Python file, e.g. `my_action.py`")?;
                 self.files.remove(&source);
                 let (dir, module) = match source.rsplit_once('/') {
                     Some((dir, name)) => (dir.to_owned(), name.trim_end_matches(".py").to_owned()),
@@ -112,27 +123,15 @@ impl Scan<'_> {
                 ))
             }
             "orquesta" => {
-                let Some(entry) = meta.entry_point.as_deref() else {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        "expected the workflow's file, e.g. `workflows/my_workflow.yaml`".into(),
-                    ));
+                let source = self.entry_file(
+                    meta.entry_point.as_deref(),
+                    &path,
+                    "the workflow's file, e.g. `workflows/my_workflow.yaml`",
+                )?;
+                let base = match workflow_base(&source) {
+                    Ok(base) => base,
+                    Err(reason) => return no(reason),
                 };
-                let source = format!("actions/{entry}");
-                if !self.all.contains(&source) {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        format!("`{entry}` is not a file in actions/"),
-                    ));
-                }
-                let base = source.rsplit('/').next().unwrap_or(&source).to_owned();
-                if !is_yaml(&base) || base.starts_with('.') {
-                    return no(format!(
-                        "entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"
-                    ));
-                }
                 if !workflow_files.insert(base.clone()) {
                     return no(format!(
                         "entry_point: another workflow's file is also named `{base}`; Squall keeps workflows by file name"
@@ -214,27 +213,15 @@ impl Scan<'_> {
                 meta.runner
             )),
             "action-chain" => {
-                let Some(entry) = meta.entry_point.as_deref() else {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        "expected the chain's file, e.g. `chains/my_chain.yaml`".into(),
-                    ));
+                let source = self.entry_file(
+                    meta.entry_point.as_deref(),
+                    &path,
+                    "the chain's file, e.g. `chains/my_chain.yaml`",
+                )?;
+                let base = match workflow_base(&source) {
+                    Ok(base) => base,
+                    Err(reason) => return no(reason),
                 };
-                let source = format!("actions/{entry}");
-                if !self.all.contains(&source) {
-                    return Err(ImportError::new(
-                        &path,
-                        "entry_point",
-                        format!("`{entry}` is not a file in actions/"),
-                    ));
-                }
-                let base = source.rsplit('/').next().unwrap_or(&source).to_owned();
-                if !is_yaml(&base) || base.starts_with('.') {
-                    return no(format!(
-                        "entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"
-                    ));
-                }
                 let inputs = declared(meta, CHAIN_RUNNER_PARAMETERS);
                 let (yaml, calls) = match super::chain::convert(&self.read(&source)?, &inputs) {
                     Ok(converted) => converted,
@@ -308,4 +295,17 @@ fn runner_timeout(meta: &ActionMeta, file: &Path) -> Result<u64, ImportError> {
             format!("expected a whole number of seconds above zero, got {default}"),
         )
     })
+}
+
+/// The file name a workflow read from `source` is kept under, or why it
+/// cannot be: Squall reads workflows from `.yaml` files.
+fn workflow_base(source: &str) -> Result<String, String> {
+    let base = source.rsplit('/').next().unwrap_or(source).to_owned();
+    if !is_yaml(&base) || base.starts_with('.') {
+        let entry = source.strip_prefix("actions/").unwrap_or(source);
+        return Err(format!(
+            "entry_point: Squall reads workflows from `.yaml` files, not `{entry}`"
+        ));
+    }
+    Ok(base)
 }
