@@ -64,19 +64,7 @@ pub(super) fn command(
         0,
         format!("local-shell-cmd: `cmd` runs with `{SHELL} -c` through the exec capability"),
     );
-    notes.push(format!(
-        "timeout: the command is killed after {timeout} s; the action's policy.timeout is {} s",
-        timeout + SANDBOX_MARGIN_SECONDS
-    ));
-    let mut item = Item::converted(Kind::Action, &meta.name, file);
-    item.notes = notes;
-    let action = ManifestAction {
-        name: meta.name.clone(),
-        description: meta.description.clone(),
-        parameters: schema,
-        workflow: None,
-        timeout: Some(format!("{}s", timeout + SANDBOX_MARGIN_SECONDS)),
-    };
+    let (item, action) = converted(meta, file, notes, schema, timeout, "command");
     let declared = super::scan::declared(meta, RUNNER_PARAMETERS);
     let shell = PythonShell { name: meta.name.clone(), parameters: declared, cwd, env, timeout };
     Ok(Ok((action, shell, item)))
@@ -146,19 +134,7 @@ pub(super) fn script(
             argv.join(" ")
         ),
     );
-    notes.push(format!(
-        "timeout: the script is killed after {timeout} s; the action's policy.timeout is {} s",
-        timeout + SANDBOX_MARGIN_SECONDS
-    ));
-    let mut item = Item::converted(Kind::Action, &meta.name, file);
-    item.notes = notes;
-    let action = ManifestAction {
-        name: meta.name.clone(),
-        description: meta.description.clone(),
-        parameters: schema,
-        workflow: None,
-        timeout: Some(format!("{}s", timeout + SANDBOX_MARGIN_SECONDS)),
-    };
+    let (item, action) = converted(meta, file, notes, schema, timeout, "script");
     let python = PythonScript {
         name: meta.name.clone(),
         argv,
@@ -260,6 +236,33 @@ fn check_template(cmd: &str) -> Result<(), String> {
         rest = &after[end + 2..];
     }
     Ok(())
+}
+
+/// The report item and `pack.toml` action of a shell action that
+/// converted: `what` (its command or script) is killed after `timeout`
+/// seconds, and the sandbox gets a margin beyond that to report it.
+fn converted(
+    meta: &ActionMeta,
+    file: &str,
+    mut notes: Vec<String>,
+    schema: Value,
+    timeout: u64,
+    what: &str,
+) -> (Item, ManifestAction) {
+    let policy = timeout + SANDBOX_MARGIN_SECONDS;
+    notes.push(format!(
+        "timeout: the {what} is killed after {timeout} s; the action's policy.timeout is {policy} s"
+    ));
+    let mut item = Item::converted(Kind::Action, &meta.name, file);
+    item.notes = notes;
+    let action = ManifestAction {
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        parameters: schema,
+        workflow: None,
+        timeout: Some(format!("{policy}s")),
+    };
+    (item, action)
 }
 
 #[cfg(test)]
