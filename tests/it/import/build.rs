@@ -14,7 +14,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use squall::engine::{PackConfigs, PackManager, StoreAudit, StoreKv, StoreSecrets};
 use squall::runtime::{HostServices, Runtime, RuntimeConfig};
-use squall::store::{KvScope, now_millis};
 
 use super::super::client::Server;
 
@@ -214,11 +213,17 @@ pub(super) async fn run(server: &Server, action: &str, params: &[&str]) -> (u8, 
     (outcome.code, execution)
 }
 
-/// The pack's key-value item `key`, as stored.
-fn snapshot_kv(server: &Server, key: &str) -> Option<String> {
-    let snapshot = server.api.engine.store().read().expect("a snapshot");
-    let scope = KvScope::Pack("stdlib_demo".into());
-    snapshot.kv_get(&scope, key, now_millis()).expect("a read")
+/// The datastore item `key` of the system scope, as `st2 key get KEY -j`
+/// asks for it (StackStorm keeps a pack's local keys there).
+async fn st2_key_get(server: &Server, key: &str) -> Option<String> {
+    let path = format!("/api/v1/keys/{key}?scope=st2kv.system&decrypt=false");
+    let (status, body) = server.api.call(Method::GET, &path, None).await;
+    if status == StatusCode::NOT_FOUND {
+        return None;
+    }
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "system", "{body}");
+    Some(body["value"].as_str().expect("a value").to_owned())
 }
 
 /// The pack installed on a live server with its grants and config.
@@ -273,8 +278,17 @@ async fn on_a_live_server(built: &Built) {
             json!({"count": count, "shared": null, "has_token": true, "has_api_key": true})
         );
     }
-    let stored = snapshot_kv(&server, "stdlib_demo.CounterAction:count");
+    let stored = st2_key_get(&server, "stdlib_demo.CounterAction:count").await;
     assert_eq!(stored, Some("2".to_owned()));
+    // The operator changes it where StackStorm's would, and the action
+    // counts on from there.
+    let set = json!({"value": "40", "scope": "st2kv.system"});
+    let path = "/api/v1/keys/stdlib_demo.CounterAction:count";
+    let (status, body) = server.api.call(Method::PUT, path, Some(set)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (code, execution) = run(&server, "stdlib_demo.counter", &[]).await;
+    assert_eq!(code, 0, "{execution}");
+    assert_eq!(execution["result"]["result"]["count"], 41, "{execution}");
 
     // The PollingSensor is polled: its first poll dispatches
     // stdlib_demo.changed, whose rule runs greet.
@@ -300,7 +314,7 @@ async fn on_a_live_server(built: &Built) {
     let id = accepted["executions"][0].as_str().expect("an execution id").to_owned();
     let hooked = server.api.finished(&id).await;
     assert_eq!(hooked["result"]["result"], "hey, hook!", "{hooked}");
-    let polls = snapshot_kv(&server, "stdlib_demo.WatcherSensor:polls");
+    let polls = st2_key_get(&server, "stdlib_demo.WatcherSensor:polls").await;
     assert!(
         polls.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)),
         "the sensor's datastore"

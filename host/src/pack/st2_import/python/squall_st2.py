@@ -118,10 +118,12 @@ class KeyValuePair:
 
 class ActionService:
     """`self.action_service` of an action: StackStorm's datastore calls on
-    Squall's imports. A `local=True` key is StackStorm's name for it,
-    `PACK.CLASS:NAME`; `local=False` is the name as given. Both live in the
-    pack's own key-value space (the `kv` capability); `decrypt=True` reads
-    the datastore secret of that name first (granted as `secret=NAME`)."""
+    Squall's imports (the `kv` capability). A `local=True` key is
+    StackStorm's name for it, `PACK.CLASS:NAME`, which the host keeps in the
+    system scope, where `st2 key get` finds it; `local=False` is the name as
+    given, a key of the pack's own (Squall is stricter here: a pack does not
+    read the operator's other keys). `decrypt=True` reads the datastore
+    secret of that name first (granted as `secret=NAME`)."""
 
     def __init__(self, pack, class_name):
         self.pack = pack
