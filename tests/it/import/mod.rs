@@ -233,9 +233,17 @@ fn offline_imports_fetch_nothing_and_say_what_that_costs() {
         let reason = requirement["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("not fetched (--offline)"), "{reason}");
     }
-    for action in ["get_status", "post_item", "sign"] {
+    for action in ["get_status", "post_item", "sign", "seal"] {
         assert_eq!(item("action", action)["status"], "not_converted", "{action}");
     }
+    // A helper module of the pack that imports one counts as the action's.
+    let sealed = item("action", "seal");
+    let reason = sealed["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("actions/lib/sealing.py imports `cryptography`")
+            && reason.ends_with("(via actions/seal.py)"),
+        "{reason}"
+    );
     // urllib is the standard library's: that action still converts.
     assert_eq!(item("action", "fetch_text")["status"], "converted");
     assert!(!out.join("vendor").exists());

@@ -346,21 +346,59 @@ impl Scan<'_> {
 }
 
 impl Scan<'_> {
-    /// Why a Python action cannot convert: its module imports a package
-    /// of the requirements that is not in the pack.
+    /// Why a Python action cannot convert: its module, or a module of the
+    /// pack it imports however indirectly, imports a package of the
+    /// requirements that is not in the pack.
     fn missing(&self, module: &python::PythonAction, deps: &Dependencies) -> Option<String> {
-        let file = format!("{}/{}.py", module.dir, module.module);
-        let imported = requirements::imports(&self.read(&file).ok()?);
-        deps.outcomes.iter().find_map(|(requirement, fetched)| {
-            let Fetched::Missing(why) = fetched else { return None };
-            let name = requirements::modules(&requirement.name)
-                .into_iter()
-                .find(|m| imported.contains(m))?;
-            Some(format!(
-                "{file} imports `{name}` ({}), which is not in the pack: {why}",
-                requirement.spec
-            ))
-        })
+        let entry = format!("{}/{}.py", module.dir, module.module);
+        for (file, imported) in self.local_imports(&entry, &module.dir) {
+            let found = deps.outcomes.iter().find_map(|(requirement, fetched)| {
+                let Fetched::Missing(why) = fetched else { return None };
+                let name = requirements::modules(&requirement.name)
+                    .into_iter()
+                    .find(|m| imported.contains(m))?;
+                Some(format!(
+                    "{file} imports `{name}` ({}), which is not in the pack: {why}",
+                    requirement.spec
+                ))
+            });
+            if let Some(found) = found {
+                let via = if file == entry { String::new() } else { format!(" (via {entry})") };
+                return Some(found + &via);
+            }
+        }
+        None
+    }
+
+    /// The top-level imports of `entry` and of every module of the pack it
+    /// reaches, file by file from `entry`: a module is found where
+    /// StackStorm's Python runner looks for it, beside the action (`dir`)
+    /// or in `actions/lib`, as `NAME.py` or a package directory `NAME/`.
+    fn local_imports(&self, entry: &str, dir: &str) -> Vec<(String, BTreeSet<String>)> {
+        let roots = [dir, "actions/lib"];
+        let (mut queue, mut seen) = (vec![entry.to_owned()], BTreeSet::from([entry.to_owned()]));
+        let mut found = Vec::new();
+        while let Some(file) = queue.pop() {
+            let Ok(code) = self.read(&file) else { continue };
+            let imported = requirements::imports(&code);
+            for name in &imported {
+                for root in roots {
+                    let module = format!("{root}/{name}.py");
+                    let package = format!("{root}/{name}/");
+                    let files = self.all.iter().filter(|f| {
+                        **f == module || (f.starts_with(&package) && f.ends_with(".py"))
+                    });
+                    for next in files {
+                        if seen.insert(next.clone()) {
+                            queue.push(next.clone());
+                        }
+                    }
+                }
+            }
+            found.push((file, imported));
+        }
+        found.sort_by(|a, b| (a.0 != entry, &a.0).cmp(&(b.0 != entry, &b.0)));
+        found
     }
 
     /// `requirements.txt` and what was fetched for it: each requirement
