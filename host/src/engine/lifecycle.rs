@@ -413,14 +413,14 @@ impl PackManager {
         let snapshot = self.engine.store().read()?;
         let pack =
             snapshot.pack(name)?.ok_or_else(|| LifecycleError::NotInstalled(name.to_owned()))?;
-        let prefix = format!("{name}.");
+        let of_pack = |reference: &str| crate::limits::ref_pack(reference) == Some(name);
         let mut dependents = Vec::new();
         for record in snapshot.rules()? {
-            if record.reference.starts_with(&prefix) || !record.enabled {
+            if of_pack(&record.reference) || !record.enabled {
                 continue;
             }
             let Ok(rule) = Rule::from_yaml(&record.source, &record.reference) else { continue };
-            if rule.action_ref.starts_with(&prefix) || rule.trigger_type.starts_with(&prefix) {
+            if of_pack(&rule.action_ref) || of_pack(&rule.trigger_type) {
                 dependents.push(record);
             }
         }
@@ -628,21 +628,19 @@ fn drop_pack_records(
     pack: &str,
     keep: &[AliasRecord],
 ) -> Result<(), WriteError> {
-    let prefix = format!("{pack}.");
-    let types: Vec<String> =
-        tx.trigger_type_names()?.into_iter().filter(|name| name.starts_with(&prefix)).collect();
+    let of_pack = |reference: &String| crate::limits::ref_pack(reference) == Some(pack);
+    let types: Vec<String> = tx.trigger_type_names()?.into_iter().filter(of_pack).collect();
     for name in types {
         tx.delete_trigger_type(&name)?;
     }
-    let rules: Vec<String> =
-        tx.rule_references()?.into_iter().filter(|r| r.starts_with(&prefix)).collect();
+    let rules: Vec<String> = tx.rule_references()?.into_iter().filter(of_pack).collect();
     for reference in rules {
         tx.delete_rule(&reference)?;
     }
     let gone: Vec<String> = tx
         .aliases()?
         .into_iter()
-        .filter(|a| a.from_pack && a.reference.starts_with(&prefix))
+        .filter(|a| a.from_pack && of_pack(&a.reference))
         .filter(|a| keep.iter().all(|k| k.reference != a.reference))
         .map(|a| a.reference)
         .collect();

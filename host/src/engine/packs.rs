@@ -194,11 +194,10 @@ impl Engine {
     /// Stops `pack`'s poll sensors and returns the webhook routes without
     /// its webhook sensors, for the caller to add to and put in force.
     fn stop_sensors(&self, pack: &str) -> WebhookSensors {
-        let prefix = format!("{pack}.");
         self.pollers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|running| !running.reference.starts_with(&prefix));
+            .retain(|running| crate::limits::ref_pack(&running.reference) != Some(pack));
         let mut webhooks = (*self.webhook_sensors()).clone();
         webhooks.retain(|_, sensor| sensor.component.pack() != pack);
         webhooks
