@@ -6,7 +6,9 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
+use base64::Engine as _;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::{Api, HELLO_RULE, text_body};
 
@@ -27,10 +29,8 @@ async fn the_shell_and_assets_are_served_without_credentials_under_a_strict_poli
         let headers = response.headers().clone();
         assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8", "{path}");
         let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
-        assert!(
-            csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self'"),
-            "{csp}"
-        );
+        assert!(csp.starts_with("default-src 'self'; script-src 'self' 'sha256-"), "{csp}");
+        assert!(csp.contains("; style-src 'self';"), "{csp}");
         assert!(!csp.contains("unsafe"), "{csp}");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         let body = text_body(response).await;
@@ -38,8 +38,18 @@ async fn the_shell_and_assets_are_served_without_credentials_under_a_strict_poli
             body.contains(r#"<script type="module" src="/ui/assets/app.js"></script>"#),
             "{body}"
         );
-        // No inline script or style, nothing from elsewhere.
-        assert!(!body.contains("<script>") && !body.contains("<style") && !body.contains("style="));
+        // One inline script, early.js as served, before the stylesheet
+        // (which would hold it up) and allowed by its hash alone; no
+        // inline style, nothing from elsewhere.
+        assert_eq!(body.matches("<script>").count(), 1, "{body}");
+        let (before, inline) = body.split_once("<script>").expect("the inline script");
+        assert!(!before.contains(r#"rel="stylesheet""#), "{body}");
+        let inline = inline.split_once("</script>").expect("its end").0;
+        let early = text_body(get(&api, "/ui/assets/early.js", None).await).await;
+        assert_eq!(inline, early);
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(inline));
+        assert!(csp.contains(&format!("script-src 'self' 'sha256-{hash}';")), "{csp}");
+        assert!(!body.contains("<style") && !body.contains("style="));
         assert!(!body.contains("http://") && !body.contains("https://"), "{body}");
     }
     for (path, content_type) in [

@@ -1,12 +1,13 @@
 // The first page's data, asked for while the app's modules load. This is a
-// classic script: it runs as soon as it arrives, tens of milliseconds
-// before the module graph has loaded and the router asks for anything, so
-// on a first visit the API answers are on their way (or here) by then.
+// classic script that the server puts inline in the page shell (ui.rs): it
+// runs while the HTML is parsed, tens of milliseconds before the module
+// graph has loaded and the router asks for anything, so on a first visit
+// the API answers are on their way (or here) by then.
 // api.js takes an answer from here when its GET is for the same path with
 // the same credential, once and only within a few seconds; anything else
 // is fetched as usual. Only what the home page always asks for is fetched.
-// Loaded `async`, so it never holds up parsing; should the modules run
-// first (a slow load), api.js has put a taker here that takes nothing, and
+// Should the modules run first (a shell from an earlier build, which loads
+// this file `async`), api.js has put a taker here that takes nothing, and
 // nothing is asked twice.
 "use strict";
 (() => {
