@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod flows;
 mod newest;
+mod pack_keys;
 mod queue;
 mod records;
 mod retention;
@@ -248,8 +249,11 @@ fn check_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
                 meta.insert("schema_version", version.as_str()).map_err(|e| storage(&e))?;
             }
             Some(found) if found == schema::SCHEMA_VERSION.to_string() => {}
-            Some(found) if found == "2" => {
-                split::migrate_from_v2(&txn).map_err(|e| storage(&e))?;
+            Some(found) if found == "2" || found == "3" => {
+                if found == "2" {
+                    split::migrate_from_v2(&txn).map_err(|e| storage(&e))?;
+                }
+                pack_keys::move_to_system(&txn).map_err(|e| storage(&e))?;
                 let version = schema::SCHEMA_VERSION.to_string();
                 meta.insert("schema_version", version.as_str()).map_err(|e| storage(&e))?;
             }

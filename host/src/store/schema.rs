@@ -7,7 +7,9 @@ use redb::TableDefinition;
 /// Bumped when a table's key or value encoding changes incompatibly.
 /// Version 3 split executions and trigger instances into a head and a
 /// body (see [`EXECUTION_BODIES`]); `split::migrate` upgrades version 2.
-pub(crate) const SCHEMA_VERSION: u32 = 3;
+/// Version 4 keeps a pack's keys named `PACK.…` in the system scope;
+/// `pack_keys::move_to_system` upgrades versions 2 and 3.
+pub(crate) const SCHEMA_VERSION: u32 = 4;
 
 /// `"schema_version"` → the version as decimal text.
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
