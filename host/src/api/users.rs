@@ -136,7 +136,7 @@ fn check_assignable(state: &ApiState, caller: &Caller, roles: &[String]) -> Resu
 async fn write_audited(
     state: &ApiState,
     audit: AuditEvent,
-    change: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<(), WriteError> + Send + 'static,
+    mut change: impl FnMut(&mut crate::store::Tx<'_>) -> Result<(), WriteError> + Send + 'static,
 ) -> Result<(), ApiError> {
     state
         .engine()

@@ -94,7 +94,7 @@ impl KvBackend for StoreKv {
             self.store
                 .write(move |tx| {
                     refuse_secret(tx, &scope, &key, now_millis())?;
-                    tx.kv_set(&scope, &key, value, expires_at)
+                    tx.kv_set(&scope, &key, value.clone(), expires_at)
                 })
                 .await
                 .map_err(|e| e.to_string())

@@ -42,7 +42,7 @@ struct Taken {
 }
 
 /// Executions held back because their pack was at its limit.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Held {
     /// Per pack, oldest first.
     by_pack: HashMap<String, VecDeque<Uuid>>,
@@ -51,6 +51,7 @@ struct Held {
 }
 
 /// One round's inputs, moved into the store's writer.
+#[derive(Clone)]
 struct Round {
     now: Millis,
     limit: usize,
@@ -87,7 +88,20 @@ pub(super) async fn dispatch(shared: Arc<Shared>) {
             reserved: reserved.clone(),
         };
         let holding = std::mem::take(&mut held);
-        let taken = match shared.ingest.store().write(move |tx| round.take(tx, holding)).await {
+        let taken = match shared
+            .ingest
+            .store()
+            .write(move |tx| {
+                // A cluster node runs the round again when its batch lost
+                // the race for the replicated log: what the lost run
+                // reserved is given back first.
+                for id in round.reserved.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+                    round.shared.pack_slots.release(id);
+                }
+                round.clone().take(tx, holding.clone())
+            })
+            .await
+        {
             Ok(taken) => taken,
             Err(error) => {
                 // Nothing was taken: give back the pack slots, and forget

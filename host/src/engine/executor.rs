@@ -381,7 +381,7 @@ impl Engine {
                             finished.commit_if_enforced(tx)?;
                             let mut fx = Effects::default();
                             flows.child_finished(tx, &canceled, &mut fx)?;
-                            Ok(Some((finished, fx)))
+                            Ok(Some((finished.clone(), fx)))
                         })
                         .await
                         .map_err(CancelError::Write)?;

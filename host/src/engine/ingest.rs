@@ -199,10 +199,10 @@ impl Ingest {
     pub async fn commit<F>(
         &self,
         decided: Vec<Decided>,
-        also: F,
+        mut also: F,
     ) -> Result<Vec<Emitted>, WriteError>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<(), WriteError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<(), WriteError> + Send + 'static,
     {
         let decided = Arc::new(decided);
         let committed = {

@@ -52,7 +52,7 @@ pub(crate) async fn change(
         .write(move |tx| {
             let now = now_millis();
             let old = tx.kv_item(&scope, &key, now)?;
-            let new = match change {
+            let new = match change.clone() {
                 KvChange::Set { value, secret, ttl } => {
                     let expires_at = ttl.map(|ttl| {
                         now.saturating_add(Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX))

@@ -445,7 +445,7 @@ impl PackManager {
                 drop_pack_records(tx, &pack_name, &[])?;
                 tx.delete_pack(&pack_name)?;
                 tx.delete_bundle(&pack_name)?;
-                for mut rule in dependents {
+                for mut rule in dependents.iter().cloned() {
                     rule.enabled = false;
                     rule.updated_at = now_millis();
                     tx.put_rule(&rule)?;

@@ -92,7 +92,7 @@ impl Tx<'_> {
 
     /// The user named `name`, if any.
     pub fn user(&mut self, name: &str) -> Result<Option<UserRecord>, WriteError> {
-        let table = self.txn.open_table(USERS).map_err(storage_write)?;
+        let table = self.table(USERS).map_err(storage_write)?;
         let stored = table.get(name).map_err(storage_write)?;
         Ok(stored.map(|bytes| decode("users", bytes.value())).transpose()?)
     }
@@ -126,7 +126,7 @@ impl Tx<'_> {
             return Ok(false);
         }
         let users: Vec<UserRecord> = {
-            let table = self.txn.open_table(USERS).map_err(storage_write)?;
+            let table = self.table(USERS).map_err(storage_write)?;
             let mut users = Vec::new();
             for row in table.iter().map_err(storage_write)? {
                 users.push(decode("users", row.map_err(storage_write)?.1.value())?);
@@ -144,14 +144,14 @@ impl Tx<'_> {
     /// Stores a new token; refused if its id or hash is already stored.
     pub fn insert_token(&mut self, token: &TokenRecord) -> Result<(), WriteError> {
         {
-            let hashes = self.txn.open_table(TOKEN_HASHES).map_err(storage_write)?;
+            let hashes = self.table(TOKEN_HASHES).map_err(storage_write)?;
             if hashes.get(token.hash.as_str()).map_err(storage_write)?.is_some() {
                 return Err(WriteError::AlreadyExists("token with this hash".into()));
             }
         }
         let bytes = encode("token", token)?;
         self.put_record(TOKENS, "token", token.id, &bytes, Existing::Refuse)?;
-        let mut hashes = self.txn.open_table(TOKEN_HASHES).map_err(storage_write)?;
+        let mut hashes = self.table(TOKEN_HASHES).map_err(storage_write)?;
         hashes.insert(token.hash.as_str(), token.id.as_u128()).map_err(storage_write)?;
         Ok(())
     }
@@ -185,12 +185,12 @@ impl Tx<'_> {
         let tokens: Vec<TokenRecord> = self.all_u128(TOKENS, "tokens")?;
         let victims: Vec<TokenRecord> =
             tokens.into_iter().filter(|t| t.expiry < cutoff).take(limit).collect();
-        let mut table = self.txn.open_table(TOKENS).map_err(storage_write)?;
+        let mut table = self.table(TOKENS).map_err(storage_write)?;
         for token in &victims {
             table.remove(token.id.as_u128()).map_err(storage_write)?;
         }
         drop(table);
-        let mut hashes = self.txn.open_table(TOKEN_HASHES).map_err(storage_write)?;
+        let mut hashes = self.table(TOKEN_HASHES).map_err(storage_write)?;
         for token in &victims {
             hashes.remove(token.hash.as_str()).map_err(storage_write)?;
         }

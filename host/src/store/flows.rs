@@ -161,7 +161,7 @@ impl Tx<'_> {
         id: Uuid,
         keys: &[(usize, usize)],
     ) -> Result<Vec<Option<T>>, WriteError> {
-        let table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        let table = self.table(WORKFLOW_ITEMS).map_err(storage_write)?;
         let mut rows = Vec::with_capacity(keys.len());
         for key in keys {
             let stored = table.get(item_key(id.as_u128(), *key)).map_err(storage_write)?;
@@ -178,7 +178,7 @@ impl Tx<'_> {
         row: &T,
     ) -> Result<(), WriteError> {
         let bytes = encode("workflow item", row)?;
-        let mut table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        let mut table = self.table(WORKFLOW_ITEMS).map_err(storage_write)?;
         table.insert(item_key(id.as_u128(), key), bytes.as_slice()).map_err(storage_write)?;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl Tx<'_> {
     /// Deletes every item row of workflow `id` (its record is going);
     /// returns how many there were.
     pub(crate) fn delete_workflow_items(&mut self, id: u128) -> Result<usize, WriteError> {
-        let mut table = self.txn.open_table(WORKFLOW_ITEMS).map_err(storage_write)?;
+        let mut table = self.table(WORKFLOW_ITEMS).map_err(storage_write)?;
         let mut keys = Vec::new();
         for row in table.range((id, 0, 0)..=(id, u64::MAX, u64::MAX)).map_err(storage_write)? {
             keys.push(row.map_err(storage_write)?.0.value());

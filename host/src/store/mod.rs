@@ -14,6 +14,7 @@ mod newest;
 mod pack_keys;
 mod queue;
 mod records;
+mod replica;
 mod retention;
 mod schema;
 mod secrets;
@@ -188,7 +189,7 @@ impl Store {
     pub async fn write<T, F>(&self, operation: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
     {
         let (job, answer) = writer::job(operation);
         let jobs = self.inner.jobs.as_ref().ok_or(WriteError::Closed)?;

@@ -13,7 +13,7 @@ impl Tx<'_> {
     /// Takes `id`'s entry due at `due` off the work queue; answers whether
     /// it was there.
     pub fn unqueue_execution(&mut self, id: Uuid, due: Millis) -> Result<bool, WriteError> {
-        let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+        let mut queue = self.table(EXECUTION_QUEUE).map_err(storage_write)?;
         // Keyed as `enqueue_execution` keys it: times before the epoch sort first.
         let key = (u64::try_from(due).unwrap_or(0), id.as_u128());
         Ok(queue.remove(key).map_err(storage_write)?.is_some())

@@ -101,3 +101,12 @@ pub(crate) const TOKENS: TableDefinition<'_, u128, &[u8]> = TableDefinition::new
 /// Hex sha256 of a token → its id; the token itself is never stored.
 pub(crate) const TOKEN_HASHES: TableDefinition<'_, &str, u128> =
     TableDefinition::new("token_hashes");
+
+/// Execution id → the cluster node running it: written with the row in
+/// [`RUNNING`] by a node of a cluster (never by a single node), so that when
+/// a node dies the others know which executions it cut short.
+pub(crate) const RUNNING_ON: TableDefinition<'_, u128, &str> = TableDefinition::new("running_on");
+
+/// The META key holding the sequence of the last replicated log entry this
+/// database has applied (a cluster node's; a single node has none).
+pub(crate) const LOG_SEQUENCE: &str = "log_sequence";

@@ -131,14 +131,14 @@ impl Tx<'_> {
             &head,
             Existing::Refuse,
         )?;
-        let mut payloads = self.txn.open_table(TRIGGER_PAYLOADS).map_err(storage_write)?;
+        let mut payloads = self.table(TRIGGER_PAYLOADS).map_err(storage_write)?;
         payloads.insert(instance.id.as_u128(), payload.as_slice()).map_err(storage_write)?;
         Ok(())
     }
 
     /// Marks a trigger instance's rules as evaluated.
     pub fn mark_trigger_instance_processed(&mut self, id: Uuid) -> Result<(), WriteError> {
-        let mut table = self.txn.open_table(TRIGGER_INSTANCES).map_err(storage_write)?;
+        let mut table = self.table(TRIGGER_INSTANCES).map_err(storage_write)?;
         let mut head: TriggerInstance = {
             let stored = table.get(id.as_u128()).map_err(storage_write)?;
             let stored =
@@ -164,7 +164,7 @@ impl Tx<'_> {
             self.limits.refuse_parameters(execution)?;
         }
         self.put_record(EXECUTIONS, "execution", execution.id, &head, Existing::Refuse)?;
-        let mut bodies = self.txn.open_table(EXECUTION_BODIES).map_err(storage_write)?;
+        let mut bodies = self.table(EXECUTION_BODIES).map_err(storage_write)?;
         bodies.insert(execution.id.as_u128(), body.as_slice()).map_err(storage_write)?;
         drop(bodies);
         if enqueue {
@@ -178,7 +178,7 @@ impl Tx<'_> {
     pub fn update_execution(&mut self, execution: &Execution) -> Result<(), WriteError> {
         let (head, body) = encode_execution(execution, Some(self.limits))?;
         self.put_record(EXECUTIONS, "execution", execution.id, &head, Existing::Require)?;
-        let mut bodies = self.txn.open_table(EXECUTION_BODIES).map_err(storage_write)?;
+        let mut bodies = self.table(EXECUTION_BODIES).map_err(storage_write)?;
         let same = bodies
             .get(execution.id.as_u128())
             .map_err(storage_write)?
@@ -192,12 +192,12 @@ impl Tx<'_> {
     /// The execution stored under `id`, with its body.
     pub fn execution(&mut self, id: Uuid) -> Result<Execution, WriteError> {
         let mut head: Execution = {
-            let heads = self.txn.open_table(EXECUTIONS).map_err(storage_write)?;
+            let heads = self.table(EXECUTIONS).map_err(storage_write)?;
             let stored = heads.get(id.as_u128()).map_err(storage_write)?;
             let stored = stored.ok_or_else(|| WriteError::NotFound(format!("execution {id}")))?;
             decode("executions", stored.value())?
         };
-        let bodies = self.txn.open_table(EXECUTION_BODIES).map_err(storage_write)?;
+        let bodies = self.table(EXECUTION_BODIES).map_err(storage_write)?;
         if let Some(body) = bodies.get(id.as_u128()).map_err(storage_write)? {
             decode::<ExecutionBody>("execution_bodies", body.value())?.join(&mut head);
         }

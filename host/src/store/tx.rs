@@ -14,9 +14,10 @@ use super::records::{
 };
 use super::schema::{
     ALIASES, API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE,
-    EXECUTIONS, INQUIRIES, KV, PACKS, RULES, RUNNING, SENSOR_CURSORS, TRIGGER_INSTANCES,
+    EXECUTIONS, INQUIRIES, KV, PACKS, RULES, RUNNING, RUNNING_ON, SENSOR_CURSORS, TRIGGER_INSTANCES,
     TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
 };
+use super::replica::{Changes, Recorded};
 use super::secrets::SecretKey;
 
 /// What [`Tx::put_record`] requires of a record already under the id.
@@ -38,6 +39,11 @@ pub struct Tx<'a> {
     pub(crate) txn: &'a WriteTransaction,
     pub(crate) secrets: &'a SecretKey,
     pub(crate) limits: &'a RecordLimits,
+    /// Where every row written is recorded when the store replicates (a
+    /// cluster node); `None` on a single node.
+    pub(crate) changes: Option<&'a Changes>,
+    /// This node's name in a cluster; empty on a single node.
+    pub(crate) node: &'a str,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -46,10 +52,25 @@ impl std::fmt::Debug for Tx<'_> {
     }
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    /// Opens a table of this transaction; what is written through it is
+    /// recorded for replication (`replica.rs`). Every write of the store
+    /// goes through here.
+    pub(super) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<'_, K, V>,
+    ) -> Result<Recorded<'a, K, V>, redb::TableError> {
+        Recorded::open(self.txn, definition, self.changes)
+    }
+
+    /// This node's name in a cluster; empty on a single node.
+    pub fn node(&self) -> &str {
+        self.node
+    }
+
     /// Puts an execution on the work queue, due at `due`.
     pub fn enqueue_execution(&mut self, id: Uuid, due: Millis) -> Result<(), WriteError> {
-        let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+        let mut queue = self.table(EXECUTION_QUEUE).map_err(storage_write)?;
         queue.insert((millis_key(due), id.as_u128()), ()).map_err(storage_write)?;
         Ok(())
     }
@@ -58,16 +79,18 @@ impl Tx<'_> {
     /// until [`Self::finish_running`], a restart treats it as cut short.
     pub fn start_running(&mut self, execution: &Execution) -> Result<(), WriteError> {
         self.update_execution(execution)?;
-        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
-        running.insert(execution.id.as_u128(), ()).map_err(storage_write)?;
-        Ok(())
+        self.mark_running(execution.id)
     }
 
     /// Marks a new execution, inserted with status running, as started by a
     /// worker: the engine hands it over without queueing it.
     pub fn mark_running(&mut self, id: Uuid) -> Result<(), WriteError> {
-        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+        let mut running = self.table(RUNNING).map_err(storage_write)?;
         running.insert(id.as_u128(), ()).map_err(storage_write)?;
+        if !self.node.is_empty() {
+            let mut on = self.table(RUNNING_ON).map_err(storage_write)?;
+            on.insert(id.as_u128(), self.node).map_err(storage_write)?;
+        }
         Ok(())
     }
 
@@ -75,15 +98,25 @@ impl Tx<'_> {
     /// scheduled for a retry) and takes it off the running set.
     pub fn finish_running(&mut self, execution: &Execution) -> Result<(), WriteError> {
         self.update_execution(execution)?;
-        let mut running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+        let mut running = self.table(RUNNING).map_err(storage_write)?;
         running.remove(execution.id.as_u128()).map_err(storage_write)?;
+        let mut on = self.table(RUNNING_ON).map_err(storage_write)?;
+        if on.get(execution.id.as_u128()).map_err(storage_write)?.is_some() {
+            on.remove(execution.id.as_u128()).map_err(storage_write)?;
+        }
         Ok(())
+    }
+
+    /// The cluster node running `id` (a single node records none).
+    pub fn running_on(&mut self, id: Uuid) -> Result<Option<String>, WriteError> {
+        let on = self.table(RUNNING_ON).map_err(storage_write)?;
+        Ok(on.get(id.as_u128()).map_err(storage_write)?.map(|node| node.value().to_owned()))
     }
 
     /// Every execution marked running, oldest first.
     pub fn running_executions(&mut self) -> Result<Vec<Execution>, WriteError> {
         let ids: Vec<u128> = {
-            let running = self.txn.open_table(RUNNING).map_err(storage_write)?;
+            let running = self.table(RUNNING).map_err(storage_write)?;
             let mut ids = Vec::new();
             for row in running.iter().map_err(storage_write)? {
                 ids.push(row.map_err(storage_write)?.0.value());
@@ -103,7 +136,7 @@ impl Tx<'_> {
         bytes: &[u8],
         existing: Existing,
     ) -> Result<(), WriteError> {
-        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut table = self.table(definition).map_err(storage_write)?;
         let present = table.get(id.as_u128()).map_err(storage_write)?.is_some();
         match (existing, present) {
             (Existing::Refuse, true) => Err(WriteError::AlreadyExists(format!("{what} {id}"))),
@@ -122,7 +155,7 @@ impl Tx<'_> {
         name: &'static str,
         id: Uuid,
     ) -> Result<Option<T>, WriteError> {
-        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let table = self.table(definition).map_err(storage_write)?;
         let stored = table.get(id.as_u128()).map_err(storage_write)?;
         Ok(stored.map(|bytes| decode(name, bytes.value())).transpose()?)
     }
@@ -133,7 +166,7 @@ impl Tx<'_> {
         definition: TableDefinition<'_, u128, &[u8]>,
         name: &'static str,
     ) -> Result<Vec<T>, WriteError> {
-        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let table = self.table(definition).map_err(storage_write)?;
         let mut records = Vec::new();
         for row in table.iter().map_err(storage_write)? {
             records.push(decode(name, row.map_err(storage_write)?.1.value())?);
@@ -149,7 +182,7 @@ impl Tx<'_> {
         now: Millis,
         limit: usize,
     ) -> Result<(Vec<Uuid>, Option<Millis>), WriteError> {
-        let mut queue = self.txn.open_table(EXECUTION_QUEUE).map_err(storage_write)?;
+        let mut queue = self.table(EXECUTION_QUEUE).map_err(storage_write)?;
         let mut taken = Vec::new();
         let now = millis_key(now);
         loop {
@@ -197,7 +230,7 @@ impl Tx<'_> {
 
     fn put_kv(&mut self, row: &str, entry: &KvEntry) -> Result<(), WriteError> {
         let bytes = encode("kv value", entry)?;
-        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        let mut table = self.table(KV).map_err(storage_write)?;
         table.insert(row, bytes.as_slice()).map_err(storage_write)?;
         Ok(())
     }
@@ -209,7 +242,7 @@ impl Tx<'_> {
         key: &str,
         now: Millis,
     ) -> Result<Option<KvItem>, WriteError> {
-        let table = self.txn.open_table(KV).map_err(storage_write)?;
+        let table = self.table(KV).map_err(storage_write)?;
         let Some(bytes) = table.get(scope.row(key).as_str()).map_err(storage_write)? else {
             return Ok(None);
         };
@@ -225,7 +258,7 @@ impl Tx<'_> {
         now: Millis,
     ) -> Result<bool, WriteError> {
         check_kv_key(key)?;
-        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        let mut table = self.table(KV).map_err(storage_write)?;
         let removed = table.remove(scope.row(key).as_str()).map_err(storage_write)?;
         match removed {
             Some(bytes) => Ok(decode::<KvEntry>("kv", bytes.value())?.live_at(now)),
@@ -235,7 +268,7 @@ impl Tx<'_> {
 
     /// Commits a sensor's cursor (with the events of the same poll).
     pub fn set_sensor_cursor(&mut self, sensor: &str, cursor: &str) -> Result<(), WriteError> {
-        let mut table = self.txn.open_table(SENSOR_CURSORS).map_err(storage_write)?;
+        let mut table = self.table(SENSOR_CURSORS).map_err(storage_write)?;
         table.insert(sensor, cursor).map_err(storage_write)?;
         Ok(())
     }
@@ -243,7 +276,7 @@ impl Tx<'_> {
     /// Appends to the audit log; returns the event's sequence number.
     pub fn append_audit(&mut self, event: &AuditEvent) -> Result<u64, WriteError> {
         let bytes = encode("audit event", event)?;
-        let mut table = self.txn.open_table(AUDIT).map_err(storage_write)?;
+        let mut table = self.table(AUDIT).map_err(storage_write)?;
         let next = match table.last().map_err(storage_write)? {
             Some((seq, _)) => seq.value() + 1,
             None => 1,
@@ -305,7 +338,7 @@ impl Tx<'_> {
 
     /// Stores (or replaces) the bundle `pack` was installed from.
     pub fn put_bundle(&mut self, pack: &str, bundle: &[u8]) -> Result<(), WriteError> {
-        let mut table = self.txn.open_table(BUNDLES).map_err(storage_write)?;
+        let mut table = self.table(BUNDLES).map_err(storage_write)?;
         table.insert(pack, bundle).map_err(storage_write)?;
         Ok(())
     }
@@ -339,7 +372,7 @@ impl Tx<'_> {
         &mut self,
         definition: TableDefinition<'_, &str, &[u8]>,
     ) -> Result<Vec<String>, WriteError> {
-        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let table = self.table(definition).map_err(storage_write)?;
         let mut names = Vec::new();
         for row in table.iter().map_err(storage_write)? {
             let (name, _) = row.map_err(storage_write)?;
@@ -403,7 +436,7 @@ impl Tx<'_> {
         what: &'static str,
         name: &str,
     ) -> Result<Option<T>, WriteError> {
-        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let table = self.table(definition).map_err(storage_write)?;
         let stored = table.get(name).map_err(storage_write)?;
         Ok(stored.map(|bytes| decode(what, bytes.value())).transpose()?)
     }
@@ -414,7 +447,7 @@ impl Tx<'_> {
         definition: TableDefinition<'_, &str, &[u8]>,
         what: &'static str,
     ) -> Result<Vec<T>, WriteError> {
-        let table = self.txn.open_table(definition).map_err(storage_write)?;
+        let table = self.table(definition).map_err(storage_write)?;
         let mut records = Vec::new();
         for row in table.iter().map_err(storage_write)? {
             records.push(decode(what, row.map_err(storage_write)?.1.value())?);
@@ -436,7 +469,7 @@ impl Tx<'_> {
             });
         }
         let bytes = encode(what, record)?;
-        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut table = self.table(definition).map_err(storage_write)?;
         table.insert(name, bytes.as_slice()).map_err(storage_write)?;
         Ok(())
     }
@@ -446,7 +479,7 @@ impl Tx<'_> {
         definition: TableDefinition<'_, &str, &[u8]>,
         name: &str,
     ) -> Result<bool, WriteError> {
-        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut table = self.table(definition).map_err(storage_write)?;
         Ok(table.remove(name).map_err(storage_write)?.is_some())
     }
 }
@@ -456,21 +489,21 @@ impl Tx<'_> {
     /// Stores a new API key; refused if its id or hash is already stored.
     pub fn insert_api_key(&mut self, key: &ApiKeyRecord) -> Result<(), WriteError> {
         {
-            let hashes = self.txn.open_table(API_KEY_HASHES).map_err(storage_write)?;
+            let hashes = self.table(API_KEY_HASHES).map_err(storage_write)?;
             if hashes.get(key.hash.as_str()).map_err(storage_write)?.is_some() {
                 return Err(WriteError::AlreadyExists("API key with this hash".into()));
             }
         }
         let bytes = encode("API key", key)?;
         self.put_record(API_KEYS, "API key", key.id, &bytes, Existing::Refuse)?;
-        let mut hashes = self.txn.open_table(API_KEY_HASHES).map_err(storage_write)?;
+        let mut hashes = self.table(API_KEY_HASHES).map_err(storage_write)?;
         hashes.insert(key.hash.as_str(), key.id.as_u128()).map_err(storage_write)?;
         Ok(())
     }
 
     /// Revokes an API key at `at`; false when it was already revoked.
     pub fn revoke_api_key(&mut self, id: Uuid, at: Millis) -> Result<bool, WriteError> {
-        let mut keys = self.txn.open_table(API_KEYS).map_err(storage_write)?;
+        let mut keys = self.table(API_KEYS).map_err(storage_write)?;
         let mut key: ApiKeyRecord = {
             let stored = keys.get(id.as_u128()).map_err(storage_write)?;
             let stored = stored.ok_or_else(|| WriteError::NotFound(format!("API key {id}")))?;
@@ -535,7 +568,7 @@ impl Tx<'_> {
         // A workflow run's record, its item rows and an inquiry go with
         // their execution.
         for table in [WORKFLOWS, INQUIRIES] {
-            let mut table = self.txn.open_table(table).map_err(storage_write)?;
+            let mut table = self.table(table).map_err(storage_write)?;
             for id in &victims {
                 table.remove(*id).map_err(storage_write)?;
             }
@@ -558,7 +591,7 @@ impl Tx<'_> {
         limit: usize,
         doomed: impl Fn(T) -> bool,
     ) -> Result<(Vec<u128>, Resume), WriteError> {
-        let mut table = self.txn.open_table(definition).map_err(storage_write)?;
+        let mut table = self.table(definition).map_err(storage_write)?;
         let mut victims = Vec::new();
         let mut resume = None;
         for row in table.range(start..id_floor(cutoff)).map_err(storage_write)? {
@@ -574,7 +607,7 @@ impl Tx<'_> {
         for id in &victims {
             table.remove(*id).map_err(storage_write)?;
         }
-        let mut bodies = self.txn.open_table(bodies).map_err(storage_write)?;
+        let mut bodies = self.table(bodies).map_err(storage_write)?;
         for id in &victims {
             bodies.remove(*id).map_err(storage_write)?;
         }
@@ -583,7 +616,7 @@ impl Tx<'_> {
 
     /// Deletes up to `limit` expired key-value entries.
     pub(crate) fn collect_kv(&mut self, now: Millis, limit: usize) -> Result<usize, WriteError> {
-        let mut table = self.txn.open_table(KV).map_err(storage_write)?;
+        let mut table = self.table(KV).map_err(storage_write)?;
         let mut doomed = Vec::new();
         for row in table.iter().map_err(storage_write)? {
             let (key, bytes) = row.map_err(storage_write)?;

@@ -59,50 +59,37 @@ impl DbSlot {
 /// An operation queued for the writer, with the caller's answer channel.
 pub(crate) type Job = Box<dyn Operation>;
 
-/// A queued operation: applied inside a batch, or abandoned if the batch
-/// cannot even start.
+/// A queued operation. It runs inside a batch and keeps its result until
+/// the batch's fate is known. On a cluster node a batch that lost the race
+/// for the replicated log is rolled back and run again on the newer state,
+/// so an operation may run more than once before one run commits.
 pub(crate) trait Operation: Send {
-    fn apply(self: Box<Self>, tx: &mut Tx<'_>) -> Box<dyn Pending>;
-    fn abandon(self: Box<Self>, error: &WriteError);
+    fn apply(&mut self, tx: &mut Tx<'_>);
+    fn committed(self: Box<Self>);
+    fn failed(self: Box<Self>, error: &WriteError);
 }
 
 struct Queued<T, F> {
     operation: F,
+    result: Option<Result<T, WriteError>>,
     answer: oneshot::Sender<Result<T, WriteError>>,
 }
 
 impl<T, F> Operation for Queued<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
+    F: FnMut(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
 {
-    fn apply(self: Box<Self>, tx: &mut Tx<'_>) -> Box<dyn Pending> {
-        let result = (self.operation)(tx);
-        Box::new(Reply { result, answer: self.answer })
+    fn apply(&mut self, tx: &mut Tx<'_>) {
+        self.result = Some((self.operation)(tx));
     }
 
-    fn abandon(self: Box<Self>, error: &WriteError) {
-        let _ = self.answer.send(Err(error.clone()));
-    }
-}
-
-/// The answer to one caller, held until the batch's commit is known.
-pub(crate) trait Pending: Send {
-    fn committed(self: Box<Self>);
-    fn rolled_back(self: Box<Self>, error: &WriteError);
-}
-
-struct Reply<T> {
-    result: Result<T, WriteError>,
-    answer: oneshot::Sender<Result<T, WriteError>>,
-}
-
-impl<T: Send> Pending for Reply<T> {
     fn committed(self: Box<Self>) {
-        let _ = self.answer.send(self.result);
+        let result = self.result.unwrap_or(Err(WriteError::Closed));
+        let _ = self.answer.send(result);
     }
 
-    fn rolled_back(self: Box<Self>, error: &WriteError) {
+    fn failed(self: Box<Self>, error: &WriteError) {
         let _ = self.answer.send(Err(error.clone()));
     }
 }
@@ -111,10 +98,10 @@ impl<T: Send> Pending for Reply<T> {
 pub(crate) fn job<T, F>(operation: F) -> (Job, oneshot::Receiver<Result<T, WriteError>>)
 where
     T: Send + 'static,
-    F: FnOnce(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
+    F: FnMut(&mut Tx<'_>) -> Result<T, WriteError> + Send + 'static,
 {
     let (answer, receiver) = oneshot::channel();
-    (Box::new(Queued { operation, answer }), receiver)
+    (Box::new(Queued { operation, result: None, answer }), receiver)
 }
 
 /// What the writer has done, for metrics and tests.
@@ -152,7 +139,7 @@ pub(crate) fn run(context: WriterContext, jobs: mpsc::Receiver<Job>) {
         }
         let size = batch.len() as u64;
         if let Err(error) = ready(&slot, &reserve, &mut failed) {
-            batch.into_iter().for_each(|job| job.abandon(&error));
+            batch.into_iter().for_each(|job| job.failed(&error));
             continue;
         }
         let Ok(db) = slot.current() else { continue };
@@ -236,20 +223,20 @@ fn commit_batch(
                 redb::TransactionError::Storage(error) => classify(error, reserve),
                 other => (storage_write(other), false),
             };
-            batch.into_iter().for_each(|job| job.abandon(&error));
+            batch.into_iter().for_each(|job| job.failed(&error));
             return Err(io_failed);
         }
     };
-    let mut pending = Vec::with_capacity(batch.len());
+    let mut pending = batch;
     {
-        let mut tx = Tx { txn: &txn, secrets, limits };
-        for job in batch {
-            pending.push(job.apply(&mut tx));
+        let mut tx = Tx { txn: &txn, secrets, limits, changes: None, node: "" };
+        for job in &mut pending {
+            job.apply(&mut tx);
         }
     }
     match txn.commit() {
         Ok(()) => {
-            pending.into_iter().for_each(Pending::committed);
+            pending.into_iter().for_each(Operation::committed);
             Ok(())
         }
         Err(error) => {
@@ -258,7 +245,7 @@ fn commit_batch(
                 other => (storage_write(other), false),
             };
             tracing::error!(%error, operations = pending.len(), "store commit failed; batch rolled back");
-            pending.into_iter().for_each(|p| p.rolled_back(&error));
+            pending.into_iter().for_each(|p| p.failed(&error));
             Err(io_failed)
         }
     }

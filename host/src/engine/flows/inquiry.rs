@@ -59,7 +59,7 @@ impl Shared {
         let inquiry = self.ingest.store().read()?.inquiry(id)?.ok_or(InquiryError::NotFound(id))?;
         check_response(&inquiry, &response)?;
         let step: StepFn<Result<(), InquiryError>> =
-            Box::new(move |flows, tx, fx| flows.answer(tx, id, response, fx));
+            Box::new(move |flows, tx, fx| flows.answer(tx, id, response.clone(), fx));
         self.step(step).await?
     }
 
@@ -113,7 +113,7 @@ impl Shared {
         drop(permit);
         self.release_action_slot(&execution.action);
         let id = execution.id;
-        let step: StepFn<()> = Box::new(move |flows, tx, fx| flows.ask(tx, execution, fx));
+        let step: StepFn<()> = Box::new(move |flows, tx, fx| flows.ask(tx, execution.clone(), fx));
         if let Err(error) = self.step(step).await {
             tracing::error!(execution = %id, %error, "cannot open an inquiry");
         }

@@ -122,13 +122,13 @@ pub(crate) struct Effects {
 }
 
 /// A step: what it does inside the transaction.
-type StepFn<T> = Box<dyn FnOnce(&Flows, &mut Tx<'_>, &mut Effects) -> Result<T, WriteError> + Send>;
+type StepFn<T> = Box<dyn FnMut(&Flows, &mut Tx<'_>, &mut Effects) -> Result<T, WriteError> + Send>;
 
 impl Shared {
     /// Runs `step` in one transaction, then carries out its effects.
     pub(super) async fn step<T: Send + 'static>(
         self: &Arc<Self>,
-        step: StepFn<T>,
+        mut step: StepFn<T>,
     ) -> Result<T, WriteError> {
         let flows = self.flows.clone();
         let (value, fx) = self
