@@ -15,6 +15,7 @@ mod pack_keys;
 mod queue;
 mod records;
 mod replica;
+mod replicated;
 mod retention;
 mod schema;
 mod secrets;
@@ -42,6 +43,8 @@ pub use records::{
     RuleEnforcement, RuleRecord, TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord,
     TrustedKeyRecord, new_id, now_millis,
 };
+pub use replica::EntryError;
+pub use replicated::{Applied, LogError, ReplicatedLog, Replication};
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;
 pub use split::ExecutionBody;
@@ -67,6 +70,9 @@ pub struct StoreConfig {
     /// are refused with [`WriteError::DiskFull`] (reads go on), so redb
     /// never meets a full disk mid-commit. 0 turns the check off.
     pub min_free_bytes: u64,
+    /// A cluster node's log: every commit is first an entry of it, and
+    /// other nodes' entries are applied in order. `None` on a single node.
+    pub replication: Option<Replication>,
 }
 
 /// The default free-space reserve: larger than what one batch of capped
@@ -82,6 +88,7 @@ impl Default for StoreConfig {
             limits: RecordLimits::default(),
             cache_bytes: 64 << 20,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            replication: None,
         }
     }
 }
@@ -111,6 +118,8 @@ struct Inner {
     writer: Option<std::thread::JoinHandle<()>>,
     stats: Arc<writer::WriterStats>,
     limits: RecordLimits,
+    node: String,
+    applied: tokio::sync::broadcast::Sender<Applied>,
     _collector: Option<mpsc::Sender<()>>,
 }
 
@@ -144,6 +153,8 @@ impl Store {
         let db = Arc::new(writer::DbSlot::new(db, path, config.cache_bytes));
         let stats = Arc::new(writer::WriterStats::default());
         let (jobs, queue) = mpsc::channel();
+        let (applied, _) = tokio::sync::broadcast::channel(256);
+        let node = config.replication.as_ref().map(|r| r.node.clone()).unwrap_or_default();
         let limits = config.limits;
         let writer = {
             let context = writer::WriterContext {
@@ -154,10 +165,15 @@ impl Store {
                 max_batch: config.max_batch.max(1),
                 stats: stats.clone(),
             };
-            std::thread::Builder::new()
-                .name("squall-store-writer".into())
-                .spawn(move || writer::run(context, queue))
-                .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
+            let builder = std::thread::Builder::new().name("squall-store-writer".into());
+            match config.replication.clone() {
+                None => builder.spawn(move || writer::run(context, queue)),
+                Some(replication) => {
+                    let announce = applied.clone();
+                    builder.spawn(move || replicated::run(context, queue, replication, announce))
+                }
+            }
+            .map_err(|e| storage(format!("cannot start the writer thread: {e}")))?
         };
         let inner = Arc::new_cyclic(|weak| Inner {
             path: path.to_owned(),
@@ -167,6 +183,8 @@ impl Store {
             writer: Some(writer),
             stats,
             limits,
+            node,
+            applied,
             _collector: config.retention.map(|r| retention::spawn_collector(weak.clone(), r)),
         });
         Ok(Self { inner })
@@ -223,6 +241,28 @@ impl Store {
     /// A consistent view of everything committed so far.
     pub fn read(&self) -> Result<Snapshot, ReadError> {
         Snapshot::begin(&*self.inner.db.current()?, self.inner.secrets.clone())
+    }
+
+    /// This node's name in a cluster; empty on a single node.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Whether this store is a cluster node's, replicating every write.
+    pub fn replicated(&self) -> bool {
+        !self.inner.node.is_empty()
+    }
+
+    /// Announces, per batch of other nodes' log entries applied, the tables
+    /// they changed (a single node never announces anything).
+    pub fn applied(&self) -> tokio::sync::broadcast::Receiver<Applied> {
+        self.inner.applied.subscribe()
+    }
+
+    /// The last replicated log entry this database applied (0 on a single
+    /// node).
+    pub fn log_sequence(&self) -> Result<u64, ReadError> {
+        replicated::applied_sequence(&*self.inner.db.current()?).map_err(ReadError::Storage)
     }
 
     /// Commits and operations since opening.
