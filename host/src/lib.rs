@@ -3,6 +3,7 @@ pub mod access;
 pub mod api;
 pub mod chatops;
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod limits;
 pub mod pack;

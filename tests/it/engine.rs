@@ -492,7 +492,7 @@ async fn crashed_while_running(dir: &Path, execution: Execution) {
     store
         .write(move |tx| {
             tx.insert_execution(&execution, false)?;
-            let running = Execution { status: ExecutionStatus::Running, ..execution };
+            let running = Execution { status: ExecutionStatus::Running, ..execution.clone() };
             tx.start_running(&running)
         })
         .await

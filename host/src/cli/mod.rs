@@ -6,6 +6,7 @@
 mod apikeys;
 mod audit;
 mod client;
+mod cluster;
 mod completion;
 mod config;
 mod engine;
@@ -108,6 +109,9 @@ enum Command {
     /// Run the engine with the HTTP API in front of it, until Ctrl-C or
     /// SIGTERM.
     Serve(serve::ServeArgs),
+    /// A cluster's nodes, their heartbeats and work, and its log's health
+    /// on NATS JetStream.
+    Cluster(cluster::ClusterArgs),
     /// Print a shell completion script (bash, zsh or fish) for `squall`.
     Completion(completion::CompletionArgs),
 }
@@ -174,6 +178,7 @@ pub fn execute(
         Command::Engine(args) => engine::run(args, stdout, stderr),
         Command::Serve(args) => serve::run(args, stdout, stderr),
         Command::Completion(args) => completion::run(args, stdout),
+        Command::Cluster(args) => cluster::run(args, stdout),
     };
     match outcome {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 //! stops gracefully. `limits.rs` has the connection limits' flags.
 
 mod builtin;
+mod cluster;
 mod installs;
 mod limits;
 mod records;
@@ -100,6 +101,8 @@ pub(crate) struct ServeArgs {
     records: records::RecordArgs,
     #[command(flatten)]
     installs: installs::InstallArgs,
+    #[command(flatten)]
+    cluster: cluster::ClusterArgs,
 }
 
 pub(crate) fn run(
@@ -120,14 +123,33 @@ pub(crate) fn run(
     let limits = args.limits.resolve(stderr);
     let database = data_dir.join("squall.redb");
     let fresh = !database.exists();
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let cluster = match args.cluster.config()? {
+        Some(config) => Some(executor.block_on(crate::cluster::Cluster::join(config))?),
+        None => None,
+    };
     let store = Store::open(
         &database,
         StoreConfig {
             limits: args.records.limits(),
             min_free_bytes: args.records.min_free_bytes(),
+            replication: cluster.as_ref().map(crate::cluster::Cluster::replication),
             ..StoreConfig::default()
         },
     )?;
+    if let Some(cluster) = &cluster {
+        executor.block_on(cluster::catch_up(cluster, &store))?;
+        writeln!(
+            stdout,
+            "squall serve: node `{}` of the cluster on {}, at entry {} of its log",
+            cluster.node(),
+            args.cluster.servers().join(","),
+            store.log_sequence()?
+        )?;
+    }
     let configs = Arc::new(PackConfigs::default());
     let services = HostServices {
         kv: Arc::new(StoreKv::new(store.clone())),
@@ -176,11 +198,8 @@ pub(crate) fn run(
     for pack in &installed {
         actions.add_pack(&pack.manifest, pack.component.clone())?;
     }
-    let example = args.pack.is_empty() && fresh;
-    let executor = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // A node joining a cluster finds the example rule there already.
+    let example = args.pack.is_empty() && fresh && cluster.is_none();
     executor.block_on(async {
         if example {
             install_example(&store).await?;
@@ -199,6 +218,10 @@ pub(crate) fn run(
             ..EngineConfig::default()
         };
         let engine = Engine::start(ingest, config).await?;
+        if let Some(cluster) = &cluster {
+            cluster.start(store.clone(), engine.clone(), Some(format!("http://{address}")));
+            cluster::follow_changes(engine.clone());
+        }
         let mut manifests = Vec::with_capacity(loaded.len());
         for (manifest, component) in loaded {
             engine.install_pack(&manifest, component, Value::Object(Map::new())).await?;

@@ -151,7 +151,7 @@ impl Engine {
             cancels: Mutex::new(HashMap::new()),
             live_logs: Mutex::new(HashMap::new()),
         });
-        shared.recover().await?;
+        shared.recover(None).await?;
         shared.recover_flows().await.map_err(EngineError::Recover)?;
         workers.spawn(super::dispatch::dispatch(shared.clone()));
         let timers = Timers::arm(&shared.ingest, &shared.ingest.rules(), workers.handle());
@@ -177,6 +177,13 @@ impl Engine {
     /// Replaces the actions; executions started from now on use them.
     pub fn set_actions(&self, actions: Actions) {
         self.shared.ingest.set_actions(actions);
+    }
+
+    /// Takes over what the dead cluster node `node` was running: each
+    /// execution is retried or abandoned per its action's policy, as after
+    /// a crash. Returns how many were taken over by this call.
+    pub async fn take_over(&self, node: &str) -> Result<usize, EngineError> {
+        self.shared.recover(Some(node)).await
     }
 
     /// Replaces the rules and re-arms the timers they listen to. A timer
@@ -484,23 +491,37 @@ impl Shared {
         cancels.entry(id).or_default().clone()
     }
 
-    /// Executions the previous process left running: each is put back on
-    /// the queue, or abandoned, as its action's crash policy says.
-    async fn recover(self: &Arc<Self>) -> Result<(), EngineError> {
+    /// Executions the previous process left running (`whose` is `None`),
+    /// or that the dead cluster node `whose` was running: each is put back
+    /// on the queue, or abandoned, as its action's crash policy says. On a
+    /// cluster node, `None` means the executions recorded as this node's.
+    async fn recover(self: &Arc<Self>, whose: Option<&str>) -> Result<usize, EngineError> {
+        let whose = whose.map(str::to_owned);
         let running = self
             .ingest
             .store()
-            .write(|tx| {
+            .write(move |tx| {
                 let mut running = Vec::new();
                 for execution in tx.running_executions()? {
+                    let on = tx.running_on(execution.id)?;
+                    let cut_short = match (&whose, &on) {
+                        (None, None) => true,
+                        (None, Some(node)) => node == tx.node(),
+                        (Some(dead), Some(node)) => node == dead,
+                        (Some(_), None) => false,
+                    };
+                    if !cut_short {
+                        continue;
+                    }
                     let conducted = tx.workflow(execution.id)?.is_some();
-                    running.push((execution, conducted));
+                    running.push((execution, conducted, on));
                 }
                 Ok(running)
             })
             .await
             .map_err(EngineError::Recover)?;
-        for (mut execution, conducted) in running {
+        let mut recovered = 0;
+        for (mut execution, conducted, on) in running {
             if conducted {
                 // A workflow's state is in its record; it carries on.
                 continue;
@@ -537,14 +558,22 @@ impl Shared {
             if requeue {
                 execution.status = ExecutionStatus::Requested;
                 execution.started_at = None;
-                self.ingest
+                let requeued = self
+                    .ingest
                     .store()
                     .write(move |tx| {
+                        // Another node of a cluster may have taken it over
+                        // first.
+                        if !tx.still_running_on(execution.id, on.as_deref())? {
+                            return Ok(false);
+                        }
                         tx.finish_running(&execution)?;
-                        tx.enqueue_execution(execution.id, now)
+                        tx.enqueue_execution(execution.id, now)?;
+                        Ok(true)
                     })
                     .await
                     .map_err(EngineError::Recover)?;
+                recovered += usize::from(requeued);
             } else {
                 tracing::warn!(execution = %execution.id, action = %execution.action, "abandoning an execution cut short by a restart");
                 execution.status = ExecutionStatus::Abandoned;
@@ -556,18 +585,25 @@ impl Shared {
                     .ingest
                     .store()
                     .write(move |tx| {
+                        let mut fx = Effects::default();
+                        if !tx.still_running_on(execution.id, on.as_deref())? {
+                            return Ok(fx);
+                        }
                         tx.finish_running(&execution)?;
                         finished.commit_if_enforced(tx)?;
-                        let mut fx = Effects::default();
                         flows.child_finished(tx, &execution, &mut fx)?;
                         Ok(fx)
                     })
                     .await
                     .map_err(EngineError::Recover)?;
                 self.apply(fx);
+                recovered += 1;
             }
         }
-        Ok(())
+        if recovered > 0 {
+            self.ingest.work_signal().notify_one();
+        }
+        Ok(recovered)
     }
 
     /// Runs one execution already marked running, then commits its ending.

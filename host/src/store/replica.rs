@@ -19,9 +19,9 @@ use redb::{TableError, WriteTransaction};
 
 use super::schema::{
     ALIASES, API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE,
-    EXECUTIONS, INQUIRIES, KV, PACKS, ROLES, RULES, RUNNING, RUNNING_ON, SENSOR_CURSORS, TOKEN_HASHES,
-    TOKENS, TRIGGER_INSTANCES, TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, USERS, WORKFLOW_ITEMS,
-    WORKFLOWS,
+    EXECUTIONS, INQUIRIES, KV, PACKS, ROLES, RULES, RUNNING, RUNNING_ON, SENSOR_CURSORS,
+    TOKEN_HASHES, TOKENS, TRIGGER_INSTANCES, TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, USERS,
+    WORKFLOW_ITEMS, WORKFLOWS,
 };
 
 /// One row written or deleted.
@@ -103,7 +103,9 @@ pub enum EntryError {
     Format(String),
     /// The entry names a table this build does not have (a newer node
     /// wrote it): applying the rest would leave this node inconsistent.
-    #[error("replicated log entry writes table `{0}`, which this version of squall does not know; upgrade this node")]
+    #[error(
+        "replicated log entry writes table `{0}`, which this version of squall does not know; upgrade this node"
+    )]
     UnknownTable(String),
     /// redb refused.
     #[error("applying a replicated log entry failed: {0}")]
@@ -259,8 +261,8 @@ mod tests {
             change("running", &7u128.to_le_bytes(), None),
             change("execution_queue", &[0; 24], Some(b"")),
         ];
-        assert_eq!(decode_entry(&encode_entry(&changes)).unwrap(), changes);
-        assert_eq!(decode_entry(&encode_entry(&[])).unwrap(), vec![]);
+        assert_eq!(decode_entry(&encode_entry(&changes)).expect("it works"), changes);
+        assert_eq!(decode_entry(&encode_entry(&[])).expect("it works"), vec![]);
     }
 
     #[test]
@@ -271,17 +273,22 @@ mod tests {
         }
         let mut longer = entry.clone();
         longer.push(0);
-        assert!(decode_entry(&longer).unwrap_err().to_string().contains("after the last change"));
-        assert!(decode_entry(b"XXXX\0\0\0\0").unwrap_err().to_string().contains("SQR1"));
+        assert!(
+            decode_entry(&longer)
+                .expect_err("it fails")
+                .to_string()
+                .contains("after the last change")
+        );
+        assert!(decode_entry(b"XXXX\0\0\0\0").expect_err("it fails").to_string().contains("SQR1"));
     }
 
     #[test]
     fn an_unknown_table_fails_the_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = redb::Database::create(dir.path().join("db")).unwrap();
-        let txn = db.begin_write().unwrap();
-        let error =
-            apply_changes(&txn, &[change("from_the_future", b"k", Some(b"v"))]).unwrap_err();
+        let dir = tempfile::tempdir().expect("it works");
+        let db = redb::Database::create(dir.path().join("db")).expect("it works");
+        let txn = db.begin_write().expect("it works");
+        let error = apply_changes(&txn, &[change("from_the_future", b"k", Some(b"v"))])
+            .expect_err("it fails");
         assert_eq!(error, EntryError::UnknownTable("from_the_future".into()));
         assert!(error.to_string().contains("upgrade this node"));
     }

@@ -317,7 +317,7 @@ mod tests {
 
     impl ReplicatedLog for MemoryLog {
         fn append(&self, after: u64, entry: Vec<u8>) -> Result<u64, LogError> {
-            let mut entries = self.entries.lock().unwrap();
+            let mut entries = self.entries.lock().expect("it works");
             let last = entries.len() as u64;
             if last != after {
                 return Err(LogError::Behind { last });
@@ -328,11 +328,11 @@ mod tests {
         }
 
         fn read(&self, after: u64, wait: Duration) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
-            let entries = self.entries.lock().unwrap();
+            let entries = self.entries.lock().expect("it works");
             let (entries, _) = self
                 .grew
                 .wait_timeout_while(entries, wait, |e| e.len() as u64 <= after)
-                .unwrap();
+                .expect("it works");
             Ok((after + 1..).zip(entries[after as usize..].iter().cloned()).collect())
         }
     }
@@ -345,16 +345,20 @@ mod tests {
             min_free_bytes: 0,
             ..StoreConfig::default()
         };
-        Store::open(&dir.join(format!("{name}.redb")), config).unwrap()
+        Store::open(&dir.join(format!("{name}.redb")), config).expect("it works")
     }
 
     fn read(store: &Store, key: &str) -> Option<String> {
-        store.read().unwrap().kv_get(&KvScope::System, key, crate::store::now_millis()).unwrap()
+        store
+            .read()
+            .expect("it works")
+            .kv_get(&KvScope::System, key, crate::store::now_millis())
+            .expect("it works")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_nodes_racing_for_the_log_end_with_the_same_rows() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("it works");
         let log = Arc::new(MemoryLog::default());
         let (a, b) = (node(dir.path(), "a", &log), node(dir.path(), "b", &log));
         // Both nodes increment one counter many times at once: every
@@ -370,17 +374,17 @@ mod tests {
                             .write(|tx| {
                                 let now = crate::store::now_millis();
                                 let old = tx.kv_item(&KvScope::System, "count", now)?;
-                                let n: u64 = old.map_or(0, |i| i.value.parse().unwrap());
+                                let n: u64 = old.map_or(0, |i| i.value.parse().expect("it works"));
                                 tx.kv_set(&KvScope::System, "count", (n + 1).to_string(), None)
                             })
                             .await
-                            .unwrap();
+                            .expect("it works");
                     }
                 }));
             }
         }
         for task in tasks {
-            task.await.unwrap();
+            task.await.expect("it works");
         }
         assert_eq!(read(&a, "count").as_deref(), Some("200"));
         // b wrote last or follows within its next look at the log.
@@ -389,24 +393,31 @@ mod tests {
             assert!(Instant::now() < deadline, "node b never applied a's entries");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(a.log_sequence().unwrap(), b.log_sequence().unwrap());
-        assert_eq!(a.log_sequence().unwrap(), log.entries.lock().unwrap().len() as u64);
+        assert_eq!(a.log_sequence().expect("it works"), b.log_sequence().expect("it works"));
+        assert_eq!(
+            a.log_sequence().expect("it works"),
+            log.entries.lock().expect("it works").len() as u64
+        );
     }
 
     #[tokio::test]
     async fn a_node_started_late_replays_the_log_and_announces_the_tables() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("it works");
         let log = Arc::new(MemoryLog::default());
         let a = node(dir.path(), "a", &log);
-        a.write(|tx| tx.kv_set(&KvScope::System, "greeting", "hello".into(), None)).await.unwrap();
+        a.write(|tx| tx.kv_set(&KvScope::System, "greeting", "hello".into(), None))
+            .await
+            .expect("it works");
         let late = node(dir.path(), "late", &log);
         let mut applied = late.applied();
         let tables = tokio::time::timeout(Duration::from_secs(5), applied.recv()).await;
-        assert!(tables.unwrap().unwrap().contains("kv"));
+        assert!(tables.expect("it works").expect("it works").contains("kv"));
         assert_eq!(read(&late, "greeting").as_deref(), Some("hello"));
         // Its own write lands on top of a's, not beside it.
-        late.write(|tx| tx.kv_set(&KvScope::System, "reply", "hi".into(), None)).await.unwrap();
-        assert_eq!(late.log_sequence().unwrap(), 2);
+        late.write(|tx| tx.kv_set(&KvScope::System, "reply", "hi".into(), None))
+            .await
+            .expect("it works");
+        assert_eq!(late.log_sequence().expect("it works"), 2);
     }
 
     #[tokio::test]
@@ -421,20 +432,20 @@ mod tests {
                 Ok(Vec::new())
             }
         }
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("it works");
         let config = StoreConfig {
             replication: Some(Replication { log: Arc::new(Down), node: "a".into() }),
             retention: None,
             min_free_bytes: 0,
             ..StoreConfig::default()
         };
-        let store = Store::open(&dir.path().join("a.redb"), config).unwrap();
+        let store = Store::open(&dir.path().join("a.redb"), config).expect("it works");
         let error = store
             .write(|tx| tx.kv_set(&KvScope::System, "k", "v".into(), None))
             .await
-            .unwrap_err();
+            .expect_err("it fails");
         assert!(error.to_string().contains("no servers available"), "{error}");
         assert_eq!(read(&store, "k"), None);
-        assert_eq!(store.log_sequence().unwrap(), 0);
+        assert_eq!(store.log_sequence().expect("it works"), 0);
     }
 }

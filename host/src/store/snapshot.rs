@@ -281,3 +281,21 @@ impl Snapshot {
         Ok(records)
     }
 }
+
+impl Snapshot {
+    /// Every running execution a cluster node recorded as its own, with
+    /// that node.
+    pub fn running_on(&self) -> Result<Vec<(Uuid, String)>, ReadError> {
+        let table = match self.txn.open_table(super::schema::RUNNING_ON) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(storage_read(error)),
+        };
+        let mut rows = Vec::new();
+        for row in table.iter().map_err(storage_read)? {
+            let (id, node) = row.map_err(storage_read)?;
+            rows.push((Uuid::from_u128(id.value()), node.value().to_owned()));
+        }
+        Ok(rows)
+    }
+}

@@ -12,12 +12,12 @@ use super::records::{
     AliasRecord, ApiKeyRecord, AuditEvent, Execution, KvEntry, KvItem, KvScope, Millis, PackRecord,
     RuleRecord, TriggerInstance, TriggerInstanceStatus, TriggerTypeRecord, TrustedKeyRecord,
 };
+use super::replica::{Changes, Recorded};
 use super::schema::{
     ALIASES, API_KEY_HASHES, API_KEYS, AUDIT, BUNDLES, EXECUTION_BODIES, EXECUTION_QUEUE,
-    EXECUTIONS, INQUIRIES, KV, PACKS, RULES, RUNNING, RUNNING_ON, SENSOR_CURSORS, TRIGGER_INSTANCES,
-    TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
+    EXECUTIONS, INQUIRIES, KV, PACKS, RULES, RUNNING, RUNNING_ON, SENSOR_CURSORS,
+    TRIGGER_INSTANCES, TRIGGER_PAYLOADS, TRIGGER_TYPES, TRUSTED_KEYS, WORKFLOWS,
 };
-use super::replica::{Changes, Recorded};
 use super::secrets::SecretKey;
 
 /// What [`Tx::put_record`] requires of a record already under the id.
@@ -105,6 +105,16 @@ impl<'a> Tx<'a> {
             on.remove(execution.id.as_u128()).map_err(storage_write)?;
         }
         Ok(())
+    }
+
+    /// Whether `id` is still marked running, by `node` (`None`: by no node
+    /// in particular, as on a single node).
+    pub fn still_running_on(&mut self, id: Uuid, node: Option<&str>) -> Result<bool, WriteError> {
+        let running = self.table(RUNNING).map_err(storage_write)?;
+        if running.get(id.as_u128()).map_err(storage_write)?.is_none() {
+            return Ok(false);
+        }
+        Ok(self.running_on(id)?.as_deref() == node)
     }
 
     /// The cluster node running `id` (a single node records none).

@@ -235,7 +235,10 @@ async fn a_commit_the_filesystem_refuses_is_disk_full_and_the_store_reopens_when
     let mut refused = None;
     for n in 0..64 {
         let value = big.clone();
-        match store.write(move |tx| tx.kv_set(&kv_scope(), &format!("big{n}"), value, None)).await {
+        match store
+            .write(move |tx| tx.kv_set(&kv_scope(), &format!("big{n}"), value.clone(), None))
+            .await
+        {
             Ok(_) => {}
             Err(error) => {
                 refused = Some(error);
