@@ -9,6 +9,7 @@ mod catalog;
 mod chatops;
 mod cli;
 mod client;
+mod cluster;
 mod control;
 mod crash;
 mod datastore;

@@ -220,7 +220,6 @@ pub(crate) fn run(
         let engine = Engine::start(ingest, config).await?;
         if let Some(cluster) = &cluster {
             cluster.start(store.clone(), engine.clone(), Some(format!("http://{address}")));
-            cluster::follow_changes(engine.clone());
         }
         let mut manifests = Vec::with_capacity(loaded.len());
         for (manifest, component) in loaded {
@@ -229,6 +228,9 @@ pub(crate) fn run(
         }
         let packs = PackManager::new(engine.clone(), runtime.clone()).with_configs(configs);
         packs.resume(installed)?;
+        if cluster.is_some() {
+            cluster::follow_changes(engine.clone(), packs.clone());
+        }
         let password_file = data_dir.join(ADMIN_PASSWORD_FILE);
         let admin_created = admin_user(&store, &password_file).await?;
         let key_file = data_dir.join(ADMIN_KEY_FILE);

@@ -188,6 +188,10 @@ impl ReplicatedLog for JetStreamLog {
         })
     }
 
+    fn refollow(&self) {
+        self.follow.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+
     fn read(&self, after: u64, wait: Duration) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
         let mut follow = self.follow.lock().unwrap_or_else(PoisonError::into_inner);
         // Delivered past what the node applied means entries were handed out

@@ -21,6 +21,9 @@ use crate::store::{LogError, Replication};
 pub(crate) const NODES: &str = "SQUALL_NODES";
 pub(crate) const NODE_SUBJECTS: &str = "squall.nodes.*";
 
+/// How long a node waits for JetStream to become ready when it joins.
+const JETSTREAM_READY: Duration = Duration::from_secs(30);
+
 /// How a node joins.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -80,6 +83,35 @@ impl Cluster {
             let known = client.server_info().connect_urls.len().max(config.servers.len());
             known.clamp(1, 3)
         });
+        // Servers started together elect JetStream's leaders for a few
+        // seconds; until then they refuse to create streams.
+        let deadline = std::time::Instant::now() + JETSTREAM_READY;
+        loop {
+            match Self::prepare(&js, replicas).await {
+                Ok((nodes, entries)) => {
+                    let log = Arc::new(JetStreamLog::new(
+                        tokio::runtime::Handle::current(),
+                        client.clone(),
+                        js.clone(),
+                        entries,
+                    ));
+                    return Ok(Self { config, client, js, nodes, log });
+                }
+                Err(error) if std::time::Instant::now() > deadline => return Err(error),
+                Err(error) => {
+                    tracing::info!(%error, "cluster: JetStream not ready yet");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Creates (or opens) the log stream, the heartbeat stream and the
+    /// entry store.
+    async fn prepare(
+        js: &jetstream::Context,
+        replicas: usize,
+    ) -> Result<(stream::Stream, object_store::ObjectStore), ClusterError> {
         let failed = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
         js.get_or_create_stream(stream::Config {
             name: log::STREAM.into(),
@@ -116,13 +148,7 @@ impl Cluster {
                 .await
                 .map_err(|e| failed(&e))?,
         };
-        let log = Arc::new(JetStreamLog::new(
-            tokio::runtime::Handle::current(),
-            client.clone(),
-            js.clone(),
-            entries,
-        ));
-        Ok(Self { config, client, js, nodes, log })
+        Ok((nodes, entries))
     }
 
     /// Connects to an existing cluster without joining it or creating

@@ -199,9 +199,27 @@ impl Ingest {
     pub async fn commit<F>(
         &self,
         decided: Vec<Decided>,
-        mut also: F,
+        also: F,
     ) -> Result<Vec<Emitted>, WriteError>
     where
+        F: FnMut(&mut Tx<'_>) -> Result<(), WriteError> + Send + 'static,
+    {
+        let committed = self.commit_if(decided, |_| Ok(true), also).await?;
+        Ok(committed.unwrap_or_default())
+    }
+
+    /// [`Self::commit`], if `guard` holds in the transaction (it is asked
+    /// before anything is written); `None` when it did not and nothing was
+    /// written. On a cluster node the guard sees every other node's commits
+    /// before this one: a timer instant another node fired fails it.
+    pub async fn commit_if<G, F>(
+        &self,
+        decided: Vec<Decided>,
+        mut guard: G,
+        mut also: F,
+    ) -> Result<Option<Vec<Emitted>>, WriteError>
+    where
+        G: FnMut(&mut Tx<'_>) -> Result<bool, WriteError> + Send + 'static,
         F: FnMut(&mut Tx<'_>) -> Result<(), WriteError> + Send + 'static,
     {
         let decided = Arc::new(decided);
@@ -209,32 +227,38 @@ impl Ingest {
             let decided = decided.clone();
             self.store
                 .write(move |tx| {
+                    if !guard(tx)? {
+                        return Ok(None);
+                    }
                     let committed =
                         decided.iter().map(|d| d.commit(tx)).collect::<Result<Vec<bool>, _>>()?;
                     also(tx)?;
-                    Ok(committed)
+                    Ok(Some(committed))
                 })
                 .await?
         };
-        Ok(decided
-            .iter()
-            .zip(committed)
-            .map(|(decided, fresh)| {
-                if fresh {
-                    self.announce_decided(decided);
-                }
-                Emitted {
-                    id: decided.instance.id,
-                    executions: if fresh {
-                        decided.executions.iter().map(|e| e.id).collect()
-                    } else {
-                        Vec::new()
-                    },
-                    duplicate: !fresh,
-                    failed: if fresh { decided.failed() } else { Vec::new() },
-                }
-            })
-            .collect())
+        let Some(committed) = committed else { return Ok(None) };
+        Ok(Some(
+            decided
+                .iter()
+                .zip(committed)
+                .map(|(decided, fresh)| {
+                    if fresh {
+                        self.announce_decided(decided);
+                    }
+                    Emitted {
+                        id: decided.instance.id,
+                        executions: if fresh {
+                            decided.executions.iter().map(|e| e.id).collect()
+                        } else {
+                            Vec::new()
+                        },
+                        duplicate: !fresh,
+                        failed: if fresh { decided.failed() } else { Vec::new() },
+                    }
+                })
+                .collect(),
+        ))
     }
 
     /// A live feed of what is committed. A receiver that falls more than a

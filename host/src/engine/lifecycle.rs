@@ -24,8 +24,8 @@ use crate::pack::{
 use crate::rules::Rule;
 use crate::runtime::{Grants, LoadError, Runtime};
 use crate::store::{
-    AliasRecord, AuditEvent, PackRecord, ReadError, RuleRecord, TrustedKeyRecord, WriteError,
-    now_millis,
+    AliasRecord, AuditEvent, Millis, PackRecord, ReadError, RuleRecord, TrustedKeyRecord,
+    WriteError, now_millis,
 };
 
 /// Installs, upgrades and removes packs on an engine. Cheap to clone;
@@ -36,6 +36,10 @@ pub struct PackManager {
     runtime: Arc<Runtime>,
     changes: Arc<tokio::sync::Mutex<()>>,
     configs: Option<Arc<PackConfigs>>,
+    /// Per pack installed from a bundle, the stored record this node runs
+    /// (install time and configuration): what a cluster node compares with
+    /// the store to see what other nodes changed.
+    running: Arc<std::sync::Mutex<std::collections::HashMap<String, (Millis, String)>>>,
 }
 
 /// What to install.
@@ -181,7 +185,13 @@ pub struct Removed {
 impl PackManager {
     /// A manager for `engine`, compiling with `runtime`.
     pub fn new(engine: Engine, runtime: Arc<Runtime>) -> Self {
-        Self { engine, runtime, changes: Arc::new(tokio::sync::Mutex::new(())), configs: None }
+        Self {
+            engine,
+            runtime,
+            changes: Arc::new(tokio::sync::Mutex::new(())),
+            configs: None,
+            running: Arc::default(),
+        }
     }
 
     /// Keeps `configs` (what the `config` import answers from) current as
@@ -389,6 +399,7 @@ impl PackManager {
             .await?;
         self.set_config(&manifest.name, &config);
         self.engine.activate_pack(&manifest, component, actions, sensor_config(config))?;
+        self.remember(&manifest.name);
         Ok(Installed {
             name: manifest.name,
             version: manifest.version,
@@ -455,6 +466,7 @@ impl PackManager {
             .await?;
         self.engine.deactivate_pack(name)?;
         self.set_config(name, &Value::Null);
+        self.remember(name);
         Ok(Removed { name: name.to_owned(), version: pack.version, disabled_rules })
     }
 
@@ -508,6 +520,7 @@ impl PackManager {
             })
             .await?;
         self.set_config(name, &config);
+        self.remember(name);
         let polls = manifest.sensors.values().any(|s| matches!(s.kind, SensorKind::Poll { .. }));
         if polls {
             // Stored already: a sensor that does not restart keeps its old
@@ -517,6 +530,82 @@ impl PackManager {
             }
         }
         Ok(config)
+    }
+
+    /// Notes the stored record of `name` as the one this node runs (none,
+    /// once removed).
+    fn remember(&self, name: &str) {
+        let stored = self.engine.store().read().and_then(|s| s.pack(name)).ok().flatten();
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match stored {
+            Some(record) => {
+                running.insert(name.to_owned(), (record.installed_at, record.config.to_string()))
+            }
+            None => running.remove(name),
+        };
+    }
+
+    /// On a cluster node, after other nodes' writes: puts to work the packs
+    /// they installed, upgraded or configured, as stored (each bundle
+    /// verified against the keyring and compiled here), and takes out of
+    /// service those they removed. Returns one line per pack that did not
+    /// load; it is tried again at the next change.
+    pub async fn sync_with_store(&self) -> Vec<String> {
+        let _serialised = self.changes.lock().await;
+        let stored = match self.engine.store().read().and_then(|s| s.packs()) {
+            Ok(stored) => stored,
+            Err(error) => return vec![format!("cannot read the stored packs: {error}")],
+        };
+        let running =
+            self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut problems = Vec::new();
+        for record in stored.iter().filter(|r| r.has_bundle) {
+            let stamp = (record.installed_at, record.config.to_string());
+            if running.get(&record.name) == Some(&stamp) {
+                continue;
+            }
+            match self.load_stored(record).await {
+                Ok(()) => {
+                    self.set_config(&record.name, &record.config);
+                    self.remember(&record.name);
+                    tracing::info!(pack = %record.name, version = %record.version, "cluster: pack put to work as another node stored it");
+                }
+                Err(error) => problems.push(format!("pack {}: {error}", record.name)),
+            }
+        }
+        for name in running.keys().filter(|n| stored.iter().all(|r| &r.name != *n)) {
+            if let Err(error) = self.engine.deactivate_pack(name) {
+                problems.push(format!("pack {name}: {error}"));
+            }
+            self.set_config(name, &Value::Null);
+            self.remember(name);
+        }
+        problems
+    }
+
+    /// Verifies the stored bundle of `record` against the keyring (a
+    /// signed one must still verify here), compiles it and puts it to work.
+    async fn load_stored(&self, record: &PackRecord) -> Result<(), LifecycleError> {
+        let keyring = self.keyring()?;
+        let name = record.name.clone();
+        let bundle = self
+            .engine
+            .store()
+            .read()?
+            .bundle(&name)?
+            .ok_or_else(|| LifecycleError::NotInstalled(name.clone()))?;
+        let origin = format!("stored bundle of {name}");
+        let unsigned = record.signer.is_none();
+        let checked = tokio::task::spawn_blocking(move || {
+            check_bundle(&keyring, &bundle, &origin, unsigned).map(|_| ())
+        })
+        .await
+        .map_err(|e| LoadError::Compile {
+            path: std::path::PathBuf::from(format!("stored bundle of {}", record.name)),
+            message: format!("the check task failed: {e}"),
+        })?;
+        checked?;
+        self.restart_sensors(record, record.config.clone()).await
     }
 
     /// Puts `record`'s pack to work again with `config`, so that its poll
@@ -560,6 +649,7 @@ impl PackManager {
     /// the engine started with, so that recovered executions find them.
     pub fn resume(&self, packs: Vec<RestoredPack>) -> Result<(), LifecycleError> {
         for pack in packs {
+            self.remember(&pack.manifest.name);
             let actions = self.engine.catalog_with(&pack.manifest, &pack.component)?;
             self.set_config(&pack.manifest.name, &pack.config);
             let config = sensor_config(pack.config);

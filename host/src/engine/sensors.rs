@@ -86,6 +86,41 @@ pub enum PollError {
     },
 }
 
+/// On a cluster node, takes or renews the lease that makes this node the
+/// one polling `sensor` (held for two intervals and 5 s more, so a dead
+/// node's sensors move within that); a single node always polls.
+async fn holds_lease(ingest: &Ingest, sensor: &str, interval: Duration) -> bool {
+    let store = ingest.store();
+    if !store.replicated() {
+        return true;
+    }
+    let hold = interval.saturating_mul(2).saturating_add(Duration::from_secs(5));
+    let (name, node) = (format!("lease:sensor:{sensor}"), store.node().to_owned());
+    let taken = store
+        .write(move |tx| {
+            let now = now_millis();
+            let held = tx.sensor_cursor(&name)?.and_then(|lease| {
+                let (holder, until) = lease.split_once(' ')?;
+                Some((holder.to_owned(), until.parse::<Millis>().ok()?))
+            });
+            if let Some((holder, until)) = held
+                && holder != node
+                && until > now
+            {
+                return Ok(false);
+            }
+            let until =
+                now.saturating_add(Millis::try_from(hold.as_millis()).unwrap_or(Millis::MAX));
+            tx.set_sensor_cursor(&name, &format!("{node} {until}"))?;
+            Ok(true)
+        })
+        .await;
+    taken.unwrap_or_else(|error| {
+        tracing::warn!(%sensor, %error, "cluster: cannot take the sensor's lease; not polling");
+        false
+    })
+}
+
 /// Polls `sensor` once, decides its events against the rules, and commits
 /// them, the executions they start and the new cursor in one transaction.
 pub async fn poll_once(ingest: &Ingest, sensor: &PollSensor) -> Result<PollReport, PollError> {
@@ -108,16 +143,25 @@ pub async fn poll_once(ingest: &Ingest, sensor: &PollSensor) -> Result<PollRepor
         .decide_sensor_events(polled.events)
         .map_err(|(index, error)| PollError::Event { sensor: reference.clone(), index, error })?;
 
-    let committed: Vec<Uuid> = decided.iter().map(|d| d.instance.id).collect();
+    let mut committed: Vec<Uuid> = decided.iter().map(|d| d.instance.id).collect();
     let new_cursor = polled.cursor.clone();
-    let key = reference.clone();
-    ingest
-        .commit(decided, move |tx| match &new_cursor {
-            Some(cursor) => tx.set_sensor_cursor(&key, cursor),
-            None => Ok(()),
-        })
+    let (key, guard_key, polled_from) = (reference.clone(), reference.clone(), cursor.clone());
+    let stored = ingest
+        .commit_if(
+            decided,
+            // The cursor this poll started from is still the stored one:
+            // no other cluster node committed a poll in between.
+            move |tx| Ok(tx.sensor_cursor(&guard_key)? == polled_from),
+            move |tx| match &new_cursor {
+                Some(cursor) => tx.set_sensor_cursor(&key, cursor),
+                None => Ok(()),
+            },
+        )
         .await
         .map_err(|error| PollError::Write { sensor: reference, error })?;
+    if stored.is_none() {
+        committed.clear();
+    }
     Ok(PollReport { committed, cursor: polled.cursor.or(cursor), logs: invocation.logs })
 }
 
@@ -164,6 +208,9 @@ impl Poller {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
+                if !holds_lease(&ingest, &sensor.reference(), interval).await {
+                    continue;
+                }
                 // Boxed: the poll's future is large and would otherwise sit
                 // in every idle sensor's task between polls.
                 let outcome = Box::pin(poll_once(&ingest, &sensor)).await;

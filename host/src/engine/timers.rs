@@ -96,14 +96,25 @@ async fn run(ingest: Ingest, timer: Timer) {
         Ok(Some(last)) => last,
         Ok(None) => {
             // Never fired: an interval counts from now, and that anchor is
-            // stored so a restart keeps the cadence.
-            let now = Timestamp::now();
+            // stored so a restart keeps the cadence. On a cluster every node
+            // arms the timer; the first anchor stored is everyone's.
+            let mut now = Timestamp::now();
             if matches!(timer.schedule, Schedule::Interval { .. }) {
                 let (row, at) = (key.clone(), now.to_string());
-                if let Err(error) =
-                    ingest.store().write(move |tx| tx.set_sensor_cursor(&row, &at)).await
-                {
+                let anchored = ingest
+                    .store()
+                    .write(move |tx| {
+                        if tx.sensor_cursor(&row)?.is_none() {
+                            tx.set_sensor_cursor(&row, &at)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(error) = anchored {
                     tracing::error!(timer = %key, %error, "cannot store the timer's anchor");
+                }
+                if let Ok(Some(anchor)) = last_fired(&ingest, &key) {
+                    now = anchor;
                 }
             }
             if matches!(timer.schedule, Schedule::Date { .. }) {
@@ -130,7 +141,7 @@ async fn run(ingest: Ingest, timer: Timer) {
             tokio::time::sleep(wait).await;
         }
         match fire(&ingest, &timer, &key, due).await {
-            Ok(()) => last = due,
+            Ok(fired) => last = fired,
             Err(error) => {
                 tracing::error!(timer = %key, %error, "timer firing not committed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -183,7 +194,15 @@ fn last_fired(ingest: &Ingest, key: &str) -> Result<Option<Timestamp>, String> {
         .transpose()
 }
 
-async fn fire(ingest: &Ingest, timer: &Timer, key: &str, due: Timestamp) -> Result<(), String> {
+/// Fires `timer` for `due`, unless its stored last firing is already at or
+/// past `due` (another node of a cluster fired it): returns the last
+/// firing now stored, from which the next instant counts.
+async fn fire(
+    ingest: &Ingest,
+    timer: &Timer,
+    key: &str,
+    due: Timestamp,
+) -> Result<Timestamp, String> {
     let payload = json!({
         "executed_at": due.to_string(),
         "schedule": Value::Object(timer.parameters.clone()),
@@ -193,10 +212,21 @@ async fn fire(ingest: &Ingest, timer: &Timer, key: &str, due: Timestamp) -> Resu
         ..Event::new(canonical_trigger_type(timer.trigger), payload)
     };
     let decided = ingest.decide(event).map_err(|e| e.to_string())?;
-    let (key, at) = (key.to_owned(), due.to_string());
-    ingest
-        .commit(vec![decided], move |tx| tx.set_sensor_cursor(&key, &at))
+    let (row, at) = (key.to_owned(), due.to_string());
+    let guard_row = row.clone();
+    let committed = ingest
+        .commit_if(
+            vec![decided],
+            move |tx| {
+                let stored = tx.sensor_cursor(&guard_row)?;
+                Ok(stored.and_then(|s| s.parse::<Timestamp>().ok()).is_none_or(|s| s < due))
+            },
+            move |tx| tx.set_sensor_cursor(&row, &at),
+        )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(())
+    if committed.is_some() {
+        return Ok(due);
+    }
+    Ok(last_fired(ingest, key)?.map_or(due, |stored| stored.max(due)))
 }

@@ -37,6 +37,10 @@ pub trait ReplicatedLog: Send + Sync + std::fmt::Debug + 'static {
     /// Entries after `after`, in order, waiting up to `wait` for the first
     /// (an empty list when none came).
     fn read(&self, after: u64, wait: Duration) -> Result<Vec<(u64, Vec<u8>)>, LogError>;
+    /// Called when the log is known to hold entries `read` has not been
+    /// delivering for a while (its subscription may have died with a
+    /// server): start reading afresh.
+    fn refollow(&self) {}
 }
 
 /// Why the log refused or failed.
@@ -69,6 +73,9 @@ pub type Applied = Arc<BTreeSet<String>>;
 const FOLLOW_EVERY: Duration = Duration::from_millis(20);
 /// How long a node that fell behind waits for the entries it lacks.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
+/// How long entries known to be in the log may fail to arrive before the
+/// log is read afresh.
+const STALLED: Duration = Duration::from_millis(500);
 /// Runs of one batch before its callers hear that the log is too busy.
 const MAX_RACES: usize = 64;
 
@@ -277,7 +284,15 @@ impl Follower<'_> {
     /// Applies entries until this node has applied `last`.
     fn catch_up(&mut self, last: u64) -> Result<(), WriteError> {
         let deadline = Instant::now() + CATCH_UP_WAIT;
+        let mut progress = (self.sequence, Instant::now());
         while self.sequence < last {
+            if self.sequence != progress.0 {
+                progress = (self.sequence, Instant::now());
+            } else if progress.1.elapsed() > STALLED {
+                tracing::info!(at = self.sequence, last, "cluster: reading the log afresh");
+                self.log.refollow();
+                progress.1 = Instant::now();
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(WriteError::Unavailable(format!(

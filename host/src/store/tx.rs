@@ -276,6 +276,12 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// The last committed cursor of `sensor` (or a timer's last firing).
+    pub fn sensor_cursor(&mut self, sensor: &str) -> Result<Option<String>, WriteError> {
+        let table = self.table(SENSOR_CURSORS).map_err(storage_write)?;
+        Ok(table.get(sensor).map_err(storage_write)?.map(|v| v.value().to_owned()))
+    }
+
     /// Commits a sensor's cursor (with the events of the same poll).
     pub fn set_sensor_cursor(&mut self, sensor: &str, cursor: &str) -> Result<(), WriteError> {
         let mut table = self.table(SENSOR_CURSORS).map_err(storage_write)?;

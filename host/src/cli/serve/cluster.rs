@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::cluster::{Cluster, ClusterConfig};
-use crate::engine::Engine;
+use crate::engine::{Engine, PackManager};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -89,10 +89,11 @@ pub(crate) async fn catch_up(cluster: &Cluster, store: &Store) -> anyhow::Result
     }
 }
 
-/// Keeps the engine in step with what other nodes write: rules and trigger
-/// types are reloaded when they change, and new work on the queue wakes
-/// the dispatcher.
-pub(crate) fn follow_changes(engine: Engine) {
+/// Keeps the engine in step with what other nodes write: packs installed,
+/// configured or removed elsewhere are put to work or out of service here,
+/// rules and trigger types are reloaded when they change, and new work on
+/// the queue wakes the dispatcher.
+pub(crate) fn follow_changes(engine: Engine, packs: PackManager) {
     let mut applied = engine.store().applied();
     tokio::spawn(async move {
         loop {
@@ -101,11 +102,19 @@ pub(crate) fn follow_changes(engine: Engine) {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: reload everything that could have changed.
                     std::sync::Arc::new(
-                        ["rules", "execution_queue"].into_iter().map(String::from).collect(),
+                        ["packs", "rules", "execution_queue"]
+                            .into_iter()
+                            .map(String::from)
+                            .collect(),
                     )
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
+            if tables.contains("packs") || tables.contains("bundles") {
+                for problem in packs.sync_with_store().await {
+                    tracing::error!(%problem, "cluster: a pack another node stored does not run here");
+                }
+            }
             if tables.contains("rules") || tables.contains("trigger_types") {
                 match engine.reload_rules() {
                     Ok(problems) => {

@@ -1,0 +1,119 @@
+//! What one node changes, every node sees and acts on: rules, keys,
+//! executions; timers fire once per instant across the cluster.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Cluster, eventually};
+
+pub(super) const HELLO: &str = r#"{"name": "hello", "pack": "examples", "enabled": true,
+  "trigger": {"type": "core.webhook", "parameters": {"url": "hello"}},
+  "action": {"ref": "core.echo", "parameters": {"message": "hello {{ trigger.body.name }}"}}}"#;
+
+/// The executions a webhook's 202 names.
+pub(super) fn executions(answer: &Value) -> Vec<String> {
+    answer["executions"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_stored_on_one_node_runs_on_another_and_shows_on_a_third_and_disabling_it_applies_everywhere()
+ {
+    let cluster = Cluster::start(3, &[]);
+    let [a, b, c] = &cluster.nodes[..] else { unreachable!("three nodes") };
+    let (status, _) = a.send("POST", "/api/v1/rules", Some(HELLO)).await;
+    assert_eq!(status, 201, "create the rule on node a");
+
+    // b matches it within a second of a's answer.
+    let stored = Instant::now();
+    let started = eventually(Duration::from_secs(1), "node b matching a's rule", || async {
+        let (status, answer) =
+            b.send("POST", "/api/v1/webhooks/hello", Some(r#"{"name": "bee"}"#)).await;
+        (status == 202 && !executions(&answer).is_empty()).then(|| executions(&answer))
+    })
+    .await;
+    assert!(stored.elapsed() < Duration::from_secs(1));
+
+    // c shows the execution b ran, with its result.
+    let id = &started[0];
+    let shown = eventually(Duration::from_secs(10), "node c showing b's execution", || async {
+        let (status, execution) = c.send("GET", &format!("/api/v1/executions/{id}"), None).await;
+        (status == 200 && execution["status"] == "succeeded").then_some(execution)
+    })
+    .await;
+    assert_eq!(shown["result"]["message"], json!("hello bee"), "{shown}");
+
+    // Disabled through b: a stops matching within a second.
+    let (status, _) = b.send("POST", "/api/v1/rules/examples.hello/disable", Some("{}")).await;
+    assert!(status < 300, "disable on b: {status}");
+    let disabled = Instant::now();
+    eventually(Duration::from_secs(1), "node a no longer matching", || async {
+        let (status, answer) =
+            a.send("POST", "/api/v1/webhooks/hello", Some(r#"{"name": "ay"}"#)).await;
+        // No rule listens on the route any more: refused, or accepted
+        // with nothing started.
+        (status == 404 || (status == 202 && executions(&answer).is_empty())).then_some(())
+    })
+    .await;
+    assert!(disabled.elapsed() < Duration::from_secs(1));
+
+    // A key set on c is read back on c at once (its own write) and on a.
+    let (status, _) = c
+        .send("PUT", "/api/v1/keys/greeting", Some(r#"{"name": "greeting", "value": "from c"}"#))
+        .await;
+    assert!(status < 300, "set a key on c: {status}");
+    assert_eq!(c.get("/api/v1/keys/greeting").await["value"], "from c");
+    eventually(Duration::from_secs(1), "node a reading c's key", || async {
+        let (status, key) = a.send("GET", "/api/v1/keys/greeting", None).await;
+        (status == 200 && key["value"] == "from c").then_some(())
+    })
+    .await;
+}
+
+const EVERY_SECOND: &str = r#"{"name": "tick", "pack": "examples", "enabled": true,
+  "trigger": {"type": "core.interval_timer", "parameters": {"unit": "seconds", "delta": 1}},
+  "action": {"ref": "core.noop", "parameters": {}}}"#;
+
+/// The instants the interval timer fired for, as stored, oldest first.
+async fn firings(node: &super::Node) -> Vec<jiff::Timestamp> {
+    let page = node.get("/api/v1/triggerinstances?trigger=core.interval_timer&limit=500").await;
+    let mut instants = Vec::new();
+    for head in page.as_array().expect("a list") {
+        let id = head["id"].as_str().expect("an id");
+        let instance = node.get(&format!("/api/v1/triggerinstances/{id}")).await;
+        let at = instance["payload"]["executed_at"].as_str().expect("executed_at");
+        instants.push(at.parse::<jiff::Timestamp>().expect("an instant"));
+    }
+    instants.sort();
+    instants
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fires_once_per_instant_across_the_cluster_and_across_a_nodes_death() {
+    let mut cluster = Cluster::start(3, &[]);
+    let (status, _) = cluster.nodes[0].send("POST", "/api/v1/rules", Some(EVERY_SECOND)).await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The node that stored the timer's anchor may be the one that dies.
+    cluster.nodes[0].kill();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let instants = firings(&cluster.nodes[1]).await;
+    assert!(instants.len() >= 6, "fired {} times in 8 s: {instants:?}", instants.len());
+    for pair in instants.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert_eq!(
+            gap,
+            jiff::SignedDuration::from_secs(1),
+            "instants one second apart, none twice, none skipped: {instants:?}"
+        );
+    }
+    let seen = eventually(Duration::from_secs(2), "node 2 seeing every firing", || async {
+        let seen = firings(&cluster.nodes[2]).await;
+        (seen.len() >= instants.len()).then_some(seen)
+    })
+    .await;
+    assert_eq!(seen[..instants.len()], instants[..], "every node sees the same firings");
+}
