@@ -469,6 +469,7 @@ async fn unmatched_execution_finished_instances_are_not_stored() {
                 id,
                 action: "core.fail".into(),
                 status: ExecutionStatus::Failed,
+                elsewhere: false,
             })
         {
             break;

@@ -20,7 +20,11 @@ use crate::store::{ChatRoute, Execution};
 pub(crate) async fn follow(state: Weak<Inner>, mut feed: broadcast::Receiver<EngineEvent>) {
     loop {
         let (id, status) = match feed.recv().await {
-            Ok(EngineEvent::Execution { id, status, .. }) if status.is_finished() => (id, status),
+            Ok(EngineEvent::Execution { id, status, elsewhere: false, .. })
+                if status.is_finished() =>
+            {
+                (id, status)
+            }
             Ok(_) => continue,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(

@@ -40,13 +40,14 @@ impl Metrics {
     ) {
         loop {
             match feed.recv().await {
-                Ok(EngineEvent::TriggerInstance { trigger, .. }) => {
+                // This node's own work: each node counts what it committed.
+                Ok(EngineEvent::TriggerInstance { trigger, elsewhere: false, .. }) => {
                     *lock(&self.triggers).entry(trigger).or_default() += 1;
                 }
-                Ok(EngineEvent::Execution { status, .. }) => {
+                Ok(EngineEvent::Execution { status, elsewhere: false, .. }) => {
                     *lock(&self.executions).entry(status_name(status)).or_default() += 1;
                 }
-                Ok(EngineEvent::Announcement { .. }) => {}
+                Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     self.missed.fetch_add(missed, Ordering::Relaxed);
                 }

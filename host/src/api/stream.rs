@@ -190,12 +190,12 @@ impl Filter {
     /// The event as SSE, if the client wants it.
     fn render(&self, event: &EngineEvent) -> Option<Event> {
         match event {
-            EngineEvent::TriggerInstance { id, trigger } if self.trigger_instances => Some(
+            EngineEvent::TriggerInstance { id, trigger, .. } if self.trigger_instances => Some(
                 Event::default()
                     .event("trigger_instance")
                     .data(json!({"id": id, "trigger": trigger}).to_string()),
             ),
-            EngineEvent::Execution { id, action, status }
+            EngineEvent::Execution { id, action, status, .. }
                 if self.executions && self.execution.is_none_or(|wanted| wanted == *id) =>
             {
                 Some(Event::default().event("execution").data(
@@ -296,7 +296,7 @@ impl St2Filter {
     /// and whether the stream ends after it.
     fn render(&self, state: &ApiState, event: &EngineEvent) -> Option<(Event, bool)> {
         match event {
-            EngineEvent::TriggerInstance { id, trigger } => {
+            EngineEvent::TriggerInstance { id, trigger, .. } => {
                 let name = "st2.trigger_instance__create";
                 if !self.wants(name)
                     || !self.action_refs.is_empty()
@@ -307,7 +307,7 @@ impl St2Filter {
                 let data = json!({"id": id, "trigger": trigger});
                 Some((Event::default().event(name).data(data.to_string()), false))
             }
-            EngineEvent::Execution { id, action, status } => {
+            EngineEvent::Execution { id, action, status, .. } => {
                 let name = if *status == crate::store::ExecutionStatus::Requested {
                     "st2.execution__create"
                 } else {

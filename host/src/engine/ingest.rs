@@ -27,6 +27,8 @@ pub enum EngineEvent {
         id: Uuid,
         /// Its trigger type.
         trigger: String,
+        /// Committed by another node of a cluster; this node applied it.
+        elsewhere: bool,
     },
     /// An execution changed state.
     Execution {
@@ -36,6 +38,10 @@ pub enum EngineEvent {
         action: String,
         /// The state now committed.
         status: ExecutionStatus,
+        /// Committed by another node of a cluster; this node applied it.
+        /// What follows up on an execution's ending (chat results, metrics)
+        /// happens on the node that committed it, once.
+        elsewhere: bool,
     },
     /// A message for chat (StackStorm's `st2.announcement__<route>`):
     /// from `chatops.post_message`, or an alias-started execution's result.
@@ -281,7 +287,18 @@ impl Ingest {
     }
 
     pub(crate) fn announce(&self, id: Uuid, action: &str, status: ExecutionStatus) {
-        let _ = self.events.send(EngineEvent::Execution { id, action: action.to_owned(), status });
+        let _ = self.events.send(EngineEvent::Execution {
+            id,
+            action: action.to_owned(),
+            status,
+            elsewhere: false,
+        });
+    }
+
+    /// Puts what another cluster node committed on this node's feed, so
+    /// that event streams on every node show the whole cluster.
+    pub(crate) fn announce_elsewhere(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
     }
 
     /// Sends a chat announcement to whoever listens (nothing is stored:
@@ -294,6 +311,7 @@ impl Ingest {
         let _ = self.events.send(EngineEvent::TriggerInstance {
             id: decided.instance.id,
             trigger: decided.instance.trigger.clone(),
+            elsewhere: false,
         });
         for execution in &decided.executions {
             self.announce(execution.id, &execution.action, execution.status);

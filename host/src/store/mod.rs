@@ -44,7 +44,7 @@ pub use records::{
     TrustedKeyRecord, new_id, now_millis,
 };
 pub use replica::EntryError;
-pub use replicated::{Applied, LogError, ReplicatedLog, Replication};
+pub use replicated::{Applied, AppliedChanges, LogError, ReplicatedLog, Replication};
 pub use retention::{Collected, Retention};
 pub use snapshot::Snapshot;
 pub use split::ExecutionBody;

@@ -66,8 +66,36 @@ pub struct Replication {
     pub node: String,
 }
 
-/// Tables another node's entries changed, as the store announces them.
-pub type Applied = Arc<BTreeSet<String>>;
+/// What a batch of other nodes' entries changed, as the store announces it.
+pub type Applied = Arc<AppliedChanges>;
+
+/// What a batch of other nodes' entries changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AppliedChanges {
+    /// The tables written.
+    pub tables: BTreeSet<String>,
+    /// Executions whose head was written (created or changed state).
+    pub executions: BTreeSet<uuid::Uuid>,
+    /// Trigger instances created.
+    pub trigger_instances: BTreeSet<uuid::Uuid>,
+}
+
+impl AppliedChanges {
+    fn note(&mut self, change: Change) {
+        let id = <[u8; 16]>::try_from(change.key.as_slice()).ok().map(u128::from_le_bytes);
+        match (change.table.as_str(), id, change.value.is_some()) {
+            ("executions", Some(id), true) => {
+                self.executions.insert(uuid::Uuid::from_u128(id));
+            }
+            // A payload is written once, when its instance is created.
+            ("trigger_payloads", Some(id), true) => {
+                self.trigger_instances.insert(uuid::Uuid::from_u128(id));
+            }
+            _ => {}
+        }
+        self.tables.insert(change.table);
+    }
+}
 
 /// How often an idle node looks for other nodes' entries.
 const FOLLOW_EVERY: Duration = Duration::from_millis(20);
@@ -178,7 +206,7 @@ impl Follower<'_> {
         let storage = |e: &dyn std::fmt::Display| EntryError::Storage(e.to_string());
         let txn = self.db.begin_write().map_err(|e| storage(&e))?;
         let mut sequence = self.sequence;
-        let mut tables = BTreeSet::new();
+        let mut applied = AppliedChanges::default();
         for (at, entry) in entries {
             if *at <= sequence {
                 continue; // this node's own, applied when it was appended
@@ -190,7 +218,7 @@ impl Follower<'_> {
             }
             let changes = decode_entry(entry)?;
             apply_changes(&txn, &changes)?;
-            tables.extend(changes.into_iter().map(|c: Change| c.table));
+            changes.into_iter().for_each(|change| applied.note(change));
             sequence = *at;
         }
         if sequence == self.sequence {
@@ -199,7 +227,7 @@ impl Follower<'_> {
         set_sequence(&txn, sequence).map_err(|e| storage(&e))?;
         txn.commit().map_err(|e| storage(&e))?;
         self.sequence = sequence;
-        let _ = self.announce.send(Arc::new(tables));
+        let _ = self.announce.send(Arc::new(applied));
         Ok(())
     }
 
@@ -425,8 +453,8 @@ mod tests {
             .expect("it works");
         let late = node(dir.path(), "late", &log);
         let mut applied = late.applied();
-        let tables = tokio::time::timeout(Duration::from_secs(5), applied.recv()).await;
-        assert!(tables.expect("it works").expect("it works").contains("kv"));
+        let changes = tokio::time::timeout(Duration::from_secs(5), applied.recv()).await;
+        assert!(changes.expect("it works").expect("it works").tables.contains("kv"));
         assert_eq!(read(&late, "greeting").as_deref(), Some("hello"));
         // Its own write lands on top of a's, not beside it.
         late.write(|tx| tx.kv_set(&KvScope::System, "reply", "hi".into(), None))

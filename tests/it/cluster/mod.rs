@@ -204,6 +204,18 @@ impl Node {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    /// Opens the event stream at `path` and returns a reader of its text.
+    pub(super) async fn stream(&self, path: &str) -> hyper::body::Incoming {
+        let request = http::Request::builder()
+            .uri(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.key))
+            .body(Full::new(axum::body::Bytes::new()))
+            .expect("request");
+        let response = self.http.request(request).await.expect("the stream opens");
+        assert_eq!(response.status(), 200, "stream {path} on node {}", self.name);
+        response.into_body()
+    }
+
     pub(super) async fn get(&self, path: &str) -> Value {
         let (status, body) = self.send("GET", path, None).await;
         assert_eq!(status, 200, "GET {path} on node {}: {body}", self.name);
@@ -251,4 +263,24 @@ where
         assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Reads `stream` until its text holds every one of `needles`.
+pub(super) async fn read_until(
+    stream: &mut hyper::body::Incoming,
+    needles: &[&str],
+    limit: Duration,
+) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !needles.iter().all(|n| text.contains(n)) {
+        let frame = tokio::time::timeout_at(deadline, stream.frame()).await.unwrap_or_else(|_| {
+            panic!("the stream did not show {needles:?} within {limit:?}: {text}")
+        });
+        let Some(Ok(frame)) = frame else { panic!("the stream ended: {text}") };
+        if let Some(data) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+    text
 }

@@ -46,6 +46,14 @@ async fn a_rule_stored_on_one_node_runs_on_another_and_shows_on_a_third_and_disa
     .await;
     assert_eq!(shown["result"]["message"], json!("hello bee"), "{shown}");
 
+    // c's event stream shows what b runs.
+    let mut events = c.stream("/api/v1/stream?events=execution").await;
+    let (status, answer) =
+        b.send("POST", "/api/v1/webhooks/hello", Some(r#"{"name": "sea"}"#)).await;
+    assert_eq!(status, 202);
+    let id = executions(&answer).pop().expect("an execution");
+    super::read_until(&mut events, &[&id, "succeeded"], Duration::from_secs(10)).await;
+
     // Disabled through b: a stops matching within a second.
     let (status, _) = b.send("POST", "/api/v1/rules/examples.hello/disable", Some("{}")).await;
     assert!(status < 300, "disable on b: {status}");

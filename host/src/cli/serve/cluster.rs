@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::cluster::{Cluster, ClusterConfig};
+use crate::engine::EngineEvent;
 use crate::engine::{Engine, PackManager};
-use crate::store::Store;
+use crate::store::{AppliedChanges, Store};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ClusterArgs {
@@ -97,19 +98,20 @@ pub(crate) fn follow_changes(engine: Engine, packs: PackManager) {
     let mut applied = engine.store().applied();
     tokio::spawn(async move {
         loop {
-            let tables = match applied.recv().await {
-                Ok(tables) => tables,
+            let changes = match applied.recv().await {
+                Ok(changes) => changes,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: reload everything that could have changed.
-                    std::sync::Arc::new(
-                        ["packs", "rules", "execution_queue"]
-                            .into_iter()
-                            .map(String::from)
-                            .collect(),
-                    )
+                    let tables = ["packs", "rules", "execution_queue"].map(String::from);
+                    std::sync::Arc::new(AppliedChanges {
+                        tables: tables.into_iter().collect(),
+                        ..AppliedChanges::default()
+                    })
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
+            announce(&engine, &changes);
+            let tables = &changes.tables;
             if tables.contains("packs") || tables.contains("bundles") {
                 for problem in packs.sync_with_store().await {
                     tracing::error!(%problem, "cluster: a pack another node stored does not run here");
@@ -130,4 +132,33 @@ pub(crate) fn follow_changes(engine: Engine, packs: PackManager) {
             }
         }
     });
+}
+
+/// Puts what other nodes committed on this node's event feed (as
+/// `elsewhere`), so that the event stream and the web UI on any node show
+/// the whole cluster.
+fn announce(engine: &Engine, changes: &AppliedChanges) {
+    if changes.executions.is_empty() && changes.trigger_instances.is_empty() {
+        return;
+    }
+    let Ok(snapshot) = engine.store().read() else { return };
+    for &id in &changes.trigger_instances {
+        if let Ok(Some(instance)) = snapshot.trigger_instance(id) {
+            engine.ingest().announce_elsewhere(EngineEvent::TriggerInstance {
+                id,
+                trigger: instance.trigger,
+                elsewhere: true,
+            });
+        }
+    }
+    for &id in &changes.executions {
+        if let Ok(Some(execution)) = snapshot.execution_head(id) {
+            engine.ingest().announce_elsewhere(EngineEvent::Execution {
+                id,
+                action: execution.action,
+                status: execution.status,
+                elsewhere: true,
+            });
+        }
+    }
 }
