@@ -155,6 +155,15 @@ impl Round {
             more: false,
             held: Held::default(),
         };
+        if !tx.node().is_empty() {
+            // A cluster node: concurrency policies count what runs on every
+            // node, as the store (the cluster's log) has it, not this
+            // node's own count.
+            self.running.clear();
+            for execution in tx.running_executions()? {
+                *self.running.entry(execution.action).or_default() += 1;
+            }
+        }
         self.start_held(tx, &mut held, &mut taken)?;
         let mut popped = 0;
         while taken.started.len() + taken.refused.len() < self.limit && popped < MAX_POPPED {

@@ -125,3 +125,60 @@ async fn a_timer_fires_once_per_instant_across_the_cluster_and_across_a_nodes_de
     .await;
     assert_eq!(seen[..instants.len()], instants[..], "every node sees the same firings");
 }
+
+const NAP: &str = r#"{"name": "nap", "pack": "examples", "enabled": true,
+  "trigger": {"type": "core.webhook", "parameters": {"url": "nap"}},
+  "action": {"ref": "core.sleep", "parameters": {"seconds": 0.3}}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_policy_holds_across_the_cluster() {
+    // The core pack with `sleep` limited to one run at a time, cluster-wide.
+    let packs = tempfile::tempdir().expect("tempdir");
+    let manifest = packs.path().join("pack.toml");
+    let text = std::fs::read_to_string(squall_tests::CORE_MANIFEST).expect("manifest").replace(
+        r#"policy = { timeout = "10m" }"#,
+        r#"policy = { timeout = "1m", concurrency = { threshold = 1, action = "delay", delay = "50ms" } }"#,
+    );
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let pack =
+        ["--pack".to_owned(), manifest.display().to_string(), squall_tests::CORE_PACK.to_owned()];
+    let cluster = Cluster::start(3, &pack);
+    let (status, _) = cluster.nodes[0].send("POST", "/api/v1/rules", Some(NAP)).await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Two requests through each node, at once.
+    let sends = cluster.nodes.iter().flat_map(|node| {
+        (0..2).map(move |_| node.send("POST", "/api/v1/webhooks/nap", Some("{}")))
+    });
+    let mut ids = Vec::new();
+    for (status, answer) in futures_util::future::join_all(sends).await {
+        assert_eq!(status, 202, "{answer}");
+        ids.extend(executions(&answer));
+    }
+    assert_eq!(ids.len(), 6);
+    let reader = &cluster.nodes[1];
+    let mut spans = Vec::new();
+    for id in &ids {
+        let execution = eventually(Duration::from_secs(30), "a sleep ending", || async {
+            let execution = reader.get(&format!("/api/v1/executions/{id}")).await;
+            (execution["status"] == "succeeded").then_some(execution)
+        })
+        .await;
+        // StackStorm's start_timestamp is when it was requested; the log
+        // says when it started running.
+        let running = execution["log"]
+            .as_array()
+            .expect("a log")
+            .iter()
+            .rfind(|entry| entry["status"] == "running")
+            .and_then(|entry| entry["timestamp"].as_str())
+            .expect("a running entry");
+        let end = execution["end_timestamp"].as_str().expect("an end");
+        let at = |text: &str| -> jiff::Timestamp { text.parse().expect("a time") };
+        spans.push((at(running), at(end)));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "two sleeps ran at once on the cluster: {spans:?}");
+    }
+}
