@@ -142,6 +142,13 @@ pub(crate) fn run(
     )?;
     if let Some(cluster) = &cluster {
         executor.block_on(cluster::catch_up(cluster, &store))?;
+        let shared = executor.block_on(store.write(|tx| tx.secret_key_is_shared()))?;
+        if !shared {
+            bail!(
+                "the secret key file {} is not the cluster's: secrets set through other nodes                  would not decrypt here. Give every node the same key file (copy it from a node                  already in the cluster), then start this node again",
+                crate::store::secret_key_path(&database).display()
+            );
+        }
         writeln!(
             stdout,
             "squall serve: node `{}` of the cluster on {}, at entry {} of its log",

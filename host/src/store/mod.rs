@@ -274,6 +274,11 @@ impl Store {
     }
 }
 
+/// The secret key file a database at `db` uses unless told otherwise.
+pub fn secret_key_path(db: &Path) -> PathBuf {
+    secrets::default_key_path(db)
+}
+
 fn check_schema(db: &Database, path: &Path) -> Result<(), OpenError> {
     let storage = |e: &dyn std::fmt::Display| OpenError::Storage {
         path: path.to_owned(),

@@ -276,6 +276,26 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// On a cluster node: whether this node's secret key is the cluster's.
+    /// The first node to ask stores a value sealed with its key; every
+    /// other node must be able to open it, or a secret set through one node
+    /// would not decrypt on another.
+    pub fn secret_key_is_shared(&mut self) -> Result<bool, WriteError> {
+        const ROW: &str = "cluster:secret-key-check";
+        const PLAIN: &str = "squall cluster secret key";
+        match self.sensor_cursor(ROW)? {
+            Some(stored) => {
+                let sealed = hex::decode(stored).unwrap_or_default();
+                Ok(self.secrets.open(ROW, &sealed).as_deref() == Some(PLAIN))
+            }
+            None => {
+                let sealed = self.secrets.seal(ROW, PLAIN).map_err(WriteError::Storage)?;
+                self.set_sensor_cursor(ROW, &hex::encode(sealed))?;
+                Ok(true)
+            }
+        }
+    }
+
     /// The last committed cursor of `sensor` (or a timer's last firing).
     pub fn sensor_cursor(&mut self, sensor: &str) -> Result<Option<String>, WriteError> {
         let table = self.table(SENSOR_CURSORS).map_err(storage_write)?;

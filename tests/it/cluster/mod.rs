@@ -242,9 +242,15 @@ impl Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let nats = Nats::start(dir.path());
         let urls = nats.urls();
-        let nodes = (0..nodes)
-            .map(|i| Node::start(dir.path(), &format!("node{i}"), &urls, extra))
-            .collect();
+        let mut started: Vec<Node> = Vec::new();
+        for i in 0..nodes {
+            let name = format!("node{i}");
+            if let Some(first) = started.first() {
+                share_key(&first.data, &dir.path().join(&name));
+            }
+            started.push(Node::start(dir.path(), &name, &urls, extra));
+        }
+        let nodes = started;
         Self { _dir: dir, nats, nodes }
     }
 }
@@ -283,4 +289,19 @@ pub(super) async fn read_until(
         }
     }
     text
+}
+
+/// Gives the node whose data directory is `to` the secret key file of the
+/// node at `from`, as an operator must: secrets are sealed with it.
+pub(super) fn share_key(from: &Path, to: &Path) {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    std::fs::DirBuilder::new().mode(0o700).recursive(true).create(to).expect("data directory");
+    let key = std::fs::read(from.join("squall.redb.key")).expect("the first node's key file");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to.join("squall.redb.key"))
+        .expect("a key file");
+    std::io::Write::write_all(&mut file, &key).expect("write the key");
 }

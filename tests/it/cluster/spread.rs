@@ -182,3 +182,33 @@ async fn a_concurrency_policy_holds_across_the_cluster() {
         assert!(pair[0].1 <= pair[1].0, "two sleeps ran at once on the cluster: {spans:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_secret_key_refuses_to_join() {
+    let cluster = Cluster::start(1, &[]);
+    let (status, _) = cluster.nodes[0]
+        .send(
+            "PUT",
+            "/api/v1/keys/token",
+            Some(r#"{"name": "token", "value": "s3cret", "secret": true}"#),
+        )
+        .await;
+    assert!(status < 300, "set a secret: {status}");
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data.path().join("stranger"))
+        .args(["--listen", "127.0.0.1:0", "--cluster", &cluster.nats.urls(), "--node", "stranger"])
+        .env_remove("SQUALL_DATA_DIR")
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("it stops by itself")
+        .expect("it ran");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not the cluster's"), "{stderr}");
+    assert!(stderr.contains("squall.redb.key"), "names the key file: {stderr}");
+    assert!(!stderr.contains("s3cret"));
+}
