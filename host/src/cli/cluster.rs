@@ -65,7 +65,7 @@ pub(crate) fn run(args: ClusterArgs, stdout: &mut dyn Write) -> anyhow::Result<u
             if node.alive { "alive".into() } else { "dead".into() },
             format!("{:.1}s ago", now.saturating_sub(node.heartbeat_at) as f64 / 1000.0),
             node.log_sequence.to_string(),
-            node.running.to_string(),
+            running(&node.running),
             node.api_url.clone().unwrap_or_default(),
         ]);
     }
@@ -99,4 +99,15 @@ pub(crate) fn run(args: ClusterArgs, stdout: &mut dyn Write) -> anyhow::Result<u
         status.servers.join(", ")
     )?;
     Ok(0)
+}
+
+/// The executions a node runs, as the table shows them: how many, and the
+/// first ids (`--json` has them all).
+fn running(ids: &[uuid::Uuid]) -> String {
+    let shown: Vec<String> = ids.iter().take(3).map(ToString::to_string).collect();
+    match ids.len() {
+        0 => "0".into(),
+        n if n <= 3 => format!("{n}: {}", shown.join(", ")),
+        n => format!("{n}: {}, …", shown.join(", ")),
+    }
 }

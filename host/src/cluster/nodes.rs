@@ -26,8 +26,8 @@ pub struct NodeStatus {
     pub heartbeat_at: Millis,
     /// The last log entry its database applied.
     pub log_sequence: u64,
-    /// Executions it is running.
-    pub running: usize,
+    /// The executions it is running.
+    pub running: Vec<uuid::Uuid>,
     /// Whether it was heard from within the node timeout (filled in by the
     /// reader).
     #[serde(default)]
@@ -155,7 +155,11 @@ impl Cluster {
                     started_at,
                     heartbeat_at: now_millis(),
                     log_sequence: store.log_sequence().unwrap_or(0),
-                    running: running.iter().filter(|(_, n)| *n == cluster.config.node).count(),
+                    running: running
+                        .iter()
+                        .filter(|(_, n)| *n == cluster.config.node)
+                        .map(|(id, _)| *id)
+                        .collect(),
                     alive: true,
                 };
                 let bytes = serde_json::to_vec(&status).unwrap_or_default();

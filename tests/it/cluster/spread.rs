@@ -212,3 +212,40 @@ async fn a_node_with_another_secret_key_refuses_to_join() {
     assert!(stderr.contains("squall.redb.key"), "names the key file: {stderr}");
     assert!(!stderr.contains("s3cret"));
 }
+
+/// `squall cluster status --json` against the test's NATS servers.
+async fn status(cluster: &Cluster) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_squall-host"))
+        .args(["cluster", "status", "--json", "--node-timeout", "2s", "--cluster"])
+        .arg(cluster.nats.urls())
+        .output()
+        .await
+        .expect("squall cluster status runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_status_shows_the_nodes_their_heartbeats_and_the_log() {
+    let mut cluster = Cluster::start(2, &[]);
+    let shown = status(&cluster).await;
+    let nodes = shown["nodes"].as_array().expect("nodes");
+    let names: Vec<&str> = nodes.iter().filter_map(|n| n["node"].as_str()).collect();
+    assert_eq!(names, ["node0", "node1"], "{shown}");
+    assert!(nodes.iter().all(|n| n["alive"] == true), "{shown}");
+    assert_eq!(shown["stream"]["name"], "SQUALL_LOG");
+    assert_eq!(shown["stream"]["replicas"], 3, "one replica per NATS server");
+    assert_eq!(shown["stream"]["peers"].as_array().map(Vec::len), Some(2), "{shown}");
+    assert!(shown["stream"]["last_sequence"].as_u64() > Some(0));
+
+    cluster.nodes[1].kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shown = status(&cluster).await;
+    let alive: Vec<(String, bool)> = shown["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["node"].as_str().unwrap_or_default().to_owned(), n["alive"] == true))
+        .collect();
+    assert_eq!(alive, [("node0".to_owned(), true), ("node1".to_owned(), false)], "{shown}");
+}
