@@ -100,9 +100,13 @@ impl<'a> Tx<'a> {
         self.update_execution(execution)?;
         let mut running = self.table(RUNNING).map_err(storage_write)?;
         running.remove(execution.id.as_u128()).map_err(storage_write)?;
-        let mut on = self.table(RUNNING_ON).map_err(storage_write)?;
-        if on.get(execution.id.as_u128()).map_err(storage_write)?.is_some() {
-            on.remove(execution.id.as_u128()).map_err(storage_write)?;
+        // Only a cluster node records who runs what: a single node's hot
+        // path does not touch the table.
+        if !self.node.is_empty() {
+            let mut on = self.table(RUNNING_ON).map_err(storage_write)?;
+            if on.get(execution.id.as_u128()).map_err(storage_write)?.is_some() {
+                on.remove(execution.id.as_u128()).map_err(storage_write)?;
+            }
         }
         Ok(())
     }

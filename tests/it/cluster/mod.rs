@@ -182,17 +182,25 @@ impl Node {
 
     /// A request with the node's admin key; the status and JSON body.
     pub(super) async fn send(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let kind = if body.is_some_and(|b| !b.trim_start().starts_with('{')) {
-            "application/yaml"
-        } else {
-            "application/json"
-        };
+        let body = body.unwrap_or_default().as_bytes().to_vec();
+        self.send_bytes(method, path, "application/json", body).await
+    }
+
+    /// A request with a body of `kind`; the status and JSON body (`0` and
+    /// null when the node did not answer).
+    pub(super) async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        kind: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header("authorization", format!("Bearer {}", self.key))
             .header("content-type", kind)
-            .body(Full::new(axum::body::Bytes::from(body.unwrap_or_default().to_owned())))
+            .body(Full::new(axum::body::Bytes::from(body)))
             .expect("request");
         let response =
             match tokio::time::timeout(Duration::from_secs(20), self.http.request(request)).await {

@@ -249,3 +249,54 @@ async fn cluster_status_shows_the_nodes_their_heartbeats_and_the_log() {
         .collect();
     assert_eq!(alive, [("node0".to_owned(), true), ("node1".to_owned(), false)], "{shown}");
 }
+
+/// The core component as the pack `demo`, unsigned, with a rule relaying
+/// `relay` webhooks to its echo.
+fn demo_bundle() -> Vec<u8> {
+    let core = std::fs::read_to_string(squall_tests::CORE_MANIFEST).expect("core manifest");
+    let manifest = core.replacen("name = \"core\"", "name = \"demo\"", 1);
+    let relay = "name: relay\npack: demo\nenabled: true\n\
+                 trigger: {type: core.webhook, parameters: {url: relay}}\n\
+                 action: {ref: demo.echo, parameters: {message: 'n={{ trigger.body.n }}'}}\n";
+    let files = squall::pack::BundleFiles {
+        manifest,
+        rules: std::collections::BTreeMap::from([("relay.yaml".to_owned(), relay.to_owned())]),
+        workflows: std::collections::BTreeMap::new(),
+        aliases: std::collections::BTreeMap::new(),
+    };
+    let component = std::fs::read(squall_tests::CORE_PACK).expect("core component");
+    squall::pack::assemble(&component, &files, "demo.wasm").expect("assemble")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_installed_on_one_node_runs_on_another_and_its_removal_applies_there() {
+    let cluster = Cluster::start(2, &["--allow-unsigned".to_owned()]);
+    let [a, b] = &cluster.nodes[..] else { unreachable!("two nodes") };
+    let (status, installed) = a
+        .send_bytes("POST", "/api/v1/packs?allow_unsigned=true", "application/wasm", demo_bundle())
+        .await;
+    assert_eq!(status, 201, "install on a: {installed}");
+    // b compiles it from the log and runs its action through its rule.
+    let id = eventually(Duration::from_secs(30), "node b running the new pack", || async {
+        let (status, answer) = b.send("POST", "/api/v1/webhooks/relay", Some(r#"{"n": 7}"#)).await;
+        (status == 202).then(|| executions(&answer).pop()).flatten()
+    })
+    .await;
+    let done = eventually(Duration::from_secs(10), "demo.echo ending", || async {
+        let execution = b.get(&format!("/api/v1/executions/{id}")).await;
+        (execution["status"] == "succeeded").then_some(execution)
+    })
+    .await;
+    assert_eq!(done["action"]["ref"], "demo.echo", "{done}");
+    assert_eq!(done["result"]["message"], "n=7", "{done}");
+    assert_eq!(b.get("/api/v1/actions/demo.echo").await["ref"], "demo.echo");
+
+    // Removed through b: a takes it out of service too.
+    let (status, removed) = b.send("DELETE", "/api/v1/packs/demo", None).await;
+    assert!(status < 300, "remove on b: {status} {removed}");
+    eventually(Duration::from_secs(5), "node a dropping demo.echo", || async {
+        let (status, _) = a.send("GET", "/api/v1/actions/demo.echo", None).await;
+        (status == 404).then_some(())
+    })
+    .await;
+}
