@@ -567,7 +567,12 @@ impl PackManager {
             match self.load_stored(record).await {
                 Ok(()) => {
                     self.set_config(&record.name, &record.config);
-                    self.remember(&record.name);
+                    // The record loaded, not the one stored now: a change
+                    // applied meanwhile is loaded at the next sync.
+                    self.running
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(record.name.clone(), stamp);
                     tracing::info!(pack = %record.name, version = %record.version, "cluster: pack put to work as another node stored it");
                 }
                 Err(error) => problems.push(format!("pack {}: {error}", record.name)),

@@ -300,3 +300,77 @@ async fn a_pack_installed_on_one_node_runs_on_another_and_its_removal_applies_th
     })
     .await;
 }
+
+const TICKS_MANIFEST: &str = r#"
+name = "hostile"
+version = "0.3.0"
+description = "test guest"
+
+[actions.whoami]
+description = "says who it runs as"
+
+[triggers.tick]
+description = "a numbered tick"
+payload = { type = "object", required = ["n"], properties = { n = { type = "integer" } } }
+
+[sensors.ticks]
+kind = "poll"
+interval = "200ms"
+emits = ["tick"]
+
+[config]
+type = "object"
+required = ["batch"]
+properties = { batch = { type = "integer", minimum = 1 } }
+"#;
+
+/// The numbers of the `hostile.tick` instances stored, in order.
+async fn ticks(node: &super::Node) -> Vec<u64> {
+    let page = node.get("/api/v1/triggerinstances?trigger=hostile.tick&limit=1000").await;
+    let mut numbers = Vec::new();
+    for head in page.as_array().expect("a list") {
+        let id = head["id"].as_str().expect("an id");
+        let instance = node.get(&format!("/api/v1/triggerinstances/{id}")).await;
+        numbers.push(instance["payload"]["n"].as_u64().expect("n"));
+    }
+    numbers.sort_unstable();
+    numbers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_sensor_polls_on_one_node_and_moves_when_it_dies_without_repeating_or_skipping() {
+    let mut cluster = Cluster::start(3, &["--allow-unsigned".to_owned()]);
+    let files = squall::pack::BundleFiles {
+        manifest: TICKS_MANIFEST.to_owned(),
+        rules: std::collections::BTreeMap::new(),
+        workflows: std::collections::BTreeMap::new(),
+        aliases: std::collections::BTreeMap::new(),
+    };
+    let component = std::fs::read(squall_tests::HOSTILE_GUEST).expect("the test guest");
+    let bundle = squall::pack::assemble(&component, &files, "hostile.wasm").expect("assemble");
+    let node = &cluster.nodes[0];
+    let (status, installed) = node
+        .send_bytes("POST", "/api/v1/packs?allow_unsigned=true", "application/wasm", bundle)
+        .await;
+    assert_eq!(status, 201, "{installed}");
+    // One event per poll, numbered on from the shared cursor.
+    let (status, config) =
+        node.send("PUT", "/api/v1/configs/hostile", Some(r#"{"batch": 1}"#)).await;
+    assert!(status < 300, "configure: {status} {config}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = ticks(&cluster.nodes[1]).await;
+    assert!(!before.is_empty(), "the sensor polled");
+    // Whichever node holds the lease, one of the three dies: if it was the
+    // holder, another takes the sensor over once the lease runs out.
+    cluster.nodes[0].kill();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let after = ticks(&cluster.nodes[1]).await;
+    assert!(
+        after.len() > before.len() + 5,
+        "polling went on: {} then {}",
+        before.len(),
+        after.len()
+    );
+    let expected: Vec<u64> = (1..=after.len() as u64).collect();
+    assert_eq!(after, expected, "every number once, none skipped");
+}
