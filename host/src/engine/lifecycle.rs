@@ -592,25 +592,7 @@ impl PackManager {
     /// signed one must still verify here), compiles it and puts it to work.
     async fn load_stored(&self, record: &PackRecord) -> Result<(), LifecycleError> {
         let keyring = self.keyring()?;
-        let name = record.name.clone();
-        let bundle = self
-            .engine
-            .store()
-            .read()?
-            .bundle(&name)?
-            .ok_or_else(|| LifecycleError::NotInstalled(name.clone()))?;
-        let origin = format!("stored bundle of {name}");
-        let unsigned = record.signer.is_none();
-        let checked = tokio::task::spawn_blocking(move || {
-            check_bundle(&keyring, &bundle, &origin, unsigned).map(|_| ())
-        })
-        .await
-        .map_err(|e| LoadError::Compile {
-            path: std::path::PathBuf::from(format!("stored bundle of {}", record.name)),
-            message: format!("the check task failed: {e}"),
-        })?;
-        checked?;
-        self.restart_sensors(record, record.config.clone()).await
+        self.put_stored_to_work(record, record.config.clone(), Some(keyring)).await
     }
 
     /// Puts `record`'s pack to work again with `config`, so that its poll
@@ -621,7 +603,20 @@ impl PackManager {
         record: &PackRecord,
         config: Value,
     ) -> Result<(), LifecycleError> {
+        self.put_stored_to_work(record, config, None).await
+    }
+
+    /// The stored bundle of `record` compiled with its grants and put to
+    /// work with `config`; first checked against `keyring` when given (a
+    /// bundle another node stored).
+    async fn put_stored_to_work(
+        &self,
+        record: &PackRecord,
+        config: Value,
+        keyring: Option<Keyring>,
+    ) -> Result<(), LifecycleError> {
         let name = record.name.clone();
+        let unsigned = record.signer.is_none();
         let bundle = self
             .engine
             .store()
@@ -633,6 +628,9 @@ impl PackManager {
         let path = std::path::PathBuf::from(&origin);
         // The manifest from the bundle: its workflows are sections of it.
         let (manifest, component) = tokio::task::spawn_blocking(move || {
+            if let Some(keyring) = &keyring {
+                check_bundle(keyring, &bundle, &origin, unsigned)?;
+            }
             let manifest = Bundle::read(&bundle, &origin)?.manifest;
             let component =
                 runtime.load_bytes_granted(Path::new(&origin), &bundle, &name, grants)?;
