@@ -70,6 +70,9 @@ pub struct Cluster {
     pub(crate) js: jetstream::Context,
     pub(crate) nodes: stream::Stream,
     log: Arc<JetStreamLog>,
+    /// Dead nodes whose workflow timers this node armed again, until they
+    /// are heard from.
+    pub(crate) mourned: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Cluster {
@@ -95,7 +98,7 @@ impl Cluster {
                         js.clone(),
                         entries,
                     ));
-                    return Ok(Self { config, client, js, nodes, log });
+                    return Ok(Self { config, client, js, nodes, log, mourned: Arc::default() });
                 }
                 Err(error) if std::time::Instant::now() > deadline => return Err(error),
                 Err(error) => {
@@ -180,7 +183,7 @@ impl Cluster {
             heartbeat: Duration::from_secs(1),
             node_timeout,
         };
-        Ok(Self { config, client, js, nodes, log })
+        Ok(Self { config, client, js, nodes, log, mourned: Arc::default() })
     }
 
     /// What the store needs to replicate through this cluster.

@@ -198,7 +198,21 @@ impl Cluster {
             nodes.iter().map(|n| (n.node.as_str(), n.alive)).collect();
         for owner in owners {
             if alive.get(owner).copied().unwrap_or(false) {
+                self.mourned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(owner);
                 continue;
+            }
+            // Its workflows' delays and inquiries' deadlines lived in its
+            // memory: armed here again, once per death.
+            let first = self
+                .mourned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(owner.to_owned());
+            if first && let Err(error) = engine.rearm_flow_timers().await {
+                tracing::error!(node = owner, %error, "cluster: cannot arm a dead node's workflow timers");
             }
             match engine.take_over(owner).await {
                 Ok(0) => {}

@@ -186,6 +186,14 @@ impl Engine {
         self.shared.recover(Some(node)).await
     }
 
+    /// Arms again, on this node, every workflow delay and inquiry deadline
+    /// stored: those a dead cluster node had armed would otherwise never
+    /// fire. One that another node fires first is a no-op here (the step
+    /// finds its timer gone).
+    pub async fn rearm_flow_timers(&self) -> Result<(), EngineError> {
+        self.shared.recover_flows().await.map_err(EngineError::Recover)
+    }
+
     /// Replaces the rules and re-arms the timers they listen to. A timer
     /// that stays armed resumes from its last committed firing.
     pub fn set_rules(&self, rules: RuleIndex) {

@@ -130,13 +130,15 @@ const LONG_RULE: &str = r#"{"name": "long", "pack": "examples", "enabled": true,
   "trigger": {"type": "core.webhook", "parameters": {"url": "long"}},
   "action": {"ref": "flows.long", "parameters": {}}}"#;
 
-/// Twenty steps in a row, each a short sleep that counts.
+/// Twenty steps in a row, each a short sleep that counts; the third waits
+/// 3 s before it starts (a delay armed in its node's memory).
 fn long_workflow() -> String {
     let mut text = String::from("version: 1.0\nvars:\n  - count: 0\ntasks:\n");
     for step in 0..20 {
         let next = if step < 19 { format!("\n        do: t{}", step + 1) } else { String::new() };
+        let delay = if step == 2 { "    delay: 3\n" } else { "" };
         text.push_str(&format!(
-            "  t{step}:\n    action: core.sleep\n    input: {{seconds: 0.25}}\n    next:\n      - publish: [count: '{{{{ ctx().count + 1 }}}}']{next}\n"
+            "  t{step}:\n{delay}    action: core.sleep\n    input: {{seconds: 0.25}}\n    next:\n      - publish: [count: '{{{{ ctx().count + 1 }}}}']{next}\n"
         ));
     }
     text.push_str("output:\n  - count: '{{ ctx().count }}'\n");
@@ -165,7 +167,7 @@ async fn a_workflow_whose_node_dies_mid_way_finishes_on_another_with_its_output(
     let (status, answer) = cluster.nodes[0].send("POST", "/api/v1/webhooks/long", Some("{}")).await;
     assert_eq!(status, 202, "{answer}");
     let id = executions(&answer).pop().expect("the workflow's execution");
-    // Mid-way: some steps done, most to come.
+    // Mid-way, in the third step's delay: two steps done, most to come.
     tokio::time::sleep(Duration::from_millis(1800)).await;
     cluster.nodes[0].kill();
     let reader = &cluster.nodes[1];
