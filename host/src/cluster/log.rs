@@ -82,18 +82,34 @@ impl JetStreamLog {
         } else {
             entry
         };
-        let message = PublishMessage::build().payload(payload.into()).expected_last_sequence(after);
-        let sent = self.js.send_publish(SUBJECT, message).await;
-        let acked = match sent {
-            Ok(ack) => ack.await,
-            Err(error) => Err(error),
-        };
-        match acked {
-            Ok(ack) => Ok(ack.sequence),
-            Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
-                Err(LogError::Behind { last: self.last_sequence().await? })
+        // One id for every try of this append: if a try was stored but its
+        // acknowledgement lost (a server died, a leader moved), JetStream
+        // answers the next try with the stored entry's sequence instead of
+        // storing it twice.
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let message = PublishMessage::build()
+                .payload(payload.clone().into())
+                .message_id(&id)
+                .expected_last_sequence(after);
+            let acked = match self.js.send_publish(SUBJECT, message).await {
+                Ok(ack) => ack.await,
+                Err(error) => Err(error),
+            };
+            match acked {
+                Ok(ack) => return Ok(ack.sequence),
+                Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
+                    return Err(LogError::Behind { last: self.last_sequence().await? });
+                }
+                // No leader for the stream yet, or the connection is being
+                // re-established: tried again until the caller's deadline.
+                Err(error) => {
+                    tracing::debug!(%error, "cluster: appending to the log; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
             }
-            Err(error) => Err(LogError::Unavailable(format!("appending to `{STREAM}`: {error}"))),
         }
     }
 

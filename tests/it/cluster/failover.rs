@@ -119,9 +119,24 @@ async fn webhooks_acknowledged_while_a_nats_server_is_killed_and_restarted_all_r
     cluster.nats.kill(0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.nats.restart(0);
-    let acked = running.await.expect("the load");
-    let count = acked.instances.len();
-    assert!(count >= 120, "most of the load acknowledged: {count}");
+    let mut acked = running.await.expect("the load");
+    // While the log's stream elects a new leader, writes may be refused
+    // (never acknowledged and lost); afterwards every node takes them again.
+    assert!(acked.instances.len() >= 80, "the load before the kill: {}", acked.instances.len());
+    for (n, node) in nodes.iter().enumerate() {
+        let node = node.lock().await;
+        let answer =
+            eventually(Duration::from_secs(30), "a node taking webhooks again", || async {
+                let body = format!(r#"{{"name": "after{n}"}}"#);
+                let (status, answer) =
+                    node.send("POST", "/api/v1/webhooks/hello", Some(&body)).await;
+                (status == 202).then_some(answer)
+            })
+            .await;
+        let ids = answer["trigger_instances"].as_array().expect("instances");
+        acked.instances.extend(ids.iter().filter_map(|i| i.as_str().map(str::to_owned)));
+        acked.executions.extend(executions(&answer));
+    }
     let reader = nodes[0].lock().await;
     check_acknowledged(&reader, &acked).await;
 }
