@@ -61,14 +61,14 @@ impl<'t, K: Key + 'static, V: Value + 'static> Recorded<'t, K, V> {
         key: impl Borrow<K::SelfType<'k>>,
         value: impl Borrow<V::SelfType<'v>>,
     ) -> Result<Option<AccessGuard<'_, V>>, StorageError> {
-        if let Some(changes) = self.changes {
-            changes.borrow_mut().push(Change {
-                table: self.table.name().to_owned(),
-                key: K::as_bytes(key.borrow()).as_ref().to_vec(),
-                value: Some(V::as_bytes(value.borrow()).as_ref().to_vec()),
-            });
-        }
-        self.table.insert(key, value)
+        let change = self.changes.map(|_| Change {
+            table: self.table.name().to_owned(),
+            key: K::as_bytes(key.borrow()).as_ref().to_vec(),
+            value: Some(V::as_bytes(value.borrow()).as_ref().to_vec()),
+        });
+        let replaced = self.table.insert(key, value)?;
+        record(self.changes, change);
+        Ok(replaced)
     }
 
     /// Deletes the row, as redb's `Table::remove`.
@@ -76,14 +76,23 @@ impl<'t, K: Key + 'static, V: Value + 'static> Recorded<'t, K, V> {
         &mut self,
         key: impl Borrow<K::SelfType<'k>>,
     ) -> Result<Option<AccessGuard<'_, V>>, StorageError> {
-        if let Some(changes) = self.changes {
-            changes.borrow_mut().push(Change {
-                table: self.table.name().to_owned(),
-                key: K::as_bytes(key.borrow()).as_ref().to_vec(),
-                value: None,
-            });
-        }
-        self.table.remove(key)
+        let change = self.changes.map(|_| Change {
+            table: self.table.name().to_owned(),
+            key: K::as_bytes(key.borrow()).as_ref().to_vec(),
+            value: None,
+        });
+        let removed = self.table.remove(key)?;
+        record(self.changes, change);
+        Ok(removed)
+    }
+}
+
+/// Records a row written, once redb took it: a write redb
+/// refused (a value too large, say) is not replicated, so no other node
+/// meets it when it applies the entry.
+fn record(changes: Option<&Changes>, change: Option<Change>) {
+    if let (Some(changes), Some(change)) = (changes, change) {
+        changes.borrow_mut().push(change);
     }
 }
 
