@@ -140,6 +140,36 @@ async fn the_file_cannot_be_opened_twice_or_be_something_else() {
     );
 }
 
+/// A store handle an operation captured, which takes its time to let go.
+struct SlowToDrop(Option<Store>);
+
+impl Drop for SlowToDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(self.0.take());
+    }
+}
+
+#[tokio::test]
+async fn a_write_lets_go_of_what_it_captured_before_its_caller_hears_back() {
+    // An engine stopped at once after its writes must leave the file
+    // closed with its last handle: a handle captured by an operation and
+    // dropped later on the writer's thread would keep it open.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let held = SlowToDrop(Some(store.clone()));
+    store
+        .write(move |_| {
+            let _ = &held;
+            Ok::<(), WriteError>(())
+        })
+        .await
+        .expect("write");
+    drop(store);
+    let reopened = Store::open(&dir.path().join("squall.redb"), StoreConfig::default());
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}
+
 #[tokio::test]
 async fn key_value_entries_are_scoped_listed_and_expire() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -212,6 +212,7 @@ impl Engine {
         drop(std::mem::take(&mut *self.timers.lock().unwrap_or_else(PoisonError::into_inner)));
         drop(std::mem::take(&mut *self.pollers.lock().unwrap_or_else(PoisonError::into_inner)));
         let Self { shared, timers, webhooks, pollers, _workers: workers } = self;
+        let store = shared.ingest.store().clone();
         drop((shared, timers, webhooks, pollers));
         if let Ok(mut workers) = Arc::try_unwrap(workers)
             && let Some(runtime) = workers.0.take()
@@ -221,6 +222,12 @@ impl Engine {
             });
             let _ = stopped.await;
         }
+        // A task stopped while it waited for a write left that write queued,
+        // holding what it captured (the dispatcher's captures the engine, so
+        // a handle on the store). Once a write queued after it is answered,
+        // the writer has dropped it: the store closes with its last handle
+        // outside the engine, not later on the writer's thread.
+        let _ = store.write(|_| Ok(())).await;
     }
 
     /// How many timers the rules armed.

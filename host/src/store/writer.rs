@@ -84,13 +84,19 @@ where
         self.result = Some((self.operation)(tx));
     }
 
+    // The operation is dropped before its caller hears back: what it
+    // captured (often a handle on this store) is gone once the answer
+    // arrives, so a caller that waited for its writes holds the last handle.
     fn committed(self: Box<Self>) {
-        let result = self.result.unwrap_or(Err(WriteError::Closed));
-        let _ = self.answer.send(result);
+        let Self { operation, result, answer } = *self;
+        drop(operation);
+        let _ = answer.send(result.unwrap_or(Err(WriteError::Closed)));
     }
 
     fn failed(self: Box<Self>, error: &WriteError) {
-        let _ = self.answer.send(Err(error.clone()));
+        let Self { operation, answer, .. } = *self;
+        drop(operation);
+        let _ = answer.send(Err(error.clone()));
     }
 }
 
