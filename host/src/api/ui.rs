@@ -8,9 +8,9 @@
 //! shell (`index.html`); the modules' router reads the URL, so a page has
 //! its own address (`/ui/executions/ID`) and the back button works. Assets
 //! live under `/ui/assets/`. Every answer carries a strict
-//! Content-Security-Policy (only this origin; no inline style, and no
-//! inline script but `early.js`, which the shell carries inline and the
-//! policy allows by its sha256), and an `ETag` made of Squall's version and
+//! Content-Security-Policy (only this origin; nothing inline but
+//! `early.js` and `style.css`, which the shell carries inline and the
+//! policy allows by their sha256), and an `ETag` made of Squall's version and
 //! the file's sha256, with
 //! `Cache-Control: no-cache`, so a browser revalidates (a 304 on loopback)
 //! and never runs the modules of another build.
@@ -46,26 +46,34 @@ const CSS: &str = "text/css; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 
 /// The page shell as written, answered for `/` and every page's address
-/// once [`INLINE_EARLY`] has put `early.js` in it.
+/// once [`INLINE_SHELL`] has put `early.js` and the stylesheet in it.
 const SHELL: Asset = asset!("index.html", HTML);
 
-/// The script element of `index.html` that [`INLINE_EARLY`] replaces.
+/// The elements of `index.html` that [`INLINE_SHELL`] replaces with the
+/// file they load.
 const EARLY_ELEMENT: &str = r#"<script async src="/ui/assets/early.js"></script>"#;
+const STYLE_ELEMENT: &str = r#"<link rel="stylesheet" href="/ui/assets/style.css">"#;
 
-/// `early.js` inline in the shell, so that it asks for the first page's
-/// data while the HTML is parsed instead of after one more round trip
-/// (on a first visit chromium takes tens of milliseconds to fetch even a
-/// small asset on loopback). The file stays an asset of its own, served
-/// as before, for a shell cached from an earlier build.
-static INLINE_EARLY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+/// The shell with `early.js` and `style.css` inline. On a first visit
+/// chromium takes tens of milliseconds to fetch even a small asset on
+/// loopback: inline, `early.js` asks for the first page's data while the
+/// HTML is parsed, and the first paint waits for no stylesheet. Both files
+/// stay assets of their own, served as before, for a shell cached from an
+/// earlier build.
+static INLINE_SHELL: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let shell = std::str::from_utf8(SHELL.body).expect("index.html is UTF-8");
-    assert!(shell.contains(EARLY_ELEMENT), "index.html loads early.js with {EARLY_ELEMENT}");
-    shell.replace(EARLY_ELEMENT, &format!("<script>{}</script>", early_text())).into_bytes()
+    for element in [EARLY_ELEMENT, STYLE_ELEMENT] {
+        assert!(shell.contains(element), "index.html has {element}");
+    }
+    shell
+        .replace(EARLY_ELEMENT, &format!("<script>{}</script>", asset_text("early.js")))
+        .replace(STYLE_ELEMENT, &format!("<style>{}</style>", asset_text("style.css")))
+        .into_bytes()
 });
 
-fn early_text() -> &'static str {
-    let early = ASSETS.iter().find(|asset| asset.path == "early.js").expect("early.js");
-    std::str::from_utf8(early.body).expect("early.js is UTF-8")
+fn asset_text(path: &str) -> &'static str {
+    let asset = ASSETS.iter().find(|asset| asset.path == path).expect("a listed asset");
+    std::str::from_utf8(asset.body).expect("UI text assets are UTF-8")
 }
 
 /// Every asset; a module added to `ui/assets/` must be listed here.
@@ -96,13 +104,15 @@ const ASSETS: &[Asset] = &[
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
-/// Only this origin, nothing inline but the shell's copy of `early.js`
-/// (by its hash), no framing, no plugins.
+/// Only this origin, nothing inline but the shell's copies of `early.js`
+/// and `style.css` (each by its hash), no framing, no plugins.
 static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
     use base64::Engine as _;
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(early_text()));
+    let hash =
+        |path| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(asset_text(path)));
+    let (script, style) = (hash("early.js"), hash("style.css"));
     let policy = format!(
-        "default-src 'self'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
+        "default-src 'self'; script-src 'self' 'sha256-{script}'; style-src 'self' 'sha256-{style}'; \
          img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
@@ -112,7 +122,7 @@ static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
 /// Each file's entity tag: Squall's version and the start of its sha256,
 /// in the order of [`SHELL`] then [`ASSETS`].
 static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    std::iter::once(INLINE_EARLY.as_slice())
+    std::iter::once(INLINE_SHELL.as_slice())
         .chain(ASSETS.iter().map(|asset| asset.body))
         .map(|body| {
             let digest = hex::encode(Sha256::digest(body));
@@ -168,7 +178,7 @@ pub(crate) async fn home(headers: HeaderMap) -> Response {
 }
 
 fn shell(headers: &HeaderMap) -> Response {
-    serve(0, INLINE_EARLY.as_slice(), SHELL.content_type, headers)
+    serve(0, INLINE_SHELL.as_slice(), SHELL.content_type, headers)
 }
 
 /// The web UI: an asset under `assets/`, or the page shell for a page's
