@@ -156,12 +156,15 @@ async fn a_concurrency_policy_holds_across_the_cluster() {
         ids.extend(executions(&answer));
     }
     assert_eq!(ids.len(), 6);
+    // Read on one node: it learns of the others' executions as it applies
+    // their log entries, so one may not be there yet (404) at first.
     let reader = &cluster.nodes[1];
     let mut spans = Vec::new();
     for id in &ids {
         let execution = eventually(Duration::from_secs(30), "a sleep ending", || async {
-            let execution = reader.get(&format!("/api/v1/executions/{id}")).await;
-            (execution["status"] == "succeeded").then_some(execution)
+            let (status, execution) =
+                reader.send("GET", &format!("/api/v1/executions/{id}"), None).await;
+            (status == 200 && execution["status"] == "succeeded").then_some(execution)
         })
         .await;
         // StackStorm's start_timestamp is when it was requested; the log
