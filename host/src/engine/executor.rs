@@ -205,7 +205,8 @@ impl Engine {
     }
 
     /// Stops the engine and waits (up to 5 s) for its threads to let go of
-    /// everything, so the store can be reopened at once. Executions still
+    /// everything, and (up to 5 s more) for the writes they left queued, so
+    /// the store can be reopened at once. Executions still
     /// running are cut short as by a crash: the next start retries or
     /// abandons them per policy.
     pub async fn shutdown(self) {
@@ -226,8 +227,10 @@ impl Engine {
         // holding what it captured (the dispatcher's captures the engine, so
         // a handle on the store). Once a write queued after it is answered,
         // the writer has dropped it: the store closes with its last handle
-        // outside the engine, not later on the writer's thread.
-        let _ = store.write(|_| Ok(())).await;
+        // outside the engine, not later on the writer's thread. Bounded like
+        // the rest: a cluster node's writer may be waiting on NATS.
+        let settled = store.write(|_| Ok(()));
+        let _ = tokio::time::timeout(Duration::from_secs(5), settled).await;
     }
 
     /// How many timers the rules armed.
