@@ -517,6 +517,8 @@ fn event_json(event: &Event) -> anyhow::Result<Value> {
 struct OwnLines {
     id: String,
     printed: usize,
+    /// It was seen running since it was last queued.
+    ran: bool,
     /// The stream fell behind: lines may be missing from here on, so none
     /// is printed as it comes any more; the rest are printed at the end.
     gap: bool,
@@ -524,7 +526,7 @@ struct OwnLines {
 
 impl OwnLines {
     fn new(id: &str) -> Self {
-        Self { id: id.to_owned(), printed: 0, gap: false }
+        Self { id: id.to_owned(), printed: 0, ran: false, gap: false }
     }
 
     /// An `output` event's line for people (`[LEVEL] MESSAGE`), if this
@@ -537,11 +539,20 @@ impl OwnLines {
         Some(log_line(data))
     }
 
-    /// The execution is in `status` now: back on the queue for another
-    /// attempt, its stored lines will be the next attempt's.
+    /// The execution is in `status` now: back on the queue after it ran,
+    /// for another attempt, its stored lines will be the next attempt's.
+    /// Queued before it was seen running is its first announcement, which
+    /// can come after its first lines (an execution that ends within the
+    /// request is announced once its ending is committed, while its lines
+    /// stream as it logs them): the lines printed stay printed.
     fn changed(&mut self, status: &str) {
-        if matches!(status, "scheduled" | "requested") {
-            self.printed = 0;
+        match status {
+            "running" => self.ran = true,
+            "scheduled" | "requested" if self.ran => {
+                self.printed = 0;
+                self.ran = false;
+            }
+            _ => {}
         }
     }
 
@@ -553,5 +564,40 @@ impl OwnLines {
     fn unprinted<'e>(&self, execution: &'e Value) -> &'e [Value] {
         let lines = items(execution.get("logs").unwrap_or(&Value::Null));
         lines.get(self.printed..).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, message: &str) -> Value {
+        json!({"execution_id": id, "level": "info", "message": message})
+    }
+
+    fn ended(messages: &[&str]) -> Value {
+        let logs: Vec<Value> =
+            messages.iter().map(|m| json!({"level": "info", "message": m})).collect();
+        json!({"status": "failed", "logs": logs})
+    }
+
+    #[test]
+    fn a_late_first_announcement_does_not_print_the_lines_again() {
+        let mut own = OwnLines::new("e1");
+        assert!(own.live(&line("e1", "line 0")).is_some());
+        assert!(own.live(&line("other", "line 0")).is_none());
+        own.changed("requested");
+        assert!(own.unprinted(&ended(&["line 0"])).is_empty());
+    }
+
+    #[test]
+    fn a_retry_after_running_prints_the_next_attempts_lines() {
+        let mut own = OwnLines::new("e1");
+        own.changed("requested");
+        own.changed("running");
+        assert!(own.live(&line("e1", "first try")).is_some());
+        own.changed("scheduled");
+        // The next attempt's lines were missed by the stream: printed at the end.
+        assert_eq!(own.unprinted(&ended(&["second try"])).len(), 1);
     }
 }
