@@ -68,8 +68,21 @@ impl Flows {
             held: Vec::new(),
             finished: false,
         };
+        // A sub-workflow that waited on the queue while its parent was
+        // paused starts paused, holding its first tasks: the pause reached
+        // only the runs that had started, and the parent's resume resumes it.
+        if self.parent_paused(tx, execution)? {
+            let mut paused = execution.clone();
+            self.set_paused(tx, &mut record, &mut paused, true, fx)?;
+        }
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
         self.settle(tx, record, &mut conductor, fx)
+    }
+
+    /// Whether `execution`'s workflow is paused (and still going).
+    fn parent_paused(&self, tx: &mut Tx<'_>, execution: &Execution) -> Result<bool, WriteError> {
+        let Some(parent) = &execution.parent else { return Ok(false) };
+        Ok(tx.workflow(parent.workflow)?.is_some_and(|record| record.paused && !record.finished))
     }
 
     /// What StackStorm's Orquesta runner puts in a workflow's context
