@@ -53,20 +53,54 @@ impl Nats {
             let server = nats.spawn(i);
             nats.servers.push(Some(server));
         }
-        for port in &nats.client_ports {
-            wait_for_port(*port);
+        for i in 0..3 {
+            nats.wait_until_listening(i);
         }
         nats
     }
 
+    /// Starts server `i`, its output appended to `n{i}.log` (shown when it
+    /// does not come up).
     fn spawn(&self, i: usize) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log(i))
+            .expect("NATS log file");
         Command::new("nats-server")
             .arg("-c")
             .arg(self.dir.join(format!("n{i}.conf")))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start nats-server (the Debian package `nats-server`; .ci/run installs it)")
+    }
+
+    fn log(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("n{i}.log"))
+    }
+
+    /// Waits until server `i` accepts connections. A restarted server
+    /// recovers its JetStream store before it listens, which on a loaded
+    /// machine takes a while; one that exited (its port briefly held by
+    /// someone else's socket, say) is started again.
+    fn wait_until_listening(&mut self, i: usize) {
+        let port = self.client_ports[i];
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = self.servers[i].as_mut().and_then(|s| s.try_wait().ok().flatten());
+            if Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.log(i)).unwrap_or_default();
+                panic!(
+                    "NATS server n{i} does not listen on port {port} ({exited:?}); its log:\n{log}"
+                );
+            }
+            if exited.is_some() {
+                std::thread::sleep(Duration::from_millis(500));
+                self.servers[i] = Some(self.spawn(i));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The servers as `--cluster` takes them.
@@ -89,21 +123,13 @@ impl Nats {
         self.kill(i);
         let server = self.spawn(i);
         self.servers[i] = Some(server);
-        wait_for_port(self.client_ports[i]);
+        self.wait_until_listening(i);
     }
 }
 
 impl Drop for Nats {
     fn drop(&mut self) {
         (0..self.servers.len()).for_each(|i| self.kill(i));
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
