@@ -17,6 +17,11 @@ use squall::runtime::{HostServices, Runtime, RuntimeConfig, StaticConfig};
 use squall::store::{ExecutionStatus, Store, StoreConfig};
 use squall_tests::{CORE_MANIFEST, CORE_PACK};
 
+// The allocator the `squall` binary uses (src/main.rs), so the figures are
+// the shipped engine's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Events per round.
 const EVENTS: usize = 20_000;
 /// Concurrent producers, as 16 webhook clients would be.
