@@ -398,3 +398,41 @@ async fn with_items_keeps_each_item_in_a_row_of_its_own() {
     }
     engine.shutdown().await;
 }
+
+/// A with-items task retried with fewer items than its first attempt
+/// (its list read from the datastore, which changed meanwhile) leaves no
+/// row of the first attempt beyond them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_fewer_items_leaves_no_rows_of_the_attempt_before() {
+    let workflows = BTreeMap::from([(
+        "main".to_owned(),
+        "version: 1.0\ntasks:\n  each:\n    with:\n      items: '{{ range(st2kv(\"system.n\") | int) | list }}'\n    action: core.sleep\n    input: {seconds: '{{ 0.01 if item() < 2 else -1 }}'}\n    retry: {count: 1, delay: 3}\n    next:\n      - when: <% succeeded() %>\n        publish: [n: '{{ result() | length }}']\noutput:\n  - n: '{{ ctx().n }}'\n"
+            .to_owned(),
+    )]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = TestRuntime::with_services(HostServices::default());
+    let engine = start_engine(open_store(dir.path()), catalog(&runtime, &workflows)).await;
+    let set_n = |n: &str| KvChange::Set { value: n.to_owned(), secret: false, ttl: None };
+    engine.kv_change(KvScope::System, "n", set_n("4")).await.expect("kv set");
+    let id = engine.request("flows.main", Map::new()).await.expect("requested");
+    // Items 2 and 3 fail (a negative sleep); the retry waits 3 s.
+    wait_for(&engine, "a failed item", |all| {
+        all.iter().any(|e| {
+            e.parent.as_ref().is_some_and(|p| p.workflow == id)
+                && e.status == ExecutionStatus::Failed
+        })
+    })
+    .await;
+    engine.kv_change(KvScope::System, "n", set_n("2")).await.expect("kv set");
+    wait_for(&engine, "the run", |all| finished(all, id)).await;
+    let all = executions(&engine);
+    let run = all.iter().find(|e| e.id == id).expect("the run");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(run.result.as_ref().expect("result")["output"]["n"], 2);
+    let snapshot = engine.store().read().expect("read");
+    let rows: Vec<((usize, usize), Value)> = snapshot.workflow_items(id).expect("rows");
+    let keys: Vec<(usize, usize)> = rows.iter().map(|(key, _)| *key).collect();
+    assert_eq!(keys, [(0, 0), (0, 1)], "the retry's two rows, none of the first attempt's");
+    assert!(rows.iter().all(|(_, row)| row["status"] == "succeeded"), "{rows:?}");
+    engine.shutdown().await;
+}

@@ -186,9 +186,28 @@ impl Tx<'_> {
     /// Deletes every item row of workflow `id` (its record is going);
     /// returns how many there were.
     pub(crate) fn delete_workflow_items(&mut self, id: u128) -> Result<usize, WriteError> {
+        self.delete_item_rows((id, 0, 0)..=(id, u64::MAX, u64::MAX))
+    }
+
+    /// Deletes the item rows of workflow `id`'s task execution `task` from
+    /// item `from` on: an earlier attempt's, which its retry rendered fewer
+    /// items than; returns how many there were.
+    pub fn delete_workflow_items_from(
+        &mut self,
+        id: Uuid,
+        (task, from): (usize, usize),
+    ) -> Result<usize, WriteError> {
+        let first = item_key(id.as_u128(), (task, from));
+        self.delete_item_rows(first..=(first.0, first.1, u64::MAX))
+    }
+
+    fn delete_item_rows(
+        &mut self,
+        range: std::ops::RangeInclusive<(u128, u64, u64)>,
+    ) -> Result<usize, WriteError> {
         let mut table = self.table(WORKFLOW_ITEMS).map_err(storage_write)?;
         let mut keys = Vec::new();
-        for row in table.range((id, 0, 0)..=(id, u64::MAX, u64::MAX)).map_err(storage_write)? {
+        for row in table.range(range).map_err(storage_write)? {
             keys.push(row.map_err(storage_write)?.0.value());
         }
         for key in &keys {

@@ -67,7 +67,8 @@ pub(crate) const WORKFLOWS: TableDefinition<'_, u128, &[u8]> = TableDefinition::
 /// conductor's `ItemState`, opaque JSON here). Written when the task renders
 /// its items and again when that item ends, so the step that ends an item
 /// writes this row and the run's [`WORKFLOWS`] record, which keeps only
-/// counters, and not every item. Deleted with the run's record.
+/// counters, and not every item. Deleted with the run's record; a retry
+/// that renders fewer items deletes the earlier attempt's rows beyond them.
 pub(crate) const WORKFLOW_ITEMS: TableDefinition<'_, (u128, u64, u64), &[u8]> =
     TableDefinition::new("workflow_items");
 /// `core.ask` execution id → [`InquiryRecord`](super::InquiryRecord).

@@ -77,6 +77,9 @@ pub struct Conductor<'w> {
     rows: BTreeMap<ItemKey, ItemState>,
     /// Rows rendered or ended since [`Conductor::take_item_writes`].
     written: BTreeSet<ItemKey>,
+    /// Task executions rendered again (a retry) since
+    /// [`Conductor::take_stale_items`], with their new number of items.
+    stale: BTreeMap<usize, usize>,
 }
 
 type Commands = Vec<Command>;
@@ -169,6 +172,7 @@ impl<'w> Conductor<'w> {
             last: None,
             rows: BTreeMap::new(),
             written: BTreeSet::new(),
+            stale: BTreeMap::new(),
         };
         let mut start = conductor.graph.start.clone();
         start.sort();
@@ -213,6 +217,7 @@ impl<'w> Conductor<'w> {
             last: None,
             rows,
             written,
+            stale: BTreeMap::new(),
         }
     }
 

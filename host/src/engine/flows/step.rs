@@ -343,6 +343,9 @@ impl Flows {
         conductor: &mut Conductor<'_>,
         fx: &mut Effects,
     ) -> Result<(), WriteError> {
+        for stale in conductor.take_stale_items() {
+            tx.delete_workflow_items_from(record.execution, stale)?;
+        }
         for (ItemKey { task, item }, row) in conductor.take_item_writes() {
             tx.put_workflow_item(record.execution, (task, item), &row)?;
         }

@@ -26,6 +26,31 @@ impl Conductor<'_> {
             .collect()
     }
 
+    /// Task executions whose items were rendered again (a retry) since the
+    /// last call, each with its new number of items: the stored rows from
+    /// that item on are an earlier attempt's, to be deleted with the state.
+    pub fn take_stale_items(&mut self) -> Vec<(usize, usize)> {
+        std::mem::take(&mut self.stale).into_iter().collect()
+    }
+
+    /// Forgets the rows of an earlier attempt of task execution `index`
+    /// from item `total` on, about to render `total` items. A first attempt
+    /// has none, and its render reads and deletes nothing.
+    pub(super) fn drop_earlier_items(&mut self, index: usize, total: usize) {
+        let retried = self.state.sequence[index].retry.as_ref().is_some_and(|r| r.tally > 0);
+        if !retried {
+            return;
+        }
+        let stale =
+            ItemKey { task: index, item: total }..=ItemKey { task: index, item: usize::MAX };
+        let keys: Vec<ItemKey> = self.rows.range(stale).map(|(key, _)| *key).collect();
+        for key in keys {
+            self.rows.remove(&key);
+            self.written.remove(&key);
+        }
+        self.stale.insert(index, total);
+    }
+
     /// The item rows that reporting `item` of `task` ended (`failed` or
     /// not) reads and that are not at hand: the item's own, the ones it
     /// would start next, or every row of the task when it completes the

@@ -113,12 +113,14 @@ impl Conductor<'_> {
                 commands.push(Command::RunAction { task: id, action, input, item: None, retry });
             }
             Work::Items { states, .. } if states.is_empty() => {
+                self.drop_earlier_items(index, 0);
                 let mut none = Vec::new();
                 self.complete(index, TaskStatus::Succeeded, Value::Array(Vec::new()), &mut none);
                 commands.extend(none);
             }
             Work::Items { states, concurrency } => {
                 let total = states.len();
+                self.drop_earlier_items(index, total);
                 for (item, row) in states.into_iter().enumerate() {
                     // A retry's rows replace the ones before under the same keys.
                     let key = ItemKey { task: index, item };

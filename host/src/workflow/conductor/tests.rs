@@ -281,3 +281,37 @@ fn a_with_items_task_rerun_gets_rows_of_its_own_execution() {
     assert_eq!(rows[&ItemKey { task: 1, item: 0 }].result, json!(0));
     assert_eq!(rows[&ItemKey { task: 1, item: 2 }].result, json!(20));
 }
+
+/// A datastore with one key, `n`, that a test changes between steps.
+struct Count(std::sync::Mutex<String>);
+
+impl Datastore for Count {
+    fn get(&self, key: &str) -> Option<String> {
+        (key == "n").then(|| self.0.lock().expect("count").clone())
+    }
+}
+
+#[test]
+fn a_retry_rendering_fewer_items_drops_the_earlier_attempts_rows_beyond_them() {
+    let workflow = load(&ITEMS_RETRIED.replace("range(4)", "range(st2kv(\"system.n\") | int)"));
+    let count = Arc::new(Count(std::sync::Mutex::new("4".to_owned())));
+    let datastore: Arc<dyn Datastore> = count.clone();
+    let (mut conductor, _) =
+        Conductor::start_with(&workflow, Map::new(), Some(datastore)).expect("started");
+    assert_eq!(conductor.take_item_writes().len(), 4);
+    assert_eq!(conductor.take_stale_items(), [], "a first attempt has no earlier rows");
+    *count.0.lock().expect("count") = "2".to_owned();
+    let each = TaskId::new("each", 0);
+    conductor.on_action_finished(&each, Some(1), Outcome::Failed(json!("no"))).expect("1");
+    let retried =
+        conductor.on_action_finished(&each, Some(0), Outcome::Succeeded(json!(0))).expect("0");
+    assert_eq!(run_action(&retried).len(), 2, "the retry renders two items and starts both");
+    assert_eq!(conductor.take_stale_items(), [(0, 2)], "rows from item 2 on are the first run's");
+    let written: Vec<ItemKey> = conductor.take_item_writes().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(written, [key(0), key(1)]);
+    for item in [0, 1] {
+        conductor.on_action_finished(&each, Some(item), Outcome::Succeeded(json!(item))).expect("");
+    }
+    assert_eq!(conductor.output(), Some(&json!({"all": [0, 1]})));
+    assert_eq!(conductor.take_stale_items(), []);
+}
