@@ -38,7 +38,8 @@ impl Flows {
         if tx.workflow(execution.id)?.is_some() {
             return Ok(());
         }
-        if self.parent_ended(tx, execution)? {
+        let parent = self.parent_standing(tx, execution)?;
+        if parent == ParentStanding::Ended {
             let mut canceled = execution.clone();
             canceled.error = Some("canceled with its workflow".into());
             return self.end_execution(tx, canceled, ExecutionStatus::Canceled, fx);
@@ -71,18 +72,12 @@ impl Flows {
         // A sub-workflow that waited on the queue while its parent was
         // paused starts paused, holding its first tasks: the pause reached
         // only the runs that had started, and the parent's resume resumes it.
-        if self.parent_paused(tx, execution)? {
+        if parent == ParentStanding::Paused {
             let mut paused = execution.clone();
             self.set_paused(tx, &mut record, &mut paused, true, fx)?;
         }
         self.drive(tx, &mut record, &mut conductor, commands, fx)?;
         self.settle(tx, record, &mut conductor, fx)
-    }
-
-    /// Whether `execution`'s workflow is paused (and still going).
-    fn parent_paused(&self, tx: &mut Tx<'_>, execution: &Execution) -> Result<bool, WriteError> {
-        let Some(parent) = &execution.parent else { return Ok(false) };
-        Ok(tx.workflow(parent.workflow)?.is_some_and(|record| record.paused && !record.finished))
     }
 
     /// What StackStorm's Orquesta runner puts in a workflow's context
@@ -127,8 +122,23 @@ impl Flows {
         tx: &mut Tx<'_>,
         execution: &Execution,
     ) -> Result<bool, WriteError> {
-        let Some(parent) = &execution.parent else { return Ok(false) };
-        Ok(tx.workflow(parent.workflow)?.is_none_or(|record| record.finished))
+        Ok(self.parent_standing(tx, execution)? == ParentStanding::Ended)
+    }
+
+    /// Where the workflow `execution` belongs to stands, from one read of
+    /// its record; `Going` for an execution of no workflow.
+    fn parent_standing(
+        &self,
+        tx: &mut Tx<'_>,
+        execution: &Execution,
+    ) -> Result<ParentStanding, WriteError> {
+        let Some(parent) = &execution.parent else { return Ok(ParentStanding::Going) };
+        Ok(match tx.workflow(parent.workflow)? {
+            None => ParentStanding::Ended,
+            Some(record) if record.finished => ParentStanding::Ended,
+            Some(record) if record.paused => ParentStanding::Paused,
+            Some(_) => ParentStanding::Going,
+        })
     }
 
     /// A child execution of a workflow ended (its record already written):
@@ -453,4 +463,16 @@ fn outcome(child: &Execution) -> Outcome {
             }
         }
     }
+}
+
+/// Where an execution's workflow stands when the execution starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ParentStanding {
+    /// Running, or no workflow at all.
+    Going,
+    /// Paused (and not finished): the execution starts paused.
+    Paused,
+    /// Finished, or its record is gone (canceled while the execution was
+    /// taken off the queue).
+    Ended,
 }
